@@ -1,0 +1,58 @@
+// Command ktriage tells an SRE why a Linux kernel crashed.
+//
+// Each subcommand lives in its own file and registers itself with
+// addCommand from an init function, so commands stay independent.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+var version = "dev"
+
+// exitError carries a process exit status through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+var commands []func() *cobra.Command
+
+// addCommand registers a subcommand constructor; called from init().
+func addCommand(f func() *cobra.Command) { commands = append(commands, f) }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ktriage",
+		Short: "Tell why a Linux kernel crashed, from a vmcore or a kernel log",
+		Long: `ktriage reads what a kernel crash leaves behind — vmcores in every kdump,
+makedumpfile and QEMU format, /var/crash trees, and text logs — and reports
+what happened, why, and what to do.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	for _, f := range commands {
+		root.AddCommand(f())
+	}
+	return root
+}
+
+func main() {
+	root := newRootCmd()
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "ktriage:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,194 @@
+// Package incident is the one model both front ends fill: the dump path
+// (kernel readers) and the text-log path (textlog). Analyzers and reports
+// read only this model, so they never know where the evidence came from.
+//
+// The JSON names are a contract (DESIGN.md): scripts read them. Fields that
+// could not be read stay absent or null, never invented; a Warning says why.
+package incident
+
+import "time"
+
+// Incident is everything ktriage learned about one crash.
+type Incident struct {
+	Title        string          `json:"title"`
+	Source       Source          `json:"source"`
+	System       *System         `json:"system,omitempty"`
+	Panic        *Panic          `json:"panic,omitempty"`
+	ActiveTasks  []ActiveTask    `json:"active_tasks,omitempty"`
+	BlockedTasks []BlockedTask   `json:"blocked_tasks,omitempty"`
+	Reports      []Report        `json:"reports,omitempty"`
+	HardwareErrs []HardwareError `json:"hardware_errors,omitempty"`
+	Findings     []Finding       `json:"findings,omitempty"`
+	// Log holds the kernel log records. It is not serialised in the JSON
+	// contract by default (it can be megabytes); reports show its tail.
+	Log      []LogRecord `json:"-"`
+	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// Source says what the incident was read from.
+type Source struct {
+	Path   string `json:"path"`
+	Kind   string `json:"kind"`   // "vmcore" | "log"
+	Format string `json:"format"` // e.g. "kdump-compressed (lzo)", "elf", "dmesg", "syslog"
+	Host   string `json:"host,omitempty"`
+}
+
+// System holds crash's `sys` facts.
+type System struct {
+	Release       string     `json:"release,omitempty"`
+	Version       string     `json:"version,omitempty"`
+	Nodename      string     `json:"nodename,omitempty"`
+	Machine       string     `json:"machine,omitempty"`
+	CPUs          int        `json:"cpus,omitempty"`
+	MemoryBytes   uint64     `json:"memory_bytes,omitempty"`
+	UptimeSeconds float64    `json:"uptime_seconds,omitempty"`
+	LoadAverage   []float64  `json:"load_average,omitempty"`
+	Tasks         int        `json:"tasks,omitempty"`
+	CrashTime     *time.Time `json:"crash_time,omitempty"`
+	Hardware      string     `json:"hardware,omitempty"` // "Hardware name:" line
+	Taint         string     `json:"taint,omitempty"`    // taint letters, e.g. "G OE"
+	KernelSource  string     `json:"kernel_source,omitempty"` // vmlinux path or "kallsyms+BTF from dump"
+}
+
+// Frame is one line of a backtrace.
+type Frame struct {
+	Function string `json:"function"`
+	Offset   uint64 `json:"offset,omitempty"`
+	Size     uint64 `json:"size,omitempty"`
+	Module   string `json:"module,omitempty"`
+	Address  uint64 `json:"address,omitempty"`
+	// Reliable is false for frames the kernel printed with "?" or that an
+	// unwinder could not vouch for. Analyzers match only reliable frames.
+	Reliable bool `json:"reliable"`
+	// Context is the stack the frame ran on: "", "IRQ", "NMI", "SOFTIRQ", "exception".
+	Context string `json:"context,omitempty"`
+}
+
+// Panic is the crash itself: what the kernel said and where it was.
+type Panic struct {
+	Message   string  `json:"message"`
+	Title     string  `json:"title,omitempty"`
+	Kind      string  `json:"kind,omitempty"`
+	CPU       *int    `json:"cpu,omitempty"`
+	PID       *int    `json:"pid,omitempty"`
+	Comm      string  `json:"comm,omitempty"`
+	RIP       *Frame  `json:"rip,omitempty"`
+	Backtrace []Frame `json:"backtrace,omitempty"`
+}
+
+// ActiveTask is the task running on one CPU when the kernel crashed.
+type ActiveTask struct {
+	CPU       int     `json:"cpu"`
+	PID       int     `json:"pid"`
+	Comm      string  `json:"comm"`
+	Backtrace []Frame `json:"backtrace,omitempty"`
+}
+
+// BlockedTask is a task in uninterruptible sleep (D state).
+type BlockedTask struct {
+	PID            int      `json:"pid"`
+	Comm           string   `json:"comm"`
+	State          string   `json:"state"`
+	BlockedSeconds *float64 `json:"blocked_seconds,omitempty"`
+	Backtrace      []Frame  `json:"backtrace,omitempty"`
+}
+
+// LogRecord is one kernel log message.
+type LogRecord struct {
+	// Timestamp in seconds since boot, when the log carried one.
+	Time     *float64   `json:"time,omitempty"`
+	WallTime *time.Time `json:"wall_time,omitempty"`
+	Level    int        `json:"level"` // -1 when unknown
+	Host     string     `json:"host,omitempty"`
+	Caller   string     `json:"caller,omitempty"` // "T123" or "C1"
+	Text     string     `json:"text"`
+	Line     int        `json:"line,omitempty"` // 1-based line in the source file
+}
+
+// Report is one kernel report found in the log: an oops, a panic, a hung
+// task notice, a lockup, a warning, a hardware error block.
+type Report struct {
+	Kind      string            `json:"kind"`  // see Kind* constants
+	Title     string            `json:"title"` // "<kind> in <culprit>"
+	Culprit   string            `json:"culprit,omitempty"`
+	Message   string            `json:"message"` // the line that opened the report
+	CPU       *int              `json:"cpu,omitempty"`
+	PID       *int              `json:"pid,omitempty"`
+	Comm      string            `json:"comm,omitempty"`
+	Taint     string            `json:"taint,omitempty"`
+	Release   string            `json:"release,omitempty"`
+	Hardware  string            `json:"hardware,omitempty"`
+	RIP       *Frame            `json:"rip,omitempty"`
+	Registers map[string]uint64 `json:"registers,omitempty"`
+	Backtrace []Frame           `json:"backtrace,omitempty"`
+	Modules   []string          `json:"modules,omitempty"`
+	// Fields holds kind-specific facts, e.g. "address" for a bad pointer,
+	// "blocked_seconds" for a hung task, "gpa" for EPT misconfiguration.
+	Fields map[string]string `json:"fields,omitempty"`
+	Lines  []string          `json:"lines,omitempty"` // the raw report text
+	Time   *float64          `json:"time,omitempty"`
+	Host   string            `json:"host,omitempty"`
+	// FirstLine is the 1-based line (or log record index) where it starts.
+	FirstLine int `json:"first_line,omitempty"`
+}
+
+// Report kinds. Titles start with the kernel's own words for each kind.
+const (
+	KindPanic         = "panic"
+	KindOops          = "oops"
+	KindNullDeref     = "null-deref"
+	KindPagingRequest = "paging-request"
+	KindGPF           = "general-protection-fault"
+	KindBUG           = "bug"
+	KindInvalidOpcode = "invalid-opcode"
+	KindDoubleFault   = "double-fault"
+	KindDivideError   = "divide-error"
+	KindHungTask      = "hung-task"
+	KindSoftLockup    = "soft-lockup"
+	KindHardLockup    = "hard-lockup"
+	KindRCUStall      = "rcu-stall"
+	KindOOMKill       = "oom-kill"
+	KindOOMPanic      = "oom-panic"
+	KindWarning       = "warning"
+	KindAtomicSleep   = "scheduling-while-atomic"
+	KindListCorrupt   = "list-corruption"
+	KindKASAN         = "kasan"
+	KindMCE           = "machine-check"
+	KindHardwareError = "hardware-error"
+	KindEPTMisconfig  = "ept-misconfiguration"
+	KindSysrq         = "sysrq"
+	KindOther         = "other"
+)
+
+// HardwareError is a decoded MCE or APEI/GHES block.
+type HardwareError struct {
+	Source   string            `json:"source"` // "GHES", "MCE", "EDAC", "AER"
+	Severity string            `json:"severity,omitempty"` // "fatal", "recoverable", "corrected", ...
+	Section  string            `json:"section,omitempty"`  // e.g. "PCIe error", "memory error"
+	DeviceID string            `json:"device_id,omitempty"` // PCI address "0000:00:03.0"
+	Vendor   string            `json:"vendor_id,omitempty"` // "8086"
+	Device   string            `json:"dev_id,omitempty"`    // "2f08"
+	Fields   map[string]string `json:"fields,omitempty"`
+	Lines    []string          `json:"lines,omitempty"`
+}
+
+// Finding is an analyzer's conclusion: a known bug or condition.
+type Finding struct {
+	ID         string   `json:"id"`
+	Title      string   `json:"title"`
+	Severity   string   `json:"severity"`   // "critical", "high", "medium", "low", "info"
+	Confidence string   `json:"confidence"` // "high", "medium", "low"
+	Summary    string   `json:"summary,omitempty"`
+	Cause      string   `json:"cause,omitempty"`
+	Fix        string   `json:"fix,omitempty"`
+	Commands   []string `json:"commands,omitempty"`
+	Evidence   []string `json:"evidence,omitempty"`
+	References []string `json:"references,omitempty"`
+	// Applies says whether the crashed kernel is affected: "affected",
+	// "fixed" or "unknown", with the reason in AppliesNote.
+	Applies     string `json:"applies,omitempty"`
+	AppliesNote string `json:"applies_note,omitempty"`
+}
+
+// Warn records why something could not be read.
+func (in *Incident) Warn(msg string) { in.Warnings = append(in.Warnings, msg) }
