@@ -1,0 +1,340 @@
+// Package vmcore opens kernel crash dumps in every format kdump,
+// makedumpfile and QEMU write, and serves their physical memory, notes and
+// VMCOREINFO. It knows nothing of virtual addresses or symbols.
+//
+// Formats: ELF cores (through elfcore), kdump-compressed with zlib, LZO,
+// snappy or zstd pages, flattened streams of either (read in place, no -R
+// step), and split sets opened together. Pages are decompressed on demand
+// into a bounded cache, so a dump of any size is never read whole.
+package vmcore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+)
+
+// DefaultCachePages bounds the decompressed-page cache (16 MiB of 4 KiB pages).
+const DefaultCachePages = 4096
+
+// Dump is an opened crash dump.
+type Dump struct {
+	Paths       []string
+	Format      string // "kdump-compressed", "elf"
+	Flattened   bool
+	Split       bool
+	Compression string // "zlib", "lzo", "snappy", "zstd", "none"
+	PageSize    int64
+	Incomplete  bool
+	DumpLevel   int // makedumpfile -d (kdump only; -1 when unknown)
+	HeaderTime  time.Time
+	Uts         Utsname // from the kdump header (QEMU leaves all but Machine empty)
+	NrCPUs      int
+	PanicCPU    int // kdump header current_cpu; -1 when unknown
+	PhysBase    uint64
+
+	VMCoreInfo *VMCoreInfo
+	// VMCoreInfoErr says why VMCOREINFO is unusable when VMCoreInfo is nil.
+	VMCoreInfoErr error
+	Notes         []Note
+
+	files  []*os.File
+	kdumps []*kdumpFile // sorted by startPFN (split sets)
+	elf    elfSource
+	cache  *pageCache
+}
+
+// Utsname is the kernel's struct new_utsname.
+type Utsname struct {
+	Sysname, Nodename, Release, Version, Machine, Domainname string
+}
+
+// elfSource is implemented by the ELF adapter (elf.go).
+type elfSource interface {
+	readPhys(p []byte, paddr uint64) (int, error)
+	pageCounts() PageCounts
+}
+
+// Open opens a dump. Several paths open a split set (makedumpfile --split).
+// Files are opened read-only.
+func Open(paths ...string) (*Dump, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no dump file given")
+	}
+	d := &Dump{Paths: paths, cache: newPageCache(DefaultCachePages), PanicCPU: -1, DumpLevel: -1}
+	ok := false
+	defer func() {
+		if !ok {
+			d.Close()
+		}
+	}()
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		d.files = append(d.files, f)
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if st.IsDir() {
+			return nil, fmt.Errorf("%s: is a directory, not a dump file", p)
+		}
+		if err := d.addFile(f, st.Size(), p); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return d, nil
+}
+
+func (d *Dump) addFile(r io.ReaderAt, size int64, path string) error {
+	head := make([]byte, 64)
+	n, _ := r.ReadAt(head, 0)
+	head = head[:n]
+	if n == 0 {
+		return formatErr(path, -1, "empty file, not a dump")
+	}
+	flat := false
+	if isFlattened(head) {
+		fr, err := openFlat(r, size, path)
+		if err != nil {
+			return err
+		}
+		r, size, flat = fr, fr.size, true
+		head = make([]byte, 64)
+		n, _ = r.ReadAt(head, 0)
+		head = head[:n]
+	}
+	if len(d.Paths) > 1 && d.Flattened != flat && (len(d.kdumps) > 0 || d.elf != nil) {
+		// Mixed flattened and plain parts are fine; note it once.
+	}
+	d.Flattened = d.Flattened || flat
+	switch {
+	case isKdump(head):
+		k, err := openKdump(r, size, path)
+		if err != nil {
+			return err
+		}
+		d.kdumps = append(d.kdumps, k)
+		return nil
+	case bytes.HasPrefix(head, []byte("\x7fELF")):
+		if len(d.Paths) > 1 {
+			return formatErr(path, 0, "split sets are kdump-compressed; an ELF core cannot be one part")
+		}
+		return d.openELF(r, size, path)
+	default:
+		return formatErr(path, 0, "not a crash dump: no ELF, KDUMP or makedumpfile signature")
+	}
+}
+
+func (d *Dump) finish() error {
+	if len(d.kdumps) > 0 {
+		sort.Slice(d.kdumps, func(i, j int) bool { return d.kdumps[i].startPFN < d.kdumps[j].startPFN })
+		k0 := d.kdumps[0]
+		d.Format = "kdump-compressed"
+		d.Split = len(d.kdumps) > 1 || k0.split
+		d.PageSize = k0.blockSize
+		d.HeaderTime = k0.timestamp
+		d.Uts = Utsname{k0.uts[0], k0.uts[1], k0.uts[2], k0.uts[3], k0.uts[4], k0.uts[5]}
+		d.NrCPUs = int(k0.nrCPUs)
+		d.PanicCPU = int(k0.currentCPU)
+		d.PhysBase = k0.physBase
+		d.DumpLevel = int(k0.dumpLevel)
+		var status uint32
+		for i, k := range d.kdumps {
+			status |= k.status
+			d.Incomplete = d.Incomplete || k.incomplete()
+			if k.blockSize != k0.blockSize || k.maxMapnr != k0.maxMapnr {
+				return formatErr(k.path, -1, "split part does not match %s (block size or memory size differ)", k0.path)
+			}
+			if i > 0 && k.startPFN < d.kdumps[i-1].endPFN {
+				return formatErr(k.path, -1, "split part overlaps %s", d.kdumps[i-1].path)
+			}
+		}
+		if d.Split && len(d.kdumps) > 1 {
+			for i := 1; i < len(d.kdumps); i++ {
+				if d.kdumps[i].startPFN != d.kdumps[i-1].endPFN {
+					return fmt.Errorf("split set is missing a part: pfns %#x-%#x are in none of the files given",
+						d.kdumps[i-1].endPFN, d.kdumps[i].startPFN)
+				}
+			}
+		}
+		if d.Split && (d.kdumps[0].startPFN != 0 || d.kdumps[len(d.kdumps)-1].endPFN != k0.maxMapnr) {
+			return fmt.Errorf("split set is incomplete: the files cover pfns %#x-%#x of %#x; give every part",
+				d.kdumps[0].startPFN, d.kdumps[len(d.kdumps)-1].endPFN, k0.maxMapnr)
+		}
+		d.Compression = compressionName(status)
+		vi, notes := k0.vmcoreinfo, k0.notes
+		var err error
+		if d.Notes, err = parseNotes(notes); err != nil {
+			return formatErr(k0.path, -1, "ELF notes: %v", err)
+		}
+		if vi == nil {
+			vi = noteVMCoreInfo(d.Notes)
+		}
+		d.setVMCoreInfo(vi)
+	}
+	return nil
+}
+
+func noteVMCoreInfo(notes []Note) []byte {
+	for _, n := range notes {
+		if n.Name == "VMCOREINFO" {
+			return n.Desc
+		}
+	}
+	return nil
+}
+
+func (d *Dump) setVMCoreInfo(raw []byte) {
+	if raw == nil {
+		d.VMCoreInfoErr = errors.New("the dump carries no VMCOREINFO")
+		return
+	}
+	vi, err := ParseVMCoreInfo(raw)
+	if err != nil {
+		d.VMCoreInfoErr = err
+		return
+	}
+	d.VMCoreInfo = vi
+	if ps, ok := vi.PageSize(); ok && d.PageSize == 0 {
+		d.PageSize = ps
+	}
+	// VMCOREINFO's NUMBER(phys_base) is the kernel's own value; QEMU's
+	// header field is a guess of QEMU's and has been seen wrong.
+	if pb, ok := vi.Number("phys_base"); ok {
+		d.PhysBase = uint64(pb)
+	}
+}
+
+// Close releases the files.
+func (d *Dump) Close() error {
+	var first error
+	for _, f := range d.files {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	d.files = nil
+	return first
+}
+
+// Describe is a one-line summary of the dump's format, e.g.
+// "kdump-compressed (lzo), flattened".
+func (d *Dump) Describe() string {
+	s := d.Format
+	if d.Format == "kdump-compressed" {
+		s += " (" + d.Compression + ")"
+	}
+	if d.Flattened {
+		s += ", flattened"
+	}
+	if d.Split {
+		s += fmt.Sprintf(", split in %d files", len(d.Paths))
+	}
+	if d.Incomplete {
+		s += ", INCOMPLETE"
+	}
+	return s
+}
+
+// ReadPhys reads physical memory at paddr. It fails with ErrExcluded,
+// ErrNotPresent or ErrLost (wrapped in a *PageError naming the address)
+// at the first page it cannot serve, returning the bytes read so far.
+func (d *Dump) ReadPhys(p []byte, paddr uint64) (int, error) {
+	if d.elf != nil {
+		return d.elf.readPhys(p, paddr)
+	}
+	ps := uint64(d.PageSize)
+	n := 0
+	for n < len(p) {
+		addr := paddr + uint64(n)
+		pfn, off := addr/ps, addr%ps
+		page, err := d.page(pfn)
+		if err != nil {
+			return n, &PageError{Addr: addr, Err: err}
+		}
+		n += copy(p[n:], page[off:])
+	}
+	return n, nil
+}
+
+// PageError is a physical read that failed at Addr.
+type PageError struct {
+	Addr uint64
+	Err  error
+}
+
+func (e *PageError) Error() string { return fmt.Sprintf("physical address %#x: %v", e.Addr, e.Err) }
+func (e *PageError) Unwrap() error { return e.Err }
+
+func (d *Dump) page(pfn uint64) ([]byte, error) {
+	if b, ok := d.cache.get(pfn); ok {
+		return b, nil
+	}
+	i := sort.Search(len(d.kdumps), func(i int) bool { return d.kdumps[i].endPFN > pfn })
+	if i == len(d.kdumps) || !d.kdumps[i].holds(pfn) {
+		return nil, ErrNotPresent
+	}
+	buf := make([]byte, d.PageSize)
+	if err := d.kdumps[i].readPage(pfn, buf); err != nil {
+		return nil, err
+	}
+	d.cache.put(pfn, buf)
+	return buf, nil
+}
+
+// PageCounts tells how much of memory the dump holds.
+type PageCounts struct {
+	Total    uint64 // pages of RAM the dumped machine had (per the dump)
+	Present  uint64 // pages whose contents are in the dump
+	Excluded uint64 // RAM pages filtered out (-d)
+	Lost     uint64 // pages an incomplete dump should hold but does not
+}
+
+// Pages counts present, excluded and lost pages. For an incomplete
+// kdump it reads every page descriptor, once.
+func (d *Dump) Pages() PageCounts {
+	if d.elf != nil {
+		return d.elf.pageCounts()
+	}
+	var c PageCounts
+	for _, k := range d.kdumps {
+		for pfn := k.startPFN; pfn < k.endPFN; {
+			w := pfn / 64
+			if pfn%64 == 0 && pfn+64 <= k.endPFN && w < uint64(len(k.bitmap1)) {
+				c.Total += uint64(popcount(k.bitmap1[w]))
+				c.Present += uint64(popcount(k.bitmap2[w]))
+				c.Excluded += uint64(popcount(k.bitmap1[w] &^ k.bitmap2[w]))
+				pfn += 64
+				continue
+			}
+			ram, dumped := testBit(k.bitmap1, pfn), testBit(k.bitmap2, pfn)
+			if ram {
+				c.Total++
+				if !dumped {
+					c.Excluded++
+				}
+			}
+			if dumped {
+				c.Present++
+			}
+			pfn++
+		}
+		if k.incomplete() {
+			lost := k.countLost()
+			c.Lost += lost
+			c.Present -= lost
+		}
+	}
+	return c
+}

@@ -1,0 +1,415 @@
+package vmcore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/bits"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anchore/go-lzo"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+)
+
+// kdump-compressed ("diskdump") layout, as makedumpfile and QEMU write it.
+// Offsets are for LP64 targets; see makedumpfile's diskdump_mod.h.
+const (
+	kdumpSignature = "KDUMP   "
+	utsLen         = 65
+
+	hdrOffVersion      = 8
+	hdrOffUtsname      = 12
+	hdrOffTimestamp    = 408
+	hdrOffStatus       = 424
+	hdrOffBlockSize    = 428
+	hdrOffSubHdrSize   = 432
+	hdrOffBitmapBlocks = 436
+	hdrOffMaxMapnr     = 440
+	hdrOffCurrentCPU   = 456
+	hdrOffNrCPUs       = 460
+	diskDumpHeaderSize = 464
+
+	kdumpSubHeaderSize = 104
+	pageDescSize       = 24
+
+	flagZlib        = 0x1
+	flagLZO         = 0x2
+	flagSnappy      = 0x4
+	flagIncomplete  = 0x8
+	flagExclVmemmap = 0x10
+	flagZstd        = 0x20
+
+	// Bounds against damaged headers: page sizes a kernel uses, and a
+	// bitmap no larger than what 64 TiB of 4 KiB pages needs.
+	maxBlockSize    = 1 << 20
+	maxBitmapBytes  = 2 << 30
+	maxSubHdrBlocks = 1 << 16
+)
+
+// kdumpFile is one kdump-compressed file (one part of a split set).
+type kdumpFile struct {
+	path       string
+	r          io.ReaderAt
+	size       int64
+	version    int32
+	uts        [6]string
+	timestamp  time.Time
+	status     uint32
+	blockSize  int64
+	subHdrSize int64
+	maxMapnr   uint64
+	nrCPUs     int32
+	currentCPU uint32
+
+	physBase     uint64
+	dumpLevel    int32
+	split        bool
+	startPFN     uint64
+	endPFN       uint64
+	vmcoreinfo   []byte
+	notes        []byte
+	eraseinfoOff int64
+	eraseinfoLen uint64
+
+	bitmap1   []uint64 // bit set: the pfn is RAM
+	bitmap2   []uint64 // bit set: the pfn was dumped
+	rank64    []uint64 // rank64[i]: set bits of bitmap2 in words [0, i)
+	dataOff   int64    // page descriptors start here
+	descBase  uint64   // rank of startPFN: descriptor 0 of this file
+	descCount uint64   // descriptors in this file
+
+}
+
+func isKdump(head []byte) bool {
+	return len(head) >= 8 && (string(head[:8]) == kdumpSignature || string(head[:8]) == "DISKDUMP")
+}
+
+func openKdump(r io.ReaderAt, size int64, path string) (*kdumpFile, error) {
+	k := &kdumpFile{path: path, r: r, size: size}
+	hdr := make([]byte, diskDumpHeaderSize)
+	if n, err := r.ReadAt(hdr, 0); n < len(hdr) {
+		return nil, formatErr(path, 0, "kdump header truncated (%d of %d bytes): %v", n, len(hdr), err)
+	}
+	le := binary.LittleEndian
+	if string(hdr[:8]) == "DISKDUMP" {
+		return nil, formatErr(path, 0, "old RHEL4 diskdump format is not supported")
+	}
+	k.version = int32(le.Uint32(hdr[hdrOffVersion:]))
+	if k.version < 1 || k.version > 6 {
+		return nil, formatErr(path, hdrOffVersion, "kdump header version %d is not one of 1-6", k.version)
+	}
+	for i := range k.uts {
+		f := hdr[hdrOffUtsname+i*utsLen : hdrOffUtsname+(i+1)*utsLen]
+		if j := bytes.IndexByte(f, 0); j >= 0 {
+			f = f[:j]
+		}
+		k.uts[i] = string(f)
+	}
+	sec := int64(le.Uint64(hdr[hdrOffTimestamp:]))
+	usec := int64(le.Uint64(hdr[hdrOffTimestamp+8:]))
+	if sec > 0 && usec >= 0 && usec < 1e6 {
+		k.timestamp = time.Unix(sec, usec*1000).UTC()
+	}
+	k.status = le.Uint32(hdr[hdrOffStatus:])
+	k.blockSize = int64(int32(le.Uint32(hdr[hdrOffBlockSize:])))
+	if k.blockSize < 512 || k.blockSize > maxBlockSize || k.blockSize&(k.blockSize-1) != 0 {
+		return nil, formatErr(path, hdrOffBlockSize, "kdump block size %d is not a page size", k.blockSize)
+	}
+	k.subHdrSize = int64(int32(le.Uint32(hdr[hdrOffSubHdrSize:])))
+	if k.subHdrSize < 0 || k.subHdrSize > maxSubHdrBlocks {
+		return nil, formatErr(path, hdrOffSubHdrSize, "kdump sub-header size %d blocks is implausible", k.subHdrSize)
+	}
+	bitmapBlocks := int64(le.Uint32(hdr[hdrOffBitmapBlocks:]))
+	k.maxMapnr = uint64(le.Uint32(hdr[hdrOffMaxMapnr:]))
+	k.currentCPU = le.Uint32(hdr[hdrOffCurrentCPU:])
+	k.nrCPUs = int32(le.Uint32(hdr[hdrOffNrCPUs:]))
+
+	if err := k.readSubHeader(); err != nil {
+		return nil, err
+	}
+
+	bitmapLen := bitmapBlocks * k.blockSize / 2
+	if bitmapLen <= 0 || bitmapLen > maxBitmapBytes {
+		return nil, formatErr(path, hdrOffBitmapBlocks, "kdump bitmap of %d blocks is implausible", bitmapBlocks)
+	}
+	bitmapOff := (1 + k.subHdrSize) * k.blockSize
+	if bitmapOff+2*bitmapLen > size {
+		return nil, formatErr(path, bitmapOff, "kdump bitmaps (%d bytes) run past the end of the file (%d bytes): truncated", 2*bitmapLen, size)
+	}
+	if k.maxMapnr > uint64(bitmapLen)*8 {
+		// Not fatal: pfns beyond the bitmap are simply absent.
+		k.maxMapnr = uint64(bitmapLen) * 8
+	}
+	var err error
+	if k.bitmap1, err = k.readBitmap(bitmapOff, bitmapLen); err != nil {
+		return nil, err
+	}
+	if k.bitmap2, err = k.readBitmap(bitmapOff+bitmapLen, bitmapLen); err != nil {
+		return nil, err
+	}
+	k.rank64 = make([]uint64, len(k.bitmap2)+1)
+	for i, w := range k.bitmap2 {
+		k.rank64[i+1] = k.rank64[i] + uint64(bits.OnesCount64(w))
+	}
+	k.dataOff = bitmapOff + 2*bitmapLen
+	if !k.split {
+		k.startPFN, k.endPFN = 0, k.maxMapnr
+	}
+	if k.endPFN > k.maxMapnr || k.startPFN > k.endPFN {
+		return nil, formatErr(path, int64(k.blockSize), "split range [%d, %d) lies outside max_mapnr %d", k.startPFN, k.endPFN, k.maxMapnr)
+	}
+	k.descBase = k.rankOf(k.startPFN)
+	k.descCount = k.rankOf(k.endPFN) - k.descBase
+	return k, nil
+}
+
+func (k *kdumpFile) readSubHeader() error {
+	sh := make([]byte, kdumpSubHeaderSize)
+	n, _ := k.r.ReadAt(sh, k.blockSize)
+	if n < 16 {
+		return formatErr(k.path, k.blockSize, "kdump sub-header truncated")
+	}
+	le := binary.LittleEndian
+	k.physBase = le.Uint64(sh[0:])
+	k.dumpLevel = int32(le.Uint32(sh[8:]))
+	v := k.version
+	if v >= 2 && n >= 32 {
+		k.split = le.Uint32(sh[12:]) != 0
+		k.startPFN, k.endPFN = le.Uint64(sh[16:]), le.Uint64(sh[24:])
+	}
+	readBlob := func(offAt, sizeAt int, what string) ([]byte, error) {
+		off := int64(le.Uint64(sh[offAt:]))
+		sz := le.Uint64(sh[sizeAt:])
+		if off == 0 || sz == 0 {
+			return nil, nil
+		}
+		if off < 0 || sz > 64<<20 || off+int64(sz) > k.size {
+			return nil, formatErr(k.path, k.blockSize+int64(offAt), "%s at %#x size %d lies outside the file", what, off, sz)
+		}
+		b := make([]byte, sz)
+		if _, err := k.r.ReadAt(b, off); err != nil {
+			return nil, formatErr(k.path, off, "%s unreadable: %v", what, err)
+		}
+		return b, nil
+	}
+	var err error
+	if v >= 3 && n >= 48 {
+		if k.vmcoreinfo, err = readBlob(32, 40, "VMCOREINFO"); err != nil {
+			return err
+		}
+	}
+	if v >= 4 && n >= 64 {
+		if k.notes, err = readBlob(48, 56, "ELF note area"); err != nil {
+			return err
+		}
+	}
+	if v >= 5 && n >= 80 {
+		k.eraseinfoOff = int64(le.Uint64(sh[64:]))
+		k.eraseinfoLen = le.Uint64(sh[72:])
+	}
+	if v >= 6 && n >= kdumpSubHeaderSize {
+		if k.split {
+			k.startPFN, k.endPFN = le.Uint64(sh[80:]), le.Uint64(sh[88:])
+		}
+		if m := le.Uint64(sh[96:]); m != 0 {
+			k.maxMapnr = m
+		}
+	}
+	return nil
+}
+
+func (k *kdumpFile) readBitmap(off, n int64) ([]uint64, error) {
+	raw := make([]byte, n)
+	if _, err := k.r.ReadAt(raw, off); err != nil {
+		return nil, formatErr(k.path, off, "kdump bitmap unreadable: %v", err)
+	}
+	words := make([]uint64, (n+7)/8)
+	for i := range words {
+		var w [8]byte
+		copy(w[:], raw[i*8:])
+		words[i] = binary.LittleEndian.Uint64(w[:])
+	}
+	return words, nil
+}
+
+func testBit(bm []uint64, pfn uint64) bool {
+	w := pfn / 64
+	return w < uint64(len(bm)) && bm[w]&(1<<(pfn%64)) != 0
+}
+
+// rankOf is the number of dumped pages below pfn: the index of pfn's page
+// descriptor when the descriptors of every pfn are in one file.
+func (k *kdumpFile) rankOf(pfn uint64) uint64 {
+	w := pfn / 64
+	if w >= uint64(len(k.bitmap2)) {
+		return k.rank64[len(k.bitmap2)]
+	}
+	return k.rank64[w] + uint64(bits.OnesCount64(k.bitmap2[w]&(1<<(pfn%64)-1)))
+}
+
+func (k *kdumpFile) holds(pfn uint64) bool { return pfn >= k.startPFN && pfn < k.endPFN }
+
+func (k *kdumpFile) incomplete() bool { return k.status&flagIncomplete != 0 }
+
+// pageDesc reads the descriptor of a dumped pfn.
+func (k *kdumpFile) pageDesc(pfn uint64) (off int64, size, flags uint32, err error) {
+	idx := k.rankOf(pfn) - k.descBase
+	var d [pageDescSize]byte
+	pos := k.dataOff + int64(idx)*pageDescSize
+	n, _ := k.r.ReadAt(d[:], pos)
+	if n < pageDescSize {
+		if k.incomplete() {
+			return 0, 0, 0, ErrLost
+		}
+		return 0, 0, 0, formatErr(k.path, pos, "page descriptor of pfn %#x is past the end of the file: truncated dump", pfn)
+	}
+	le := binary.LittleEndian
+	off = int64(le.Uint64(d[0:]))
+	size = le.Uint32(d[8:])
+	flags = le.Uint32(d[12:])
+	if off == 0 && size == 0 && k.incomplete() {
+		return 0, 0, 0, ErrLost
+	}
+	return off, size, flags, nil
+}
+
+var (
+	zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
+	zlibPool       sync.Pool
+)
+
+// readPage returns the decompressed page of pfn into dst (len blockSize).
+func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
+	if pfn >= k.maxMapnr || !testBit(k.bitmap1, pfn) {
+		return ErrNotPresent
+	}
+	if !testBit(k.bitmap2, pfn) {
+		return ErrExcluded
+	}
+	off, size, flags, err := k.pageDesc(pfn)
+	if err != nil {
+		return err
+	}
+	if size == 0 || int64(size) > k.blockSize*2 || off < k.dataOff {
+		return formatErr(k.path, off, "page descriptor of pfn %#x is damaged (offset %#x, size %d)", pfn, off, size)
+	}
+	if off+int64(size) > k.size {
+		if k.incomplete() {
+			return ErrLost
+		}
+		return formatErr(k.path, off, "page data of pfn %#x runs past the end of the file: truncated dump", pfn)
+	}
+	src := make([]byte, size)
+	if _, err := k.r.ReadAt(src, off); err != nil {
+		return formatErr(k.path, off, "page data of pfn %#x unreadable: %v", pfn, err)
+	}
+	if err := decompressPage(flags, src, dst); err != nil {
+		return formatErr(k.path, off, "pfn %#x: %v", pfn, err)
+	}
+	return nil
+}
+
+func decompressPage(flags uint32, src, dst []byte) error {
+	switch {
+	case flags&flagZlib != 0:
+		var zr io.ReadCloser
+		if v := zlibPool.Get(); v != nil {
+			zr = v.(io.ReadCloser)
+			if err := zr.(zlib.Resetter).Reset(bytes.NewReader(src), nil); err != nil {
+				return fmt.Errorf("zlib page: %v", err)
+			}
+		} else {
+			var err error
+			if zr, err = zlib.NewReader(bytes.NewReader(src)); err != nil {
+				return fmt.Errorf("zlib page: %v", err)
+			}
+		}
+		defer zlibPool.Put(zr)
+		if _, err := io.ReadFull(zr, dst); err != nil {
+			return fmt.Errorf("zlib page: %v", err)
+		}
+	case flags&flagLZO != 0:
+		n, err := lzo.Decompress(src, dst)
+		if err != nil {
+			return fmt.Errorf("lzo page: %v", err)
+		}
+		if n != len(dst) {
+			return fmt.Errorf("lzo page decompressed to %d bytes, want %d", n, len(dst))
+		}
+	case flags&flagSnappy != 0:
+		n, err := snappy.DecodedLen(src)
+		if err != nil || n != len(dst) {
+			return fmt.Errorf("snappy page: bad length %d (%v)", n, err)
+		}
+		if _, err := snappy.Decode(dst, src); err != nil {
+			return fmt.Errorf("snappy page: %v", err)
+		}
+	case flags&flagZstd != 0:
+		out, err := zstdDecoder.DecodeAll(src, dst[:0])
+		if err != nil {
+			return fmt.Errorf("zstd page: %v", err)
+		}
+		if len(out) != len(dst) {
+			return fmt.Errorf("zstd page decompressed to %d bytes, want %d", len(out), len(dst))
+		}
+		if &out[0] != &dst[0] {
+			copy(dst, out)
+		}
+	case flags == 0:
+		if len(src) != len(dst) {
+			return fmt.Errorf("raw page of %d bytes, want %d", len(src), len(dst))
+		}
+		copy(dst, src)
+	default:
+		return fmt.Errorf("unknown compression flag %#x in page descriptor", flags)
+	}
+	return nil
+}
+
+func compressionName(status uint32) string {
+	var names []string
+	for _, c := range []struct {
+		f uint32
+		n string
+	}{{flagZlib, "zlib"}, {flagLZO, "lzo"}, {flagSnappy, "snappy"}, {flagZstd, "zstd"}} {
+		if status&c.f != 0 {
+			names = append(names, c.n)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, "+")
+}
+
+func popcount(w uint64) int { return bits.OnesCount64(w) }
+
+// countLost counts dumped pages whose descriptor was never written.
+func (k *kdumpFile) countLost() uint64 {
+	var lost uint64
+	buf := make([]byte, 4096*pageDescSize)
+	for i := uint64(0); i < k.descCount; {
+		n := uint64(len(buf) / pageDescSize)
+		if k.descCount-i < n {
+			n = k.descCount - i
+		}
+		got, _ := k.r.ReadAt(buf[:n*pageDescSize], k.dataOff+int64(i)*pageDescSize)
+		full := uint64(got) / pageDescSize
+		lost += n - full
+		for j := uint64(0); j < full; j++ {
+			d := buf[j*pageDescSize:]
+			off := int64(binary.LittleEndian.Uint64(d))
+			sz := binary.LittleEndian.Uint32(d[8:])
+			if (off == 0 && sz == 0) || off+int64(sz) > k.size {
+				lost++
+			}
+		}
+		i += n
+	}
+	return lost
+}
