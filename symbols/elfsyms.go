@@ -1,0 +1,84 @@
+package symbols
+
+import (
+	"debug/elf"
+	"fmt"
+)
+
+// ELFSymbols reads the symbol table of a vmlinux. The addresses are
+// link-time; slide (VMCOREINFO KERNELOFFSET) relocates them to the dump's.
+func ELFSymbols(f *elf.File, slide uint64) (*Table, error) {
+	raw, err := f.Symbols()
+	if err != nil {
+		return nil, fmt.Errorf("symbols: reading ELF symbol table: %w", err)
+	}
+	syms := make([]Sym, 0, len(raw))
+	for _, s := range raw {
+		if s.Name == "" {
+			continue
+		}
+		t := nmType(f, s)
+		if t == 0 {
+			continue
+		}
+		syms = append(syms, Sym{Name: s.Name, Addr: s.Value, Size: s.Size, Type: t})
+	}
+	return NewTable(syms, slide), nil
+}
+
+// OpenELFSymbols opens path and reads its symbol table.
+func OpenELFSymbols(path string, slide uint64) (*Table, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("symbols: %w", err)
+	}
+	defer f.Close()
+	t, err := ELFSymbols(f, slide)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// nmType gives the letter nm(1) would print, or 0 for symbols that never
+// appear in System.map or kallsyms (sections, files, undefined, debug).
+func nmType(f *elf.File, s elf.Symbol) byte {
+	st := elf.ST_TYPE(s.Info)
+	if st == elf.STT_SECTION || st == elf.STT_FILE {
+		return 0
+	}
+	bind := elf.ST_BIND(s.Info)
+	var c byte
+	switch {
+	case s.Section == elf.SHN_UNDEF:
+		return 0
+	case s.Section == elf.SHN_ABS:
+		c = 'a'
+	case int(s.Section) < len(f.Sections):
+		sec := f.Sections[s.Section]
+		switch {
+		case sec.Flags&elf.SHF_ALLOC == 0:
+			return 0
+		case sec.Flags&elf.SHF_EXECINSTR != 0:
+			c = 't'
+		case sec.Flags&elf.SHF_WRITE == 0:
+			c = 'r'
+		case sec.Type == elf.SHT_NOBITS:
+			c = 'b'
+		default:
+			c = 'd'
+		}
+	default:
+		return 0
+	}
+	switch bind {
+	case elf.STB_WEAK:
+		if st == elf.STT_OBJECT {
+			return 'V'
+		}
+		return 'W'
+	case elf.STB_GLOBAL:
+		return c - 'a' + 'A'
+	}
+	return c
+}
