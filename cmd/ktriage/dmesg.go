@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ktriage/ktriage/kernel"
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+func init() { addCommand(newDmesgCmd) }
+
+func newDmesgCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "dmesg DUMP [DUMP.2 ...]",
+		Short: "Print the kernel log from a dump, with no debuginfo (as makedumpfile --dump-dmesg)",
+		Long: `Print the kernel log stored in a crash dump. Only the dump's VMCOREINFO is
+needed, so this works before any debuginfo is at hand. Give every file of a
+split dump. The output is byte for byte what makedumpfile --dump-dmesg writes.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := vmcore.Open(args...)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			as, err := kernel.NewAddressSpace(d)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			recs, err := kernel.ReadLog(as, d.VMCoreInfo)
+			if err != nil {
+				return fmt.Errorf("%s: kernel log: %w", args[0], err)
+			}
+			switch format {
+			case "text", "":
+				return kernel.WriteDmesg(os.Stdout, recs)
+			case "json":
+				enc := json.NewEncoder(os.Stdout)
+				for _, r := range recs {
+					if err := enc.Encode(dmesgJSON(r)); err != nil {
+						return err
+					}
+				}
+				return nil
+			default:
+				return fmt.Errorf("unknown --format %q (text or json)", format)
+			}
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (one object per record)")
+	return cmd
+}
+
+type dmesgRecord struct {
+	Seq    uint64  `json:"seq"`
+	Time   float64 `json:"time"`
+	Caller string  `json:"caller,omitempty"`
+	Text   string  `json:"text"`
+}
+
+func dmesgJSON(r kernel.LogRecord) dmesgRecord {
+	out := dmesgRecord{Seq: r.Seq, Time: float64(r.TsNsec) / 1e9, Text: string(r.Text)}
+	if r.CallerID != 0 {
+		if r.CallerID&0x80000000 != 0 {
+			out.Caller = fmt.Sprintf("C%d", r.CallerID&0x7fffffff)
+		} else {
+			out.Caller = fmt.Sprintf("T%d", r.CallerID)
+		}
+	}
+	return out
+}

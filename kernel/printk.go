@@ -1,0 +1,368 @@
+package kernel
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// LogRecord is one message of the kernel's printk buffer.
+type LogRecord struct {
+	Seq      uint64
+	TsNsec   uint64 // nanoseconds since boot (local clock)
+	CallerID uint32 // bit 31 set: CPU id, else task pid (0: not recorded)
+	Level    int    // 0-7, or -1 when the format does not say
+	Text     []byte
+	// Legacy is set for the pre-3.5 character ring: Text is raw buffer
+	// contents with <N> prefixes and newlines, and TsNsec is unknown.
+	Legacy bool
+}
+
+// Log size bounds against damaged ring headers: no kernel has a log
+// buffer above 1 GiB (log_buf_len is limited to 2^25 * CPUs in practice).
+const (
+	maxLogBytes = 1 << 30
+	maxLogBits  = 30
+)
+
+// ReadLog decodes the printk buffer using only VMCOREINFO, in whichever of
+// the three layouts the kernel used: the lockless printk_ringbuffer (5.10+),
+// variable-length printk_log records (3.5-5.9) or the character ring (<3.5).
+func ReadLog(as *AddressSpace, vi *vmcore.VMCoreInfo) ([]LogRecord, error) {
+	if vi == nil {
+		return nil, errors.New("no VMCOREINFO: cannot find the log buffer")
+	}
+	if _, ok := vi.Symbol("prb"); ok {
+		return readLockless(as, vi)
+	}
+	if _, ok := vi.Symbol("log_first_idx"); ok {
+		return readStructured(as, vi)
+	}
+	if _, ok := vi.Symbol("log_end"); ok {
+		return readLegacy(as, vi)
+	}
+	return nil, errors.New("VMCOREINFO describes no printk buffer (no prb, log_first_idx or log_end symbol)")
+}
+
+// layout fetches OFFSET/SIZE keys, remembering the first one missing.
+type layout struct {
+	vi  *vmcore.VMCoreInfo
+	err error
+}
+
+func (l *layout) off(name string) uint64 {
+	v, ok := l.vi.Offset(name)
+	if !ok && l.err == nil {
+		l.err = fmt.Errorf("VMCOREINFO lacks OFFSET(%s)", name)
+	}
+	return uint64(v)
+}
+
+func (l *layout) size(names ...string) uint64 {
+	for _, n := range names {
+		if v, ok := l.vi.Size(n); ok {
+			return uint64(v)
+		}
+	}
+	if l.err == nil {
+		l.err = fmt.Errorf("VMCOREINFO lacks SIZE(%s)", names[0])
+	}
+	return 0
+}
+
+func (l *layout) sym(name string) uint64 {
+	v, ok := l.vi.Symbol(name)
+	if !ok && l.err == nil {
+		l.err = fmt.Errorf("VMCOREINFO lacks SYMBOL(%s)", name)
+	}
+	return v
+}
+
+func readBlock(as *AddressSpace, addr, n uint64, what string) ([]byte, error) {
+	if n > maxLogBytes {
+		return nil, fmt.Errorf("%s of %d bytes is implausible (damaged header?)", what, n)
+	}
+	b := make([]byte, n)
+	if err := as.ReadVirt(b, addr); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	return b, nil
+}
+
+func readLockless(as *AddressSpace, vi *vmcore.VMCoreInfo) ([]LogRecord, error) {
+	l := &layout{vi: vi}
+	prbPtr := l.sym("prb")
+	descRingOff := l.off("printk_ringbuffer.desc_ring")
+	textRingOff := l.off("printk_ringbuffer.text_data_ring")
+	countBitsOff := l.off("prb_desc_ring.count_bits")
+	descsOff := l.off("prb_desc_ring.descs")
+	infosOff := l.off("prb_desc_ring.infos")
+	headOff := l.off("prb_desc_ring.head_id")
+	tailOff := l.off("prb_desc_ring.tail_id")
+	descSize := l.size("prb_desc")
+	stateOff := l.off("prb_desc.state_var")
+	lposOff := l.off("prb_desc.text_blk_lpos")
+	beginOff := l.off("prb_data_blk_lpos.begin")
+	nextOff := l.off("prb_data_blk_lpos.next")
+	infoSize := l.size("printk_info")
+	seqOff := l.off("printk_info.seq")
+	tsOff := l.off("printk_info.ts_nsec")
+	textLenOff := l.off("printk_info.text_len")
+	sizeBitsOff := l.off("prb_data_ring.size_bits")
+	dataOff := l.off("prb_data_ring.data")
+	if l.err != nil {
+		return nil, l.err
+	}
+	callerOff, hasCaller := vi.Offset("printk_info.caller_id")
+
+	rb, err := as.ReadU64(prbPtr)
+	if err != nil {
+		return nil, fmt.Errorf("reading prb pointer: %w", err)
+	}
+	dr := rb + descRingOff
+	countBits, err := as.ReadU32(dr + countBitsOff)
+	if err != nil {
+		return nil, fmt.Errorf("reading the descriptor ring: %w", err)
+	}
+	if countBits > maxLogBits {
+		return nil, fmt.Errorf("descriptor ring count_bits %d is implausible", countBits)
+	}
+	count := uint64(1) << countBits
+	descsAddr, err1 := as.ReadU64(dr + descsOff)
+	infosAddr, err2 := as.ReadU64(dr + infosOff)
+	headID, err3 := as.ReadU64(dr + headOff)
+	tailID, err4 := as.ReadU64(dr + tailOff)
+	tr := rb + textRingOff
+	sizeBits, err5 := as.ReadU32(tr + sizeBitsOff)
+	dataAddr, err6 := as.ReadU64(tr + dataOff)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
+		return nil, fmt.Errorf("reading the printk ring buffer header: %w", err)
+	}
+	if sizeBits > maxLogBits {
+		return nil, fmt.Errorf("text data ring size_bits %d is implausible", sizeBits)
+	}
+	dataSize := uint64(1) << sizeBits
+	descs, err := readBlock(as, descsAddr, count*descSize, "printk descriptors")
+	if err != nil {
+		return nil, err
+	}
+	infos, err := readBlock(as, infosAddr, count*infoSize, "printk record infos")
+	if err != nil {
+		return nil, err
+	}
+	data, err := readBlock(as, dataAddr, dataSize, "printk text ring")
+	if err != nil {
+		return nil, err
+	}
+	le := binary.LittleEndian
+	const (
+		stateShift = 62
+		idMask     = 1<<stateShift - 1
+		committed  = 1
+		finalized  = 2
+	)
+	var out []LogRecord
+	for id, n := tailID, uint64(0); n <= count; id, n = id+1, n+1 {
+		slot := id % count
+		d := descs[slot*descSize:]
+		sv := le.Uint64(d[stateOff:])
+		st := sv >> stateShift
+		if (st == committed || st == finalized) && sv&idMask == id&idMask {
+			begin := le.Uint64(d[lposOff+beginOff:]) % dataSize
+			next := le.Uint64(d[lposOff+nextOff:]) % dataSize
+			inf := infos[slot*infoSize:]
+			textLen := uint64(le.Uint16(inf[textLenOff:]))
+			if begin != next {
+				if begin > next { // the block wrapped: its text starts at 0
+					begin = 0
+				}
+				begin += 8 // the block starts with its descriptor id
+				if begin <= next {
+					if next-begin < textLen {
+						textLen = next - begin
+					}
+					rec := LogRecord{
+						Seq:    le.Uint64(inf[seqOff:]),
+						TsNsec: le.Uint64(inf[tsOff:]),
+						Level:  -1,
+						Text:   data[begin : begin+textLen],
+					}
+					if hasCaller {
+						rec.CallerID = le.Uint32(inf[callerOff:])
+					}
+					out = append(out, rec)
+				}
+			}
+		}
+		if id == headID {
+			break
+		}
+	}
+	return out, nil
+}
+
+func readStructured(as *AddressSpace, vi *vmcore.VMCoreInfo) ([]LogRecord, error) {
+	l := &layout{vi: vi}
+	bufPtr := l.sym("log_buf")
+	lenAddr := l.sym("log_buf_len")
+	firstAddr := l.sym("log_first_idx")
+	nextAddr := l.sym("log_next_idx")
+	hdrSize := l.size("printk_log", "log")
+	if l.err != nil {
+		return nil, l.err
+	}
+	// Before 3.11 the struct was "log"; try printk_log first.
+	field := func(f string) uint64 {
+		if v, ok := vi.Offset("printk_log." + f); ok {
+			return uint64(v)
+		}
+		return l.off("log." + f)
+	}
+	tsOff, lenOff, textLenOff := field("ts_nsec"), field("len"), field("text_len")
+	if l.err != nil {
+		return nil, l.err
+	}
+	bufAddr, err1 := as.ReadU64(bufPtr)
+	bufLen, err2 := as.ReadU32(lenAddr)
+	first, err3 := as.ReadU32(firstAddr)
+	next, err4 := as.ReadU32(nextAddr)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return nil, fmt.Errorf("reading the log buffer variables: %w", err)
+	}
+	buf, err := readBlock(as, bufAddr, uint64(bufLen), "log buffer")
+	if err != nil {
+		return nil, err
+	}
+	return decodeStructured(buf, first, next, hdrSize, tsOff, lenOff, textLenOff)
+}
+
+// decodeStructured walks printk_log records from first to next. A record
+// with len 0 marks the wrap back to the start of the buffer.
+func decodeStructured(buf []byte, first, next uint32, hdrSize, tsOff, lenOff, textLenOff uint64) ([]LogRecord, error) {
+	le := binary.LittleEndian
+	var out []LogRecord
+	idx := uint64(first)
+	wrapped := false
+	for steps := 0; idx != uint64(next); steps++ {
+		if steps > len(buf) || idx+hdrSize > uint64(len(buf)) {
+			return out, fmt.Errorf("log record at %d runs past the buffer (%d bytes)", idx, len(buf))
+		}
+		h := buf[idx:]
+		recLen := uint64(le.Uint16(h[lenOff:]))
+		if recLen == 0 {
+			if wrapped {
+				return out, errors.New("log buffer wraps twice: damaged")
+			}
+			wrapped, idx = true, 0
+			continue
+		}
+		textLen := uint64(le.Uint16(h[textLenOff:]))
+		if idx+hdrSize+textLen > uint64(len(buf)) || recLen < hdrSize {
+			return out, fmt.Errorf("log record at %d is damaged", idx)
+		}
+		out = append(out, LogRecord{
+			TsNsec: le.Uint64(h[tsOff:]),
+			Level:  -1,
+			Text:   buf[idx+hdrSize : idx+hdrSize+textLen],
+		})
+		idx += recLen
+	}
+	return out, nil
+}
+
+func readLegacy(as *AddressSpace, vi *vmcore.VMCoreInfo) ([]LogRecord, error) {
+	l := &layout{vi: vi}
+	bufPtr, endAddr, lenAddr := l.sym("log_buf"), l.sym("log_end"), l.sym("log_buf_len")
+	if l.err != nil {
+		return nil, l.err
+	}
+	bufAddr, err1 := as.ReadU64(bufPtr)
+	end, err2 := as.ReadU32(endAddr)
+	bufLen, err3 := as.ReadU32(lenAddr)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, fmt.Errorf("reading the log buffer variables: %w", err)
+	}
+	buf, err := readBlock(as, bufAddr, uint64(bufLen), "log buffer")
+	if err != nil {
+		return nil, err
+	}
+	return []LogRecord{{Level: -1, Legacy: true, Text: decodeLegacy(buf, end)}}, nil
+}
+
+// decodeLegacy returns the live part of the character ring: the last
+// min(log_end, len) bytes before log_end, unrolled.
+func decodeLegacy(buf []byte, end uint32) []byte {
+	n := uint64(len(buf))
+	if n == 0 {
+		return nil
+	}
+	total := uint64(end)
+	if total > n {
+		total = n
+	}
+	out := make([]byte, 0, total)
+	start := (uint64(end) - total) % n
+	for i := uint64(0); i < total; i++ {
+		out = append(out, buf[(start+i)%n])
+	}
+	return out
+}
+
+// WriteDmesg writes records the way makedumpfile --dump-dmesg (and crash's
+// log) prints them: "[%5d.%06d] text", continuation lines of a multi-line
+// record indented under the text, unprintable bytes as \xNN.
+func WriteDmesg(w io.Writer, recs []LogRecord) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var line []byte
+	for _, r := range recs {
+		if r.Legacy {
+			bw.Write(r.Text)
+			continue
+		}
+		line = appendDmesgLine(line[:0], r)
+		bw.Write(line)
+	}
+	return bw.Flush()
+}
+
+// FormatDmesgLine renders one record as makedumpfile does, with the trailing newline.
+func FormatDmesgLine(r LogRecord) string { return string(appendDmesgLine(nil, r)) }
+
+func appendDmesgLine(b []byte, r LogRecord) []byte {
+	sec, nsec := r.TsNsec/1e9, r.TsNsec%1e9
+	b = append(b, '[')
+	s := strconv.FormatUint(sec, 10)
+	for i := len(s); i < 5; i++ {
+		b = append(b, ' ')
+	}
+	b = append(b, s...)
+	b = append(b, '.')
+	us := strconv.FormatUint(nsec/1000, 10)
+	for i := len(us); i < 6; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, us...)
+	b = append(b, "] "...)
+	indent := len(b)
+	for _, c := range r.Text {
+		switch {
+		case c == '\n':
+			b = append(b, '\n')
+			for i := 0; i < indent; i++ {
+				b = append(b, ' ')
+			}
+		case c >= 0x20 && c < 0x7f, c == '\t', c == '\v', c == '\f', c == '\r':
+			b = append(b, c)
+		default:
+			b = append(b, '\\', 'x', hexDigit[c>>4], hexDigit[c&15])
+		}
+	}
+	return append(b, '\n')
+}
+
+const hexDigit = "0123456789abcdef"
