@@ -1,0 +1,87 @@
+package symbols
+
+import (
+	"strings"
+	"testing"
+)
+
+// Kallsyms decoded from the dump must agree with the vmlinux ELF symtab
+// relocated by VMCOREINFO KERNELOFFSET: every text symbol, same address.
+func TestKallsymsFromDumpAgreesWithVmlinux(t *testing.T) {
+	d := sysrqDump(t)
+	ks, err := KallsymsFromDump(d.symbolValues(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	et, err := OpenELFSymbols(vmlinuxPath(t), d.kernelOffset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	elfAt := map[string]map[uint64]bool{}
+	for s := range et.All() {
+		if elfAt[s.Name] == nil {
+			elfAt[s.Name] = map[uint64]bool{}
+		}
+		elfAt[s.Name][s.Addr] = true
+	}
+	var text, textOK, other, otherOK int
+	for s := range ks.All() {
+		ok := elfAt[s.Name][s.Addr]
+		if s.IsText() {
+			text++
+			if ok {
+				textOK++
+			} else if text-textOK <= 5 {
+				t.Logf("kallsyms text symbol %s %#x not in ELF+slide", s.Name, s.Addr)
+			}
+		} else {
+			other++
+			if ok {
+				otherOK++
+			} else if other-otherOK <= 5 {
+				t.Logf("kallsyms %c symbol %s %#x not in ELF+slide", s.Type, s.Name, s.Addr)
+			}
+		}
+	}
+	t.Logf("kallsyms: %d symbols (ELF symtab %d); text %d/%d agree; other %d/%d agree", ks.Len(), et.Len(), textOK, text, otherOK, other)
+	if textOK != text || text == 0 {
+		t.Errorf("%d of %d kallsyms text symbols disagree with vmlinux + KERNELOFFSET", text-textOK, text)
+	}
+	for _, n := range []string{"init_task", "__schedule", "runqueues", "jiffies", "prb"} {
+		ka, ok1 := ks.Lookup(n)
+		ea, ok2 := et.Lookup(n)
+		if !ok1 || !ok2 || ka != ea {
+			t.Errorf("%s: kallsyms %#x %v, ELF+slide %#x %v", n, ka, ok1, ea, ok2)
+		}
+	}
+}
+
+// kallsyms holds what System.map holds, less the symbols scripts/kallsyms.c
+// leaves out by design (its own tables, absolute symbols).
+func TestKallsymsMatchesSystemMap(t *testing.T) {
+	d := sysrqDump(t)
+	ks, err := KallsymsFromDump(d.symbolValues(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, err := OpenSystemMap(systemMapPath(t), d.kernelOffset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inK := map[string]bool{}
+	for s := range ks.All() {
+		inK[s.Name] = true
+	}
+	var absent []string
+	for s := range mt.All() {
+		if _, ok := inK[s.Name]; !ok {
+			absent = append(absent, string(s.Type)+" "+s.Name)
+		}
+	}
+	t.Logf("System.map %d, kallsyms %d; in System.map only: %v", mt.Len(), ks.Len(), absent)
+	for _, a := range absent {
+		if a[0] != 'A' && a[0] != 'a' && !strings.Contains(a, "kallsyms") {
+			t.Errorf("System.map symbol %q missing from kallsyms", a)
+		}
+	}
+}
