@@ -1,0 +1,224 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+func init() { addCommand(newInfoCmd) }
+
+// dumpInfo is what a user needs to judge a dump before analysing it.
+type dumpInfo struct {
+	Files         []string          `json:"files"`
+	Format        string            `json:"format"`
+	Compression   string            `json:"compression"`
+	Flattened     bool              `json:"flattened"`
+	Split         bool              `json:"split"`
+	Incomplete    bool              `json:"incomplete"`
+	WrittenBy     string            `json:"written_by,omitempty"`
+	PageSize      int64             `json:"page_size"`
+	DumpLevel     *int              `json:"dump_level,omitempty"`
+	Pages         vmcore.PageCounts `json:"pages"`
+	Release       string            `json:"release,omitempty"`
+	BuildID       string            `json:"build_id,omitempty"`
+	CrashTime     *time.Time        `json:"crash_time,omitempty"`
+	CPUs          int               `json:"cpus"`
+	PanicCPU      *int              `json:"panic_cpu,omitempty"`
+	HasVMCoreInfo bool              `json:"has_vmcoreinfo"`
+	VMCoreInfoErr string            `json:"vmcoreinfo_error,omitempty"`
+	KernelOffset  string            `json:"kernel_offset,omitempty"`
+	PhysBase      string            `json:"phys_base,omitempty"`
+	Notes         map[string]int    `json:"notes"`
+	CPURegisters  []cpuRegs         `json:"cpu_registers,omitempty"`
+}
+
+type cpuRegs struct {
+	CPU int    `json:"cpu"`
+	PID int32  `json:"pid"`
+	RIP string `json:"rip"`
+	RSP string `json:"rsp"`
+	RBP string `json:"rbp"`
+	CS  string `json:"cs"`
+}
+
+func newInfoCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "info DUMP [DUMP.2 ...]",
+		Short: "Describe a dump: format, compression, pages present/excluded/lost, release, CPUs",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := vmcore.Open(args...)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			info := collectInfo(d)
+			switch format {
+			case "json":
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(info)
+			case "text", "":
+				printInfo(os.Stdout, info)
+				return nil
+			}
+			return fmt.Errorf("unknown --format %q (text or json)", format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+func collectInfo(d *vmcore.Dump) dumpInfo {
+	info := dumpInfo{
+		Files: d.Paths, Format: d.Format, Compression: d.Compression, Flattened: d.Flattened,
+		Split: d.Split, Incomplete: d.Incomplete, PageSize: d.PageSize, Pages: d.Pages(),
+		HasVMCoreInfo: d.VMCoreInfo != nil, Notes: map[string]int{},
+	}
+	if d.DumpLevel >= 0 {
+		lvl := d.DumpLevel
+		info.DumpLevel = &lvl
+	}
+	if d.HasQEMUNotes() {
+		info.WrittenBy = "QEMU dump-guest-memory"
+	} else if d.Format == "kdump-compressed" {
+		info.WrittenBy = "makedumpfile"
+	}
+	if d.VMCoreInfoErr != nil {
+		info.VMCoreInfoErr = d.VMCoreInfoErr.Error()
+	}
+	info.Release = d.Uts.Release
+	if vi := d.VMCoreInfo; vi != nil {
+		if r := vi.OSRelease(); r != "" {
+			info.Release = r
+		}
+		info.BuildID = vi.BuildID()
+		if t, ok := vi.CrashTime(); ok {
+			info.CrashTime = &t
+		}
+		if ko, ok := vi.KernelOffset(); ok {
+			info.KernelOffset = fmt.Sprintf("%#x", ko)
+		}
+	}
+	if info.CrashTime == nil && !d.HeaderTime.IsZero() {
+		t := d.HeaderTime
+		info.CrashTime = &t
+	}
+	info.PhysBase = fmt.Sprintf("%#x", d.PhysBase)
+	for _, n := range d.Notes {
+		info.Notes[noteLabel(n)]++
+	}
+	regs := d.PRStatus()
+	info.CPUs = max(d.NrCPUs, len(regs))
+	if d.PanicCPU >= 0 && d.Format == "kdump-compressed" {
+		c := d.PanicCPU
+		info.PanicCPU = &c
+	}
+	for i, ps := range regs {
+		info.CPURegisters = append(info.CPURegisters, cpuRegs{CPU: i, PID: ps.PID,
+			RIP: fmt.Sprintf("%#016x", ps.Regs.RIP), RSP: fmt.Sprintf("%#016x", ps.Regs.RSP),
+			RBP: fmt.Sprintf("%#016x", ps.Regs.RBP), CS: fmt.Sprintf("%#x", ps.Regs.CS)})
+	}
+	return info
+}
+
+func noteLabel(n vmcore.Note) string {
+	switch {
+	case n.Name == "CORE" && n.Type == 1:
+		return "CORE/NT_PRSTATUS"
+	case n.Name == "VMCOREINFO":
+		return "VMCOREINFO"
+	case n.Name == "QEMU":
+		return "QEMU/cpu-state"
+	}
+	return fmt.Sprintf("%s/%d", n.Name, n.Type)
+}
+
+func printInfo(w io.Writer, in dumpInfo) {
+	row := func(k, v string) { fmt.Fprintf(w, "%14s: %s\n", k, v) }
+	row("FILES", strings.Join(in.Files, " "))
+	f := in.Format
+	if in.Flattened {
+		f += ", flattened"
+	}
+	if in.Split {
+		f += fmt.Sprintf(", split in %d files", len(in.Files))
+	}
+	if in.WrittenBy != "" {
+		f += " (written by " + in.WrittenBy + ")"
+	}
+	row("FORMAT", f)
+	row("COMPRESSION", in.Compression)
+	row("PAGE SIZE", fmt.Sprint(in.PageSize))
+	if in.DumpLevel != nil {
+		row("DUMP LEVEL", fmt.Sprintf("%d (makedumpfile -d)", *in.DumpLevel))
+	}
+	p := in.Pages
+	row("PAGES", fmt.Sprintf("%d present, %d excluded by filtering, %d lost, of %d RAM pages (%s)",
+		p.Present, p.Excluded, p.Lost, p.Total, humanBytes(p.Total*uint64(in.PageSize))))
+	status := "complete"
+	if in.Incomplete {
+		status = "INCOMPLETE: the capture did not finish; pages it did not write are reported as lost"
+	}
+	row("STATUS", status)
+	row("RELEASE", orUnknown(in.Release))
+	if in.BuildID != "" {
+		row("BUILD-ID", in.BuildID)
+	}
+	if in.CrashTime != nil {
+		row("CRASH TIME", in.CrashTime.UTC().Format("Mon Jan _2 15:04:05 UTC 2006"))
+	}
+	cpus := fmt.Sprint(in.CPUs)
+	if in.PanicCPU != nil {
+		cpus += fmt.Sprintf(" (panic on CPU %d)", *in.PanicCPU)
+	}
+	row("CPUS", cpus)
+	if in.HasVMCoreInfo {
+		row("VMCOREINFO", "present")
+	} else {
+		row("VMCOREINFO", "ABSENT: "+in.VMCoreInfoErr)
+	}
+	if in.KernelOffset != "" {
+		row("KASLR OFFSET", in.KernelOffset)
+	}
+	row("PHYS BASE", in.PhysBase)
+	var notes []string
+	for k, v := range in.Notes {
+		notes = append(notes, fmt.Sprintf("%s×%d", k, v))
+	}
+	sort.Strings(notes)
+	row("NOTES", strings.Join(notes, ", "))
+	for _, r := range in.CPURegisters {
+		fmt.Fprintf(w, "%14s: pid %-6d RIP %s RSP %s RBP %s\n", fmt.Sprintf("CPU %d", r.CPU), r.PID, r.RIP, r.RSP, r.RBP)
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
