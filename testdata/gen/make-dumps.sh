@@ -1,0 +1,333 @@
+#!/bin/bash
+# make-dumps.sh: make real crash dumps and serial console logs of a stock Debian
+# kernel for ktriage's tests. See README.md beside this script.
+#
+#   testdata/gen/make-dumps.sh [scenario...]       default: every scenario
+#
+# Environment (all optional):
+#   KTRIAGE_GEN_RELEASE   kernel release to crash        (6.1.0-56-cloud-amd64)
+#   KTRIAGE_GEN_CACHE     downloads and build products   (~/.cache/ktriage/gen)
+#   KTRIAGE_GEN_OUT       where the dumps go             (/work/gen-out)
+#   KTRIAGE_GEN_MODES     "qemu kdump", or one of them   (both)
+#   KTRIAGE_GEN_QEMU_FORMATS   dump-guest-memory formats (elf kdump-zlib)
+#   KTRIAGE_GEN_KDUMP_FORMATS  makedumpfile outputs       (kdump-lzo kdump-zlib flat-lzo)
+#                              also known: kdump-raw (-d 31, no compression), elf (-E -d 31)
+#   KTRIAGE_GEN_ACCEL     kvm or tcg; probed when unset
+#   KTRIAGE_GEN_NO_INSTALL=1   do not apt-get install missing host tools
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+RELEASE=${KTRIAGE_GEN_RELEASE:-6.1.0-56-cloud-amd64}
+CACHE=${KTRIAGE_GEN_CACHE:-$HOME/.cache/ktriage/gen}
+OUT=${KTRIAGE_GEN_OUT:-/work/gen-out}
+LOGS=$HERE/../logs/gen
+MODES=${KTRIAGE_GEN_MODES:-qemu kdump}
+QEMU_FORMATS=${KTRIAGE_GEN_QEMU_FORMATS:-elf kdump-zlib}
+KDUMP_FORMATS=${KTRIAGE_GEN_KDUMP_FORMATS:-kdump-lzo kdump-zlib flat-lzo}
+ALL_SCENARIOS="sysrq hung oops-null bug softlockup oom warn-panic"
+
+# Small guests keep the dumps small. The kdump guest needs room for the capture kernel.
+QEMU_MEM=256M
+KDUMP_MEM=512M
+CRASHKERNEL=160M
+QEMU_TIMEOUT=240   # seconds for boot + crash + dump-guest-memory
+KDUMP_TIMEOUT=420  # seconds for boot + crash + capture kernel + every makedumpfile run
+COMMITTED_LOG_LIMIT=$((200 * 1024))
+
+KERNEL_DIR=$CACHE/kernel-$RELEASE
+VMLINUZ=$KERNEL_DIR/boot/vmlinuz-$RELEASE
+KDIR=/usr/src/linux-headers-$RELEASE
+BUILD=$CACHE/build-$RELEASE
+INITRD=$BUILD/initrd.img
+WORK=$CACHE/work
+
+log() { echo "make-dumps: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Host tools come from Debian's packages; the kernel image is only downloaded and
+# unpacked (it is never installed on the host).
+ensure_host_tools() {
+	local missing=()
+	command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+	[ -x /bin/busybox ] && /bin/busybox --list | grep -qx fsfreeze || missing+=(busybox-static)
+	command -v makedumpfile >/dev/null || missing+=(makedumpfile)
+	command -v kexec >/dev/null || [ -x /usr/sbin/kexec ] || missing+=(kexec-tools)
+	[ -x /usr/sbin/vmcore-dmesg ] || missing+=(kexec-tools)
+	command -v debugfs >/dev/null || [ -x /usr/sbin/debugfs ] || missing+=(e2fsprogs)
+	command -v gcc >/dev/null || missing+=(gcc)
+	command -v make >/dev/null || missing+=(make)
+	command -v cpio >/dev/null || missing+=(cpio)
+	command -v zstd >/dev/null || missing+=(zstd)
+	command -v python3 >/dev/null || missing+=(python3)
+	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
+	[ -d "$KDIR" ] || missing+=("linux-headers-$RELEASE")
+	if [ ${#missing[@]} -gt 0 ]; then
+		[ "${KTRIAGE_GEN_NO_INSTALL:-}" = 1 ] && die "missing host packages: ${missing[*]}"
+		log "installing ${missing[*]}"
+		apt-get update -q >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+	fi
+}
+
+fetch_kernel() {
+	[ -f "$VMLINUZ" ] && return
+	mkdir -p "$CACHE"
+	local deb
+	deb=$(ls "$CACHE"/linux-image-"$RELEASE"_*.deb 2>/dev/null | head -1 || true)
+	if [ -z "$deb" ]; then
+		log "downloading linux-image-$RELEASE"
+		(cd "$CACHE" && apt-get download -q "linux-image-$RELEASE" 2>&1 | grep -v 'unsandboxed' >&2 || true)
+		deb=$(ls "$CACHE"/linux-image-"$RELEASE"_*.deb 2>/dev/null | head -1 || true)
+		[ -n "$deb" ] || die "apt-get download linux-image-$RELEASE failed"
+	fi
+	rm -rf "$KERNEL_DIR"
+	dpkg-deb -x "$deb" "$KERNEL_DIR"
+}
+
+# Copies a dynamic binary and the shared libraries it needs into the initramfs tree.
+copy_with_libs() {
+	local bin=$1 root=$2 lib
+	install -D -m 0755 "$bin" "$root/bin/$(basename "$bin")"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*' | sort -u); do
+		install -D -m 0755 "$lib" "$root$lib"
+	done
+}
+
+build_initramfs() {
+	local stamp=$BUILD/inputs.sha256 sum
+	sum=$(cat "$HERE/init" "$HERE/memhog.c" "$HERE/module/ktriage_crash.c" "$HERE/module/Makefile" \
+		"$0" | sha256sum | cut -d' ' -f1)
+	if [ -f "$INITRD" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
+		return
+	fi
+	log "building module, memhog and initramfs"
+	rm -rf "$BUILD"
+	mkdir -p "$BUILD/module"
+	cp "$HERE/module/ktriage_crash.c" "$HERE/module/Makefile" "$BUILD/module/"
+	make -s -C "$BUILD/module" KDIR="$KDIR" >"$BUILD/module.log" 2>&1 ||
+		{ cat "$BUILD/module.log" >&2; die "module build failed"; }
+	gcc -static -O2 -o "$BUILD/memhog" "$HERE/memhog.c"
+
+	local root=$BUILD/root mods=$KERNEL_DIR/lib/modules/$RELEASE/kernel m f
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules/ktriage}
+	install -m 0755 /bin/busybox "$root/bin/busybox"
+	install -m 0755 "$HERE/init" "$root/init"
+	install -m 0755 "$BUILD/memhog" "$root/bin/memhog"
+	install -m 0644 "$BUILD/module/ktriage_crash.ko" "$root/lib/modules/ktriage/"
+	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk \
+		qemu_fw_cfg pvpanic pvpanic-mmio pvpanic-pci; do
+		f=$(find "$mods" -name "$m.ko*" | head -1)
+		[ -n "$f" ] || die "module $m.ko not in linux-image-$RELEASE"
+		case "$f" in
+		*.ko.xz) xz -dc "$f" >"$root/lib/modules/ktriage/$m.ko" ;;
+		*.ko.zst) zstd -qdc "$f" >"$root/lib/modules/ktriage/$m.ko" ;;
+		*) cp "$f" "$root/lib/modules/ktriage/$m.ko" ;;
+		esac
+	done
+	copy_with_libs "$(command -v makedumpfile)" "$root"
+	copy_with_libs /usr/sbin/kexec "$root"
+	copy_with_libs /usr/sbin/vmcore-dmesg "$root"
+	mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -6) >"$INITRD.tmp"
+	mv "$INITRD.tmp" "$INITRD"
+	echo "$sum" >"$stamp"
+	log "initramfs $(du -h "$INITRD" | cut -f1)"
+}
+
+qemu_base() {
+	local accel=$1 mem=$2 console=$3 cmdline=$4
+	echo -accel "$accel" -machine q35 -cpu qemu64 -smp 2 -m "$mem" \
+		-display none -vga none -monitor none -serial "file:$console" -no-reboot \
+		-device vmcoreinfo -device pvpanic \
+		-kernel "$VMLINUZ" -initrd "$INITRD"
+}
+
+# kvm on this class of machine may exist but fail to boot a stock kernel, so boot
+# once and look for init's greeting before trusting it.
+probe_accel() {
+	if [ -n "${KTRIAGE_GEN_ACCEL:-}" ]; then
+		ACCEL=$KTRIAGE_GEN_ACCEL
+		return
+	fi
+	ACCEL=tcg
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || { log "no usable /dev/kvm: using tcg"; return; }
+	# One probe per host boot: the answer does not change until the host reboots.
+	local boot_id cached=$CACHE/accel.probe
+	boot_id=$(cat /proc/sys/kernel/random/boot_id)
+	if [ "$(head -1 "$cached" 2>/dev/null)" = "$boot_id" ]; then
+		ACCEL=$(sed -n 2p "$cached")
+		log "accelerator: $ACCEL (probed earlier on this host boot)"
+		return
+	fi
+	local console=$WORK/probe.console.log
+	rm -f "$console"
+	timeout --kill-after=5 20 qemu-system-x86_64 $(qemu_base kvm 256M "$console" x) \
+		-append "console=ttyS0 ktriage.scenario=probe" >/dev/null 2>&1 || true
+	if grep -q 'ktriage-gen: scenario=probe' "$console" 2>/dev/null; then
+		ACCEL=kvm
+	fi
+	printf '%s\n%s\n' "$boot_id" "$ACCEL" >"$cached"
+	log "accelerator: $ACCEL"
+}
+
+new_data_disk() {
+	rm -f "$1"
+	truncate -s 64M "$1"
+	mkfs.ext4 -q -F -L data1 "$1"
+}
+
+file_size() { stat -c %s "$1"; }
+
+# Writes the provenance note beside one produced dump.
+note_dump() {
+	local dir=$1 scenario=$2 how=$3 seconds=$4
+	cat >"$dir/gen.txt" <<-NOTE
+		scenario: $scenario
+		kernel: linux-image-$RELEASE $(dpkg-deb -f "$(ls "$CACHE"/linux-image-"$RELEASE"_*.deb | head -1)" Version)
+		written by: $how
+		accelerator: $ACCEL
+		run seconds: $seconds
+		vmcore bytes: $(file_size "$dir/vmcore")
+		made: $(date -u +%Y-%m-%dT%H:%M:%SZ) by testdata/gen/make-dumps.sh
+	NOTE
+}
+
+# Rebuilds $OUT/summary.tsv from every dump's gen.txt.
+write_summary() {
+	local note
+	{
+		printf 'dump\trun seconds\tvmcore bytes\twritten by\n'
+		for note in "$OUT"/*/gen.txt; do
+			[ -f "$note" ] || continue
+			printf '%s\t%s\t%s\t%s\n' "$(basename "$(dirname "$note")")" \
+				"$(sed -n 's/^run seconds: //p' "$note")" \
+				"$(sed -n 's/^vmcore bytes: //p' "$note")" \
+				"$(sed -n 's/^written by: //p' "$note")"
+		done
+	} >"$OUT/summary.tsv"
+}
+
+save_console() {
+	local console=$1 scenario=$2 name=$3
+	if [ "$(file_size "$console")" -lt "$COMMITTED_LOG_LIMIT" ]; then
+		mkdir -p "$LOGS"
+		cp "$console" "$LOGS/$scenario.$name"
+	else
+		log "$scenario: $(basename "$console") is over $COMMITTED_LOG_LIMIT bytes, not copied to testdata"
+	fi
+}
+
+run_qemu_mode() {
+	local scenario=$1 run=$WORK/$1-qemu fmt args=() start rc
+	rm -rf "$run"
+	mkdir -p "$run"
+	new_data_disk "$run/data1.img"
+	for fmt in $QEMU_FORMATS; do
+		args+=("$fmt=$run/vmcore.$fmt")
+	done
+	log "$scenario: QEMU run ($ACCEL, $QEMU_MEM, formats: $QEMU_FORMATS)"
+	start=$(date +%s)
+	timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
+		$(qemu_base "$ACCEL" "$QEMU_MEM" "$run/console.log" x) \
+		-drive "file=$run/data1.img,if=none,id=data1,format=raw" -device virtio-blk-pci,drive=data1 \
+		-qmp "unix:$run/qmp.sock,server=on,wait=off" -S -action panic=pause \
+		-append "console=ttyS0 ktriage.scenario=$scenario ktriage.mode=qemu" \
+		>"$run/qemu.log" 2>&1 &
+	local qemu_pid=$!
+	rc=0
+	python3 "$HERE/qmp-dump.py" "$run/qmp.sock" "$QEMU_TIMEOUT" "${args[@]}" 2>>"$run/qemu.log" || rc=$?
+	wait "$qemu_pid" || true
+	local seconds=$(($(date +%s) - start))
+	if [ $rc -ne 0 ]; then
+		log "$scenario: QEMU run failed (status $rc); see $run/qemu.log and $run/console.log"
+		tail -5 "$run/qemu.log" >&2
+		return 1
+	fi
+	for fmt in $QEMU_FORMATS; do
+		local dir=$OUT/$scenario-qemu-$fmt
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		mv "$run/vmcore.$fmt" "$dir/vmcore"
+		cp "$run/console.log" "$dir/console.log"
+		note_dump "$dir" "$scenario" "QEMU dump-guest-memory paging=false format=$fmt, -m $QEMU_MEM" "$seconds"
+	done
+	save_console "$run/console.log" "$scenario" console.log
+	log "$scenario: QEMU run done in ${seconds}s"
+	rm -rf "$run"
+}
+
+run_kdump_mode() {
+	local scenario=$1 run=$WORK/$1-kdump fmt start rc=0
+	rm -rf "$run"
+	mkdir -p "$run/dumpfs/boot"
+	new_data_disk "$run/data1.img"
+	# The dump disk carries the capture kernel and initramfs in, and the dumps out.
+	cp "$VMLINUZ" "$run/dumpfs/boot/vmlinuz"
+	cp "$INITRD" "$run/dumpfs/boot/initrd.img"
+	truncate -s 448M "$run/dump.img"
+	mkfs.ext4 -q -F -L dump -d "$run/dumpfs" "$run/dump.img"
+	log "$scenario: kdump run ($ACCEL, $KDUMP_MEM, crashkernel=$CRASHKERNEL, formats: $KDUMP_FORMATS)"
+	start=$(date +%s)
+	timeout --kill-after=10 "$KDUMP_TIMEOUT" qemu-system-x86_64 \
+		$(qemu_base "$ACCEL" "$KDUMP_MEM" "$run/console.log" x) \
+		-drive "file=$run/data1.img,if=none,id=data1,format=raw" -device virtio-blk-pci,drive=data1 \
+		-drive "file=$run/dump.img,if=none,id=dump,format=raw" -device virtio-blk-pci,drive=dump \
+		-action panic=shutdown \
+		-append "console=ttyS0 crashkernel=$CRASHKERNEL ktriage.scenario=$scenario ktriage.mode=kdump ktriage.formats=$(echo $KDUMP_FORMATS | tr ' ' ,)" \
+		>"$run/qemu.log" 2>&1 || rc=$?
+	local seconds=$(($(date +%s) - start))
+	[ $rc -eq 124 ] && log "$scenario: kdump run timed out after ${KDUMP_TIMEOUT}s"
+	rm -rf "$run/out"
+	debugfs -R "rdump /out $run" "$run/dump.img" >/dev/null 2>&1 || true
+	if [ ! -d "$run/out" ]; then
+		log "$scenario: kdump run wrote nothing; see $run/console.log"
+		tail -20 "$run/console.log" >&2
+		return 1
+	fi
+	local failed=0
+	for fmt in $KDUMP_FORMATS; do
+		if [ ! -s "$run/out/$fmt/vmcore" ] || [ "$(cat "$run/out/$fmt/makedumpfile.rc" 2>/dev/null)" != 0 ]; then
+			log "$scenario: makedumpfile $fmt failed; see $run/console.log"
+			failed=1
+			continue
+		fi
+		local dir=$OUT/$scenario-$fmt
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		mv "$run/out/$fmt/vmcore" "$dir/vmcore"
+		cp "$run/console.log" "$dir/console.log"
+		cp "$run/out/dmesg.makedumpfile.txt" "$dir/" 2>/dev/null || true
+		cp "$run/out/vmcore-dmesg.txt" "$dir/" 2>/dev/null || true
+		note_dump "$dir" "$scenario" "kdump capture kernel: makedumpfile ($fmt), -m $KDUMP_MEM crashkernel=$CRASHKERNEL" "$seconds"
+	done
+	save_console "$run/console.log" "$scenario" kdump.console.log
+	log "$scenario: kdump run done in ${seconds}s"
+	[ $failed -eq 0 ] && rm -rf "$run"
+	return $failed
+}
+
+main() {
+	local scenarios=("$@") s mode failed=()
+	[ ${#scenarios[@]} -gt 0 ] || read -ra scenarios <<<"$ALL_SCENARIOS"
+	for s in "${scenarios[@]}"; do
+		case " $ALL_SCENARIOS " in *" $s "*) ;; *) die "unknown scenario '$s' (known: $ALL_SCENARIOS)" ;; esac
+	done
+	ensure_host_tools
+	fetch_kernel
+	build_initramfs
+	mkdir -p "$OUT" "$WORK"
+	probe_accel
+	for s in "${scenarios[@]}"; do
+		for mode in $MODES; do
+			"run_${mode}_mode" "$s" || failed+=("$s/$mode")
+		done
+	done
+	write_summary
+	if [ ${#failed[@]} -gt 0 ]; then
+		log "failed: ${failed[*]}"
+		exit 1
+	fi
+	log "done: dumps in $OUT"
+}
+
+main "$@"
