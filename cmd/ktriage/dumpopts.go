@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ktriage/ktriage/kernel"
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// dumpFlags are the flags every command that reads a kernel from a dump shares.
+type dumpFlags struct {
+	vmlinux string
+	format  string
+}
+
+func (f *dumpFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.vmlinux, "vmlinux", "", "debug vmlinux matching the dump (default: the dump's own kallsyms and BTF)")
+	cmd.Flags().StringVar(&f.format, "format", "text", "output format: text or json")
+}
+
+// openKernel opens a dump and attaches names and types to it. The caller
+// closes the dump.
+func (f *dumpFlags) openKernel(paths []string) (*vmcore.Dump, *kernel.Kernel, error) {
+	d, err := vmcore.Open(paths...)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := kernel.Attach(d, kernel.AttachOptions{Vmlinux: f.vmlinux})
+	if err != nil {
+		d.Close()
+		return nil, nil, fmt.Errorf("%s: %w", paths[0], err)
+	}
+	return d, k, nil
+}

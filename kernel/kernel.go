@@ -1,0 +1,185 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/ktriage/ktriage/symbols"
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// Kernel is a crashed kernel attached to its names and types: the dump's
+// memory read through the kernel's page tables, with symbol addresses and
+// struct layouts from vmlinux DWARF or from the dump's own kallsyms and BTF.
+// Readers ask for fields by name and never care which source is loaded.
+type Kernel struct {
+	Dump  *vmcore.Dump
+	AS    *AddressSpace
+	Syms  symbols.SymbolTable
+	Types symbols.Types
+	// Source says where names and types came from: a vmlinux path, or
+	// "kallsyms+BTF from dump".
+	Source string
+
+	perCPU []uint64 // __per_cpu_offset, one per possible CPU
+}
+
+// New attaches already-loaded symbols and types to a dump.
+func New(d *vmcore.Dump, as *AddressSpace, syms symbols.SymbolTable, types symbols.Types, source string) *Kernel {
+	return &Kernel{Dump: d, AS: as, Syms: syms, Types: types, Source: source}
+}
+
+// Addr returns the runtime address of a kernel symbol, from the loaded
+// symbol table or, failing that, VMCOREINFO.
+func (k *Kernel) Addr(name string) (uint64, error) {
+	if k.Syms != nil {
+		if a, ok := k.Syms.Lookup(name); ok {
+			return a, nil
+		}
+	}
+	if vi := k.Dump.VMCoreInfo; vi != nil {
+		if a, ok := vi.Symbol(name); ok {
+			return a, nil
+		}
+	}
+	return 0, fmt.Errorf("symbol %s: %w", name, symbols.ErrNotFound)
+}
+
+// Off returns the byte offset of a member path in a struct.
+func (k *Kernel) Off(structName, path string) (uint64, error) {
+	if k.Types == nil {
+		return 0, errors.New("no type information loaded")
+	}
+	return k.Types.MemberOffset(structName, path)
+}
+
+// Read reads raw bytes of kernel memory.
+func (k *Kernel) Read(p []byte, addr uint64) error { return k.AS.ReadVirt(p, addr) }
+
+// U64 reads a 64-bit value.
+func (k *Kernel) U64(addr uint64) (uint64, error) { return k.AS.ReadU64(addr) }
+
+// U32 reads a 32-bit value.
+func (k *Kernel) U32(addr uint64) (uint32, error) { return k.AS.ReadU32(addr) }
+
+// Field reads an unsigned integer member of the struct at base, sized by
+// its type (1, 2, 4 or 8 bytes); bitfields are extracted.
+func (k *Kernel) Field(base uint64, structName, path string) (uint64, error) {
+	m, err := k.Types.MemberInfo(structName, path)
+	if err != nil {
+		return 0, err
+	}
+	size := m.Type.Size
+	if m.IsBitfield() {
+		start := m.BitOffset / 8
+		span := (m.BitOffset%8 + m.BitSize + 7) / 8
+		var b [16]byte
+		if err := k.Read(b[:span], base+start); err != nil {
+			return 0, err
+		}
+		v := binary.LittleEndian.Uint64(b[:8])
+		v >>= m.BitOffset % 8
+		return v & (1<<m.BitSize - 1), nil
+	}
+	var b [8]byte
+	switch size {
+	case 1, 2, 4, 8:
+	default:
+		return 0, fmt.Errorf("%s.%s is %d bytes, not an integer", structName, path, size)
+	}
+	if err := k.Read(b[:size], base+m.Offset); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// String reads a NUL-terminated string of at most max bytes.
+func (k *Kernel) String(addr uint64, max int) (string, error) {
+	b := make([]byte, max)
+	if err := k.Read(b, addr); err != nil {
+		return "", err
+	}
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i]), nil
+		}
+	}
+	return string(b), nil
+}
+
+// PerCPUOffsets returns __per_cpu_offset[] for the possible CPUs.
+func (k *Kernel) PerCPUOffsets() ([]uint64, error) {
+	if k.perCPU != nil {
+		return k.perCPU, nil
+	}
+	base, err := k.Addr("__per_cpu_offset")
+	if err != nil {
+		return nil, err
+	}
+	n := k.NrCPUIDs()
+	offs := make([]uint64, 0, n)
+	for i := 0; i < n; i++ {
+		v, err := k.U64(base + uint64(i)*8)
+		if err != nil {
+			return nil, fmt.Errorf("__per_cpu_offset[%d]: %w", i, err)
+		}
+		offs = append(offs, v)
+	}
+	k.perCPU = offs
+	return offs, nil
+}
+
+// NrCPUIDs is the number of possible CPU ids (nr_cpu_ids), bounded, or the
+// number of saved CPU states when the variable cannot be read.
+func (k *Kernel) NrCPUIDs() int {
+	if a, err := k.Addr("nr_cpu_ids"); err == nil {
+		if v, err := k.U32(a); err == nil && v > 0 && v <= 8192 {
+			return int(v)
+		}
+	}
+	return max(1, len(k.Dump.PRStatus()), k.Dump.NrCPUs)
+}
+
+// PerCPUAddr returns the address of a per-CPU variable on one CPU.
+func (k *Kernel) PerCPUAddr(name string, cpu int) (uint64, error) {
+	a, err := k.Addr(name)
+	if err != nil {
+		return 0, err
+	}
+	offs, err := k.PerCPUOffsets()
+	if err != nil {
+		return 0, err
+	}
+	if cpu < 0 || cpu >= len(offs) {
+		return 0, fmt.Errorf("cpu %d out of range (%d possible)", cpu, len(offs))
+	}
+	return a + offs[cpu], nil
+}
+
+// maxListLen bounds list walks over a possibly corrupt list.
+const maxListLen = 1 << 22
+
+// ListEach calls fn with the address of each entry of a list_head ring
+// starting at head (head itself excluded), given the offset of the
+// list_head member inside the entries. It stops on a cycle or a bad pointer.
+func (k *Kernel) ListEach(head, memberOff uint64, fn func(entry uint64) error) error {
+	seen := 0
+	for p, err := k.U64(head); ; p, err = k.U64(p) {
+		if err != nil {
+			return fmt.Errorf("list at %#x: %w", head, err)
+		}
+		if p == head {
+			return nil
+		}
+		if p == 0 {
+			return fmt.Errorf("list at %#x: NULL next pointer after %d entries", head, seen)
+		}
+		if seen++; seen > maxListLen {
+			return fmt.Errorf("list at %#x: more than %d entries (corrupt or cyclic)", head, maxListLen)
+		}
+		if err := fn(p - memberOff); err != nil {
+			return err
+		}
+	}
+}

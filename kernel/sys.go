@@ -1,0 +1,282 @@
+package kernel
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/bits"
+	"strings"
+	"time"
+)
+
+// SysInfo holds crash's `sys` facts.
+type SysInfo struct {
+	Sysname, Nodename, Release, Version, Machine string
+	CPUs, OfflineCPUs                            int
+	CrashTime                                    time.Time
+	Uptime                                       time.Duration
+	LoadAverage                                  [3]float64
+	Tasks                                        int
+	MemoryBytes                                  uint64
+	HZ                                           int
+}
+
+// Sys reads the system facts. Fields it cannot read stay zero and the
+// returned warnings say why.
+func (k *Kernel) Sys() (SysInfo, []string) {
+	var s SysInfo
+	var warns []string
+	warn := func(format string, args ...any) { warns = append(warns, fmt.Sprintf(format, args...)) }
+
+	if err := k.readUtsname(&s); err != nil {
+		warn("utsname: %v", err)
+	}
+	s.CPUs, s.OfflineCPUs = k.cpuCounts()
+	if vi := k.Dump.VMCoreInfo; vi != nil {
+		if t, ok := vi.CrashTime(); ok {
+			s.CrashTime = t
+		}
+	}
+	if s.CrashTime.IsZero() {
+		if t, err := k.wallClock(); err == nil {
+			s.CrashTime = t
+		} else if !k.Dump.HeaderTime.IsZero() {
+			s.CrashTime = k.Dump.HeaderTime
+		} else {
+			warn("crash time: %v", err)
+		}
+	}
+	if hz, err := k.hz(); err == nil {
+		s.HZ = hz
+		if up, err := k.uptime(hz); err == nil {
+			s.Uptime = up
+		} else {
+			warn("uptime: %v", err)
+		}
+	} else {
+		warn("HZ: %v", err)
+	}
+	if a, err := k.Addr("avenrun"); err == nil {
+		for i := range s.LoadAverage {
+			v, err := k.U64(a + uint64(i)*8)
+			if err != nil {
+				warn("avenrun: %v", err)
+				break
+			}
+			s.LoadAverage[i] = loadAvg(v)
+		}
+	} else {
+		warn("load average: %v", err)
+	}
+	if tasks, err := k.Tasks(); err == nil {
+		s.Tasks = len(tasks)
+	} else {
+		warn("tasks: %v", err)
+	}
+	if m, err := k.memoryBytes(); err == nil {
+		s.MemoryBytes = m
+	} else {
+		warn("memory: %v", err)
+	}
+	return s, warns
+}
+
+func (k *Kernel) readUtsname(s *SysInfo) error {
+	vi := k.Dump.VMCoreInfo
+	base, err := k.Addr("init_uts_ns")
+	if err != nil {
+		return err
+	}
+	nameOff := uint64(0)
+	if v, ok := vi.Offset("uts_namespace.name"); ok {
+		nameOff = uint64(v)
+	} else if v, err := k.Off("uts_namespace", "name"); err == nil {
+		nameOff = v
+	}
+	const field = 65 // __NEW_UTS_LEN + 1
+	buf := make([]byte, 6*field)
+	if err := k.Read(buf, base+nameOff); err != nil {
+		return err
+	}
+	str := func(i int) string {
+		f := buf[i*field : (i+1)*field]
+		if j := bytes.IndexByte(f, 0); j >= 0 {
+			f = f[:j]
+		}
+		return string(f)
+	}
+	s.Sysname, s.Nodename, s.Release, s.Version, s.Machine = str(0), str(1), str(2), str(3), str(4)
+	return nil
+}
+
+// cpuCounts counts present CPUs and those of them not online.
+func (k *Kernel) cpuCounts() (present, offline int) {
+	count := func(sym string) int {
+		a, err := k.Addr(sym)
+		if err != nil {
+			return -1
+		}
+		n := (k.NrCPUIDs() + 63) / 64
+		c := 0
+		for i := 0; i < n; i++ {
+			w, err := k.U64(a + uint64(i)*8)
+			if err != nil {
+				return -1
+			}
+			c += bits.OnesCount64(w)
+		}
+		return c
+	}
+	present = count("__cpu_present_mask")
+	if present <= 0 {
+		present = max(len(k.Dump.PRStatus()), k.Dump.NrCPUs)
+		return present, 0
+	}
+	if online := count("__cpu_online_mask"); online >= 0 && online < present {
+		offline = present - online
+	}
+	return present, offline
+}
+
+// hz is the kernel's tick rate, from tick_nsec (nanoseconds per jiffy).
+func (k *Kernel) hz() (int, error) {
+	a, err := k.Addr("tick_nsec")
+	if err != nil {
+		return 0, err
+	}
+	ns, err := k.U64(a)
+	if err != nil {
+		return 0, err
+	}
+	if ns == 0 {
+		return 0, fmt.Errorf("tick_nsec is 0")
+	}
+	hz := int(math.Round(1e9 / float64(ns)))
+	for _, std := range []int{100, 250, 300, 1000, 24, 48, 64, 128, 256, 512, 1024, 1200} {
+		if math.Abs(float64(hz-std)) <= float64(std)/100 {
+			return std, nil
+		}
+	}
+	return hz, nil
+}
+
+// uptime is jiffies since boot: jiffies_64 counts from INITIAL_JIFFIES,
+// (unsigned int)(-300*HZ), so that wraparound bugs show early.
+func (k *Kernel) uptime(hz int) (time.Duration, error) {
+	a, err := k.Addr("jiffies_64")
+	if err != nil {
+		if a, err = k.Addr("jiffies"); err != nil {
+			return 0, err
+		}
+	}
+	j, err := k.U64(a)
+	if err != nil {
+		return 0, err
+	}
+	initial := uint64(uint32(int32(-300 * hz)))
+	ticks := j - initial
+	return time.Duration(ticks) * time.Second / time.Duration(hz), nil
+}
+
+// wallClock reads the timekeeper's xtime_sec: the wall time the kernel last
+// accounted, used when VMCOREINFO has no CRASHTIME (QEMU dumps).
+func (k *Kernel) wallClock() (time.Time, error) {
+	a, err := k.Addr("tk_core")
+	if err != nil {
+		return time.Time{}, err
+	}
+	xt, err := k.Off("timekeeper", "xtime_sec")
+	if err != nil {
+		return time.Time{}, err
+	}
+	// tk_core is an anonymous struct { seqcount_raw_spinlock_t seq; struct
+	// timekeeper timekeeper; }: the timekeeper follows the seqcount at the
+	// next 8-byte boundary.
+	seqSize := uint64(4)
+	if ti, err := k.Types.TypeInfo("seqcount_raw_spinlock_t"); err == nil && ti.Size > 0 {
+		seqSize = ti.Size
+	}
+	tkOff := (seqSize + 7) &^ 7
+	sec, err := k.U64(a + tkOff + xt)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if sec < 1e8 || sec > 1e11 {
+		return time.Time{}, fmt.Errorf("xtime_sec %d is implausible", sec)
+	}
+	return time.Unix(int64(sec), 0).UTC(), nil
+}
+
+// loadAvg converts avenrun's fixed point (FSHIFT 11) as the kernel's
+// /proc/loadavg does, rounding to two decimals.
+func loadAvg(v uint64) float64 {
+	const fshift, fixed1 = 11, 1 << 11
+	v += fixed1 / 200
+	whole := v >> fshift
+	frac := ((v & (fixed1 - 1)) * 100) >> fshift
+	return float64(whole) + float64(frac)/100
+}
+
+// memoryBytes is the RAM the kernel manages: node_present_pages summed
+// over the online nodes, as crash's MEMORY shows it.
+func (k *Kernel) memoryBytes() (uint64, error) {
+	nodeData, err := k.Addr("node_data")
+	if err != nil {
+		return 0, err
+	}
+	presentOff, err := k.Off("pglist_data", "node_present_pages")
+	if err != nil {
+		return 0, err
+	}
+	n := 1
+	if vi := k.Dump.VMCoreInfo; vi != nil {
+		if l, ok := vi.Length("node_data"); ok && l > 0 && l <= 1<<12 {
+			n = int(l)
+		}
+	}
+	var pages uint64
+	for i := 0; i < n; i++ {
+		pg, err := k.U64(nodeData + uint64(i)*8)
+		if err != nil || pg == 0 {
+			continue
+		}
+		p, err := k.U64(pg + presentOff)
+		if err != nil {
+			continue
+		}
+		pages += p
+	}
+	if pages == 0 {
+		return 0, fmt.Errorf("no node reports present pages")
+	}
+	return pages * uint64(k.Dump.PageSize), nil
+}
+
+// FormatUptime renders an uptime as crash does: "00:00:35" or "2 days, 03:04:05".
+func FormatUptime(d time.Duration) string {
+	s := int64(d / time.Second)
+	days, s := s/86400, s%86400
+	hms := fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
+	switch days {
+	case 0:
+		return hms
+	case 1:
+		return "1 day, " + hms
+	}
+	return fmt.Sprintf("%d days, %s", days, hms)
+}
+
+// FormatMemory renders a byte count as crash's sys does ("1 GB", "511.5 MB"):
+// from 1000 MiB up it switches to GiB with one decimal, so the 1023.5 MiB a
+// 1 GiB machine reports after firmware holes reads "1 GB".
+func FormatMemory(b uint64) string {
+	const mb, gb = 1 << 20, 1 << 30
+	trim := func(f float64, unit string) string {
+		s := fmt.Sprintf("%.1f", f)
+		return strings.TrimSuffix(s, ".0") + " " + unit
+	}
+	if b >= 1000*mb {
+		return trim(float64(b)/gb, "GB")
+	}
+	return trim(float64(b)/mb, "MB")
+}

@@ -1,0 +1,333 @@
+package kernel
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Task is one thread of the crashed kernel.
+type Task struct {
+	Addr     uint64 // task_struct address
+	PID      int
+	TGID     int
+	PPID     int
+	Comm     string
+	CPU      int
+	State    string // crash's letters: RU IN UN ZO ST TR DE ID PA WA NE
+	RawState uint64
+	Kernel   bool   // a kernel thread (no mm)
+	// LastArrival is sched_info.last_arrival: the rq clock (ns) when the
+	// task last got a CPU; with the rq clock at crash time it tells how
+	// long a D task had been waiting.
+	LastArrival uint64
+	// Active is set for the task each CPU was running (rq->curr).
+	Active bool
+	// Idle marks a per-CPU idle task (swapper/N).
+	Idle bool
+	// StackPtr is thread.sp: where a sleeping task's switch frame is.
+	StackPtr uint64
+	// StackBase is task->stack (the bottom of its kernel stack).
+	StackBase uint64
+}
+
+// maxTasks bounds a task walk over corrupt lists.
+const maxTasks = 1 << 22
+
+type taskLayout struct {
+	tasks, pid, tgid, comm, state, realParent, mm, stack, threadSP uint64
+	cpu                                                           uint64
+	hasCPU                                                        bool
+	stateSize                                                     uint64
+	lastArrival                                                   uint64
+	hasLastArrival                                                bool
+	exitState                                                     uint64
+	// thread group: signal->thread_head + thread_node (6.1+) or thread_group.
+	signal, threadHead, threadNode, threadGroup uint64
+	useThreadNode, useThreadGroup                bool
+	oldStateBits                                 bool
+}
+
+func (k *Kernel) taskLayout() (*taskLayout, error) {
+	var l taskLayout
+	var firstErr error
+	off := func(s, p string) uint64 {
+		v, err := k.Off(s, p)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		return v
+	}
+	l.tasks = off("task_struct", "tasks")
+	l.pid = off("task_struct", "pid")
+	l.tgid = off("task_struct", "tgid")
+	l.comm = off("task_struct", "comm")
+	l.realParent = off("task_struct", "real_parent")
+	l.mm = off("task_struct", "mm")
+	l.stack = off("task_struct", "stack")
+	l.threadSP = off("task_struct", "thread.sp")
+	l.exitState = off("task_struct", "exit_state")
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if m, err := k.Types.MemberInfo("task_struct", "__state"); err == nil {
+		l.state, l.stateSize = m.Offset, m.Type.Size
+	} else if m, err := k.Types.MemberInfo("task_struct", "state"); err == nil {
+		l.state, l.stateSize = m.Offset, m.Type.Size
+	} else {
+		return nil, fmt.Errorf("task_struct has neither __state nor state: %w", err)
+	}
+	if v, err := k.Off("task_struct", "thread_info.cpu"); err == nil {
+		l.cpu, l.hasCPU = v, true
+	} else if v, err := k.Off("task_struct", "cpu"); err == nil {
+		l.cpu, l.hasCPU = v, true
+	}
+	if v, err := k.Off("task_struct", "sched_info.last_arrival"); err == nil {
+		l.lastArrival, l.hasLastArrival = v, true
+	}
+	if v, err := k.Off("task_struct", "thread_node"); err == nil {
+		if h, err2 := k.Off("signal_struct", "thread_head"); err2 == nil {
+			s, _ := k.Off("task_struct", "signal")
+			l.threadNode, l.threadHead, l.signal, l.useThreadNode = v, h, s, true
+		}
+	}
+	if !l.useThreadNode {
+		if v, err := k.Off("task_struct", "thread_group"); err == nil {
+			l.threadGroup, l.useThreadGroup = v, true
+		}
+	}
+	l.oldStateBits = k.kernelBefore(4, 14)
+	return &l, nil
+}
+
+// kernelBefore compares the crashed kernel's release with major.minor.
+func (k *Kernel) kernelBefore(major, minor int) bool {
+	rel := ""
+	if vi := k.Dump.VMCoreInfo; vi != nil {
+		rel = vi.OSRelease()
+	}
+	parts := strings.SplitN(rel, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, _ := strconv.Atoi(parts[0])
+	mi, _ := strconv.Atoi(strings.TrimLeftFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	return ma < major || ma == major && mi < minor
+}
+
+func (k *Kernel) readTask(l *taskLayout, addr uint64) (Task, error) {
+	t := Task{Addr: addr, CPU: -1}
+	buf := make([]byte, 4)
+	rd32 := func(off uint64) int {
+		if err := k.Read(buf, addr+off); err != nil {
+			return -1
+		}
+		return int(int32(uint32(buf[0]) | uint32(buf[1])<<8 | uint32(buf[2])<<16 | uint32(buf[3])<<24))
+	}
+	pid := rd32(l.pid)
+	if pid < 0 {
+		return t, fmt.Errorf("task_struct at %#x unreadable", addr)
+	}
+	t.PID, t.TGID = pid, rd32(l.tgid)
+	comm, err := k.String(addr+l.comm, 16)
+	if err != nil {
+		return t, err
+	}
+	t.Comm = comm
+	if l.stateSize == 8 {
+		t.RawState, _ = k.U64(addr + l.state)
+	} else {
+		v, _ := k.U32(addr + l.state)
+		t.RawState = uint64(v)
+	}
+	exitState := uint64(uint32(rd32(l.exitState)))
+	t.State = stateLetters(t.RawState, exitState, l.oldStateBits)
+	if l.hasCPU {
+		t.CPU = rd32(l.cpu)
+	}
+	// Idle tasks (pid 0) have no parent worth naming; crash prints 0 too.
+	if parent, err := k.U64(addr + l.realParent); err == nil && parent != 0 && pid != 0 {
+		t.PPID = -1
+		var pb [4]byte
+		if k.Read(pb[:], parent+l.pid) == nil {
+			t.PPID = int(int32(uint32(pb[0]) | uint32(pb[1])<<8 | uint32(pb[2])<<16 | uint32(pb[3])<<24))
+		}
+	}
+	mm, _ := k.U64(addr + l.mm)
+	t.Kernel = mm == 0
+	t.StackPtr, _ = k.U64(addr + l.threadSP)
+	t.StackBase, _ = k.U64(addr + l.stack)
+	if l.hasLastArrival {
+		t.LastArrival, _ = k.U64(addr + l.lastArrival)
+	}
+	return t, nil
+}
+
+// State bits (include/linux/sched.h). The high bits were renumbered in 4.14.
+const (
+	taskInterruptible   = 0x1
+	taskUninterruptible = 0x2
+	taskStopped         = 0x4
+	taskTraced          = 0x8
+	exitDead            = 0x10
+	exitZombie          = 0x20
+)
+
+// stateLetters turns a task state into crash's two-letter code.
+func stateLetters(state, exitState uint64, old bool) string {
+	parked, dead, waking, noload, newTask := uint64(0x40), uint64(0x80), uint64(0x200), uint64(0x400), uint64(0x800)
+	if old {
+		dead, waking, parked, noload, newTask = 0x40, 0x100, 0x200, 0x400, 0x800
+	}
+	switch {
+	case exitState&exitZombie != 0:
+		return "ZO"
+	case exitState&exitDead != 0:
+		return "DE"
+	case state == 0:
+		return "RU"
+	case state&taskUninterruptible != 0 && state&noload != 0:
+		return "ID"
+	case state&taskUninterruptible != 0:
+		return "UN"
+	case state&taskInterruptible != 0:
+		return "IN"
+	case state&taskStopped != 0:
+		return "ST"
+	case state&taskTraced != 0:
+		return "TR"
+	case state&parked != 0:
+		return "PA"
+	case state&dead != 0:
+		return "DE"
+	case state&waking != 0:
+		return "WA"
+	case state&newTask != 0:
+		return "NE"
+	}
+	return "??"
+}
+
+// Tasks lists every thread: init_task's tasks ring, each thread group, and
+// the idle task of every CPU (which no list holds but rq->idle). The
+// result is sorted by PID, then CPU, like crash's ps.
+func (k *Kernel) Tasks() ([]Task, error) {
+	l, err := k.taskLayout()
+	if err != nil {
+		return nil, fmt.Errorf("task_struct layout: %w", err)
+	}
+	initTask, err := k.Addr("init_task")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[uint64]bool{}
+	var out []Task
+	var warn error
+	add := func(addr uint64) {
+		if seen[addr] || len(out) >= maxTasks {
+			return
+		}
+		seen[addr] = true
+		t, err := k.readTask(l, addr)
+		if err != nil {
+			if warn == nil {
+				warn = err
+			}
+			return
+		}
+		out = append(out, t)
+	}
+	leaders := []uint64{initTask}
+	if err := k.ListEach(initTask+l.tasks, l.tasks, func(e uint64) error {
+		leaders = append(leaders, e)
+		return nil
+	}); err != nil {
+		warn = err
+	}
+	for _, g := range leaders {
+		add(g)
+		switch {
+		case l.useThreadNode:
+			sig, err := k.U64(g + l.signal)
+			if err != nil || sig == 0 {
+				continue
+			}
+			_ = k.ListEach(sig+l.threadHead, l.threadNode, func(e uint64) error { add(e); return nil })
+		case l.useThreadGroup:
+			_ = k.ListEach(g+l.threadGroup, l.threadGroup, func(e uint64) error { add(e); return nil })
+		}
+	}
+	// Idle tasks and what each CPU was running.
+	if cur, err := k.RunQueues(); err == nil {
+		for cpu, rq := range cur {
+			if rq.Idle != 0 && !seen[rq.Idle] {
+				add(rq.Idle)
+			}
+			for i := range out {
+				if out[i].Addr == rq.Idle {
+					out[i].Idle = true
+					if out[i].CPU < 0 {
+						out[i].CPU = cpu
+					}
+				}
+				if out[i].Addr == rq.Curr {
+					out[i].Active = true
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].PID != out[j].PID {
+			return out[i].PID < out[j].PID
+		}
+		return out[i].CPU < out[j].CPU
+	})
+	if len(out) == 0 && warn != nil {
+		return nil, warn
+	}
+	return out, nil
+}
+
+// RunQueue is the part of a CPU's struct rq ktriage reads.
+type RunQueue struct {
+	CPU   int
+	Curr  uint64 // task running on the CPU
+	Idle  uint64 // the CPU's idle task
+	Clock uint64 // rq->clock, ns
+}
+
+// RunQueues reads every possible CPU's runqueue.
+func (k *Kernel) RunQueues() ([]RunQueue, error) {
+	currOff, err := k.Off("rq", "curr")
+	if err != nil {
+		return nil, err
+	}
+	idleOff, err := k.Off("rq", "idle")
+	if err != nil {
+		return nil, err
+	}
+	clockOff, err := k.Off("rq", "clock")
+	if err != nil {
+		return nil, err
+	}
+	offs, err := k.PerCPUOffsets()
+	if err != nil {
+		return nil, err
+	}
+	var out []RunQueue
+	for cpu := range offs {
+		rq, err := k.PerCPUAddr("runqueues", cpu)
+		if err != nil {
+			return nil, err
+		}
+		curr, err := k.U64(rq + currOff)
+		if err != nil {
+			continue // CPU not present in the dump
+		}
+		idle, _ := k.U64(rq + idleOff)
+		clock, _ := k.U64(rq + clockOff)
+		out = append(out, RunQueue{CPU: cpu, Curr: curr, Idle: idle, Clock: clock})
+	}
+	return out, nil
+}
