@@ -17,7 +17,7 @@ type Task struct {
 	CPU      int
 	State    string // crash's letters: RU IN UN ZO ST TR DE ID PA WA NE
 	RawState uint64
-	Kernel   bool   // a kernel thread (no mm)
+	Kernel   bool // a kernel thread (no mm)
 	// LastArrival is sched_info.last_arrival: the rq clock (ns) when the
 	// task last got a CPU; with the rq clock at crash time it tells how
 	// long a D task had been waiting.
@@ -37,16 +37,16 @@ const maxTasks = 1 << 22
 
 type taskLayout struct {
 	tasks, pid, tgid, comm, state, realParent, mm, stack, threadSP uint64
-	cpu                                                           uint64
-	hasCPU                                                        bool
-	stateSize                                                     uint64
-	lastArrival                                                   uint64
-	hasLastArrival                                                bool
-	exitState                                                     uint64
+	cpu                                                            uint64
+	hasCPU                                                         bool
+	stateSize                                                      uint64
+	lastArrival                                                    uint64
+	hasLastArrival                                                 bool
+	exitState                                                      uint64
 	// thread group: signal->thread_head + thread_node (6.1+) or thread_group.
 	signal, threadHead, threadNode, threadGroup uint64
-	useThreadNode, useThreadGroup                bool
-	oldStateBits                                 bool
+	useThreadNode, useThreadGroup               bool
+	oldStateBits                                bool
 }
 
 func (k *Kernel) taskLayout() (*taskLayout, error) {
