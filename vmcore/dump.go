@@ -42,6 +42,11 @@ type Dump struct {
 	VMCoreInfoErr error
 	Notes         []Note
 
+	// PageHook, when set, is called with every pfn the dump serves (cache
+	// hits included). The fixture cutter uses it to learn which pages a
+	// reader needs.
+	PageHook func(pfn uint64)
+
 	files  []*os.File
 	kdumps []*kdumpFile // sorted by startPFN (split sets)
 	elf    elfSource
@@ -278,6 +283,9 @@ func (e *PageError) Error() string { return fmt.Sprintf("physical address %#x: %
 func (e *PageError) Unwrap() error { return e.Err }
 
 func (d *Dump) page(pfn uint64) ([]byte, error) {
+	if d.PageHook != nil {
+		d.PageHook(pfn)
+	}
 	if b, ok := d.cache.get(pfn); ok {
 		return b, nil
 	}
@@ -337,4 +345,54 @@ func (d *Dump) Pages() PageCounts {
 		}
 	}
 	return c
+}
+
+// KdumpPart describes one kdump-compressed file of the dump, for tools
+// that copy pages verbatim (the fixture cutter).
+type KdumpPart struct {
+	Path             string
+	BlockSize        int64
+	StartPFN, EndPFN uint64
+	MaxMapnr         uint64
+	DataOffset       int64 // first page descriptor
+	Reader           io.ReaderAt
+	Size             int64
+	Flattened        bool
+}
+
+// KdumpParts lists the kdump-compressed files (nil for ELF dumps).
+func (d *Dump) KdumpParts() []KdumpPart {
+	var out []KdumpPart
+	for _, k := range d.kdumps {
+		_, flat := k.r.(*flatReader)
+		out = append(out, KdumpPart{Path: k.path, BlockSize: k.blockSize, StartPFN: k.startPFN, EndPFN: k.endPFN,
+			MaxMapnr: k.maxMapnr, DataOffset: k.dataOff, Reader: k.r, Size: k.size, Flattened: flat})
+	}
+	return out
+}
+
+// PageDescriptor returns the raw descriptor of a dumped pfn: where its
+// (possibly compressed) bytes lie in the part's logical file, their size
+// and compression flags.
+func (d *Dump) PageDescriptor(pfn uint64) (part int, off int64, size, flags uint32, err error) {
+	for i, k := range d.kdumps {
+		if k.holds(pfn) {
+			if !testBit(k.bitmap2, pfn) {
+				return i, 0, 0, 0, ErrExcluded
+			}
+			off, size, flags, err = k.pageDesc(pfn)
+			return i, off, size, flags, err
+		}
+	}
+	return -1, 0, 0, 0, ErrNotPresent
+}
+
+// InRAM tells whether the dump's first bitmap marks pfn as RAM.
+func (d *Dump) InRAM(pfn uint64) bool {
+	for _, k := range d.kdumps {
+		if pfn < k.maxMapnr {
+			return testBit(k.bitmap1, pfn)
+		}
+	}
+	return false
 }
