@@ -19,6 +19,9 @@ type Incident struct {
 	Reports      []Report        `json:"reports,omitempty"`
 	HardwareErrs []HardwareError `json:"hardware_errors,omitempty"`
 	Findings     []Finding       `json:"findings,omitempty"`
+	// Mounts and PCIDevices are filled by the dump path (mounts.go, pci.go).
+	Mounts     []Mount     `json:"mounts,omitempty"`
+	PCIDevices []PCIDevice `json:"pci_devices,omitempty"`
 	// Log holds the kernel log records. It is not serialised in the JSON
 	// contract by default (it can be megabytes); reports show its tail.
 	Log      []LogRecord `json:"-"`
@@ -45,8 +48,8 @@ type System struct {
 	LoadAverage   []float64  `json:"load_average,omitempty"`
 	Tasks         int        `json:"tasks,omitempty"`
 	CrashTime     *time.Time `json:"crash_time,omitempty"`
-	Hardware      string     `json:"hardware,omitempty"` // "Hardware name:" line
-	Taint         string     `json:"taint,omitempty"`    // taint letters, e.g. "G OE"
+	Hardware      string     `json:"hardware,omitempty"`      // "Hardware name:" line
+	Taint         string     `json:"taint,omitempty"`         // taint letters, e.g. "G OE"
 	KernelSource  string     `json:"kernel_source,omitempty"` // vmlinux path or "kallsyms+BTF from dump"
 }
 
@@ -162,9 +165,9 @@ const (
 
 // HardwareError is a decoded MCE or APEI/GHES block.
 type HardwareError struct {
-	Source   string            `json:"source"` // "GHES", "MCE", "EDAC", "AER"
-	Severity string            `json:"severity,omitempty"` // "fatal", "recoverable", "corrected", ...
-	Section  string            `json:"section,omitempty"`  // e.g. "PCIe error", "memory error"
+	Source   string            `json:"source"`              // "GHES", "MCE", "EDAC", "AER"
+	Severity string            `json:"severity,omitempty"`  // "fatal", "recoverable", "corrected", ...
+	Section  string            `json:"section,omitempty"`   // e.g. "PCIe error", "memory error"
 	DeviceID string            `json:"device_id,omitempty"` // PCI address "0000:00:03.0"
 	Vendor   string            `json:"vendor_id,omitempty"` // "8086"
 	Device   string            `json:"dev_id,omitempty"`    // "2f08"

@@ -1,0 +1,254 @@
+package analyzers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// Rule is one known bug or condition, as written in a rulebook YAML file.
+// The schema is documented in README.md; keep the two in step.
+type Rule struct {
+	ID         string   `yaml:"id"`
+	Title      string   `yaml:"title"`
+	Severity   string   `yaml:"severity"`   // critical, high, medium, low, info
+	Confidence string   `yaml:"confidence"` // high, medium, low
+	// Role is "cause" (the default: this explains a failure) or "context"
+	// (a setting or circumstance worth knowing, never the verdict).
+	Role       string         `yaml:"role,omitempty"`
+	Summary    string         `yaml:"summary,omitempty"`
+	Cause      string         `yaml:"cause"`
+	Fix        string         `yaml:"fix"`
+	Commands   []string       `yaml:"commands,omitempty"`
+	References []string       `yaml:"references"`
+	Match      Match          `yaml:"match"`
+	Versions   []VersionRange `yaml:"versions,omitempty"`
+
+	// File is where the rule was read from ("builtin:rules/seed.yaml").
+	File string `yaml:"-"`
+
+	compiled *compiledMatch
+}
+
+// Match lists what must be seen for a rule to fire. Every condition given
+// must hold; inside one condition's list, any entry may match.
+type Match struct {
+	// Panic: regular expressions over the crash message (the panic line, or
+	// the opening line of an oops/BUG report).
+	Panic []string `yaml:"panic,omitempty"`
+	// Log: regular expressions over every kernel log line and report line.
+	Log []string `yaml:"log,omitempty"`
+	// Kinds: report kinds (incident.Kind*), of any report or the panic.
+	Kinds []string `yaml:"kinds,omitempty"`
+	// RIP: function names where the crash's instruction pointer was.
+	RIP []string `yaml:"rip,omitempty"`
+	// Frames: function names that must appear, in this order (innermost
+	// first), among the top frames of the crash backtrace.
+	Frames *FrameMatch `yaml:"frames,omitempty"`
+	// Hardware: field name → regular expression, all matching one decoded
+	// hardware error (source, severity, section, device_id, vendor_id,
+	// dev_id, or any of its fields).
+	Hardware map[string]string `yaml:"hardware,omitempty"`
+	// Tasks: blocked tasks whose stacks hold any of the functions.
+	Tasks *TaskMatch `yaml:"tasks,omitempty"`
+	// Release: regular expressions over the crashed kernel's release.
+	Release []string `yaml:"release,omitempty"`
+	// Analyzer: a code analyzer that decides (see analyzers.go), for what a
+	// pattern cannot say. Its facts fill {placeholders} in the rule text.
+	Analyzer string `yaml:"analyzer,omitempty"`
+}
+
+// FrameMatch is an ordered sequence of functions within the top frames.
+type FrameMatch struct {
+	Sequence []string `yaml:"sequence"`
+	// Within is how many reliable frames from the top are searched (default 8).
+	Within int `yaml:"within,omitempty"`
+}
+
+// TaskMatch selects blocked (D-state) tasks by the functions on their stacks.
+type TaskMatch struct {
+	Functions []string `yaml:"functions"`
+	// Min is how many tasks must match (default 1).
+	Min int `yaml:"min,omitempty"`
+}
+
+// VersionRange says which kernels of one distribution stream carry the fix.
+type VersionRange struct {
+	// Stream is the distribution stream the versions belong to: el6, el7,
+	// el8, el9, fc39, amzn2, debian, ubuntu. Kernels of other streams are
+	// never compared with these versions.
+	Stream string `yaml:"stream"`
+	// Fixed lists the first fixed package versions, one per maintenance
+	// branch ("3.10.0-327.3.1.el7" for RHEL 7.2.z, "3.10.0-514.el7" for 7.3).
+	Fixed []string `yaml:"fixed"`
+	Note  string   `yaml:"note,omitempty"`
+}
+
+type compiledMatch struct {
+	panic, log, release []*regexp.Regexp
+	hardware            map[string]*regexp.Regexp
+}
+
+var (
+	severities   = map[string]int{"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+	confidences  = map[string]int{"high": 0, "medium": 1, "low": 2}
+	idPattern    = regexp.MustCompile(`^[a-z0-9]+(?:[-/.][a-z0-9]+)*$`)
+	knownKinds   = map[string]bool{}
+	placeholders = regexp.MustCompile(`\{([a-z_]+)\}`)
+)
+
+func init() {
+	for _, k := range []string{
+		incident.KindPanic, incident.KindOops, incident.KindNullDeref, incident.KindPagingRequest,
+		incident.KindGPF, incident.KindBUG, incident.KindInvalidOpcode, incident.KindDoubleFault,
+		incident.KindDivideError, incident.KindHungTask, incident.KindSoftLockup, incident.KindHardLockup,
+		incident.KindRCUStall, incident.KindOOMKill, incident.KindOOMPanic, incident.KindWarning,
+		incident.KindAtomicSleep, incident.KindListCorrupt, incident.KindKASAN, incident.KindMCE,
+		incident.KindHardwareError, incident.KindEPTMisconfig, incident.KindSysrq, incident.KindOther,
+	} {
+		knownKinds[k] = true
+	}
+}
+
+// ruleFile is the top level of a rulebook YAML file.
+type ruleFile struct {
+	Rules []Rule `yaml:"rules"`
+}
+
+// ParseRules reads the rules of one YAML file. name is used in errors.
+// Rules are returned even when some fail their checks; the error lists every
+// problem, one per line, each naming the file and rule.
+func ParseRules(name string, r io.Reader) ([]Rule, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored condition
+	var f ruleFile
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var problems []string
+	for i := range f.Rules {
+		f.Rules[i].File = name
+		for _, p := range f.Rules[i].check() {
+			problems = append(problems, fmt.Sprintf("%s: rule %q: %s", name, f.Rules[i].ID, p))
+		}
+	}
+	if len(problems) > 0 {
+		return f.Rules, errors.New(strings.Join(problems, "\n"))
+	}
+	return f.Rules, nil
+}
+
+// check validates the rule and compiles its patterns; it returns every
+// problem found, so one run of `ktriage rules check` shows them all.
+func (r *Rule) check() []string {
+	var p []string
+	if !idPattern.MatchString(r.ID) {
+		p = append(p, "id must be lower-case words joined by '-', '/' or '.'")
+	}
+	for field, v := range map[string]string{"title": r.Title, "cause": r.Cause, "fix": r.Fix} {
+		if strings.TrimSpace(v) == "" {
+			p = append(p, field+" is required")
+		}
+	}
+	if _, ok := severities[r.Severity]; !ok {
+		p = append(p, fmt.Sprintf("severity %q is not one of critical, high, medium, low, info", r.Severity))
+	}
+	if _, ok := confidences[r.Confidence]; !ok {
+		p = append(p, fmt.Sprintf("confidence %q is not one of high, medium, low", r.Confidence))
+	}
+	if r.Role != "" && r.Role != "cause" && r.Role != "context" {
+		p = append(p, fmt.Sprintf("role %q is not cause or context", r.Role))
+	}
+	if len(r.References) == 0 {
+		p = append(p, "references are required: say where the cause and fix come from")
+	}
+	for _, ref := range r.References {
+		if strings.TrimSpace(ref) == "" {
+			p = append(p, "empty reference")
+		}
+	}
+	m := r.Match
+	if m.empty() {
+		p = append(p, "match is empty: the rule would fire on every incident")
+	}
+	c := &compiledMatch{hardware: map[string]*regexp.Regexp{}}
+	compile := func(what string, exprs []string) []*regexp.Regexp {
+		var out []*regexp.Regexp
+		for _, e := range exprs {
+			re, err := regexp.Compile(e)
+			if err != nil {
+				p = append(p, fmt.Sprintf("%s pattern %q: %v", what, e, err))
+				continue
+			}
+			out = append(out, re)
+		}
+		return out
+	}
+	c.panic = compile("panic", m.Panic)
+	c.log = compile("log", m.Log)
+	c.release = compile("release", m.Release)
+	for k, e := range m.Hardware {
+		if re := compile("hardware."+k, []string{e}); len(re) == 1 {
+			c.hardware[k] = re[0]
+		}
+	}
+	for _, k := range m.Kinds {
+		if !knownKinds[k] {
+			p = append(p, fmt.Sprintf("unknown report kind %q", k))
+		}
+	}
+	if m.Frames != nil && len(m.Frames.Sequence) == 0 {
+		p = append(p, "frames.sequence is empty")
+	}
+	if m.Tasks != nil && len(m.Tasks.Functions) == 0 {
+		p = append(p, "tasks.functions is empty")
+	}
+	var facts map[string]bool
+	if m.Analyzer != "" {
+		a, ok := codeAnalyzers[m.Analyzer]
+		if !ok {
+			p = append(p, fmt.Sprintf("unknown analyzer %q (known: %s)", m.Analyzer, strings.Join(analyzerNames(), ", ")))
+		} else {
+			facts = map[string]bool{}
+			for _, f := range a.facts {
+				facts[f] = true
+			}
+		}
+	}
+	for _, text := range append([]string{r.Title, r.Summary, r.Cause, r.Fix}, r.Commands...) {
+		for _, ph := range placeholders.FindAllStringSubmatch(text, -1) {
+			if !facts[ph[1]] {
+				p = append(p, fmt.Sprintf("placeholder {%s} is not a fact of analyzer %q", ph[1], m.Analyzer))
+			}
+		}
+	}
+	for _, v := range r.Versions {
+		p = append(p, v.check()...)
+	}
+	if len(p) == 0 {
+		r.compiled = c
+	}
+	return p
+}
+
+func (m Match) empty() bool {
+	return len(m.Panic) == 0 && len(m.Log) == 0 && len(m.Kinds) == 0 && len(m.RIP) == 0 &&
+		m.Frames == nil && len(m.Hardware) == 0 && m.Tasks == nil && m.Analyzer == ""
+}
+
+// Explains reports whether the rule can be a verdict rather than context.
+func (r *Rule) isContext() bool { return r.Role == "context" }

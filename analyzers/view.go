@@ -1,0 +1,156 @@
+package analyzers
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// view is the incident as rules see it, prepared once per run: which
+// reports are the crash itself, every line of text once, and the crash
+// stacks with the frames an analyzer may trust.
+type view struct {
+	in     *incident.Incident
+	kernel Kernel
+
+	crashMessages []string
+	crashKinds    map[string]bool
+	crashRIPs     []string
+	crashStacks   [][]string // reliable function names, innermost first, RIP first
+	crashLines    map[string]bool
+
+	lines []logLine
+	tasks []incident.BlockedTask
+	// escalation is the report kind the panic escalated ("hung-task" for
+	// "hung_task: blocked tasks"), or "".
+	escalation string
+}
+
+type logLine struct {
+	text string
+	line int // 1-based source line, 0 when unknown
+}
+
+// fatalKinds are report kinds that are a crash by themselves.
+var fatalKinds = map[string]bool{
+	incident.KindPanic: true, incident.KindOops: true, incident.KindNullDeref: true,
+	incident.KindPagingRequest: true, incident.KindGPF: true, incident.KindBUG: true,
+	incident.KindInvalidOpcode: true, incident.KindDoubleFault: true, incident.KindDivideError: true,
+	incident.KindOOMPanic: true, incident.KindMCE: true, incident.KindSysrq: true, incident.KindKASAN: true,
+}
+
+// escalations maps a panic message to the report kind it escalated: the
+// kernel panics on these only because a sysctl told it to.
+var escalations = []struct {
+	re   *regexp.Regexp
+	kind string
+}{
+	{regexp.MustCompile(`hung_task: blocked tasks|hung_task`), incident.KindHungTask},
+	{regexp.MustCompile(`softlockup: hung tasks`), incident.KindSoftLockup},
+	{regexp.MustCompile(`(?i)hard lockup|hardlockup`), incident.KindHardLockup},
+	{regexp.MustCompile(`panic_on_warn`), incident.KindWarning},
+	{regexp.MustCompile(`Out of memory|out of memory`), incident.KindOOMKill},
+	{regexp.MustCompile(`RCU Stall|rcu_stall`), incident.KindRCUStall},
+}
+
+func newView(in *incident.Incident) *view {
+	v := &view{in: in, kernel: KernelOf(in), crashKinds: map[string]bool{}, crashLines: map[string]bool{}}
+	if p := in.Panic; p != nil {
+		v.crashMessages = append(v.crashMessages, p.Message)
+		v.crashLines[p.Message] = true
+		if p.Kind != "" {
+			v.crashKinds[p.Kind] = true
+		}
+		for _, e := range escalations {
+			if e.re.MatchString(p.Message) {
+				v.escalation = e.kind
+				v.crashKinds[e.kind] = true
+				break
+			}
+		}
+		v.addCrashStack(p.RIP, p.Backtrace)
+	}
+	for _, r := range in.Reports {
+		if !fatalKinds[r.Kind] && (v.escalation == "" || r.Kind != v.escalation) {
+			continue
+		}
+		v.crashKinds[r.Kind] = true
+		v.crashMessages = append(v.crashMessages, r.Message)
+		v.crashLines[r.Message] = true
+		for _, l := range r.Lines {
+			v.crashLines[l] = true
+		}
+		v.addCrashStack(r.RIP, r.Backtrace)
+	}
+	seen := map[string]bool{}
+	add := func(text string, line int) {
+		if text == "" || seen[text] {
+			return
+		}
+		seen[text] = true
+		v.lines = append(v.lines, logLine{text, line})
+	}
+	for _, rec := range in.Log {
+		add(rec.Text, rec.Line)
+	}
+	for _, r := range in.Reports {
+		add(r.Message, r.FirstLine)
+		for _, l := range r.Lines {
+			add(l, 0)
+		}
+	}
+	if in.Panic != nil {
+		add(in.Panic.Message, 0)
+	}
+	v.tasks = in.UninterruptibleTasks()
+	return v
+}
+
+// addCrashStack records a crash backtrace. A frame printed with "?" is
+// trusted in one case: right after a RIP at the first instructions of a
+// function (offset 0 or 1, before "push %rbp" completed), the frame-pointer
+// unwinder cannot vouch for the caller whose return address tops the stack,
+// yet that caller is exactly the next "?" frame.
+func (v *view) addCrashStack(rip *incident.Frame, bt []incident.Frame) {
+	var fns []string
+	entryRIP := false
+	if rip != nil && rip.Function != "" {
+		fn := incident.NormalizeFunction(rip.Function)
+		fns = append(fns, fn)
+		v.crashRIPs = append(v.crashRIPs, fn)
+		entryRIP = rip.Offset <= 1
+	}
+	for i, f := range bt {
+		if f.Function == "" {
+			continue
+		}
+		fn := incident.NormalizeFunction(f.Function)
+		if len(fns) > 0 && fns[len(fns)-1] == fn {
+			continue // the RIP frame repeated at the top of the trace
+		}
+		if f.Reliable || (entryRIP && i == firstFrameIndex(bt)) {
+			fns = append(fns, fn)
+		}
+	}
+	if len(fns) > 0 {
+		v.crashStacks = append(v.crashStacks, fns)
+	}
+}
+
+func firstFrameIndex(bt []incident.Frame) int {
+	for i, f := range bt {
+		if f.Function != "" {
+			return i
+		}
+	}
+	return -1
+}
+
+func (l logLine) String() string {
+	if l.line > 0 {
+		return fmt.Sprintf("line %d: %s", l.line, strings.TrimSpace(l.text))
+	}
+	return strings.TrimSpace(l.text)
+}
