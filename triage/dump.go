@@ -1,0 +1,155 @@
+// Package triage turns what a crash left — a dump or a text log — into one
+// incident.Incident. It is the only place that knows both front ends; it
+// decides nothing about causes (that is the analyzers' job).
+package triage
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ktriage/ktriage/incident"
+	"github.com/ktriage/ktriage/kernel"
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// Options tunes how a dump is read.
+type Options struct {
+	// Vmlinux is a debug vmlinux; empty means the dump's own kallsyms+BTF.
+	Vmlinux string
+}
+
+// LoadDump reads a dump (several paths: a split set) into an incident. It
+// degrades rather than fails: without usable symbols it still returns the
+// log, with a warning saying what could not be read.
+func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
+	d, err := vmcore.Open(paths...)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	in := &incident.Incident{Source: incident.Source{Path: strings.Join(paths, " "), Kind: "vmcore", Format: d.Describe()}}
+	if d.Incomplete {
+		in.Warn("the dump is incomplete: pages the capture did not write are missing")
+	}
+	as, err := kernel.NewAddressSpace(d)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", paths[0], err)
+	}
+	recs, err := kernel.ReadLog(as, d.VMCoreInfo)
+	if err != nil {
+		in.Warn("kernel log unreadable: " + err.Error())
+	}
+	in.Log = toLogRecords(recs)
+	panicMsg := kernel.PanicMessage(recs)
+
+	sys := &incident.System{}
+	in.System = sys
+	if vi := d.VMCoreInfo; vi != nil {
+		sys.Release = vi.OSRelease()
+		if t, ok := vi.CrashTime(); ok {
+			sys.CrashTime = &t
+		}
+	}
+	k, err := kernel.Attach(d, kernel.AttachOptions{Vmlinux: opts.Vmlinux})
+	if err != nil {
+		in.Warn("no kernel symbols, so no tasks or system facts: " + err.Error())
+		finishFromLog(in, panicMsg, nil)
+		return in, nil
+	}
+	sys.KernelSource = k.Source
+	fillSystem(in, k)
+	tasks, err := k.Tasks()
+	if err != nil {
+		in.Warn("task list: " + err.Error())
+	}
+	fillTasks(in, k, d, tasks)
+	if mounts, err := k.Mounts(); err == nil {
+		for _, m := range mounts {
+			in.Mounts = append(in.Mounts, incident.Mount{Device: m.Device, Path: m.Path, FSType: m.FSType, Frozen: m.Frozen})
+		}
+	} else {
+		in.Warn("mount table: " + err.Error())
+	}
+	finishFromLog(in, panicMsg, tasks)
+	return in, nil
+}
+
+func toLogRecords(recs []kernel.LogRecord) []incident.LogRecord {
+	out := make([]incident.LogRecord, 0, len(recs))
+	for i, r := range recs {
+		if r.Legacy {
+			for _, line := range strings.Split(string(r.Text), "\n") {
+				if line != "" {
+					out = append(out, incident.LogRecord{Level: -1, Text: line, Line: len(out) + 1})
+				}
+			}
+			continue
+		}
+		ts := float64(r.TsNsec) / 1e9
+		lr := incident.LogRecord{Time: &ts, Level: r.Level, Text: string(r.Text), Line: i + 1}
+		if r.CallerID != 0 {
+			if r.CallerID&0x80000000 != 0 {
+				lr.Caller = fmt.Sprintf("C%d", r.CallerID&0x7fffffff)
+			} else {
+				lr.Caller = fmt.Sprintf("T%d", r.CallerID)
+			}
+		}
+		out = append(out, lr)
+	}
+	return out
+}
+
+func fillSystem(in *incident.Incident, k *kernel.Kernel) {
+	s, warns := k.Sys()
+	for _, w := range warns {
+		in.Warn("system facts: " + w)
+	}
+	sys := in.System
+	sys.Release, sys.Version, sys.Nodename, sys.Machine = s.Release, s.Version, s.Nodename, s.Machine
+	sys.CPUs, sys.MemoryBytes, sys.Tasks = s.CPUs, s.MemoryBytes, s.Tasks
+	sys.UptimeSeconds = s.Uptime.Seconds()
+	sys.LoadAverage = s.LoadAverage[:]
+	if !s.CrashTime.IsZero() {
+		t := s.CrashTime
+		sys.CrashTime = &t
+	}
+}
+
+func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []kernel.Task) {
+	rqs, _ := k.RunQueues()
+	clock := map[int]uint64{}
+	for _, rq := range rqs {
+		clock[rq.CPU] = rq.Clock
+	}
+	for _, t := range tasks {
+		if t.Active {
+			in.ActiveTasks = append(in.ActiveTasks, incident.ActiveTask{CPU: t.CPU, PID: t.PID, Comm: t.Comm,
+				Backtrace: backtrace(in, k, t)})
+		}
+		if t.State == "UN" {
+			bt := incident.BlockedTask{PID: t.PID, Comm: t.Comm, State: "D", Backtrace: backtrace(in, k, t)}
+			if c, ok := clock[t.CPU]; ok && t.LastArrival > 0 && c >= t.LastArrival {
+				secs := float64(c-t.LastArrival) / 1e9
+				bt.BlockedSeconds = &secs
+			}
+			in.BlockedTasks = append(in.BlockedTasks, bt)
+		}
+	}
+}
+
+// finishFromLog fills the panic from the log and the task that was running
+// on the panicking CPU.
+func finishFromLog(in *incident.Incident, panicMsg string, tasks []kernel.Task) {
+	if panicMsg == "" {
+		return
+	}
+	p := &incident.Panic{Message: panicMsg}
+	in.Panic = p
+	reportsFromLog(in)
+	if p.Title == "" {
+		p.Title = strings.TrimSpace(panicMsg)
+	}
+	if in.Title == "" {
+		in.Title = p.Title
+	}
+}
