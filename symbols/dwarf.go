@@ -1,0 +1,424 @@
+package symbols
+
+import (
+	"debug/dwarf"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// DWARF is a vmlinux's debug info: a name index built by a fast parallel DIE
+// walk (or loaded from the on-disk cache keyed by build-id), with types
+// decoded on demand by debug/dwarf.
+type DWARF struct {
+	path    string
+	buildID string
+	file    *os.File
+	elf     *elf.File
+	unmap   func() error
+	secs    dwarfSections
+	idx     *dwarfIndex
+	stats   IndexStats
+
+	// debug/dwarf's Data caches decoded types in a map and fills DWARF 5
+	// unit headers lazily, so every use of it goes through mu.
+	mu      sync.Mutex
+	data    *dwarf.Data
+	dataErr error
+	layoutOf
+}
+
+var _ Types = (*DWARF)(nil)
+
+// DWARFOptions tune OpenDWARF.
+type DWARFOptions struct {
+	// CacheDir holds index files named <build-id>.idx; "" means
+	// DefaultIndexCacheDir().
+	CacheDir string
+	NoCache  bool // neither read nor write the index cache
+	Workers  int  // DIE-walk goroutines; 0 means GOMAXPROCS
+}
+
+// IndexStats says how the index was obtained.
+type IndexStats struct {
+	FromCache bool
+	CachePath string
+	Elapsed   time.Duration // walk or cache load
+	Types     int
+	Globals   int
+	Units     int
+}
+
+// OpenDWARF opens a debug vmlinux and indexes its DWARF.
+func OpenDWARF(path string, opts DWARFOptions) (*DWARF, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("symbols: %w", err)
+	}
+	d, err := openDWARF(f, path, opts)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
+}
+
+func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return nil, err
+	}
+	d := &DWARF{path: path, file: f, elf: ef}
+	d.layoutOf = d.lookupStruct
+	d.buildID, _ = ELFBuildID(ef)
+	mm, unmap, err := mapFile(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("mapping file: %w", err)
+	}
+	d.unmap = unmap
+	get := func(name string) ([]byte, error) {
+		s := ef.Section(name)
+		if s == nil || s.Type == elf.SHT_NOBITS {
+			return nil, nil
+		}
+		if s.Flags&elf.SHF_COMPRESSED != 0 {
+			return s.Data()
+		}
+		if s.Offset > uint64(len(mm)) || s.Size > uint64(len(mm))-s.Offset {
+			return nil, fmt.Errorf("section %s (%#x bytes at %#x) runs past the file", name, s.Size, s.Offset)
+		}
+		return mm[s.Offset : s.Offset+s.Size : s.Offset+s.Size], nil
+	}
+	for _, sec := range []struct {
+		name string
+		dst  *[]byte
+	}{
+		{".debug_info", &d.secs.info}, {".debug_abbrev", &d.secs.abbrev}, {".debug_str", &d.secs.str},
+		{".debug_line_str", &d.secs.lineStr}, {".debug_str_offsets", &d.secs.strOffsets}, {".debug_addr", &d.secs.addr},
+	} {
+		if *sec.dst, err = get(sec.name); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	if len(d.secs.info) == 0 {
+		d.Close()
+		return nil, fmt.Errorf("no DWARF (.debug_info) in this file: %w", ErrNotFound)
+	}
+	if err := d.loadIndex(opts, st.Size()); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *DWARF) loadIndex(opts DWARFOptions, fileSize int64) error {
+	start := time.Now()
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		cacheDir = DefaultIndexCacheDir()
+	}
+	useCache := !opts.NoCache && d.buildID != "" && cacheDir != ""
+	if useCache {
+		d.stats.CachePath = indexCachePath(cacheDir, d.buildID)
+		if idx, err := readIndexCache(d.stats.CachePath, d.buildID, fileSize); err == nil {
+			d.idx = idx
+			d.stats.FromCache = true
+		}
+	}
+	if d.idx == nil {
+		idx, err := buildDWARFIndex(&d.secs, opts.Workers)
+		if err != nil {
+			return err
+		}
+		d.idx = idx
+		if useCache {
+			// A cache that cannot be written only costs the next run time.
+			_ = writeIndexCache(d.stats.CachePath, d.buildID, fileSize, idx)
+		}
+	}
+	d.stats.Elapsed = time.Since(start)
+	d.stats.Types = len(d.idx.types)
+	d.stats.Globals = len(d.idx.globals)
+	return nil
+}
+
+// Close unmaps and closes the file. Types handed out earlier must not be
+// used after Close.
+func (d *DWARF) Close() error {
+	var errs []error
+	if d.unmap != nil {
+		errs = append(errs, d.unmap())
+		d.unmap = nil
+	}
+	if d.file != nil {
+		errs = append(errs, d.file.Close())
+		d.file = nil
+	}
+	return errors.Join(errs...)
+}
+
+// BuildID is the vmlinux's GNU build-id in hex ("" if it has none).
+func (d *DWARF) BuildID() string { return d.buildID }
+
+// Path is the file the DWARF came from.
+func (d *DWARF) Path() string { return d.path }
+
+// Stats reports how the index was built or loaded.
+func (d *DWARF) Stats() IndexStats { return d.stats }
+
+// ELF exposes the vmlinux's ELF headers (for its symtab and sections).
+func (d *DWARF) ELF() *elf.File { return d.elf }
+
+// Data returns debug/dwarf's view of the file, created on first use. Callers
+// must not use it concurrently with this DWARF's methods; use WithData.
+func (d *DWARF) WithData(fn func(*dwarf.Data) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.ensureData(); err != nil {
+		return err
+	}
+	return fn(d.data)
+}
+
+func (d *DWARF) ensureData() error {
+	if d.data != nil || d.dataErr != nil {
+		return d.dataErr
+	}
+	data, err := dwarf.New(d.secs.abbrev, nil, nil, d.secs.info, nil, nil, nil, d.secs.str)
+	if err == nil {
+		for name, b := range map[string][]byte{".debug_line_str": d.secs.lineStr, ".debug_str_offsets": d.secs.strOffsets, ".debug_addr": d.secs.addr} {
+			if len(b) > 0 {
+				if err = data.AddSection(name, b); err != nil {
+					break
+				}
+			}
+		}
+	}
+	if err != nil {
+		d.dataErr = fmt.Errorf("%s: debug/dwarf: %w", d.path, err)
+		return d.dataErr
+	}
+	d.data = data
+	return nil
+}
+
+// typeAt decodes the type whose DIE is at off.
+func (d *DWARF) typeAt(off uint64) (dwarf.Type, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.ensureData(); err != nil {
+		return nil, err
+	}
+	return d.data.Type(dwarf.Offset(off))
+}
+
+// TypeOffset is the DIE offset of a named type ("struct rq", "pid_t").
+func (d *DWARF) TypeOffset(name string) (uint64, bool) {
+	kw, bare := structKey(name)
+	if kw != "" {
+		off, ok := d.idx.types[kw+" "+bare]
+		return off, ok
+	}
+	for _, k := range []string{bare, "struct " + bare, "union " + bare, "enum " + bare} {
+		if off, ok := d.idx.types[k]; ok {
+			return off, true
+		}
+	}
+	return 0, false
+}
+
+func (d *DWARF) named(name string) (ctype, error) {
+	off, ok := d.TypeOffset(name)
+	if !ok {
+		return nil, fmt.Errorf("DWARF has no type %q: %w", name, ErrNotFound)
+	}
+	t, err := d.typeAt(off)
+	if err != nil {
+		return nil, fmt.Errorf("DWARF type %q at %#x: %w", name, off, err)
+	}
+	return dwarfType{t}, nil
+}
+
+func (d *DWARF) lookupStruct(name string) (ctype, error) {
+	t, err := d.named(name)
+	if err != nil {
+		return nil, err
+	}
+	if k := t.kind(); k != KindStruct && k != KindUnion {
+		return nil, fmt.Errorf("DWARF: %q is a %s, not a struct or union", name, k)
+	}
+	return t, nil
+}
+
+// TypeInfo describes a named type or type expression ("struct rq *").
+func (d *DWARF) TypeInfo(name string) (TypeInfo, error) {
+	t, err := parseTypeExpr(name, d.named)
+	if err != nil {
+		return TypeInfo{}, err
+	}
+	return describe(t), nil
+}
+
+// Global is a global variable as the DWARF index knows it.
+type Global struct {
+	Name string
+	Addr uint64 // link-time address, or per-CPU offset for per-CPU variables
+	Type TypeInfo
+}
+
+// GlobalAddr is a global's link-time address (or per-CPU offset).
+func (d *DWARF) GlobalAddr(name string) (uint64, bool) {
+	g, ok := d.idx.globals[name]
+	return g.addr, ok
+}
+
+// GlobalType gives the C type of a global: from its DWARF definition, or
+// for globals DWARF lacks (jiffies) from the table in globals.go.
+func (d *DWARF) GlobalType(name string) (TypeInfo, error) {
+	if g, ok := d.idx.globals[name]; ok && g.typeDie != 0 {
+		t, err := d.typeAt(g.typeDie)
+		if err != nil {
+			return TypeInfo{}, fmt.Errorf("DWARF type of %s at %#x: %w", name, g.typeDie, err)
+		}
+		return describe(dwarfType{t}), nil
+	}
+	if expr, _, ok := KnownGlobal(name); ok {
+		return d.TypeInfo(expr)
+	}
+	return TypeInfo{}, fmt.Errorf("DWARF has no global %q: %w", name, ErrNotFound)
+}
+
+// dwarfType adapts a debug/dwarf type to ctype.
+type dwarfType struct{ t dwarf.Type }
+
+func (w dwarfType) cname() string {
+	switch t := w.t.(type) {
+	case nil, *dwarf.VoidType:
+		return "void"
+	case *dwarf.StructType:
+		kw := t.Kind
+		if kw == "class" {
+			kw = "struct"
+		}
+		return compositeName(kw, t.StructName)
+	case *dwarf.EnumType:
+		return compositeName("enum", t.EnumName)
+	case *dwarf.TypedefType:
+		return t.Name
+	case *dwarf.PtrType:
+		return pointerName(dwarfType{t.Type}.cname())
+	case *dwarf.ArrayType:
+		n := t.Count
+		if n < 0 {
+			n = 0
+		}
+		return arrayName(dwarfType{t.Type}.cname(), uint64(n))
+	case *dwarf.QualType:
+		if t.Qual == "const" || t.Qual == "volatile" {
+			return t.Qual + " " + dwarfType{t.Type}.cname()
+		}
+		return dwarfType{t.Type}.cname()
+	case *dwarf.FuncType:
+		return "func"
+	}
+	return w.t.Common().Name
+}
+
+func (w dwarfType) under() dwarf.Type {
+	t := w.t
+	for range 64 {
+		switch u := t.(type) {
+		case *dwarf.TypedefType:
+			t = u.Type
+		case *dwarf.QualType:
+			t = u.Type
+		default:
+			return t
+		}
+	}
+	return t
+}
+
+func (w dwarfType) kind() Kind {
+	switch t := w.under().(type) {
+	case nil, *dwarf.VoidType:
+		return KindVoid
+	case *dwarf.PtrType:
+		return KindPointer
+	case *dwarf.ArrayType:
+		return KindArray
+	case *dwarf.StructType:
+		if t.Kind == "union" {
+			return KindUnion
+		}
+		return KindStruct
+	case *dwarf.EnumType:
+		return KindEnum
+	case *dwarf.FuncType:
+		return KindFunc
+	case *dwarf.FloatType, *dwarf.ComplexType:
+		return KindFloat
+	case *dwarf.IntType, *dwarf.UintType, *dwarf.CharType, *dwarf.UcharType, *dwarf.BoolType, *dwarf.AddrType:
+		return KindInt
+	}
+	return KindOther
+}
+
+func (w dwarfType) size() uint64 {
+	u := w.under()
+	if u == nil {
+		return 0
+	}
+	switch u.(type) {
+	case *dwarf.VoidType, *dwarf.FuncType:
+		return 0
+	}
+	if n := w.t.Size(); n > 0 {
+		return uint64(n)
+	}
+	return 0
+}
+
+func (w dwarfType) fields() []cfield {
+	st, ok := w.under().(*dwarf.StructType)
+	if !ok {
+		return nil
+	}
+	out := make([]cfield, len(st.Field))
+	for i, f := range st.Field {
+		bit := uint64(f.ByteOffset) * 8
+		switch {
+		case f.BitSize == 0:
+		case f.ByteSize != 0:
+			// DWARF ≤ 4: DW_AT_bit_offset counts from the most significant
+			// bit of a ByteSize storage unit; little-endian flips it.
+			bit += uint64(f.ByteSize*8 - f.BitOffset - f.BitSize)
+		default:
+			bit += uint64(f.DataBitOffset)
+		}
+		out[i] = cfield{name: f.Name, bitOff: bit, bitSize: uint64(f.BitSize), typ: dwarfType{f.Type}}
+	}
+	return out
+}
+
+func (w dwarfType) elem() (ctype, uint64) {
+	switch t := w.under().(type) {
+	case *dwarf.PtrType:
+		return dwarfType{t.Type}, 0
+	case *dwarf.ArrayType:
+		n := t.Count
+		if n < 0 {
+			n = 0
+		}
+		return dwarfType{t.Type}, uint64(n)
+	}
+	return nil, 0
+}

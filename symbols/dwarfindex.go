@@ -1,0 +1,404 @@
+package symbols
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// dwarfIndex maps names to DIE offsets in .debug_info.
+type dwarfIndex struct {
+	// types keys are "struct x", "union x", "enum x", or a bare name for
+	// typedefs and base types; values are the first complete definition.
+	types   map[string]uint64
+	globals map[string]globalVar
+}
+
+// globalVar is a global variable with a static address.
+type globalVar struct {
+	die      uint64 // the DIE holding DW_AT_location
+	typeDie  uint64 // its DW_AT_type (absolute .debug_info offset), 0 if unknown
+	addr     uint64 // DW_OP_addr: link-time address, or the per-CPU offset
+	external bool
+}
+
+// better reports whether g should replace h as the definition of a name:
+// external definitions win over file-local ones, then the first unit.
+func (g globalVar) better(h globalVar) bool {
+	if g.external != h.external {
+		return g.external
+	}
+	return g.die < h.die
+}
+
+// unitIndex is what one worker collects; each map keeps the lowest DIE
+// offset per name so the merged result does not depend on scheduling.
+type unitIndex struct {
+	structs, unions, enums, plain map[string]uint64
+	globals                       map[string]globalVar
+}
+
+func newUnitIndex() *unitIndex {
+	return &unitIndex{
+		structs: map[string]uint64{}, unions: map[string]uint64{}, enums: map[string]uint64{},
+		plain: map[string]uint64{}, globals: map[string]globalVar{},
+	}
+}
+
+func keepFirst(m map[string]uint64, name []byte, off uint64) {
+	if old, ok := m[string(name)]; !ok || off < old {
+		m[string(name)] = off
+	}
+}
+
+type abbrevKey struct {
+	off               uint64
+	version           uint16
+	offSize, addrSize uint8
+}
+
+// buildDWARFIndex walks every unit, in parallel, and merges the results.
+func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
+	units, err := readUnitHeaders(s.info)
+	if err != nil {
+		return nil, fmt.Errorf(".debug_info: %w", err)
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(1, min(workers, len(units)))
+	parts := make([]*unitIndex, workers)
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part := newUnitIndex()
+			abbrevs := map[abbrevKey]*abbrevTable{}
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(units) {
+					break
+				}
+				u := &units[i]
+				if u.unitType != utCompile && u.unitType != utPartial {
+					continue
+				}
+				k := abbrevKey{u.abbrevOff, u.version, u.offSize, u.addrSize}
+				tab := abbrevs[k]
+				if tab == nil {
+					if tab, err = parseAbbrevTable(s.abbrev, u.abbrevOff, u); err != nil {
+						errs[w] = fmt.Errorf("unit at %#x: %w", u.off, err)
+						return
+					}
+					abbrevs[k] = tab
+				}
+				if err := walkUnit(s, u, tab, part); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+			parts[w] = part
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != nil {
+			return nil, fmt.Errorf(".debug_info: %w", e)
+		}
+	}
+	idx := &dwarfIndex{types: map[string]uint64{}, globals: map[string]globalVar{}}
+	for _, p := range parts {
+		for kw, m := range map[string]map[string]uint64{"struct ": p.structs, "union ": p.unions, "enum ": p.enums, "": p.plain} {
+			for name, off := range m {
+				if old, ok := idx.types[kw+name]; !ok || off < old {
+					idx.types[kw+name] = off
+				}
+			}
+		}
+		for name, g := range p.globals {
+			if old, ok := idx.globals[name]; !ok || g.better(old) {
+				idx.globals[name] = g
+			}
+		}
+	}
+	return idx, nil
+}
+
+// walkUnit indexes the top-level DIEs of one unit.
+func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out *unitIndex) error {
+	b := buf{data: s.info[:u.end], pos: u.dieStart}
+	var strOffBase, addrBase uint64
+	type decl struct {
+		name    []byte
+		typeDie uint64
+	}
+	var decls map[uint64]decl // variable declarations, for DW_AT_specification
+	type pending struct {
+		spec uint64
+		g    globalVar
+	}
+	var specs []pending
+	depth := 0
+	for b.pos < u.end {
+		dieOff := b.pos
+		code := b.uleb()
+		if b.err != nil {
+			return fmt.Errorf("unit at %#x: DIE at %#x: %w", u.off, dieOff, b.err)
+		}
+		if code == 0 {
+			depth--
+			continue
+		}
+		ab := tab.get(code)
+		if ab == nil {
+			return fmt.Errorf("unit at %#x: DIE at %#x: unknown abbreviation code %d", u.off, dieOff, code)
+		}
+		wanted := depth == 0 || (depth == 1 && indexedTag(ab.tag))
+		if !wanted {
+			switch {
+			case ab.children && ab.siblingAt >= 0:
+				b.pos += uint64(ab.siblingAt)
+				v := readAttr(&b, ab.siblingForm, 0, u)
+				next, err := siblingTarget(u, v, dieOff)
+				if err != nil {
+					return err
+				}
+				b.pos = next
+			case !ab.children && ab.fixedSize >= 0:
+				b.skip(uint64(ab.fixedSize))
+			default:
+				sib := uint64(0)
+				for _, a := range ab.attrs {
+					v := readAttr(&b, a.form, a.implicit, u)
+					if a.attr == atSibling {
+						sib = v.u
+						if ref, _ := isRef(v.form); ref {
+							next, err := siblingTarget(u, v, dieOff)
+							if err != nil {
+								return err
+							}
+							sib = next
+						}
+					}
+				}
+				if ab.children {
+					if sib != 0 {
+						b.pos = sib
+					} else {
+						depth++
+					}
+				}
+			}
+			if b.err != nil {
+				return fmt.Errorf("unit at %#x: DIE at %#x: %w", u.off, dieOff, b.err)
+			}
+			continue
+		}
+
+		var name []byte
+		var sibling, typeDie, spec uint64
+		var loc []byte
+		var declaration, external bool
+		hasLoc := false
+		for _, a := range ab.attrs {
+			v := readAttr(&b, a.form, a.implicit, u)
+			if b.err != nil {
+				return fmt.Errorf("unit at %#x: DIE at %#x: attribute %#x form %#x: %w", u.off, dieOff, a.attr, a.form, b.err)
+			}
+			switch a.attr {
+			case atName:
+				name = s.attrString(v, u, strOffBase)
+			case atSibling:
+				next, err := siblingTarget(u, v, dieOff)
+				if err != nil {
+					return err
+				}
+				sibling = next
+			case atType:
+				typeDie = refTarget(u, v)
+			case atSpecification:
+				spec = refTarget(u, v)
+			case atDeclaration:
+				declaration = v.u != 0
+			case atExternal:
+				external = v.u != 0
+			case atLocation:
+				if v.bytes != nil {
+					loc, hasLoc = v.bytes, true
+				}
+			case atStrOffsetsBase:
+				if depth == 0 {
+					strOffBase = v.u
+				}
+			case atAddrBase:
+				if depth == 0 {
+					addrBase = v.u
+				}
+			}
+		}
+		if depth == 1 {
+			switch ab.tag {
+			case tagStructureType, tagUnionType, tagEnumerationType, tagTypedef, tagBaseType:
+				if len(name) > 0 && !declaration {
+					keepFirst(out.kindMap(ab.tag), name, dieOff)
+				}
+			case tagVariable:
+				if declaration {
+					if len(name) > 0 {
+						if decls == nil {
+							decls = map[uint64]decl{}
+						}
+						decls[dieOff] = decl{name, typeDie}
+					}
+					break
+				}
+				if !hasLoc {
+					break
+				}
+				addr, ok := s.locationAddr(loc, u, addrBase)
+				if !ok {
+					break
+				}
+				g := globalVar{die: dieOff, typeDie: typeDie, addr: addr, external: external}
+				if len(name) == 0 && spec != 0 {
+					specs = append(specs, pending{spec, g})
+					break
+				}
+				if len(name) > 0 {
+					addGlobal(out, name, g)
+				}
+			}
+		}
+		if ab.children {
+			if depth == 1 && sibling != 0 {
+				b.pos = sibling
+			} else {
+				depth++
+			}
+		}
+	}
+	for _, p := range specs {
+		d, ok := decls[p.spec]
+		if !ok {
+			continue // declared in another unit: rare, and that unit names it
+		}
+		if p.g.typeDie == 0 {
+			p.g.typeDie = d.typeDie
+		}
+		p.g.external = true // a prior extern declaration
+		addGlobal(out, d.name, p.g)
+	}
+	return nil
+}
+
+func addGlobal(out *unitIndex, name []byte, g globalVar) {
+	if old, ok := out.globals[string(name)]; !ok || g.better(old) {
+		out.globals[string(name)] = g
+	}
+}
+
+func indexedTag(tag uint32) bool {
+	switch tag {
+	case tagStructureType, tagUnionType, tagEnumerationType, tagTypedef, tagBaseType, tagVariable:
+		return true
+	}
+	return false
+}
+
+func (x *unitIndex) kindMap(tag uint32) map[string]uint64 {
+	switch tag {
+	case tagStructureType:
+		return x.structs
+	case tagUnionType:
+		return x.unions
+	case tagEnumerationType:
+		return x.enums
+	}
+	return x.plain
+}
+
+// siblingTarget turns a DW_AT_sibling value into an absolute offset and
+// insists it moves forward within the unit, so a corrupt value cannot loop.
+func siblingTarget(u *unitHeader, v attrValue, dieOff uint64) (uint64, error) {
+	t := refTarget(u, v)
+	if t <= dieOff || t > u.end {
+		return 0, fmt.Errorf("unit at %#x: DIE at %#x: sibling %#x outside (%#x, %#x]", u.off, dieOff, t, dieOff, u.end)
+	}
+	return t, nil
+}
+
+// refTarget resolves a reference attribute to a .debug_info offset.
+func refTarget(u *unitHeader, v attrValue) uint64 {
+	ref, rel := isRef(v.form)
+	switch {
+	case !ref:
+		return 0
+	case rel:
+		return u.off + v.u
+	}
+	return v.u
+}
+
+// attrString resolves a name attribute to its bytes (nil if unresolvable).
+func (s *dwarfSections) attrString(v attrValue, u *unitHeader, strOffBase uint64) []byte {
+	switch v.form {
+	case formString:
+		return v.bytes
+	case formStrp:
+		return cstrAt(s.str, v.u)
+	case formLineStrp:
+		return cstrAt(s.lineStr, v.u)
+	case formStrx, formStrx1, formStrx2, formStrx3, formStrx4, formGNUStrIndex:
+		at := strOffBase + v.u*uint64(u.offSize)
+		if at < strOffBase || at+uint64(u.offSize) > uint64(len(s.strOffsets)) {
+			return nil
+		}
+		var off uint64
+		if u.offSize == 8 {
+			off = binary.LittleEndian.Uint64(s.strOffsets[at:])
+		} else {
+			off = uint64(binary.LittleEndian.Uint32(s.strOffsets[at:]))
+		}
+		return cstrAt(s.str, off)
+	}
+	return nil
+}
+
+// locationAddr reads a static address from a location expression that is
+// exactly DW_OP_addr or DW_OP_addrx (optionally GNU's pre-5 index form).
+func (s *dwarfSections) locationAddr(loc []byte, u *unitHeader, addrBase uint64) (uint64, bool) {
+	if len(loc) == 0 {
+		return 0, false
+	}
+	b := buf{data: loc, pos: 1}
+	switch loc[0] {
+	case opAddr:
+		a := b.offset(u.addrSize)
+		return a, b.err == nil && b.pos == uint64(len(loc))
+	case opAddrx, opGNUAddrIndex:
+		i := b.uleb()
+		if b.err != nil || b.pos != uint64(len(loc)) {
+			return 0, false
+		}
+		at := addrBase + i*uint64(u.addrSize)
+		if at < addrBase || at+uint64(u.addrSize) > uint64(len(s.addr)) {
+			return 0, false
+		}
+		ab := buf{data: s.addr, pos: at}
+		return ab.offset(u.addrSize), ab.err == nil
+	}
+	return 0, false
+}
+
+func cstrAt(sec []byte, off uint64) []byte {
+	if off >= uint64(len(sec)) {
+		return nil
+	}
+	b := buf{data: sec, pos: off}
+	return b.cstr()
+}

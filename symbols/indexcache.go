@@ -1,0 +1,166 @@
+package symbols
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// The DWARF index cache: one file per vmlinux build-id, so a second run on
+// the same kernel skips the DIE walk. Layout (all integers uvarint unless
+// noted): magic, build-id, vmlinux size, types (name, DIE offset), globals
+// (name, DIE, type DIE, address, flags), then a little-endian CRC-32 of all
+// preceding bytes. Entries are sorted so the file is reproducible.
+const indexMagic = "ktriage dwarf index v1\n"
+
+// DefaultIndexCacheDir is $KTRIAGE_CACHE/index, else
+// $XDG_CACHE_HOME/ktriage/index (~/.cache/ktriage/index).
+func DefaultIndexCacheDir() string {
+	if d := os.Getenv("KTRIAGE_CACHE"); d != "" {
+		return filepath.Join(d, "index")
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "ktriage", "index")
+}
+
+func indexCachePath(dir, buildID string) string {
+	return filepath.Join(dir, buildID+".idx")
+}
+
+func encodeIndex(buildID string, fileSize int64, idx *dwarfIndex) []byte {
+	var b []byte
+	b = append(b, indexMagic...)
+	putStr := func(s string) { b = binary.AppendUvarint(b, uint64(len(s))); b = append(b, s...) }
+	putStr(buildID)
+	b = binary.AppendUvarint(b, uint64(fileSize))
+	names := slices.Sorted(mapKeys(idx.types))
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, n := range names {
+		putStr(n)
+		b = binary.AppendUvarint(b, idx.types[n])
+	}
+	gnames := slices.Sorted(mapKeys(idx.globals))
+	b = binary.AppendUvarint(b, uint64(len(gnames)))
+	for _, n := range gnames {
+		g := idx.globals[n]
+		putStr(n)
+		b = binary.AppendUvarint(b, g.die)
+		b = binary.AppendUvarint(b, g.typeDie)
+		b = binary.AppendUvarint(b, g.addr)
+		var flags byte
+		if g.external {
+			flags |= 1
+		}
+		b = append(b, flags)
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+var errBadIndex = errors.New("index cache: malformed")
+
+func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, error) {
+	if len(data) < len(indexMagic)+4 || !bytes.HasPrefix(data, []byte(indexMagic)) {
+		return nil, fmt.Errorf("%w: bad magic", errBadIndex)
+	}
+	body := data[:len(data)-4]
+	if crc32.ChecksumIEEE(body) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+		return nil, fmt.Errorf("%w: checksum mismatch", errBadIndex)
+	}
+	b := buf{data: body, pos: uint64(len(indexMagic))}
+	str := func() string {
+		n := b.uleb()
+		return string(b.bytes(n))
+	}
+	if got := str(); got != buildID {
+		return nil, fmt.Errorf("%w: built for build-id %q, not %q", errBadIndex, got, buildID)
+	}
+	if got := b.uleb(); got != uint64(fileSize) {
+		return nil, fmt.Errorf("%w: built for a %d-byte vmlinux, this one has %d", errBadIndex, got, fileSize)
+	}
+	// Each entry takes at least two bytes, which bounds the counts.
+	count := func() int {
+		n := b.uleb()
+		if n > uint64(len(body))/2 {
+			b.fail()
+			return 0
+		}
+		return int(n)
+	}
+	idx := &dwarfIndex{}
+	n := count()
+	idx.types = make(map[string]uint64, n)
+	for range n {
+		name := str()
+		idx.types[name] = b.uleb()
+	}
+	n = count()
+	idx.globals = make(map[string]globalVar, n)
+	for range n {
+		name := str()
+		g := globalVar{die: b.uleb(), typeDie: b.uleb(), addr: b.uleb()}
+		g.external = b.u8()&1 != 0
+		idx.globals[name] = g
+	}
+	if b.err != nil || b.pos != uint64(len(body)) {
+		return nil, fmt.Errorf("%w: truncated or trailing bytes", errBadIndex)
+	}
+	return idx, nil
+}
+
+func readIndexCache(path, buildID string, fileSize int64) (*dwarfIndex, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := decodeIndex(data, buildID, fileSize)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return idx, nil
+}
+
+// writeIndexCache writes atomically: a temporary file renamed into place,
+// so a concurrent reader sees the old file or the whole new one.
+func writeIndexCache(path, buildID string, fileSize int64, idx *dwarfIndex) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(tmp)
+	_, err = w.Write(encodeIndex(buildID, fileSize, idx))
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}

@@ -1,0 +1,16 @@
+//go:build !unix
+
+package symbols
+
+import (
+	"io"
+	"os"
+)
+
+func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
+	b := make([]byte, size)
+	if _, err := io.ReadFull(io.NewSectionReader(f, 0, size), b); err != nil {
+		return nil, nil, err
+	}
+	return b, func() error { return nil }, nil
+}
