@@ -1,0 +1,199 @@
+package symbols
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Member paths whose layout BTF and DWARF must report identically.
+var layoutChecks = []struct{ typ, path string }{
+	{"task_struct", "tasks"}, {"task_struct", "pid"}, {"task_struct", "tgid"}, {"task_struct", "comm"},
+	{"task_struct", "__state"}, {"task_struct", "stack"}, {"task_struct", "thread.sp"}, {"task_struct", "se.exec_start"},
+	{"task_struct", "on_cpu"}, {"task_struct", "sched_info.last_arrival"}, {"task_struct", "sched_reset_on_fork"},
+	{"task_struct", "thread_info.flags"}, {"task_struct", "thread_info.cpu"}, {"task_struct", "mm"}, {"task_struct", "parent"},
+	{"task_struct", "real_parent"}, {"task_struct", "signal"}, {"task_struct", "last_switch_time"}, {"task_struct", "comm[3]"},
+	{"rq", "curr"}, {"rq", "cpu"}, {"rq", "clock"}, {"rq", "nr_running"}, {"rq", "idle"},
+	{"printk_ringbuffer", "desc_ring"}, {"printk_ringbuffer", "text_data_ring"}, {"printk_ringbuffer", "fail"},
+	{"printk_ringbuffer", "desc_ring.count_bits"}, {"printk_ringbuffer", "text_data_ring.data"},
+	{"printk_info", "seq"}, {"printk_info", "ts_nsec"}, {"printk_info", "text_len"}, {"printk_info", "facility"},
+	{"printk_info", "flags"}, {"printk_info", "level"}, {"printk_info", "caller_id"}, {"printk_info", "dev_info.subsystem"},
+	{"list_head", "next"}, {"list_head", "prev"}, {"module", "list"}, {"module", "name"}, {"module", "kallsyms"},
+	{"module", "core_layout.base"}, {"module", "core_layout.size"}, {"mod_kallsyms", "symtab"}, {"mod_kallsyms", "num_symtab"},
+	{"mod_kallsyms", "strtab"}, {"uts_namespace", "name.release"}, {"new_utsname", "nodename"}, {"atomic_long_t", "counter"},
+	{"pglist_data", "node_present_pages"}, {"orc_entry", "sp_reg"}, {"orc_entry", "type"}, {"orc_entry", "end"},
+}
+
+func TestBTFAndDWARFAgree(t *testing.T) {
+	path := vmlinuxPath(t)
+	dw := openTestDWARF(t, DWARFOptions{CacheDir: t.TempDir()})
+	bt, err := OpenBTF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"task_struct", "rq", "printk_ringbuffer", "printk_info", "module", "struct list_head", "atomic_long_t"} {
+		a, err1 := dw.StructSize(name)
+		b, err2 := bt.StructSize(name)
+		if err1 != nil || err2 != nil || a != b {
+			t.Errorf("sizeof(%s): DWARF %d %v, BTF %d %v", name, a, err1, b, err2)
+		}
+	}
+	for _, c := range layoutChecks {
+		a, err1 := dw.MemberInfo(c.typ, c.path)
+		b, err2 := bt.MemberInfo(c.typ, c.path)
+		if err1 != nil || err2 != nil {
+			t.Errorf("%s.%s: DWARF err %v, BTF err %v", c.typ, c.path, err1, err2)
+			continue
+		}
+		if a != b {
+			t.Errorf("%s.%s:\n DWARF %+v\n BTF   %+v", c.typ, c.path, a, b)
+		}
+	}
+	m, _ := dw.MemberInfo("task_struct", "comm")
+	if m.Offset != 2976 || m.Type.Name != "char[16]" || m.Type.Kind != KindArray || m.Type.ArrayLen != 16 {
+		t.Errorf("task_struct.comm = %+v", m)
+	}
+	m, _ = bt.MemberInfo("printk_info", "level")
+	if !m.IsBitfield() || m.BitOffset != 157 || m.BitSize != 3 || m.Offset != 19 {
+		t.Errorf("printk_info.level = %+v, want bits 157..159", m)
+	}
+	m, _ = dw.MemberInfo("task_struct", "sched_reset_on_fork")
+	if m.BitOffset != 18720 || m.BitSize != 1 {
+		t.Errorf("task_struct.sched_reset_on_fork = %+v, want bit 18720", m)
+	}
+	for _, typ := range []Types{dw, bt} {
+		if typ.HasMember("task_struct", "state") {
+			t.Errorf("%T: task_struct.state should be absent in 6.1", typ)
+		}
+		if _, err := typ.MemberOffset("task_struct", "state"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%T: absent member error %v does not wrap ErrNotFound", typ, err)
+		}
+		if _, err := typ.StructSize("no_such_struct"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%T: absent struct error %v does not wrap ErrNotFound", typ, err)
+		}
+	}
+	for _, expr := range []string{"struct printk_ringbuffer *", "long unsigned int[3]", "atomic_long_t", "struct pglist_data *[]", "u64"} {
+		a, err1 := dw.TypeInfo(expr)
+		b, err2 := bt.TypeInfo(expr)
+		if err1 != nil || err2 != nil || a != b {
+			t.Errorf("TypeInfo(%q): DWARF %+v %v, BTF %+v %v", expr, a, err1, b, err2)
+		}
+	}
+	// BTF has only per-CPU globals; both must agree on runqueues.
+	ti, off, err := bt.PerCPUVar("runqueues")
+	if err != nil || off != 0x31980 || ti.Name != "struct rq" {
+		t.Errorf("BTF per-CPU runqueues = %+v %#x %v", ti, off, err)
+	}
+}
+
+// BTF read from the dump's memory must be the vmlinux's .BTF.
+func TestBTFFromDump(t *testing.T) {
+	d := sysrqDump(t)
+	ks, err := KallsymsFromDump(d.symbolValues(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	bd, err := BTFFromDump(ks, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("BTF from dump read and parsed in %v", time.Since(start))
+	bv, err := OpenBTF(vmlinuxPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range layoutChecks {
+		a, err1 := bd.MemberInfo(c.typ, c.path)
+		b, err2 := bv.MemberInfo(c.typ, c.path)
+		if err1 != nil || a != b {
+			t.Errorf("%s.%s: dump BTF %+v %v, vmlinux BTF %+v %v", c.typ, c.path, a, err1, b, err2)
+		}
+	}
+}
+
+// The second open of the same vmlinux loads the index from the cache, and
+// the loaded index equals the built one.
+func TestDWARFIndexCache(t *testing.T) {
+	dir := t.TempDir()
+	first := openTestDWARF(t, DWARFOptions{CacheDir: dir})
+	if first.Stats().FromCache {
+		t.Fatal("first open claims a cache hit in an empty directory")
+	}
+	path := indexCachePath(dir, corpusBuildID)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("index cache not written: %v", err)
+	}
+	second := openTestDWARF(t, DWARFOptions{CacheDir: dir})
+	st := second.Stats()
+	if !st.FromCache {
+		t.Fatal("second open did not use the cache")
+	}
+	t.Logf("cold index %v; cache %d KiB loaded in %v", first.Stats().Elapsed, fi.Size()/1024, st.Elapsed)
+	compareIndexes(t, second.idx, first.idx)
+	if off, err := second.MemberOffset("task_struct", "thread.sp"); err != nil || off != 5336 {
+		t.Errorf("types through the cached index: thread.sp = %d %v", off, err)
+	}
+	// A damaged cache is ignored and rebuilt, never trusted.
+	raw, _ := os.ReadFile(path)
+	raw[len(raw)/2] ^= 0xff
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third := openTestDWARF(t, DWARFOptions{CacheDir: dir})
+	if third.Stats().FromCache {
+		t.Error("a corrupted cache file was used")
+	}
+	if entries, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(entries) != 0 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+}
+
+func TestDecodeIndexRejects(t *testing.T) {
+	idx := &dwarfIndex{types: map[string]uint64{"struct a": 1}, globals: map[string]globalVar{"g": {die: 2, typeDie: 3, addr: 4, external: true}}}
+	enc := encodeIndex("abcd", 100, idx)
+	got, err := decodeIndex(enc, "abcd", 100)
+	if err != nil || got.globals["g"] != idx.globals["g"] || got.types["struct a"] != 1 {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	if _, err := decodeIndex(enc, "abce", 100); err == nil {
+		t.Error("index for another build-id accepted")
+	}
+	if _, err := decodeIndex(enc, "abcd", 101); err == nil {
+		t.Error("index for another file size accepted")
+	}
+	if _, err := decodeIndex(enc[:len(enc)-1], "abcd", 100); err == nil {
+		t.Error("truncated index accepted")
+	}
+}
+
+func BenchmarkDWARFIndexCold(b *testing.B) {
+	path := vmlinuxPath(b)
+	for b.Loop() {
+		d, err := OpenDWARF(path, DWARFOptions{NoCache: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Close()
+	}
+}
+
+func BenchmarkDWARFIndexCached(b *testing.B) {
+	path := vmlinuxPath(b)
+	dir := b.TempDir()
+	d, err := OpenDWARF(path, DWARFOptions{CacheDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.Close()
+	for b.Loop() {
+		d, err := OpenDWARF(path, DWARFOptions{CacheDir: dir})
+		if err != nil || !d.Stats().FromCache {
+			b.Fatal(err, "no cache hit")
+		}
+		d.Close()
+	}
+}
