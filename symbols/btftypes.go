@@ -275,3 +275,15 @@ func (b btfType) elem() (ctype, uint64) {
 	}
 	return nil, 0
 }
+
+// GlobalType gives a global's C type: per-CPU variables from BTF itself,
+// others from the table in globals.go (BTF has no other variables).
+func (b *BTF) GlobalType(name string) (TypeInfo, error) {
+	if ti, _, err := b.PerCPUVar(name); err == nil {
+		return ti, nil
+	}
+	if expr, _, ok := KnownGlobal(name); ok {
+		return b.TypeInfo(expr)
+	}
+	return TypeInfo{}, fmt.Errorf("BTF describes no global %q and the table of known globals lacks it: %w", name, ErrNotFound)
+}

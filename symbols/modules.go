@@ -1,0 +1,257 @@
+package symbols
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// Module is a loaded kernel module as the dump's module list records it,
+// with the symbols of its own kallsyms (module.kallsyms).
+type Module struct {
+	Name   string
+	Addr   uint64  // of struct module
+	Ranges []Range // memory the module occupies (core layout, or 6.4+ mem[])
+	Syms   []Sym   // runtime addresses; Module set to Name
+}
+
+// Range is a span of virtual memory [Start, Start+Size).
+type Range struct{ Start, Size uint64 }
+
+// Contains reports whether addr lies in the range.
+func (r Range) Contains(addr uint64) bool { return addr >= r.Start && addr-r.Start < r.Size }
+
+// Base is the start of the module's first range (crash's mod BASE).
+func (m Module) Base() uint64 {
+	if len(m.Ranges) == 0 {
+		return 0
+	}
+	return m.Ranges[0].Start
+}
+
+// Size is the module's core size (crash's mod SIZE).
+func (m Module) Size() uint64 {
+	var n uint64
+	for _, r := range m.Ranges {
+		n += r.Size
+	}
+	return n
+}
+
+const (
+	maxModules      = 1 << 14
+	maxModuleSyms   = 1 << 20
+	maxModuleStrtab = 16 << 20
+	elf64SymSize    = 24
+	moduleNameMax   = 64
+)
+
+// ReadModules walks the kernel's `modules` list (its address is
+// modulesHead, e.g. Lookup("modules")) and reads each module's name,
+// memory and symbols. It works on 6.1-style core_layout and on 6.4+ mem[].
+func ReadModules(modulesHead uint64, mem Memory, types Types) ([]Module, error) {
+	listOff, err := types.MemberOffset("module", "list")
+	if err != nil {
+		return nil, fmt.Errorf("modules: %w", err)
+	}
+	nameM, err := types.MemberInfo("module", "name")
+	if err != nil {
+		return nil, fmt.Errorf("modules: %w", err)
+	}
+	var mods []Module
+	seen := map[uint64]bool{}
+	next, err := readU64(mem, modulesHead)
+	if err != nil {
+		return nil, fmt.Errorf("modules: reading list head at %#x: %w", modulesHead, err)
+	}
+	for next != modulesHead {
+		if len(mods) >= maxModules || seen[next] {
+			return mods, fmt.Errorf("modules: list at %#x does not return to its head (loop or corruption after %d modules)", modulesHead, len(mods))
+		}
+		seen[next] = true
+		addr := next - listOff
+		m := Module{Addr: addr}
+		nb := make([]byte, min(nameM.Type.Size, moduleNameMax))
+		if err := mem.ReadVirt(nb, addr+nameM.Offset); err != nil {
+			return mods, fmt.Errorf("modules: module at %#x: name: %w", addr, err)
+		}
+		m.Name = cString(nb)
+		if m.Ranges, err = moduleRanges(addr, mem, types); err != nil {
+			return mods, fmt.Errorf("modules: %s at %#x: %w", m.Name, addr, err)
+		}
+		if m.Syms, err = moduleSyms(addr, m.Name, mem, types); err != nil {
+			return mods, fmt.Errorf("modules: %s at %#x: %w", m.Name, addr, err)
+		}
+		mods = append(mods, m)
+		if next, err = readU64(mem, next); err != nil {
+			return mods, fmt.Errorf("modules: %s at %#x: list.next: %w", m.Name, addr, err)
+		}
+	}
+	return mods, nil
+}
+
+// moduleRanges reads core_layout (≤ 6.3) or every mem[] entry (6.4+).
+func moduleRanges(addr uint64, mem Memory, types Types) ([]Range, error) {
+	read := func(basePath, sizePath string) (Range, error) {
+		b, err := types.MemberOffset("module", basePath)
+		if err != nil {
+			return Range{}, err
+		}
+		s, err := types.MemberInfo("module", sizePath)
+		if err != nil {
+			return Range{}, err
+		}
+		base, err := readU64(mem, addr+b)
+		if err != nil {
+			return Range{}, err
+		}
+		var size uint64
+		if s.Type.Size == 8 {
+			size, err = readU64(mem, addr+s.Offset)
+		} else {
+			var v uint32
+			v, err = readU32(mem, addr+s.Offset)
+			size = uint64(v)
+		}
+		return Range{base, size}, err
+	}
+	if types.HasMember("module", "core_layout") {
+		r, err := read("core_layout.base", "core_layout.size")
+		if err != nil {
+			return nil, err
+		}
+		return []Range{r}, nil
+	}
+	mi, err := types.MemberInfo("module", "mem")
+	if err != nil {
+		return nil, fmt.Errorf("neither core_layout nor mem[] in struct module: %w", err)
+	}
+	var rs []Range
+	for i := uint64(0); i < mi.Type.ArrayLen; i++ {
+		r, err := read(fmt.Sprintf("mem[%d].base", i), fmt.Sprintf("mem[%d].size", i))
+		if err != nil {
+			return nil, err
+		}
+		if r.Size != 0 {
+			rs = append(rs, r)
+		}
+	}
+	return rs, nil
+}
+
+// moduleSyms reads module.kallsyms → mod_kallsyms {symtab, num_symtab,
+// strtab, typetab}: Elf64_Sym entries and their names.
+func moduleSyms(addr uint64, modName string, mem Memory, types Types) ([]Sym, error) {
+	kOff, err := types.MemberOffset("module", "kallsyms")
+	if err != nil {
+		return nil, err
+	}
+	ks, err := readU64(mem, addr+kOff)
+	if err != nil || ks == 0 {
+		return nil, err
+	}
+	field := func(name string) (uint64, error) {
+		m, err := types.MemberInfo("mod_kallsyms", name)
+		if err != nil {
+			return 0, err
+		}
+		if m.Type.Size == 4 {
+			v, err := readU32(mem, ks+m.Offset)
+			return uint64(v), err
+		}
+		return readU64(mem, ks+m.Offset)
+	}
+	symtab, err := field("symtab")
+	if err != nil {
+		return nil, err
+	}
+	num, err := field("num_symtab")
+	if err != nil {
+		return nil, err
+	}
+	strtab, err := field("strtab")
+	if err != nil {
+		return nil, err
+	}
+	typetab := uint64(0)
+	if types.HasMember("mod_kallsyms", "typetab") {
+		if typetab, err = field("typetab"); err != nil {
+			return nil, err
+		}
+	}
+	if num > maxModuleSyms {
+		return nil, fmt.Errorf("implausible num_symtab %d", num)
+	}
+	raw, err := readChunked(mem, symtab, int(num*elf64SymSize))
+	if err != nil {
+		return nil, fmt.Errorf("symtab at %#x: %w", symtab, err)
+	}
+	var typ []byte
+	if typetab != 0 {
+		if typ, err = readChunked(mem, typetab, int(num)); err != nil {
+			return nil, fmt.Errorf("typetab at %#x: %w", typetab, err)
+		}
+	}
+	maxName := uint64(0)
+	for i := uint64(0); i < num; i++ {
+		maxName = max(maxName, uint64(binary.LittleEndian.Uint32(raw[i*elf64SymSize:])))
+	}
+	strLen := min(maxName+moduleNameMax*4, maxModuleStrtab)
+	strs, err := readStrtab(mem, strtab, int(strLen))
+	if err != nil {
+		return nil, fmt.Errorf("strtab at %#x: %w", strtab, err)
+	}
+	return decodeModuleSyms(raw, typ, strs, modName), nil
+}
+
+// readStrtab reads up to n bytes, stopping early (without error) at the
+// first unreadable page after the first: string tables end mid-page.
+func readStrtab(mem Memory, addr uint64, n int) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		a := addr + uint64(len(out))
+		chunk := min(n-len(out), int(4096-a%4096))
+		p := make([]byte, chunk)
+		if err := mem.ReadVirt(p, a); err != nil {
+			if len(out) == 0 {
+				return nil, err
+			}
+			break
+		}
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// decodeModuleSyms turns Elf64_Sym records, the kernel's per-symbol type
+// letters (typetab, may be nil) and the string table into symbols.
+func decodeModuleSyms(raw, typetab, strtab []byte, modName string) []Sym {
+	n := len(raw) / elf64SymSize
+	syms := make([]Sym, 0, n)
+	for i := range n {
+		e := raw[i*elf64SymSize:]
+		nameOff := uint64(binary.LittleEndian.Uint32(e))
+		info := e[4]
+		shndx := binary.LittleEndian.Uint16(e[6:])
+		value := binary.LittleEndian.Uint64(e[8:])
+		size := binary.LittleEndian.Uint64(e[16:])
+		if nameOff == 0 || nameOff >= uint64(len(strtab)) || shndx == 0 || value == 0 {
+			continue
+		}
+		name := cString(strtab[nameOff:])
+		if name == "" || strings.HasPrefix(name, "$") { // mapping symbols
+			continue
+		}
+		t := byte('t')
+		if i < len(typetab) && typetab[i] != 0 {
+			t = typetab[i]
+		} else if info>>4 == 1 { // STB_GLOBAL
+			t = 'T'
+		}
+		if t == 'U' || t == 'u' {
+			continue
+		}
+		syms = append(syms, Sym{Name: name, Addr: value, Size: size, Type: t, Module: modName})
+	}
+	return syms
+}
