@@ -279,9 +279,19 @@ func (k *kdumpFile) pageDesc(pfn uint64) (off int64, size, flags uint32, err err
 }
 
 var (
-	zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
-	zlibPool       sync.Pool
+	// The zstd decoder is made on first use: building it starts goroutines,
+	// which dumps of other compressions should not pay for.
+	zstdOnce    sync.Once
+	zstdDecoder *zstd.Decoder
+	zlibPool    sync.Pool
 )
+
+func zstdDec() *zstd.Decoder {
+	zstdOnce.Do(func() {
+		zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+	})
+	return zstdDecoder
+}
 
 // readPage returns the decompressed page of pfn into dst (len blockSize).
 func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
@@ -350,7 +360,7 @@ func decompressPage(flags uint32, src, dst []byte) error {
 			return fmt.Errorf("snappy page: %v", err)
 		}
 	case flags&flagZstd != 0:
-		out, err := zstdDecoder.DecodeAll(src, dst[:0])
+		out, err := zstdDec().DecodeAll(src, dst[:0])
 		if err != nil {
 			return fmt.Errorf("zstd page: %v", err)
 		}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Kernel log extraction speed: ktriage dmesg against makedumpfile
+# --dump-dmesg and kexec-tools' vmcore-dmesg (ELF only), on the same dumps,
+# in one run, with hyperfine. Prints median wall times and ratios
+# (other tool's median / ktriage's median: above 1 means ktriage is faster).
+# Needs: ../shared/corpus beside the repo; apt packages makedumpfile,
+# kexec-tools, hyperfine, zstd, jq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${RUNS:-30}"
+corpus="${CORPUS:-../shared/corpus/dumps}"
+go build -o bin/ktriage ./cmd/ktriage
+cache="${KTRIAGE_CACHE:-$HOME/.cache/ktriage}/corpus"
+mkdir -p "$cache"
+if [[ -f "$corpus/sysrq-elf/vmcore.zst" && ! -s "$cache/sysrq-elf.vmcore" ]]; then
+  zstd -q -d -o "$cache/sysrq-elf.vmcore" "$corpus/sysrq-elf/vmcore.zst"
+fi
+out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
+
+median() { jq -r ".results[$1].median" "$out/r.json"; }
+
+printf '%-22s %10s %13s %13s %8s %8s\n' dump ktriage_ms makedumpfile_ms vmcoredmesg_ms mdf/kt vmd/kt
+for dir in "$corpus"/*/; do
+  name=$(basename "$dir")
+  files=()
+  for f in "$dir"vmcore "$dir"vmcore.[0-9]; do [[ -f $f ]] && files+=("$f"); done
+  [[ $name == sysrq-elf ]] && files=("$cache/sysrq-elf.vmcore")
+  [[ ${#files[@]} -eq 0 ]] && continue
+  cmds=("./bin/ktriage dmesg ${files[*]}")
+  mdf=no; vmd=no
+  # Debian 12's makedumpfile has no zstd and cannot read flattened or split input.
+  # A tool takes part only where it can read the dump at all (one trial run):
+  # Debian 12's makedumpfile has no zstd or snappy and needs -R for flattened
+  # or split input; vmcore-dmesg reads ELF only.
+  rm -f "$out/mdf.txt"
+  if [[ ${#files[@]} -eq 1 ]] && makedumpfile --dump-dmesg "${files[0]}" "$out/mdf.txt" >/dev/null 2>&1; then
+    cmds+=("makedumpfile --dump-dmesg ${files[0]} $out/mdf.txt"); mdf=yes
+  fi
+  if vmcore-dmesg "${files[0]}" >/dev/null 2>&1; then
+    cmds+=("vmcore-dmesg ${files[0]}"); vmd=yes
+  fi
+  hyperfine -N -w 3 -r "$runs" --prepare "rm -f $out/mdf.txt" --export-json "$out/r.json" "${cmds[@]}" >/dev/null 2>&1
+  kt=$(median 0); i=1
+  m="-"; v="-"; r1="-"; r2="-"
+  if [[ $mdf == yes ]]; then m=$(median $i); r1=$(echo "$m / $kt" | bc -l); i=$((i+1)); fi
+  if [[ $vmd == yes ]]; then v=$(median $i); r2=$(echo "$v / $kt" | bc -l); fi
+  ms() { [[ $1 == - ]] && echo - || printf '%.2f' "$(echo "$1 * 1000" | bc -l)"; }
+  rt() { [[ $1 == - ]] && echo - || printf '%.2f' "$1"; }
+  printf '%-22s %10s %13s %13s %8s %8s\n' "$name" "$(ms "$kt")" "$(ms "$m")" "$(ms "$v")" "$(rt "$r1")" "$(rt "$r2")"
+done
+echo "(-: the tool cannot read that dump: makedumpfile 1.7.2 has no zstd or snappy and needs -R for flattened/split input; vmcore-dmesg reads ELF only)"

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# All comparative benchmarks, each printing its ratios.
+set -euo pipefail
+cd "$(dirname "$0")"
+bash dmesg.sh
