@@ -1,0 +1,22 @@
+package report
+
+import (
+	_ "embed"
+	"html/template"
+	"io"
+	"strings"
+)
+
+//go:embed report.html.tmpl
+var htmlTemplateText string
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"upper": strings.ToUpper,
+	"frame": func(f frameView) string { return frameLine(&textWriter{}, f) },
+}).Parse(htmlTemplateText))
+
+// writeHTML writes one self-contained page: styles inline, no scripts, no
+// external assets; html/template escapes every string from the kernel.
+func writeHTML(w io.Writer, m *model) error {
+	return htmlTemplate.Execute(w, m)
+}

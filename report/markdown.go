@@ -1,0 +1,143 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// writeMarkdown writes a report to paste into a ticket: GitHub-flavoured
+// Markdown, kernel text inside code fences so nothing in it is markup.
+func writeMarkdown(out io.Writer, m *model) error {
+	w := bufio.NewWriter(out)
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("# %s\n\n", mdInline(m.Title))
+	if v := m.Verdict; v != nil {
+		p("**Verdict:** %s — **%s** (confidence %s)\n\n", mdInline(v.Title), strings.ToUpper(v.Severity), v.Confidence)
+		if v.Summary != "" {
+			p("%s\n\n", mdInline(v.Summary))
+		}
+		if v.Applies != "" {
+			p("**Kernel %s:** %s\n\n", v.Applies, mdInline(v.AppliesNote))
+		}
+		if v.Fix != "" {
+			p("**Fix:** %s\n\n", mdInline(v.Fix))
+		}
+	} else {
+		p("**Verdict:** no rule matched; see the panic and stacks below.\n\n")
+	}
+
+	if len(m.System) > 0 {
+		p("## System\n\n")
+		rows := make([][]string, 0, len(m.System))
+		for _, kv := range m.System {
+			rows = append(rows, []string{kv[0], mdCell(kv[1])})
+		}
+		tbl := tablewriter.NewTable(w, tablewriter.WithRenderer(renderer.NewMarkdown()),
+			tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoWrap(tw.WrapNone))
+		tbl.Header("fact", "value")
+		if err := tbl.Bulk(rows); err != nil {
+			return err
+		}
+		if err := tbl.Render(); err != nil {
+			return err
+		}
+		p("\n")
+	}
+
+	if pv := m.Panic; pv != nil {
+		p("## Panic\n\n")
+		var b strings.Builder
+		b.WriteString(pv.Message + "\n")
+		if pv.Where != "" {
+			b.WriteString(pv.Where + "\n")
+		}
+		for _, f := range pv.Frames {
+			b.WriteString(frameLine(&textWriter{}, f) + "\n")
+		}
+		fence(w, b.String())
+	}
+
+	if len(m.Groups) > 0 {
+		p("## Blocked tasks (D state), grouped by stack\n\n")
+		for _, g := range m.Groups {
+			p("**%d×** %s\n\n", g.Count, mdInline(g.Tasks))
+			fence(w, strings.Join(g.Stack, "\n"))
+		}
+	}
+
+	if len(m.Findings) > 0 {
+		p("## Findings\n\n")
+		for i, f := range m.Findings {
+			p("### %d. %s\n\n", i+1, mdInline(f.Title))
+			p("`%s` · severity **%s** · confidence %s", f.ID, f.Severity, f.Confidence)
+			if f.Applies != "" {
+				p(" · kernel **%s**: %s", f.Applies, mdInline(f.AppliesNote))
+			}
+			p("\n\n")
+			if f.Cause != "" {
+				p("**Cause.** %s\n\n", mdInline(f.Cause))
+			}
+			if f.Fix != "" {
+				p("**Fix.** %s\n\n", mdInline(f.Fix))
+			}
+			if len(f.Commands) > 0 {
+				p("**Confirm with:**\n\n")
+				fence(w, strings.Join(f.Commands, "\n"))
+			}
+			if len(f.Evidence) > 0 {
+				p("**Evidence:**\n\n")
+				fence(w, strings.Join(f.Evidence, "\n"))
+			}
+			if len(f.References) > 0 {
+				p("**References:**\n\n")
+				for _, r := range f.References {
+					p("- %s\n", mdInline(r))
+				}
+				p("\n")
+			}
+		}
+	}
+
+	if len(m.LogLines) > 0 {
+		p("## Log (%s)\n\n", m.LogNote)
+		var b strings.Builder
+		for _, l := range m.LogLines {
+			mark := "  "
+			if l.Mark {
+				mark = "> "
+			}
+			b.WriteString(mark + strings.TrimSpace(l.Prefix+" "+l.Text) + "\n")
+		}
+		fence(w, b.String())
+	}
+	if len(m.Warnings) > 0 {
+		p("## Warnings\n\n")
+		for _, wn := range m.Warnings {
+			p("- %s\n", mdInline(wn))
+		}
+	}
+	return w.Flush()
+}
+
+// fence writes text in a code fence longer than any run of backticks in it.
+func fence(w io.Writer, text string) {
+	ticks := "```"
+	for strings.Contains(text, ticks) {
+		ticks += "`"
+	}
+	fmt.Fprintf(w, "%s\n%s\n%s\n\n", ticks, strings.TrimRight(text, "\n"), ticks)
+}
+
+// mdInline escapes the characters that would turn kernel text into markup
+// (or raw HTML) outside a code fence.
+var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`, "|", `\|`, "#", `\#`)
+
+func mdInline(s string) string { return mdEscaper.Replace(strings.TrimSpace(s)) }
+
+func mdCell(s string) string { return mdInline(strings.ReplaceAll(s, "\n", " ")) }

@@ -1,0 +1,130 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+func sample() *incident.Incident {
+	cpu, pid := 3, 16179
+	t1, t2 := 47113590.457363, 47113590.458030
+	return &incident.Incident{
+		Title:  "BUG: unable to handle kernel NULL pointer dereference in pick_next_task_fair",
+		Source: incident.Source{Path: "vmcore-dmesg.txt", Kind: "log", Format: "dmesg"},
+		System: &incident.System{Release: "3.10.0-229.el7.x86_64", Nodename: "xg-napos-shop-service-11", CPUs: 24},
+		Panic: &incident.Panic{
+			Message: "BUG: unable to handle kernel NULL pointer dereference at 0000000000000010",
+			CPU:     &cpu, PID: &pid, Comm: "java",
+			RIP:       &incident.Frame{Function: "rb_next", Offset: 1, Size: 0x50, Reliable: true},
+			Backtrace: []incident.Frame{{Function: "pick_next_task_fair", Offset: 0x129, Size: 0x1d0}, {Function: "__schedule", Offset: 0x122, Size: 0x7b0, Reliable: true}},
+		},
+		BlockedTasks: []incident.BlockedTask{
+			{PID: 192, Comm: "dd", State: "UN", Backtrace: []incident.Frame{{Function: "percpu_rwsem_wait", Reliable: true}, {Function: "vfs_write", Reliable: true}}},
+			{PID: 193, Comm: "dd", State: "UN", Backtrace: []incident.Frame{{Function: "percpu_rwsem_wait", Reliable: true}, {Function: "vfs_write", Reliable: true}}},
+		},
+		Findings: []incident.Finding{{
+			ID: "rhel7-cfs-throttle-null-deref", Title: "CFS NULL dereference", Severity: "high", Confidence: "high",
+			Cause: "throttled cfs_rq", Fix: "Upgrade to kernel-3.10.0-327.44.2.el7", Commands: []string{"uname -r"},
+			Evidence: []string{"backtrace: rb_next ← pick_next_task_fair"}, References: []string{"https://access.redhat.com/errata/RHBA-2016:2966"},
+			Applies: "affected", AppliesNote: "3.10.0-229.el7 is below 3.10.0-327.44.2.el7",
+		}},
+		Log: []incident.LogRecord{
+			{Time: &t1, Text: "app: <script>alert('pwned')</script> & more", Level: 6},
+			{Time: &t2, Text: "BUG: unable to handle kernel NULL pointer dereference at 0000000000000010", Level: 1},
+		},
+		Warnings: []string{"no vmcore: tasks come from the log"},
+	}
+}
+
+func render(t *testing.T, in *incident.Incident, format string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Write(&b, in, format, Options{}); err != nil {
+		t.Fatalf("%s: %v", format, err)
+	}
+	return b.String()
+}
+
+func TestHTMLEscapesKernelText(t *testing.T) {
+	out := render(t, sample(), "html")
+	if strings.Contains(out, "<script>") {
+		t.Fatal("a log line's <script> reached the page unescaped")
+	}
+	if !strings.Contains(out, "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &amp; more") {
+		t.Errorf("the log line is not shown as text")
+	}
+	for _, external := range []string{"<link", "src=", "http-equiv=\"refresh\"", "@import"} {
+		if strings.Contains(out, external) {
+			t.Errorf("page refers to something outside itself: %s", external)
+		}
+	}
+	verdict := strings.Index(out, "CFS NULL dereference")
+	system := strings.Index(out, "<h2>System</h2>")
+	if verdict < 0 || system < 0 || verdict > system {
+		t.Errorf("the verdict does not lead the page (verdict at %d, system at %d)", verdict, system)
+	}
+}
+
+func TestTextLeadsWithVerdict(t *testing.T) {
+	out := render(t, sample(), "text")
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[0], "CRASH: BUG: unable to handle") || !strings.HasPrefix(lines[1], "VERDICT: [HIGH] CFS NULL dereference") {
+		t.Fatalf("head:\n%s", strings.Join(lines[:3], "\n"))
+	}
+	for _, want := range []string{"RELEASE:", "3.10.0-229.el7.x86_64", "RIP   rb_next+0x1/0x50", "#0 ? pick_next_task_fair+0x129/0x1d0", "2× dd:192, dd:193", "kernel AFFECTED", "$ uname -r", "> [47113590.458030] BUG:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Error("colour without Options.Color")
+	}
+	var b bytes.Buffer
+	if err := Write(&b, sample(), "text", Options{Color: true}); err != nil || !strings.Contains(b.String(), "\x1b[") {
+		t.Errorf("no colour with Options.Color (err %v)", err)
+	}
+}
+
+func TestMarkdownFencesKernelText(t *testing.T) {
+	in := sample()
+	in.Log = append(in.Log, incident.LogRecord{Text: "weird ``` fence", Level: 4})
+	out := render(t, in, "markdown")
+	if !strings.HasPrefix(out, "# BUG: unable to handle kernel NULL pointer dereference in pick\\_next\\_task\\_fair") {
+		t.Errorf("title line: %q", strings.SplitN(out, "\n", 2)[0])
+	}
+	if !strings.Contains(out, "| RELEASE") || !strings.Contains(out, "````\n") {
+		t.Errorf("markdown lacks the system table or a longer fence:\n%s", out)
+	}
+}
+
+func TestJSONContract(t *testing.T) {
+	out := render(t, sample(), "json")
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"title", "source", "system", "panic", "blocked_tasks", "findings", "warnings"} {
+		if _, ok := doc[key]; !ok {
+			t.Errorf("JSON lacks %q", key)
+		}
+	}
+	f := doc["findings"].([]any)[0].(map[string]any)
+	for _, key := range []string{"id", "title", "severity", "confidence", "cause", "fix", "commands", "evidence", "references", "applies"} {
+		if _, ok := f[key]; !ok {
+			t.Errorf("finding lacks %q", key)
+		}
+	}
+	if _, ok := doc["log"]; ok {
+		t.Error("the log is serialised")
+	}
+}
+
+func TestUnknownFormat(t *testing.T) {
+	if err := Write(&bytes.Buffer{}, sample(), "pdf", Options{}); err == nil {
+		t.Error("pdf accepted")
+	}
+}
