@@ -243,4 +243,3 @@ func (d *elfDump) ReadVirt(p []byte, vaddr uint64) error {
 	}
 	return nil
 }
-

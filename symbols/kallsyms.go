@@ -30,10 +30,10 @@ var ErrNoKallsyms = errors.New("VMCOREINFO has no kallsyms entries (kernel < 6.0
 // relative_base - 1 - offset; without it, relative_base + (u32)offset.
 type kallsymsTables struct {
 	numSyms      int
-	names        []byte     // length-prefixed token strings
-	tokenTable   []byte     // 256 NUL-terminated tokens, concatenated
+	names        []byte      // length-prefixed token strings
+	tokenTable   []byte      // 256 NUL-terminated tokens, concatenated
 	tokenIndex   [256]uint16 // offset of each token in tokenTable
-	offsets      []byte     // numSyms little-endian s32
+	offsets      []byte      // numSyms little-endian s32
 	relativeBase uint64
 }
 
