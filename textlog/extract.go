@@ -1,0 +1,359 @@
+package textlog
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// Limits that keep memory bounded whatever the size of the log.
+const (
+	// TailRecords is how many of the last records an incident keeps.
+	TailRecords = 5000
+	// contextRecords is how many records before each report are kept.
+	contextRecords = 20
+	// maxPinned bounds the records kept around reports.
+	maxPinned = 50000
+	// maxReports bounds the reports kept; later ones are only counted.
+	maxReports = 20000
+	// maxOpenLines closes a report that grew this long without ending.
+	maxOpenLines = 800
+	// borrowLines is how far a report without a stack follows the panic
+	// that came after it, looking for the stack they share.
+	borrowLines = 120
+	// gapSeconds closes reports when the log falls silent this long.
+	gapSeconds = 30.0
+)
+
+// finding is one finished report with where it came from.
+type finding struct {
+	rep     incident.Report
+	family  string
+	boot    int
+	seq     int
+	blocked *incident.BlockedTask
+	dump    bool // a D-state task dump, not a report
+}
+
+// extractor finds reports in a stream of records. It holds the reports in
+// progress, a ring of recent records and what it has finished.
+type extractor struct {
+	open     map[string][]*builder
+	hw       map[string]*hwBuilder
+	done     []finding
+	hwDone   []hwFinding
+	dropped  int
+	seq      int
+	boot     int
+	lastTime map[string]float64
+	ring     []incident.LogRecord // the last TailRecords records
+	ringPos  int
+	ringFull bool
+	pinned   []incident.LogRecord
+	pinnedTo int // records with seq < pinnedTo are already pinned
+	recSeq   []int
+	system   incident.System
+	hosts    map[string]bool
+}
+
+func newExtractor() *extractor {
+	return &extractor{open: map[string][]*builder{}, hw: map[string]*hwBuilder{},
+		lastTime: map[string]float64{}, hosts: map[string]bool{}}
+}
+
+var (
+	bannerRe = regexp.MustCompile(`^Linux version (\S+) .*?(#\S+.*)$`)
+	dmiRe    = regexp.MustCompile(`^DMI: (.+?)\s*$`)
+)
+
+// feed takes the next decoded line.
+func (x *extractor) feed(l *line) {
+	if l.foreign {
+		return
+	}
+	seq := x.seq
+	x.seq++
+	x.remember(l.rec, seq)
+	if l.bare {
+		return // console noise: kept in the log, never in a report
+	}
+	text := l.rec.Text
+	host := l.rec.Host
+	if host != "" {
+		x.hosts[host] = true
+	}
+	x.readSystem(text, host)
+	if l.rec.Time != nil {
+		if last, ok := x.lastTime[host]; ok {
+			if *l.rec.Time+1 < last {
+				x.newBoot(host)
+			} else if *l.rec.Time-last > gapSeconds {
+				x.closeHost(host)
+			}
+		}
+		x.lastTime[host] = *l.rec.Time
+	}
+
+	if x.feedHardware(l, seq) {
+		return
+	}
+	key := host + "\x00" + l.rec.Caller
+	fam := headerFamily(text)
+	open := x.open[key]
+	if fam != "" && x.continues(fam, text, open) {
+		fam = ""
+	}
+	if fam == "" && isTaskDumpLine(text) && !x.hungOpen(open) {
+		fam = "task dump"
+	}
+	if fam != "" {
+		var keep []*builder
+		for _, b := range open {
+			if fam == "Kernel panic" && !b.hasStack() && b.family != "Kernel panic" && !b.taskDump {
+				b.borrow = true
+				keep = append(keep, b)
+				continue
+			}
+			x.finish(b)
+		}
+		nb := newBuilder(fam, l, seq, x.boot)
+		nb.key = key
+		nb.taskDump = fam == "task dump"
+		x.pin(seq)
+		x.open[key] = append(keep, nb)
+		return
+	}
+	if len(open) == 0 {
+		return
+	}
+	keep := open[:0]
+	for _, b := range open {
+		if b.taskDump && !taskDumpContinues(text) {
+			x.finish(b)
+			continue
+		}
+		b.add(l, seq)
+		x.pin(seq)
+		if endTraceRe.MatchString(text) || b.lines > maxOpenLines || b.borrow && (b.hasStack() || b.lines > borrowLines) {
+			x.finish(b)
+			continue
+		}
+		keep = append(keep, b)
+	}
+	x.open[key] = keep
+}
+
+// continues reports whether a header belongs to a report in progress.
+func (x *extractor) continues(fam, text string, open []*builder) bool {
+	if len(open) == 0 {
+		return false
+	}
+	b := open[len(open)-1]
+	if within, ok := followUps[fam]; ok && b.lines <= within {
+		return true
+	}
+	switch fam {
+	case "kernel BUG":
+		return b.family == "list corruption" && b.lines <= 30 && strings.Contains(text, "list_debug")
+	case "Out of memory":
+		return b.family == "oom-killer"
+	}
+	return false
+}
+
+func (x *extractor) hungOpen(open []*builder) bool {
+	for _, b := range open {
+		if b.family == "INFO:" && b.blocked != nil && b.blocked.State == "D" && !b.hasStack() {
+			return true
+		}
+	}
+	return false
+}
+
+var taskDumpRes = []*regexp.Regexp{oldTaskLineRe, newTaskLineRe}
+
+// isTaskDumpLine matches the line sched_show_task prints for a task in D
+// state (sysrq-w, or the messages file of a hung-task report).
+func isTaskDumpLine(text string) bool {
+	if m := oldTaskLineRe.FindStringSubmatch(text); m != nil {
+		return m[2] == "D"
+	}
+	if m := newTaskLineRe.FindStringSubmatch(text); m != nil {
+		return strings.HasPrefix(m[2], "D")
+	}
+	return false
+}
+
+// taskDumpContinues: a task dump goes on through its raw stack words, its
+// call trace and register lines; anything else ends it.
+func taskDumpContinues(text string) bool {
+	if isTaskDumpLine(text) {
+		return false
+	}
+	if _, m, ok := parseFrame(text); ok || m != "" {
+		return true
+	}
+	t := strings.TrimSpace(text)
+	return stackStartRe.MatchString(text) || ripRe.MatchString(text) || regLineRe.MatchString(text) ||
+		codeLineRe.MatchString(text) || stackWordsRe.MatchString(t) || t == ""
+}
+
+var stackWordsRe = regexp.MustCompile(`^(?:[0-9a-f]{16}\s*)+$`)
+
+func (x *extractor) readSystem(text, host string) {
+	if m := bannerRe.FindStringSubmatch(text); m != nil {
+		x.system.Release, x.system.Version = m[1], m[2]
+	}
+	if m := dmiRe.FindStringSubmatch(text); m != nil {
+		x.system.Hardware = m[1]
+	}
+	if strings.HasPrefix(text, "Linux version ") && x.seq > 1 {
+		x.newBoot(host)
+	}
+}
+
+// newBoot closes everything in progress: the kernel restarted (a kdump
+// capture kernel, a reboot).
+func (x *extractor) newBoot(host string) {
+	x.closeHost(host)
+	x.boot++
+	delete(x.lastTime, host)
+}
+
+func (x *extractor) closeHost(host string) {
+	for key, open := range x.open {
+		if !strings.HasPrefix(key, host+"\x00") {
+			continue
+		}
+		for _, b := range open {
+			x.finish(b)
+		}
+		delete(x.open, key)
+	}
+	if h := x.hw[host]; h != nil {
+		x.finishHardware(host)
+	}
+}
+
+func (x *extractor) finish(b *builder) {
+	if b.closed {
+		return
+	}
+	b.closed = true
+	if len(x.done) >= maxReports {
+		x.dropped++
+		return
+	}
+	f := finding{family: b.family, boot: b.boot, seq: b.seq, blocked: b.blocked, dump: b.taskDump}
+	f.rep = b.finish()
+	if b.blocked != nil {
+		b.blocked.Backtrace = b.primaryTrace()
+	}
+	x.done = append(x.done, f)
+}
+
+// end closes every report in progress.
+func (x *extractor) end() {
+	for _, open := range x.open {
+		for _, b := range open {
+			x.finish(b)
+		}
+	}
+	x.open = map[string][]*builder{}
+	for host := range x.hw {
+		x.finishHardware(host)
+	}
+	sortFindings(x.done)
+}
+
+func sortFindings(fs []finding) {
+	// Reports finish out of order when several are open; restore log order.
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].seq < fs[j-1].seq; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
+		}
+	}
+}
+
+// remember keeps the record in the tail ring.
+func (x *extractor) remember(r incident.LogRecord, seq int) {
+	if x.ring == nil {
+		x.ring = make([]incident.LogRecord, 0, 1024)
+		x.recSeq = make([]int, 0, 1024)
+	}
+	if len(x.ring) < TailRecords {
+		x.ring = append(x.ring, r)
+		x.recSeq = append(x.recSeq, seq)
+		return
+	}
+	x.ring[x.ringPos] = r
+	x.recSeq[x.ringPos] = seq
+	x.ringPos = (x.ringPos + 1) % TailRecords
+	x.ringFull = true
+}
+
+// pin keeps the records of a report, and those just before it, beyond
+// the tail ring.
+func (x *extractor) pin(seq int) {
+	from := seq - contextRecords
+	if from < x.pinnedTo {
+		from = x.pinnedTo
+	}
+	if from > seq || len(x.pinned) >= maxPinned {
+		return
+	}
+	n := len(x.ring)
+	for i := 0; i < n; i++ {
+		j := i
+		if x.ringFull {
+			j = (x.ringPos + i) % n
+		}
+		if s := x.recSeq[j]; s >= from && s <= seq {
+			x.pinned = append(x.pinned, x.ring[j])
+		}
+	}
+	x.pinnedTo = seq + 1
+}
+
+// log returns the kept records in log order: those around reports and
+// the tail.
+func (x *extractor) log() []incident.LogRecord {
+	n := len(x.ring)
+	out := make([]incident.LogRecord, 0, len(x.pinned)+n)
+	out = append(out, x.pinned...)
+	for i := 0; i < n; i++ {
+		j := i
+		if x.ringFull {
+			j = (x.ringPos + i) % n
+		}
+		if x.recSeq[j] >= x.pinnedTo || !x.isPinned(x.recSeq[j]) {
+			out = append(out, x.ring[j])
+		}
+	}
+	// Pinned records and the tail overlap; order by input line.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Line < out[j-1].Line; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	dedup := out[:0]
+	for i, r := range out {
+		if i > 0 && r.Line == out[i-1].Line && r.Line != 0 && r.Text == out[i-1].Text {
+			continue
+		}
+		dedup = append(dedup, r)
+	}
+	return dedup
+}
+
+func (x *extractor) isPinned(seq int) bool { return seq < x.pinnedTo && len(x.pinned) > 0 && false }
+
+func (x *extractor) warnings() []string {
+	var w []string
+	if x.dropped > 0 {
+		w = append(w, fmt.Sprintf("%d more reports were found but not kept (limit %d)", x.dropped, maxReports))
+	}
+	return w
+}

@@ -1,0 +1,235 @@
+package textlog
+
+import (
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// Format names one layout of kernel log lines. A file is described by its
+// dominant format; every line is still decoded on its own, so files that
+// mix formats (a console capture with syslog pasted in) keep working.
+type Format string
+
+const (
+	FormatDmesg         Format = "dmesg"                 // [ts] msg, optional <lvl> and [T123]/[C1]
+	FormatDmesgWall     Format = "dmesg -T"              // [Mon Sep 12 11:38:25 2017] msg
+	FormatVmcoreDmesg   Format = "vmcore-dmesg"          // dmesg written by kexec-tools or makedumpfile
+	FormatSyslog        Format = "syslog"                // Mon dd hh:mm:ss host kernel: msg (also journalctl short)
+	FormatSyslogISO     Format = "syslog-rfc3339"        // 2017-06-30T16:25:43.012+08:00 host kernel: msg
+	FormatSyslogLevel   Format = "syslog-level"          // 2017-06-30 16:25:43.012 err kernel: msg
+	FormatJournalPrecis Format = "journal-short-precise" // Mon dd hh:mm:ss.uuuuuu host kernel: msg
+	FormatJournalJSON   Format = "journal-json"          // journalctl -o json
+	FormatConsole       Format = "console"               // dmesg lines among other serial output
+	FormatPlain         Format = "plain"                 // kernel messages without any prefix
+)
+
+// line is one decoded input line.
+type line struct {
+	rec    incident.LogRecord
+	format Format
+	// foreign is a syslog or journal line from another program: counted for
+	// format detection, never a kernel record.
+	foreign bool
+	// bare is a line without any kernel prefix (console noise, or a log
+	// that carries no stamps at all).
+	bare bool
+	// stamp is the raw wall-clock stamp when it lacks a year (BSD syslog).
+	month, day int
+	clock      string
+}
+
+var (
+	// <4>[   12.345678][  T123] msg — every part optional but the stamp.
+	dmesgRe = regexp.MustCompile(`^(?:<(\d{1,3})>)?\[\s*(\d+\.\d+)\](?:\[\s*([TC]\d+)\])?(?: ?<(\d)>)? ?(.*)$`)
+	// <0>msg — vmcore-dmesg of kernels before 3.5 and crash's log -m.
+	levelOnlyRe = regexp.MustCompile(`^<(\d)>(.*)$`)
+	dmesgWallRe = regexp.MustCompile(`^\[((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4})\](?:\[\s*([TC]\d+)\])? ?(.*)$`)
+	bsdRe       = regexp.MustCompile(`^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d:\d\d:\d\d)(\.\d+)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
+	isoRe       = regexp.MustCompile(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
+	ansiRe      = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+)
+
+var months = map[string]int{"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
+	"Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12}
+
+// syslogSeverity maps the severity words some collectors print in place of
+// the host ("2017-06-30 16:25:43.012 err kernel: ...") to printk levels.
+var syslogSeverity = map[string]int{"emerg": 0, "panic": 0, "alert": 1, "crit": 2, "err": 3, "error": 3,
+	"warning": 4, "warn": 4, "notice": 5, "info": 6, "debug": 7}
+
+// decodeLine splits one input line into its prefix fields and the kernel
+// message. It never fails: a line it does not recognise is a bare message.
+func decodeLine(s string) line {
+	s = strings.TrimRight(s, "\r\n")
+	if strings.IndexByte(s, 0x1b) >= 0 {
+		s = ansiRe.ReplaceAllString(s, "")
+	}
+	if strings.IndexByte(s, '\r') >= 0 { // console redraws: keep what was shown last
+		s = s[strings.LastIndexByte(s, '\r')+1:]
+	}
+	var l line
+	l.rec.Level = -1
+	if strings.HasPrefix(s, "{") && strings.Contains(s, `"MESSAGE"`) {
+		if decodeJournalJSON(s, &l) {
+			return l
+		}
+	}
+	if m := bsdRe.FindStringSubmatch(s); m != nil {
+		l.format = FormatSyslog
+		if m[4] != "" {
+			l.format = FormatJournalPrecis
+		}
+		l.month, l.day, l.clock = months[m[1]], atoi(m[2]), m[3]+m[4]
+		return decodeSyslogBody(l, m[5], m[6], m[7])
+	}
+	if m := isoRe.FindStringSubmatch(s); m != nil {
+		l.format = FormatSyslogISO
+		host := m[5]
+		if lvl, ok := syslogSeverity[strings.ToLower(host)]; ok {
+			l.format = FormatSyslogLevel
+			l.rec.Level = lvl
+			host = ""
+		}
+		if t, ok := parseISO(m[1], m[2], m[3], m[4]); ok {
+			l.rec.WallTime = &t
+		}
+		return decodeSyslogBody(l, host, m[6], m[7])
+	}
+	if m := dmesgWallRe.FindStringSubmatch(s); m != nil {
+		l.format = FormatDmesgWall
+		if t, err := time.Parse("Mon Jan _2 15:04:05 2006", m[1]); err == nil {
+			l.rec.WallTime = &t
+		}
+		l.rec.Caller = m[2]
+		l.rec.Text = m[3]
+		return l
+	}
+	l.format = FormatDmesg
+	decodeKernelMessage(s, &l)
+	return l
+}
+
+// decodeSyslogBody fills a syslog line's host and, for kernel lines, the
+// kernel message that follows "kernel:".
+func decodeSyslogBody(l line, host, ident, msg string) line {
+	l.rec.Host = host
+	if ident != "kernel" && ident != "vmunix" {
+		l.foreign = true
+		l.rec.Text = msg
+		return l
+	}
+	lvl := l.rec.Level
+	f := l.format
+	decodeKernelMessage(msg, &l)
+	l.format = f
+	l.bare = false
+	if l.rec.Level < 0 {
+		l.rec.Level = lvl
+	}
+	return l
+}
+
+// decodeKernelMessage reads the dmesg prefix of a kernel message: level,
+// seconds since boot and caller id.
+func decodeKernelMessage(s string, l *line) {
+	if m := dmesgRe.FindStringSubmatch(s); m != nil {
+		if m[1] != "" {
+			l.rec.Level = atoi(m[1]) & 7
+		} else if m[4] != "" {
+			l.rec.Level = atoi(m[4])
+		}
+		if ts, err := strconv.ParseFloat(m[2], 64); err == nil {
+			l.rec.Time = &ts
+		}
+		l.rec.Caller = m[3]
+		l.rec.Text = m[5]
+		return
+	}
+	if m := levelOnlyRe.FindStringSubmatch(s); m != nil {
+		l.rec.Level = atoi(m[1])
+		l.rec.Text = m[2]
+		l.format = FormatVmcoreDmesg
+		return
+	}
+	l.bare = true
+	l.format = FormatPlain
+	l.rec.Text = s
+}
+
+// journalEntry is the subset of journalctl -o json fields we read.
+type journalEntry struct {
+	Message    json.RawMessage `json:"MESSAGE"`
+	Realtime   string          `json:"__REALTIME_TIMESTAMP"`
+	Monotonic  string          `json:"_SOURCE_MONOTONIC_TIMESTAMP"`
+	Host       string          `json:"_HOSTNAME"`
+	Priority   string          `json:"PRIORITY"`
+	Transport  string          `json:"_TRANSPORT"`
+	Identifier string          `json:"SYSLOG_IDENTIFIER"`
+}
+
+func decodeJournalJSON(s string, l *line) bool {
+	var e journalEntry
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		return false
+	}
+	l.format = FormatJournalJSON
+	l.rec.Host = e.Host
+	var msg string
+	if err := json.Unmarshal(e.Message, &msg); err != nil {
+		// Messages that are not valid UTF-8 are exported as byte arrays.
+		var raw []byte
+		var nums []int
+		if json.Unmarshal(e.Message, &nums) == nil {
+			for _, n := range nums {
+				raw = append(raw, byte(n))
+			}
+		}
+		msg = string(raw)
+	}
+	l.rec.Text = strings.TrimRight(msg, "\n")
+	if p, err := strconv.Atoi(e.Priority); err == nil {
+		l.rec.Level = p
+	}
+	if us, err := strconv.ParseInt(e.Realtime, 10, 64); err == nil {
+		t := time.UnixMicro(us).UTC()
+		l.rec.WallTime = &t
+	}
+	if us, err := strconv.ParseInt(e.Monotonic, 10, 64); err == nil {
+		ts := float64(us) / 1e6
+		l.rec.Time = &ts
+	}
+	l.foreign = e.Transport != "kernel" && e.Identifier != "kernel"
+	return true
+}
+
+func parseISO(date, clock, frac, zone string) (time.Time, bool) {
+	layout := "2006-01-02 15:04:05"
+	v := date + " " + clock
+	if frac != "" {
+		layout += frac[:1] + strings.Repeat("9", len(frac)-1)
+		v += frac
+	}
+	switch {
+	case zone == "Z":
+		layout += "Z07:00"
+		v += zone
+	case len(zone) == 5: // +0800
+		layout += "-0700"
+		v += zone
+	case zone != "":
+		layout += "-07:00"
+		v += zone
+	}
+	t, err := time.Parse(layout, v)
+	return t, err == nil
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(strings.TrimSpace(s))
+	return n
+}

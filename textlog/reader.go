@@ -1,0 +1,202 @@
+package textlog
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// maxLineBytes bounds one input line; longer lines (a binary file, a
+// console that lost its newlines) are cut so memory stays bounded.
+const maxLineBytes = 64 << 10
+
+// decompress returns a reader of the plain text behind r, recognising gzip,
+// xz and zstd by their magic bytes, and the name of the compression used.
+func decompress(r io.Reader) (io.Reader, string, func(), error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	magic, _ := br.Peek(6)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("gzip: %w", err)
+		}
+		zr.Multistream(true)
+		return zr, "gzip", func() { zr.Close() }, nil
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
+		xr, err := xz.NewReader(br)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("xz: %w", err)
+		}
+		return xr, "xz", func() {}, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("zstd: %w", err)
+		}
+		return zr, "zstd", zr.Close, nil
+	}
+	return br, "", func() {}, nil
+}
+
+// lineReader yields the lines of a text stream, cutting over-long lines.
+type lineReader struct {
+	br  *bufio.Reader
+	buf []byte
+	n   int // lines read
+	err error
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, 256<<10)}
+}
+
+// next returns the next line without its newline; ok is false at the end
+// of input (lr.err then holds any read error other than io.EOF).
+func (lr *lineReader) next() (string, bool) {
+	lr.buf = lr.buf[:0]
+	for {
+		chunk, err := lr.br.ReadSlice('\n')
+		if len(lr.buf) < maxLineBytes {
+			room := maxLineBytes - len(lr.buf)
+			if len(chunk) > room {
+				chunk = chunk[:room]
+			}
+			lr.buf = append(lr.buf, chunk...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if err != io.EOF {
+				lr.err = err
+			}
+			if len(lr.buf) == 0 {
+				return "", false
+			}
+		}
+		lr.n++
+		return strings.TrimRight(string(lr.buf), "\n"), true
+	}
+}
+
+// droppedRe matches the prefixes a console puts before a kernel line:
+// "** 93 printk messages dropped ** " and a login prompt the kernel wrote over.
+var droppedRe = regexp.MustCompile(`^(?:\*\* \d+ printk messages dropped \*\* ?|.*? login: )(\[\s*\d+\.\d+\].*)$`)
+
+// detectWindow is how many lines are read before the dominant format is
+// decided; bare lines seen before then are classified with hindsight.
+const detectWindow = 400
+
+// recordStream turns lines into records, deciding which bare lines are
+// console noise and completing year-less syslog stamps.
+type recordStream struct {
+	lr      *lineReader
+	year    int // for syslog stamps without a year; 0 = leave WallTime unset
+	loc     *time.Location
+	pending []line
+	counts  map[Format]int
+	decided bool
+	stamped bool // the log carries seconds-since-boot or wall stamps
+	format  Format
+	lastMon int
+}
+
+func newRecordStream(r io.Reader, year int) *recordStream {
+	return &recordStream{lr: newLineReader(r), year: year, loc: time.UTC, counts: map[Format]int{}}
+}
+
+// next returns the next decoded line. Lines are buffered until the format
+// is decided, so the first records wait for detectWindow lines.
+func (rs *recordStream) next() (line, bool) {
+	for !rs.decided {
+		s, ok := rs.lr.next()
+		if !ok {
+			rs.decide()
+			break
+		}
+		l := rs.decode(s)
+		l.rec.Line = rs.lr.n
+		rs.pending = append(rs.pending, l)
+		if len(rs.pending) >= detectWindow {
+			rs.decide()
+		}
+	}
+	if len(rs.pending) > 0 {
+		l := rs.pending[0]
+		rs.pending = rs.pending[1:]
+		return rs.finish(l), true
+	}
+	s, ok := rs.lr.next()
+	if !ok {
+		return line{}, false
+	}
+	l := rs.decode(s)
+	l.rec.Line = rs.lr.n
+	return rs.finish(l), true
+}
+
+func (rs *recordStream) decode(s string) line {
+	if m := droppedRe.FindStringSubmatch(s); m != nil {
+		s = m[1]
+	}
+	l := decodeLine(s)
+	if strings.TrimSpace(s) != "" {
+		rs.counts[l.format]++
+	}
+	return l
+}
+
+// decide picks the dominant format: the most frequent among non-empty
+// lines, except that bare lines only win when nothing else was seen.
+func (rs *recordStream) decide() {
+	rs.decided = true
+	best, bestN := FormatPlain, 0
+	for f, n := range rs.counts {
+		if f == FormatPlain {
+			continue
+		}
+		if n > bestN || n == bestN && f < best {
+			best, bestN = f, n
+		}
+	}
+	rs.stamped = bestN > 0
+	rs.format = best
+	if best == FormatDmesg && rs.counts[FormatPlain] > 0 {
+		rs.format = FormatConsole
+	}
+	if !rs.stamped {
+		rs.format = FormatPlain
+		if rs.counts[FormatVmcoreDmesg] > 0 {
+			rs.format = FormatVmcoreDmesg
+		}
+	}
+}
+
+func (rs *recordStream) finish(l line) line {
+	if l.bare && !rs.stamped {
+		l.bare = false // a log without stamps: every line is a message
+	}
+	if l.month > 0 && rs.year > 0 {
+		year := rs.year
+		// A log that crosses New Year: months going down mean a new year.
+		if rs.lastMon == 12 && l.month == 1 {
+			rs.year++
+			year = rs.year
+		}
+		rs.lastMon = l.month
+		if t, err := time.ParseInLocation("2006-1-2 15:04:05.999999999",
+			fmt.Sprintf("%d-%d-%d %s", year, l.month, l.day, l.clock), rs.loc); err == nil {
+			l.rec.WallTime = &t
+		}
+	}
+	return l
+}

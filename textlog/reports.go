@@ -1,0 +1,452 @@
+package textlog
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// family is one kind of report header: a substring that starts a report
+// wherever it appears in a kernel message, minus lines that only look
+// like one.
+type family struct {
+	key     string // the name titleRules uses
+	match   func(text string) bool
+	ignores []*regexp.Regexp
+}
+
+func contains(sub string) func(string) bool {
+	return func(s string) bool { return strings.Contains(s, sub) }
+}
+
+func matches(re *regexp.Regexp) func(string) bool { return re.MatchString }
+
+func res(pats ...string) []*regexp.Regexp {
+	out := make([]*regexp.Regexp, len(pats))
+	for i, p := range pats {
+		out[i] = regexp.MustCompile(p)
+	}
+	return out
+}
+
+// families are checked in order; the first that matches names the header.
+var families = []family{
+	{key: "BUG:", match: contains("BUG:"), ignores: res(`ODEBUG:`, `Boot_DEBUG:`, `xlog_status:`, `DEBUG:`, `BUG: no syscalls can create resource`)},
+	{key: "WARNING:", match: contains("WARNING:"), ignores: res(
+		`WARNING: /etc/ssh/moduli does not exist, using fixed modulus`,
+		`WARNING: workqueue cpumask: online intersect > possible intersect`,
+		`WARNING: [Tt]he mand mount option`,
+		`WARNING: Unsupported flag value\(s\) of 0x%x in DT_FLAGS_1`,
+		`WARNING: Unprivileged eBPF is enabled with eIBRS`,
+		`WARNING: fbcon: Driver '(.*)' missed to adjust virtual screen size`,
+		`WARNING: See https.* for mitigation options.`,
+		`WARNING: kernel not compiled with CPU_SRSO`,
+		`EXT4-[Ff][Ss](?: \(.*\))?:`,
+		`(?i)warning: .* uses (deprecated v2 capabilities|wireless extensions)`,
+		`XFS \(\w+\): WARNING`)},
+	{key: "INFO:", match: contains("INFO:"), ignores: res(
+		`INFO: lockdep is turned off`, `INFO: Stall ended before state dump start`, `INFO: NMI handler`,
+		`INFO: recovery required on readonly filesystem`, `(handler|interrupt).*took too long`,
+		`INFO: sys_.* is not present in /proc/kallsyms`, `INFO: no syscalls can create resource`,
+		`rmt_storage:INFO:`, `_INFO:`)},
+	{key: "Unable to handle kernel", match: contains("Unable to handle kernel")},
+	{key: "general protection fault", match: contains("general protection fault"), ignores: res(`general protection fault .* error:\d+ in `)},
+	{key: "stack segment: ", match: contains("stack segment: ")},
+	{key: "Kernel panic", match: contains("Kernel panic"), ignores: res(`"Kernel panic`)}, // quoted: crash's sys output
+	{key: "PANIC: double fault", match: contains("PANIC: double fault")},
+	{key: "kernel BUG", match: contains("kernel BUG")},
+	{key: "Kernel BUG", match: contains("Kernel BUG")},
+	{key: "BUG kmalloc-", match: contains("BUG kmalloc-")},
+	{key: "divide error:", match: contains("divide error:")},
+	{key: "divide_error:", match: contains("divide_error:")},
+	{key: "invalid opcode:", match: contains("invalid opcode:")},
+	{key: "UBSAN:", match: contains("UBSAN:")},
+	{key: "Booting the kernel.", match: contains("Booting the kernel."), ignores: res(`Parsing ELF|Decompressing Linux|Unknown parameter '`)},
+	{key: "unregister_netdevice: waiting for", match: contains("unregister_netdevice: waiting for")},
+	{key: "VFS: Close: file count is 0", match: contains("VFS: Close: file count is 0")},
+	{key: "VFS: Busy inodes after unmount", match: contains("VFS: Busy inodes after unmount")},
+	{key: "Internal error:", match: contains("Internal error:")},
+	{key: "Unhandled fault:", match: contains("Unhandled fault:")},
+	{key: "Alignment trap:", match: contains("Alignment trap:")},
+	{key: "trusty: panic", match: contains("trusty: panic")},
+	{key: "Watchdog detected hard LOCKUP", match: contains("Watchdog detected hard LOCKUP")},
+	{key: "list corruption", match: matches(regexp.MustCompile(`list_(?:add|del) corruption`))},
+	{key: "oom-killer", match: contains("invoked oom-killer")},
+	{key: "Out of memory", match: matches(regexp.MustCompile(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
+	{key: "EPT: Misconfiguration", match: contains("EPT: Misconfiguration")},
+	{key: "Oops:", match: matches(regexp.MustCompile(`(?:^|\s)Oops: `))},
+}
+
+// headerFamily returns the family a kernel message opens, or "".
+func headerFamily(text string) string {
+	for i := range families {
+		f := &families[i]
+		if !f.match(text) {
+			continue
+		}
+		ignored := false
+		for _, re := range f.ignores {
+			if re.MatchString(text) {
+				ignored = true
+				break
+			}
+		}
+		if !ignored {
+			return f.key
+		}
+	}
+	return ""
+}
+
+// followUps are headers that continue the report in progress rather than
+// open a new one, when they come soon after its start: the kernel prints
+// "kernel BUG at" then "invalid opcode:", "BUG: unable to handle" then
+// "Oops:", "list_del corruption" then "kernel BUG at lib/list_debug.c".
+var followUps = map[string]int{
+	"invalid opcode:":                   30,
+	"Oops:":                             30,
+	"PANIC: double fault":               30,
+	"unregister_netdevice: waiting for": 30,
+	"Internal error:":                   30,
+}
+
+var (
+	hungHeaderRe  = regexp.MustCompile(`INFO: task (.+):(\d+) (?:blocked for more than (\d+) seconds|can't die for more than (\d+) seconds)`)
+	oldTaskLineRe = regexp.MustCompile(`^(\S.{0,15}?)\s+([RSDTtZXxKWPIN])\s+[0-9a-f]{8,16}\s+\d+\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s*$`)
+	newTaskLineRe = regexp.MustCompile(`^\s*task:(.+?)\s+state:(\S+)\s+stack:\s*\d+\s+pid:\s*(\d+)\s+(?:tgid:\s*\d+\s+)?ppid:\s*(\d+)`)
+	softLockupRe  = regexp.MustCompile(`soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]`)
+	hardLockupRe  = regexp.MustCompile(`hard LOCKUP on cpu (\d+)`)
+	panicMsgRe    = regexp.MustCompile(`Kernel panic - not syncing: ?(.*)$`)
+	killedRe      = regexp.MustCompile(`Kill(?:ed)? process (\d+) \((.*?)\)`)
+	oomInvokedRe  = regexp.MustCompile(`^(.+?) invoked oom-killer:`)
+	faultAddrRe   = regexp.MustCompile(`(?:dereference|paging request|fault for address|address)(?: at|:)? (?:0x)?([0-9a-f]{6,16})\b`)
+	nonCanonRe    = regexp.MustCompile(`(?:for|non-canonical) address (0x[0-9a-f]+)`)
+	bugAtRe       = regexp.MustCompile(`kernel BUG at (\S+?)!?$`)
+	warnAtRe      = regexp.MustCompile(`WARNING: CPU: (\d+) PID: (\d+) at (\S+)`)
+	atomicRe      = regexp.MustCompile(`scheduling while atomic: (.+)/(\d+)/0x[0-9a-f]+`)
+	eptGPARe      = regexp.MustCompile(`EPT: GPA: (0x[0-9a-f]+)`)
+	eptSpteRe     = regexp.MustCompile(`spte (0x[0-9a-f]+) level (\d)`)
+	cr2Re         = regexp.MustCompile(`^\s*CR2: ([0-9a-f]+)`)
+	regLineRe     = regexp.MustCompile(`^\s*(?:R(?:AX|BX|CX|DX|SI|DI|BP|SP|\d{1,2})|E(?:AX|BX|CX|DX|SI|DI|BP|SP|FLAGS)|[CDEFGS]S|CR[0-4]|DR[0-7]|ORIG_RAX)\s*:`)
+	endTraceRe    = regexp.MustCompile(`---\[ end (?:trace|Kernel panic)`)
+	codeLineRe    = regexp.MustCompile(`^\s*Code: `)
+)
+
+// maxReportLines bounds one report; the rest of a runaway report is dropped.
+const maxReportLines = 600
+
+// builder accumulates one report as its lines arrive.
+type builder struct {
+	family   string
+	key      string
+	host     string
+	caller   string
+	first    int // line in the input
+	seq      int // record index when it started
+	time     *float64
+	boot     int
+	rt       reportText
+	rep      incident.Report
+	ctx      string // current stack context
+	cur      int    // index of the current section, -1 if none
+	blocked  *incident.BlockedTask
+	taskDump bool // a D-state task dump outside a hung-task report
+	lines    int
+	lastSeq  int
+	// borrow: the report had no stack when a panic followed it; the
+	// panic's stack is its stack (panic_on_warn, hung_task_panic).
+	borrow bool
+	closed bool
+}
+
+func newBuilder(fam string, l *line, seq, boot int) *builder {
+	b := &builder{family: fam, host: l.rec.Host, caller: l.rec.Caller, first: l.rec.Line, seq: seq,
+		time: l.rec.Time, boot: boot, cur: -1}
+	b.rep.Host = l.rec.Host
+	b.rep.Time = l.rec.Time
+	b.rep.FirstLine = l.rec.Line
+	b.rep.Message = strings.TrimSpace(l.rec.Text)
+	b.add(l, seq)
+	return b
+}
+
+func (b *builder) addField(k, v string) {
+	if b.rep.Fields == nil {
+		b.rep.Fields = map[string]string{}
+	}
+	if _, ok := b.rep.Fields[k]; !ok {
+		b.rep.Fields[k] = v
+	}
+}
+
+func intp(s string) *int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return nil
+	}
+	return &n
+}
+
+// add appends one kernel message to the report and reads what it says.
+func (b *builder) add(l *line, seq int) {
+	text := l.rec.Text
+	b.lastSeq = seq
+	b.lines++
+	if len(b.rt.lines) >= maxReportLines {
+		return
+	}
+	idx := len(b.rt.lines)
+	b.rt.lines = append(b.rt.lines, text)
+	b.rep.Lines = append(b.rep.Lines, text)
+
+	if f, marker, ok := parseFrame(text); ok || marker != "" {
+		if marker != "" {
+			b.ctx = contextOf(marker)
+		}
+		if ok {
+			f.Context = b.ctx
+			if b.cur < 0 {
+				b.rt.sections = append(b.rt.sections, section{at: idx})
+				b.cur = len(b.rt.sections) - 1
+			}
+			s := &b.rt.sections[b.cur]
+			s.frames = append(s.frames, f)
+			s.lineOf = append(s.lineOf, idx)
+		}
+		return
+	}
+	if m := stackStartRe.FindStringSubmatch(text); m != nil || kmemleakBtRe.MatchString(text) {
+		name := "backtrace"
+		if m != nil {
+			name = m[1]
+		}
+		b.rt.sections = append(b.rt.sections, section{name: name, at: idx})
+		b.cur = len(b.rt.sections) - 1
+		b.ctx = ""
+		return
+	}
+	if fr, _, ok := parseRIP(text); ok {
+		b.rt.rips = append(b.rt.rips, ripEvent{frame: fr, at: idx})
+		if fr != nil && b.rep.RIP == nil {
+			b.rep.RIP = fr
+		}
+		return
+	}
+	if regLineRe.MatchString(text) {
+		b.rep.Registers = parseRegisters(text, b.rep.Registers)
+		if m := cr2Re.FindStringSubmatch(text); m != nil {
+			b.addField("cr2", "0x"+strings.TrimLeft(m[1], "0"))
+		}
+		return
+	}
+	if codeLineRe.MatchString(text) || endTraceRe.MatchString(text) {
+		return
+	}
+	b.readFacts(text)
+}
+
+// readFacts picks the task, taint, release and kind-specific fields out of
+// the report's other lines.
+func (b *builder) readFacts(text string) {
+	r := &b.rep
+	if m := cpuLineRe.FindStringSubmatch(text); m != nil {
+		if r.CPU == nil {
+			r.CPU, r.PID, r.Comm = intp(m[1]), intp(m[2]), strings.TrimSpace(m[3])
+		}
+		if r.Release == "" {
+			r.Taint, r.Release = taintLetters(m[5]), m[6]
+		}
+		return
+	}
+	if m := oldPidLineRe.FindStringSubmatch(text); m != nil {
+		if r.PID == nil {
+			r.PID, r.Comm = intp(m[1]), strings.TrimSpace(m[2])
+		}
+		if r.Release == "" {
+			r.Taint, r.Release = taintLetters(m[4]), m[5]
+		}
+		return
+	}
+	if m := taintLineRe.FindStringSubmatch(text); m != nil && r.Release == "" {
+		r.Taint, r.Release = taintLetters(m[2]), m[3]
+		return
+	}
+	if m := hwNameRe.FindStringSubmatch(text); m != nil {
+		if r.Hardware == "" {
+			r.Hardware = m[1]
+		}
+		return
+	}
+	if m := modulesRe.FindStringSubmatch(text); m != nil {
+		if r.Modules == nil {
+			r.Modules = strings.Fields(m[1])
+			if r.Modules == nil {
+				r.Modules = []string{}
+			}
+		}
+		return
+	}
+	if m := hungHeaderRe.FindStringSubmatch(text); m != nil {
+		if b.blocked == nil {
+			b.blocked = &incident.BlockedTask{Comm: m[1], State: "D"}
+			if p := intp(m[2]); p != nil {
+				b.blocked.PID = *p
+			}
+			secs := m[3] + m[4]
+			if v, err := strconv.ParseFloat(secs, 64); err == nil {
+				b.blocked.BlockedSeconds = &v
+				b.addField("blocked_seconds", secs)
+			}
+			r.Comm, r.PID = m[1], intp(m[2])
+		}
+		return
+	}
+	if m := oldTaskLineRe.FindStringSubmatch(text); m != nil {
+		b.taskLine(strings.TrimSpace(m[1]), m[2], m[3], m[4])
+		return
+	}
+	if m := newTaskLineRe.FindStringSubmatch(text); m != nil {
+		b.taskLine(strings.TrimSpace(m[1]), m[2], m[3], m[4])
+		return
+	}
+	if m := softLockupRe.FindStringSubmatch(text); m != nil {
+		r.CPU, r.Comm, r.PID = intp(m[1]), m[3], intp(m[4])
+		b.addField("stuck_seconds", m[2])
+		return
+	}
+	if m := hardLockupRe.FindStringSubmatch(text); m != nil {
+		if r.CPU == nil {
+			r.CPU = intp(m[1])
+		}
+		return
+	}
+	if m := panicMsgRe.FindStringSubmatch(text); m != nil && b.family == "Kernel panic" {
+		b.addField("panic", m[1])
+		return
+	}
+	if m := warnAtRe.FindStringSubmatch(text); m != nil {
+		if r.CPU == nil {
+			r.CPU, r.PID = intp(m[1]), intp(m[2])
+		}
+		b.addField("location", m[3])
+		return
+	}
+	if m := bugAtRe.FindStringSubmatch(text); m != nil {
+		b.addField("location", m[1])
+		return
+	}
+	if m := atomicRe.FindStringSubmatch(text); m != nil {
+		r.Comm, r.PID = m[1], intp(m[2])
+		return
+	}
+	if m := killedRe.FindStringSubmatch(text); m != nil {
+		b.addField("victim_pid", m[1])
+		b.addField("victim", m[2])
+		return
+	}
+	if m := oomInvokedRe.FindStringSubmatch(text); m != nil {
+		r.Comm = strings.TrimSpace(m[1])
+		return
+	}
+	if m := eptGPARe.FindStringSubmatch(text); m != nil {
+		b.addField("gpa", m[1])
+		return
+	}
+	if m := eptSpteRe.FindStringSubmatch(text); m != nil {
+		b.addField("spte_level_"+m[2], m[1])
+		return
+	}
+	if m := nonCanonRe.FindStringSubmatch(text); m != nil && b.family == "general protection fault" {
+		b.addField("address", m[1])
+		return
+	}
+	if m := faultAddrRe.FindStringSubmatch(text); m != nil && (b.family == "BUG:" || b.family == "Unable to handle kernel") {
+		b.addField("address", "0x"+strings.TrimLeft(m[1], "0"))
+		if b.rep.Fields["address"] == "0x" {
+			b.rep.Fields["address"] = "0x0"
+		}
+	}
+}
+
+func (b *builder) taskLine(comm, state, pid, ppid string) {
+	if b.blocked == nil {
+		b.blocked = &incident.BlockedTask{Comm: comm}
+	}
+	if b.blocked.State == "" || b.blocked.State == "D" {
+		b.blocked.State = state
+	}
+	if b.blocked.PID == 0 {
+		if p := intp(pid); p != nil {
+			b.blocked.PID = *p
+		}
+	}
+	b.addField("ppid", ppid)
+	if b.rep.Comm == "" {
+		b.rep.Comm = comm
+		b.rep.PID = intp(pid)
+	}
+}
+
+// hasStack reports whether the report already holds a call trace.
+func (b *builder) hasStack() bool {
+	for _, s := range b.rt.sections {
+		if len(s.frames) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// primaryTrace is the report's call trace: the first "Call Trace" section,
+// else the first stack printed.
+func (b *builder) primaryTrace() []incident.Frame {
+	if f, _, ok := b.rt.sectionNamed(callTraceName, 0); ok && len(f) > 0 {
+		return f
+	}
+	for _, s := range b.rt.sections {
+		if len(s.frames) > 0 {
+			return s.frames
+		}
+	}
+	return nil
+}
+
+// finish computes the title and fills the report.
+func (b *builder) finish() incident.Report {
+	r := b.rep
+	t := makeTitle(b.family, &b.rt)
+	r.Title, r.Culprit, r.Kind = t.title, t.culprit, t.kind
+	if t.corrupted {
+		b.addField("corrupted", "true")
+		r.Fields = b.rep.Fields
+	}
+	r.Backtrace = b.primaryTrace()
+	if b.family == "Kernel panic" {
+		r.Kind = panicKind(r.Message)
+	}
+	if r.Kind == incident.KindBUG && b.family == "BUG:" {
+		r.Kind = incident.KindBUG
+	}
+	return r
+}
+
+// panicKind classifies a panic by its message.
+func panicKind(msg string) string {
+	switch {
+	case strings.Contains(msg, "Out of memory") || strings.Contains(msg, "panic_on_oom") || strings.Contains(msg, "out of memory"):
+		return incident.KindOOMPanic
+	case strings.Contains(msg, "sysrq triggered crash"):
+		return incident.KindSysrq
+	case strings.Contains(msg, "hard LOCKUP") || strings.Contains(msg, "Hard LOCKUP"):
+		return incident.KindHardLockup
+	case strings.Contains(msg, "softlockup"):
+		return incident.KindSoftLockup
+	case strings.Contains(msg, "hung_task"):
+		return incident.KindHungTask
+	case strings.Contains(msg, "hardware error") || strings.Contains(msg, "machine check") || strings.Contains(msg, "Machine check"):
+		return incident.KindHardwareError
+	}
+	return incident.KindPanic
+}
