@@ -142,6 +142,9 @@ func TestELF64X86_64Notes(t *testing.T) {
 	if q.CR != [5]uint64{0x80050033, 0, 0, 0x2a0c000, 0x3506f0} {
 		t.Errorf("QEMU 0 cr = %#x", q.CR)
 	}
+	if alone := DecodeQEMUCPUState(order, f.Notes[3]); alone != qs[1] {
+		t.Errorf("DecodeQEMUCPUState = %+v, File.QEMUCPUStates()[1] = %+v", alone, qs[1])
+	}
 	if q1 := qs[1]; q1.Err != nil || !q1.HasKernelGSBase || q1.KernelGSBase != 0xffff888007a00000 || q1.RIP != 0xffffffff8100dead {
 		t.Errorf("QEMU 1: %+v", q1)
 	}

@@ -3,6 +3,7 @@ package elfcore
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"os"
 	"testing"
@@ -136,5 +137,29 @@ func TestFixtureReadPhys(t *testing.T) {
 	n, err = f.ReadPhys(page[:0x1000], 0x36200000)
 	if err != nil || !bytes.Equal(page[:0x1000], data[0x1304:0x2304]) {
 		t.Errorf("ReadPhys(0x36200000) = %d, %v, or wrong bytes", n, err)
+	}
+}
+
+// TestParseNotesStandalone decodes the fixture's note segment as a bare
+// note area, the way the vmcore package reads a kdump-compressed dump's.
+func TestParseNotesStandalone(t *testing.T) {
+	f, data := openFixture(t)
+	area := data[0x350 : 0x350+0xfb4] // the PT_NOTE segment (readelf -l)
+	notes, err := ParseNotes(area, binary.LittleEndian)
+	if err != nil || len(notes) != len(f.Notes) {
+		t.Fatalf("ParseNotes = %d notes, %v", len(notes), err)
+	}
+	for i, n := range notes {
+		if n.Name != f.Notes[i].Name || n.Type != f.Notes[i].Type || !bytes.Equal(n.Desc, f.Notes[i].Desc) ||
+			n.Offset != f.Notes[i].Offset-0x350 {
+			t.Errorf("note %d: %q/%d at %#x differs from Open's", i, n.Name, n.Type, n.Offset)
+		}
+	}
+	ps := DecodePRStatus(elf.EM_X86_64, notes[1])
+	if ps.Err != nil || ps.PID != 1 || ps.Regs != f.PRStatus()[1].Regs {
+		t.Errorf("DecodePRStatus = %+v", ps)
+	}
+	if _, err := ParseNotes(area[:100], binary.LittleEndian); err == nil {
+		t.Error("ParseNotes of a cut note area: no error")
 	}
 }

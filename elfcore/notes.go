@@ -3,6 +3,7 @@ package elfcore
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -39,7 +40,7 @@ func (f *File) readNotes(h elfHeader, phdrs []progHeader) error {
 		if err := readFull(f.r, f.size, buf, int64(p.off), "PT_NOTE segment"); err != nil {
 			return err
 		}
-		notes, err := parseNotes(buf, int64(p.off), f)
+		notes, err := parseNotes(buf, int64(p.off), f.ByteOrder)
 		if err != nil {
 			return err
 		}
@@ -48,10 +49,17 @@ func (f *File) readNotes(h elfHeader, phdrs []progHeader) error {
 	return nil
 }
 
-// parseNotes splits one PT_NOTE segment, read from file offset base, into
-// notes. A header of all zeros ends the segment: older kernels left the rest
-// of a per-CPU note buffer zeroed.
-func parseNotes(buf []byte, base int64, f *File) ([]Note, error) {
+// ParseNotes splits a note area that is not in an ELF file of ours (the
+// note section of a kdump-compressed dump, say) into notes, as Open does for
+// PT_NOTE segments. Note.Offset is then relative to buf; Desc aliases buf.
+func ParseNotes(buf []byte, order binary.ByteOrder) ([]Note, error) {
+	return parseNotes(buf, 0, order)
+}
+
+// parseNotes splits one note area, read from file offset base, into notes.
+// A header of all zeros ends the area: older kernels left the rest of a
+// per-CPU note buffer zeroed.
+func parseNotes(buf []byte, base int64, order binary.ByteOrder) ([]Note, error) {
 	var notes []Note
 	size := uint64(len(buf))
 	for off := uint64(0); off < size; {
@@ -61,9 +69,9 @@ func parseNotes(buf []byte, base int64, f *File) ([]Note, error) {
 			}
 			return nil, &FormatError{base + int64(off), "truncated note header", nil}
 		}
-		namesz := uint64(f.ByteOrder.Uint32(buf[off:]))
-		descsz := uint64(f.ByteOrder.Uint32(buf[off+4:]))
-		typ := f.ByteOrder.Uint32(buf[off+8:])
+		namesz := uint64(order.Uint32(buf[off:]))
+		descsz := uint64(order.Uint32(buf[off+4:]))
+		typ := order.Uint32(buf[off+8:])
 		if namesz == 0 && descsz == 0 && typ == 0 {
 			break
 		}

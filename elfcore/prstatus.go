@@ -66,8 +66,8 @@ type prstatusLayout struct {
 	regsLen int // bytes of pr_reg; 0 when unknown for the machine
 }
 
-func (f *File) prstatusLayout() prstatusLayout {
-	switch f.Machine {
+func layoutFor(machine elf.Machine, class elf.Class) prstatusLayout {
+	switch machine {
 	case elf.EM_X86_64:
 		return prstatusLayout{8, 112, 27 * 8}
 	case elf.EM_386:
@@ -75,7 +75,7 @@ func (f *File) prstatusLayout() prstatusLayout {
 	}
 	// Other machines: the common part is sized by long; pr_reg runs up to
 	// pr_fpvalid, which with its padding fills the last long-aligned slot.
-	if f.Class == elf.ELFCLASS64 {
+	if class == elf.ELFCLASS64 {
 		return prstatusLayout{8, 112, 0}
 	}
 	return prstatusLayout{4, 72, 0}
@@ -108,15 +108,27 @@ func (f *File) PRStatus() []PRStatus {
 	var out []PRStatus
 	for _, n := range f.Notes {
 		if n.Name == NoteNameCore && n.Type == uint32(elf.NT_PRSTATUS) {
-			out = append(out, f.decodePRStatus(n))
+			out = append(out, decodePRStatus(f.Machine, f.Class, f.ByteOrder, n))
 		}
 	}
 	return out
 }
 
-func (f *File) decodePRStatus(n Note) PRStatus {
+// DecodePRStatus decodes one NT_PRSTATUS note that did not come from an
+// ELF file of ours, such as the note area of a kdump-compressed dump, for
+// the given machine; x86 notes are little-endian, and the kernel's word
+// size follows from the machine (EM_386: 32-bit, others: 64-bit).
+func DecodePRStatus(machine elf.Machine, n Note) PRStatus {
+	class := elf.ELFCLASS64
+	if machine == elf.EM_386 {
+		class = elf.ELFCLASS32
+	}
+	return decodePRStatus(machine, class, binary.LittleEndian, n)
+}
+
+func decodePRStatus(machine elf.Machine, class elf.Class, order binary.ByteOrder, n Note) PRStatus {
 	var ps PRStatus
-	lay := f.prstatusLayout()
+	lay := layoutFor(machine, class)
 	desc := n.Desc
 	regsLen := lay.regsLen
 	if regsLen == 0 && len(desc) >= lay.regsOff+2*lay.long {
@@ -124,7 +136,7 @@ func (f *File) decodePRStatus(n Note) PRStatus {
 	}
 	need := lay.regsOff + regsLen + 4 // through pr_fpvalid
 	if len(desc) < need {
-		ps.Err = &FormatError{n.Offset, fmt.Sprintf("NT_PRSTATUS descriptor shorter than %d bytes for %v", need, f.Machine), len(desc)}
+		ps.Err = &FormatError{n.Offset, fmt.Sprintf("NT_PRSTATUS descriptor shorter than %d bytes for %v", need, machine), len(desc)}
 		padded := make([]byte, need)
 		copy(padded, desc)
 		desc = padded
@@ -132,7 +144,7 @@ func (f *File) decodePRStatus(n Note) PRStatus {
 
 	if lay.long == 8 {
 		var c prstatusCommon64
-		binary.Decode(desc, f.ByteOrder, &c)
+		binary.Decode(desc, order, &c)
 		ps.SigNo, ps.SigCode, ps.SigErrno, ps.CurSig = c.SigNo, c.SigCode, c.SigErrno, c.CurSig
 		ps.SigPend, ps.SigHold = c.SigPend, c.SigHold
 		ps.PID, ps.PPID, ps.PGrp, ps.SID = c.PID, c.PPID, c.PGrp, c.SID
@@ -140,7 +152,7 @@ func (f *File) decodePRStatus(n Note) PRStatus {
 		ps.CUTime, ps.CSTime = Timeval{c.Times[4], c.Times[5]}, Timeval{c.Times[6], c.Times[7]}
 	} else {
 		var c prstatusCommon32
-		binary.Decode(desc, f.ByteOrder, &c)
+		binary.Decode(desc, order, &c)
 		ps.SigNo, ps.SigCode, ps.SigErrno, ps.CurSig = c.SigNo, c.SigCode, c.SigErrno, c.CurSig
 		ps.SigPend, ps.SigHold = uint64(c.SigPend), uint64(c.SigHold)
 		ps.PID, ps.PPID, ps.PGrp, ps.SID = c.PID, c.PPID, c.PGrp, c.SID
@@ -152,14 +164,14 @@ func (f *File) decodePRStatus(n Note) PRStatus {
 	if ps.Err == nil {
 		ps.RawRegs = regs
 	}
-	switch f.Machine {
+	switch machine {
 	case elf.EM_X86_64:
-		binary.Decode(regs, f.ByteOrder, &ps.Regs)
+		binary.Decode(regs, order, &ps.Regs)
 	case elf.EM_386:
 		var r I386Regs
-		binary.Decode(regs, f.ByteOrder, &r)
+		binary.Decode(regs, order, &r)
 		ps.I386, ps.Regs = &r, r.Widen()
 	}
-	ps.FPValid = int32(f.ByteOrder.Uint32(desc[lay.regsOff+regsLen:]))
+	ps.FPValid = int32(order.Uint32(desc[lay.regsOff+regsLen:]))
 	return ps
 }

@@ -50,20 +50,22 @@ func (f *File) QEMUCPUStates() []QEMUCPUState {
 	var out []QEMUCPUState
 	for _, n := range f.Notes {
 		if n.Name == NoteNameQEMU {
-			out = append(out, f.decodeQEMUCPUState(n))
+			out = append(out, DecodeQEMUCPUState(f.ByteOrder, n))
 		}
 	}
 	return out
 }
 
-func (f *File) decodeQEMUCPUState(n Note) QEMUCPUState {
+// DecodeQEMUCPUState decodes one "QEMU" note that did not come from an ELF
+// file of ours (QEMU's kdump-compressed dumps carry the same notes).
+func DecodeQEMUCPUState(order binary.ByteOrder, n Note) QEMUCPUState {
 	var st QEMUCPUState
 	d := n.Desc
 	if len(d) < 8 {
 		st.Err = &FormatError{n.Offset, "QEMU CPU state note shorter than its version and size fields", len(d)}
 		return st
 	}
-	st.Version, st.Size = f.ByteOrder.Uint32(d), f.ByteOrder.Uint32(d[4:])
+	st.Version, st.Size = order.Uint32(d), order.Uint32(d[4:])
 	switch {
 	case st.Version != 1:
 		st.Err = &FormatError{n.Offset, "unknown QEMU CPU state version", st.Version}
@@ -72,9 +74,9 @@ func (f *File) decodeQEMUCPUState(n Note) QEMUCPUState {
 		st.Err = &FormatError{n.Offset, fmt.Sprintf("QEMU CPU state note shorter than %d bytes (size field %d)", qemuCPUStateSizeV1, st.Size), len(d)}
 		return st
 	}
-	binary.Decode(d[8:], f.ByteOrder, &st.QEMURegisters)
+	binary.Decode(d[8:], order, &st.QEMURegisters)
 	if st.Size >= qemuCPUStateSizeGSBase && len(d) >= qemuCPUStateSizeGSBase {
-		st.KernelGSBase = f.ByteOrder.Uint64(d[qemuCPUStateSizeV1:])
+		st.KernelGSBase = order.Uint64(d[qemuCPUStateSizeV1:])
 		st.HasKernelGSBase = true
 	}
 	return st
