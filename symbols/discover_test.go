@@ -48,7 +48,7 @@ func writeTinyELF(t *testing.T, path string, buildID []byte) {
 		le.PutUint64(s[32:], size)
 		le.PutUint64(s[48:], 1)
 	}
-	sh(1, 1, 7, noteOff, uint64(len(note))) // SHT_NOTE
+	sh(1, 1, 7, noteOff, uint64(len(note)))  // SHT_NOTE
 	sh(2, 20, 3, strOff, uint64(len(shstr))) // SHT_STRTAB
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)

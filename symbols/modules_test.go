@@ -2,6 +2,8 @@ package symbols
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/gob"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -101,5 +103,106 @@ func TestReadModulesFromDump(t *testing.T) {
 	}
 	if ti, err := all.GlobalType("modules"); err != nil || ti.Name != "struct list_head" {
 		t.Errorf("GlobalType(modules) = %+v %v", ti, err)
+	}
+}
+
+// moduleFixture is one real module's kallsyms, cut from the corpus dump.
+type moduleFixture struct {
+	Name                    string
+	Symtab, Typetab, Strtab []byte
+	Want                    []Sym
+}
+
+const moduleFixturePath = "testdata/symbols/module-pvpanic-6.1.gob"
+
+func decodeModuleFixture(b []byte) (moduleFixture, error) {
+	var fx moduleFixture
+	err := gob.NewDecoder(bytes.NewReader(b)).Decode(&fx)
+	return fx, err
+}
+
+// TestWriteModuleFixture cuts pvpanic's symtab/typetab/strtab out of the
+// dump (run with -update-fixtures).
+func TestWriteModuleFixture(t *testing.T) {
+	if !*updateFixtures {
+		t.Skip("run with -update-fixtures to rewrite " + moduleFixturePath)
+	}
+	d := sysrqDump(t)
+	ks, err := KallsymsFromDump(d.symbolValues(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, err := BTFFromDump(ks, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods, err := ReadModules(mustLookup(t, ks, "modules"), d, types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mods {
+		if m.Name != "pvpanic" {
+			continue
+		}
+		kOff, _ := types.MemberOffset("module", "kallsyms")
+		kaddr, _ := readU64(d, m.Addr+kOff)
+		rd := func(path string) uint64 {
+			mi, err := types.MemberInfo("mod_kallsyms", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mi.Type.Size == 4 {
+				v, _ := readU32(d, kaddr+mi.Offset)
+				return uint64(v)
+			}
+			v, _ := readU64(d, kaddr+mi.Offset)
+			return v
+		}
+		num := rd("num_symtab")
+		symtab, _ := readChunked(d, rd("symtab"), int(num*elf64SymSize))
+		typetab, _ := readChunked(d, rd("typetab"), int(num))
+		strtab, _ := readStrtab(d, rd("strtab"), 4096)
+		fx := moduleFixture{Name: m.Name, Symtab: symtab, Typetab: typetab, Strtab: strtab, Want: m.Syms}
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(fx); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(fixturePath(moduleFixturePath), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatal("pvpanic not loaded in the dump")
+}
+
+func TestDecodeModuleSymsFixture(t *testing.T) {
+	b, err := os.ReadFile(fixturePath(moduleFixturePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx, err := decodeModuleFixture(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeModuleSyms(fx.Symtab, fx.Typetab, fx.Strtab, fx.Name)
+	if len(got) != len(fx.Want) || len(got) == 0 {
+		t.Fatalf("decoded %d symbols, want %d", len(got), len(fx.Want))
+	}
+	for i := range got {
+		if got[i] != fx.Want[i] {
+			t.Errorf("symbol %d = %+v, want %+v", i, got[i], fx.Want[i])
+		}
+	}
+	tab := NewTable(got, 0)
+	s, ok := tab.Sym("pvpanic_panic_notify")
+	if !ok || s.Type != 't' || s.Size == 0 || s.Module != "pvpanic" {
+		t.Errorf("pvpanic_panic_notify = %+v %v", s, ok)
+	}
+	// Without the typetab (kernels before 5.x kept types in st_info), the
+	// binding still separates global from local functions.
+	for _, s := range decodeModuleSyms(fx.Symtab, nil, fx.Strtab, fx.Name) {
+		if s.Type != 't' && s.Type != 'T' {
+			t.Errorf("%s: type %c without typetab", s.Name, s.Type)
+		}
 	}
 }
