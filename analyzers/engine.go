@@ -136,34 +136,34 @@ func (r *Rule) match(v *view) (matchResult, bool) {
 		ok(ev, crash)
 	}
 	if len(mt.RIP) > 0 {
-		var hit string
-		for _, rip := range v.crashRIPs {
-			if slices.Contains(mt.RIP, rip) {
-				hit = rip
-				break
-			}
-		}
-		if hit == "" {
-			return m, false
-		}
-		ok([]string{"RIP in " + hit}, true)
-	}
-	if f := mt.Frames; f != nil {
-		within := f.Within
-		if within <= 0 {
-			within = 8
-		}
-		var hit []string
-		for _, stack := range v.crashStacks {
-			if containsSequence(stack[:min(within, len(stack))], f.Sequence) {
-				hit = stack[:min(within, len(stack))]
+		var hit *reportStack
+		for _, st := range v.stacksFor(mt.Kinds) {
+			if slices.Contains(mt.RIP, st.rip) {
+				hit = &st
 				break
 			}
 		}
 		if hit == nil {
 			return m, false
 		}
-		ok([]string{"backtrace: " + strings.Join(hit, " ← ")}, true)
+		ok([]string{"RIP in " + hit.rip}, hit.crash)
+	}
+	if f := mt.Frames; f != nil {
+		within := f.Within
+		if within <= 0 {
+			within = 8
+		}
+		var hit *reportStack
+		for _, st := range v.stacksFor(mt.Kinds) {
+			if containsSequence(st.fns[:min(within, len(st.fns))], f.Sequence) {
+				hit = &st
+				break
+			}
+		}
+		if hit == nil {
+			return m, false
+		}
+		ok([]string{"backtrace: " + strings.Join(hit.fns[:min(within, len(hit.fns))], " ← ")}, hit.crash)
 	}
 	if len(c.hardware) > 0 {
 		ev, found := v.matchHardware(c.hardware)

@@ -3,6 +3,7 @@ package analyzers
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ktriage/ktriage/incident"
@@ -17,15 +18,24 @@ type view struct {
 
 	crashMessages []string
 	crashKinds    map[string]bool
-	crashRIPs     []string
-	crashStacks   [][]string // reliable function names, innermost first, RIP first
 	crashLines    map[string]bool
+	// stacks are the backtraces of the panic and of every report.
+	stacks []reportStack
 
 	lines []logLine
 	tasks []incident.BlockedTask
 	// escalation is the report kind the panic escalated ("hung-task" for
 	// "hung_task: blocked tasks"), or "".
 	escalation string
+}
+
+// reportStack is one backtrace as rules see it: the RIP function, then
+// the frames an analyzer may trust, innermost first.
+type reportStack struct {
+	kind  string
+	crash bool
+	rip   string
+	fns   []string
 }
 
 type logLine struct {
@@ -70,10 +80,12 @@ func newView(in *incident.Incident) *view {
 				break
 			}
 		}
-		v.addCrashStack(p.RIP, p.Backtrace)
+		v.addStack(p.Kind, true, p.RIP, p.Backtrace)
 	}
 	for _, r := range in.Reports {
-		if !fatalKinds[r.Kind] && (v.escalation == "" || r.Kind != v.escalation) {
+		crash := fatalKinds[r.Kind] || (v.escalation != "" && r.Kind == v.escalation)
+		v.addStack(r.Kind, crash, r.RIP, r.Backtrace)
+		if !crash {
 			continue
 		}
 		v.crashKinds[r.Kind] = true
@@ -82,7 +94,6 @@ func newView(in *incident.Incident) *view {
 		for _, l := range r.Lines {
 			v.crashLines[l] = true
 		}
-		v.addCrashStack(r.RIP, r.Backtrace)
 	}
 	seen := map[string]bool{}
 	add := func(text string, line int) {
@@ -108,18 +119,18 @@ func newView(in *incident.Incident) *view {
 	return v
 }
 
-// addCrashStack records a crash backtrace. A frame printed with "?" is
+// addStack records a backtrace. A frame printed with "?" is
 // trusted in one case: right after a RIP at the first instructions of a
 // function (offset 0 or 1, before "push %rbp" completed), the frame-pointer
 // unwinder cannot vouch for the caller whose return address tops the stack,
 // yet that caller is exactly the next "?" frame.
-func (v *view) addCrashStack(rip *incident.Frame, bt []incident.Frame) {
+func (v *view) addStack(kind string, crash bool, rip *incident.Frame, bt []incident.Frame) {
 	var fns []string
 	entryRIP := false
+	s := reportStack{kind: kind, crash: crash}
 	if rip != nil && rip.Function != "" {
-		fn := incident.NormalizeFunction(rip.Function)
-		fns = append(fns, fn)
-		v.crashRIPs = append(v.crashRIPs, fn)
+		s.rip = incident.NormalizeFunction(rip.Function)
+		fns = append(fns, s.rip)
 		entryRIP = rip.Offset <= 1
 	}
 	for i, f := range bt {
@@ -135,8 +146,34 @@ func (v *view) addCrashStack(rip *incident.Frame, bt []incident.Frame) {
 		}
 	}
 	if len(fns) > 0 {
-		v.crashStacks = append(v.crashStacks, fns)
+		s.fns = fns
+		v.stacks = append(v.stacks, s)
 	}
+}
+
+// stacksFor returns the stacks a rule's rip and frames conditions look at:
+// those of the report kinds it names, else those of the crash itself.
+func (v *view) stacksFor(kinds []string) []reportStack {
+	var out []reportStack
+	for _, s := range v.stacks {
+		switch {
+		case len(kinds) == 0 && s.crash:
+		case len(kinds) > 0 && (slices.Contains(kinds, s.kind) || s.crash && s.kind == "" && anyKind(v.crashKinds, kinds)):
+		default:
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func anyKind(have map[string]bool, kinds []string) bool {
+	for _, k := range kinds {
+		if have[k] {
+			return true
+		}
+	}
+	return false
 }
 
 func firstFrameIndex(bt []incident.Frame) int {
