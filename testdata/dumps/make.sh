@@ -1,0 +1,60 @@
+#!/bin/sh
+# Regenerates the cut-down real dump fixtures in this folder from the corpus
+# (../shared/corpus/dumps beside the repository; see ../shared/corpus/README.md
+# for how those dumps were taken from Debian 12's 6.1.0-56-cloud-amd64 kernel).
+#
+# Each fixture keeps only the pages ktriage reads (cut.go runs the readers
+# with a page hook), with the source's compressed page bytes copied verbatim.
+# "dmesg" fixtures hold what `ktriage dmesg` reads; "full" ones also what
+# kallsyms+BTF, `ktriage sys` and the task list read (a few MB, mostly BTF).
+# Beside each: NAME.dmesg.txt and NAME.sys.json, produced by ktriage from the
+# ORIGINAL dump; the dmesg must equal crash 8.0.6's log.txt of that dump.
+#
+# Run from anywhere: sh testdata/dumps/make.sh
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo"
+corpus=../shared/corpus/dumps
+[ -d "$corpus" ] || { echo "make.sh: corpus not found at $repo/$corpus" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# KTRIAGE and CUT may name prebuilt binaries (e.g. built from a clean checkout).
+ktriage=${KTRIAGE:-$tmp/ktriage}
+cut=${CUT:-$tmp/cut}
+[ -n "${KTRIAGE:-}" ] || go build -o "$ktriage" ./cmd/ktriage
+[ -n "${CUT:-}" ] || go build -o "$cut" testdata/dumps/cut.go
+
+# fixture NAME SOURCE-FOLDER WORKLOAD CUT-FLAGS...
+fixture() {
+	name=$1 src=$2 workload=$3
+	shift 3
+	set -- $(ls "$corpus/$src"/vmcore "$corpus/$src"/vmcore.[0-9]* 2>/dev/null) -- "$@"
+	files=""
+	while [ "$1" != "--" ]; do files="$files $1"; shift; done
+	shift
+	flags=""
+	[ "$workload" = full ] && flags=-full
+	rm -f "$here/$name".vmcore "$here/$name".vmcore.*
+	"$cut" $flags "$@" -o "$here/$name.vmcore" $files
+	"$ktriage" dmesg $files >"$here/$name.dmesg.txt"
+	cmp "$here/$name.dmesg.txt" "$corpus/$src/crash-8.0.6/log.txt" ||
+		{ echo "make.sh: ktriage dmesg of $src differs from crash's log.txt" >&2; exit 1; }
+	if [ "$workload" = full ]; then
+		"$ktriage" sys --format json $files >"$here/$name.sys.json"
+	else
+		rm -f "$here/$name.sys.json"
+	fi
+}
+
+fixture sysrq-kdump-lzo     sysrq-kdump-lzo      dmesg
+fixture sysrq-kdump-snappy  sysrq-kdump-snappy   dmesg
+fixture sysrq-kdump-zlib    sysrq-kdump-zlib     full
+fixture hung-kdump-zstd     hung-kdump-zstd      full
+fixture hung-qemu-kdump-zlib hung-qemu-kdump-zlib full -F
+fixture sysrq-flat-lzo      sysrq-flat-lzo       dmesg -F
+fixture sysrq-split-lzo     sysrq-split-lzo      dmesg -split 2
+fixture sysrq-incomplete-lzo sysrq-kdump-lzo     dmesg -lost 8
+
+ls -l "$here"
