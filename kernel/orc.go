@@ -1,0 +1,251 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+)
+
+// ORC ("oops rewind capability") is the x86_64 kernel's own unwind table,
+// built by objtool: for every text address, where the caller's stack
+// pointer, frame pointer and return address are. Two parallel arrays hold
+// it: .orc_unwind_ip (s32 offsets, each relative to its own slot, sorted)
+// and .orc_unwind (6-byte entries). The kernel keeps both in memory, so a
+// dump carries them even when no vmlinux is at hand.
+
+// orcReg names where the caller's SP (or BP) is computed from
+// (arch/x86/include/asm/orc_types.h; unchanged from 4.14 to 6.x).
+type orcReg uint8
+
+const (
+	orcRegUndefined  orcReg = 0
+	orcRegPrevSP     orcReg = 1
+	orcRegDX         orcReg = 2
+	orcRegDI         orcReg = 3
+	orcRegBP         orcReg = 4
+	orcRegSP         orcReg = 5
+	orcRegR10        orcReg = 6
+	orcRegR13        orcReg = 7
+	orcRegBPIndirect orcReg = 8
+	orcRegSPIndirect orcReg = 9
+)
+
+// orcType is the kind of frame an entry describes, normalized across the
+// kernel's two numberings.
+type orcType uint8
+
+const (
+	// orcUndefined: objtool could not describe the frame; unwinding stops
+	// with an error.
+	orcUndefined orcType = iota
+	// orcEndOfStack: the outermost frame (ret_from_fork of a kthread,
+	// the idle task's startup code).
+	orcEndOfStack
+	// orcCall: an ordinary frame; the return address is at CFA-8.
+	orcCall
+	// orcRegs: a full struct pt_regs sits at the CFA (exception and
+	// interrupt entry).
+	orcRegs
+	// orcRegsPartial: only the hardware iret frame sits at the CFA.
+	orcRegsPartial
+)
+
+func (t orcType) String() string {
+	switch t {
+	case orcEndOfStack:
+		return "end"
+	case orcCall:
+		return "call"
+	case orcRegs:
+		return "regs"
+	case orcRegsPartial:
+		return "regs_partial"
+	}
+	return "undefined"
+}
+
+// orcEntry is one decoded ORC entry.
+type orcEntry struct {
+	spOffset, bpOffset int16
+	spReg, bpReg       orcReg
+	typ                orcType
+	// signal: the frame was entered asynchronously, so its IP is exact,
+	// not a return address (6.4+; implied by REGS types before).
+	signal bool
+}
+
+const orcEntrySize = 6
+
+// orcLayout tells the two encodings of the flags word apart.
+type orcLayout int
+
+const (
+	// orcLayout61 is 4.14–6.3: sp_reg:4 bp_reg:4 type:2 end:1, types
+	// CALL 0, REGS 1, REGS_PARTIAL 2.
+	orcLayout61 orcLayout = iota
+	// orcLayout64 is 6.4 on: sp_reg:4 bp_reg:4 type:3 signal:1, types
+	// UNDEFINED 0, END_OF_STACK 1, CALL 2, REGS 3, REGS_PARTIAL 4.
+	orcLayout64
+)
+
+// decodeORCEntry decodes one little-endian 6-byte entry.
+func decodeORCEntry(b []byte, layout orcLayout) orcEntry {
+	e := orcEntry{
+		spOffset: int16(binary.LittleEndian.Uint16(b[0:])),
+		bpOffset: int16(binary.LittleEndian.Uint16(b[2:])),
+		spReg:    orcReg(b[4] & 15),
+		bpReg:    orcReg(b[4] >> 4),
+	}
+	if layout == orcLayout64 {
+		e.signal = b[5]>>3&1 != 0
+		switch b[5] & 7 {
+		case 1:
+			e.typ = orcEndOfStack
+		case 2:
+			e.typ = orcCall
+		case 3:
+			e.typ = orcRegs
+		case 4:
+			e.typ = orcRegsPartial
+		default:
+			e.typ = orcUndefined
+		}
+		if e.typ == orcRegs || e.typ == orcRegsPartial {
+			e.signal = true
+		}
+		return e
+	}
+	end := b[5]>>2&1 != 0
+	switch b[5] & 3 {
+	case 0:
+		e.typ = orcCall
+	case 1:
+		e.typ, e.signal = orcRegs, true
+	case 2:
+		e.typ, e.signal = orcRegsPartial, true
+	default:
+		e.typ = orcUndefined
+	}
+	// Before 6.4 an undefined SP register is either the end of the stack
+	// (end bit, UNWIND_HINT_EMPTY with end) or an unreliable spot.
+	if e.spReg == orcRegUndefined {
+		if end {
+			e.typ = orcEndOfStack
+		} else {
+			e.typ = orcUndefined
+		}
+	}
+	return e
+}
+
+// orcTable is one ORC table (the kernel's or a module's), with the IP
+// array resolved to absolute addresses.
+type orcTable struct {
+	ips     []uint64 // sorted
+	entries []byte   // 6 bytes each, parallel to ips
+	layout  orcLayout
+	// lo, hi bound the text the table covers, so a PC past the last
+	// function of a module does not borrow its last entry.
+	lo, hi uint64
+}
+
+// maxORCEntries bounds the tables read from a possibly corrupt dump (6.1
+// has ~370k for the whole kernel).
+const maxORCEntries = 1 << 24
+
+// parseORCTable builds a table from the raw arrays as they sit in memory:
+// ipRaw at address ipAddr holding s32 offsets, and the entries.
+func parseORCTable(ipRaw []byte, ipAddr uint64, entries []byte, layout orcLayout) (*orcTable, error) {
+	n := len(ipRaw) / 4
+	if n == 0 {
+		return nil, fmt.Errorf("orc: empty table")
+	}
+	if len(entries) < n*orcEntrySize {
+		return nil, fmt.Errorf("orc: %d IPs but room for only %d entries", n, len(entries)/orcEntrySize)
+	}
+	t := &orcTable{ips: make([]uint64, n), entries: entries[:n*orcEntrySize], layout: layout}
+	sorted := true
+	for i := 0; i < n; i++ {
+		rel := int32(binary.LittleEndian.Uint32(ipRaw[4*i:]))
+		t.ips[i] = ipAddr + uint64(4*i) + uint64(int64(rel))
+		if i > 0 && t.ips[i] < t.ips[i-1] {
+			sorted = false
+		}
+	}
+	if !sorted {
+		// Module tables are sorted at load time and the kernel's at build
+		// time; a dump caught mid-load might not be, so sort both arrays.
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return t.ips[idx[a]] < t.ips[idx[b]] })
+		ips := make([]uint64, n)
+		ents := make([]byte, n*orcEntrySize)
+		for to, from := range idx {
+			ips[to] = t.ips[from]
+			copy(ents[to*orcEntrySize:], t.entries[from*orcEntrySize:(from+1)*orcEntrySize])
+		}
+		t.ips, t.entries = ips, ents
+	}
+	t.lo, t.hi = t.ips[0], t.ips[n-1]+1
+	return t, nil
+}
+
+// find returns the entry covering pc: the last one whose IP is <= pc.
+func (t *orcTable) find(pc uint64) (orcEntry, bool) {
+	if t == nil || pc < t.lo || pc >= t.hi {
+		return orcEntry{}, false
+	}
+	i := sort.Search(len(t.ips), func(i int) bool { return t.ips[i] > pc }) - 1
+	if i < 0 {
+		return orcEntry{}, false
+	}
+	return decodeORCEntry(t.entries[i*orcEntrySize:], t.layout), true
+}
+
+// orcLayoutFor picks the entry layout from the kernel release.
+func (k *Kernel) orcLayoutFor() orcLayout {
+	if k.kernelBefore(6, 4) {
+		return orcLayout61
+	}
+	return orcLayout64
+}
+
+// loadKernelORC reads the core kernel's ORC tables out of the dump's
+// memory, found through the __start/__stop_orc_unwind* symbols (kallsyms
+// carries them, so no vmlinux is needed).
+func (k *Kernel) loadKernelORC() (*orcTable, error) {
+	ipStart, err := k.Addr("__start_orc_unwind_ip")
+	if err != nil {
+		return nil, fmt.Errorf("orc: %w", err)
+	}
+	ipStop, err := k.Addr("__stop_orc_unwind_ip")
+	if err != nil {
+		return nil, fmt.Errorf("orc: %w", err)
+	}
+	entStart, err := k.Addr("__start_orc_unwind")
+	if err != nil {
+		return nil, fmt.Errorf("orc: %w", err)
+	}
+	if ipStop <= ipStart || (ipStop-ipStart)%4 != 0 || (ipStop-ipStart)/4 > maxORCEntries {
+		return nil, fmt.Errorf("orc: implausible .orc_unwind_ip bounds %#x..%#x", ipStart, ipStop)
+	}
+	n := (ipStop - ipStart) / 4
+	ipRaw := make([]byte, n*4)
+	if err := k.Read(ipRaw, ipStart); err != nil {
+		return nil, fmt.Errorf("orc: reading .orc_unwind_ip at %#x: %w", ipStart, err)
+	}
+	ents := make([]byte, n*orcEntrySize)
+	if err := k.Read(ents, entStart); err != nil {
+		return nil, fmt.Errorf("orc: reading .orc_unwind at %#x: %w", entStart, err)
+	}
+	t, err := parseORCTable(ipRaw, ipStart, ents, k.orcLayoutFor())
+	if err != nil {
+		return nil, err
+	}
+	// The last entry is objtool's terminator; anything up to the end of
+	// the kernel image (modules live above it) falls under it.
+	t.hi = kernelMapEnd
+	return t, nil
+}

@@ -1,0 +1,109 @@
+package kernel
+
+import (
+	"fmt"
+)
+
+// A kernel thread runs on several stacks: its own task stack, the CPU's IRQ
+// stack while it serves an interrupt, and the CPU's exception (IST) stacks
+// for NMI, double fault, debug and machine check. The unwinder needs their
+// bounds to tell a legitimate stack switch from a corrupt frame, to know how
+// far it may scan, and to label the transitions as crash does.
+
+// StackRange is one stack: [Lo, Hi).
+type StackRange struct {
+	Name   string // "task", "IRQ", "NMI", "DF", "DB", "MCE", "VC", "VC2"
+	Lo, Hi uint64
+}
+
+func (r StackRange) contains(a uint64) bool { return a >= r.Lo && a < r.Hi }
+
+// defaultThreadSize is THREAD_SIZE on x86_64 without KASAN (16 KiB).
+const defaultThreadSize = 16 << 10
+
+// threadSize is THREAD_SIZE, measured on the boot CPU's idle stack
+// (init_stack .. __end_init_task) when both symbols are known.
+func (k *Kernel) threadSize() uint64 {
+	lo, err1 := k.Addr("init_stack")
+	hi, err2 := k.Addr("__end_init_task")
+	if err1 == nil && err2 == nil && hi > lo {
+		// __end_init_task sits below the top by the pt_regs padding.
+		for _, sz := range []uint64{16 << 10, 32 << 10, 64 << 10, 8 << 10} {
+			if hi-lo <= sz && hi-lo > sz-512 {
+				return sz
+			}
+		}
+	}
+	return defaultThreadSize
+}
+
+// exceptionStackNames are the members of struct cea_exception_stacks that
+// hold IST stacks (the *_guard members between them are unmapped).
+var exceptionStackNames = []struct{ member, name string }{
+	{"DF_stack", "DF"}, {"NMI_stack", "NMI"}, {"DB_stack", "DB"}, {"MCE_stack", "MCE"},
+	{"VC_stack", "VC"}, {"VC2_stack", "VC2"},
+}
+
+// CPUStacks returns the IRQ and exception stacks of one CPU.
+func (k *Kernel) CPUStacks(cpu int) ([]StackRange, error) {
+	var out []StackRange
+	size := k.threadSize()
+	// 6.1: per-CPU hardirq_stack_ptr; 6.2 on: pcpu_hot.hardirq_stack_ptr.
+	// Either way it points 8 bytes below the top of the IRQ stack.
+	var ptrAddr uint64
+	if a, err := k.PerCPUAddr("hardirq_stack_ptr", cpu); err == nil {
+		ptrAddr = a
+	} else if a, err := k.PerCPUAddr("pcpu_hot", cpu); err == nil {
+		if off, err := k.Off("pcpu_hot", "hardirq_stack_ptr"); err == nil {
+			ptrAddr = a + off
+		}
+	}
+	if ptrAddr != 0 {
+		if top, err := k.U64(ptrAddr); err == nil && top != 0 {
+			top += 8
+			out = append(out, StackRange{"IRQ", top - size, top})
+		}
+	}
+	if a, err := k.PerCPUAddr("cea_exception_stacks", cpu); err == nil {
+		if base, err := k.U64(a); err == nil && base != 0 {
+			for _, s := range exceptionStackNames {
+				m, err := k.Types.MemberInfo("cea_exception_stacks", s.member)
+				if err != nil || m.Type.Size == 0 {
+					continue
+				}
+				out = append(out, StackRange{s.name, base + m.Offset, base + m.Offset + m.Type.Size})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("cpu %d: neither its IRQ stack nor its exception stacks could be found", cpu)
+	}
+	return out, nil
+}
+
+// stackSet is every stack one unwind may visit.
+type stackSet []StackRange
+
+func (s stackSet) find(a uint64) (StackRange, bool) {
+	for _, r := range s {
+		if r.contains(a) {
+			return r, true
+		}
+	}
+	return StackRange{}, false
+}
+
+// stacksFor gathers the task's own stack and its CPU's IRQ and exception
+// stacks.
+func (k *Kernel) stacksFor(t Task, cpu int) stackSet {
+	var s stackSet
+	if t.StackBase != 0 {
+		s = append(s, StackRange{"task", t.StackBase, t.StackBase + k.threadSize()})
+	}
+	if cpu >= 0 {
+		if cs, err := k.CPUStacks(cpu); err == nil {
+			s = append(s, cs...)
+		}
+	}
+	return s
+}

@@ -1,0 +1,431 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"weak"
+
+	"github.com/ktriage/ktriage/elfcore"
+)
+
+// Frame is one function on a kernel stack.
+type Frame struct {
+	// PC is the return address into the function, or the exact
+	// instruction when the function was interrupted (Interrupted).
+	PC uint64 `json:"pc"`
+	// SP is the stack slot crash prints for the frame: where the return
+	// address was read from, or the interrupted stack pointer.
+	SP       uint64 `json:"sp"`
+	Function string `json:"function,omitempty"`
+	Offset   uint64 `json:"offset"`
+	Size     uint64 `json:"size,omitempty"`
+	Module   string `json:"module,omitempty"`
+	// Stack names the stack the frame lives on: task, IRQ, NMI, DF, DB, MCE.
+	Stack string `json:"stack,omitempty"`
+	// Reliable is false when the caller was found by scanning the stack
+	// (no ORC nor CFI for the function), so the frame may be stale.
+	Reliable bool `json:"reliable"`
+	// Interrupted: PC is where an interrupt or exception stopped the code.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Regs is set on the frame whose code saved a struct pt_regs (an
+	// exception, interrupt or system-call entry): the registers of the
+	// interrupted code, which the next frame continues from (or user
+	// space, when the entry came from there).
+	Regs *elfcore.X86_64Regs `json:"regs,omitempty"`
+	// Via says how the caller of this frame was found: "orc",
+	// "debug_frame", "scan", or "" for the last frame.
+	Via string `json:"via,omitempty"`
+}
+
+// Name is crash's "function+off" spelling (or the bare address).
+func (f Frame) Name() string {
+	if f.Function == "" {
+		return fmt.Sprintf("%#x", f.PC)
+	}
+	return fmt.Sprintf("%s+%d", f.Function, f.Offset)
+}
+
+// UserMode reports whether saved registers belong to user space.
+func UserMode(r *elfcore.X86_64Regs) bool { return r != nil && r.CS&3 != 0 }
+
+// unwinder holds what unwinding loads once per attached kernel.
+type unwinder struct {
+	orcOnce sync.Once
+	orc     *orcTable
+	orcErr  error
+
+	modOnce sync.Once
+	mods    []*loadedModule
+
+	cfiOnce sync.Once
+	cfi     *debugFrames
+	cfiErr  error
+}
+
+// unwinders caches one unwinder per Kernel without keeping the Kernel alive
+// (Kernel's struct belongs to another file, so the cache cannot be a field).
+var unwinders sync.Map // weak.Pointer[Kernel] → *unwinder
+
+func (k *Kernel) unwinder() *unwinder {
+	key := weak.Make(k)
+	if u, ok := unwinders.Load(key); ok {
+		return u.(*unwinder)
+	}
+	u, loaded := unwinders.LoadOrStore(key, &unwinder{})
+	if !loaded {
+		runtime.AddCleanup(k, func(key weak.Pointer[Kernel]) { unwinders.Delete(key) }, key)
+	}
+	return u.(*unwinder)
+}
+
+func (k *Kernel) kernelORC() (*orcTable, error) {
+	u := k.unwinder()
+	u.orcOnce.Do(func() { u.orc, u.orcErr = k.loadKernelORC() })
+	return u.orc, u.orcErr
+}
+
+// debugFrameSource is the vmlinux whose .debug_frame backs up ORC: only
+// when one was attached.
+func (k *Kernel) debugFrames() *debugFrames {
+	u := k.unwinder()
+	u.cfiOnce.Do(func() {
+		if k.Source == "" {
+			return
+		}
+		if st, err := os.Stat(k.Source); err != nil || st.IsDir() {
+			return
+		}
+		u.cfi, u.cfiErr = loadDebugFrames(k.Source, k.AS.KernelOffset())
+	})
+	return u.cfi
+}
+
+// orcFind looks a text address up in the kernel's table, then in the
+// module holding it.
+func (k *Kernel) orcFind(pc uint64) (orcEntry, bool) {
+	if pc >= kernelMapEnd {
+		if m := k.moduleAt(pc); m != nil {
+			return m.orc.find(pc)
+		}
+		return orcEntry{}, false
+	}
+	t, err := k.kernelORC()
+	if err != nil {
+		return orcEntry{}, false
+	}
+	return t.find(pc)
+}
+
+// ptRegsSize is sizeof(struct pt_regs) on x86_64; its first 21 words are
+// in the same order as the user_regs_struct an NT_PRSTATUS note holds.
+const ptRegsSize = 21 * 8
+
+// iretOffset is offsetof(struct pt_regs, ip): where the hardware iret
+// frame (ip, cs, flags, sp, ss) starts.
+const iretOffset = 16 * 8
+
+func decodePtRegs(b []byte) elfcore.X86_64Regs {
+	var w [21]uint64
+	for i := range w {
+		w[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	return elfcore.X86_64Regs{R15: w[0], R14: w[1], R13: w[2], R12: w[3], RBP: w[4], RBX: w[5], R11: w[6],
+		R10: w[7], R9: w[8], R8: w[9], RAX: w[10], RCX: w[11], RDX: w[12], RSI: w[13], RDI: w[14],
+		OrigRAX: w[15], RIP: w[16], CS: w[17], EFLAGS: w[18], RSP: w[19], SS: w[20]}
+}
+
+// walkState is the unwinder's view of one frame: the kernel's struct
+// unwind_state in spirit.
+type walkState struct {
+	pc, sp, bp uint64
+	// signal: pc is exact (interrupted), so look it up as is rather than
+	// pc-1 (a return address may sit past the end of a noreturn call).
+	signal bool
+	// regs are the registers of the last exception frame crossed (or the
+	// starting register set); full is false for a bare iret frame.
+	regs *elfcore.X86_64Regs
+	full bool
+}
+
+// maxFrames bounds a walk over a corrupt stack.
+const maxFrames = 128
+
+// walk unwinds from st, whose PC was found at stack slot slot, and returns
+// the frames outermost last.
+func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) []Frame {
+	var frames []Frame
+	reliable := true
+	for len(frames) < maxFrames {
+		f := k.frameAt(st.pc, slot, st.signal)
+		f.Reliable = reliable
+		if r, ok := stacks.find(slot); ok {
+			f.Stack = r.Name
+		}
+		next, nslot, via, regs, err := k.step(st, stacks)
+		f.Via = via
+		if regs != nil {
+			f.Regs = regs
+		}
+		frames = append(frames, f)
+		if err != nil || UserMode(regs) {
+			break
+		}
+		if via == "scan" {
+			reliable = false
+		}
+		st, slot = next, nslot
+	}
+	return frames
+}
+
+// frameAt symbolizes one frame. A return address is named after the
+// function holding pc-1: a call at the very end of a function returns
+// past it.
+func (k *Kernel) frameAt(pc, slot uint64, exact bool) Frame {
+	f := Frame{PC: pc, SP: slot, Interrupted: exact}
+	look := pc
+	if !exact {
+		look--
+	}
+	if name, off, size, mod, ok := k.symbolize(look); ok {
+		f.Function, f.Offset, f.Size, f.Module = name, off, size, mod
+		if !exact {
+			f.Offset++
+		}
+	}
+	return f
+}
+
+// errEndOfStack ends a walk normally.
+var errEndOfStack = errors.New("end of stack")
+
+// step finds the caller of st: the next state, the slot its PC came from,
+// how, and the registers of an exception frame it crossed.
+func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string, *elfcore.X86_64Regs, error) {
+	look := st.pc
+	if !st.signal {
+		look--
+	}
+	e, ok := k.orcFind(look)
+	// Functions objtool skipped (STACK_FRAME_NON_STANDARD) have no entry,
+	// or fall under an undefined one: ask the CFI, then scan.
+	if !ok || e.typ == orcUndefined {
+		if r, ok := k.debugFrames().rule(look); ok {
+			next, slot, err := k.stepCFI(st, r, stacks)
+			return next, slot, "debug_frame", nil, err
+		}
+		next, slot, err := k.stepScan(st, stacks)
+		return next, slot, "scan", nil, err
+	}
+	switch e.typ {
+	case orcEndOfStack:
+		return st, 0, "", nil, errEndOfStack
+	}
+	rd := func(a uint64) (uint64, error) { return k.U64(a) }
+	var sp uint64
+	indirect := false
+	switch e.spReg {
+	case orcRegSP:
+		sp = st.sp + uint64(int64(e.spOffset))
+	case orcRegBP:
+		sp = st.bp + uint64(int64(e.spOffset))
+	case orcRegSPIndirect:
+		sp, indirect = st.sp, true
+	case orcRegBPIndirect:
+		sp, indirect = st.bp+uint64(int64(e.spOffset)), true
+	case orcRegR10, orcRegR13, orcRegDI, orcRegDX:
+		if st.regs == nil || !st.full {
+			return st, 0, "", nil, fmt.Errorf("at %#x the caller's SP is in a register not saved", st.pc)
+		}
+		sp = map[orcReg]uint64{orcRegR10: st.regs.R10, orcRegR13: st.regs.R13, orcRegDI: st.regs.RDI, orcRegDX: st.regs.RDX}[e.spReg]
+	default:
+		return st, 0, "", nil, fmt.Errorf("at %#x: unknown ORC sp_reg %d", st.pc, e.spReg)
+	}
+	if indirect {
+		v, err := rd(sp)
+		if err != nil {
+			return st, 0, "", nil, err
+		}
+		sp = v
+		if e.spReg == orcRegSPIndirect {
+			sp += uint64(int64(e.spOffset))
+		}
+	}
+	next := walkState{bp: st.bp}
+	var slot uint64
+	var regs *elfcore.X86_64Regs
+	switch e.typ {
+	case orcCall:
+		slot = sp - 8
+		pc, err := rd(slot)
+		if err != nil {
+			return st, 0, "", nil, err
+		}
+		next.pc, next.sp = pc, sp
+	case orcRegs:
+		b := make([]byte, ptRegsSize)
+		if err := k.Read(b, sp); err != nil {
+			return st, 0, "", nil, fmt.Errorf("pt_regs at %#x: %w", sp, err)
+		}
+		r := decodePtRegs(b)
+		regs = &r
+		next.pc, next.sp, next.signal, next.regs, next.full = r.RIP, r.RSP, true, regs, true
+		slot = r.RSP
+	case orcRegsPartial:
+		b := make([]byte, 5*8)
+		if err := k.Read(b, sp); err != nil {
+			return st, 0, "", nil, fmt.Errorf("iret frame at %#x: %w", sp, err)
+		}
+		r := elfcore.X86_64Regs{RIP: binary.LittleEndian.Uint64(b), CS: binary.LittleEndian.Uint64(b[8:]),
+			EFLAGS: binary.LittleEndian.Uint64(b[16:]), RSP: binary.LittleEndian.Uint64(b[24:]), SS: binary.LittleEndian.Uint64(b[32:])}
+		regs = &r
+		// A bare iret frame leaves the other registers as they were.
+		next.pc, next.sp, next.signal, next.regs, next.full = r.RIP, r.RSP, true, st.regs, st.full
+		slot = r.RSP
+	}
+	switch e.bpReg {
+	case orcRegUndefined:
+		if e.typ == orcRegs {
+			next.bp = regs.RBP
+		}
+	case orcRegPrevSP:
+		v, err := rd(sp + uint64(int64(e.bpOffset)))
+		if err != nil {
+			return st, 0, "", nil, err
+		}
+		next.bp = v
+	case orcRegBP:
+		v, err := rd(st.bp + uint64(int64(e.bpOffset)))
+		if err != nil {
+			return st, 0, "", nil, err
+		}
+		next.bp = v
+	}
+	if UserMode(regs) {
+		return next, slot, "orc", regs, nil
+	}
+	if err := checkProgress(st.sp, next.sp, stacks); err != nil {
+		return st, 0, "", regs, err
+	}
+	return next, slot, "orc", regs, nil
+}
+
+// checkProgress refuses a caller whose SP does not move up its stack,
+// unless it moved to another known stack (IRQ or exception stack exit).
+func checkProgress(oldSP, newSP uint64, stacks stackSet) error {
+	or, ok1 := stacks.find(oldSP)
+	nr, ok2 := stacks.find(newSP)
+	if ok1 && ok2 && or == nr && newSP <= oldSP {
+		return fmt.Errorf("stack pointer went down from %#x to %#x: corrupt frame", oldSP, newSP)
+	}
+	if len(stacks) > 0 && !ok2 {
+		return fmt.Errorf("stack pointer %#x is on no known stack", newSP)
+	}
+	return nil
+}
+
+// stepCFI applies a .debug_frame row.
+func (k *Kernel) stepCFI(st walkState, r cfaRule, stacks stackSet) (walkState, uint64, error) {
+	base := st.sp
+	if r.cfaReg == dwarfRegRBP {
+		base = st.bp
+	}
+	cfa := base + uint64(r.cfaOff)
+	slot := cfa + uint64(r.raOff)
+	pc, err := k.U64(slot)
+	if err != nil {
+		return st, 0, err
+	}
+	next := walkState{pc: pc, sp: cfa, bp: st.bp}
+	if r.bpSaved {
+		if v, err := k.U64(cfa + uint64(r.bpOff)); err == nil {
+			next.bp = v
+		}
+	}
+	if err := checkProgress(st.sp, next.sp, stacks); err != nil {
+		return st, 0, err
+	}
+	return next, slot, nil
+}
+
+// maxScan bounds how far up the stack a scan looks for a return address.
+const maxScan = 4096
+
+// stepScan finds the caller of a function with no unwind information by
+// looking up the stack for a return address. A return address whose call
+// instruction targets the current function is taken first; failing that,
+// the nearest text address that follows any call.
+func (k *Kernel) stepScan(st walkState, stacks stackSet) (walkState, uint64, error) {
+	top := st.sp + maxScan
+	if r, ok := stacks.find(st.sp); ok && r.Hi < top {
+		top = r.Hi
+	}
+	fnStart := uint64(0)
+	look := st.pc
+	if !st.signal {
+		look--
+	}
+	if _, off, _, _, ok := k.symbolize(look); ok {
+		fnStart = look - off
+	}
+	n := int((top - st.sp) / 8)
+	if n <= 0 {
+		return st, 0, fmt.Errorf("scan: no stack above %#x", st.sp)
+	}
+	buf := make([]byte, n*8)
+	if err := k.Read(buf, st.sp); err != nil {
+		return st, 0, fmt.Errorf("scan: %w", err)
+	}
+	fallback := -1
+	for i := 0; i < n; i++ {
+		v := binary.LittleEndian.Uint64(buf[8*i:])
+		target, isCall := k.callBefore(v)
+		if !isCall {
+			continue
+		}
+		if fnStart != 0 && target == fnStart {
+			slot := st.sp + uint64(8*i)
+			return walkState{pc: v, sp: slot + 8, bp: st.bp}, slot, nil
+		}
+		if fallback < 0 {
+			fallback = i
+		}
+	}
+	if fallback < 0 {
+		return st, 0, fmt.Errorf("scan: no return address above %#x", st.sp)
+	}
+	slot := st.sp + uint64(8*fallback)
+	v := binary.LittleEndian.Uint64(buf[8*fallback:])
+	return walkState{pc: v, sp: slot + 8, bp: st.bp}, slot, nil
+}
+
+// callBefore tells whether v is a kernel text address that follows a call
+// instruction, and the call's target when it is a direct call (else 0).
+func (k *Kernel) callBefore(v uint64) (uint64, bool) {
+	if v < startKernelMap {
+		return 0, false
+	}
+	if _, _, _, _, ok := k.symbolize(v - 1); !ok {
+		return 0, false
+	}
+	var b [7]byte
+	if err := k.Read(b[:], v-7); err != nil {
+		return 0, false
+	}
+	if b[2] == 0xe8 { // call rel32
+		return v + uint64(int64(int32(binary.LittleEndian.Uint32(b[3:])))), true
+	}
+	// Indirect calls: ff /2 with a register (2 bytes, 3 with REX) or a
+	// memory operand (3 to 7 bytes).
+	for n := 2; n <= 7; n++ {
+		op := b[7-n]
+		if op == 0xff && n >= 2 && (b[8-n]>>3)&7 == 2 {
+			return 0, true
+		}
+	}
+	return 0, false
+}

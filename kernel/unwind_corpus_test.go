@@ -1,0 +1,183 @@
+package kernel
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ktriage/ktriage/internal/corpus"
+)
+
+// crashBT is one task block of crash's bt output.
+type crashBT struct {
+	pid   int
+	task  string
+	cpu   int
+	comm  string
+	funcs []string
+	sps   []uint64
+	err   string // a "bt: ..." failure crash printed instead of frames
+}
+
+var (
+	crashBTHeader = regexp.MustCompile(`^PID:\s+(\d+)\s+TASK:\s+([0-9a-f]+)\s+CPU:\s+(\d+)\s+COMMAND:\s+"(.*)"`)
+	crashBTFrame  = regexp.MustCompile(`^\s*#\d+\s+\[([0-9a-f]+)\]\s+(\S+)\s+at\s+[0-9a-f]+`)
+)
+
+func readCrashBT(t *testing.T, path string) []crashBT {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("no oracle: %v", err)
+	}
+	defer f.Close()
+	var out []crashBT
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := crashBTHeader.FindStringSubmatch(line); m != nil {
+			pid, _ := strconv.Atoi(m[1])
+			cpu, _ := strconv.Atoi(m[3])
+			out = append(out, crashBT{pid: pid, task: m[2], cpu: cpu, comm: m[4]})
+			continue
+		}
+		if len(out) == 0 {
+			continue
+		}
+		cur := &out[len(out)-1]
+		if m := crashBTFrame.FindStringSubmatch(line); m != nil {
+			sp, _ := strconv.ParseUint(m[1], 16, 64)
+			cur.funcs = append(cur.funcs, m[2])
+			cur.sps = append(cur.sps, sp)
+		} else if strings.HasPrefix(line, "bt: ") && cur.err == "" {
+			cur.err = line
+		}
+	}
+	return out
+}
+
+func funcNames(frames []Frame) []string {
+	out := make([]string, len(frames))
+	for i, f := range frames {
+		out[i] = f.Function
+		if out[i] == "" {
+			out[i] = strconv.FormatUint(f.PC, 16)
+		}
+	}
+	return out
+}
+
+// vmlinuxModes runs a test with the dump's own kallsyms and BTF, and with
+// the debug vmlinux when it is available.
+func vmlinuxModes(t *testing.T, fn func(t *testing.T, vmlinux string)) {
+	t.Run("no-vmlinux", func(t *testing.T) { fn(t, "") })
+	t.Run("vmlinux", func(t *testing.T) { fn(t, corpus.Vmlinux(t)) })
+}
+
+func TestCorpusBacktraceDebug(t *testing.T) {
+	if os.Getenv("KTRIAGE_BT_DEBUG") == "" {
+		t.Skip("set KTRIAGE_BT_DEBUG=1 to print every CPU's and D task's frames")
+	}
+	for _, c := range corpus.Dumps(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			vmlinuxModes(t, func(t *testing.T, vmlinux string) {
+				k := attachCorpus(t, c, vmlinux)
+				t.Logf("panic cpu %d", k.PanicCPU())
+				for cpu := range k.Dump.PRStatus() {
+					r, _ := k.cpuRegs(cpu)
+					tk, frames, err := k.CPUBacktrace(cpu)
+					t.Logf("cpu %d pid %d %s rip %#x rsp %#x err %v stacks %+v", cpu, tk.PID, tk.Comm, r.RIP, r.RSP, err, k.stacksFor(tk, cpu))
+					for _, f := range frames {
+						t.Logf("   [%x] %s %x %s via=%s rel=%v regs=%v", f.SP, f.Name(), f.PC, f.Stack, f.Via, f.Reliable, f.Regs != nil)
+					}
+				}
+				tasks, _ := k.Tasks()
+				for _, tk := range tasks {
+					if tk.State != "UN" {
+						continue
+					}
+					frames, err := k.Backtrace(tk)
+					t.Logf("pid %d %s err %v", tk.PID, tk.Comm, err)
+					for _, f := range frames {
+						t.Logf("   [%x] %s %x via=%s", f.SP, f.Name(), f.PC, f.Via)
+					}
+				}
+			})
+		})
+	}
+}
+
+// sameFrames compares a crash block with ktriage's frames by function
+// name and stack slot, and reports the first difference.
+func sameFrames(want crashBT, got []Frame) string {
+	names := funcNames(got)
+	n := max(len(names), len(want.funcs))
+	for i := 0; i < n; i++ {
+		switch {
+		case i >= len(names):
+			return fmt.Sprintf("frame #%d: ktriage stops; crash has %s", i, want.funcs[i])
+		case i >= len(want.funcs):
+			return fmt.Sprintf("frame #%d: ktriage has extra %s", i, names[i])
+		case names[i] != want.funcs[i]:
+			return fmt.Sprintf("frame #%d: ktriage %s, crash %s", i, names[i], want.funcs[i])
+		case got[i].SP != want.sps[i]:
+			return fmt.Sprintf("frame #%d %s: ktriage at [%x], crash at [%x]", i, names[i], got[i].SP, want.sps[i])
+		}
+	}
+	return ""
+}
+
+// TestCorpusBlockedTasksMatchCrash: every D task, in pid order, with the
+// same comm, functions and stack slots as crash 8.0.6's foreach UN bt.
+func TestCorpusBlockedTasksMatchCrash(t *testing.T) {
+	agree, total := 0, 0
+	for _, c := range corpus.Dumps(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			want := readCrashBT(t, c.Oracle("crash-8.0.6", "foreach_UN_bt.txt"))
+			vmlinuxModes(t, func(t *testing.T, vmlinux string) {
+				k := attachCorpus(t, c, vmlinux)
+				tasks, err := k.Tasks()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var blocked []Task
+				for _, tk := range tasks {
+					if tk.State == "UN" {
+						blocked = append(blocked, tk)
+					}
+				}
+				if len(blocked) != len(want) {
+					t.Errorf("%d D tasks, crash lists %d", len(blocked), len(want))
+				}
+				for i := 0; i < min(len(blocked), len(want)); i++ {
+					tk, w := blocked[i], want[i]
+					total++
+					frames, err := k.Backtrace(tk)
+					if err != nil {
+						t.Errorf("pid %d: %v", tk.PID, err)
+						continue
+					}
+					if tk.PID != w.pid || tk.Comm != w.comm || tk.CPU != w.cpu {
+						t.Errorf("task #%d: pid %d %q cpu %d, crash pid %d %q cpu %d", i, tk.PID, tk.Comm, tk.CPU, w.pid, w.comm, w.cpu)
+						continue
+					}
+					if d := sameFrames(w, frames); d != "" {
+						t.Errorf("pid %d: %s\n got  %v\n want %v", tk.PID, d, funcNames(frames), w.funcs)
+						continue
+					}
+					for _, f := range frames {
+						if !f.Reliable {
+							t.Errorf("pid %d: frame %s marked unreliable", tk.PID, f.Name())
+						}
+					}
+					agree++
+				}
+			})
+		})
+	}
+	t.Logf("D tasks agreeing with crash (pid, comm, cpu, every function and stack slot): %d/%d", agree, total)
+}

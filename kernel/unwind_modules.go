@@ -1,0 +1,183 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"sort"
+)
+
+// Loadable modules carry their own ORC tables (struct module's arch
+// member) and their own symbols (mod->kallsyms), neither of which the
+// core kernel's kallsyms or vmlinux know.
+
+// loadedModule is what unwinding needs from one struct module.
+type loadedModule struct {
+	name   string
+	text   []StackRange // text ranges: core text, init text
+	orc    *orcTable
+	syms   []modSym // sorted by addr
+	symErr error
+}
+
+type modSym struct {
+	addr, size uint64
+	name       string
+}
+
+// maxModules and maxModSyms bound reads from a corrupt module list.
+const (
+	maxModules = 4096
+	maxModSyms = 1 << 20
+)
+
+func (k *Kernel) modules() []*loadedModule {
+	u := k.unwinder()
+	u.modOnce.Do(func() { u.mods = k.loadModules() })
+	return u.mods
+}
+
+func (k *Kernel) moduleAt(pc uint64) *loadedModule {
+	for _, m := range k.modules() {
+		for _, r := range m.text {
+			if r.contains(pc) {
+				return m
+			}
+		}
+	}
+	return nil
+}
+
+// loadModules walks the modules list. Failures leave modules out: their
+// frames then show as bare addresses, which is what a reader can check.
+func (k *Kernel) loadModules() []*loadedModule {
+	head, err := k.Addr("modules")
+	if err != nil {
+		return nil
+	}
+	listOff, err := k.Off("module", "list")
+	if err != nil {
+		return nil
+	}
+	nameOff, err := k.Off("module", "name")
+	if err != nil {
+		return nil
+	}
+	var out []*loadedModule
+	_ = k.ListEach(head, listOff, func(mod uint64) error {
+		if len(out) >= maxModules {
+			return errEndOfStack
+		}
+		name, err := k.String(mod+nameOff, 56)
+		if err != nil {
+			return nil
+		}
+		m := &loadedModule{name: name, text: k.moduleText(mod)}
+		m.orc = k.moduleORC(mod)
+		m.syms = k.moduleSyms(mod)
+		out = append(out, m)
+		return nil
+	})
+	return out
+}
+
+// moduleText returns the module's text ranges: 6.4+ mem[MOD_TEXT] and
+// mem[MOD_INIT_TEXT], before that core_layout and init_layout (base,
+// text_size).
+func (k *Kernel) moduleText(mod uint64) []StackRange {
+	var out []StackRange
+	if k.Types.HasMember("module", "mem") {
+		for _, idx := range []string{"mem[0]", "mem[4]"} { // MOD_TEXT, MOD_INIT_TEXT
+			base, err1 := k.Field(mod, "module", idx+".base")
+			size, err2 := k.Field(mod, "module", idx+".size")
+			if err1 == nil && err2 == nil && base != 0 && size != 0 {
+				out = append(out, StackRange{"text", base, base + size})
+			}
+		}
+		return out
+	}
+	for _, l := range []string{"core_layout", "init_layout"} {
+		base, err1 := k.Field(mod, "module", l+".base")
+		size, err2 := k.Field(mod, "module", l+".text_size")
+		if err1 == nil && err2 == nil && base != 0 && size != 0 {
+			out = append(out, StackRange{"text", base, base + size})
+		}
+	}
+	return out
+}
+
+func (k *Kernel) moduleORC(mod uint64) *orcTable {
+	n, err1 := k.Field(mod, "module", "arch.num_orcs")
+	ipAddr, err2 := k.Field(mod, "module", "arch.orc_unwind_ip")
+	entAddr, err3 := k.Field(mod, "module", "arch.orc_unwind")
+	if err1 != nil || err2 != nil || err3 != nil || n == 0 || n > maxORCEntries || ipAddr == 0 || entAddr == 0 {
+		return nil
+	}
+	ipRaw := make([]byte, n*4)
+	ents := make([]byte, n*orcEntrySize)
+	if k.Read(ipRaw, ipAddr) != nil || k.Read(ents, entAddr) != nil {
+		return nil
+	}
+	t, err := parseORCTable(ipRaw, ipAddr, ents, k.orcLayoutFor())
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+// moduleSyms reads the module's function symbols from mod->kallsyms
+// (Elf64_Sym: name u32, info u8, other u8, shndx u16, value u64, size u64).
+func (k *Kernel) moduleSyms(mod uint64) []modSym {
+	ks, err := k.Field(mod, "module", "kallsyms")
+	if err != nil || ks == 0 {
+		return nil
+	}
+	symtab, err1 := k.Field(ks, "mod_kallsyms", "symtab")
+	num, err2 := k.Field(ks, "mod_kallsyms", "num_symtab")
+	strtab, err3 := k.Field(ks, "mod_kallsyms", "strtab")
+	if err1 != nil || err2 != nil || err3 != nil || num == 0 || num > maxModSyms {
+		return nil
+	}
+	raw := make([]byte, num*24)
+	if k.Read(raw, symtab) != nil {
+		return nil
+	}
+	var out []modSym
+	for i := uint64(0); i < num; i++ {
+		e := raw[i*24:]
+		info := e[4]
+		if info&0xf != 2 { // STT_FUNC
+			continue
+		}
+		value := binary.LittleEndian.Uint64(e[8:])
+		if value == 0 {
+			continue
+		}
+		name, err := k.String(strtab+uint64(binary.LittleEndian.Uint32(e)), 128)
+		if err != nil || name == "" {
+			continue
+		}
+		out = append(out, modSym{addr: value, size: binary.LittleEndian.Uint64(e[16:]), name: name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].addr < out[j].addr })
+	return out
+}
+
+// symbolize names the function holding addr: core kernel symbols first,
+// then the module whose text holds it.
+func (k *Kernel) symbolize(addr uint64) (name string, off, size uint64, module string, ok bool) {
+	if addr < kernelMapEnd && k.Syms != nil {
+		if n, o, s, ok := k.Syms.Symbolize(addr); ok {
+			return n, o, s, "", true
+		}
+		return "", 0, 0, "", false
+	}
+	m := k.moduleAt(addr)
+	if m == nil {
+		return "", 0, 0, "", false
+	}
+	i := sort.Search(len(m.syms), func(i int) bool { return m.syms[i].addr > addr }) - 1
+	if i < 0 {
+		return "", addr - m.text[0].Lo, 0, m.name, false
+	}
+	s := m.syms[i]
+	return s.name, addr - s.addr, s.size, m.name, true
+}

@@ -1,0 +1,232 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/ktriage/ktriage/elfcore"
+)
+
+// Where an unwind starts. A sleeping task's registers were pushed by
+// __switch_to_asm as a struct inactive_task_frame at thread.sp. A task on
+// a CPU starts from that CPU's NT_PRSTATUS note, with two kdump twists:
+//
+//   - the panic CPU's registers were taken by crash_setup_regs inside
+//     __crash_kexec, which then called machine_kexec and never returned;
+//     its frame is still below the saved SP, and crash lists it first;
+//   - every other CPU was stopped by an NMI whose handler saved the
+//     interrupted registers and then parked in crash_nmi_callback on the
+//     NMI stack; those handler frames come first, then the interrupted code.
+
+// Backtrace unwinds a task: from its CPU's saved registers when it was
+// running there, else from its switch frame.
+func (k *Kernel) Backtrace(t Task) ([]Frame, error) {
+	if t.Active && t.CPU >= 0 {
+		if regs, ok := k.cpuRegs(t.CPU); ok {
+			return k.unwindRegs(t, t.CPU, regs)
+		}
+	}
+	return k.unwindSleeping(t)
+}
+
+// CPUBacktrace unwinds what a CPU was running when the kernel crashed.
+func (k *Kernel) CPUBacktrace(cpu int) (Task, []Frame, error) {
+	t, err := k.CPUTask(cpu)
+	if err != nil {
+		return t, nil, err
+	}
+	regs, ok := k.cpuRegs(cpu)
+	if !ok {
+		return t, nil, fmt.Errorf("cpu %d: no saved registers in the dump", cpu)
+	}
+	frames, err := k.unwindRegs(t, cpu, regs)
+	return t, frames, err
+}
+
+// CPUTask returns the task a CPU was running (its runqueue's curr).
+func (k *Kernel) CPUTask(cpu int) (Task, error) {
+	rqs, err := k.RunQueues()
+	if err != nil {
+		return Task{}, err
+	}
+	for _, rq := range rqs {
+		if rq.CPU != cpu {
+			continue
+		}
+		l, err := k.taskLayout()
+		if err != nil {
+			return Task{}, err
+		}
+		t, err := k.readTask(l, rq.Curr)
+		if err != nil {
+			return t, err
+		}
+		t.Active, t.Idle = true, rq.Curr == rq.Idle
+		if t.CPU < 0 {
+			t.CPU = cpu
+		}
+		return t, nil
+	}
+	return Task{}, fmt.Errorf("cpu %d has no runqueue in the dump", cpu)
+}
+
+// cpuRegs returns a CPU's saved registers. Notes are in CPU order.
+func (k *Kernel) cpuRegs(cpu int) (elfcore.X86_64Regs, bool) {
+	ps := k.Dump.PRStatus()
+	if cpu < 0 || cpu >= len(ps) || ps[cpu].Err != nil || ps[cpu].RawRegs == nil && ps[cpu].Regs == (elfcore.X86_64Regs{}) {
+		return elfcore.X86_64Regs{}, false
+	}
+	return ps[cpu].Regs, true
+}
+
+// PanicCPU is the CPU that crashed: panic_cpu when panic() got that far,
+// else the kdump header's current_cpu, else the CPU whose saved RIP is in
+// the crash path. -1 when none can tell.
+func (k *Kernel) PanicCPU() int {
+	if a, err := k.Addr("panic_cpu"); err == nil {
+		if v, err := k.U32(a); err == nil && int32(v) >= 0 && int(v) < k.NrCPUIDs() {
+			return int(v)
+		}
+	}
+	if k.Dump.PanicCPU >= 0 && k.Dump.PanicCPU < k.NrCPUIDs() {
+		return k.Dump.PanicCPU
+	}
+	for cpu, p := range k.Dump.PRStatus() {
+		if name, _, _, _, ok := k.symbolize(p.Regs.RIP); ok && crashSaveSites[name] {
+			return cpu
+		}
+	}
+	return -1
+}
+
+// crashSaveSites are the functions where kdump's crash_setup_regs saves the
+// panic CPU's registers.
+var crashSaveSites = map[string]bool{"__crash_kexec": true, "crash_kexec": true, "crash_setup_regs": true}
+
+// nmiParkSites are the NMI handlers where kdump parks the other CPUs.
+var nmiParkSites = map[string]bool{"crash_nmi_callback": true}
+
+// unwindSleeping starts from thread.sp's struct inactive_task_frame.
+func (k *Kernel) unwindSleeping(t Task) ([]Frame, error) {
+	if t.StackPtr == 0 {
+		return nil, fmt.Errorf("task %d (%s): thread.sp is 0", t.PID, t.Comm)
+	}
+	retOff, err := k.Off("inactive_task_frame", "ret_addr")
+	if err != nil {
+		return nil, err
+	}
+	bpOff, err := k.Off("inactive_task_frame", "bp")
+	if err != nil {
+		return nil, err
+	}
+	size, err := k.Types.StructSize("inactive_task_frame")
+	if err != nil {
+		return nil, err
+	}
+	pc, err := k.U64(t.StackPtr + retOff)
+	if err != nil {
+		return nil, fmt.Errorf("task %d (%s): switch frame at %#x: %w", t.PID, t.Comm, t.StackPtr, err)
+	}
+	bp, _ := k.U64(t.StackPtr + bpOff)
+	st := walkState{pc: pc, sp: t.StackPtr + size, bp: bp}
+	// A task that never ran returns straight into ret_from_fork, whose
+	// entry is exact rather than a return address.
+	if name, off, _, _, ok := k.symbolize(pc); ok && name == "ret_from_fork" && off == 0 {
+		st.signal = true
+	}
+	return k.walk(st, t.StackPtr+retOff, k.stacksFor(t, t.CPU)), nil
+}
+
+// unwindRegs starts from a CPU's saved registers.
+func (k *Kernel) unwindRegs(t Task, cpu int, regs elfcore.X86_64Regs) ([]Frame, error) {
+	stacks := k.stacksFor(t, cpu)
+	if name, _, _, _, ok := k.symbolize(regs.RIP); ok && crashSaveSites[name] {
+		if st, slot, ok := k.kexecFrame(regs, stacks); ok {
+			return k.walk(st, slot, stacks), nil
+		}
+	}
+	if st, slot, ok := k.nmiParkFrame(regs, stacks); ok {
+		return k.walk(st, slot, stacks), nil
+	}
+	st := walkState{pc: regs.RIP, sp: regs.RSP, bp: regs.RBP, signal: true, regs: &regs, full: true}
+	return k.walk(st, regs.RSP, stacks), nil
+}
+
+// kexecFrame finds the frame of the function the register-saving one
+// called afterwards and that never returned (machine_kexec): the slot just
+// below the saved SP holds the return address of that call, and the
+// callee's own last return address lies further down, at a slot from which
+// its unwind entry leads back to exactly that return address.
+func (k *Kernel) kexecFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkState, uint64, bool) {
+	retSlot := regs.RSP - 8
+	ret, err := k.U64(retSlot)
+	if err != nil {
+		return walkState{}, 0, false
+	}
+	callee, isCall := k.callBefore(ret)
+	if !isCall || callee == 0 {
+		return walkState{}, 0, false
+	}
+	lo := regs.RSP - maxScan
+	if r, ok := stacks.find(regs.RSP); ok && r.Lo > lo {
+		lo = r.Lo
+	}
+	for s := retSlot - 8; s >= lo; s -= 8 {
+		v, err := k.U64(s)
+		if err != nil {
+			break
+		}
+		_, off, _, _, ok := k.symbolize(v - 1)
+		if !ok || v-1-off != callee {
+			continue
+		}
+		st := walkState{pc: v, sp: s + 8, bp: regs.RBP}
+		if _, slot, via, _, err := k.step(st, stacks); err == nil && via != "scan" && slot == retSlot {
+			return st, s, true
+		}
+	}
+	return walkState{}, 0, false
+}
+
+// nmiParkFrame finds the NMI handler a CPU was parked in: a return address
+// into one of nmiParkSites on the CPU's NMI stack whose unwind reaches an
+// exception frame holding exactly the saved registers.
+func (k *Kernel) nmiParkFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkState, uint64, bool) {
+	var nmi StackRange
+	for _, r := range stacks {
+		if r.Name == "NMI" {
+			nmi = r
+		}
+	}
+	if nmi.Hi == 0 || nmi.contains(regs.RSP) {
+		return walkState{}, 0, false
+	}
+	buf := make([]byte, nmi.Hi-nmi.Lo)
+	if err := k.Read(buf, nmi.Lo); err != nil {
+		return walkState{}, 0, false
+	}
+	for off := 0; off+8 <= len(buf); off += 8 {
+		v := binary.LittleEndian.Uint64(buf[off:])
+		name, _, _, _, ok := k.symbolize(v - 1)
+		if !ok || !nmiParkSites[name] {
+			continue
+		}
+		slot := nmi.Lo + uint64(off)
+		st := walkState{pc: v, sp: slot + 8, bp: regs.RBP}
+		cur := st
+		for i := 0; i < 16; i++ {
+			next, _, _, r, err := k.step(cur, stacks)
+			if err != nil {
+				break
+			}
+			if r != nil {
+				if r.RIP == regs.RIP && r.RSP == regs.RSP {
+					return st, slot, true
+				}
+				break
+			}
+			cur = next
+		}
+	}
+	return walkState{}, 0, false
+}
