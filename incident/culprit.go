@@ -19,7 +19,7 @@ var machineryPatterns = []string{
 	// Reporting: dumping the stack, panicking, printing, WARN/BUG plumbing,
 	// and the sanitizers that detect the bug rather than cause it.
 	`dump_stack`, `show_stack`, `walk_stack`, `dump_backtrace`, `show_regs`, `show_trace`,
-	`^panic`, `_panic$`, `^nmi_panic`, `oops_`, `^die$`, `^__die`, `crash_kexec`, `machine_kexec`,
+	`panic`, `oops_`, `^die$`, `^__die`, `crash_kexec`, `machine_kexec`,
 	`report_bug`, `fixup_bug`, `print_report`, `print_usage_bug`, `print_address_description`,
 	`warn_slowpath`, `warn_alloc`, `warn_bogus`, `^__warn`, `print_tainted`, `^get_taint$`,
 	`printk`, `^vprintk`, `va_format`, `snprintf`, `scnprintf`, `kasprintf`, `kvasprintf`,
@@ -44,7 +44,7 @@ var machineryPatterns = []string{
 	`^out_of_line_wait_on_bit`, `^__wait_on_bit`, `^wait_on_page_bit`, `^bit_wait`, `^usleep_range`,
 	`^msleep`, `^do_nanosleep`, `^hrtimer_nanosleep`, `^schedule_hrtimeout`,
 	// Locking.
-	`lock_acquire`, `lock_release`, `lock_class`, `lockdep`, `mark_lock`, `(reacquire|mark)_held_locks`,
+	`lock_acquire`, `lock_release`, `print_unlock`, `imbalance_bug`, `perf_trace`, `lock_class`, `lockdep`, `mark_lock`, `(reacquire|mark)_held_locks`,
 	`raw_spin_rq`, `spin_lock`, `spin_trylock`, `spin_unlock`, `read_lock`, `read_trylock`, `write_lock`,
 	`write_trylock`, `read_unlock`, `write_unlock`, `^down$`, `down_read`, `down_write`, `down_trylock`,
 	`^down_interruptible`, `^down_killable`, `^down_timeout`, `^__down`, `up_read`, `up_write`,
@@ -84,7 +84,25 @@ var helperPatterns = []string{
 	`^refcount_`, `^kref_`, `ref_tracker`, `atomic(64)?_(dec|inc|read|set|or|xor|and|add|sub|fetch|xchg|cmpxchg|try)`,
 	`(set|clear|change|test)_bit`, `^kv?free$`, `kfree_skb`, `^kfree_sensitive$`, `k?v?(m|z|c)alloc`,
 	`krealloc`, `kmem_cache`, `allocate_slab`, `slab_`, `alloc_pages`, `^__alloc_pages`, `^get_page_from_freelist`,
-	`^should_fail`,
+	`^should_fail`, `string`, `pointer`, `^rb_`, `^__rb_`, `^klist_`, `rhashtable_lookup`, `ida_free`,
+	`xas_(start|load|find)`, `^crc\d+`, `crc_itu_t`, `__phys_addr`, `assertfail`, `logic_(in|out)`,
+	`read[bwlq]$`, `write[bwlq]$`, `extract_(user|iter)_to_sg`, `seqprop_assert`,
+	// Generic object, device and file-system library code: the subsystem
+	// that called it owns the object and the bug.
+	`kobject_`, `add_uevent_var`, `get_device_parent`, `device_add`, `device_del`, `device_unregister`,
+	`device_destroy`, `device_release`, `devres_release_all`, `device_for_each_child`, `device_remove_file`,
+	`^put_device$`, `sysfs_remove`, `hwrng_unregister`, `i2c_del_adapter`, `__unregister_client`,
+	`rollback_registered`, `unregister_netdev`, `tty_unregister_device`, `dummy_urb_enqueue`, `usb_kill_urb`,
+	`usb_kill_anchored_urbs`, `usb_control_msg`, `usb_hcd_submit_urb`, `usb_submit_urb`,
+	`^iput$`, `^iput_final$`, `^ihold$`, `drop_nlink`, `fast_dput`, `^dput`, `folio_(alloc|unlock)`,
+	`filemap_alloc_folio`, `__filemap_get_folio`, `find_or_create_page`, `do_read_cache_folio`,
+	`read_cache_page`, `pagecache_get_page`, `grab_cache_page_write_begin`, `find_lock_entries`,
+	`truncate_inode_pages_range`, `cleanup_srcu_struct`,
+	// Timers and work items: whoever armed or flushed them is the culprit.
+	`del_timer`, `lock_timer_base`, `__timer_delete_sync`, `sk_stop_timer_sync`, `__mod_timer`,
+	`flush_work`, `__cancel_work_timer`, `cancel_work_sync`, `try_to_grab_pending`, `flush_workqueue`,
+	`drain_workqueue`, `destroy_workqueue`, `queue_work`, `insert_work`, `__queue_delayed_work`,
+	`queue_delayed_work_on`, `kthread_stop`,
 }
 
 var (

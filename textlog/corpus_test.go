@@ -97,7 +97,7 @@ func TestSyzkallerTitles(t *testing.T) {
 	}
 	rate := float64(agree) / float64(len(reports))
 	t.Logf("syzkaller title agreement: %d/%d = %.1f%%", agree, len(reports), 100*rate)
-	if rate < 0.70 {
-		t.Errorf("title agreement %.1f%% is below the 70%% floor", 100*rate)
+	if rate < 0.85 {
+		t.Errorf("title agreement %.1f%% is below the 85%% floor", 100*rate)
 	}
 }

@@ -111,7 +111,7 @@ func (x *extractor) feed(l *line) {
 	if fam != "" {
 		var keep []*builder
 		for _, b := range open {
-			if fam == "Kernel panic" && !b.hasStack() && b.family != "Kernel panic" && !b.taskDump {
+			if fam == "Kernel panic" && !b.hasCallTrace() && b.family != "Kernel panic" && !b.taskDump {
 				b.borrow = true
 				keep = append(keep, b)
 				continue
@@ -136,7 +136,7 @@ func (x *extractor) feed(l *line) {
 		}
 		b.add(l, seq)
 		x.pin(seq)
-		if endTraceRe.MatchString(text) || b.lines > maxOpenLines || b.borrow && (b.hasStack() || b.lines > borrowLines) {
+		if endTraceRe.MatchString(text) || b.lines > maxOpenLines || b.borrow && b.lines > borrowLines {
 			x.finish(b)
 			continue
 		}
@@ -155,8 +155,6 @@ func (x *extractor) continues(fam, text string, open []*builder) bool {
 		return true
 	}
 	switch fam {
-	case "kernel BUG":
-		return b.family == "list corruption" && b.lines <= 30 && strings.Contains(text, "list_debug")
 	case "Out of memory":
 		return b.family == "oom-killer"
 	}

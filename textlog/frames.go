@@ -16,6 +16,9 @@ var (
 	//    foo+0x12/0x40 [mod_name]   foo+0x12/0x40 [mod_name 1a2b3c...]
 	//   [c00000007a3efa20] [c00000000030a060] func+0x40/0x80 (powerpc)
 	frameRe = regexp.MustCompile(`^\s*(?:(<[A-Z/]+>|<<EOE>>)\s*)?(?:\[<?(?:0x)?([0-9a-f]+)>?\]\s*){0,2}(\?\s+)?([A-Za-z_][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?:\s+\[([A-Za-z0-9_.-]+)(?:\s+[0-9a-f]+)?\])?`)
+	// 32-bit ARM: "[<8016fb5c>] (prepare_to_wait_event) from [<803b18e8>] (nfs_wait+0x4c/0x84)";
+	// the line names the function and its caller.
+	armFrameRe = regexp.MustCompile(`^\s*\[<([0-9a-f]+)>\] \(([A-Za-z_][A-Za-z0-9_.]*)(?:\+0x([0-9a-f]+)/0x([0-9a-f]+))?\) from \[<[0-9a-f]+>\] \(`)
 	// A frame the unwinder could not name: " ? 0xffffffffc0123456".
 	rawFrameRe = regexp.MustCompile(`^\s*(?:(<[A-Z/]+>)\s*)?(\?\s+)?0x[0-9a-f]+\s*$`)
 	// Stack context markers on a line of their own.
@@ -59,6 +62,13 @@ func contextOf(marker string) string {
 func parseFrame(text string) (f incident.Frame, marker string, ok bool) {
 	m := frameRe.FindStringSubmatch(text)
 	if m == nil {
+		if a := armFrameRe.FindStringSubmatch(text); a != nil {
+			f = incident.Frame{Function: a[2], Reliable: true}
+			f.Address, _ = strconv.ParseUint(a[1], 16, 64)
+			f.Offset, _ = strconv.ParseUint(a[3], 16, 64)
+			f.Size, _ = strconv.ParseUint(a[4], 16, 64)
+			return f, "", true
+		}
 		if c := contextRe.FindStringSubmatch(text); c != nil {
 			return f, c[1], false
 		}

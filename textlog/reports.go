@@ -72,7 +72,6 @@ var families = []family{
 	{key: "Alignment trap:", match: contains("Alignment trap:")},
 	{key: "trusty: panic", match: contains("trusty: panic")},
 	{key: "Watchdog detected hard LOCKUP", match: contains("Watchdog detected hard LOCKUP")},
-	{key: "list corruption", match: matches(regexp.MustCompile(`list_(?:add|del) corruption`))},
 	{key: "oom-killer", match: contains("invoked oom-killer")},
 	{key: "Out of memory", match: matches(regexp.MustCompile(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
 	{key: "EPT: Misconfiguration", match: contains("EPT: Misconfiguration")},
@@ -399,6 +398,16 @@ func (b *builder) hasStack() bool {
 	return false
 }
 
+// hasCallTrace reports whether a "Call Trace:" heading was printed.
+func (b *builder) hasCallTrace() bool {
+	for _, s := range b.rt.sections {
+		if callTraceName.MatchString(s.name) {
+			return true
+		}
+	}
+	return false
+}
+
 // primaryTrace is the report's call trace: the first "Call Trace" section,
 // else the first stack printed.
 func (b *builder) primaryTrace() []incident.Frame {
@@ -426,8 +435,9 @@ func (b *builder) finish() incident.Report {
 	if b.family == "Kernel panic" {
 		r.Kind = panicKind(r.Message)
 	}
-	if r.Kind == incident.KindBUG && b.family == "BUG:" {
-		r.Kind = incident.KindBUG
+	// CONFIG_DEBUG_LIST reports through a WARNING or a BUG in list_debug.c.
+	if strings.Contains(r.Fields["location"], "list_debug.c") {
+		r.Kind = incident.KindListCorrupt
 	}
 	return r
 }

@@ -47,6 +47,26 @@ func (rt *reportText) framesFrom(at int, stopAtHeading bool) []incident.Frame {
 	return out
 }
 
+// framesUntilHeading returns the frames printed from line at up to the
+// next stack heading.
+func (rt *reportText) framesUntilHeading(at int) []incident.Frame {
+	end := len(rt.lines)
+	for _, s := range rt.sections {
+		if s.name != "" && s.at >= at && s.at < end {
+			end = s.at
+		}
+	}
+	var out []incident.Frame
+	for _, s := range rt.sections {
+		for i, f := range s.frames {
+			if s.lineOf[i] >= at && s.lineOf[i] < end {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
 // sectionNamed returns the frames of the first section whose heading
 // matches re and starts at or after line at.
 func (rt *reportText) sectionNamed(re *regexp.Regexp, at int) ([]incident.Frame, int, bool) {
@@ -87,7 +107,17 @@ var callTraceName = regexp.MustCompile(`^(Call Trace|Call trace|Backtrace)`)
 // community's tools do for damaged reports.
 type culpritFn func(rt *reportText, args []string) (string, bool)
 
+// faultInjection frames mean the stack printed is fault injection's own
+// backtrace mixed into the report; nothing after it belongs to the bug.
+var faultInjection = regexp.MustCompile(`^should_fail(slab)?$`)
+
 func pick(frames []incident.Frame, rip *incident.Frame, skip []string) (string, bool) {
+	for i, f := range frames {
+		if f.Reliable && faultInjection.MatchString(incident.NormalizeFunction(f.Function)) {
+			frames = frames[:i]
+			break
+		}
+	}
 	c := incident.CulpritWith(frames, rip, incident.CulpritOptions{Skip: skip})
 	return incident.StripSyscallPrefix(c), c != ""
 }
@@ -98,6 +128,20 @@ func ripThenTrace(skip ...string) culpritFn {
 	return func(rt *reportText, _ []string) (string, bool) {
 		frames, rip := rt.ripAndTrace()
 		return pick(frames, rip, skip)
+	}
+}
+
+// warning: the function that warned and the frames printed right after
+// its RIP line (panic_on_warn prints the stack there); else the call trace.
+func warning(skip ...string) culpritFn {
+	return func(rt *reportText, _ []string) (string, bool) {
+		if r, ok := rt.firstRIP(0); ok {
+			if c, ok := pick(rt.framesUntilHeading(r.at+1), r.frame, skip); ok {
+				return c, true
+			}
+		}
+		frames, _, _ := rt.sectionNamed(callTraceName, 0)
+		return pick(frames, nil, skip)
 	}
 }
 
@@ -187,15 +231,17 @@ func funcOnLine(after, re *regexp.Regexp) culpritFn {
 	}
 }
 
-// firstOf tries culprit rules in order.
-func firstOf(fns ...culpritFn) culpritFn {
+// lineThenTrace: a function named on a line after one matching after,
+// then the call trace, skipping machinery in both.
+func lineThenTrace(after, re *regexp.Regexp, skip ...string) culpritFn {
+	named := funcOnLine(after, re)
 	return func(rt *reportText, args []string) (string, bool) {
-		for _, fn := range fns {
-			if c, ok := fn(rt, args); ok {
-				return c, true
-			}
+		var first *incident.Frame
+		if c, ok := named(rt, args); ok {
+			first = &incident.Frame{Function: c, Reliable: true}
 		}
-		return "", false
+		frames, _, _ := rt.sectionNamed(callTraceName, 0)
+		return pick(frames, first, skip)
 	}
 }
 
@@ -316,7 +362,7 @@ var (
 	atFuncRe      = rx(`at: (?:{{PC}} +)?{{FUNC}}`)
 	pcFuncRe      = rx(`{{PC}} +{{FUNC}}`)
 	warningSkip   = []string{}
-	warnRIPTrace  = func(skip ...string) culpritFn { return ripThenTrace(append(warningSkip, skip...)...) }
+	warnRIPTrace  = func(skip ...string) culpritFn { return warning(append(warningSkip, skip...)...) }
 	isTryingLock  = rx(`is trying to acquire lock`)
 	justChanged   = rx(`just changed the state of lock`)
 	isTryingRel   = rx(`is trying to release lock`)
@@ -357,7 +403,7 @@ var titleRules = map[string][]titleRule{
 		{title: rx(`BUG: lock held when returning to user space`), format: "BUG: lock held when returning to user space in %[1]v",
 			culprit: funcOnLine(leavingKernel, atFuncRe), kind: incident.KindLockdep},
 		{title: rx(`BUG: bad unlock balance detected!`), format: "BUG: bad unlock balance in %[1]v",
-			culprit: firstOf(funcOnLine(isTryingRel, pcFuncRe), callTrace()), kind: incident.KindLockdep},
+			culprit: lineThenTrace(isTryingRel, pcFuncRe), kind: incident.KindLockdep},
 		{title: rx(`BUG: held lock freed!`), format: "BUG: held lock freed in %[1]v", culprit: funcOnLine(nil, pcFuncRe), kind: incident.KindLockdep},
 		{title: rx(`BUG: Bad rss-counter state`), format: "BUG: Bad rss-counter state", kind: incident.KindBUG},
 		{title: rx(`BUG: non-zero nr_ptes on freeing mm`), format: "BUG: non-zero nr_ptes on freeing mm", kind: incident.KindBUG},
@@ -413,7 +459,7 @@ var titleRules = map[string][]titleRule{
 		{title: rx(`WARNING: kernel stack regs at [0-9a-f]+ in [^ ]* has bad '([^']+)' value`), format: "WARNING: kernel stack regs has bad '%[1]v' value", kind: incident.KindWarning},
 		{title: rx(`WARNING: kernel stack frame pointer at [0-9a-f]+ in [^ ]* has bad value`), format: "WARNING: kernel stack frame pointer has bad value", kind: incident.KindWarning},
 		{title: rx(`WARNING: bad unlock balance detected!`), format: "WARNING: bad unlock balance in %[1]v",
-			culprit: firstOf(funcOnLine(isTryingRel, pcFuncRe), callTrace()), kind: incident.KindLockdep},
+			culprit: lineThenTrace(isTryingRel, pcFuncRe), kind: incident.KindLockdep},
 		{title: rx(`WARNING: held lock freed!`), format: "WARNING: held lock freed in %[1]v", culprit: funcOnLine(nil, rx(`at:(?: {{PC}})? +{{FUNC}}`)), kind: incident.KindLockdep},
 		{title: rx(`WARNING: kernel stack regs .* has bad 'bp' value`), format: "WARNING: kernel stack regs has bad value", kind: incident.KindWarning},
 		{title: rx(`WARNING: kernel stack frame pointer .* has bad value`), format: "WARNING: kernel stack regs has bad value", kind: incident.KindWarning},
@@ -519,9 +565,6 @@ var titleRules = map[string][]titleRule{
 	},
 	"Watchdog detected hard LOCKUP": {
 		{title: rx(`Watchdog detected hard LOCKUP`), format: "BUG: hard lockup in %[1]v", culprit: stall(), kind: incident.KindHardLockup},
-	},
-	"list corruption": {
-		{title: rx(`list_(?:add|del) corruption`), format: "BUG: corrupted list in %[1]v", culprit: callTrace(), kind: incident.KindListCorrupt},
 	},
 	"oom-killer": {
 		{title: rx(`invoked oom-killer`), report: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`),
