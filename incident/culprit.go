@@ -84,7 +84,7 @@ var helperPatterns = []string{
 	`^refcount_`, `^kref_`, `ref_tracker`, `atomic(64)?_(dec|inc|read|set|or|xor|and|add|sub|fetch|xchg|cmpxchg|try)`,
 	`(set|clear|change|test)_bit`, `^kv?free$`, `kfree_skb`, `^kfree_sensitive$`, `k?v?(m|z|c)alloc`,
 	`krealloc`, `kmem_cache`, `allocate_slab`, `slab_`, `alloc_pages`, `^__alloc_pages`, `^get_page_from_freelist`,
-	`^should_fail`, `string`, `pointer`, `^rb_`, `^__rb_`, `^klist_`, `rhashtable_lookup`, `ida_free`,
+	`^should_fail`, `string`, `pointer`, `^klist_`, `rhashtable_lookup`, `ida_free`,
 	`xas_(start|load|find)`, `^crc\d+`, `crc_itu_t`, `__phys_addr`, `assertfail`, `logic_(in|out)`,
 	`read[bwlq]$`, `write[bwlq]$`, `extract_(user|iter)_to_sg`, `seqprop_assert`,
 	// Generic object, device and file-system library code: the subsystem
