@@ -37,7 +37,8 @@ type Frame struct {
 	// space, when the entry came from there).
 	Regs *elfcore.X86_64Regs `json:"regs,omitempty"`
 	// Via says how the caller of this frame was found: "orc",
-	// "debug_frame", "scan", or "" for the last frame.
+	// "debug_frame", "scan" (a return address calling this function),
+	// "scan?" (any return address), or "" for the last frame.
 	Via string `json:"via,omitempty"`
 }
 
@@ -158,7 +159,7 @@ const maxFrames = 128
 // the frames outermost last.
 func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) []Frame {
 	var frames []Frame
-	reliable := true
+	reliable, tainted := true, false
 	for len(frames) < maxFrames {
 		f := k.frameAt(st.pc, slot, st.signal)
 		f.Reliable = reliable
@@ -174,8 +175,16 @@ func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) []Frame {
 		if err != nil || UserMode(regs) {
 			break
 		}
-		if via == "scan" {
+		// A caller found by scanning may be stale. When its call
+		// instruction targets this very function the chain above it is
+		// trusted again; a mere text address taints everything above.
+		switch via {
+		case "scan":
 			reliable = false
+		case "scan?":
+			reliable, tainted = false, true
+		default:
+			reliable = !tainted
 		}
 		st, slot = next, nslot
 	}
@@ -218,7 +227,10 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 			next, slot, err := k.stepCFI(st, r, stacks)
 			return next, slot, "debug_frame", nil, err
 		}
-		next, slot, err := k.stepScan(st, stacks)
+		next, slot, strong, err := k.stepScan(st, stacks)
+		if !strong {
+			return next, slot, "scan?", nil, err
+		}
 		return next, slot, "scan", nil, err
 	}
 	switch e.typ {
@@ -357,9 +369,9 @@ const maxScan = 4096
 
 // stepScan finds the caller of a function with no unwind information by
 // looking up the stack for a return address. A return address whose call
-// instruction targets the current function is taken first; failing that,
-// the nearest text address that follows any call.
-func (k *Kernel) stepScan(st walkState, stacks stackSet) (walkState, uint64, error) {
+// instruction targets the current function is taken first (strong);
+// failing that, the nearest text address that follows any call.
+func (k *Kernel) stepScan(st walkState, stacks stackSet) (walkState, uint64, bool, error) {
 	top := st.sp + maxScan
 	if r, ok := stacks.find(st.sp); ok && r.Hi < top {
 		top = r.Hi
@@ -374,11 +386,11 @@ func (k *Kernel) stepScan(st walkState, stacks stackSet) (walkState, uint64, err
 	}
 	n := int((top - st.sp) / 8)
 	if n <= 0 {
-		return st, 0, fmt.Errorf("scan: no stack above %#x", st.sp)
+		return st, 0, false, fmt.Errorf("scan: no stack above %#x", st.sp)
 	}
 	buf := make([]byte, n*8)
 	if err := k.Read(buf, st.sp); err != nil {
-		return st, 0, fmt.Errorf("scan: %w", err)
+		return st, 0, false, fmt.Errorf("scan: %w", err)
 	}
 	fallback := -1
 	for i := 0; i < n; i++ {
@@ -389,18 +401,18 @@ func (k *Kernel) stepScan(st walkState, stacks stackSet) (walkState, uint64, err
 		}
 		if fnStart != 0 && target == fnStart {
 			slot := st.sp + uint64(8*i)
-			return walkState{pc: v, sp: slot + 8, bp: st.bp}, slot, nil
+			return walkState{pc: v, sp: slot + 8, bp: st.bp}, slot, true, nil
 		}
 		if fallback < 0 {
 			fallback = i
 		}
 	}
 	if fallback < 0 {
-		return st, 0, fmt.Errorf("scan: no return address above %#x", st.sp)
+		return st, 0, false, fmt.Errorf("scan: no return address above %#x", st.sp)
 	}
 	slot := st.sp + uint64(8*fallback)
 	v := binary.LittleEndian.Uint64(buf[8*fallback:])
-	return walkState{pc: v, sp: slot + 8, bp: st.bp}, slot, nil
+	return walkState{pc: v, sp: slot + 8, bp: st.bp}, slot, false, nil
 }
 
 // callBefore tells whether v is a kernel text address that follows a call

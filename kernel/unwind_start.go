@@ -80,21 +80,23 @@ func (k *Kernel) cpuRegs(cpu int) (elfcore.X86_64Regs, bool) {
 }
 
 // PanicCPU is the CPU that crashed: panic_cpu when panic() got that far,
-// else the kdump header's current_cpu, else the CPU whose saved RIP is in
-// the crash path. -1 when none can tell.
+// else the CPU whose saved RIP is in the kdump crash path, else the kdump
+// header's current_cpu. -1 when none can tell.
 func (k *Kernel) PanicCPU() int {
 	if a, err := k.Addr("panic_cpu"); err == nil {
 		if v, err := k.U32(a); err == nil && int32(v) >= 0 && int(v) < k.NrCPUIDs() {
 			return int(v)
 		}
 	}
-	if k.Dump.PanicCPU >= 0 && k.Dump.PanicCPU < k.NrCPUIDs() {
-		return k.Dump.PanicCPU
-	}
+	// The saved RIP comes before the kdump header: makedumpfile writes
+	// current_cpu 0 for a panic on CPU 1 (hung-kdump-zstd).
 	for cpu, p := range k.Dump.PRStatus() {
 		if name, _, _, _, ok := k.symbolize(p.Regs.RIP); ok && crashSaveSites[name] {
 			return cpu
 		}
+	}
+	if k.Dump.PanicCPU >= 0 && k.Dump.PanicCPU < k.NrCPUIDs() {
+		return k.Dump.PanicCPU
 	}
 	return -1
 }
@@ -181,7 +183,7 @@ func (k *Kernel) kexecFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkState
 			continue
 		}
 		st := walkState{pc: v, sp: s + 8, bp: regs.RBP}
-		if _, slot, via, _, err := k.step(st, stacks); err == nil && via != "scan" && slot == retSlot {
+		if _, slot, via, _, err := k.step(st, stacks); err == nil && via != "scan" && via != "scan?" && slot == retSlot {
 			return st, s, true
 		}
 	}
