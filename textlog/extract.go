@@ -19,7 +19,7 @@ const (
 	// maxReports bounds the reports kept; later ones are only counted.
 	maxReports = 20000
 	// maxOpenLines closes a report that grew this long without ending.
-	maxOpenLines = 800
+	maxOpenLines = 4000
 	// borrowLines is how far a report without a stack follows the panic
 	// that came after it, looking for the stack they share.
 	borrowLines = 120

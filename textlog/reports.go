@@ -133,8 +133,13 @@ var (
 	codeLineRe    = regexp.MustCompile(`^\s*Code: `)
 )
 
-// maxReportLines bounds one report; the rest of a runaway report is dropped.
-const maxReportLines = 600
+// maxReportLines bounds the text one report keeps; maxTitleLines bounds
+// what its title is computed from (a recursion overflowing the stack
+// prints thousands of frames before the one that names it).
+const (
+	maxReportLines = 600
+	maxTitleLines  = 4000
+)
 
 // builder accumulates one report as its lines arrive.
 type builder struct {
@@ -193,12 +198,14 @@ func (b *builder) add(l *line, seq int) {
 	text := l.rec.Text
 	b.lastSeq = seq
 	b.lines++
-	if len(b.rt.lines) >= maxReportLines {
+	if len(b.rt.lines) >= maxTitleLines {
 		return
 	}
 	idx := len(b.rt.lines)
 	b.rt.lines = append(b.rt.lines, text)
-	b.rep.Lines = append(b.rep.Lines, text)
+	if len(b.rep.Lines) < maxReportLines {
+		b.rep.Lines = append(b.rep.Lines, text)
+	}
 
 	if f, marker, ok := parseFrame(text); ok || marker != "" {
 		if marker != "" {
