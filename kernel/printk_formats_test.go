@@ -410,7 +410,7 @@ func (r *locklessRing) add(rec LogRecord) {
 	binary.LittleEndian.PutUint64(inf[8:], rec.TsNsec)
 	binary.LittleEndian.PutUint16(inf[16:], uint16(len(rec.Text)))
 	binary.LittleEndian.PutUint32(inf[20:], rec.CallerID)
-	at := next%size - blk // begin%size, or 0 for a block that wrapped
+	at := next%size - blk                                  // begin%size, or 0 for a block that wrapped
 	binary.LittleEndian.PutUint64(r.data[begin%size:], id) // the id sits at begin even when the text wrapped
 	binary.LittleEndian.PutUint64(r.data[at:], id)
 	copy(r.data[at+8:], rec.Text)
