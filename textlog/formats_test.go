@@ -1,0 +1,195 @@
+package textlog
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// sample is a real oops in raw dmesg form: the seed's NULL dereference.
+func sample(t testing.TB) []string {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "logs", "seed-cfs-null-deref.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(l, "[") { // drop the wiki's "..." line
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+var stampRe = regexp.MustCompile(`^\[\s*(\d+\.\d+)\] ?(.*)$`)
+
+// rewrite builds a variant of the sample line by line.
+func rewrite(lines []string, f func(i int, ts, msg string) string) string {
+	var b strings.Builder
+	for i, l := range lines {
+		m := stampRe.FindStringSubmatch(l)
+		b.WriteString(f(i, m[1], m[2]))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func checkNullDeref(t *testing.T, in *incident.Incident) {
+	t.Helper()
+	rs := reportsOfKind(in, incident.KindNullDeref)
+	if len(rs) != 1 {
+		t.Fatalf("null-deref reports: %d; all: %+v", len(rs), in.Reports)
+	}
+	r := rs[0]
+	if r.Title != "BUG: unable to handle kernel NULL pointer dereference in rb_next" || r.Fields["address"] != "0x10" {
+		t.Errorf("title %q address %q", r.Title, r.Fields["address"])
+	}
+	if len(r.Backtrace) != 10 || r.Backtrace[0].Function != "pick_next_task_fair" || r.Comm != "java" {
+		t.Errorf("backtrace %d frames, comm %q", len(r.Backtrace), r.Comm)
+	}
+}
+
+func TestFormats(t *testing.T) {
+	lines := sample(t)
+	json1 := func(host, msg string, prio int, us int64) string {
+		b, _ := json.Marshal(map[string]string{"__REALTIME_TIMESTAMP": fmt.Sprint(1505187505000000 + us),
+			"_SOURCE_MONOTONIC_TIMESTAMP": fmt.Sprint(47113590000000 + us), "_HOSTNAME": host,
+			"MESSAGE": msg, "PRIORITY": fmt.Sprint(prio), "_TRANSPORT": "kernel", "SYSLOG_IDENTIFIER": "kernel"})
+		return string(b)
+	}
+	cases := []struct {
+		name, format, text string
+		host              string
+	}{
+		{"dmesg", "dmesg", strings.Join(lines, "\n"), ""},
+		{"levels", "dmesg", rewrite(lines, func(i int, ts, msg string) string { return fmt.Sprintf("<4>[%s] %s", ts, msg) }), ""},
+		{"caller ids", "dmesg", rewrite(lines, func(i int, ts, msg string) string { return fmt.Sprintf("[%s][ T16179] %s", ts, msg) }), ""},
+		{"dmesg -T", "dmesg -T", rewrite(lines, func(i int, ts, msg string) string { return "[Tue Sep 12 11:38:25 2017] " + msg }), ""},
+		{"syslog", "syslog", rewrite(lines, func(i int, ts, msg string) string {
+			s := fmt.Sprintf("Sep 12 11:38:25 app-7 kernel: [%s] %s", ts, msg)
+			if i%5 == 0 {
+				s = "Sep 12 11:38:25 app-7 systemd[1]: Started Session 12 of user root.\n" + s
+			}
+			return s
+		}), "app-7"},
+		{"journal short-precise", "journal-short-precise", rewrite(lines, func(i int, ts, msg string) string {
+			return fmt.Sprintf("Sep 12 11:38:25.%06d app-7 kernel: %s", i, msg)
+		}), "app-7"},
+		{"rfc3339", "syslog-rfc3339", rewrite(lines, func(i int, ts, msg string) string {
+			return fmt.Sprintf("2017-09-12T11:38:25.%06d+08:00 app-7 kernel: %s", i, msg)
+		}), "app-7"},
+		{"journal json", "journal-json", rewrite(lines, func(i int, ts, msg string) string { return json1("app-7", msg, 4, int64(i)) }), "app-7"},
+		{"console", "console", rewrite(lines, func(i int, ts, msg string) string {
+			s := fmt.Sprintf("[%s] %s", ts, msg)
+			if i%4 == 1 {
+				s = "\x1b[0;32m  OK  \x1b[0m] Reached target Shutdown.\n" + s
+			}
+			return s
+		}), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in, err := Parse(strings.NewReader(c.text), c.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Source.Format != c.format || in.Source.Kind != "log" {
+				t.Errorf("format %q kind %q, want %q", in.Source.Format, in.Source.Kind, c.format)
+			}
+			if in.Source.Host != c.host || c.host != "" && (in.System == nil || in.System.Nodename != c.host) {
+				t.Errorf("host %q system %+v, want %q", in.Source.Host, in.System, c.host)
+			}
+			checkNullDeref(t, in)
+		})
+	}
+}
+
+func TestCompressed(t *testing.T) {
+	text := []byte(strings.Join(sample(t), "\n"))
+	var gz, xzb, zs bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write(text)
+	gw.Close()
+	xw, err := xz.NewWriter(&xzb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xw.Write(text)
+	xw.Close()
+	zw, _ := zstd.NewWriter(&zs)
+	zw.Write(text)
+	zw.Close()
+	for name, data := range map[string][]byte{"gzip": gz.Bytes(), "xz": xzb.Bytes(), "zstd": zs.Bytes()} {
+		t.Run(name, func(t *testing.T) {
+			in, err := Parse(bytes.NewReader(data), "log."+name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Source.Format != "dmesg ("+name+")" {
+				t.Errorf("format %q", in.Source.Format)
+			}
+			checkNullDeref(t, in)
+		})
+	}
+	if _, err := Parse(bytes.NewReader([]byte{0x1f, 0x8b, 8, 0, 1, 2}), "broken.gz"); err == nil {
+		t.Error("a damaged gzip stream parsed without error")
+	}
+}
+
+// TestHosts: a syslog file that gathers two machines keeps them apart.
+func TestHosts(t *testing.T) {
+	oops := sample(t)
+	hung, err := os.ReadFile(filepath.Join("..", "testdata", "logs", "seed-hung-task-fsfreeze.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hungLines []string
+	for _, l := range strings.Split(string(hung), "\n") {
+		if strings.HasPrefix(l, "[") {
+			hungLines = append(hungLines, l)
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(oops) || i < len(hungLines); i++ {
+		if i < len(oops) {
+			fmt.Fprintf(&b, "Sep 12 11:38:25 db-1 kernel: %s\n", oops[i])
+		}
+		if i < len(hungLines) {
+			fmt.Fprintf(&b, "Sep 12 11:38:26 web-2 kernel: %s\n", hungLines[i])
+		}
+	}
+	incs, err := ParseHostsWith(strings.NewReader(b.String()), "messages", Options{Year: 2017})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(incs) != 2 {
+		t.Fatalf("%d incidents, want 2", len(incs))
+	}
+	byHost := map[string]*incident.Incident{}
+	for _, in := range incs {
+		byHost[in.Source.Host] = in
+	}
+	checkNullDeref(t, byHost["db-1"])
+	web := byHost["web-2"]
+	if web == nil || len(web.BlockedTasks) != 4 || len(reportsOfKind(web, incident.KindNullDeref)) != 0 {
+		t.Fatalf("web-2: %+v", web)
+	}
+	if web.Title != "INFO: task hung in __sb_start_write" {
+		t.Errorf("web-2 title %q", web.Title)
+	}
+	r := web.Reports[0]
+	if r.Time == nil || *r.Time != 494886.031776 || web.Log[0].WallTime == nil || web.Log[0].WallTime.Year() != 2017 {
+		t.Errorf("time %v wall %v", r.Time, web.Log[0].WallTime)
+	}
+}
