@@ -70,7 +70,7 @@ func TestFormats(t *testing.T) {
 	}
 	cases := []struct {
 		name, format, text string
-		host              string
+		host               string
 	}{
 		{"dmesg", "dmesg", strings.Join(lines, "\n"), ""},
 		{"levels", "dmesg", rewrite(lines, func(i int, ts, msg string) string { return fmt.Sprintf("<4>[%s] %s", ts, msg) }), ""},
