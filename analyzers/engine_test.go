@@ -241,8 +241,8 @@ func TestSeedHungTaskFrozenFilesystem(t *testing.T) {
 			t.Errorf("fix lacks %s: %q", want, f.Fix)
 		}
 	}
-	if !strings.Contains(f.Title, "not known from a text log") {
-		t.Errorf("title %q", f.Title)
+	if f.Title != "Hung tasks behind a frozen filesystem" || !strings.Contains(f.Cause, "Frozen mount: not known from a text log") {
+		t.Errorf("title %q, cause %q", f.Title, f.Cause)
 	}
 	if len(fs) != 1 {
 		t.Errorf("more findings than the frozen filesystem: %v", ids(fs))
@@ -265,7 +265,7 @@ func TestFrozenFilesystemNamesTheMount(t *testing.T) {
 	}
 	fs := Run(in, builtin(t))
 	f := top(t, fs)
-	if f.ID != "hung-task-frozen-filesystem" || !strings.Contains(f.Title, "/data1 (ext4 on /dev/vda)") {
+	if f.ID != "hung-task-frozen-filesystem" || f.Title != "Hung tasks behind a frozen filesystem on /data1 (ext4 on /dev/vda)" {
 		t.Fatalf("top %s %q; all %v", f.ID, f.Title, ids(fs))
 	}
 	if !strings.Contains(strings.Join(f.Commands, "\n"), "fsfreeze -u /data1") {

@@ -176,7 +176,7 @@ func devicesOnBus(v *view, domain, bus string) []pciFunction {
 func init() {
 	registerAnalyzer("ghes/pcie-fatal",
 		"fatal APEI/GHES PCIe error: the reporting port and the devices below it, named from pci.ids",
-		[]string{"port", "port_name", "port_type", "bus", "below", "ifaces", "pciids"}, detectPCIeFatal)
+		[]string{"port", "port_name", "port_type", "bus", "below", "below_note", "ifaces", "pciids"}, detectPCIeFatal)
 }
 
 func detectPCIeFatal(v *view) *Detection {
@@ -237,7 +237,8 @@ func detectPCIeFatal(v *view) *Detection {
 		if len(names) > 0 {
 			facts["below"] = strings.Join(names, "; ")
 		} else {
-			facts["below"] = fmt.Sprintf("the device(s) on bus %s:%s (the log does not enumerate them; `lspci -s %s:%s: -vvv` lists them)", domain, e.secondaryBus, domain, e.secondaryBus)
+			facts["below"] = fmt.Sprintf("the device(s) on bus %s:%s", domain, e.secondaryBus)
+			facts["below_note"] = fmt.Sprintf(" (the log does not enumerate them; `lspci -s %s:%s: -vvv` lists them)", domain, e.secondaryBus)
 		}
 		d.Commands = append(d.Commands, fmt.Sprintf("lspci -s %s:%s: -vvv", domain, e.secondaryBus),
 			fmt.Sprintf("ls /sys/bus/pci/devices/%s:%s:*/net", domain, e.secondaryBus))

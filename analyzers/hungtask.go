@@ -261,7 +261,7 @@ func init() {
 		name := "hung-tasks/" + string(class)
 		f := facts
 		if class == HungFrozenFS {
-			f = append(slices.Clone(facts), "mount", "thaw")
+			f = append(slices.Clone(facts), "mount", "on_mount", "thaw")
 		}
 		registerAnalyzer(name, "D-state tasks whose stacks wait on: "+string(class), f, func(v *view) *Detection {
 			return detectHungClass(v, class)
@@ -289,6 +289,9 @@ func detectHungClass(v *view, class HungClass) *Detection {
 		},
 		Crash: v.escalation == incident.KindHungTask,
 	}
+	if !anyStack(g.Tasks) {
+		d.Confidence = "low" // classified by thread name alone
+	}
 	if class == HungFrozenFS {
 		frozen := v.in.FrozenMounts()
 		switch {
@@ -299,6 +302,7 @@ func detectHungClass(v *view, class HungClass) *Detection {
 				thaw = append(thaw, "fsfreeze -u "+m.Path)
 			}
 			d.Facts["mount"] = strings.Join(names, "; ")
+			d.Facts["on_mount"] = " on " + d.Facts["mount"]
 			d.Facts["thaw"] = strings.Join(thaw, "; ")
 			d.Commands = thaw
 			d.Evidence = append(d.Evidence, "super block frozen: "+d.Facts["mount"])
@@ -328,4 +332,13 @@ func describeMount(m incident.Mount) string {
 		s += " (" + strings.Join(what, " ") + ")"
 	}
 	return s
+}
+
+func anyStack(tasks []incident.BlockedTask) bool {
+	for _, t := range tasks {
+		if len(t.Backtrace) > 0 {
+			return true
+		}
+	}
+	return false
 }

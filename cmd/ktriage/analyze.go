@@ -16,9 +16,13 @@ import (
 	"github.com/ktriage/ktriage/analyzers"
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/report"
+	"github.com/ktriage/ktriage/textlog"
 )
 
-func init() { addCommand(newAnalyzeCmd) }
+func init() {
+	addCommand(newAnalyzeCmd)
+	loadLog = textlog.ParseFile
+}
 
 // dumpOptions are what a dump loader needs besides the dump's files.
 type dumpOptions struct {
@@ -30,7 +34,8 @@ type dumpOptions struct {
 // the companion vmcore-dmesg.txt of a kdump directory, or says what is missing.
 var loadDump func(paths []string, opts dumpOptions) (*incident.Incident, error)
 
-// loadLog turns a text log into an incident (textlog.ParseFile).
+// loadLog turns a text log into an incident; a variable so tests can
+// substitute it.
 var loadLog func(path string) (*incident.Incident, error)
 
 func newAnalyzeCmd() *cobra.Command {
