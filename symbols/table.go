@@ -7,10 +7,14 @@ import (
 	"strings"
 )
 
-// KernelMapBase is __START_KERNEL_map on x86_64: vmlinux is linked above it,
-// and only addresses above it move with the KASLR slide. Per-CPU symbols
-// (small offsets) and absolute symbols do not move.
-const KernelMapBase = 0xffffffff80000000
+// KernelMapBase is __START_KERNEL_map on x86_64: vmlinux is linked in the
+// KernelImageSize above it, and only addresses there move with the KASLR
+// slide. Per-CPU symbols (small offsets), absolute symbols and module
+// addresses do not move.
+const (
+	KernelMapBase   = 0xffffffff80000000
+	KernelImageSize = 1 << 30
+)
 
 // Sym is one kernel or module symbol.
 type Sym struct {
@@ -45,6 +49,12 @@ type Table struct {
 // tables already holding runtime addresses).
 func NewTable(syms []Sym, slide uint64) *Table {
 	s := slices.Clone(syms)
+	for i := range s {
+		// Store runtime addresses, so lookups in both directions agree.
+		if a := s[i].Addr; a >= KernelMapBase && a-KernelMapBase < KernelImageSize && a+slide >= a {
+			s[i].Addr = a + slide
+		}
+	}
 	slices.SortStableFunc(s, func(a, b Sym) int {
 		if c := cmp.Compare(a.Addr, b.Addr); c != 0 {
 			return c
@@ -53,23 +63,23 @@ func NewTable(syms []Sym, slide uint64) *Table {
 	})
 	t := &Table{syms: s, byName: make(map[string]int32, len(s)), slide: slide}
 	t.sizes = make([]uint64, len(s))
-	for i := range s {
+	// One backward pass: nextAddr is the first address above s[i].Addr.
+	var nextAddr uint64
+	haveNext := false
+	for i := len(s) - 1; i >= 0; i-- {
+		if i+1 < len(s) && s[i+1].Addr > s[i].Addr {
+			nextAddr, haveNext = s[i+1].Addr, true
+		}
 		size := s[i].Size
-		if size == 0 {
-			// The kernel's own rule (kallsyms get_symbol_pos): a symbol
-			// extends to the next symbol at a higher address.
-			for j := i + 1; j < len(s); j++ {
-				if s[j].Addr > s[i].Addr {
-					// Never stretch a per-CPU or absolute symbol up
-					// into the kernel image.
-					if s[i].Addr >= KernelMapBase || s[j].Addr < KernelMapBase {
-						size = s[j].Addr - s[i].Addr
-					}
-					break
-				}
-			}
+		// The kernel's own rule (kallsyms get_symbol_pos): a symbol
+		// extends to the next symbol at a higher address. Never stretch a
+		// per-CPU or absolute symbol up into the kernel image.
+		if size == 0 && haveNext && (s[i].Addr >= KernelMapBase || nextAddr < KernelMapBase) {
+			size = nextAddr - s[i].Addr
 		}
 		t.sizes[i] = size
+	}
+	for i := range s {
 		if _, dup := t.byName[s[i].Name]; !dup {
 			t.byName[s[i].Name] = int32(i)
 		}
@@ -106,27 +116,13 @@ func (t *Table) Slide() uint64 { return t.slide }
 // Len is the number of symbols.
 func (t *Table) Len() int { return len(t.syms) }
 
-func (t *Table) relocate(a uint64) uint64 {
-	if a >= KernelMapBase {
-		return a + t.slide
-	}
-	return a
-}
-
-func (t *Table) unrelocate(a uint64) uint64 {
-	if a >= KernelMapBase+t.slide && t.slide != 0 {
-		return a - t.slide
-	}
-	return a
-}
-
 // Lookup returns the runtime address of name.
 func (t *Table) Lookup(name string) (uint64, bool) {
 	i, ok := t.byName[name]
 	if !ok {
 		return 0, false
 	}
-	return t.relocate(t.syms[i].Addr), true
+	return t.syms[i].Addr, true
 }
 
 // Sym returns the symbol called name with its runtime address.
@@ -136,7 +132,6 @@ func (t *Table) Sym(name string) (Sym, bool) {
 		return Sym{}, false
 	}
 	s := t.syms[i]
-	s.Addr = t.relocate(s.Addr)
 	s.Size = t.sizes[i]
 	return s, true
 }
@@ -155,7 +150,7 @@ func (t *Table) Symbolize(addr uint64) (name string, off, size uint64, ok bool) 
 // SymbolAt returns the symbol containing the runtime address addr, with its
 // runtime address and effective size.
 func (t *Table) SymbolAt(addr uint64) (Sym, bool) {
-	a := t.unrelocate(addr)
+	a := addr
 	i, _ := slices.BinarySearchFunc(t.syms, a+1, func(s Sym, x uint64) int { return cmp.Compare(s.Addr, x) })
 	i-- // last symbol with Addr <= a
 	if i < 0 {
@@ -170,7 +165,6 @@ func (t *Table) SymbolAt(addr uint64) (Sym, bool) {
 	for j := i; j >= 0 && j > i-8; j-- {
 		s := t.syms[j]
 		if a-s.Addr < t.sizes[j] || a == s.Addr {
-			s.Addr = t.relocate(s.Addr)
 			s.Size = t.sizes[j]
 			return s, true
 		}
@@ -182,7 +176,6 @@ func (t *Table) SymbolAt(addr uint64) (Sym, bool) {
 func (t *Table) All() iter.Seq[Sym] {
 	return func(yield func(Sym) bool) {
 		for i, s := range t.syms {
-			s.Addr = t.relocate(s.Addr)
 			s.Size = t.sizes[i]
 			if !yield(s) {
 				return
