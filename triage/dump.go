@@ -71,7 +71,30 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		in.Warn("mount table: " + err.Error())
 	}
 	finishFromLog(in, panicMsg, tasks)
+	fillPanicTask(in, k)
 	return in, nil
+}
+
+// fillPanicTask names the task that was running on the panicking CPU and
+// unwinds its stack from the registers the CPU saved.
+func fillPanicTask(in *incident.Incident, k *kernel.Kernel) {
+	if in.Panic == nil {
+		return
+	}
+	cpu := k.PanicCPU()
+	if cpu < 0 {
+		return
+	}
+	t, frames, err := k.CPUBacktrace(cpu)
+	if err != nil && len(frames) == 0 && t.Addr == 0 {
+		in.Warn(fmt.Sprintf("panic CPU %d: %v", cpu, err))
+		return
+	}
+	c, pid := cpu, t.PID
+	in.Panic.CPU, in.Panic.PID, in.Panic.Comm = &c, &pid, t.Comm
+	if len(frames) > 0 {
+		in.Panic.Backtrace = toFrames(frames)
+	}
 }
 
 func toLogRecords(recs []kernel.LogRecord) []incident.LogRecord {
@@ -146,6 +169,9 @@ func finishFromLog(in *incident.Incident, panicMsg string, tasks []kernel.Task) 
 	p := &incident.Panic{Message: panicMsg}
 	in.Panic = p
 	reportsFromLog(in)
+	if in.Title == "" {
+		in.Title = p.Title
+	}
 	if p.Title == "" {
 		p.Title = strings.TrimSpace(panicMsg)
 	}

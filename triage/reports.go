@@ -1,7 +1,34 @@
 package triage
 
-import "github.com/ktriage/ktriage/incident"
+import (
+	"github.com/ktriage/ktriage/incident"
+	"github.com/ktriage/ktriage/textlog"
+)
 
 // reportsFromLog finds the kernel's own reports (oops, panic, hung task...)
-// in the decoded log, with the same parser text logs go through.
-func reportsFromLog(in *incident.Incident) {}
+// in the log decoded from the dump, with the same rules text logs go
+// through, so a dump and its console log give the same titles.
+func reportsFromLog(in *incident.Incident) {
+	ex := textlog.FromRecords(in.Log)
+	in.Reports = ex.Reports
+	in.HardwareErrs = ex.HardwareErrs
+	if ex.Panic != nil && in.Panic != nil {
+		// The dump's own message (crash's PANIC rule) stays; the log adds
+		// what kind of crash it was and where it happened.
+		p := in.Panic
+		p.Title, p.Kind, p.RIP = ex.Panic.Title, ex.Panic.Kind, ex.Panic.RIP
+		if p.Comm == "" {
+			p.CPU, p.PID, p.Comm = ex.Panic.CPU, ex.Panic.PID, ex.Panic.Comm
+		}
+		if len(p.Backtrace) == 0 {
+			p.Backtrace = ex.Panic.Backtrace
+		}
+	}
+	if ex.Title != "" {
+		in.Title = ex.Title
+	}
+	// Stacks of hung tasks the log reported but the dump could not give.
+	if len(in.BlockedTasks) == 0 {
+		in.BlockedTasks = ex.BlockedTasks
+	}
+}
