@@ -44,7 +44,9 @@ func (in *Incident) UninterruptibleTasks() []BlockedTask {
 		tasks = append(tasks, t)
 	}
 	for _, r := range in.Reports {
-		if r.Kind != KindHungTask || r.PID == nil || seen[*r.PID] {
+		// Only the per-task notices: a "hung_task: blocked tasks" panic is a
+		// hung-task report too, but its task is khungtaskd.
+		if r.Kind != KindHungTask || r.PID == nil || seen[*r.PID] || !strings.Contains(r.Message, "blocked for more than") {
 			continue
 		}
 		seen[*r.PID] = true

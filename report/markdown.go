@@ -51,7 +51,7 @@ func writeMarkdown(out io.Writer, m *model) error {
 	}
 
 	if pv := m.Panic; pv != nil {
-		p("## Panic\n\n")
+		p("## %s\n\n", pv.Heading)
 		var b strings.Builder
 		b.WriteString(pv.Message + "\n")
 		if pv.Where != "" {

@@ -56,6 +56,7 @@ type model struct {
 }
 
 type panicView struct {
+	Heading               string // "Panic", or "Crash report" when the log has no panic line
 	Message, Title, Where string
 	Frames                []frameView
 }
@@ -105,9 +106,10 @@ func newModel(in *incident.Incident, opts Options) *model {
 	}
 	m.System = systemRows(in)
 	if p := in.Panic; p != nil {
-		m.Panic = &panicView{Message: p.Message, Title: p.Title, Where: whereText(p.CPU, p.PID, p.Comm), Frames: frameViews(p.RIP, p.Backtrace)}
-	} else if r := crashReport(in); r != nil {
-		m.Panic = &panicView{Message: r.Message, Title: r.Title, Where: whereText(r.CPU, r.PID, r.Comm), Frames: frameViews(r.RIP, r.Backtrace)}
+		m.Panic = &panicView{Heading: "Panic", Message: p.Message, Title: p.Title, Where: whereText(p.CPU, p.PID, p.Comm), Frames: frameViews(p.RIP, p.Backtrace)}
+	} else if r := crashReport(in); r != nil && r.Kind != incident.KindHungTask {
+		// Hung-task reports are shown with the blocked tasks instead.
+		m.Panic = &panicView{Heading: "Crash report", Message: r.Message, Title: r.Title, Where: whereText(r.CPU, r.PID, r.Comm), Frames: frameViews(r.RIP, r.Backtrace)}
 	}
 	for _, g := range incident.GroupByStack(in.UninterruptibleTasks()) {
 		gv := groupView{Count: len(g.Tasks), Tasks: strings.Join(g.Comms(), ", "), State: g.Tasks[0].State}

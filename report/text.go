@@ -108,7 +108,7 @@ func writeText(out io.Writer, m *model, opts Options) error {
 	}
 
 	if p := m.Panic; p != nil {
-		t.heading("PANIC")
+		t.heading(strings.ToUpper(p.Heading))
 		t.printf("  %s\n", p.Message)
 		if p.Title != "" && p.Title != p.Message {
 			t.printf("  title: %s\n", p.Title)

@@ -199,7 +199,7 @@ func loadKdumpDir(dir string, dopts dumpOptions) (*incident.Incident, error) {
 	if len(dumps) > 0 && loadDump != nil {
 		return loadDump(dumps, dopts)
 	}
-	for _, name := range []string{"vmcore-dmesg.txt", "dmesg.txt", "dmesg.makedumpfile.txt"} {
+	for _, name := range []string{"vmcore-dmesg.txt", "dmesg.txt", "dmesg.makedumpfile.txt", "console.log"} {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err == nil && loadLog != nil {
 			in, err := loadLog(p)
