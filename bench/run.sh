@@ -3,3 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash dmesg.sh
+bash analyze.sh
+[[ -f fleet.sh ]] && bash fleet.sh || true
