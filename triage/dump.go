@@ -16,6 +16,9 @@ import (
 type Options struct {
 	// Vmlinux is a debug vmlinux; empty means the dump's own kallsyms+BTF.
 	Vmlinux string
+	// PageHook, if set, sees every physical page the analysis reads (the
+	// fixture cutter uses it to keep exactly those pages).
+	PageHook func(pfn uint64)
 }
 
 // LoadDump reads a dump (several paths: a split set) into an incident. It
@@ -27,6 +30,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		return nil, err
 	}
 	defer d.Close()
+	d.PageHook = opts.PageHook
 	in := &incident.Incident{Source: incident.Source{Path: strings.Join(paths, " "), Kind: "vmcore", Format: d.Describe()}}
 	if d.Incomplete {
 		in.Warn("the dump is incomplete: pages the capture did not write are missing")
