@@ -36,6 +36,9 @@ type Frame struct {
 	// interrupted code, which the next frame continues from (or user
 	// space, when the entry came from there).
 	Regs *elfcore.X86_64Regs `json:"regs,omitempty"`
+	// IretOnly: Regs came from a bare iret frame, so only RIP, CS,
+	// RFLAGS, RSP and SS are known.
+	IretOnly bool `json:"iret_only,omitempty"`
 	// Via says how the caller of this frame was found: "orc",
 	// "debug_frame", "scan" (a return address calling this function),
 	// "scan?" (any return address), or "" for the last frame.
@@ -150,6 +153,8 @@ type walkState struct {
 	// starting register set); full is false for a bare iret frame.
 	regs *elfcore.X86_64Regs
 	full bool
+	// iretOnly: the step into this state crossed a bare iret frame.
+	iretOnly bool
 }
 
 // maxFrames bounds a walk over a corrupt stack.
@@ -169,7 +174,7 @@ func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) []Frame {
 		next, nslot, via, regs, err := k.step(st, stacks)
 		f.Via = via
 		if regs != nil {
-			f.Regs = regs
+			f.Regs, f.IretOnly = regs, next.iretOnly
 		}
 		frames = append(frames, f)
 		if err != nil || UserMode(regs) {
@@ -297,6 +302,7 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 		regs = &r
 		// A bare iret frame leaves the other registers as they were.
 		next.pc, next.sp, next.signal, next.regs, next.full = r.RIP, r.RSP, true, st.regs, st.full
+		next.iretOnly = true
 		slot = r.RSP
 	}
 	switch e.bpReg {
