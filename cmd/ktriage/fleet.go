@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ktriage/ktriage/analyzers"
+	"github.com/ktriage/ktriage/crashdir"
+)
+
+func init() {
+	addCommand(newFleetCmd)
+	addCommand(newHistoryCmd)
+	addCommand(newSummaryCmd)
+}
+
+// fleetOptions are the batch flags; analyze fills them when it hands a
+// directory of many crashes over (see runFleet).
+type fleetOptions struct {
+	jobs          int
+	store         string
+	noStore       bool
+	force         bool
+	format        string
+	output        string
+	rules         string
+	debuginfoDirs []string
+	noSystemDebug bool
+}
+
+func (o *fleetOptions) registerStore(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.store, "store", "", "results store: a SQLite file, or postgres://… for a shared store "+
+		"(default $KTRIAGE_STORE or "+crashdir.DefaultStorePath()+")")
+}
+
+func (o *fleetOptions) registerOutput(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.format, "format", "text", "report format: "+strings.Join(crashdir.Formats, ", "))
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the report to FILE instead of standard output")
+}
+
+func newFleetCmd() *cobra.Command {
+	o := &fleetOptions{}
+	cmd := &cobra.Command{
+		Use:   "fleet DIR... [flags]",
+		Short: "Analyze every crash under /var/crash trees and group them by signature",
+		Long: `Find every crash dump and kernel log below the given directories (RHEL/Fedora,
+Debian/Ubuntu and SUSE kdump layouts, split and flattened dumps, loose dumps
+and logs), analyze them in parallel and report one row per crash and a
+summary grouped by crash title and by finding: count, hosts, kernels, first
+and last seen, affected versus fixed kernels.
+
+Results are kept in a store (SQLite by default; --store postgres://… shares
+one between hosts), keyed by each dump's path, size and a checksum of its
+first MiB, so a rerun only analyzes new dumps; --force analyzes all again.
+A dump that cannot be read is reported from its companion log (status
+log-only) or as failed; it never stops the rest. Ctrl-C stops after the
+crashes in progress and keeps what was done.
+
+Exit status: 0 when every crash was analyzed, 2 when some failed (the report
+names them), 130 when interrupted.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runFleet(cmd, args, o)
+		},
+	}
+	cmd.Flags().IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "crashes analyzed at once")
+	o.registerStore(cmd)
+	cmd.Flags().BoolVar(&o.noStore, "no-store", false, "keep no results (and reuse none)")
+	cmd.Flags().BoolVar(&o.force, "force", false, "analyze again the crashes the store already holds")
+	o.registerOutput(cmd)
+	cmd.Flags().StringVar(&o.rules, "rules", "", "folder of extra YAML rules (a team's own rulebook)")
+	cmd.Flags().StringArrayVar(&o.debuginfoDirs, "debuginfo-dir", nil,
+		"folder with debug vmlinux files (vmlinux-<release>, <release>/vmlinux or a usr/lib/debug tree); repeatable")
+	cmd.Flags().BoolVar(&o.noSystemDebug, "no-system-debuginfo", false,
+		"do not look in /usr/lib/debug (read every dump with its own kallsyms and BTF)")
+	return cmd
+}
+
+// runFleet analyzes the crashes below dirs and writes the fleet report.
+// `ktriage analyze` calls it for a directory that holds several crashes
+// (crashdir.IsCrashDir).
+func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
+	if !validFleetFormat(o.format) {
+		return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(crashdir.Formats, ", "))
+	}
+	rb, err := fleetRulebook(o.rules)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first Ctrl-C the batch winds down; a second one kills.
+		<-ctx.Done()
+		stop()
+	}()
+
+	cfg := crashdir.Config{Roots: dirs, Jobs: o.jobs, Rules: rb, Force: o.force,
+		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug}}
+	if !o.noStore {
+		st, err := crashdir.OpenStore(ctx, o.store)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		cfg.Store = st
+	}
+	if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		cfg.Progress = crashdir.NewTerminalProgress(f)
+	}
+	res, runErr := crashdir.Run(ctx, cfg)
+	if res == nil {
+		return runErr
+	}
+	if err := writeFleetReport(cmd, o, func(w io.Writer) error { return crashdir.WriteReport(w, res, o.format) }); err != nil {
+		return err
+	}
+	if errors.Is(runErr, context.Canceled) {
+		return &exitError{code: 130, err: errors.New("interrupted: the crashes analyzed so far are reported and stored")}
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if _, _, _, failed := res.Counts(); failed > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("%d of %d crashes could not be analyzed (the report names them)",
+			failed, len(res.Results))}
+	}
+	return nil
+}
+
+func validFleetFormat(f string) bool {
+	for _, ok := range crashdir.Formats {
+		if f == ok {
+			return true
+		}
+	}
+	return f == "md" || f == "json"
+}
+
+// fleetRulebook is the built-in rulebook plus a team's rules folder.
+func fleetRulebook(dir string) (*analyzers.Rulebook, error) {
+	rb, err := analyzers.Builtin()
+	if err != nil || dir == "" {
+		return rb, err
+	}
+	extra, err := analyzers.LoadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("rules in %s: %w", dir, err)
+	}
+	return rb.With(extra), nil
+}
+
+// writeFleetReport sends a report to -o FILE or standard output.
+func writeFleetReport(cmd *cobra.Command, o *fleetOptions, write func(io.Writer) error) error {
+	if o.output == "" {
+		return write(cmd.OutOrStdout())
+	}
+	f, err := os.Create(o.output)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", o.output, err)
+	}
+	return f.Close()
+}
+
+// storedResult turns the store's rows into a report's input.
+func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, error) {
+	st, err := crashdir.OpenStore(cmd.Context(), o.store)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	rows, err := st.Rows(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	res := &crashdir.FleetResult{FromStore: true}
+	for _, r := range rows {
+		r.Reused = true
+		res.Results = append(res.Results, crashdir.Result{Row: r})
+	}
+	res.Summary = crashdir.Summarize(res.Rows())
+	if len(rows) == 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "the store %s holds no crashes yet: run `ktriage fleet DIR` first\n", st.Where())
+	}
+	return res, nil
+}
+
+func newHistoryCmd() *cobra.Command {
+	return newStoreReportCmd("history", "List every crash the results store holds, oldest first", crashdir.WriteHistory)
+}
+
+func newSummaryCmd() *cobra.Command {
+	return newStoreReportCmd("summary", "Summarize the results store: crashes grouped by title and by finding",
+		crashdir.WriteSummary)
+}
+
+// newStoreReportCmd makes a command that answers from the store alone.
+func newStoreReportCmd(name, short string, write func(io.Writer, *crashdir.FleetResult, string) error) *cobra.Command {
+	o := &fleetOptions{}
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !validFleetFormat(o.format) {
+				return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(crashdir.Formats, ", "))
+			}
+			res, err := storedResult(cmd, o)
+			if err != nil {
+				return err
+			}
+			return writeFleetReport(cmd, o, func(w io.Writer) error { return write(w, res, o.format) })
+		},
+	}
+	o.registerStore(cmd)
+	o.registerOutput(cmd)
+	return cmd
+}

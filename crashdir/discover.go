@@ -1,0 +1,541 @@
+package crashdir
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Layout names the tool that wrote a crash directory.
+type Layout string
+
+const (
+	LayoutRHEL   Layout = "rhel-kdump"   // kexec-tools: <ip>-<YYYY-MM-DD-HH:MM:SS>/vmcore
+	LayoutDebian Layout = "debian-kdump" // kdump-tools: <YYYYMMDDHHMM>/dump.<stamp>
+	LayoutSUSE   Layout = "suse-kdump"   // kdumptool: <YYYY-MM-DD-HH:MM>/vmcore + README.txt
+	LayoutLoose  Layout = "loose"        // a dump or log found outside those layouts
+)
+
+// Crash is one crash found on disk: a dump (several files for a split
+// set), its companion log, or a log alone.
+type Crash struct {
+	// Dir is the folder the crash was found in.
+	Dir    string
+	Layout Layout
+	// Dumps are the dump files, sorted; several for a split set. Empty when
+	// only a log was left (a capture that failed, or a loose log).
+	Dumps []string
+	// Log is the companion kernel log (vmcore-dmesg.txt, dmesg.<stamp>,
+	// dmesg.txt) or, without Dumps, the log to analyze.
+	Log string
+	// Host and Time come from the directory name or SUSE's README.txt;
+	// empty or zero when the layout does not say. The analysis refines them.
+	Host string
+	Time time.Time
+	// Release is a hint of the crashed kernel's release (README.txt or the
+	// companion log), used to choose debuginfo before the dump is read.
+	Release string
+	// Incomplete is set when the capture did not finish (vmcore-incomplete,
+	// dump-incomplete).
+	Incomplete bool
+	// Flattened is set for makedumpfile -F streams (vmcore.flat).
+	Flattened bool
+	// NotADump names dump-like files (by name) whose first bytes are no
+	// dump signature; the crash fails with that reason unless a log remains.
+	NotADump []string
+}
+
+// Name is how reports refer to the crash: its dump (or log) path.
+func (c *Crash) Name() string {
+	switch {
+	case len(c.Dumps) > 0:
+		return c.Dumps[0]
+	case len(c.NotADump) > 0:
+		return c.NotADump[0]
+	}
+	return c.Log
+}
+
+// Files are every file the crash's identity covers, in a stable order.
+func (c *Crash) Files() []string {
+	if len(c.Dumps) > 0 {
+		return c.Dumps
+	}
+	if len(c.NotADump) > 0 {
+		return c.NotADump
+	}
+	if c.Log != "" {
+		return []string{c.Log}
+	}
+	return nil
+}
+
+// Skipped is a file discovery looked at and left out, with the reason.
+type Skipped struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Discovery is what the roots hold.
+type Discovery struct {
+	Crashes []Crash
+	Skipped []Skipped
+}
+
+// fileKind is what a file's first bytes and name say it is.
+type fileKind int
+
+const (
+	kindOther fileKind = iota
+	kindDump
+	kindFlatDump
+	kindLog
+	kindPacked // a compressed dump (vmcore.zst): must be unpacked first
+)
+
+// dumpSignature reports whether head starts like a crash dump: an ELF core,
+// a kdump-compressed header, or a flattened makedumpfile stream.
+func dumpSignature(head []byte) (dump, flat bool) {
+	switch {
+	case bytes.HasPrefix(head, []byte("\x7fELF")),
+		bytes.HasPrefix(head, []byte("KDUMP   ")),
+		bytes.HasPrefix(head, []byte("DISKDUMP")):
+		return true, false
+	case bytes.HasPrefix(head, []byte("makedumpfile")):
+		return true, true
+	}
+	return false, false
+}
+
+// sniffFile reads the first bytes of path.
+func sniffFile(path string) (dump, flat bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, false, err
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false, false, fmt.Errorf("%s: %w", path, err)
+	}
+	dump, flat = dumpSignature(head[:n])
+	return dump, flat, nil
+}
+
+var (
+	// Names distributions give dump files; such a file that is no dump is a
+	// broken capture, not something to ignore.
+	dumpNameRe = regexp.MustCompile(`^(vmcore(-incomplete)?(\.flat)?|dump\.\d+|dump-incomplete|` +
+		`.*\.(vmcore|kdump|core|dump))(\.\d+)?$`)
+	packedRe    = regexp.MustCompile(`^(vmcore|dump\.\d+|.*\.vmcore)\.(zst|gz|xz|bz2|lz4)$`)
+	companionRe = regexp.MustCompile(`^(vmcore-dmesg(-incomplete)?\.txt|dmesg\.\d+|dmesg\.txt|dmesg\.makedumpfile\.txt)$`)
+	// Loose kernel logs: what syslog, journald exports and consoles are called.
+	looseLogRe = regexp.MustCompile(`^(.*\.log|messages|kern\.log|syslog|dmesg|console|journal|` +
+		`vmcore-dmesg)([.-][\w.-]*)?$`)
+	splitPartRe = regexp.MustCompile(`^(.*)\.(\d+)$`)
+
+	rhelDirRe   = regexp.MustCompile(`^(.+)-(\d{4}-\d{2}-\d{2}-\d{2}:\d{2}:\d{2})$`)
+	debianDirRe = regexp.MustCompile(`^\d{12}$`)
+	suseDirRe   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}-\d{2}:\d{2}$`)
+)
+
+// classify tells what one file is, by its name and first bytes.
+func classify(path string) (fileKind, error) {
+	name := filepath.Base(path)
+	dump, flat, err := sniffFile(path)
+	if err != nil {
+		return kindOther, err
+	}
+	switch {
+	case flat:
+		return kindFlatDump, nil
+	case dump:
+		return kindDump, nil
+	case packedRe.MatchString(name):
+		return kindPacked, nil
+	case companionRe.MatchString(name) || looseLogRe.MatchString(name):
+		return kindLog, nil
+	}
+	return kindOther, nil
+}
+
+// IsCrashDir reports whether path is a directory that holds more than one
+// crash — a /var/crash tree or an archive of them — so that `analyze` should
+// hand it to the batch runner rather than report on a single crash.
+func IsCrashDir(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	d, err := Discover([]string{path})
+	return err == nil && len(d.Crashes) > 1
+}
+
+// Discover walks the roots (directories or single files) and returns every
+// crash below them. Symbolic links to files are followed, links to
+// directories are not (they could loop).
+func Discover(roots []string) (*Discovery, error) {
+	d := &Discovery{}
+	seen := map[string]bool{}
+	for _, root := range roots {
+		st, err := os.Stat(root)
+		if err != nil {
+			return nil, fmt.Errorf("crash directory %s: %w", root, err)
+		}
+		if !st.IsDir() {
+			d.addLooseFile(root, seen)
+			continue
+		}
+		err = filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				d.Skipped = append(d.Skipped, Skipped{Path: path, Reason: err.Error()})
+				if e != nil && e.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if !e.IsDir() {
+				return nil
+			}
+			abs, _ := filepath.Abs(path)
+			if seen[abs] {
+				return fs.SkipDir
+			}
+			seen[abs] = true
+			d.scanDir(path)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(d.Crashes, func(i, j int) bool { return d.Crashes[i].Name() < d.Crashes[j].Name() })
+	return d, nil
+}
+
+// addLooseFile handles a root that is a file: a dump, or else a log (the
+// user named it, so it is analyzed whatever its name).
+func (d *Discovery) addLooseFile(path string, seen map[string]bool) {
+	abs, _ := filepath.Abs(path)
+	if seen[abs] {
+		return
+	}
+	seen[abs] = true
+	kind, err := classify(path)
+	switch {
+	case err != nil:
+		d.Skipped = append(d.Skipped, Skipped{Path: path, Reason: err.Error()})
+	case kind == kindDump || kind == kindFlatDump:
+		d.Crashes = append(d.Crashes, Crash{Dir: filepath.Dir(path), Layout: LayoutLoose, Dumps: []string{path},
+			Flattened: kind == kindFlatDump})
+	case kind == kindPacked:
+		d.Skipped = append(d.Skipped, Skipped{Path: path, Reason: packedReason(path)})
+	default:
+		d.Crashes = append(d.Crashes, Crash{Dir: filepath.Dir(path), Layout: LayoutLoose, Log: path,
+			Release: releaseFromLog(path)})
+	}
+}
+
+func packedReason(path string) string {
+	return fmt.Sprintf("compressed dump: unpack it first (e.g. `zstd -d %s` / `gunzip`), then rerun", filepath.Base(path))
+}
+
+// dirFile is one regular file of a directory being scanned.
+type dirFile struct {
+	name string
+	path string
+	kind fileKind
+}
+
+// scanDir finds the crashes whose files sit directly in dir.
+func (d *Discovery) scanDir(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		d.Skipped = append(d.Skipped, Skipped{Path: dir, Reason: err.Error()})
+		return
+	}
+	var files []dirFile
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if e.Type()&fs.ModeSymlink != 0 {
+			st, err := os.Stat(p)
+			if err != nil {
+				d.Skipped = append(d.Skipped, Skipped{Path: p, Reason: "dangling symbolic link"})
+				continue
+			}
+			if st.IsDir() {
+				continue // not followed: links to directories could loop
+			}
+		} else if !e.Type().IsRegular() {
+			continue
+		}
+		kind, err := classify(p)
+		if err != nil {
+			d.Skipped = append(d.Skipped, Skipped{Path: p, Reason: err.Error()})
+			continue
+		}
+		files = append(files, dirFile{name: e.Name(), path: p, kind: kind})
+	}
+	if len(files) == 0 {
+		return
+	}
+	layout, host, when := layoutOf(dir, files)
+
+	var dumps, notDumps, companions, logs []dirFile
+	for _, f := range files {
+		switch {
+		case f.kind == kindDump || f.kind == kindFlatDump:
+			dumps = append(dumps, f)
+		case f.kind == kindPacked:
+			d.Skipped = append(d.Skipped, Skipped{Path: f.path, Reason: packedReason(f.path)})
+		case dumpNameRe.MatchString(f.name) && !companionRe.MatchString(f.name):
+			notDumps = append(notDumps, f)
+		case companionRe.MatchString(f.name):
+			companions = append(companions, f)
+		case f.kind == kindLog:
+			logs = append(logs, f)
+		}
+	}
+
+	base := Crash{Dir: dir, Layout: layout, Host: host, Time: when}
+	if layout == LayoutSUSE {
+		readSUSEReadme(filepath.Join(dir, "README.txt"), &base)
+	}
+	crashes := groupDumps(base, dumps)
+	if len(crashes) == 0 && len(notDumps) > 0 {
+		// A file named like a dump that is none: the capture is broken.
+		c := base
+		for _, f := range notDumps {
+			c.NotADump = append(c.NotADump, f.path)
+		}
+		c.Incomplete = hasIncompleteName(notDumps)
+		crashes = append(crashes, c)
+	}
+	attachCompanions(&crashes, base, companions)
+	for i := range crashes {
+		if crashes[i].Release == "" && crashes[i].Log != "" {
+			crashes[i].Release = releaseFromLog(crashes[i].Log)
+		}
+	}
+	d.Crashes = append(d.Crashes, crashes...)
+
+	// Loose logs count only in folders without dumps: beside a dump, a
+	// console.log or messages file tells the same crash again.
+	if len(dumps) == 0 && len(notDumps) == 0 {
+		for _, f := range logs {
+			d.Crashes = append(d.Crashes, Crash{Dir: dir, Layout: LayoutLoose, Log: f.path,
+				Release: releaseFromLog(f.path)})
+		}
+	}
+	for _, f := range files {
+		if f.kind == kindOther && !dumpNameRe.MatchString(f.name) && f.name != "README.txt" {
+			d.Skipped = append(d.Skipped, Skipped{Path: f.path, Reason: "neither a crash dump nor a kernel log"})
+		}
+	}
+}
+
+// hasIncompleteName tells the names kdump gives a capture it did not finish.
+func hasIncompleteName(fs []dirFile) bool {
+	for _, f := range fs {
+		if strings.HasPrefix(f.name, "vmcore-incomplete") || strings.HasPrefix(f.name, "dump-incomplete") {
+			return true
+		}
+	}
+	return false
+}
+
+// groupDumps makes one crash per dump, joining split sets (name.1, name.2,
+// … of one base name) into one.
+func groupDumps(base Crash, dumps []dirFile) []Crash {
+	sets := map[string][]dirFile{}
+	var order []string
+	for _, f := range dumps {
+		key := f.name
+		if m := splitPartRe.FindStringSubmatch(f.name); m != nil && m[1] != "dump" {
+			key = m[1] + ".*"
+		}
+		if _, ok := sets[key]; !ok {
+			order = append(order, key)
+		}
+		sets[key] = append(sets[key], f)
+	}
+	sort.Strings(order)
+	var out []Crash
+	for _, key := range order {
+		parts := sets[key]
+		sort.Slice(parts, func(i, j int) bool { return splitIndex(parts[i].name) < splitIndex(parts[j].name) })
+		c := base
+		c.Dumps = nil
+		for _, p := range parts {
+			c.Dumps = append(c.Dumps, p.path)
+			c.Flattened = c.Flattened || p.kind == kindFlatDump
+		}
+		c.Incomplete = hasIncompleteName(parts)
+		out = append(out, c)
+	}
+	return out
+}
+
+// splitIndex is the part number of a split file (vmcore.12 → 12), so that
+// vmcore.10 sorts after vmcore.9.
+func splitIndex(name string) int {
+	m := splitPartRe.FindStringSubmatch(name)
+	if m == nil {
+		return 0
+	}
+	n := 0
+	for _, c := range m[2] {
+		n = n*10 + int(c-'0')
+		if n > 1<<20 {
+			break
+		}
+	}
+	return n
+}
+
+// attachCompanions gives each crash its companion log. With one crash in
+// the folder the folder's log is its log; with several (loose dumps), a
+// dmesg.<stamp> goes to the dump.<stamp> it names. Companion logs no crash
+// claims are crashes of their own (the capture wrote the log, not the dump).
+func attachCompanions(crashes *[]Crash, base Crash, companions []dirFile) {
+	if len(companions) == 0 {
+		return
+	}
+	sort.SliceStable(companions, func(i, j int) bool { return companionRank(companions[i].name) < companionRank(companions[j].name) })
+	used := map[string]bool{}
+	cs := *crashes
+	if len(cs) == 1 {
+		cs[0].Log = companions[0].path
+		return
+	}
+	for i := range cs {
+		for _, f := range companions {
+			stamp := strings.TrimPrefix(f.name, "dmesg.")
+			if stamp != f.name && len(cs[i].Dumps) > 0 && strings.HasPrefix(filepath.Base(cs[i].Dumps[0]), "dump."+stamp) {
+				cs[i].Log = f.path
+				used[f.path] = true
+			}
+		}
+	}
+	if len(cs) == 0 {
+		c := base
+		c.Log = companions[0].path
+		c.Release = ""
+		cs = append(cs, c)
+	}
+	*crashes = cs
+}
+
+// companionRank prefers the log the capture kernel wrote from the dump's
+// own printk buffer, then makedumpfile's, then the rest.
+func companionRank(name string) int {
+	switch {
+	case name == "vmcore-dmesg.txt":
+		return 0
+	case strings.HasPrefix(name, "dmesg.") && name != "dmesg.txt" && name != "dmesg.makedumpfile.txt":
+		return 1
+	case name == "dmesg.txt", name == "dmesg.makedumpfile.txt":
+		return 2
+	}
+	return 3
+}
+
+// layoutOf recognises a crash directory by its name and files, and reads
+// the host and time its name carries.
+func layoutOf(dir string, files []dirFile) (Layout, string, time.Time) {
+	name := filepath.Base(dir)
+	has := func(pred func(string) bool) bool {
+		for _, f := range files {
+			if pred(f.name) {
+				return true
+			}
+		}
+		return false
+	}
+	if m := rhelDirRe.FindStringSubmatch(name); m != nil {
+		if t, err := time.Parse("2006-01-02-15:04:05", m[2]); err == nil {
+			return LayoutRHEL, m[1], t
+		}
+	}
+	if debianDirRe.MatchString(name) && has(func(n string) bool {
+		return strings.HasPrefix(n, "dump."+name) || n == "dmesg."+name || n == "dump-incomplete"
+	}) {
+		if t, err := time.Parse("200601021504", name); err == nil {
+			return LayoutDebian, "", t
+		}
+	}
+	if suseDirRe.MatchString(name) {
+		if t, err := time.Parse("2006-01-02-15:04", name); err == nil {
+			return LayoutSUSE, "", t
+		}
+	}
+	return LayoutLoose, "", time.Time{}
+}
+
+// readSUSEReadme reads kdumptool's README.txt: "Crash time     : 2024-01-15
+// 10:23 (+0100)", "Kernel version : …", "Host           : …".
+func readSUSEReadme(path string, c *Crash) {
+	data, err := readHead(path, 64<<10)
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		switch strings.TrimSpace(key) {
+		case "Kernel version":
+			c.Release = val
+		case "Host":
+			c.Host = val
+		case "Crash time":
+			if t, err := time.Parse("2006-01-02 15:04 (-0700)", val); err == nil {
+				c.Time = t.UTC()
+			}
+		}
+	}
+}
+
+// readHead reads at most limit bytes from the start of a file.
+func readHead(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
+}
+
+var (
+	linuxVersionRe = regexp.MustCompile(`Linux version (\S+)`)
+	// "CPU: 0 PID: 1 Comm: sh Not tainted 6.1.0-56-cloud-amd64 #1 Debian …"
+	taintReleaseRe = regexp.MustCompile(`(?:Not tainted|Tainted: [A-Z ]+?) +(\d\S*) #`)
+)
+
+// releaseFromLog finds the kernel release a log names (its boot banner or
+// the release in an oops header), to choose debuginfo before the dump is
+// read. The analysis itself takes the release from the dump.
+func releaseFromLog(path string) string {
+	data, err := readHead(path, 4<<20)
+	if err != nil {
+		return ""
+	}
+	if m := linuxVersionRe.FindSubmatch(data); m != nil {
+		return string(m[1])
+	}
+	if m := taintReleaseRe.FindSubmatch(data); m != nil {
+		return string(m[1])
+	}
+	return ""
+}

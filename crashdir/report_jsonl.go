@@ -1,0 +1,45 @@
+package crashdir
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// jsonLine is one crash in JSON Lines: the incident's own fields (the
+// contract of `analyze --format json`, so the same scripts read both) and
+// the batch's row under "fleet".
+type jsonLine struct {
+	*incident.Incident
+	Fleet *Row `json:"fleet"`
+}
+
+// writeJSONLines writes one JSON object per crash. A crash that failed has
+// no incident: its line carries the source path and the row only.
+func writeJSONLines(w io.Writer, res *FleetResult) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for i := range res.Results {
+		r := &res.Results[i]
+		in := r.Incident
+		if in == nil {
+			kind := "vmcore"
+			if len(r.Crash.Dumps) == 0 && len(r.Crash.NotADump) == 0 && r.Crash.Log != "" {
+				kind = "log"
+			}
+			in = &incident.Incident{Title: r.Row.Title, Source: incident.Source{Path: r.Row.Path, Kind: kind}}
+		}
+		if err := enc.Encode(jsonLine{Incident: in, Fleet: &r.Row}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSummaryJSON writes the summary as one JSON object.
+func writeSummaryJSON(w io.Writer, res *FleetResult) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(res.Summary)
+}

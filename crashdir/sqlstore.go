@@ -1,0 +1,247 @@
+package crashdir
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, for a store shared by many hosts
+	_ "modernc.org/sqlite"             // SQLite in pure Go: no cgo, one static binary
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// schema is the same for SQLite and PostgreSQL: plain types both know, times
+// as RFC 3339 text in UTC (which sorts as time does). row_json holds the
+// whole Row, the columns beside it are for people querying the store.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS ktriage_crashes (
+		dump_key      TEXT PRIMARY KEY,
+		path          TEXT NOT NULL,
+		size          BIGINT NOT NULL,
+		checksum      TEXT NOT NULL,
+		layout        TEXT NOT NULL,
+		host          TEXT NOT NULL,
+		crash_time    TEXT NOT NULL,
+		release       TEXT NOT NULL,
+		title         TEXT NOT NULL,
+		top_finding   TEXT NOT NULL,
+		status        TEXT NOT NULL,
+		analyzed_at   TEXT NOT NULL,
+		row_json      TEXT NOT NULL,
+		incident_json TEXT
+	)`,
+	`CREATE INDEX IF NOT EXISTS ktriage_crashes_time ON ktriage_crashes (crash_time)`,
+	`CREATE INDEX IF NOT EXISTS ktriage_crashes_title ON ktriage_crashes (title)`,
+}
+
+// SQLStore is a Store in a SQL database: SQLite (embedded, the default) or
+// PostgreSQL (shared).
+type SQLStore struct {
+	db     *sql.DB
+	driver string // "sqlite" or "pgx"
+	where  string // for messages, without credentials
+}
+
+// DefaultStorePath is where the SQLite store lives when no --store is
+// given: $KTRIAGE_STORE, else $XDG_STATE_HOME/ktriage/fleet.db, else
+// ~/.local/state/ktriage/fleet.db.
+func DefaultStorePath() string {
+	if p := os.Getenv("KTRIAGE_STORE"); p != "" {
+		return p
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "ktriage", "fleet.db")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "ktriage", "fleet.db")
+	}
+	return filepath.Join(os.TempDir(), "ktriage-fleet.db")
+}
+
+// IsPostgresDSN reports whether dsn names a PostgreSQL server.
+func IsPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// OpenStore opens (and creates) the store a DSN names: postgres://… or
+// postgresql://… for PostgreSQL, otherwise a SQLite file path (sqlite:PATH
+// also works). An empty DSN is DefaultStorePath.
+func OpenStore(ctx context.Context, dsn string) (*SQLStore, error) {
+	if dsn == "" {
+		dsn = DefaultStorePath()
+	}
+	s := &SQLStore{}
+	var err error
+	if IsPostgresDSN(dsn) {
+		s.driver, s.where = "pgx", redactDSN(dsn)
+		s.db, err = sql.Open("pgx", dsn)
+	} else {
+		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
+		s.driver, s.where = "sqlite", path
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+		// WAL lets readers run beside the writer; busy_timeout makes a
+		// second process writing the same file wait instead of failing.
+		s.db, err = sql.Open("sqlite", "file:"+path+
+			"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+		if err == nil {
+			s.db.SetMaxOpenConns(1) // one writer per process; SQLite serialises writers anyway
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.where, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("store %s: %w", s.where, err)
+	}
+	return s, nil
+}
+
+// migrate creates the table. Two processes creating it at once can collide
+// in PostgreSQL's catalog even with IF NOT EXISTS, so a failure is retried.
+func (s *SQLStore) migrate(ctx context.Context) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = s.exec(ctx, schema); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (s *SQLStore) exec(ctx context.Context, stmts []string) error {
+	for _, q := range stmts {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Where names the store for messages (a PostgreSQL DSN without password).
+func (s *SQLStore) Where() string { return s.where }
+
+func (s *SQLStore) Close() error { return s.db.Close() }
+
+// Get implements Store.
+func (s *SQLStore) Get(ctx context.Context, key string) (*Row, bool, error) {
+	var rowJSON string
+	err := s.db.QueryRowContext(ctx, `SELECT row_json FROM ktriage_crashes WHERE dump_key = $1`, key).Scan(&rowJSON)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store %s: %w", s.where, err)
+	}
+	var r Row
+	if err := json.Unmarshal([]byte(rowJSON), &r); err != nil {
+		return nil, false, fmt.Errorf("store %s: row %s is damaged: %w", s.where, key, err)
+	}
+	return &r, true, nil
+}
+
+// Put implements Store: one statement, so a row is stored whole or not at all.
+func (s *SQLStore) Put(ctx context.Context, r *Row, in *incident.Incident) error {
+	if r.Key == "" {
+		return fmt.Errorf("row for %s has no identity; not stored", r.Path)
+	}
+	stored := *r
+	stored.Reused = false
+	rowJSON, err := json.Marshal(&stored)
+	if err != nil {
+		return err
+	}
+	var inJSON sql.NullString
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		inJSON = sql.NullString{String: string(b), Valid: true}
+	}
+	crashTime := ""
+	if !r.Time.IsZero() {
+		crashTime = r.Time.UTC().Format(time.RFC3339)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO ktriage_crashes
+		(dump_key, path, size, checksum, layout, host, crash_time, release, title, top_finding, status,
+		 analyzed_at, row_json, incident_json)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (dump_key) DO UPDATE SET
+		 path = excluded.path, size = excluded.size, checksum = excluded.checksum, layout = excluded.layout,
+		 host = excluded.host, crash_time = excluded.crash_time, release = excluded.release,
+		 title = excluded.title, top_finding = excluded.top_finding, status = excluded.status,
+		 analyzed_at = excluded.analyzed_at, row_json = excluded.row_json, incident_json = excluded.incident_json`,
+		r.Key, r.Path, r.Size, r.Checksum, string(r.Layout), r.Host, crashTime, r.Release, r.Title,
+		r.TopLabel(), r.Status, r.AnalyzedAt.UTC().Format(time.RFC3339Nano), string(rowJSON), inJSON)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.where, err)
+	}
+	return nil
+}
+
+// Rows implements Store.
+func (s *SQLStore) Rows(ctx context.Context) ([]Row, error) {
+	q, err := s.db.QueryContext(ctx, `SELECT row_json FROM ktriage_crashes ORDER BY crash_time = '', crash_time, path`)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.where, err)
+	}
+	defer q.Close()
+	var out []Row
+	for q.Next() {
+		var js string
+		if err := q.Scan(&js); err != nil {
+			return nil, fmt.Errorf("store %s: %w", s.where, err)
+		}
+		var r Row
+		if err := json.Unmarshal([]byte(js), &r); err != nil {
+			return nil, fmt.Errorf("store %s: a row is damaged: %w", s.where, err)
+		}
+		out = append(out, r)
+	}
+	return out, q.Err()
+}
+
+// Incident implements Store.
+func (s *SQLStore) Incident(ctx context.Context, key string) (*incident.Incident, error) {
+	var js sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT incident_json FROM ktriage_crashes WHERE dump_key = $1`, key).Scan(&js)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !js.Valid {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.where, err)
+	}
+	var in incident.Incident
+	if err := json.Unmarshal([]byte(js.String), &in); err != nil {
+		return nil, fmt.Errorf("store %s: incident %s is damaged: %w", s.where, key, err)
+	}
+	return &in, nil
+}
+
+// redactDSN hides the password of a PostgreSQL URL.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

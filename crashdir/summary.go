@@ -1,0 +1,202 @@
+package crashdir
+
+import (
+	"sort"
+	"time"
+)
+
+// NoTitle labels crashes whose incident names no crash (a log without a
+// kernel report, a dump whose log was unreadable).
+const NoTitle = "(no crash report found)"
+
+// Summary answers the fleet's questions: which bugs hit us, how often, on
+// which hosts and kernels, since when, and whether the fix is rolled out.
+type Summary struct {
+	Total    int `json:"total"`
+	Analyzed int `json:"analyzed"`
+	Reused   int `json:"reused"`
+	LogOnly  int `json:"log_only"`
+	Failed   int `json:"failed"`
+	// ByTitle groups crashes by their title, the signature kernel
+	// developers use; ByFinding by the rule that explains them.
+	ByTitle   []Group `json:"by_title"`
+	ByFinding []Group `json:"by_finding"`
+	// Broken are the crashes whose dump could not be read: failed rows and
+	// rows that fell back to the log.
+	Broken []Row `json:"broken,omitempty"`
+	// First and Last bound the crash times of the whole fleet.
+	First time.Time `json:"first,omitzero"`
+	Last  time.Time `json:"last,omitzero"`
+}
+
+// Group is one signature and where it struck.
+type Group struct {
+	Key      string   `json:"key"`
+	Label    string   `json:"label"`
+	Severity string   `json:"severity,omitempty"`
+	Count    int      `json:"count"`
+	Hosts    []string `json:"hosts"`
+	Kernels  []string `json:"kernels"`
+	// First and Last seen; zero when no crash of the group has a time.
+	First time.Time `json:"first_seen,omitzero"`
+	Last  time.Time `json:"last_seen,omitzero"`
+	// Affected, Fixed and Unknown split Kernels by the finding's verdict on
+	// each (finding groups only): a fixed kernel still crashing here means
+	// the fix is not the whole story, an affected one that the update is
+	// not rolled out.
+	Affected []string `json:"affected_kernels,omitempty"`
+	Fixed    []string `json:"fixed_kernels,omitempty"`
+	Unknown  []string `json:"unknown_kernels,omitempty"`
+	// PerDay counts crashes per UTC day ("2006-01-02"), for the charts.
+	PerDay map[string]int `json:"per_day,omitempty"`
+	// Titles of the crashes a finding explains (finding groups only).
+	Titles []string `json:"titles,omitempty"`
+}
+
+type groupBuilder struct {
+	g                                    Group
+	hosts, kernels, affected, fixed, unk map[string]bool
+	titles                               map[string]bool
+}
+
+func newGroupBuilder(key, label string) *groupBuilder {
+	return &groupBuilder{g: Group{Key: key, Label: label, PerDay: map[string]int{}},
+		hosts: map[string]bool{}, kernels: map[string]bool{}, affected: map[string]bool{},
+		fixed: map[string]bool{}, unk: map[string]bool{}, titles: map[string]bool{}}
+}
+
+func (b *groupBuilder) add(r *Row) {
+	b.g.Count++
+	if r.Host != "" {
+		b.hosts[r.Host] = true
+	}
+	if r.Release != "" {
+		b.kernels[r.Release] = true
+	}
+	if !r.Time.IsZero() {
+		if b.g.First.IsZero() || r.Time.Before(b.g.First) {
+			b.g.First = r.Time
+		}
+		if r.Time.After(b.g.Last) {
+			b.g.Last = r.Time
+		}
+		b.g.PerDay[r.Time.UTC().Format(time.DateOnly)]++
+	}
+}
+
+func (b *groupBuilder) build() Group {
+	g := b.g
+	g.Hosts, g.Kernels = sortedKeys(b.hosts), sortedKeys(b.kernels)
+	g.Affected, g.Fixed, g.Unknown = sortedKeys(b.affected), sortedKeys(b.fixed), sortedKeys(b.unk)
+	g.Titles = sortedKeys(b.titles)
+	if len(g.PerDay) == 0 {
+		g.PerDay = nil
+	}
+	return g
+}
+
+func sortedKeys(m map[string]bool) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Summarize groups rows by title and by finding. Failed rows are counted
+// and listed as broken but belong to no group: they have no verdict.
+func Summarize(rows []Row) Summary {
+	s := Summary{Total: len(rows)}
+	byTitle := map[string]*groupBuilder{}
+	byFinding := map[string]*groupBuilder{}
+	for i := range rows {
+		r := &rows[i]
+		switch {
+		case r.Failed():
+			s.Failed++
+		case r.Reused:
+			s.Reused++
+		default:
+			s.Analyzed++
+		}
+		if r.LogOnly() {
+			s.LogOnly++
+		}
+		if r.Failed() || r.LogOnly() {
+			s.Broken = append(s.Broken, *r)
+		}
+		if r.Failed() {
+			continue
+		}
+		if !r.Time.IsZero() {
+			if s.First.IsZero() || r.Time.Before(s.First) {
+				s.First = r.Time
+			}
+			if r.Time.After(s.Last) {
+				s.Last = r.Time
+			}
+		}
+		title := r.Title
+		if title == "" {
+			title = NoTitle
+		}
+		tb := byTitle[title]
+		if tb == nil {
+			tb = newGroupBuilder(title, title)
+			byTitle[title] = tb
+		}
+		tb.add(r)
+		seen := map[string]bool{}
+		for _, f := range r.Findings {
+			if seen[f.ID] {
+				continue
+			}
+			seen[f.ID] = true
+			fb := byFinding[f.ID]
+			if fb == nil {
+				fb = newGroupBuilder(f.ID, f.Title)
+				fb.g.Severity = f.Severity
+				byFinding[f.ID] = fb
+			}
+			fb.add(r)
+			fb.titles[title] = true
+			if r.Release != "" {
+				switch f.Applies {
+				case "affected":
+					fb.affected[r.Release] = true
+				case "fixed":
+					fb.fixed[r.Release] = true
+				default:
+					fb.unk[r.Release] = true
+				}
+			}
+		}
+	}
+	s.ByTitle = buildGroups(byTitle)
+	s.ByFinding = buildGroups(byFinding)
+	return s
+}
+
+// buildGroups orders groups by count, most frequent first, then by the
+// latest crash, then by key.
+func buildGroups(m map[string]*groupBuilder) []Group {
+	out := make([]Group, 0, len(m))
+	for _, b := range m {
+		out = append(out, b.build())
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if !a.Last.Equal(b.Last) {
+			return a.Last.After(b.Last)
+		}
+		return a.Key < b.Key
+	})
+	return out
+}
