@@ -1,8 +1,11 @@
 package symbols
 
 import (
+	"cmp"
 	"debug/elf"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // ELFSymbols reads the symbol table of a vmlinux. The addresses are
@@ -18,12 +21,36 @@ func ELFSymbols(f *elf.File, slide uint64) (*Table, error) {
 			continue
 		}
 		t := nmType(f, s)
-		if t == 0 {
+		if t == 0 || !inKallsyms(s.Name, t) {
 			continue
 		}
 		syms = append(syms, Sym{Name: s.Name, Addr: s.Value, Size: s.Size, Type: t})
 	}
+	// nm -n order (address, then name): the input order kallsyms sorts.
+	slices.SortStableFunc(syms, func(a, b Sym) int {
+		if c := cmp.Compare(a.Addr, b.Addr); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 	return NewTable(syms, slide), nil
+}
+
+// inKallsyms drops what scripts/mksysmap and scripts/kallsyms.c leave out
+// of System.map and kallsyms: local labels, export strings, CRCs, and local
+// absolute, weak-undefined or debugging symbols. Without them the vmlinux
+// table names addresses exactly as the running kernel does.
+func inKallsyms(name string, typ byte) bool {
+	switch typ {
+	case 'a', 'N', 'U', 'w':
+		return false
+	}
+	for _, p := range []string{".L", "$", "__kstrtab_", "__kstrtabns_", "__crc_", "__efistub_"} {
+		if strings.HasPrefix(name, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // OpenELFSymbols opens path and reads its symbol table.

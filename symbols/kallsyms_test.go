@@ -28,6 +28,13 @@ func TestKallsymsFromDumpAgreesWithVmlinux(t *testing.T) {
 	for s := range ks.All() {
 		ok := elfAt[s.Name][s.Addr]
 		if s.IsText() {
+			// The same name and size for every address: alias order and
+			// padding rules match the kernel's.
+			n1, o1, z1, _ := ks.Symbolize(s.Addr + 1)
+			n2, o2, z2, _ := et.Symbolize(s.Addr + 1)
+			if n1 != n2 || o1 != o2 || z1 != z2 {
+				t.Errorf("Symbolize(%#x): kallsyms %s+%#x/%#x, vmlinux %s+%#x/%#x", s.Addr+1, n1, o1, z1, n2, o2, z2)
+			}
 			text++
 			if ok {
 				textOK++

@@ -59,11 +59,15 @@ func NewTable(syms []Sym, slide uint64) *Table {
 		if c := cmp.Compare(a.Addr, b.Addr); c != 0 {
 			return c
 		}
-		return cmp.Compare(aliasRank(a), aliasRank(b))
+		return aliasCompare(a, b)
 	})
 	t := &Table{syms: s, byName: make(map[string]int32, len(s)), slide: slide}
 	t.sizes = make([]uint64, len(s))
 	// One backward pass: nextAddr is the first address above s[i].Addr.
+	// The kernel's rule (kallsyms get_symbol_pos): a symbol extends to the
+	// next symbol at a higher address, padding included, which is the size
+	// oops lines print. Never stretch a per-CPU or absolute symbol up into
+	// the kernel image; the last symbol keeps the size its source gave.
 	var nextAddr uint64
 	haveNext := false
 	for i := len(s) - 1; i >= 0; i-- {
@@ -71,10 +75,7 @@ func NewTable(syms []Sym, slide uint64) *Table {
 			nextAddr, haveNext = s[i+1].Addr, true
 		}
 		size := s[i].Size
-		// The kernel's own rule (kallsyms get_symbol_pos): a symbol
-		// extends to the next symbol at a higher address. Never stretch a
-		// per-CPU or absolute symbol up into the kernel image.
-		if size == 0 && haveNext && (s[i].Addr >= KernelMapBase || nextAddr < KernelMapBase) {
+		if haveNext && (s[i].Addr >= KernelMapBase || nextAddr < KernelMapBase) {
 			size = nextAddr - s[i].Addr
 		}
 		t.sizes[i] = size
@@ -87,27 +88,46 @@ func NewTable(syms []Sym, slide uint64) *Table {
 	return t
 }
 
-// aliasRank orders symbols sharing an address: functions first, global
-// before local, and compiler-made names (.cold, .isra, __pfx_) last.
-func aliasRank(s Sym) int {
-	r := 0
-	switch s.Type {
-	case 'T', 'W':
-		r = 0
-	case 't', 'w':
-		r = 1
-	case 'D', 'B', 'R', 'V':
-		r = 2
-	default:
-		r = 3
+// aliasCompare orders symbols sharing an address the way scripts/kallsyms.c
+// (compare_symbols) does, so the name printed for an address is the one the
+// kernel itself prints: non-weak first, then names that are not linker
+// script markers (__start_x, __x_end...), then fewer leading underscores.
+// Remaining ties keep input order (nm -n order for vmlinux and System.map).
+func aliasCompare(a, b Sym) int {
+	if c := cmp.Compare(isWeak(a), isWeak(b)); c != 0 {
+		return c
 	}
-	if strings.HasPrefix(s.Name, "__pfx_") || strings.Contains(s.Name, ".") {
-		r += 4
+	if c := cmp.Compare(linkerProvided(a.Name), linkerProvided(b.Name)); c != 0 {
+		return c
 	}
-	if s.Size == 0 {
-		r += 8
+	return cmp.Compare(leadingUnderscores(a.Name), leadingUnderscores(b.Name))
+}
+
+func isWeak(s Sym) int {
+	if s.Type == 'w' || s.Type == 'W' {
+		return 1
 	}
-	return r
+	return 0
+}
+
+func linkerProvided(name string) int {
+	if len(name) < 8 || !strings.HasPrefix(name, "__") {
+		return 0
+	}
+	rest := name[2:]
+	for _, p := range []string{"start_", "stop_", "end_"} {
+		if strings.HasPrefix(rest, p) {
+			return 1
+		}
+	}
+	if strings.HasSuffix(name, "_start") || strings.HasSuffix(name, "_end") {
+		return 1
+	}
+	return 0
+}
+
+func leadingUnderscores(name string) int {
+	return len(name) - len(strings.TrimLeft(name, "_"))
 }
 
 // Slide is the KASLR offset this table applies to link-time addresses.
@@ -160,14 +180,9 @@ func (t *Table) SymbolAt(addr uint64) (Sym, bool) {
 	for i > 0 && t.syms[i-1].Addr == t.syms[i].Addr {
 		i--
 	}
-	// A sized symbol that ends before a may sit inside a bigger one that
-	// covers a (e.g. a label inside a function): look a few back.
-	for j := i; j >= 0 && j > i-8; j-- {
-		s := t.syms[j]
-		if a-s.Addr < t.sizes[j] || a == s.Addr {
-			s.Size = t.sizes[j]
-			return s, true
-		}
+	if s := t.syms[i]; a-s.Addr < t.sizes[i] || a == s.Addr {
+		s.Size = t.sizes[i]
+		return s, true
 	}
 	return Sym{}, false
 }

@@ -32,7 +32,7 @@ func TestNewTableSymbolize(t *testing.T) {
 	}{
 		{KernelMapBase + 0x1000 + slide, "a_func", 0, true},
 		{KernelMapBase + 0x107f + slide, "a_func", 0x7f, true},
-		{KernelMapBase + 0x1090 + slide, "", 0, false}, // between sized symbols
+		{KernelMapBase + 0x1090 + slide, "a_func", 0x90, true}, // padding belongs to the symbol before, as in the kernel
 		{KernelMapBase + 0x1105 + slide, "b_func", 5, true},
 		{KernelMapBase + 0x0fff + slide, "", 0, false},
 		{0x48, "percpu_var", 8, true},
@@ -85,9 +85,10 @@ func TestELFSymbolsAgreeWithSystemMap(t *testing.T) {
 			missing++
 		}
 		if s.IsText() && s.Size > 1 {
-			name, off, _, ok := et.Symbolize(s.Addr + 1)
-			if !ok || off != 1 {
-				t.Errorf("ELF Symbolize(%s+1 = %#x) = %q+%d %v", s.Name, s.Addr+1, name, off, ok)
+			name, off, size, ok := et.Symbolize(s.Addr + 1)
+			mname, _, msize, _ := mt.Symbolize(s.Addr + 1)
+			if !ok || off != 1 || name != mname || size != msize {
+				t.Errorf("ELF Symbolize(%s+1 = %#x) = %q+%d/%d %v; System.map says %s/%d", s.Name, s.Addr+1, name, off, size, ok, mname, msize)
 			}
 			funcs++
 		}

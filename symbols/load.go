@@ -1,0 +1,65 @@
+package symbols
+
+import (
+	"fmt"
+)
+
+// Vmlinux is a debug vmlinux opened for one dump: its symbol table
+// relocated by the dump's KASLR slide and its indexed DWARF.
+type Vmlinux struct {
+	Path  string
+	Syms  *Table
+	DWARF *DWARF
+}
+
+// OpenVmlinux checks that the vmlinux at path was built for the dump
+// (refusing it with a *MismatchError otherwise), then reads its symbol
+// table with slide (VMCOREINFO KERNELOFFSET) and indexes its DWARF. With an
+// empty DumpIdentity the check is skipped: the caller vouches for the file.
+func OpenVmlinux(path string, slide uint64, dump DumpIdentity, opts DWARFOptions) (*Vmlinux, error) {
+	d, err := OpenDWARF(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if dump != (DumpIdentity{}) {
+		if err := checkELF(d.ELF(), path, dump); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	syms, err := ELFSymbols(d.ELF(), slide)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &Vmlinux{Path: path, Syms: syms, DWARF: d}, nil
+}
+
+// Close releases the DWARF mapping.
+func (v *Vmlinux) Close() error { return v.DWARF.Close() }
+
+// Symbols combines the vmlinux's table with modules read from the dump.
+func (v *Vmlinux) Symbols(modules []Module) *KernelSymbols {
+	return NewKernelSymbols(v.Syms, modules, v.DWARF)
+}
+
+// FromDump loads names and types from the dump alone (kernels ≥ 6.0 with
+// BTF): kallsyms via VMCOREINFO, BTF between __start_BTF and __stop_BTF,
+// and the loaded modules' symbols. A module list that cannot be read is
+// reported in the error but the kernel's own symbols are still returned.
+func FromDump(vmcoreSymbols map[string]uint64, mem Memory) (*KernelSymbols, *BTF, error) {
+	ks, err := KallsymsFromDump(vmcoreSymbols, mem)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := BTFFromDump(ks, mem)
+	if err != nil {
+		return nil, nil, err
+	}
+	var mods []Module
+	var modErr error
+	if head, ok := ks.Lookup("modules"); ok {
+		mods, modErr = ReadModules(head, mem, b)
+	}
+	return NewKernelSymbols(ks, mods, b), b, modErr
+}
