@@ -272,3 +272,117 @@ func TestCorpusCPUsMatchCrash(t *testing.T) {
 	}
 	t.Logf("CPU stacks equal to crash's: %d/%d; differing where crash is wrong (explained): %d", agree, total, explained)
 }
+
+// drgnStack is one stack as drgn 0.0.31 printed it: function names, with
+// inlined callers as frames of their own, and "name+0xoff/0xsize" for
+// assembly without DWARF.
+type drgnStack struct {
+	pid   int
+	names []string
+}
+
+var (
+	drgnFrame  = regexp.MustCompile(`^#\d+\s+(\S+)`)
+	drgnHeader = regexp.MustCompile(`^(?:PID: (\d+) |crashed thread: tid=(\d+) )`)
+)
+
+func readDrgnStacks(t *testing.T, path string) []drgnStack {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("no drgn output: %v", err)
+	}
+	var out []drgnStack
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := drgnHeader.FindStringSubmatch(line); m != nil {
+			pid, _ := strconv.Atoi(m[1] + m[2])
+			out = append(out, drgnStack{pid: pid})
+			continue
+		}
+		if m := drgnFrame.FindStringSubmatch(line); m != nil && len(out) > 0 && !strings.HasPrefix(m[1], "0x") {
+			out[len(out)-1].names = append(out[len(out)-1].names, m[1])
+		}
+	}
+	return out
+}
+
+// drgnAgrees tells whether drgn's frame name is ktriage's frame: the same
+// function, the function whose .cold part ktriage names (drgn names the
+// DWARF subprogram), or for assembly "sym+0xoff/0xsize" at ktriage's PC.
+func drgnAgrees(k *Kernel, f Frame, name string) bool {
+	if name == f.Function || name == strings.TrimSuffix(f.Function, ".cold") {
+		return true
+	}
+	sym, rest, ok := strings.Cut(name, "+")
+	if !ok {
+		return false
+	}
+	off, err := strconv.ParseUint(strings.TrimPrefix(strings.Split(rest, "/")[0], "0x"), 16, 64)
+	a, found := k.Syms.Lookup(sym)
+	return err == nil && found && a+off == f.PC
+}
+
+// TestCorpusDrgnSecondOpinion: every ktriage frame appears, in order, in
+// drgn 0.0.31's stack of the same task (drgn adds inlined callers). drgn
+// starts the panic task at its saved registers, so the machine_kexec frame
+// that ran below the saved SP is not in its view.
+func TestCorpusDrgnSecondOpinion(t *testing.T) {
+	agree, total := 0, 0
+	for _, c := range corpus.Dumps(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			stacks := readDrgnStacks(t, c.Oracle("drgn-0.0.31", "crashed_thread.txt"))
+			if d, err := os.Stat(c.Oracle("drgn-0.0.31", "tasks_D.txt")); err == nil && d.Size() > 0 {
+				stacks = append(stacks, readDrgnStacks(t, c.Oracle("drgn-0.0.31", "tasks_D.txt"))...)
+			}
+			vmlinuxModes(t, func(t *testing.T, vmlinux string) {
+				k := attachCorpus(t, c, vmlinux)
+				tasks, err := k.Tasks()
+				if err != nil {
+					t.Fatal(err)
+				}
+				panicCPU := k.PanicCPU()
+				for i, s := range stacks {
+					var frames []Frame
+					if i == 0 {
+						tk, fr, err := k.CPUBacktrace(panicCPU)
+						if err != nil || tk.PID != s.pid {
+							t.Fatalf("panic task %d (%v), drgn's crashed thread %d", tk.PID, err, s.pid)
+						}
+						regs, _ := k.cpuRegs(panicCPU)
+						for _, f := range fr {
+							if f.SP >= regs.RSP-8 {
+								frames = append(frames, f)
+							}
+						}
+					} else {
+						for _, tk := range tasks {
+							if tk.PID == s.pid {
+								frames, _ = k.Backtrace(tk)
+							}
+						}
+					}
+					total++
+					ok, j := len(frames) > 0, 0
+					if !ok {
+						t.Errorf("pid %d: no frames", s.pid)
+					}
+					for _, f := range frames {
+						for j < len(s.names) && !drgnAgrees(k, f, s.names[j]) {
+							j++
+						}
+						if j == len(s.names) {
+							t.Errorf("pid %d: ktriage frame %s is not in drgn's stack %v (ktriage %v)", s.pid, f.Name(), s.names, funcNames(frames))
+							ok = false
+							break
+						}
+						j++
+					}
+					if ok {
+						agree++
+					}
+				}
+			})
+		})
+	}
+	t.Logf("stacks agreeing with drgn 0.0.31 (ktriage's frames in order within drgn's): %d/%d", agree, total)
+}
