@@ -39,6 +39,10 @@ var (
 func fatalPCIeErrors(v *view) []pcieError {
 	var out []pcieError
 	for _, h := range v.in.HardwareErrs {
+		// Firmware-first errors only: native AER has its own rule and wording.
+		if h.Source != "" && !strings.EqualFold(h.Source, "GHES") {
+			continue
+		}
 		if !strings.EqualFold(h.Severity, "fatal") || !strings.Contains(strings.ToLower(h.Section), "pcie") {
 			continue
 		}

@@ -30,6 +30,10 @@ type Rule struct {
 	References []string       `yaml:"references"`
 	Match      Match          `yaml:"match"`
 	Versions   []VersionRange `yaml:"versions,omitempty"`
+	// Examples are kernel log lines the rule must fire on: `rules check`
+	// proves each text pattern against them, and the tests run them
+	// through the log reader and the engine.
+	Examples []string `yaml:"examples,omitempty"`
 
 	// File is where the rule was read from ("builtin:rules/seed.yaml").
 	File string `yaml:"-"`
@@ -239,6 +243,7 @@ func (r *Rule) check() []string {
 	for _, v := range r.Versions {
 		p = append(p, v.check()...)
 	}
+	p = append(p, r.checkExamples(c)...)
 	if len(p) == 0 {
 		r.compiled = c
 	}
@@ -252,3 +257,31 @@ func (m Match) empty() bool {
 
 // Explains reports whether the rule can be a verdict rather than context.
 func (r *Rule) isContext() bool { return r.Role == "context" }
+
+// checkExamples proves the text conditions against the rule's examples: a
+// pattern no example matches is a pattern nobody has seen match.
+func (r *Rule) checkExamples(c *compiledMatch) []string {
+	if len(c.log) == 0 && len(c.panic) == 0 {
+		return nil
+	}
+	if len(r.Examples) == 0 {
+		return []string{"examples are required for rules with log or panic patterns: give the kernel lines it fires on"}
+	}
+	var p []string
+	for what, res := range map[string][]*regexp.Regexp{"log": c.log, "panic": c.panic} {
+		if len(res) == 0 {
+			continue
+		}
+		hit := false
+		for _, e := range r.Examples {
+			if anyMatch(res, e) {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			p = append(p, fmt.Sprintf("no example matches the %s patterns", what))
+		}
+	}
+	return p
+}
