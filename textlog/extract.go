@@ -3,6 +3,7 @@ package textlog
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/ktriage/ktriage/incident"
@@ -40,22 +41,20 @@ type finding struct {
 // extractor finds reports in a stream of records. It holds the reports in
 // progress, a ring of recent records and what it has finished.
 type extractor struct {
-	open     map[string][]*builder
-	hw       map[string]*hwBuilder
-	done     []finding
-	hwDone   []hwFinding
-	dropped  int
-	seq      int
-	boot     int
-	lastTime map[string]float64
-	ring     []incident.LogRecord // the last TailRecords records
-	ringPos  int
-	ringFull bool
-	pinned   []incident.LogRecord
-	pinnedTo int // records with seq < pinnedTo are already pinned
-	recSeq   []int
-	system   incident.System
-	hosts    map[string]bool
+	open       map[string][]*builder
+	hw         map[string]*hwBuilder
+	done       []finding
+	hwDone     []hwFinding
+	dropped    int
+	seq        int
+	boot       int
+	lastTime   map[string]float64
+	ring       []incident.LogRecord // the last TailRecords records, at seq % TailRecords
+	pinned     []incident.LogRecord
+	pinnedSeqs []int
+	pinnedTo   int // records with seq < pinnedTo were considered for pinning
+	system     incident.System
+	hosts      map[string]bool
 }
 
 func newExtractor() *extractor {
@@ -136,7 +135,7 @@ func (x *extractor) feed(l *line) {
 		}
 		b.add(l, seq)
 		x.pin(seq)
-		if endTraceRe.MatchString(text) || b.lines > maxOpenLines || b.borrow && b.lines > borrowLines {
+		if endTraceRe.MatchString(text) || b.lines > maxOpenLines || b.borrow && b.lines > borrowLines || b.stale() {
 			x.finish(b)
 			continue
 		}
@@ -175,6 +174,9 @@ var taskDumpRes = []*regexp.Regexp{oldTaskLineRe, newTaskLineRe}
 // isTaskDumpLine matches the line sched_show_task prints for a task in D
 // state (sysrq-w, or the messages file of a hung-task report).
 func isTaskDumpLine(text string) bool {
+	if !strings.Contains(text, " D ") && !strings.Contains(text, "state:D") {
+		return false
+	}
 	if m := oldTaskLineRe.FindStringSubmatch(text); m != nil {
 		return m[2] == "D"
 	}
@@ -201,14 +203,18 @@ func taskDumpContinues(text string) bool {
 var stackWordsRe = regexp.MustCompile(`^(?:[0-9a-f]{16}\s*)+$`)
 
 func (x *extractor) readSystem(text, host string) {
-	if m := bannerRe.FindStringSubmatch(text); m != nil {
-		x.system.Release, x.system.Version = m[1], m[2]
-	}
-	if m := dmiRe.FindStringSubmatch(text); m != nil {
-		x.system.Hardware = m[1]
-	}
-	if strings.HasPrefix(text, "Linux version ") && x.seq > 1 {
-		x.newBoot(host)
+	switch {
+	case strings.HasPrefix(text, "Linux version "):
+		if m := bannerRe.FindStringSubmatch(text); m != nil {
+			x.system.Release, x.system.Version = m[1], m[2]
+		}
+		if x.seq > 1 {
+			x.newBoot(host)
+		}
+	case strings.HasPrefix(text, "DMI: "):
+		if m := dmiRe.FindStringSubmatch(text); m != nil {
+			x.system.Hardware = m[1]
+		}
 	}
 }
 
@@ -275,21 +281,13 @@ func sortFindings(fs []finding) {
 	}
 }
 
-// remember keeps the record in the tail ring.
+// remember keeps the record in the tail ring, at its sequence number
+// modulo the ring size.
 func (x *extractor) remember(r incident.LogRecord, seq int) {
 	if x.ring == nil {
-		x.ring = make([]incident.LogRecord, 0, 1024)
-		x.recSeq = make([]int, 0, 1024)
+		x.ring = make([]incident.LogRecord, TailRecords)
 	}
-	if len(x.ring) < TailRecords {
-		x.ring = append(x.ring, r)
-		x.recSeq = append(x.recSeq, seq)
-		return
-	}
-	x.ring[x.ringPos] = r
-	x.recSeq[x.ringPos] = seq
-	x.ringPos = (x.ringPos + 1) % TailRecords
-	x.ringFull = true
+	x.ring[seq%TailRecords] = r
 }
 
 // pin keeps the records of a report, and those just before it, beyond
@@ -299,54 +297,40 @@ func (x *extractor) pin(seq int) {
 	if from < x.pinnedTo {
 		from = x.pinnedTo
 	}
-	if from > seq || len(x.pinned) >= maxPinned {
-		return
+	if oldest := x.seq - TailRecords; from < oldest {
+		from = oldest
 	}
-	n := len(x.ring)
-	for i := 0; i < n; i++ {
-		j := i
-		if x.ringFull {
-			j = (x.ringPos + i) % n
-		}
-		if s := x.recSeq[j]; s >= from && s <= seq {
-			x.pinned = append(x.pinned, x.ring[j])
-		}
+	for s := from; s <= seq && len(x.pinned) < maxPinned; s++ {
+		x.pinned = append(x.pinned, x.ring[s%TailRecords])
+		x.pinnedSeqs = append(x.pinnedSeqs, s)
 	}
-	x.pinnedTo = seq + 1
+	if seq+1 > x.pinnedTo {
+		x.pinnedTo = seq + 1
+	}
 }
 
 // log returns the kept records in log order: those around reports and
-// the tail.
+// the tail, each once.
 func (x *extractor) log() []incident.LogRecord {
-	n := len(x.ring)
-	out := make([]incident.LogRecord, 0, len(x.pinned)+n)
-	out = append(out, x.pinned...)
-	for i := 0; i < n; i++ {
-		j := i
-		if x.ringFull {
-			j = (x.ringPos + i) % n
-		}
-		if x.recSeq[j] >= x.pinnedTo || !x.isPinned(x.recSeq[j]) {
-			out = append(out, x.ring[j])
+	out := append([]incident.LogRecord(nil), x.pinned...)
+	from := x.seq - TailRecords
+	if from < 0 {
+		from = 0
+	}
+	for s := from; s < x.seq; s++ {
+		if s >= x.pinnedTo || !x.pinnedSeq(s) {
+			out = append(out, x.ring[s%TailRecords])
 		}
 	}
-	// Pinned records and the tail overlap; order by input line.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Line < out[j-1].Line; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	dedup := out[:0]
-	for i, r := range out {
-		if i > 0 && r.Line == out[i-1].Line && r.Line != 0 && r.Text == out[i-1].Text {
-			continue
-		}
-		dedup = append(dedup, r)
-	}
-	return dedup
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return out
 }
 
-func (x *extractor) isPinned(seq int) bool { return seq < x.pinnedTo && len(x.pinned) > 0 && false }
+// pinnedSeq reports whether record seq was pinned (pinnedSeqs is sorted).
+func (x *extractor) pinnedSeq(seq int) bool {
+	i := sort.SearchInts(x.pinnedSeqs, seq)
+	return i < len(x.pinnedSeqs) && x.pinnedSeqs[i] == seq
+}
 
 func (x *extractor) warnings() []string {
 	var w []string

@@ -79,7 +79,38 @@ func decodeLine(s string) line {
 			return l
 		}
 	}
-	if m := bsdRe.FindStringSubmatch(s); m != nil {
+	c0 := byte(0)
+	if s != "" {
+		c0 = s[0]
+	}
+	if c0 >= 'A' && c0 <= 'Z' {
+		if m := bsdRe.FindStringSubmatch(s); m != nil {
+			return decodeBSD(l, m)
+		}
+	}
+	if c0 >= '0' && c0 <= '9' {
+		if m := isoRe.FindStringSubmatch(s); m != nil {
+			return decodeISO(l, m)
+		}
+	}
+	if c0 == '[' && len(s) > 1 && s[1] >= 'A' && s[1] <= 'Z' {
+		if m := dmesgWallRe.FindStringSubmatch(s); m != nil {
+			l.format = FormatDmesgWall
+			if t, err := time.Parse("Mon Jan _2 15:04:05 2006", m[1]); err == nil {
+				l.rec.WallTime = &t
+			}
+			l.rec.Caller = m[2]
+			l.rec.Text = m[3]
+			return l
+		}
+	}
+	l.format = FormatDmesg
+	decodeKernelMessage(s, &l)
+	return l
+}
+
+func decodeBSD(l line, m []string) line {
+	{
 		l.format = FormatSyslog
 		if m[4] != "" {
 			l.format = FormatJournalPrecis
@@ -87,7 +118,10 @@ func decodeLine(s string) line {
 		l.month, l.day, l.clock = months[m[1]], atoi(m[2]), m[3]+m[4]
 		return decodeSyslogBody(l, m[5], m[6], m[7])
 	}
-	if m := isoRe.FindStringSubmatch(s); m != nil {
+}
+
+func decodeISO(l line, m []string) line {
+	{
 		l.format = FormatSyslogISO
 		host := m[5]
 		if lvl, ok := syslogSeverity[strings.ToLower(host)]; ok {
@@ -100,18 +134,6 @@ func decodeLine(s string) line {
 		}
 		return decodeSyslogBody(l, host, m[6], m[7])
 	}
-	if m := dmesgWallRe.FindStringSubmatch(s); m != nil {
-		l.format = FormatDmesgWall
-		if t, err := time.Parse("Mon Jan _2 15:04:05 2006", m[1]); err == nil {
-			l.rec.WallTime = &t
-		}
-		l.rec.Caller = m[2]
-		l.rec.Text = m[3]
-		return l
-	}
-	l.format = FormatDmesg
-	decodeKernelMessage(s, &l)
-	return l
 }
 
 // decodeSyslogBody fills a syslog line's host and, for kernel lines, the
@@ -137,6 +159,11 @@ func decodeSyslogBody(l line, host, ident, msg string) line {
 // decodeKernelMessage reads the dmesg prefix of a kernel message: level,
 // seconds since boot and caller id.
 func decodeKernelMessage(s string, l *line) {
+	if ts, rest, ok := fastStamp(s); ok {
+		l.rec.Time = &ts
+		l.rec.Text = rest
+		return
+	}
 	if m := dmesgRe.FindStringSubmatch(s); m != nil {
 		if m[1] != "" {
 			l.rec.Level = atoi(m[1]) & 7
@@ -227,6 +254,32 @@ func parseISO(date, clock, frac, zone string) (time.Time, bool) {
 	}
 	t, err := time.Parse(layout, v)
 	return t, err == nil
+}
+
+// fastStamp decodes the common "[  12.345678] msg" prefix without a
+// regular expression; anything unusual goes the slow way.
+func fastStamp(s string) (float64, string, bool) {
+	if len(s) < 3 || s[0] != '[' {
+		return 0, "", false
+	}
+	end := strings.IndexByte(s, ']')
+	if end < 2 || end+1 < len(s) && s[end+1] == '[' {
+		return 0, "", false // caller id follows: slow path
+	}
+	num := strings.TrimLeft(s[1:end], " ")
+	if num == "" || strings.IndexFunc(num, func(r rune) bool { return (r < '0' || r > '9') && r != '.' }) >= 0 ||
+		strings.IndexByte(num, '.') < 0 {
+		return 0, "", false
+	}
+	ts, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	rest := s[end+1:]
+	if strings.HasPrefix(rest, " <") {
+		return 0, "", false // "[ts] <4> msg": level after the stamp
+	}
+	return ts, strings.TrimPrefix(rest, " "), true
 }
 
 func atoi(s string) int {

@@ -60,6 +60,9 @@ func contextOf(marker string) string {
 // parseFrame decodes one call trace line. ok is false when the line is not
 // a frame; marker is a stack context marker found on the line, if any.
 func parseFrame(text string) (f incident.Frame, marker string, ok bool) {
+	if !strings.Contains(text, "0x") && !strings.Contains(text, "<") {
+		return f, "", false
+	}
 	m := frameRe.FindStringSubmatch(text)
 	if m == nil {
 		if a := armFrameRe.FindStringSubmatch(text); a != nil {
@@ -91,6 +94,9 @@ func parseFrame(text string) (f incident.Frame, marker string, ok bool) {
 // parseRIP decodes a RIP-style line. user is true for a user-space
 // instruction pointer (segment 0033, or a bare address).
 func parseRIP(text string) (f *incident.Frame, user, ok bool) {
+	if !strings.Contains(text, "IP") && !strings.Contains(text, "pc") && !strings.Contains(text, "PC is at") {
+		return nil, false, false
+	}
 	m := ripRe.FindStringSubmatch(text)
 	if m == nil {
 		return nil, false, false

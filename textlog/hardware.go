@@ -50,6 +50,10 @@ func (x *extractor) feedHardware(l *line, seq int) bool {
 	text := strings.TrimSpace(l.rec.Text)
 	host := l.rec.Host
 	cur := x.hw[host]
+	if cur == nil && !strings.Contains(text, "[Hardware Error]") && !strings.Contains(text, "AER:") &&
+		!strings.Contains(text, "EDAC ") {
+		return false
+	}
 	if m := hwTagRe.FindStringSubmatch(text); m != nil {
 		body := m[1]
 		switch {

@@ -145,8 +145,10 @@ func (rs *recordStream) next() (line, bool) {
 }
 
 func (rs *recordStream) decode(s string) line {
-	if m := droppedRe.FindStringSubmatch(s); m != nil {
-		s = m[1]
+	if strings.HasPrefix(s, "** ") || strings.Contains(s, " login: ") {
+		if m := droppedRe.FindStringSubmatch(s); m != nil {
+			s = m[1]
+		}
 	}
 	l := decodeLine(s)
 	if strings.TrimSpace(s) != "" {

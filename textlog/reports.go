@@ -21,7 +21,10 @@ func contains(sub string) func(string) bool {
 	return func(s string) bool { return strings.Contains(s, sub) }
 }
 
-func matches(re *regexp.Regexp) func(string) bool { return re.MatchString }
+// containsThen checks a cheap substring before the regular expression.
+func containsThen(sub string, re *regexp.Regexp) func(string) bool {
+	return func(s string) bool { return strings.Contains(s, sub) && re.MatchString(s) }
+}
 
 func res(pats ...string) []*regexp.Regexp {
 	out := make([]*regexp.Regexp, len(pats))
@@ -73,9 +76,9 @@ var families = []family{
 	{key: "trusty: panic", match: contains("trusty: panic")},
 	{key: "Watchdog detected hard LOCKUP", match: contains("Watchdog detected hard LOCKUP")},
 	{key: "oom-killer", match: contains("invoked oom-killer")},
-	{key: "Out of memory", match: matches(regexp.MustCompile(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
+	{key: "Out of memory", match: containsThen("of memory: Kill", regexp.MustCompile(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
 	{key: "EPT: Misconfiguration", match: contains("EPT: Misconfiguration")},
-	{key: "Oops:", match: matches(regexp.MustCompile(`(?:^|\s)Oops: `))},
+	{key: "Oops:", match: containsThen("Oops: ", regexp.MustCompile(`(?:^|\s)Oops: `))},
 }
 
 // headerFamily returns the family a kernel message opens, or "".
@@ -158,6 +161,7 @@ type builder struct {
 	blocked  *incident.BlockedTask
 	taskDump bool // a D-state task dump outside a hung-task report
 	lines    int
+	idle     int // lines since the last one that looked like part of a report
 	lastSeq  int
 	// borrow: the report had no stack when a panic followed it; the
 	// panic's stack is its stack (panic_on_warn, hung_task_panic).
@@ -207,7 +211,9 @@ func (b *builder) add(l *line, seq int) {
 		b.rep.Lines = append(b.rep.Lines, text)
 	}
 
+	b.idle++
 	if f, marker, ok := parseFrame(text); ok || marker != "" {
+		b.idle = 0
 		if marker != "" {
 			b.ctx = contextOf(marker)
 		}
@@ -223,157 +229,188 @@ func (b *builder) add(l *line, seq int) {
 		}
 		return
 	}
-	if m := stackStartRe.FindStringSubmatch(text); m != nil || kmemleakBtRe.MatchString(text) {
-		name := "backtrace"
-		if m != nil {
-			name = m[1]
-		}
-		b.rt.sections = append(b.rt.sections, section{name: name, at: idx})
+	if m := stackStart(text); m != nil {
+		b.idle = 0
+		b.rt.sections = append(b.rt.sections, section{name: m[1], at: idx})
 		b.cur = len(b.rt.sections) - 1
 		b.ctx = ""
 		return
 	}
 	if fr, _, ok := parseRIP(text); ok {
+		b.idle = 0
 		b.rt.rips = append(b.rt.rips, ripEvent{frame: fr, at: idx})
 		if fr != nil && b.rep.RIP == nil {
 			b.rep.RIP = fr
 		}
 		return
 	}
-	if regLineRe.MatchString(text) {
+	if strings.IndexByte(text, ':') >= 0 && regLineRe.MatchString(text) {
+		b.idle = 0
 		b.rep.Registers = parseRegisters(text, b.rep.Registers)
 		if m := cr2Re.FindStringSubmatch(text); m != nil {
 			b.addField("cr2", "0x"+strings.TrimLeft(m[1], "0"))
 		}
 		return
 	}
-	if codeLineRe.MatchString(text) || endTraceRe.MatchString(text) {
+	if strings.Contains(text, "Code: ") || strings.Contains(text, "---[ end") {
+		b.idle = 0
 		return
 	}
-	b.readFacts(text)
+	if b.readFacts(text) {
+		b.idle = 0
+	}
 }
 
-// readFacts picks the task, taint, release and kind-specific fields out of
-// the report's other lines.
-func (b *builder) readFacts(text string) {
-	r := &b.rep
-	if m := cpuLineRe.FindStringSubmatch(text); m != nil {
+// stackStart matches a stack heading ("Call Trace:", "Allocated by task
+// 12:", kmemleak's "backtrace:"); m[1] names it.
+func stackStart(text string) []string {
+	if !strings.Contains(text, "race") && !strings.Contains(text, "by task") && !strings.Contains(text, "llocated") &&
+		!strings.Contains(text, "Freed") && !strings.Contains(text, "Uninit") && !strings.Contains(text, "created at") &&
+		!strings.Contains(text, "work creation") {
+		return nil
+	}
+	if m := stackStartRe.FindStringSubmatch(text); m != nil {
+		return m
+	}
+	if kmemleakBtRe.MatchString(text) {
+		return []string{"", "backtrace"}
+	}
+	return nil
+}
+
+// idleLines closes a report once its stack was printed and this many lines
+// in a row said nothing a report says.
+const idleLines = 40
+
+// stale reports whether the report has gone quiet.
+func (b *builder) stale() bool { return b.idle > idleLines && b.hasStack() }
+
+// factRule reads one kind of fact line; has is a cheap substring test that
+// must pass before the regular expression runs.
+type factRule struct {
+	has  string
+	re   *regexp.Regexp
+	read func(b *builder, m []string)
+}
+
+var factRules = []factRule{
+	{"CPU: ", cpuLineRe, func(b *builder, m []string) {
+		r := &b.rep
 		if r.CPU == nil {
 			r.CPU, r.PID, r.Comm = intp(m[1]), intp(m[2]), strings.TrimSpace(m[3])
 		}
 		if r.Release == "" {
 			r.Taint, r.Release = taintLetters(m[5]), m[6]
 		}
-		return
-	}
-	if m := oldPidLineRe.FindStringSubmatch(text); m != nil {
+	}},
+	{"Pid: ", oldPidLineRe, func(b *builder, m []string) {
+		r := &b.rep
 		if r.PID == nil {
 			r.PID, r.Comm = intp(m[1]), strings.TrimSpace(m[2])
 		}
 		if r.Release == "" {
 			r.Taint, r.Release = taintLetters(m[4]), m[5]
 		}
-		return
-	}
-	if m := taintLineRe.FindStringSubmatch(text); m != nil && r.Release == "" {
-		r.Taint, r.Release = taintLetters(m[2]), m[3]
-		return
-	}
-	if m := hwNameRe.FindStringSubmatch(text); m != nil {
-		if r.Hardware == "" {
-			r.Hardware = m[1]
+	}},
+	{"ainted", taintLineRe, func(b *builder, m []string) {
+		if b.rep.Release == "" {
+			b.rep.Taint, b.rep.Release = taintLetters(m[2]), m[3]
 		}
-		return
-	}
-	if m := modulesRe.FindStringSubmatch(text); m != nil {
-		if r.Modules == nil {
-			r.Modules = strings.Fields(m[1])
-			if r.Modules == nil {
-				r.Modules = []string{}
+	}},
+	{"Hardware name:", hwNameRe, func(b *builder, m []string) {
+		if b.rep.Hardware == "" {
+			b.rep.Hardware = m[1]
+		}
+	}},
+	{"Modules linked in:", modulesRe, func(b *builder, m []string) {
+		if b.rep.Modules == nil {
+			b.rep.Modules = strings.Fields(m[1])
+			if b.rep.Modules == nil {
+				b.rep.Modules = []string{}
 			}
 		}
-		return
-	}
-	if m := hungHeaderRe.FindStringSubmatch(text); m != nil {
-		if b.blocked == nil {
-			b.blocked = &incident.BlockedTask{Comm: m[1], State: "D"}
-			if p := intp(m[2]); p != nil {
-				b.blocked.PID = *p
-			}
-			secs := m[3] + m[4]
-			if v, err := strconv.ParseFloat(secs, 64); err == nil {
-				b.blocked.BlockedSeconds = &v
-				b.addField("blocked_seconds", secs)
-			}
-			r.Comm, r.PID = m[1], intp(m[2])
+	}},
+	{"INFO: task ", hungHeaderRe, func(b *builder, m []string) {
+		if b.blocked != nil {
+			return
 		}
-		return
-	}
-	if m := oldTaskLineRe.FindStringSubmatch(text); m != nil {
-		b.taskLine(strings.TrimSpace(m[1]), m[2], m[3], m[4])
-		return
-	}
-	if m := newTaskLineRe.FindStringSubmatch(text); m != nil {
-		b.taskLine(strings.TrimSpace(m[1]), m[2], m[3], m[4])
-		return
-	}
-	if m := softLockupRe.FindStringSubmatch(text); m != nil {
-		r.CPU, r.Comm, r.PID = intp(m[1]), m[3], intp(m[4])
+		b.blocked = &incident.BlockedTask{Comm: m[1], State: "D"}
+		if p := intp(m[2]); p != nil {
+			b.blocked.PID = *p
+		}
+		secs := m[3] + m[4]
+		if v, err := strconv.ParseFloat(secs, 64); err == nil {
+			b.blocked.BlockedSeconds = &v
+			b.addField("blocked_seconds", secs)
+		}
+		b.rep.Comm, b.rep.PID = m[1], intp(m[2])
+	}},
+	{" 0x", oldTaskLineRe, func(b *builder, m []string) { b.taskLine(strings.TrimSpace(m[1]), m[2], m[3], m[4]) }},
+	{"task:", newTaskLineRe, func(b *builder, m []string) { b.taskLine(strings.TrimSpace(m[1]), m[2], m[3], m[4]) }},
+	{"soft lockup", softLockupRe, func(b *builder, m []string) {
+		b.rep.CPU, b.rep.Comm, b.rep.PID = intp(m[1]), m[3], intp(m[4])
 		b.addField("stuck_seconds", m[2])
-		return
-	}
-	if m := hardLockupRe.FindStringSubmatch(text); m != nil {
-		if r.CPU == nil {
-			r.CPU = intp(m[1])
+	}},
+	{"hard LOCKUP", hardLockupRe, func(b *builder, m []string) {
+		if b.rep.CPU == nil {
+			b.rep.CPU = intp(m[1])
 		}
-		return
-	}
-	if m := panicMsgRe.FindStringSubmatch(text); m != nil && b.family == "Kernel panic" {
-		b.addField("panic", m[1])
-		return
-	}
-	if m := warnAtRe.FindStringSubmatch(text); m != nil {
-		if r.CPU == nil {
-			r.CPU, r.PID = intp(m[1]), intp(m[2])
+	}},
+	{"Kernel panic", panicMsgRe, func(b *builder, m []string) {
+		if b.family == "Kernel panic" {
+			b.addField("panic", m[1])
+		}
+	}},
+	{"WARNING: CPU:", warnAtRe, func(b *builder, m []string) {
+		if b.rep.CPU == nil {
+			b.rep.CPU, b.rep.PID = intp(m[1]), intp(m[2])
 		}
 		b.addField("location", m[3])
-		return
-	}
-	if m := bugAtRe.FindStringSubmatch(text); m != nil {
-		b.addField("location", m[1])
-		return
-	}
-	if m := atomicRe.FindStringSubmatch(text); m != nil {
-		r.Comm, r.PID = m[1], intp(m[2])
-		return
-	}
-	if m := killedRe.FindStringSubmatch(text); m != nil {
+	}},
+	{"kernel BUG at", bugAtRe, func(b *builder, m []string) { b.addField("location", m[1]) }},
+	{"scheduling while atomic", atomicRe, func(b *builder, m []string) { b.rep.Comm, b.rep.PID = m[1], intp(m[2]) }},
+	{"process ", killedRe, func(b *builder, m []string) {
 		b.addField("victim_pid", m[1])
 		b.addField("victim", m[2])
-		return
-	}
-	if m := oomInvokedRe.FindStringSubmatch(text); m != nil {
-		r.Comm = strings.TrimSpace(m[1])
-		return
-	}
-	if m := eptGPARe.FindStringSubmatch(text); m != nil {
-		b.addField("gpa", m[1])
-		return
-	}
-	if m := eptSpteRe.FindStringSubmatch(text); m != nil {
-		b.addField("spte_level_"+m[2], m[1])
-		return
-	}
-	if m := nonCanonRe.FindStringSubmatch(text); m != nil && b.family == "general protection fault" {
-		b.addField("address", m[1])
-		return
-	}
-	if m := faultAddrRe.FindStringSubmatch(text); m != nil && (b.family == "BUG:" || b.family == "Unable to handle kernel") {
-		b.addField("address", "0x"+strings.TrimLeft(m[1], "0"))
-		if b.rep.Fields["address"] == "0x" {
-			b.rep.Fields["address"] = "0x0"
+	}},
+	{"invoked oom-killer", oomInvokedRe, func(b *builder, m []string) { b.rep.Comm = strings.TrimSpace(m[1]) }},
+	{"EPT: GPA", eptGPARe, func(b *builder, m []string) { b.addField("gpa", m[1]) }},
+	{"spte ", eptSpteRe, func(b *builder, m []string) { b.addField("spte_level_"+m[2], m[1]) }},
+	{"address", nonCanonRe, func(b *builder, m []string) {
+		if b.family == "general protection fault" {
+			b.addField("address", m[1])
+		}
+	}},
+	{"", faultAddrRe, func(b *builder, m []string) {
+		if b.family == "BUG:" || b.family == "Unable to handle kernel" {
+			addr := "0x" + strings.TrimLeft(m[1], "0")
+			if addr == "0x" {
+				addr = "0x0"
+			}
+			b.addField("address", addr)
+		}
+	}},
+}
+
+// readFacts picks the task, taint, release and kind-specific fields out of
+// the report's other lines. It reports whether the line said anything.
+func (b *builder) readFacts(text string) bool {
+	for i := range factRules {
+		f := &factRules[i]
+		if f.has == "" {
+			if !strings.Contains(text, "dereference") && !strings.Contains(text, "paging request") &&
+				!strings.Contains(text, "address") {
+				continue
+			}
+		} else if !strings.Contains(text, f.has) {
+			continue
+		}
+		if m := f.re.FindStringSubmatch(text); m != nil {
+			f.read(b, m)
+			return true
 		}
 	}
+	return false
 }
 
 func (b *builder) taskLine(comm, state, pid, ppid string) {

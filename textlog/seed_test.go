@@ -1,6 +1,7 @@
 package textlog
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -130,4 +131,13 @@ func TestSeedHungTasks(t *testing.T) {
 			}
 		}
 	}
+}
+
+func parseFixtureRaw(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "logs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
