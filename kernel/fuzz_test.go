@@ -1,0 +1,115 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"fmt"
+	"testing"
+)
+
+// Fuzz targets for the three printk decoders. Seeds are logs built to the
+// kernel's documented layouts (printk_formats_test.go): a 3.5-5.9 record
+// buffer before and after wrapping, and lockless rings whose text and
+// descriptors wrapped. Allocation bound: the structured and legacy decoders
+// allocate at most the buffer they are given; the lockless fuzz caps the
+// rings at 256 descriptors and 16 KiB of text (readLockless itself accepts
+// up to 2^30 of each, see the note in FuzzLocklessRing).
+
+func FuzzDecodeStructured(f *testing.F) {
+	for _, n := range []int{3, 60, 500} {
+		l := &structuredLog{buf: make([]byte, 4096)}
+		for _, m := range structuredMessages(n) {
+			l.store(m)
+		}
+		f.Add(l.buf, l.first, l.next)
+	}
+	f.Fuzz(func(t *testing.T, buf []byte, first, next uint32) {
+		recs, err := decodeStructured(buf, first, next, printkLogHdr, 0, 8, 10)
+		if len(recs) > len(buf)/printkLogHdr+1 {
+			t.Fatalf("%d records from a %d-byte buffer", len(recs), len(buf))
+		}
+		total := 0
+		for _, r := range recs {
+			total += len(r.Text)
+		}
+		if total > len(buf)*(len(buf)/printkLogHdr+1) {
+			t.Fatalf("%d bytes of text from a %d-byte buffer", total, len(buf))
+		}
+		_ = err
+	})
+}
+
+func FuzzDecodeLegacy(f *testing.F) {
+	f.Add([]byte("<6>hello\n<4>world\n"), uint32(18))
+	f.Add([]byte("ring that wrapped "), uint32(1000003))
+	f.Fuzz(func(t *testing.T, buf []byte, end uint32) {
+		out := decodeLegacy(buf, end)
+		if want := min(len(buf), int(end)); len(out) != want {
+			t.Fatalf("%d bytes, want %d", len(out), want)
+		}
+	})
+}
+
+// Lockless fuzz input: count_bits%9, size_bits: 6+n%9, head_id, tail_id
+// (8 bytes each), then the descriptor array, the info array and the text
+// ring, each taken from the input in turn (zeros where it runs out).
+const locklessFuzzHdr = 18
+
+func (r *locklessRing) fuzzInput() []byte {
+	b := []byte{byte(r.countBits), byte(r.sizeBits - 6)}
+	b = binary.LittleEndian.AppendUint64(b, r.headID)
+	b = binary.LittleEndian.AppendUint64(b, r.tailID)
+	b = append(b, r.descs...)
+	b = append(b, r.infos...)
+	return append(b, r.data...)
+}
+
+func locklessFromInput(in []byte) *locklessRing {
+	var hdr [locklessFuzzHdr]byte
+	copy(hdr[:], in)
+	in = in[min(len(in), locklessFuzzHdr):]
+	countBits, sizeBits := uint(hdr[0]%9), 6+uint(hdr[1]%9)
+	count := 1 << countBits
+	r := &locklessRing{countBits: countBits, sizeBits: sizeBits,
+		descs: make([]byte, count*prbDescSize), infos: make([]byte, count*prbInfoSize), data: make([]byte, 1<<sizeBits)}
+	r.headID = binary.LittleEndian.Uint64(hdr[2:])
+	r.tailID = binary.LittleEndian.Uint64(hdr[10:])
+	for _, dst := range [][]byte{r.descs, r.infos, r.data} {
+		n := copy(dst, in)
+		in = in[n:]
+	}
+	return r
+}
+
+// FuzzLocklessRing feeds readLockless damaged 5.10+ rings through a real
+// AddressSpace over a memory image. The ring geometry is capped here:
+// readLockless trusts count_bits and size_bits up to 30 and allocates
+// count*sizeof(desc), count*sizeof(info) and 1<<size_bits before reading,
+// so a damaged header can cost it up to ~1 GiB per array.
+func FuzzLocklessRing(f *testing.F) {
+	for _, c := range []struct {
+		countBits, sizeBits uint
+		n                   int
+	}{{3, 8, 5}, {4, 9, 60}, {5, 10, 200}} {
+		r := newLocklessRing(c.countBits, c.sizeBits)
+		for i := 0; i < c.n; i++ {
+			r.add(LogRecord{Seq: uint64(i), TsNsec: uint64(i) * 1e6, CallerID: uint32(i), Text: []byte(fmt.Sprintf("line %d", i))})
+		}
+		f.Add(r.fuzzInput())
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := locklessFromInput(in)
+		as, vi := r.image(t)
+		recs, err := ReadLog(as, vi)
+		if err != nil {
+			return
+		}
+		if count := 1 << r.countBits; len(recs) > count+1 {
+			t.Fatalf("%d records from a ring of %d descriptors", len(recs), count)
+		}
+		for _, rec := range recs {
+			if len(rec.Text) > len(r.data) {
+				t.Fatalf("record of %d bytes from a %d-byte text ring", len(rec.Text), len(r.data))
+			}
+		}
+	})
+}
