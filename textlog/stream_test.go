@@ -65,7 +65,7 @@ func TestStreamingBounded(t *testing.T) {
 	if len(in.Reports) < wantReports-1 || len(in.Reports) > wantReports+1 {
 		t.Errorf("%d reports, want about %d", len(in.Reports), wantReports)
 	}
-	limit := TailRecords + len(in.Reports)*(contextRecords+idleLines+len(newSynthLog(t, 0, 0).report))
+	limit := TailRecords + len(in.Reports)*(contextRecords+idleLines+2+len(newSynthLog(t, 0, 0).report))
 	if len(in.Log) > limit || len(in.Log) < TailRecords {
 		t.Errorf("kept %d records of %d, want between %d and %d", len(in.Log), lines, TailRecords, limit)
 	}
