@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -22,12 +23,15 @@ type DWARF struct {
 	secs    dwarfSections
 	idx     *dwarfIndex
 	stats   IndexStats
+	// prepareWalk, if set, readies the mapping for a full walk.
+	prepareWalk func()
 
 	// debug/dwarf's Data caches decoded types in a map and fills DWARF 5
 	// unit headers lazily, so every use of it goes through mu.
-	mu      sync.Mutex
-	data    *dwarf.Data
-	dataErr error
+	mu       sync.Mutex
+	data     *dwarf.Data
+	dataErr  error
+	unitData map[uint64]*dwarf.Data // per-unit views, by unit offset
 	layoutOf
 }
 
@@ -108,6 +112,13 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 			return nil, err
 		}
 	}
+	if s := ef.Section(".debug_info"); s != nil && s.Flags&elf.SHF_COMPRESSED == 0 && len(d.secs.info) > 0 {
+		// The walk reads .debug_info once, front to back: read ahead, and
+		// drop each unit's pages once done so RSS stays small.
+		base := s.Offset
+		d.prepareWalk = func() { adviseSequential(mm, base, base+s.Size) }
+		d.secs.walked = func(off, end uint64) { dropPages(mm, base+off, base+end) }
+	}
 	if len(d.secs.info) == 0 {
 		d.Close()
 		return nil, fmt.Errorf("no DWARF (.debug_info) in this file: %w", ErrNotFound)
@@ -134,6 +145,9 @@ func (d *DWARF) loadIndex(opts DWARFOptions, fileSize int64) error {
 		}
 	}
 	if d.idx == nil {
+		if d.prepareWalk != nil {
+			d.prepareWalk()
+		}
 		idx, err := buildDWARFIndex(&d.secs, opts.Workers)
 		if err != nil {
 			return err
@@ -192,7 +206,19 @@ func (d *DWARF) ensureData() error {
 	if d.data != nil || d.dataErr != nil {
 		return d.dataErr
 	}
-	data, err := dwarf.New(d.secs.abbrev, nil, nil, d.secs.info, nil, nil, nil, d.secs.str)
+	data, err := d.newData(d.secs.info)
+	if err != nil {
+		d.dataErr = err
+		return err
+	}
+	d.data = data
+	return nil
+}
+
+// newData makes a debug/dwarf view over info (all of .debug_info or one
+// unit) sharing the file's other sections.
+func (d *DWARF) newData(info []byte) (*dwarf.Data, error) {
+	data, err := dwarf.New(d.secs.abbrev, nil, nil, info, nil, nil, nil, d.secs.str)
 	if err == nil {
 		for name, b := range map[string][]byte{".debug_line_str": d.secs.lineStr, ".debug_str_offsets": d.secs.strOffsets, ".debug_addr": d.secs.addr} {
 			if len(b) > 0 {
@@ -203,21 +229,55 @@ func (d *DWARF) ensureData() error {
 		}
 	}
 	if err != nil {
-		d.dataErr = fmt.Errorf("%s: debug/dwarf: %w", d.path, err)
-		return d.dataErr
+		return nil, fmt.Errorf("%s: debug/dwarf: %w", d.path, err)
 	}
-	d.data = data
-	return nil
+	return data, nil
 }
 
-// typeAt decodes the type whose DIE is at off.
+// typeAt decodes the type whose DIE is at off. It decodes within a
+// debug/dwarf view of that one unit: dwarf.New over the whole file would
+// parse every unit's abbreviations up front (~150 MB of heap on a kernel),
+// while types only reference DIEs of their own unit (DW_FORM_ref*). A unit
+// that refers outside itself (DW_FORM_ref_addr) falls back to the full view.
 func (d *DWARF) typeAt(off uint64) (dwarf.Type, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.ensureData(); err != nil {
-		return nil, err
+	if d.unitData == nil {
+		d.unitData = map[uint64]*dwarf.Data{}
 	}
-	return d.data.Type(dwarf.Offset(off))
+	units := d.idx.units
+	i, found := slices.BinarySearchFunc(units, off, func(u unitSpan, x uint64) int {
+		switch {
+		case x < u.off:
+			return 1
+		case x >= u.end:
+			return -1
+		}
+		return 0
+	})
+	if !found {
+		return nil, fmt.Errorf("DIE offset %#x is in no unit of .debug_info", off)
+	}
+	u := units[i]
+	if u.end > uint64(len(d.secs.info)) {
+		return nil, fmt.Errorf("%s: unit %#x..%#x beyond .debug_info", d.path, u.off, u.end)
+	}
+	data := d.unitData[u.off]
+	if data == nil {
+		var err error
+		if data, err = d.newData(d.secs.info[u.off:u.end]); err != nil {
+			return nil, err
+		}
+		d.unitData[u.off] = data
+	}
+	t, err := data.Type(dwarf.Offset(off - u.off))
+	if err != nil {
+		if err := d.ensureData(); err != nil {
+			return nil, err
+		}
+		return d.data.Type(dwarf.Offset(off))
+	}
+	return t, nil
 }
 
 // TypeOffset is the DIE offset of a named type ("struct rq", "pid_t").

@@ -14,7 +14,11 @@ type dwarfIndex struct {
 	// typedefs and base types; values are the first complete definition.
 	types   map[string]uint64
 	globals map[string]globalVar
+	units   []unitSpan // every unit, in order
 }
+
+// unitSpan is where one unit lies in .debug_info.
+type unitSpan struct{ off, end uint64 }
 
 // globalVar is a global variable with a static address.
 type globalVar struct {
@@ -101,6 +105,9 @@ func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
 					errs[w] = err
 					return
 				}
+				if s.walked != nil {
+					s.walked(u.off, u.end)
+				}
 			}
 			parts[w] = part
 		}()
@@ -112,6 +119,9 @@ func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
 		}
 	}
 	idx := &dwarfIndex{types: map[string]uint64{}, globals: map[string]globalVar{}}
+	for _, u := range units {
+		idx.units = append(idx.units, unitSpan{u.off, u.end})
+	}
 	for _, p := range parts {
 		for kw, m := range map[string]map[string]uint64{"struct ": p.structs, "union ": p.unions, "enum ": p.enums, "": p.plain} {
 			for name, off := range m {

@@ -90,6 +90,8 @@ const (
 // dwarfSections are the raw section bytes the walk reads.
 type dwarfSections struct {
 	info, abbrev, str, lineStr, strOffsets, addr []byte
+	// walked, if set, is told each .debug_info range the walk is done with.
+	walked func(off, end uint64)
 }
 
 // unitHeader locates one unit in .debug_info.

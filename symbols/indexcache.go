@@ -14,10 +14,11 @@ import (
 
 // The DWARF index cache: one file per vmlinux build-id, so a second run on
 // the same kernel skips the DIE walk. Layout (all integers uvarint unless
-// noted): magic, build-id, vmlinux size, types (name, DIE offset), globals
-// (name, DIE, type DIE, address, flags), then a little-endian CRC-32 of all
-// preceding bytes. Entries are sorted so the file is reproducible.
-const indexMagic = "ktriage dwarf index v1\n"
+// noted): magic, build-id, vmlinux size, unit bounds (so a cached run never
+// touches .debug_info beyond the units it decodes), types (name, DIE
+// offset), globals (name, DIE, type DIE, address, flags), then a
+// little-endian CRC-32 of all preceding bytes. Entries are sorted so the file is reproducible.
+const indexMagic = "ktriage dwarf index v2\n"
 
 // DefaultIndexCacheDir is $KTRIAGE_CACHE/index, else
 // $XDG_CACHE_HOME/ktriage/index (~/.cache/ktriage/index).
@@ -42,6 +43,13 @@ func encodeIndex(buildID string, fileSize int64, idx *dwarfIndex) []byte {
 	putStr := func(s string) { b = binary.AppendUvarint(b, uint64(len(s))); b = append(b, s...) }
 	putStr(buildID)
 	b = binary.AppendUvarint(b, uint64(fileSize))
+	b = binary.AppendUvarint(b, uint64(len(idx.units)))
+	prev := uint64(0)
+	for _, u := range idx.units {
+		b = binary.AppendUvarint(b, u.off-prev)
+		b = binary.AppendUvarint(b, u.end-u.off)
+		prev = u.end
+	}
 	names := slices.Sorted(mapKeys(idx.types))
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, n := range names {
@@ -107,6 +115,19 @@ func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, erro
 	}
 	idx := &dwarfIndex{}
 	n := count()
+	idx.units = make([]unitSpan, 0, n)
+	prev := uint64(0)
+	for range n {
+		off := prev + b.uleb()
+		end := off + b.uleb()
+		if off < prev || end <= off {
+			b.fail()
+			break
+		}
+		idx.units = append(idx.units, unitSpan{off, end})
+		prev = end
+	}
+	n = count()
 	idx.types = make(map[string]uint64, n)
 	for range n {
 		name := str()

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !linux
 
 package symbols
 
@@ -14,3 +14,6 @@ func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
 	}
 	return b, func() error { return nil }, nil
 }
+
+func adviseSequential(mm []byte, off, end uint64) {}
+func dropPages(mm []byte, off, end uint64)        {}

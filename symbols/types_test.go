@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -134,6 +135,9 @@ func TestDWARFIndexCache(t *testing.T) {
 	}
 	t.Logf("cold index %v; cache %d KiB loaded in %v", first.Stats().Elapsed, fi.Size()/1024, st.Elapsed)
 	compareIndexes(t, second.idx, first.idx)
+	if !slices.Equal(second.idx.units, first.idx.units) || len(first.idx.units) == 0 {
+		t.Errorf("cached unit bounds (%d) differ from the walked ones (%d)", len(second.idx.units), len(first.idx.units))
+	}
 	if off, err := second.MemberOffset("task_struct", "thread.sp"); err != nil || off != 5336 {
 		t.Errorf("types through the cached index: thread.sp = %d %v", off, err)
 	}
@@ -153,10 +157,11 @@ func TestDWARFIndexCache(t *testing.T) {
 }
 
 func TestDecodeIndexRejects(t *testing.T) {
-	idx := &dwarfIndex{types: map[string]uint64{"struct a": 1}, globals: map[string]globalVar{"g": {die: 2, typeDie: 3, addr: 4, external: true}}}
+	idx := &dwarfIndex{types: map[string]uint64{"struct a": 1}, globals: map[string]globalVar{"g": {die: 2, typeDie: 3, addr: 4, external: true}},
+		units: []unitSpan{{0, 10}, {10, 30}, {40, 41}}}
 	enc := encodeIndex("abcd", 100, idx)
 	got, err := decodeIndex(enc, "abcd", 100)
-	if err != nil || got.globals["g"] != idx.globals["g"] || got.types["struct a"] != 1 {
+	if err != nil || got.globals["g"] != idx.globals["g"] || got.types["struct a"] != 1 || !slices.Equal(got.units, idx.units) {
 		t.Fatalf("round trip: %+v %v", got, err)
 	}
 	if _, err := decodeIndex(enc, "abce", 100); err == nil {
