@@ -316,6 +316,9 @@ main() {
 	fetch_kernel
 	build_initramfs
 	mkdir -p "$OUT" "$WORK"
+	# The module with its debug info, for crash's "mod -s" and symbol lookups in the dumps.
+	mkdir -p "$OUT/modules"
+	cp "$BUILD/module/ktriage_crash.ko" "$OUT/modules/"
 	probe_accel
 	for s in "${scenarios[@]}"; do
 		for mode in $MODES; do
