@@ -341,7 +341,7 @@ func TestFleetTree(t *testing.T) {
 	if !skipped {
 		t.Errorf("inventory.bin is neither dump nor log, but is not listed as skipped: %v", res.Skipped)
 	}
-	for _, format := range []string{"text", "markdown", "jsonl"} {
+	for _, format := range Formats {
 		var b strings.Builder
 		if err := WriteReport(&b, res, format); err != nil {
 			t.Errorf("%s report: %v", format, err)

@@ -1,10 +1,165 @@
 package crashdir
 
 import (
-	"errors"
+	_ "embed"
+	"fmt"
+	"html/template"
 	"io"
+	"time"
 )
 
+//go:embed fleet.html.tmpl
+var fleetHTML string
+
+// The page is one file: CSS, the sorting script and the SVG charts are
+// inline, and html/template escapes every kernel string (titles and paths
+// can hold anything a log printed).
+var fleetTemplate = template.Must(template.New("fleet").Funcs(template.FuncMap{
+	"join": joinOrDash,
+	"dash": orDash,
+	"day":  fmtDay,
+	"when": fmtTime,
+	"iso": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+}).Parse(fleetHTML))
+
+// Chart geometry, in pixels: wide enough to read a month of days.
+const (
+	chartWidth   = 640
+	chartHeight  = 34
+	maxBarWidth  = 24
+	maxChartDays = 120 // beyond this, bars are weeks (beyond two years, 30 days)
+)
+
+type htmlPage struct {
+	Headline, Period, Generated string
+	S                           Summary
+	Rows                        []htmlRow
+	Skipped                     []Skipped
+	Charts                      []htmlChart
+	Bucket                      string // "day" or "week"
+	FirstBucket, LastBucket     string
+	ChartW                      int
+	ShowRows, ShowGroups        bool
+	ShowProblems                bool
+}
+
+type htmlRow struct {
+	Row
+	DisplayTitle, StatusClass, StatusWord string
+}
+
+type htmlChart struct {
+	Label string
+	All   bool // the whole fleet, drawn first
+	Total int
+	W, H  int
+	Bars  []htmlBar
+}
+
+type htmlBar struct {
+	X, Y, W, H int
+	Tip        string
+}
+
 func writeHTML(w io.Writer, res *FleetResult, show sections) error {
-	return errors.New("the HTML fleet report is not built yet; use text, markdown or jsonl")
+	p := htmlPage{Headline: headline(res), Period: period(res.Summary), S: res.Summary, Skipped: res.Skipped,
+		ShowRows: show&showRows != 0, ShowGroups: show&showGroups != 0, ShowProblems: show&showProblems != 0,
+		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
+	for i := range res.Results {
+		r := res.Results[i].Row
+		class := "ok"
+		switch {
+		case r.Failed():
+			class = "failed"
+		case r.LogOnly():
+			class = "log-only"
+		}
+		p.Rows = append(p.Rows, htmlRow{Row: r, DisplayTitle: titleOf(&r), StatusClass: class, StatusWord: statusWord(&r)})
+	}
+	p.charts(res.Summary)
+	return fleetTemplate.Execute(w, p)
+}
+
+// charts draws, per title, the crashes per day (per week over long spans)
+// on one shared time axis, the whole fleet first. Each row is scaled to its
+// own peak so a rare crash stays visible; the count beside it gives scale.
+func (p *htmlPage) charts(s Summary) {
+	if s.First.IsZero() {
+		return
+	}
+	first := s.First.UTC().Truncate(24 * time.Hour)
+	last := s.Last.UTC().Truncate(24 * time.Hour)
+	step := 24 * time.Hour
+	p.Bucket = "day"
+	switch span := last.Sub(first); {
+	case span > 2*365*24*time.Hour:
+		step, p.Bucket = 30*24*time.Hour, "30 days"
+	case span > maxChartDays*24*time.Hour:
+		step, p.Bucket = 7*24*time.Hour, "week"
+	}
+	n := int(last.Sub(first)/step) + 1
+	barW := min(maxBarWidth, max(2, chartWidth/n))
+	p.ChartW = n * barW
+	p.FirstBucket = first.Format(time.DateOnly)
+	p.LastBucket = first.Add(time.Duration(n-1) * step).Format(time.DateOnly)
+
+	bucketsOf := func(perDay map[string]int) []int {
+		b := make([]int, n)
+		for day, c := range perDay {
+			t, err := time.Parse(time.DateOnly, day)
+			if err != nil {
+				continue
+			}
+			if i := int(t.Sub(first) / step); i >= 0 && i < n {
+				b[i] += c
+			}
+		}
+		return b
+	}
+	all := map[string]int{}
+	for _, g := range s.ByTitle {
+		for d, c := range g.PerDay {
+			all[d] += c
+		}
+	}
+	draw := func(label string, perDay map[string]int, total int, isAll bool) htmlChart {
+		ch := htmlChart{Label: label, All: isAll, Total: total, W: p.ChartW, H: chartHeight}
+		buckets := bucketsOf(perDay)
+		peak := 1 // each row scales to its own peak, like a sparkline; the total says how many
+		for _, c := range buckets {
+			peak = max(peak, c)
+		}
+		for i, c := range buckets {
+			if c == 0 {
+				continue
+			}
+			h := max(2, c*(chartHeight-2)/peak)
+			day := first.Add(time.Duration(i) * step).Format(time.DateOnly)
+			ch.Bars = append(ch.Bars, htmlBar{X: i * barW, Y: chartHeight - h, W: max(1, barW-1), H: h,
+				Tip: fmt.Sprintf("%s: %d crash%s", day, c, plural(c, "es"))})
+		}
+		return ch
+	}
+	total := 0
+	for _, c := range all {
+		total += c
+	}
+	p.Charts = append(p.Charts, draw("all crashes", all, total, true))
+	for _, g := range s.ByTitle {
+		if len(g.PerDay) > 0 {
+			p.Charts = append(p.Charts, draw(g.Label, g.PerDay, g.Count, false))
+		}
+	}
+}
+
+func plural(n int, suffix string) string {
+	if n == 1 {
+		return ""
+	}
+	return suffix
 }

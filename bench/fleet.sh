@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Fleet batch benchmark: 32 real dumps (the shared corpus, repeated through
+# symbolic links in distinct RHEL, Debian and SUSE crash directories)
+# analyzed with -j 1 and -j 2, without a store, after a warm-up run so both
+# read from the page cache. Prints the throughput ratio, the peak RSS of
+# each run (/usr/bin/time -v), and the wall time of a rerun against a filled
+# SQLite store (every dump is skipped by identity).
+#
+#   bash bench/fleet.sh            # the benchmark
+#   bash bench/fleet.sh tree DIR   # only build the 32-dump tree in DIR
+#
+# Needs ../shared/corpus beside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+corpus="$(cd .. && pwd)/shared/corpus/dumps"
+n="${FLEET_DUMPS:-32}"
+
+# make_tree DIR: n crash directories, cycling through the corpus dumps and
+# the three layouts, spread over a month and a handful of hosts.
+make_tree() {
+  local root="$1" dumps=() i d day host stamp dir
+  for d in "$corpus"/*/; do
+    d="${d%/}"
+    if [[ -f "$d/vmcore" || -f "$d/vmcore.1" ]]; then dumps+=("$d"); fi
+  done
+  if ((${#dumps[@]} == 0)); then
+    echo "no corpus dumps in $corpus" >&2
+    return 1
+  fi
+  mkdir -p "$root"
+  for ((i = 0; i < n; i++)); do
+    d="${dumps[i % ${#dumps[@]}]}"
+    day=$(printf '%02d' $((1 + (i * 7) % 27)))
+    case $((i % 3)) in
+      0)
+        host="10.1.0.$((i / 3 % 5 + 1))"
+        dir="$root/$host-2026-11-$day-0$((i % 10)):1$((i % 6)):00"
+        mkdir -p "$dir"
+        if [[ -f "$d/vmcore.1" ]]; then
+          ln -s "$d"/vmcore.[0-9]* "$dir/"
+        else
+          ln -s "$d/vmcore" "$dir/vmcore"
+        fi
+        [[ -f "$d/vmcore-dmesg.txt" ]] && ln -s "$d/vmcore-dmesg.txt" "$dir/vmcore-dmesg.txt"
+        ;;
+      1)
+        stamp="202611${day}$(printf '%02d' $((i % 24)))00"
+        dir="$root/$stamp"
+        mkdir -p "$dir"
+        if [[ -f "$d/vmcore.1" ]]; then
+          ln -s "$d/vmcore.1" "$dir/dump.$stamp.1"
+          ln -s "$d/vmcore.2" "$dir/dump.$stamp.2"
+        else
+          ln -s "$d/vmcore" "$dir/dump.$stamp"
+        fi
+        [[ -f "$d/dmesg.makedumpfile.txt" ]] && ln -s "$d/dmesg.makedumpfile.txt" "$dir/dmesg.$stamp"
+        ;;
+      2)
+        dir="$root/2026-11-$day-1$((i % 10)):00"
+        mkdir -p "$dir"
+        if [[ -f "$d/vmcore.1" ]]; then
+          ln -s "$d"/vmcore.[0-9]* "$dir/"
+        else
+          ln -s "$d/vmcore" "$dir/vmcore"
+        fi
+        printf 'Kernel crashdump\n----------------\n\nCrash time     : 2026-11-%s 1%d:00 (+0000)\nKernel version : 6.1.0-56-cloud-amd64\nHost           : web-%d.example.com\nDump level     : 31\nDump format    : lzo\n' \
+          "$day" $((i % 10)) $((i % 5)) > "$dir/README.txt"
+        [[ -f "$d/vmcore-dmesg.txt" ]] && ln -s "$d/vmcore-dmesg.txt" "$dir/dmesg.txt"
+        ;;
+    esac
+  done
+}
+
+if [[ "${1:-}" == tree ]]; then
+  make_tree "${2:?usage: fleet.sh tree DIR}"
+  exit 0
+fi
+
+if [[ ! -d "$corpus" ]]; then
+  echo "fleet bench: shared corpus not found at $corpus; skipped" >&2
+  exit 0
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/ktriage" ./cmd/ktriage
+make_tree "$work/crash"
+kt() { "$work/ktriage" fleet "$work/crash" --no-system-debuginfo "$@"; }
+
+# run LABEL ARGS...: wall seconds and peak RSS (KiB) of one batch.
+run() {
+  local label="$1"; shift
+  /usr/bin/time -v -o "$work/time.$label" "$work/ktriage" fleet "$work/crash" --no-system-debuginfo "$@" \
+    > "$work/out.$label" 2>&1 || true
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$work/time.$label")
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.$label")
+  echo "$wall $rss"
+}
+
+kt --no-store -j 2 > /dev/null 2>&1 || true # warm the page cache
+read -r wall1 rss1 < <(run j1 --no-store -j 1)
+read -r wall2 rss2 < <(run j2 --no-store -j 2)
+crashes=$(grep -c -E '^[0-9]{4}-[0-9]{2}-[0-9]{2} ' "$work/out.j1" || true)
+read -r wallfill rssfill < <(run fill --store "$work/fleet.db" -j 2)
+read -r wallre rssre < <(run rerun --store "$work/fleet.db" -j 2)
+reused=$(grep -o '[0-9]* reused from the store' "$work/out.rerun" | grep -o '^[0-9]*' || echo 0)
+
+awk -v n="$crashes" -v w1="$wall1" -v w2="$wall2" -v r1="$rss1" -v r2="$rss2" -v wf="$wallfill" \
+  -v wr="$wallre" -v rr="$rssre" -v reused="$reused" 'BEGIN {
+  printf "fleet: %d dumps (%d cores)\n", n, '"$(nproc)"'
+  printf "  -j 1: %6.2f s  %5.1f dumps/s  peak RSS %4d MiB\n", w1, n / w1, r1 / 1024
+  printf "  -j 2: %6.2f s  %5.1f dumps/s  peak RSS %4d MiB (%d MiB per worker)\n", w2, n / w2, r2 / 1024, r2 / 2048
+  printf "  throughput ratio -j 2 / -j 1: %.2f\n", w1 / w2
+  printf "  store: first run %.2f s; rerun %.2f s (%d of %d reused), peak RSS %d MiB\n", wf, wr, reused, n, rr / 1024
+}'
