@@ -111,7 +111,7 @@ func (r *Rule) match(v *view) (matchResult, bool) {
 		m.conditions++
 	}
 	if len(c.release) > 0 {
-		if !anyMatch(c.release, v.kernel.Release) {
+		if !anyPattern(c.release, v.kernel.Release) {
 			return m, false
 		}
 		m.conditions++
@@ -119,7 +119,7 @@ func (r *Rule) match(v *view) (matchResult, bool) {
 	if len(c.panic) > 0 {
 		var hits []string
 		for _, msg := range v.crashMessages {
-			if anyMatch(c.panic, msg) {
+			if anyPattern(c.panic, msg) {
 				hits = append(hits, strings.TrimSpace(msg))
 			}
 		}
@@ -183,7 +183,7 @@ func (r *Rule) match(v *view) (matchResult, bool) {
 		var hits []string
 		crash := false
 		for _, l := range v.lines {
-			if !anyMatch(c.log, l.text) {
+			if !anyPattern(c.log, l.text) {
 				continue
 			}
 			crash = crash || v.crashLines[l.text]
@@ -223,11 +223,11 @@ func (v *view) matchKinds(kinds []string) (evidence []string, crash, found bool)
 	return dedupe(evidence), crash, found
 }
 
-func (v *view) matchHardware(fields map[string]*regexp.Regexp) ([]string, bool) {
+func (v *view) matchHardware(fields map[string]pattern) ([]string, bool) {
 	for _, h := range v.in.HardwareErrs {
 		all := true
 		for k, re := range fields {
-			if !re.MatchString(hardwareField(h, k)) {
+			if !re.match(hardwareField(h, k)) {
 				all = false
 				break
 			}

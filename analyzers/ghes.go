@@ -63,7 +63,7 @@ func fatalPCIeErrors(v *view) []pcieError {
 	}
 	var lines []string
 	for _, l := range v.lines {
-		if hwErrLine.MatchString(l.text) {
+		if strings.Contains(l.text, "[Hardware Error]") && hwErrLine.MatchString(l.text) {
 			lines = append(lines, l.text)
 		}
 	}
@@ -125,6 +125,23 @@ func trimHex(s string) string {
 		s = "0" + s
 	}
 	return s
+}
+
+// pciePortTypes names CPER's port_type values (UEFI spec, PCIe section;
+// printed the same way by drivers/firmware/efi/cper.c).
+var pciePortTypes = map[string]string{
+	"0": "PCIe end point", "1": "legacy PCI end point", "4": "root port", "5": "upstream switch port",
+	"6": "downstream switch port", "7": "PCIe to PCI/PCI-X bridge", "8": "PCI/PCI-X to PCIe bridge",
+	"9": "root complex integrated endpoint device", "10": "root complex event collector",
+}
+
+// describePortType turns "4" or "4, root port" into "4, root port".
+func describePortType(portType string) string {
+	t := strings.TrimSpace(portType)
+	if name, ok := pciePortTypes[t]; ok {
+		return t + ", " + name
+	}
+	return t
 }
 
 // isPortAbove reports whether the port type is one whose fault lies on the
@@ -198,7 +215,7 @@ func detectPCIeFatal(v *view) *Detection {
 	}
 	facts := map[string]string{
 		"port":      e.port,
-		"port_type": firstNonEmpty(e.portType, "unknown"),
+		"port_type": firstNonEmpty(describePortType(e.portType), "unknown"),
 		"bus":       e.secondaryBus,
 		"ifaces":    "IFACE",
 		"pciids":    "no pci.ids",

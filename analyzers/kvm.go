@@ -34,6 +34,9 @@ func detectEPTMisconfig(v *view) *Detection {
 		}
 	}
 	for _, l := range v.lines {
+		if !strings.Contains(l.text, "EPT") && !strings.Contains(l.text, "ept_") && !strings.Contains(l.text, "KVM: entry failed") {
+			continue
+		}
 		switch {
 		case eptMisconfigLine.MatchString(l.text):
 			found = true

@@ -96,8 +96,8 @@ type VersionRange struct {
 }
 
 type compiledMatch struct {
-	panic, log, release []*regexp.Regexp
-	hardware            map[string]*regexp.Regexp
+	panic, log, release []pattern
+	hardware            map[string]pattern
 }
 
 var (
@@ -189,16 +189,16 @@ func (r *Rule) check() []string {
 	if m.empty() {
 		p = append(p, "match is empty: the rule would fire on every incident")
 	}
-	c := &compiledMatch{hardware: map[string]*regexp.Regexp{}}
-	compile := func(what string, exprs []string) []*regexp.Regexp {
-		var out []*regexp.Regexp
+	c := &compiledMatch{hardware: map[string]pattern{}}
+	compile := func(what string, exprs []string) []pattern {
+		var out []pattern
 		for _, e := range exprs {
-			re, err := regexp.Compile(e)
+			pt, err := compilePattern(e)
 			if err != nil {
 				p = append(p, fmt.Sprintf("%s pattern %q: %v", what, e, err))
 				continue
 			}
-			out = append(out, re)
+			out = append(out, pt)
 		}
 		return out
 	}
@@ -268,13 +268,13 @@ func (r *Rule) checkExamples(c *compiledMatch) []string {
 		return []string{"examples are required for rules with log or panic patterns: give the kernel lines it fires on"}
 	}
 	var p []string
-	for what, res := range map[string][]*regexp.Regexp{"log": c.log, "panic": c.panic} {
+	for what, res := range map[string][]pattern{"log": c.log, "panic": c.panic} {
 		if len(res) == 0 {
 			continue
 		}
 		hit := false
 		for _, e := range r.Examples {
-			if anyMatch(res, e) {
+			if anyPattern(res, e) {
 				hit = true
 				break
 			}

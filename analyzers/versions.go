@@ -71,6 +71,9 @@ func KernelOf(in *incident.Incident) Kernel {
 		release, version = in.System.Release, in.System.Version
 	}
 	scan := func(line string) bool {
+		if !strings.Contains(line, "ainted") && !strings.Contains(line, "Linux version") {
+			return false
+		}
 		for _, re := range []*regexp.Regexp{reportKernelLine, bannerLine} {
 			if m := re.FindStringSubmatch(line); m != nil && (release == "" || m[1] == release) {
 				release, version = m[1], strings.TrimSpace(m[2])
