@@ -82,7 +82,10 @@ func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
 		go func() {
 			defer wg.Done()
 			part := newUnitIndex()
-			abbrevs := map[abbrevKey]*abbrevTable{}
+			// Units rarely share abbreviation tables (each kernel unit has
+			// its own), so remember only the last one rather than all.
+			var lastKey abbrevKey
+			var tab *abbrevTable
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(units) {
@@ -93,13 +96,13 @@ func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
 					continue
 				}
 				k := abbrevKey{u.abbrevOff, u.version, u.offSize, u.addrSize}
-				tab := abbrevs[k]
-				if tab == nil {
+				if tab == nil || k != lastKey {
+					var err error
 					if tab, err = parseAbbrevTable(s.abbrev, u.abbrevOff, u); err != nil {
 						errs[w] = fmt.Errorf("unit at %#x: %w", u.off, err)
 						return
 					}
-					abbrevs[k] = tab
+					lastKey = k
 				}
 				if err := walkUnit(s, u, tab, part); err != nil {
 					errs[w] = err

@@ -202,3 +202,34 @@ func BenchmarkDWARFIndexCached(b *testing.B) {
 		d.Close()
 	}
 }
+
+// Types are safe for concurrent use (run with -race).
+func TestTypesConcurrent(t *testing.T) {
+	dw := openTestDWARF(t, DWARFOptions{CacheDir: t.TempDir()})
+	bt, err := OpenBTF(vmlinuxPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			var err error
+			for i, c := range layoutChecks {
+				if (i+g)%2 == 0 {
+					_, err = dw.MemberInfo(c.typ, c.path)
+				} else {
+					_, err = bt.MemberInfo(c.typ, c.path)
+				}
+				if err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
