@@ -12,7 +12,7 @@ import (
 
 // StackRange is one stack: [Lo, Hi).
 type StackRange struct {
-	Name   string // "task", "IRQ", "NMI", "DF", "DB", "MCE", "VC", "VC2"
+	Name   string // "task", "IRQ", "NMI", "DF", "DB", "MCE", "VC", "VC2", "ENTRY"
 	Lo, Hi uint64
 }
 
@@ -72,6 +72,16 @@ func (k *Kernel) CPUStacks(cpu int) ([]StackRange, error) {
 					continue
 				}
 				out = append(out, StackRange{s.name, base + m.Offset, base + m.Offset + m.Type.Size})
+			}
+			// The exception stacks sit inside the CPU's struct
+			// cpu_entry_area, which also holds the entry trampoline's
+			// stack: the first stack of a system call or of an
+			// exception from user mode, before the switch to the task.
+			estacks, err1 := k.Off("cpu_entry_area", "estacks")
+			entry, err2 := k.Types.MemberInfo("cpu_entry_area", "entry_stack_page")
+			if err1 == nil && err2 == nil && entry.Type.Size != 0 && base >= estacks {
+				lo := base - estacks + entry.Offset
+				out = append(out, StackRange{"ENTRY", lo, lo + entry.Type.Size})
 			}
 		}
 	}

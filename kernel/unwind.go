@@ -40,7 +40,8 @@ type Frame struct {
 	// RFLAGS, RSP and SS are known.
 	IretOnly bool `json:"iret_only,omitempty"`
 	// Via says how the caller of this frame was found: "orc",
-	// "debug_frame", "scan" (a return address calling this function),
+	// "debug_frame", "fp" (frame pointer, kernels without ORC), "scan" (a
+	// return address calling this function),
 	// "scan?" (any return address), or "" for the last frame.
 	Via string `json:"via,omitempty"`
 }
@@ -232,6 +233,12 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 			next, slot, err := k.stepCFI(st, r, stacks)
 			return next, slot, "debug_frame", nil, err
 		}
+		// A kernel with no ORC at all was built with frame pointers.
+		if _, err := k.kernelORC(); err != nil {
+			if next, slot, regs, err := k.stepFP(st, stacks); err == nil {
+				return next, slot, "fp", regs, nil
+			}
+		}
 		next, slot, strong, err := k.stepScan(st, stacks)
 		if !strong {
 			return next, slot, "scan?", nil, err
@@ -368,6 +375,40 @@ func (k *Kernel) stepCFI(st walkState, r cfaRule, stacks stackSet) (walkState, u
 		return st, 0, err
 	}
 	return next, slot, nil
+}
+
+// stepFP follows the frame-pointer chain of a kernel built without ORC:
+// rbp points at the saved rbp with the return address above it. Entry
+// code marks a struct pt_regs by setting the low bit (ENCODE_FRAME_POINTER).
+func (k *Kernel) stepFP(st walkState, stacks stackSet) (walkState, uint64, *elfcore.X86_64Regs, error) {
+	cur, ok := stacks.find(st.sp)
+	if !ok {
+		return st, 0, nil, fmt.Errorf("fp: %#x is on no known stack", st.sp)
+	}
+	if st.bp&1 != 0 {
+		at := st.bp &^ 1
+		if !cur.contains(at) || at+ptRegsSize > cur.Hi {
+			return st, 0, nil, fmt.Errorf("fp: encoded pt_regs %#x off the stack", at)
+		}
+		b := make([]byte, ptRegsSize)
+		if err := k.Read(b, at); err != nil {
+			return st, 0, nil, err
+		}
+		r := decodePtRegs(b)
+		return walkState{pc: r.RIP, sp: r.RSP, bp: r.RBP, signal: true, regs: &r, full: true}, r.RSP, &r, nil
+	}
+	if st.bp < st.sp || st.bp%8 != 0 || !cur.contains(st.bp+8) {
+		return st, 0, nil, fmt.Errorf("fp: rbp %#x is not a frame above %#x", st.bp, st.sp)
+	}
+	savedBP, err1 := k.U64(st.bp)
+	pc, err2 := k.U64(st.bp + 8)
+	if err1 != nil || err2 != nil {
+		return st, 0, nil, fmt.Errorf("fp: frame at %#x unreadable", st.bp)
+	}
+	if _, isCall := k.callBefore(pc); !isCall {
+		return st, 0, nil, fmt.Errorf("fp: %#x above rbp %#x is no return address", pc, st.bp)
+	}
+	return walkState{pc: pc, sp: st.bp + 16, bp: savedBP}, st.bp + 8, nil, nil
 }
 
 // maxScan bounds how far up the stack a scan looks for a return address.

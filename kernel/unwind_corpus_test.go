@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -20,12 +21,13 @@ type crashBT struct {
 	comm  string
 	funcs []string
 	sps   []uint64
-	err   string // a "bt: ..." failure crash printed instead of frames
+	err   string // the "bt: ..." failures crash printed instead of frames
 }
 
 var (
-	crashBTHeader = regexp.MustCompile(`^PID:\s+(\d+)\s+TASK:\s+([0-9a-f]+)\s+CPU:\s+(\d+)\s+COMMAND:\s+"(.*)"`)
-	crashBTFrame  = regexp.MustCompile(`^\s*#\d+\s+\[([0-9a-f]+)\]\s+(\S+)\s+at\s+[0-9a-f]+`)
+	crashBTHeader    = regexp.MustCompile(`^PID:\s+(\d+)\s+TASK:\s+([0-9a-f]+)\s+CPU:\s+(\d+)\s+COMMAND:\s+"(.*)"`)
+	crashReadFailure = regexp.MustCompile(`read of stack at ([0-9a-f]+) failed`)
+	crashBTFrame     = regexp.MustCompile(`^\s*#\d+\s+\[([0-9a-f]+)\]\s+(\S+)\s+at\s+[0-9a-f]+`)
 )
 
 func readCrashBT(t *testing.T, path string) []crashBT {
@@ -53,8 +55,8 @@ func readCrashBT(t *testing.T, path string) []crashBT {
 			sp, _ := strconv.ParseUint(m[1], 16, 64)
 			cur.funcs = append(cur.funcs, m[2])
 			cur.sps = append(cur.sps, sp)
-		} else if strings.HasPrefix(line, "bt: ") && cur.err == "" {
-			cur.err = line
+		} else if strings.HasPrefix(line, "bt: ") {
+			cur.err = strings.TrimSpace(cur.err + "; " + line)
 		}
 	}
 	return out
@@ -201,12 +203,22 @@ func crashDiffers(t *testing.T, k *Kernel, cpu int, want crashBT, got []Frame) s
 	if last.Via != "" && !UserMode(last.Regs) {
 		return ""
 	}
-	if want.err != "" {
+	if m := crashReadFailure.FindStringSubmatch(want.err); m != nil {
 		// QEMU stopped this vCPU where it was (here: in stop_this_cpu on its
-		// IRQ stack, after panic's REBOOT IPI); crash 8.0.6 looks for the
-		// frames of a kdump NMI stop on the CPU's NMI stack instead and
-		// cannot read it.
-		return "crash failed (" + want.err + "); ktriage unwinds from the vCPU's saved registers"
+		// IRQ stack, after panic's REBOOT IPI). crash 8.0.6 instead reads
+		// an address of the CPU's entry area that no page table maps (the
+		// guard page above its MCE stack) and gives up.
+		a, _ := strconv.ParseUint(m[1], 16, 64)
+		if _, err := k.U64(a); err == nil {
+			return ""
+		}
+		for _, f := range got {
+			if f.SP == a {
+				return ""
+			}
+		}
+		return fmt.Sprintf("crash read unmapped %x and failed; ktriage unwinds from the vCPU's saved registers on its %s stack",
+			a, got[0].Stack)
 	}
 	if len(want.funcs) > 0 && len(got) > len(want.funcs) {
 		// crash starts a QEMU dump's panic task at the panic frame it finds
@@ -385,4 +397,69 @@ func TestCorpusDrgnSecondOpinion(t *testing.T) {
 		})
 	}
 	t.Logf("stacks agreeing with drgn 0.0.31 (ktriage's frames in order within drgn's): %d/%d", agree, total)
+}
+
+// TestCorpusWithoutORC: a kernel with no ORC tables (built with frame
+// pointers, or older than 4.14) falls back to the rbp chain and then to
+// scanning. The corpus kernel keeps rbp as a frame pointer in __schedule,
+// so the first frames still come out right.
+func TestCorpusWithoutORC(t *testing.T) {
+	for _, c := range corpus.Dumps(t) {
+		if c.Name != "hung-kdump-zstd" {
+			continue
+		}
+		want := readCrashBT(t, c.Oracle("crash-8.0.6", "foreach_UN_bt.txt"))
+		k := attachCorpus(t, c, "")
+		u := k.unwinder()
+		u.orcOnce.Do(func() { u.orcErr = errors.New("ORC disabled by the test") })
+		tasks, err := k.Tasks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, tk := range tasks {
+			if tk.State != "UN" {
+				continue
+			}
+			frames, _ := k.Backtrace(tk)
+			if len(frames) < 2 || frames[0].Function != want[n].funcs[0] || frames[1].Function != want[n].funcs[1] {
+				t.Errorf("pid %d: %v, want it to start %v", tk.PID, funcNames(frames), want[n].funcs[:2])
+			}
+			for _, f := range frames {
+				if f.Via == "orc" {
+					t.Errorf("pid %d: frame %s unwound by ORC with ORC disabled", tk.PID, f.Name())
+				}
+			}
+			if frames[0].Via != "fp" {
+				t.Errorf("pid %d: __schedule's caller found by %q, want the frame pointer", tk.PID, frames[0].Via)
+			}
+			n++
+		}
+	}
+}
+
+// TestCorpusModuleFrames: a frame in a loadable module is named from the
+// module's own symbols and unwound with the module's own ORC table. The
+// QEMU dump stopped inside pvpanic's panic notifier.
+func TestCorpusModuleFrames(t *testing.T) {
+	seen := 0
+	for _, c := range corpus.Dumps(t) {
+		k := attachCorpus(t, c, "")
+		for cpu := 0; cpu < k.NrCPUIDs(); cpu++ {
+			_, frames, _ := k.CPUBacktrace(cpu)
+			for i, f := range frames {
+				if f.Module == "" {
+					continue
+				}
+				seen++
+				if f.Function == "" || f.Via != "orc" || i+1 == len(frames) || frames[i+1].Module != "" && frames[i+1].Function == "" {
+					t.Errorf("%s cpu %d: module frame %+v", c.Name, cpu, f)
+				}
+				t.Logf("%s cpu %d: %s [%s] unwound by %s", c.Name, cpu, f.Name(), f.Module, f.Via)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Skip("no module frame on any CPU of the corpus")
+	}
 }

@@ -160,8 +160,11 @@ func printBt(w io.Writer, t btTask) {
 
 // stackLabel spells a stack the way crash's separators do.
 func stackLabel(s string) string {
-	if s == "IRQ" {
+	switch s {
+	case "IRQ":
 		return "IRQ stack"
+	case "ENTRY":
+		return "entry trampoline stack"
 	}
 	return s + " exception stack"
 }

@@ -50,7 +50,7 @@ func TestBtAllIsCrashBtA(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			want := crashText(t, c, "bt_-a.txt")
 			if strings.Contains(want, "bt: ") {
-				t.Skip("crash failed on this dump (QEMU vCPU outside the NMI stack); compared frame by frame in package kernel")
+				t.Skip("crash failed on a CPU of this QEMU dump; compared frame by frame, with the reason, in package kernel")
 			}
 			withVmlinux, err := runKtriage(t, append([]string{"bt", "--all", "--vmlinux", corpus.Vmlinux(t)}, c.Files...)...)
 			if err != nil {
