@@ -61,20 +61,46 @@ func (e *elfDump) readPhys(p []byte, paddr uint64) (int, error) {
 	return n, err
 }
 
+// pageCounts counts pages by physical address, so segments that overlap
+// (kexec lists the kernel image twice) are counted once. A filtered ELF
+// core leaves excluded pages out of every segment, so they cannot be told
+// apart from holes: Excluded stays 0 and the pages show as absent.
 func (e *elfDump) pageCounts() PageCounts {
-	var c PageCounts
+	type span struct{ start, end, fileEnd uint64 }
+	var spans []span
 	size := uint64(e.f.Size())
+	var c PageCounts
 	for _, s := range e.f.Loads {
-		pages := s.MemSize / e.pageSize
-		c.Total += pages
 		file := s.FileSize
 		if s.FileOff >= size {
 			file = 0
 		} else if s.FileOff+file > size {
+			c.Lost += (file - (size - s.FileOff)) / e.pageSize
 			file = size - s.FileOff
 		}
-		c.Present += (file + e.pageSize - 1) / e.pageSize
-		c.Lost += (s.FileSize - file) / e.pageSize
+		spans = append(spans, span{s.PAddr, s.PAddr + s.MemSize, s.PAddr + file})
 	}
+	// Loads are sorted by physical address; merge overlaps.
+	var covered, stored uint64
+	var curEnd, curFileEnd uint64
+	for i, sp := range spans {
+		if i == 0 || sp.start >= curEnd {
+			covered += sp.end - sp.start
+			stored += sp.fileEnd - sp.start
+			curEnd, curFileEnd = sp.end, sp.fileEnd
+			continue
+		}
+		if sp.end > curEnd {
+			covered += sp.end - curEnd
+			curEnd = sp.end
+		}
+		if sp.fileEnd > curFileEnd {
+			from := max(curFileEnd, sp.start)
+			stored += sp.fileEnd - from
+			curFileEnd = sp.fileEnd
+		}
+	}
+	c.Total = covered / e.pageSize
+	c.Present = stored / e.pageSize
 	return c
 }

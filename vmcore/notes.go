@@ -2,7 +2,8 @@ package vmcore
 
 import (
 	"encoding/binary"
-	"fmt"
+
+	"github.com/ktriage/ktriage/elfcore"
 )
 
 // Note is one ELF note from the dump's note area.
@@ -12,37 +13,13 @@ type Note struct {
 	Desc []byte
 }
 
-// maxNotes bounds the note count of a damaged area.
-const maxNotes = 1 << 16
-
-// parseNotes walks an ELF note area (4-byte aligned name and desc, as Linux
-// writes them even in ELF64 cores).
+// parseNotes walks the note area of a kdump-compressed dump (the same ELF
+// notes an ELF core carries), with elfcore's bounded parser.
 func parseNotes(b []byte) ([]Note, error) {
-	var out []Note
-	le := binary.LittleEndian
-	for off := 0; off+12 <= len(b); {
-		if len(out) >= maxNotes {
-			return out, fmt.Errorf("more than %d notes", maxNotes)
-		}
-		nsz := int(le.Uint32(b[off:]))
-		dsz := int(le.Uint32(b[off+4:]))
-		typ := le.Uint32(b[off+8:])
-		if nsz == 0 && dsz == 0 && typ == 0 {
-			break // zero padding after the last note
-		}
-		p := off + 12
-		nEnd := p + align4(nsz)
-		if nsz < 0 || dsz < 0 || nEnd < p || nEnd > len(b) || nEnd+align4(dsz) < nEnd || nEnd+dsz > len(b) {
-			return out, fmt.Errorf("note at offset %d overruns the note area (name %d, desc %d bytes)", off, nsz, dsz)
-		}
-		name := b[p : p+nsz]
-		for len(name) > 0 && name[len(name)-1] == 0 {
-			name = name[:len(name)-1]
-		}
-		out = append(out, Note{Name: string(name), Type: typ, Desc: b[nEnd : nEnd+dsz]})
-		off = nEnd + align4(dsz)
+	ns, err := elfcore.ParseNotes(b, binary.LittleEndian)
+	out := make([]Note, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, Note{Name: n.Name, Type: n.Type, Desc: n.Desc})
 	}
-	return out, nil
+	return out, err
 }
-
-func align4(n int) int { return (n + 3) &^ 3 }
