@@ -5,13 +5,18 @@
 // It then reruns the same readers on the result and fails unless they
 // give the same answers as on the source.
 //
-//	go run testdata/dumps/cut.go [-full] [-F] [-split N] [-lost K] -o OUT SRC [SRC.2 ...]
+//	go run testdata/dumps/cut.go [-full] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/ktriage/ktriage/internal/cutdump"
@@ -24,8 +29,9 @@ func main() {
 	flat := flag.Bool("F", false, "write the flattened format (makedumpfile -F)")
 	parts := flag.Int("split", 1, "split into N files (makedumpfile --split)")
 	lost := flag.Int("lost", 0, "mark INCOMPLETE and leave the descriptors of K extra pages unwritten")
+	mdf := flag.String("makedumpfile", "", "also keep the pages this makedumpfile needs for --dump-dmesg, and check it prints the same log from the cut")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run testdata/dumps/cut.go [-full] [-F] [-split N] [-lost K] -o OUT SRC [SRC.2 ...]")
+		fmt.Fprintln(os.Stderr, "usage: go run testdata/dumps/cut.go [-full] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -33,13 +39,13 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(flag.Args(), *out, *full, cutdump.Options{Parts: *parts, Flattened: *flat, Lost: *lost}); err != nil {
+	if err := run(flag.Args(), *out, *full, *mdf, cutdump.Options{Parts: *parts, Flattened: *flat, Lost: *lost}); err != nil {
 		fmt.Fprintln(os.Stderr, "cut:", err)
 		os.Exit(1)
 	}
 }
 
-func run(src []string, out string, full bool, opts cutdump.Options) error {
+func run(src []string, out string, full bool, mdf string, opts cutdump.Options) error {
 	d, err := vmcore.Open(src...)
 	if err != nil {
 		return err
@@ -49,9 +55,30 @@ func run(src []string, out string, full bool, opts cutdump.Options) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", src[0], err)
 	}
-	res, err := cutdump.Write(d, want.PFNs, out, opts)
+	pfns := want.PFNs
+	tmp, err := os.MkdirTemp("", "cut")
 	if err != nil {
 		return err
+	}
+	defer os.RemoveAll(tmp)
+	if mdf != "" {
+		if pfns, err = makedumpfilePages(d, pfns, mdf, tmp); err != nil {
+			return err
+		}
+	}
+	res, err := cutdump.Write(d, pfns, out, opts)
+	if err != nil {
+		return err
+	}
+	if mdf != "" {
+		log, err := makedumpfileDmesg(res, opts, mdf, tmp)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(log, want.Dmesg) {
+			return fmt.Errorf("makedumpfile --dump-dmesg prints a different log from the cut than ktriage from the source")
+		}
+		fmt.Printf("makedumpfile reads the cut (+%d pages for it) and prints the same log\n", len(pfns)-len(want.PFNs))
 	}
 	c, err := vmcore.Open(res.Paths...)
 	if err != nil {
@@ -71,8 +98,90 @@ func run(src []string, out string, full bool, opts cutdump.Options) error {
 		total += s
 		sizes[i] = fmt.Sprint(s)
 	}
-	fmt.Printf("%s: %s, %d of %d pages read kept (%d compressed bytes), %d lost, %s bytes (%d total)\n",
+	fmt.Printf("%s: %s, %d pages kept (%d read by ktriage; %d compressed bytes), %d lost, %s bytes (%d total)\n",
 		strings.Join(res.Paths, " "), c.Describe(), res.Kept, len(want.PFNs), res.DataBytes, len(res.LostPFNs),
 		strings.Join(sizes, "+"), total)
 	return nil
+}
+
+// makedumpfile names each page it could not read: "pfn(37df9) is excluded".
+var mdfMissing = regexp.MustCompile(`pfn\(([0-9a-f]+)\) is excluded`)
+
+// makedumpfilePages adds to pfns the pages makedumpfile --dump-dmesg needs
+// beyond ktriage's (it reads utsname, node and memory-section maps first):
+// it cuts a plain file, runs makedumpfile on it and adds the page it
+// reports missing, until makedumpfile succeeds.
+func makedumpfilePages(d *vmcore.Dump, pfns []uint64, mdf, tmp string) ([]uint64, error) {
+	pfns = append([]uint64(nil), pfns...)
+	cut := filepath.Join(tmp, "probe.vmcore")
+	for try := 0; try < 1000; try++ {
+		if _, err := cutdump.Write(d, pfns, cut, cutdump.Options{}); err != nil {
+			return nil, err
+		}
+		msg, err := exec.Command(mdf, "--dump-dmesg", cut, filepath.Join(tmp, "probe.dmesg")).CombinedOutput()
+		if err == nil {
+			return pfns, nil
+		}
+		m := mdfMissing.FindSubmatch(msg)
+		if m == nil {
+			return nil, fmt.Errorf("makedumpfile on the cut: %v: %s", err, msg)
+		}
+		pfn, _ := strconv.ParseUint(string(m[1]), 16, 64)
+		for _, p := range pfns {
+			if p == pfn {
+				return nil, fmt.Errorf("makedumpfile still misses pfn %#x, which the source does not hold: %s", pfn, msg)
+			}
+		}
+		pfns = append(pfns, pfn)
+	}
+	return nil, fmt.Errorf("makedumpfile still fails after 1000 added pages")
+}
+
+// makedumpfileDmesg is the log makedumpfile prints from the written dump,
+// after reassembling it the way a user would (-R for a flattened file,
+// --reassemble for a split set): an independent check of the writer.
+func makedumpfileDmesg(res *cutdump.Result, opts cutdump.Options, mdf, tmp string) ([]byte, error) {
+	path := res.Paths[0]
+	run := func(stdin string, args ...string) error {
+		cmd := exec.Command(mdf, args...)
+		if stdin != "" {
+			f, err := os.Open(stdin)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			cmd.Stdin = f
+		}
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("makedumpfile %s: %v: %s", strings.Join(args, " "), err, msg)
+		}
+		return nil
+	}
+	if len(res.Paths) > 1 {
+		flat := res.Paths
+		if opts.Flattened {
+			flat = nil
+			for i, p := range res.Paths {
+				re := filepath.Join(tmp, fmt.Sprintf("part.%d", i))
+				if err := run(p, "-R", re); err != nil {
+					return nil, err
+				}
+				flat = append(flat, re)
+			}
+		}
+		path = filepath.Join(tmp, "reassembled")
+		if err := run("", append(append([]string{"--reassemble"}, flat...), path)...); err != nil {
+			return nil, err
+		}
+	} else if opts.Flattened {
+		path = filepath.Join(tmp, "rearranged")
+		if err := run(res.Paths[0], "-R", path); err != nil {
+			return nil, err
+		}
+	}
+	log := filepath.Join(tmp, "dmesg.txt")
+	if err := run("", "--dump-dmesg", path, log); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(log)
 }
