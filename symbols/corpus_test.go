@@ -1,0 +1,78 @@
+package symbols_test
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/kernel"
+	"github.com/ktriage/ktriage/symbols"
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// On every corpus dump, through the real dump readers: kallsyms, BTF and the
+// module list come out of the dump alone, the modules agree with crash's
+// `mod` (address, base, size), and the debug vmlinux is accepted by build-id.
+func TestCorpusDumpsSymbols(t *testing.T) {
+	vmlinux := corpus.Vmlinux(t)
+	for _, dc := range corpus.Dumps(t) {
+		t.Run(dc.Name, func(t *testing.T) {
+			d, err := vmcore.Open(dc.Files...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			as, err := kernel.NewAddressSpace(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sz, err := btf.StructSize("task_struct"); err != nil || sz != 9728 {
+				t.Errorf("BTF from dump: sizeof(task_struct) = %d %v", sz, err)
+			}
+			want := readCrashMod(t, dc.Oracle("crash-8.0.6", "mod.txt"))
+			if len(ks.Modules) != len(want) {
+				t.Errorf("%d modules, crash lists %d", len(ks.Modules), len(want))
+			}
+			for _, m := range ks.Modules {
+				if got := [3]uint64{m.Addr, m.Base(), m.Size()}; got != want[m.Name] {
+					t.Errorf("%s: %#x/%#x/%d, crash %v", m.Name, got[0], got[1], got[2], want[m.Name])
+				}
+				if len(m.Syms) == 0 {
+					t.Errorf("%s: no symbols", m.Name)
+				}
+			}
+			if err := symbols.CheckVmlinux(vmlinux, symbols.DumpIdentity{BuildID: d.VMCoreInfo.BuildID()}); err != nil {
+				t.Errorf("the corpus vmlinux refused: %v", err)
+			}
+			t.Logf("%d kernel symbols, %d modules", ks.Kernel.Len(), len(ks.Modules))
+		})
+	}
+}
+
+func readCrashMod(t *testing.T, path string) map[string][3]uint64 {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("no crash mod oracle: %v", err)
+	}
+	defer f.Close()
+	out := map[string][3]uint64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 4 || fs[0] == "MODULE" {
+			continue
+		}
+		addr, _ := strconv.ParseUint(fs[0], 16, 64)
+		base, _ := strconv.ParseUint(fs[2], 16, 64)
+		size, _ := strconv.ParseUint(fs[3], 10, 64)
+		out[fs[1]] = [3]uint64{addr, base, size}
+	}
+	return out
+}
