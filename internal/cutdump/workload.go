@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/ktriage/ktriage/kernel"
 	"github.com/ktriage/ktriage/vmcore"
@@ -94,7 +95,7 @@ func (w *Workload) Same(src *Workload) string {
 	if w.Tasks != src.Tasks {
 		return fmt.Sprintf("%d tasks, source %d", w.Tasks, src.Tasks)
 	}
-	if len(w.Warnings) != len(src.Warnings) {
+	if strings.Join(w.Warnings, "\n") != strings.Join(src.Warnings, "\n") {
 		return fmt.Sprintf("sys warnings differ: %q, source %q", w.Warnings, src.Warnings)
 	}
 	return ""
