@@ -79,8 +79,12 @@ func ParseHostsWith(r io.Reader, name string, opt Options) ([]*incident.Incident
 	}
 	x.end()
 	format := string(rs.format)
-	if rs.format == FormatDmesg || rs.format == FormatVmcoreDmesg {
-		if base := filepath.Base(name); strings.Contains(base, "vmcore-dmesg") {
+	if rs.format == FormatDmesg || rs.format == FormatVmcoreDmesg || rs.format == FormatConsole {
+		base := filepath.Base(name)
+		if strings.Contains(base, "console") || strings.Contains(base, "serial") || strings.Contains(base, "ttyS") {
+			format = string(FormatConsole)
+		}
+		if strings.Contains(base, "vmcore-dmesg") {
 			format = string(FormatVmcoreDmesg)
 		} else if strings.Contains(base, "dmesg.makedumpfile") || strings.HasPrefix(base, "dmesg.") && len(base) > 12 {
 			format = "makedumpfile --dump-dmesg"

@@ -151,7 +151,8 @@ func (rs *recordStream) decode(s string) line {
 		}
 	}
 	l := decodeLine(s)
-	if strings.TrimSpace(s) != "" {
+	// Blank lines and "..." elisions in pasted excerpts say nothing of the format.
+	if t := strings.TrimSpace(s); t != "" && t != "..." {
 		rs.counts[l.format]++
 	}
 	return l
@@ -172,7 +173,9 @@ func (rs *recordStream) decide() {
 	}
 	rs.stamped = bestN > 0
 	rs.format = best
-	if best == FormatDmesg && rs.counts[FormatPlain] > 0 {
+	// A few bare lines are multi-line messages (vmcore-dmesg does not
+	// indent them); more mean a console with other programs' output.
+	if best == FormatDmesg && rs.counts[FormatPlain]*50 > bestN {
 		rs.format = FormatConsole
 	}
 	if !rs.stamped {
