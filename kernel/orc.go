@@ -150,8 +150,8 @@ type orcTable struct {
 }
 
 // maxORCEntries bounds the tables read from a possibly corrupt dump (6.1
-// has ~370k for the whole kernel).
-const maxORCEntries = 1 << 24
+// has ~370k for the whole kernel; 4M entries is 40 MiB of reads at most).
+const maxORCEntries = 1 << 22
 
 // parseORCTable builds a table from the raw arrays as they sit in memory:
 // ipRaw at address ipAddr holding s32 offsets, and the entries.

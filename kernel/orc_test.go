@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"github.com/go-delve/delve/pkg/dwarf/frame"
+
 	"github.com/ktriage/ktriage/internal/corpus"
 )
 
@@ -243,4 +245,35 @@ func TestCorpusORCFromDumpIsVmlinuxORC(t *testing.T) {
 		t.Errorf("ORC and CFI agree on %d of %d sampled entries", agree, n)
 	}
 	t.Logf("ORC from the dump = vmlinux ORC (%d entries); ORC and CFI agree on %d/%d sampled CALL entries", len(fromDump.ips), agree, n)
+}
+
+// FuzzDebugFrame: a damaged .debug_frame gives an error or rules, never a
+// panic; rules only use rsp or rbp as the CFA base.
+func FuzzDebugFrame(f *testing.F) {
+	// A CIE (code align 1, data align -8, RA r16, CFA rsp+8, RA at CFA-8)
+	// and an FDE for 0x1000..0x1040 that pushes rbp at +1.
+	cie := []byte{0x14, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 0, 1, 0x78, 0x10,
+		0x0c, 0x07, 0x08, 0x90, 0x01, 0, 0, 0, 0, 0, 0}
+	fde := []byte{0x1c, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0,
+		0x41, 0x0e, 0x10, 0x86, 0x02, 0, 0, 0}
+	seed := append(append([]byte{}, cie...), fde...)
+	fdes, err := safeParse(seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	d := &debugFrames{fdes: frame.FrameDescriptionEntries(nil).Append(fdes)}
+	if r, ok := d.rule(0x1001); !ok || r.cfaReg != dwarfRegRSP || r.cfaOff != 16 || !r.bpSaved || r.bpOff != -16 || r.raOff != -8 {
+		f.Fatalf("seed rule at 0x1001: %+v %v", r, ok)
+	}
+	f.Add(seed, uint64(0x1001))
+	f.Fuzz(func(t *testing.T, data []byte, pc uint64) {
+		fdes, err := safeParse(data)
+		if err != nil {
+			return
+		}
+		d := &debugFrames{fdes: frame.FrameDescriptionEntries(nil).Append(fdes)}
+		if r, ok := d.rule(pc); ok && r.cfaReg != dwarfRegRSP && r.cfaReg != dwarfRegRBP {
+			t.Fatalf("rule %+v", r)
+		}
+	})
 }

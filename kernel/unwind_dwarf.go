@@ -37,7 +37,7 @@ func loadDebugFrames(path string, slide uint64) (*debugFrames, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: .debug_frame: %w", path, err)
 	}
-	fdes, err := frame.Parse(data, binary.LittleEndian, 0, 8, 0)
+	fdes, err := safeParse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: .debug_frame: %w", path, err)
 	}
@@ -83,6 +83,17 @@ func (d *debugFrames) rule(pc uint64) (cfaRule, bool) {
 		r.bpOff, r.bpSaved = bp.Offset, true
 	}
 	return r, true
+}
+
+// safeParse parses .debug_frame; delve's parser panics on some truncated
+// input, and a damaged debug file must not take the analysis down.
+func safeParse(data []byte) (fdes frame.FrameDescriptionEntries, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fdes, err = nil, fmt.Errorf("malformed: %v", r)
+		}
+	}()
+	return frame.Parse(data, binary.LittleEndian, 0, 8, 0)
 }
 
 // safeEstablish runs the CFI program; delve's interpreter panics on some
