@@ -4,12 +4,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
-// The kallsyms tables a kernel ≥ 6.0 exports in VMCOREINFO (SYMBOL(name)).
+// The kallsyms tables a kernel ≥ 6.0 exports in VMCOREINFO (SYMBOL(name)),
+// plus either kallsyms_offsets and kallsyms_relative_base
+// (CONFIG_KALLSYMS_BASE_RELATIVE) or kallsyms_addresses.
 var kallsymsVMCOREINFO = []string{
-	"kallsyms_names", "kallsyms_num_syms", "kallsyms_token_table",
-	"kallsyms_token_index", "kallsyms_offsets", "kallsyms_relative_base",
+	"kallsyms_names", "kallsyms_num_syms", "kallsyms_token_table", "kallsyms_token_index",
 }
 
 // Bounds that keep a damaged dump from asking for gigabytes.
@@ -35,16 +37,67 @@ type kallsymsTables struct {
 	tokenIndex   [256]uint16 // offset of each token in tokenTable
 	offsets      []byte      // numSyms little-endian s32
 	relativeBase uint64
+	haveBase     bool   // false: derive relativeBase from _stext
+	addresses    []byte // numSyms little-endian u64, without BASE_RELATIVE
 }
 
 // decodeKallsyms expands every name and computes every address. A name's
 // first expanded character is its nm type letter.
 func decodeKallsyms(k *kallsymsTables, absolutePercpu bool) ([]Sym, error) {
+	syms, err := decodeKallsymsNames(k)
+	if err != nil {
+		return nil, err
+	}
+	if k.addresses != nil {
+		if len(k.addresses) < 8*len(syms) {
+			return nil, fmt.Errorf("kallsyms: addresses table has %d bytes for %d symbols", len(k.addresses), len(syms))
+		}
+		for i := range syms {
+			syms[i].Addr = binary.LittleEndian.Uint64(k.addresses[8*i:])
+		}
+		return syms, nil
+	}
+	if len(k.offsets) < 4*len(syms) {
+		return nil, fmt.Errorf("kallsyms: offsets table has %d bytes for %d symbols", len(k.offsets), len(syms))
+	}
+	for i := range syms {
+		syms[i].Addr = kallsymsAddr(k.offset(i), k.relativeBase, absolutePercpu)
+	}
+	return syms, nil
+}
+
+func (k *kallsymsTables) offset(i int) int32 {
+	return int32(binary.LittleEndian.Uint32(k.offsets[4*i:]))
+}
+
+// kallsymsAddr is kernel/kallsyms.c's kallsyms_sym_address for
+// CONFIG_KALLSYMS_BASE_RELATIVE.
+func kallsymsAddr(off int32, base uint64, absolutePercpu bool) uint64 {
+	switch {
+	case !absolutePercpu:
+		return base + uint64(uint32(off))
+	case off >= 0:
+		return uint64(off)
+	}
+	return base - 1 - uint64(int64(off))
+}
+
+// baseFrom inverts kallsymsAddr: the relative base that puts the symbol
+// with offset off at addr.
+func baseFrom(off int32, addr uint64, absolutePercpu bool) (uint64, bool) {
+	switch {
+	case !absolutePercpu:
+		return addr - uint64(uint32(off)), true
+	case off >= 0:
+		return 0, false // an absolute entry says nothing about the base
+	}
+	return addr + 1 + uint64(int64(off)), true
+}
+
+// decodeKallsymsNames expands the names (and nm type letters) only.
+func decodeKallsymsNames(k *kallsymsTables) ([]Sym, error) {
 	if k.numSyms < 0 || k.numSyms > maxKallsyms {
 		return nil, fmt.Errorf("kallsyms: implausible symbol count %d", k.numSyms)
-	}
-	if len(k.offsets) < 4*k.numSyms {
-		return nil, fmt.Errorf("kallsyms: offsets table has %d bytes for %d symbols", len(k.offsets), k.numSyms)
 	}
 	var tokens [256]string
 	for i, off := range k.tokenIndex {
@@ -80,17 +133,7 @@ func decodeKallsyms(k *kallsymsTables, absolutePercpu bool) ([]Sym, error) {
 		if len(name) < 2 {
 			return nil, fmt.Errorf("kallsyms: symbol %d expands to %q, want type letter and name", i, name)
 		}
-		off := int32(binary.LittleEndian.Uint32(k.offsets[4*i:]))
-		var addr uint64
-		switch {
-		case !absolutePercpu:
-			addr = k.relativeBase + uint64(uint32(off))
-		case off >= 0:
-			addr = uint64(off)
-		default:
-			addr = k.relativeBase - 1 - uint64(int64(off))
-		}
-		syms = append(syms, Sym{Name: string(name[1:]), Type: name[0], Addr: addr})
+		syms = append(syms, Sym{Name: string(name[1:]), Type: name[0]})
 	}
 	return syms, nil
 }
@@ -106,19 +149,41 @@ func KallsymsFromDump(vmcoreSymbols map[string]uint64, mem Memory) (*Table, erro
 	// x86_64 SMP kernels build with --absolute-percpu: text symbols then
 	// have negative offsets. Decide from the data, and confirm with _stext.
 	neg := 0
-	for i := 0; i < k.numSyms; i++ {
-		if int32(binary.LittleEndian.Uint32(k.offsets[4*i:])) < 0 {
+	for i := 0; i < k.numSyms && k.addresses == nil; i++ {
+		if k.offset(i) < 0 {
 			neg++
 		}
 	}
-	syms, err := decodeKallsyms(k, neg > k.numSyms/2)
+	abs := neg > k.numSyms/2
+	stext, haveStext := vmcoreSymbols["_stext"]
+	if k.addresses == nil && !k.haveBase {
+		// No kallsyms_relative_base in VMCOREINFO: find the base that
+		// puts _stext where VMCOREINFO says it is.
+		if !haveStext {
+			return nil, fmt.Errorf("%w: neither SYMBOL(kallsyms_relative_base) nor SYMBOL(_stext)", ErrNoKallsyms)
+		}
+		names, err := decodeKallsymsNames(k)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(names, func(s Sym) bool { return s.Name == "_stext" })
+		if i < 0 {
+			return nil, fmt.Errorf("kallsyms: no _stext among the decoded names to derive the relative base")
+		}
+		base, ok := baseFrom(k.offset(i), stext, abs)
+		if !ok {
+			return nil, fmt.Errorf("kallsyms: _stext is stored as an absolute value; cannot derive the relative base")
+		}
+		k.relativeBase = base
+	}
+	syms, err := decodeKallsyms(k, abs)
 	if err != nil {
 		return nil, err
 	}
 	t := NewTable(syms, 0)
-	if want, ok := vmcoreSymbols["_stext"]; ok {
-		if got, ok := t.Lookup("_stext"); !ok || got != want {
-			return nil, fmt.Errorf("kallsyms: decoded _stext = %#x, VMCOREINFO says %#x: tables misread", got, want)
+	if haveStext {
+		if got, ok := t.Lookup("_stext"); !ok || got != stext {
+			return nil, fmt.Errorf("kallsyms: decoded _stext = %#x, VMCOREINFO says %#x: tables misread", got, stext)
 		}
 	}
 	return t, nil
@@ -139,11 +204,24 @@ func readKallsymsTables(sym map[string]uint64, mem Memory) (*kallsymsTables, err
 		return nil, fmt.Errorf("kallsyms: implausible kallsyms_num_syms %d", num)
 	}
 	k.numSyms = int(num)
-	if k.relativeBase, err = readU64(mem, sym["kallsyms_relative_base"]); err != nil {
-		return nil, fmt.Errorf("kallsyms: reading kallsyms_relative_base: %w", err)
-	}
-	if k.offsets, err = readChunked(mem, sym["kallsyms_offsets"], 4*k.numSyms); err != nil {
-		return nil, fmt.Errorf("kallsyms: reading kallsyms_offsets: %w", err)
+	if a, ok := sym["kallsyms_addresses"]; ok {
+		if k.addresses, err = readChunked(mem, a, 8*k.numSyms); err != nil {
+			return nil, fmt.Errorf("kallsyms: reading kallsyms_addresses: %w", err)
+		}
+	} else {
+		off, ok := sym["kallsyms_offsets"]
+		if !ok {
+			return nil, fmt.Errorf("%w: neither SYMBOL(kallsyms_offsets) nor SYMBOL(kallsyms_addresses)", ErrNoKallsyms)
+		}
+		if k.offsets, err = readChunked(mem, off, 4*k.numSyms); err != nil {
+			return nil, fmt.Errorf("kallsyms: reading kallsyms_offsets: %w", err)
+		}
+		if base, ok := sym["kallsyms_relative_base"]; ok {
+			if k.relativeBase, err = readU64(mem, base); err != nil {
+				return nil, fmt.Errorf("kallsyms: reading kallsyms_relative_base: %w", err)
+			}
+			k.haveBase = true
+		}
 	}
 	var idx [512]byte
 	if err := mem.ReadVirt(idx[:], sym["kallsyms_token_index"]); err != nil {

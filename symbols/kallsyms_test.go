@@ -1,6 +1,9 @@
 package symbols
 
 import (
+	"encoding/binary"
+	"errors"
+	"iter"
 	"strings"
 	"testing"
 )
@@ -89,6 +92,59 @@ func TestKallsymsMatchesSystemMap(t *testing.T) {
 	for _, a := range absent {
 		if a[0] != 'A' && a[0] != 'a' && !strings.Contains(a, "kallsyms") {
 			t.Errorf("System.map symbol %q missing from kallsyms", a)
+		}
+	}
+}
+
+// Kernels whose VMCOREINFO lacks kallsyms_relative_base still decode: the
+// base is derived from _stext. Without kallsyms at all the error says so.
+func TestKallsymsWithoutRelativeBase(t *testing.T) {
+	d := sysrqDump(t)
+	full, err := KallsymsFromDump(d.symbolValues(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := d.symbolValues()
+	delete(vals, "kallsyms_relative_base")
+	derived, err := KallsymsFromDump(vals, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if derived.Len() != full.Len() {
+		t.Fatalf("%d symbols, want %d", derived.Len(), full.Len())
+	}
+	next, stop := iter.Pull(full.All())
+	defer stop()
+	for s := range derived.All() {
+		w, _ := next()
+		if s != w {
+			t.Fatalf("derived-base symbol %+v, want %+v", s, w)
+		}
+	}
+	delete(vals, "_stext")
+	if _, err := KallsymsFromDump(vals, d); !errors.Is(err, ErrNoKallsyms) {
+		t.Errorf("no base and no _stext: err = %v", err)
+	}
+	if _, err := KallsymsFromDump(map[string]uint64{"_stext": 1}, d); !errors.Is(err, ErrNoKallsyms) {
+		t.Errorf("no kallsyms entries: err = %v", err)
+	}
+}
+
+// Without CONFIG_KALLSYMS_BASE_RELATIVE the kernel stores absolute
+// addresses; feed the decoder such a table built from the real one.
+func TestKallsymsAbsoluteAddresses(t *testing.T) {
+	fx := loadKallsymsFixture(t)
+	k := tablesFromRaw(fx.NumSyms, fx.Names, fx.TokenTable, fx.TokenIndex, nil, 0)
+	for _, s := range fx.Want {
+		k.addresses = binary.LittleEndian.AppendUint64(k.addresses, s.Addr)
+	}
+	got, err := decodeKallsyms(k, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i] != fx.Want[i] {
+			t.Fatalf("symbol %d = %+v, want %+v", i, got[i], fx.Want[i])
 		}
 	}
 }
