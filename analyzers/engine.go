@@ -213,6 +213,9 @@ func (v *view) matchKinds(kinds []string) (evidence []string, crash, found bool)
 		}
 		found = true
 		crash = crash || v.crashKinds[r.Kind]
+		if p := v.in.Panic; p != nil && firstNonEmpty(r.Title, r.Message) == firstNonEmpty(p.Title, p.Message) {
+			continue // the panic's own report, quoted above
+		}
 		if n++; n <= 3 {
 			evidence = append(evidence, "report: "+firstNonEmpty(r.Title, r.Message))
 		}
