@@ -297,7 +297,10 @@ var factRules = []factRule{
 	{"CPU: ", cpuLineRe, func(b *builder, m []string) {
 		r := &b.rep
 		if r.CPU == nil {
-			r.CPU, r.PID, r.Comm = intp(m[1]), intp(m[2]), strings.TrimSpace(m[3])
+			r.CPU, r.PID = intp(m[1]), intp(m[2])
+		}
+		if r.Comm == "" {
+			r.Comm = strings.TrimSpace(m[3])
 		}
 		if r.Release == "" {
 			r.Taint, r.Release = taintLetters(m[5]), m[6]

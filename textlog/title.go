@@ -253,7 +253,7 @@ func lineThenTrace(after, re *regexp.Regexp, skip ...string) culpritFn {
 var stallAnchors = regexp.MustCompile(`process_one_work|do_syscall_|do_fast_syscall_|sysenter_dispatch|tracesys_phase2|` +
 	`el0_svc_handler|invoke_syscall|ret_fast_syscall|netif_receive_skb|do_softirq|call_timer_fn|_run_timers|` +
 	`run_timer_softirq|hrtimer_run|run_ksoftirqd|smpboot_thread_fn|^kthread$|start_secondary|cpu_startup_entry|` +
-	`ret_from_fork|vfs_write|vfs_read|vfs_iter_read|vfs_iter_write|do_iter_read|do_iter_write|call_read_iter|` +
+	`ret_from_fork|vfs_write|vfs_read|^proc_reg_|vfs_iter_read|vfs_iter_write|do_iter_read|do_iter_write|call_read_iter|` +
 	`call_write_iter|new_sync_read|new_sync_write|vfs_ioctl|ksys_ioctl|compat_ioctl|compat_sys_ioctl|` +
 	`blkdev_driver_ioctl|blkdev_ioctl|do_iter_readv_writev|^call_mmap|mmap_region|do_mmap|do_dentry_open|` +
 	`vfs_open|^sock_sendmsg|^sock_recvmsg|^sock_release|^__sock_release|^setsockopt$|kernel_setsockopt|` +
