@@ -10,7 +10,7 @@ import (
 // Excerpts in the exact layout recent x86_64 kernels print (6.1 unless
 // noted), one per report kind the text path must recognise.
 var kindExcerpts = []struct {
-	name, text string
+	name, text  string
 	kind, title string
 	fields      map[string]string
 	comm        string
