@@ -1,10 +1,6 @@
 package symbols_test
 
 import (
-	"bufio"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/ktriage/ktriage/internal/corpus"
@@ -36,7 +32,7 @@ func TestCorpusDumpsSymbols(t *testing.T) {
 			if sz, err := btf.StructSize("task_struct"); err != nil || sz != 9728 {
 				t.Errorf("BTF from dump: sizeof(task_struct) = %d %v", sz, err)
 			}
-			want := readCrashMod(t, dc.Oracle("crash-8.0.6", "mod.txt"))
+			want := symbols.CrashModules(t, dc.Oracle("crash-8.0.6", "mod.txt"))
 			if len(ks.Modules) != len(want) {
 				t.Errorf("%d modules, crash lists %d", len(ks.Modules), len(want))
 			}
@@ -54,25 +50,4 @@ func TestCorpusDumpsSymbols(t *testing.T) {
 			t.Logf("%d kernel symbols, %d modules", ks.Kernel.Len(), len(ks.Modules))
 		})
 	}
-}
-
-func readCrashMod(t *testing.T, path string) map[string][3]uint64 {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Skipf("no crash mod oracle: %v", err)
-	}
-	defer f.Close()
-	out := map[string][3]uint64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
-		if len(fs) < 4 || fs[0] == "MODULE" {
-			continue
-		}
-		addr, _ := strconv.ParseUint(fs[0], 16, 64)
-		base, _ := strconv.ParseUint(fs[2], 16, 64)
-		size, _ := strconv.ParseUint(fs[3], 10, 64)
-		out[fs[1]] = [3]uint64{addr, base, size}
-	}
-	return out
 }

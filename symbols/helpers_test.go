@@ -243,3 +243,20 @@ func (d *elfDump) ReadVirt(p []byte, vaddr uint64) error {
 	}
 	return nil
 }
+
+// dumpKallsymsBTF decodes the dump's own kallsyms and BTF.
+func dumpKallsymsBTF(t testing.TB, d *elfDump) (*Table, *BTF) {
+	t.Helper()
+	ks, err := KallsymsFromDump(d.symbolValues(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := BTFFromDump(ks, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks, b
+}
+
+// CrashModules parses crash's `mod` output for the external corpus test.
+var CrashModules = crashModules

@@ -63,3 +63,20 @@ func FromDump(vmcoreSymbols map[string]uint64, mem Memory) (*KernelSymbols, *BTF
 	}
 	return NewKernelSymbols(ks, mods, b), b, modErr
 }
+
+// Addr is a global's runtime address: from the symbol table, else from its
+// DWARF location (relocated by the slide when in the kernel image). DWARF
+// has no definition for linker aliases such as jiffies; the symtab does.
+func (v *Vmlinux) Addr(name string) (uint64, bool) {
+	if a, ok := v.Syms.Lookup(name); ok {
+		return a, true
+	}
+	a, ok := v.DWARF.GlobalAddr(name)
+	if !ok {
+		return 0, false
+	}
+	if a >= KernelMapBase && a-KernelMapBase < KernelImageSize {
+		a += v.Syms.Slide()
+	}
+	return a, true
+}

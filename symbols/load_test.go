@@ -38,6 +38,13 @@ func TestVmlinuxAndDumpAgree(t *testing.T) {
 			t.Errorf("GlobalType(%s): BTF %+v %v, DWARF %+v %v", g, a, err1, b, err2)
 		}
 	}
+	for _, g := range []string{"jiffies", "init_task", "runqueues"} {
+		a, ok := v.Addr(g)
+		b, _ := fromDump.Lookup(g)
+		if !ok || a != b {
+			t.Errorf("Vmlinux.Addr(%s) = %#x %v, kallsyms %#x", g, a, ok, b)
+		}
+	}
 	m1, _ := btfTypes.MemberInfo("task_struct", "thread.sp")
 	m2, _ := v.DWARF.MemberInfo("task_struct", "thread.sp")
 	if m1 != m2 || m1.Offset != 5336 {

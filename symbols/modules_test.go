@@ -13,7 +13,7 @@ import (
 
 // crashModules parses crash's `mod` output: struct module address, name,
 // base and size.
-func crashModules(t *testing.T, path string) map[string][3]uint64 {
+func crashModules(t testing.TB, path string) map[string][3]uint64 {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Skipf("crash mod output: %v", err)
@@ -36,14 +36,7 @@ func crashModules(t *testing.T, path string) map[string][3]uint64 {
 
 func TestReadModulesFromDump(t *testing.T) {
 	d := sysrqDump(t)
-	ks, err := KallsymsFromDump(d.symbolValues(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	types, err := BTFFromDump(ks, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks, types := dumpKallsymsBTF(t, d)
 	head, ok := ks.Lookup("modules")
 	if !ok {
 		t.Fatal("no `modules` symbol in kallsyms")
@@ -128,14 +121,7 @@ func TestWriteModuleFixture(t *testing.T) {
 		t.Skip("run with -update-fixtures to rewrite " + moduleFixturePath)
 	}
 	d := sysrqDump(t)
-	ks, err := KallsymsFromDump(d.symbolValues(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	types, err := BTFFromDump(ks, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks, types := dumpKallsymsBTF(t, d)
 	mods, err := ReadModules(mustLookup(t, ks, "modules"), d, types)
 	if err != nil {
 		t.Fatal(err)
