@@ -18,13 +18,13 @@ import (
 type HungClass string
 
 const (
-	HungFrozenFS  HungClass = "frozen-filesystem"
-	HungNFS       HungClass = "nfs"
-	HungJournal   HungClass = "journal"
-	HungReclaim   HungClass = "reclaim"
-	HungBlockIO   HungClass = "block-io"
-	HungLock      HungClass = "lock"
-	HungUnknown   HungClass = "unclassified"
+	HungFrozenFS HungClass = "frozen-filesystem"
+	HungNFS      HungClass = "nfs"
+	HungJournal  HungClass = "journal"
+	HungReclaim  HungClass = "reclaim"
+	HungBlockIO  HungClass = "block-io"
+	HungLock     HungClass = "lock"
+	HungUnknown  HungClass = "unclassified"
 )
 
 var hungClassOrder = []HungClass{HungFrozenFS, HungNFS, HungJournal, HungReclaim, HungBlockIO, HungLock, HungUnknown}

@@ -16,10 +16,10 @@ import (
 // Rule is one known bug or condition, as written in a rulebook YAML file.
 // The schema is documented in README.md; keep the two in step.
 type Rule struct {
-	ID         string   `yaml:"id"`
-	Title      string   `yaml:"title"`
-	Severity   string   `yaml:"severity"`   // critical, high, medium, low, info
-	Confidence string   `yaml:"confidence"` // high, medium, low
+	ID         string `yaml:"id"`
+	Title      string `yaml:"title"`
+	Severity   string `yaml:"severity"`   // critical, high, medium, low, info
+	Confidence string `yaml:"confidence"` // high, medium, low
 	// Role is "cause" (the default: this explains a failure) or "context"
 	// (a setting or circumstance worth knowing, never the verdict).
 	Role       string         `yaml:"role,omitempty"`
