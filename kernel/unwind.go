@@ -1,5 +1,15 @@
 package kernel
 
+// Kernel stack unwinding on x86_64, the way the kernel's own ORC unwinder
+// does it (arch/x86/kernel/unwind_orc.c): for each frame, look the PC up
+// in ORC (the kernel's table, or the module's), compute the caller's SP,
+// then either read the return address below it (CALL), or a struct
+// pt_regs / iret frame at it (REGS, REGS_PARTIAL: an interrupt, exception
+// or system call, possibly on another stack). Where ORC has nothing, the
+// vmlinux's .debug_frame (when one is given), then the frame-pointer chain
+// (kernels without ORC), then a scan of the stack for a return address.
+// Starting points are in unwind_start.go, stack bounds in stack.go.
+
 import (
 	"encoding/binary"
 	"errors"

@@ -116,3 +116,53 @@ func TestPsMatchesCrash(t *testing.T) {
 		})
 	}
 }
+
+func TestCrashStateLetters(t *testing.T) {
+	for in, want := range map[string]string{"D": "UN", "d": "UN", "UN": "UN", "R": "RU", "S": "IN", "Z": "ZO", "id": "ID"} {
+		if got, err := crashStateLetters(in); err != nil || got != want {
+			t.Errorf("%q: %q %v, want %q", in, got, err, want)
+		}
+	}
+	if _, err := crashStateLetters("Q"); err == nil {
+		t.Error("state Q accepted")
+	}
+}
+
+// TestBtJSON: the JSON form carries the panic task with frames that name
+// function, offset, stack slot and reliability, and bad flags are refused.
+func TestBtJSON(t *testing.T) {
+	dumps := corpus.Dumps(t)
+	var c corpus.Dump
+	for _, d := range dumps {
+		if d.Name == "hung-kdump-zstd" {
+			c = d
+		}
+	}
+	if c.Name == "" {
+		t.Skip("hung-kdump-zstd not in the corpus")
+	}
+	out, err := runKtriage(t, append([]string{"bt", "--format", "json"}, c.Files...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tasks []btTask
+	if err := json.Unmarshal([]byte(out), &tasks); err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 1 || tasks[0].PID != 30 || tasks[0].Comm != "khungtaskd" || tasks[0].CPU != 1 {
+		t.Fatalf("panic task %+v", tasks)
+	}
+	fr := tasks[0].Frames
+	if len(fr) != 6 || fr[0].Function != "machine_kexec" || fr[2].Function != "panic" || fr[2].Reliable ||
+		!fr[3].Reliable || fr[0].SP != 0xffffd10e00107d20 || fr[0].Offset == 0 {
+		t.Errorf("frames %+v", fr)
+	}
+	for _, bad := range [][]string{{"bt", "--all", "--pid", "1"}, {"bt", "--state", "Q"}, {"bt", "--format", "xml"}, {"ps", "--sort", "name"}} {
+		if _, err := runKtriage(t, append(bad, c.Files...)...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if _, err := runKtriage(t, append([]string{"bt", "--pid", "99999"}, c.Files...)...); err == nil {
+		t.Error("bt --pid of a missing task succeeded")
+	}
+}
