@@ -18,7 +18,10 @@ func corpusDumps(t *testing.T) string {
 }
 
 type analyzeJSON struct {
-	Title    string `json:"title"`
+	Title  string `json:"title"`
+	Source struct {
+		Kind string `json:"kind"`
+	} `json:"source"`
 	Findings []struct {
 		ID       string `json:"id"`
 		Severity string `json:"severity"`
@@ -43,8 +46,8 @@ func analyzeToJSON(t *testing.T, path string) analyzeJSON {
 	return doc
 }
 
-// The corpus dumps' directories: until a dump loader is registered, analyze
-// reads the text log beside the vmcore and says so in a warning.
+// The corpus dumps' directories: the vmcore when a dump loader is
+// registered, else the text log beside it (with a warning saying so).
 func TestAnalyzeCorpusDirectories(t *testing.T) {
 	dir := corpusDumps(t)
 	entries, err := os.ReadDir(dir)
@@ -63,6 +66,10 @@ func TestAnalyzeCorpusDirectories(t *testing.T) {
 		case strings.HasPrefix(e.Name(), "hung"):
 			if top.ID != "hung-task-frozen-filesystem" {
 				t.Errorf("%s: top finding %s, want the frozen filesystem", e.Name(), top.ID)
+			}
+			// From the vmcore itself the super block says which mount is frozen.
+			if doc.Source.Kind == "vmcore" && !strings.Contains(top.Title, "/data1") {
+				t.Errorf("%s: the frozen mount is not named: %q", e.Name(), top.Title)
 			}
 		case strings.HasPrefix(e.Name(), "sysrq"):
 			if top.ID != "sysrq-triggered-crash" || top.Severity != "info" {
