@@ -255,7 +255,8 @@ func (m Match) empty() bool {
 		m.Frames == nil && len(m.Hardware) == 0 && m.Tasks == nil && m.Analyzer == ""
 }
 
-// Explains reports whether the rule can be a verdict rather than context.
+// isContext reports whether the rule states a circumstance (a sysctl that
+// escalated a crash, a taint) rather than a cause: never the verdict.
 func (r *Rule) isContext() bool { return r.Role == "context" }
 
 // checkExamples proves the text conditions against the rule's examples: a

@@ -34,7 +34,11 @@ func newRulesCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			if format == "json" {
 				type row struct {
-					ID, Severity, Confidence, Title, File string
+					ID         string `json:"id"`
+					Severity   string `json:"severity"`
+					Confidence string `json:"confidence"`
+					Title      string `json:"title"`
+					File       string `json:"file"`
 				}
 				var rows []row
 				for _, r := range rb.Rules {
