@@ -102,3 +102,53 @@ func TestAnalyzeRefusesDumpWithoutLoader(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A team's folder adds rules to analyze, and may replace a built-in one.
+func TestAnalyzeWithTeamRules(t *testing.T) {
+	dir := t.TempDir()
+	team := `rules:
+  - id: acme-raid-firmware
+    title: ACME RAID controller firmware fault
+    severity: critical
+    confidence: high
+    cause: The controller's firmware 2.1 locks up under heavy writes.
+    fix: Flash firmware 2.3 (team wiki page RAID-42).
+    references: [team wiki RAID-42]
+    examples: ['acme_raid 0000:05:00.0: firmware fault 0x1f']
+    match:
+      log: ['acme_raid \S+: firmware fault']
+  - id: sysrq-triggered-crash
+    title: Our crash drill
+    severity: info
+    confidence: high
+    cause: The weekly kdump drill.
+    fix: Nothing.
+    references: [team runbook]
+    examples: ['sysrq: Trigger a crash']
+    match:
+      log: ['sysrq: Trigger a crash']
+`
+	if err := os.WriteFile(filepath.Join(dir, "team.yaml"), []byte(team), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(t.TempDir(), "messages")
+	text := "[  10.000000] acme_raid 0000:05:00.0: firmware fault 0x1f\n[  20.000000] sysrq: Trigger a crash\n[  20.000100] Kernel panic - not syncing: sysrq triggered crash\n"
+	if err := os.WriteFile(log, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runKtriage(t, "analyze", "--format", "json", "--rules", dir, log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{`"acme-raid-firmware"`, `"Our crash drill"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s", want)
+		}
+	}
+	if strings.Contains(out, "Crash triggered on purpose with SysRq-c") {
+		t.Error("the built-in rule was not replaced by the team's")
+	}
+	if out, err := runKtriage(t, "rules", "check", dir); err != nil || !strings.Contains(out, "replaces the built-in rule") {
+		t.Errorf("check: %v\n%s", err, out)
+	}
+}
