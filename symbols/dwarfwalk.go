@@ -198,9 +198,12 @@ func (t *abbrevTable) get(code uint64) *abbrevEntry {
 }
 
 // parseAbbrevTable reads the table at off; sizes of forms depend on the
-// unit's offset and address sizes.
+// unit's offset and address sizes. Entries and their attributes live in two
+// slabs, so a kernel unit's table costs a handful of allocations, not
+// hundreds.
 func parseAbbrevTable(data []byte, off uint64, u *unitHeader) (*abbrevTable, error) {
-	t := &abbrevTable{}
+	// First pass: count, so the slabs are allocated once at their size.
+	nEntries, nAttrs, maxCode := 0, 0, uint64(0)
 	b := buf{data: data, pos: off}
 	for {
 		code := b.uleb()
@@ -208,15 +211,46 @@ func parseAbbrevTable(data []byte, off uint64, u *unitHeader) (*abbrevTable, err
 			return nil, fmt.Errorf("abbrev table at %#x: %w", off, b.err)
 		}
 		if code == 0 {
-			return t, nil
+			break
 		}
-		e := &abbrevEntry{tag: uint32(b.uleb()), children: b.u8() != 0, siblingAt: -1}
-		fixed := 0
-		for {
+		nEntries++
+		maxCode = max(maxCode, code)
+		b.uleb()
+		b.u8()
+		for n := 0; ; n++ {
 			a, f := b.uleb(), b.uleb()
 			if b.err != nil {
 				return nil, fmt.Errorf("abbrev %d at %#x: %w", code, off, b.err)
 			}
+			if a == 0 && f == 0 {
+				break
+			}
+			if f == formImplicitConst {
+				b.sleb()
+			}
+			if n > 1<<12 {
+				return nil, fmt.Errorf("abbrev %d at %#x: too many attributes", code, off)
+			}
+			nAttrs++
+		}
+	}
+	t := &abbrevTable{}
+	if maxCode < 1<<14 {
+		t.dense = make([]*abbrevEntry, maxCode+1)
+	} else {
+		t.sparse = make(map[uint64]*abbrevEntry, nEntries)
+	}
+	entries := make([]abbrevEntry, nEntries)
+	attrs := make([]abbrevAttr, 0, nAttrs)
+	b = buf{data: data, pos: off}
+	for i := range entries {
+		code := b.uleb()
+		e := &entries[i]
+		*e = abbrevEntry{tag: uint32(b.uleb()), children: b.u8() != 0, siblingAt: -1}
+		fixed := 0
+		first := len(attrs)
+		for {
+			a, f := b.uleb(), b.uleb()
 			if a == 0 && f == 0 {
 				break
 			}
@@ -234,24 +268,17 @@ func parseAbbrevTable(data []byte, off uint64, u *unitHeader) (*abbrevTable, err
 					fixed = -1
 				}
 			}
-			e.attrs = append(e.attrs, at)
-			if len(e.attrs) > 1<<12 {
-				return nil, fmt.Errorf("abbrev %d at %#x: too many attributes", code, off)
-			}
+			attrs = append(attrs, at)
 		}
 		e.fixedSize = fixed
-		if code < 1<<14 {
-			for uint64(len(t.dense)) <= code {
-				t.dense = append(t.dense, nil)
-			}
+		e.attrs = attrs[first:len(attrs):len(attrs)]
+		if t.dense != nil {
 			t.dense[code] = e
 		} else {
-			if t.sparse == nil {
-				t.sparse = map[uint64]*abbrevEntry{}
-			}
 			t.sparse[code] = e
 		}
 	}
+	return t, nil
 }
 
 // formSize is the fixed size of a form's value, or -1 when it varies.
