@@ -172,8 +172,10 @@ type walkState struct {
 const maxFrames = 128
 
 // walk unwinds from st, whose PC was found at stack slot slot, and returns
-// the frames outermost last.
-func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) []Frame {
+// the frames outermost last. The error says why the walk stopped short of
+// the end of the stack (user-mode registers or an end-of-stack entry); the
+// frames up to there are returned with it.
+func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) ([]Frame, error) {
 	var frames []Frame
 	reliable, tainted := true, false
 	for len(frames) < maxFrames {
@@ -188,8 +190,11 @@ func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) []Frame {
 			f.Regs, f.IretOnly = regs, next.iretOnly
 		}
 		frames = append(frames, f)
-		if err != nil || UserMode(regs) {
-			break
+		if errors.Is(err, errEndOfStack) || err == nil && UserMode(regs) {
+			return frames, nil
+		}
+		if err != nil {
+			return frames, fmt.Errorf("unwinding stopped after %s: %w", f.Name(), err)
 		}
 		// A caller found by scanning may be stale. When its call
 		// instruction targets this very function the chain above it is
@@ -204,7 +209,7 @@ func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) []Frame {
 		}
 		st, slot = next, nslot
 	}
-	return frames
+	return frames, fmt.Errorf("more than %d frames: stopped (corrupt or looping stack)", maxFrames)
 }
 
 // frameAt symbolizes one frame. A return address is named after the

@@ -463,3 +463,41 @@ func TestCorpusModuleFrames(t *testing.T) {
 		t.Skip("no module frame on any CPU of the corpus")
 	}
 }
+
+// TestCorpusEveryTaskUnwinds: every task of every dump unwinds to the end
+// of its stack (kthread's ret_from_fork, the idle task's startup code, or
+// user-mode registers) without error, and only frames found by scanning
+// are unreliable.
+func TestCorpusEveryTaskUnwinds(t *testing.T) {
+	clean, total := 0, 0
+	for _, c := range corpus.Dumps(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			vmlinuxModes(t, func(t *testing.T, vmlinux string) {
+				k := attachCorpus(t, c, vmlinux)
+				tasks, err := k.Tasks()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, tk := range tasks {
+					total++
+					frames, err := k.Backtrace(tk)
+					if err != nil {
+						t.Errorf("pid %d %s: %v after %v", tk.PID, tk.Comm, err, funcNames(frames))
+						continue
+					}
+					ok := true
+					for i, f := range frames {
+						if f.Function == "" || !f.Reliable && (i == 0 || !strings.HasPrefix(frames[i-1].Via, "scan")) {
+							t.Errorf("pid %d %s: frame %d %s (reliable %v)", tk.PID, tk.Comm, i, f.Name(), f.Reliable)
+							ok = false
+						}
+					}
+					if ok {
+						clean++
+					}
+				}
+			})
+		})
+	}
+	t.Logf("tasks unwound to the end of their stack, every frame named: %d/%d", clean, total)
+}

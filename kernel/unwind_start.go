@@ -113,6 +113,10 @@ func (k *Kernel) unwindSleeping(t Task) ([]Frame, error) {
 	if t.StackPtr == 0 {
 		return nil, fmt.Errorf("task %d (%s): thread.sp is 0", t.PID, t.Comm)
 	}
+	// A task that exited may have had its stack freed already.
+	if t.StackBase == 0 || t.StackPtr < t.StackBase || t.StackPtr >= t.StackBase+k.threadSize() {
+		return nil, fmt.Errorf("task %d (%s): thread.sp %#x is not on its stack at %#x", t.PID, t.Comm, t.StackPtr, t.StackBase)
+	}
 	retOff, err := k.Off("inactive_task_frame", "ret_addr")
 	if err != nil {
 		return nil, err
@@ -136,7 +140,7 @@ func (k *Kernel) unwindSleeping(t Task) ([]Frame, error) {
 	if name, off, _, _, ok := k.symbolize(pc); ok && name == "ret_from_fork" && off == 0 {
 		st.signal = true
 	}
-	return k.walk(st, t.StackPtr+retOff, k.stacksFor(t, t.CPU)), nil
+	return k.walk(st, t.StackPtr+retOff, k.stacksFor(t, t.CPU))
 }
 
 // unwindRegs starts from a CPU's saved registers.
@@ -144,14 +148,14 @@ func (k *Kernel) unwindRegs(t Task, cpu int, regs elfcore.X86_64Regs) ([]Frame, 
 	stacks := k.stacksFor(t, cpu)
 	if name, _, _, _, ok := k.symbolize(regs.RIP); ok && crashSaveSites[name] {
 		if st, slot, ok := k.kexecFrame(regs, stacks); ok {
-			return k.walk(st, slot, stacks), nil
+			return k.walk(st, slot, stacks)
 		}
 	}
 	if st, slot, ok := k.nmiParkFrame(regs, stacks); ok {
-		return k.walk(st, slot, stacks), nil
+		return k.walk(st, slot, stacks)
 	}
 	st := walkState{pc: regs.RIP, sp: regs.RSP, bp: regs.RBP, signal: true, regs: &regs, full: true}
-	return k.walk(st, regs.RSP, stacks), nil
+	return k.walk(st, regs.RSP, stacks)
 }
 
 // kexecFrame finds the frame of the function the register-saving one

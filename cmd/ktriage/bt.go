@@ -95,6 +95,9 @@ found only by scanning the stack is marked "?".`,
 				out = append(out, newBtTask(t, frames, err))
 			}
 			if fl.format == "json" {
+				if out == nil {
+					out = []btTask{}
+				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
