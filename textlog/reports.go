@@ -115,7 +115,7 @@ var followUps = map[string]int{
 }
 
 var (
-	hungHeaderRe  = regexp.MustCompile(`INFO: task (.+):(\d+) (?:blocked for more than (\d+) seconds|can't die for more than (\d+) seconds)`)
+	hungHeaderRe  = regexp.MustCompile(`INFO: task (.+):(\d+) (?:blocked (?:in I/O wait )?for more than (\d+) seconds|can't die for more than (\d+) seconds)`)
 	oldTaskLineRe = regexp.MustCompile(`^(\S.{0,15}?)\s+([RSDTtZXxKWPIN])\s+[0-9a-f]{8,16}\s+\d+\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s*$`)
 	newTaskLineRe = regexp.MustCompile(`^\s*task:(.+?)\s+state:(\S+)\s+stack:\s*\d+\s+pid:\s*(\d+)\s+(?:tgid:\s*\d+\s+)?ppid:\s*(\d+)`)
 	softLockupRe  = regexp.MustCompile(`soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]`)

@@ -475,7 +475,7 @@ var titleRules = map[string][]titleRule{
 		{title: rx(`INFO: trying to register non-static key`), format: "INFO: trying to register non-static key in %[1]v", culprit: callTrace("stack", "lock", "IRQ"), kind: incident.KindLockdep},
 		{title: rx(`INFO: suspicious RCU usage`), report: rx(`INFO: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}`),
 			format: "INFO: suspicious RCU usage in %[2]v", culprit: callTrace("rcu", "kmem", "slab"), kind: incident.KindLockdep},
-		{title: rx(`INFO: task .* blocked for more than [0-9]+ seconds`), format: "INFO: task hung in %[1]v", culprit: hungTask, kind: incident.KindHungTask},
+		{title: rx(`INFO: task .* blocked (?:in I/O wait )?for more than [0-9]+ seconds`), format: "INFO: task hung in %[1]v", culprit: hungTask, kind: incident.KindHungTask},
 		{title: rx(`INFO: task .* can't die for more than .* seconds`), format: "INFO: task can't die in %[1]v", culprit: callTrace("schedule"), kind: incident.KindHungTask},
 		{title: rx(`INFO: (Freed|Allocated) in (.*)`), format: "INFO: %[1]v in %[2]v", kind: incident.KindKASAN, corrupted: true},
 		{title: rx(`INFO:\s*$`), format: "INFO: corrupted", kind: incident.KindOther, corrupted: true},
