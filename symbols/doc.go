@@ -1,13 +1,24 @@
-// Package symbols owns names and types of a crashed kernel: the vmlinux ELF
-// symbol table and System.map, kallsyms decoded from the dump's own memory,
-// BTF (from vmlinux .BTF or the dump), a fast on-disk-cached DWARF index of
-// the debug vmlinux, module symbols, and debuginfo discovery with a build-id
-// check that the vmlinux matches the dump.
+// Package symbols owns the names and types of a crashed kernel:
+//
+//   - symbol tables (Table): the vmlinux ELF symtab and System.map with the
+//     KASLR slide applied, kallsyms decoded from the dump's own memory
+//     (KallsymsFromDump), and loaded modules' symbols (ReadModules), combined
+//     in KernelSymbols, which names an address as the kernel's own oops
+//     lines do ("func+0x1c/0x80 [module]");
+//   - type layouts behind one interface, Types: BTF from vmlinux .BTF or
+//     from the dump (BTF, BTFFromDump), and DWARF (OpenDWARF) indexed by a
+//     parallel DIE walk, cached on disk by build-id, with types decoded on
+//     demand by debug/dwarf;
+//   - globals' types (GlobalType), with the few globals BTF cannot describe
+//     stated in one table (globals.go);
+//   - debuginfo discovery (FindVmlinux) and the check that a vmlinux was
+//     built for the dump (CheckVmlinux, *MismatchError).
 //
 // The package never reads a dump itself: callers hand it a Memory that reads
-// the crashed kernel's virtual memory, and VMCOREINFO values as plain maps.
+// the crashed kernel's virtual memory, and VMCOREINFO SYMBOL() values.
 //
-// References: kernel/kallsyms.c and scripts/kallsyms.c (Linux 6.1) for the
-// kallsyms encoding; Documentation/bpf/btf.rst for BTF; DWARF 4 and 5
-// (dwarfstd.org) for the DIE walk; include/linux/module.h for mod_kallsyms.
+// References: kernel/kallsyms.c, scripts/kallsyms.c and scripts/mksysmap
+// (Linux 6.1) for the kallsyms encoding and alias order; include/linux/
+// module.h for mod_kallsyms; Documentation/bpf/btf.rst; DWARF 4 and 5
+// (https://dwarfstd.org) for the DIE walk.
 package symbols

@@ -2,6 +2,7 @@ package symbols
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +50,18 @@ func TestDWARFIndexVmlinux(t *testing.T) {
 	}
 	if _, err := d.MemberOffset("task_struct", "state"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("task_struct.state (absent in 6.1): err = %v, want ErrNotFound", err)
+	}
+}
+
+// A vmlinux without debug info (a stripped image) is refused clearly.
+func TestOpenDWARFWithoutDebugInfo(t *testing.T) {
+	p := t.TempDir() + "/vmlinux-stripped"
+	writeTinyELF(t, p, []byte{1, 2, 3, 4})
+	_, err := OpenDWARF(p, DWARFOptions{NoCache: true})
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), p) {
+		t.Errorf("err = %v, want ErrNotFound naming the file", err)
+	}
+	if _, err := OpenBTF(p); err == nil {
+		t.Error("BTF loaded from a file without .BTF")
 	}
 }
