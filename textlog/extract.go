@@ -86,7 +86,9 @@ func (x *extractor) feed(l *line) {
 	x.readSystem(text, host)
 	if l.rec.Time != nil {
 		if last, ok := x.lastTime[host]; ok {
-			if *l.rec.Time+1 < last {
+			// A restart begins again near zero; other steps back are
+			// interleaved output from another CPU.
+			if *l.rec.Time < 1 && last > 10 {
 				x.newBoot(host)
 			} else if *l.rec.Time-last > gapSeconds {
 				x.closeHost(host)
@@ -110,7 +112,11 @@ func (x *extractor) feed(l *line) {
 	if fam != "" {
 		var keep []*builder
 		for _, b := range open {
-			if fam == "Kernel panic" && !b.hasCallTrace() && b.family != "Kernel panic" && !b.taskDump {
+			// A report still waiting for its stack shares the stack of
+			// what its task prints next: the panic of panic_on_warn, or
+			// (with caller ids) the oops the same task ran into.
+			sameTask := strings.HasPrefix(b.caller, "T") && b.caller == l.rec.Caller
+			if (fam == "Kernel panic" || sameTask) && !b.hasCallTrace() && b.family != "Kernel panic" && !b.taskDump {
 				b.borrow = true
 				keep = append(keep, b)
 				continue

@@ -280,6 +280,15 @@ func stallPick(cands []string) (string, bool) {
 	return "", false
 }
 
+// stallTrace: like stall, over the call trace alone (the RIP printed
+// inside it belongs to an interrupted frame).
+func stallTrace(skip ...string) culpritFn {
+	return func(rt *reportText, _ []string) (string, bool) {
+		frames, _, _ := rt.sectionNamed(callTraceName, 0)
+		return stallPick(incident.Candidates(frames, nil, incident.CulpritOptions{Skip: skip, KeepDispatch: true}))
+	}
+}
+
 // stall: lockups and stack overflows, named by stallPick over the faulting
 // function and the call trace.
 func stall(skip ...string) culpritFn {
@@ -494,8 +503,8 @@ var titleRules = map[string][]titleRule{
 		{title: rx(`Kernel panic - not syncing: stack-protector:`), report: rx(`Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {{FUNC}}`),
 			format: "kernel panic: stack is corrupted in %[1]v", kind: incident.KindStackOverflow},
 		{title: rx(`Kernel panic - not syncing: stack-protector:`), format: "kernel panic: stack is corrupted in %[1]v", culprit: callTrace("stack_chk"), kind: incident.KindStackOverflow},
-		{title: rx(`Kernel panic - not syncing: corrupted stack end`), format: "kernel panic: corrupted stack end in %[1]v", culprit: stall("schedule", "retint_kernel"), kind: incident.KindStackOverflow},
-		{title: rx(`Kernel panic - not syncing: kernel stack overflow`), format: "kernel stack overflow in %[1]v", culprit: stall("bad_stack"), kind: incident.KindStackOverflow},
+		{title: rx(`Kernel panic - not syncing: corrupted stack end`), format: "kernel panic: corrupted stack end in %[1]v", culprit: stallTrace("schedule", "retint_kernel"), kind: incident.KindStackOverflow},
+		{title: rx(`Kernel panic - not syncing: kernel stack overflow`), format: "kernel stack overflow in %[1]v", culprit: stallTrace("bad_stack"), kind: incident.KindStackOverflow},
 		{title: rx(`Kernel panic - not syncing: Attempted to kill init!`), format: "kernel panic: Attempted to kill init!", kind: incident.KindPanic},
 		{title: rx(`Kernel panic - not syncing: Couldn't open N_TTY ldisc for [^ ]+ --- error -[0-9]+`), format: "kernel panic: Couldn't open N_TTY ldisc", kind: incident.KindPanic},
 		{title: rx(`Kernel panic - not syncing: Fatal exception`), format: "kernel panic: Fatal exception", kind: incident.KindPanic, corrupted: true},
