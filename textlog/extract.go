@@ -75,8 +75,10 @@ func (x *extractor) feed(l *line) {
 	seq := x.seq
 	x.seq++
 	x.remember(l.rec, seq)
-	if l.bare {
-		return // console noise: kept in the log, never in a report
+	// Console noise is kept in the log, never in a report; but the boot
+	// loader's "Booting the kernel." is how a console shows a reboot.
+	if l.bare && !strings.HasPrefix(l.rec.Text, "Booting the kernel.") {
+		return
 	}
 	text := l.rec.Text
 	host := l.rec.Host

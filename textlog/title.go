@@ -88,6 +88,44 @@ func (rt *reportText) firstRIP(at int) (ripEvent, bool) {
 	return ripEvent{}, false
 }
 
+// beforeFaultInjection cuts the report at the first frame of a fault
+// injection backtrace: the lines after it interleave two stacks and no
+// culprit can be trusted there.
+func (rt *reportText) beforeFaultInjection() *reportText {
+	cut := -1
+	for _, s := range rt.sections {
+		for i, f := range s.frames {
+			if f.Reliable && faultInjection.MatchString(incident.NormalizeFunction(f.Function)) &&
+				(cut < 0 || s.lineOf[i] < cut) {
+				cut = s.lineOf[i]
+			}
+		}
+	}
+	if cut <= 0 {
+		return rt
+	}
+	out := &reportText{lines: rt.lines[:cut]}
+	for _, s := range rt.sections {
+		if s.at >= cut {
+			continue
+		}
+		t := section{name: s.name, at: s.at}
+		for i, f := range s.frames {
+			if s.lineOf[i] < cut {
+				t.frames = append(t.frames, f)
+				t.lineOf = append(t.lineOf, s.lineOf[i])
+			}
+		}
+		out.sections = append(out.sections, t)
+	}
+	for _, r := range rt.rips {
+		if r.at < cut {
+			out.rips = append(out.rips, r)
+		}
+	}
+	return out
+}
+
 // ripAndTrace returns the first faulting function and the call trace
 // printed after it.
 func (rt *reportText) ripAndTrace() ([]incident.Frame, *incident.Frame) {
@@ -670,6 +708,7 @@ type titled struct {
 // makeTitle names a report from its header family and text. It returns
 // the header line itself, cleaned, when no rule fits.
 func makeTitle(family string, rt *reportText) titled {
+	rt = rt.beforeFaultInjection()
 	header := rt.lines[0]
 	text := ""
 	for _, rule := range titleRules[family] {
