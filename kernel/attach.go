@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ktriage/ktriage/symbols"
@@ -12,40 +13,72 @@ type AttachOptions struct {
 	// Vmlinux is a debug vmlinux matching the dump. Empty: use the dump's
 	// own kallsyms and BTF.
 	Vmlinux string
+	// DWARF tunes the vmlinux DWARF index (its on-disk cache).
+	DWARF symbols.DWARFOptions
 }
 
-// Attach sets up a Kernel over a dump. With no vmlinux it decodes the
-// kernel's kallsyms (6.0+ export them through VMCOREINFO) and reads the
-// BTF out of the dump's memory, so no debuginfo is needed.
+// Attach sets up a Kernel over a dump. With a vmlinux, names come from its
+// symbol table and types from its DWARF (indexed, cached by build-id); a
+// vmlinux of another build is refused with both identities named. With no
+// vmlinux it decodes the kernel's kallsyms (6.0+ export them through
+// VMCOREINFO) and reads the BTF out of the dump's memory.
 func Attach(d *vmcore.Dump, opts AttachOptions) (*Kernel, error) {
 	as, err := NewAddressSpace(d)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Vmlinux != "" {
-		return attachVmlinux(d, as, opts.Vmlinux)
+		return attachVmlinux(d, as, opts)
 	}
-	syms, err := symbols.KallsymsFromDump(d.VMCoreInfo.Symbols(), as)
+	syms, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as)
+	if syms == nil || btf == nil {
+		return nil, fmt.Errorf("no vmlinux given and the dump cannot describe itself (kallsyms and BTF need Linux 6.0+ with CONFIG_DEBUG_INFO_BTF): %w", err)
+	}
+	k := New(d, as, syms, btf, "kallsyms+BTF from dump")
 	if err != nil {
-		return nil, fmt.Errorf("no vmlinux given and the dump's kallsyms are unusable: %w", err)
+		k.Warnings = append(k.Warnings, "module symbols: "+err.Error())
 	}
-	types, err := symbols.BTFFromDump(syms, as)
-	if err != nil {
-		return nil, fmt.Errorf("no vmlinux given and the dump's BTF is unusable: %w", err)
-	}
-	return New(d, as, syms, types, "kallsyms+BTF from dump"), nil
+	return k, nil
 }
 
-func attachVmlinux(d *vmcore.Dump, as *AddressSpace, path string) (*Kernel, error) {
-	syms, err := symbols.OpenELFSymbols(path, as.KernelOffset())
+func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kernel, error) {
+	id := symbols.DumpIdentity{BuildID: d.VMCoreInfo.BuildID()}
+	if id.BuildID == "" {
+		// Kernels before 5.9 export no build-id: compare linux_banner.
+		if a, ok := d.VMCoreInfo.Symbol("linux_banner"); ok {
+			if b, err := readCString(as, a, 512); err == nil {
+				id.Banner = b
+			}
+		}
+	}
+	v, err := symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), id, opts.DWARF)
+	if errors.Is(err, symbols.ErrCannotVerify) {
+		v, err = symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), symbols.DumpIdentity{}, opts.DWARF)
+	}
 	if err != nil {
 		return nil, err
 	}
-	// Types: BTF from the vmlinux's .BTF section is fast and has the same
-	// layouts as its DWARF.
-	types, err := symbols.OpenBTF(path)
-	if err != nil {
-		return nil, err
+	var mods []symbols.Module
+	var modErr error
+	if head, ok := v.Addr("modules"); ok {
+		mods, modErr = symbols.ReadModules(head, as, v.DWARF)
 	}
-	return New(d, as, syms, types, path), nil
+	k := New(d, as, v.Symbols(mods), v.DWARF, opts.Vmlinux)
+	if modErr != nil {
+		k.Warnings = append(k.Warnings, "module symbols: "+modErr.Error())
+	}
+	return k, nil
+}
+
+func readCString(as *AddressSpace, addr uint64, max int) (string, error) {
+	b := make([]byte, max)
+	if err := as.ReadVirt(b, addr); err != nil {
+		return "", err
+	}
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i]), nil
+		}
+	}
+	return string(b), nil
 }

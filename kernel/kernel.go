@@ -21,6 +21,8 @@ type Kernel struct {
 	// Source says where names and types came from: a vmlinux path, or
 	// "kallsyms+BTF from dump".
 	Source string
+	// Warnings say what could not be loaded (module symbols, for one).
+	Warnings []string
 
 	perCPU []uint64 // __per_cpu_offset, one per possible CPU
 }
