@@ -141,7 +141,7 @@ func (x *extractor) feed(l *line) {
 			x.finish(b)
 			continue
 		}
-		b.add(l, seq)
+		b.add(l)
 		x.pin(seq)
 		if endTraceRe.MatchString(text) || b.lines > maxOpenLines || b.borrow && b.lines > borrowLines || b.stale() {
 			x.finish(b)
@@ -176,8 +176,6 @@ func (x *extractor) hungOpen(open []*builder) bool {
 	}
 	return false
 }
-
-var taskDumpRes = []*regexp.Regexp{oldTaskLineRe, newTaskLineRe}
 
 // isTaskDumpLine matches the line sched_show_task prints for a task in D
 // state (sysrq-w, or the messages file of a hung-task report).

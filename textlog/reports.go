@@ -162,7 +162,6 @@ type builder struct {
 	taskDump bool // a D-state task dump outside a hung-task report
 	lines    int
 	idle     int // lines since the last one that looked like part of a report
-	lastSeq  int
 	// borrow: the report had no stack when a panic followed it; the
 	// panic's stack is its stack (panic_on_warn, hung_task_panic).
 	borrow bool
@@ -176,7 +175,7 @@ func newBuilder(fam string, l *line, seq, boot int) *builder {
 	b.rep.Time = l.rec.Time
 	b.rep.FirstLine = l.rec.Line
 	b.rep.Message = strings.TrimSpace(l.rec.Text)
-	b.add(l, seq)
+	b.add(l)
 	return b
 }
 
@@ -198,9 +197,8 @@ func intp(s string) *int {
 }
 
 // add appends one kernel message to the report and reads what it says.
-func (b *builder) add(l *line, seq int) {
+func (b *builder) add(l *line) {
 	text := l.rec.Text
-	b.lastSeq = seq
 	b.lines++
 	if len(b.rt.lines) >= maxTitleLines {
 		return
