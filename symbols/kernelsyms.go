@@ -2,7 +2,6 @@ package symbols
 
 import (
 	"fmt"
-	"slices"
 )
 
 // KernelSymbols is one kernel's names: the kernel's own table (vmlinux
@@ -47,23 +46,54 @@ func (k *KernelSymbols) Lookup(name string) (uint64, bool) {
 
 // Module returns the module whose memory holds addr.
 func (k *KernelSymbols) Module(addr uint64) (*Module, bool) {
-	for i := range k.Modules {
-		if slices.ContainsFunc(k.Modules[i].Ranges, func(r Range) bool { return r.Contains(addr) }) {
-			return &k.Modules[i], true
-		}
-	}
-	return nil, false
+	m, _, ok := k.moduleRange(addr)
+	return m, ok
 }
 
-// SymbolAt names addr; a symbol in a module has Module set.
-func (k *KernelSymbols) SymbolAt(addr uint64) (Sym, bool) {
-	if m, ok := k.Module(addr); ok {
-		if s, ok := k.modTable.SymbolAt(addr); ok && s.Module == m.Name {
-			return s, true
+func (k *KernelSymbols) moduleRange(addr uint64) (*Module, Range, bool) {
+	for i := range k.Modules {
+		for _, r := range k.Modules[i].Ranges {
+			if r.Contains(addr) {
+				return &k.Modules[i], r, true
+			}
 		}
-		return Sym{Module: m.Name}, false
 	}
-	return k.Kernel.SymbolAt(addr)
+	return nil, Range{}, false
+}
+
+// SymbolAt names addr; a symbol in a module has Module set. As in the
+// kernel, a module symbol extends to the next symbol or to the end of the
+// module region (text, data...) holding it, whichever comes first.
+func (k *KernelSymbols) SymbolAt(addr uint64) (Sym, bool) {
+	m, r, ok := k.moduleRange(addr)
+	if !ok {
+		return k.Kernel.SymbolAt(addr)
+	}
+	s, ok := k.modTable.SymbolAt(addr)
+	if !ok || s.Module != m.Name || !r.Contains(s.Addr) {
+		// Past the table's reach: the last symbol of this region.
+		s, ok = k.lastModuleSym(m, r, addr)
+		if !ok {
+			return Sym{Module: m.Name}, false
+		}
+	}
+	s.Size = min(s.Size, r.Start+r.Size-s.Addr)
+	if s.Size == 0 || addr-s.Addr >= s.Size {
+		s.Size = r.Start + r.Size - s.Addr
+	}
+	return s, true
+}
+
+// lastModuleSym is m's highest symbol in r at or below addr.
+func (k *KernelSymbols) lastModuleSym(m *Module, r Range, addr uint64) (Sym, bool) {
+	var best Sym
+	found := false
+	for _, s := range m.Syms {
+		if r.Contains(s.Addr) && s.Addr <= addr && (!found || s.Addr > best.Addr) {
+			best, found = s, true
+		}
+	}
+	return best, found
 }
 
 // Symbolize implements SymbolTable.
@@ -88,6 +118,23 @@ func (k *KernelSymbols) Format(addr uint64) string {
 		return fmt.Sprintf("%#x [%s]", addr, s.Module)
 	}
 	return fmt.Sprintf("%#x", addr)
+}
+
+// FormatReturn spells a return address as kernel call traces do (%pB):
+// it names addr-1, since a call that never returns can leave the return
+// address just past the end of its function, and prints the offset of addr.
+func (k *KernelSymbols) FormatReturn(addr uint64) string {
+	if addr == 0 {
+		return k.Format(addr)
+	}
+	s, ok := k.SymbolAt(addr - 1)
+	switch {
+	case ok && s.Module != "":
+		return fmt.Sprintf("%s+%#x/%#x [%s]", s.Name, addr-s.Addr, s.Size, s.Module)
+	case ok:
+		return fmt.Sprintf("%s+%#x/%#x", s.Name, addr-s.Addr, s.Size)
+	}
+	return k.Format(addr)
 }
 
 // GlobalType implements Symbols.

@@ -1,6 +1,7 @@
 package symbols
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -120,6 +121,11 @@ func moduleRanges(addr uint64, mem Memory, types Types) ([]Range, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Split text from the rest: the kernel bounds a module function's
+		// extent by the end of text (find_kallsyms_symbol).
+		if t, err := read("core_layout.base", "core_layout.text_size"); err == nil && t.Size > 0 && t.Size < r.Size {
+			return []Range{t, {r.Start + t.Size, r.Size - t.Size}}, nil
+		}
 		return []Range{r}, nil
 	}
 	mi, err := types.MemberInfo("module", "mem")
@@ -196,29 +202,41 @@ func moduleSyms(addr uint64, modName string, mem Memory, types Types) ([]Sym, er
 	for i := uint64(0); i < num; i++ {
 		maxName = max(maxName, uint64(binary.LittleEndian.Uint32(raw[i*elf64SymSize:])))
 	}
-	strLen := min(maxName+moduleNameMax*4, maxModuleStrtab)
-	strs, err := readStrtab(mem, strtab, int(strLen))
+	if maxName >= maxModuleStrtab {
+		return nil, fmt.Errorf("implausible symbol name offset %d", maxName)
+	}
+	strs, err := readStrtab(mem, strtab, int(maxName))
 	if err != nil {
 		return nil, fmt.Errorf("strtab at %#x: %w", strtab, err)
 	}
 	return decodeModuleSyms(raw, typ, strs, modName), nil
 }
 
-// readStrtab reads up to n bytes, stopping early (without error) at the
-// first unreadable page after the first: string tables end mid-page.
-func readStrtab(mem Memory, addr uint64, n int) ([]byte, error) {
-	out := make([]byte, 0, n)
-	for len(out) < n {
-		a := addr + uint64(len(out))
-		chunk := min(n-len(out), int(4096-a%4096))
-		p := make([]byte, chunk)
-		if err := mem.ReadVirt(p, a); err != nil {
-			if len(out) == 0 {
+// readStrtab reads a string table whose last string starts at offset
+// last: everything before it in one read, then that string in small
+// pieces, since the table may end just before an unmapped page.
+func readStrtab(mem Memory, addr uint64, last int) ([]byte, error) {
+	out, err := readChunked(mem, addr, last)
+	if err != nil {
+		return nil, err
+	}
+	var piece [16]byte
+	for len(out) < last+512 {
+		if err := mem.ReadVirt(piece[:], addr+uint64(len(out))); err != nil {
+			// Fall back to single bytes for the table's final page.
+			if err := mem.ReadVirt(piece[:1], addr+uint64(len(out))); err != nil {
 				return nil, err
 			}
+			out = append(out, piece[0])
+			if piece[0] == 0 {
+				break
+			}
+			continue
+		}
+		out = append(out, piece[:]...)
+		if bytes.IndexByte(piece[:], 0) >= 0 {
 			break
 		}
-		out = append(out, p...)
 	}
 	return out, nil
 }

@@ -3,7 +3,9 @@ package symbols
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -190,5 +192,117 @@ func TestDecodeModuleSymsFixture(t *testing.T) {
 		if s.Type != 't' && s.Type != 'T' {
 			t.Errorf("%s: type %c without typetab", s.Name, s.Type)
 		}
+	}
+}
+
+// sparseMemory is a fake kernel address space made of a few regions.
+type sparseMemory map[uint64][]byte
+
+func (m sparseMemory) ReadVirt(p []byte, addr uint64) error {
+	for base, b := range m {
+		if addr >= base && addr+uint64(len(p)) <= base+uint64(len(b)) {
+			copy(p, b[addr-base:])
+			return nil
+		}
+	}
+	return fmt.Errorf("address %#x not mapped", addr)
+}
+
+// A 6.4+ module (memory in mem[], no core_layout), laid out with the
+// types of the DWARF fixture: ReadModules must work from DWARF types and
+// from the newer layout.
+func TestReadModulesMemLayout(t *testing.T) {
+	d, err := OpenDWARF(fixturePath("testdata/symbols/dwarf/types-dwarf5.elf"), DWARFOptions{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	off := func(path string) uint64 {
+		o, err := d.MemberOffset("module", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	ksOff := func(path string) uint64 {
+		o, err := d.MemberOffset("mod_kallsyms", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	const (
+		head    = 0xffffffff82000000
+		modAddr = 0xffffffffc0100000
+		text    = 0xffffffffc0200000
+		data    = 0xffffffffc0300000
+		ksAddr  = 0xffffffffc0400000
+		symtab  = 0xffffffffc0500000
+		strtab  = 0xffffffffc0600000
+		typetab = 0xffffffffc0700000
+	)
+	le := binary.LittleEndian
+	size, _ := d.StructSize("module")
+	mod := make([]byte, size)
+	le.PutUint64(mod[off("list.next"):], head)
+	le.PutUint64(mod[off("list.prev"):], head)
+	copy(mod[off("name"):], "demo_mod\x00")
+	le.PutUint64(mod[off("mem[0].base"):], text)
+	le.PutUint32(mod[off("mem[0].size"):], 0x3000)
+	le.PutUint64(mod[off("mem[2].base"):], data)
+	le.PutUint32(mod[off("mem[2].size"):], 0x1000)
+	le.PutUint64(mod[off("kallsyms"):], ksAddr)
+	ks := make([]byte, 64)
+	le.PutUint64(ks[ksOff("symtab"):], symtab)
+	le.PutUint32(ks[ksOff("num_symtab"):], 3)
+	le.PutUint64(ks[ksOff("strtab"):], strtab)
+	le.PutUint64(ks[ksOff("typetab"):], typetab)
+	strs := []byte("\x00demo_init\x00demo_work\x00demo_data\x00")
+	var syms []byte
+	for _, s := range []struct {
+		name, shndx uint32
+		value, size uint64
+	}{{1, 1, text + 0x10, 0x40}, {11, 1, text + 0x100, 0x80}, {21, 2, data + 8, 8}} {
+		e := make([]byte, elf64SymSize)
+		le.PutUint32(e, s.name)
+		le.PutUint16(e[6:], uint16(s.shndx))
+		le.PutUint64(e[8:], s.value)
+		le.PutUint64(e[16:], s.size)
+		syms = append(syms, e...)
+	}
+	headBytes := make([]byte, 16)
+	le.PutUint64(headBytes, modAddr+off("list"))
+	le.PutUint64(headBytes[8:], modAddr+off("list"))
+	mem := sparseMemory{head: headBytes, modAddr: mod, ksAddr: ks, symtab: syms, strtab: strs, typetab: []byte("TtD")}
+
+	mods, err := ReadModules(head, mem, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mods) != 1 {
+		t.Fatalf("%d modules, want 1", len(mods))
+	}
+	m := mods[0]
+	if m.Name != "demo_mod" || m.Addr != modAddr || m.Base() != text || m.Size() != 0x4000 || len(m.Ranges) != 2 {
+		t.Errorf("module = %+v", m)
+	}
+	all := NewKernelSymbols(NewTable(nil, 0), mods, d)
+	// The kernel's rule: the last function of text extends to its end.
+	if f := all.Format(text + 0x110); f != "demo_work+0x10/0x2f00 [demo_mod]" {
+		t.Errorf("Format = %q", f)
+	}
+	if s, ok := all.SymbolAt(data + 8); !ok || s.Name != "demo_data" || s.Type != 'D' {
+		t.Errorf("data symbol = %+v %v", s, ok)
+	}
+	if f := all.Format(text + 0x50); f != "demo_init+0x40/0xf0 [demo_mod]" {
+		t.Errorf("Format = %q", f)
+	}
+	if f := all.Format(text + 0x8); f != fmt.Sprintf("%#x [demo_mod]", uint64(text+0x8)) {
+		t.Errorf("address in the module before its first symbol: %q", f)
+	}
+	// A list that loops without returning to its head is an error.
+	le.PutUint64(mod[off("list.next"):], modAddr+off("list"))
+	if _, err := ReadModules(head, mem, d); err == nil {
+		t.Error("looping module list accepted")
 	}
 }

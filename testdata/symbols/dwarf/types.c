@@ -32,6 +32,19 @@ struct task {
 	void (*fn)(int);
 };
 
+/* A 6.4+ struct module: memory in mem[] instead of core_layout. */
+struct module_memory { void *base; unsigned int size; };
+struct mod_kallsyms { void *symtab; unsigned int num_symtab; char *strtab; char *typetab; };
+struct module {
+	int state;
+	struct list_head list;
+	char name[56];
+	struct module_memory mem[7];
+	struct mod_kallsyms *kallsyms;
+	struct mod_kallsyms core_kallsyms;
+};
+struct module example_module;
+
 extern struct task init_task;
 struct task init_task = { .comm = "swapper" };
 atomic_long_t counter_var;
@@ -40,5 +53,5 @@ unsigned long avenrun[3];
 __attribute__((section(".data..percpu"))) struct sched_entity percpu_se;
 struct task *current_ptr = &init_task;
 
-int use(void) { return file_local++ + (int)avenrun[0] + percpu_se.weight + current_ptr->pid; }
+int use(void) { return file_local++ + example_module.state + (int)avenrun[0] + percpu_se.weight + current_ptr->pid; }
 void _start(void) { for (;;) use(); }
