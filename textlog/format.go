@@ -45,9 +45,9 @@ type line struct {
 
 var (
 	// <4>[   12.345678][  T123] msg — every part optional but the stamp.
-	dmesgRe = regexp.MustCompile(`^(?:<(\d{1,3})>)?\[\s*(\d+\.\d+)\](?:\[\s*([TC]\d+)\])?(?: ?<(\d)>)? ?(.*)$`)
+	dmesgRe = regexp.MustCompile(`^(?:<(\d{1,3})>)?\[\s*(\d+\.\d+)\](?:\[\s*([TC]\d+)\])?(?: ?<([0-7])>)? ?(.*)$`)
 	// <0>msg — vmcore-dmesg of kernels before 3.5 and crash's log -m.
-	levelOnlyRe = regexp.MustCompile(`^<(\d)>(.*)$`)
+	levelOnlyRe = regexp.MustCompile(`^<([0-7])>(.*)$`)
 	dmesgWallRe = regexp.MustCompile(`^\[((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4})\](?:\[\s*([TC]\d+)\])? ?(.*)$`)
 	bsdRe       = regexp.MustCompile(`^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d:\d\d:\d\d)(\.\d+)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
 	isoRe       = regexp.MustCompile(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
