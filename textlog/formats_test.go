@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -144,6 +145,12 @@ func TestCompressed(t *testing.T) {
 	}
 	if _, err := Parse(bytes.NewReader([]byte{0x1f, 0x8b, 8, 0, 1, 2}), "broken.gz"); err == nil {
 		t.Error("a damaged gzip stream parsed without error")
+	}
+	for name, data := range map[string][]byte{"elf": []byte("\x7fELF\x02\x01\x01"), "kdump": []byte("KDUMP   \x06\x00"),
+		"binary": bytes.Repeat([]byte{0, 1, 2, 3}, 100)} {
+		if _, err := Parse(bytes.NewReader(data), name); !errors.Is(err, ErrNotText) {
+			t.Errorf("%s: err = %v, want ErrNotText", name, err)
+		}
 	}
 }
 

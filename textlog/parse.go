@@ -65,6 +65,10 @@ func ParseHostsWith(r io.Reader, name string, opt Options) ([]*incident.Incident
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	defer closeFn()
+	plain, err = checkText(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	rs := newRecordStream(plain, opt.Year)
 	x := newExtractor()
 	for {

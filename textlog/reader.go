@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -45,6 +46,28 @@ func decompress(r io.Reader) (io.Reader, string, func(), error) {
 		return zr, "zstd", zr.Close, nil
 	}
 	return br, "", func() {}, nil
+}
+
+// ErrNotText is returned for input that is not a text log (a vmcore, an
+// ELF file, other binary data).
+var ErrNotText = errors.New("not a text log")
+
+// checkText looks at the start of the (decompressed) input and refuses
+// binary data, so a dump handed to the log path fails clearly.
+func checkText(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(8192)
+	switch {
+	case bytes.HasPrefix(head, []byte("\x7fELF")):
+		return nil, fmt.Errorf("%w: ELF file (a vmcore? use ktriage analyze)", ErrNotText)
+	case bytes.HasPrefix(head, []byte("KDUMP   ")), bytes.HasPrefix(head, []byte("DISKDUMP")),
+		bytes.HasPrefix(head, []byte("makedumpfile")):
+		return nil, fmt.Errorf("%w: kdump-compressed dump (use ktriage analyze)", ErrNotText)
+	}
+	if bytes.Count(head, []byte{0}) > len(head)/100+1 {
+		return nil, fmt.Errorf("%w: binary data (%d NUL bytes in the first %d)", ErrNotText, bytes.Count(head, []byte{0}), len(head))
+	}
+	return br, nil
 }
 
 // lineReader yields the lines of a text stream, cutting over-long lines.
