@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -188,5 +189,96 @@ func TestFixtureZeroedVMCoreInfo(t *testing.T) {
 	_, err = NewAddressSpace(d)
 	if err == nil || !strings.Contains(err.Error(), "VMCOREINFO") || !strings.Contains(err.Error(), "zeroed") {
 		t.Errorf("got %v, want an error saying VMCOREINFO is zeroed", err)
+	}
+}
+
+// btEntry is one task of `ktriage bt --format json`.
+type btEntry struct {
+	PID    int     `json:"pid"`
+	Task   string  `json:"task"`
+	CPU    int     `json:"cpu"`
+	Frames []Frame `json:"frames"`
+	Error  string  `json:"error"`
+}
+
+// TestFixtureBacktraces: on the fixtures cut with stacks and ORC tables,
+// every CPU's backtrace (bt --all) and every D-state task's (bt --state D)
+// is, frame for frame, what ktriage unwound on the original dump.
+func TestFixtureBacktraces(t *testing.T) {
+	n := 0
+	for _, f := range dumpFixtures(t) {
+		all, err := os.ReadFile(filepath.Join(fixtureDir, f.name+".bt.json"))
+		if os.IsNotExist(err) {
+			continue // not cut with stacks
+		}
+		n++
+		t.Run(f.name, func(t *testing.T) {
+			d, err := vmcore.Open(f.files...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			k, err := Attach(d, AttachOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare := func(what string, want btEntry, frames []Frame, err error) {
+				t.Helper()
+				gotErr := ""
+				if err != nil {
+					gotErr = err.Error()
+				}
+				if frames == nil {
+					frames = []Frame{}
+				}
+				gj, _ := json.Marshal(frames)
+				wj, _ := json.Marshal(want.Frames)
+				if !bytes.Equal(gj, wj) || gotErr != want.Error {
+					t.Errorf("%s: fixture gives %d frames (error %q), original %d (error %q)", what, len(frames), gotErr, len(want.Frames), want.Error)
+				}
+			}
+			var cpus []btEntry
+			if err := json.Unmarshal(all, &cpus); err != nil {
+				t.Fatal(err)
+			}
+			if len(cpus) == 0 || len(cpus[0].Frames) < 3 {
+				t.Fatalf("bt --all of the original holds %d CPUs: nothing to compare", len(cpus))
+			}
+			for _, want := range cpus {
+				task, frames, err := k.CPUBacktrace(want.CPU)
+				if task.PID != want.PID {
+					t.Errorf("cpu %d runs pid %d, original %d", want.CPU, task.PID, want.PID)
+				}
+				compare(fmt.Sprintf("cpu %d", want.CPU), want, frames, err)
+			}
+			raw, err := os.ReadFile(filepath.Join(fixtureDir, f.name+".bt-D.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var blocked []btEntry
+			if err := json.Unmarshal(raw, &blocked); err != nil {
+				t.Fatal(err)
+			}
+			tasks, err := k.Tasks()
+			if err != nil {
+				t.Fatal(err)
+			}
+			byAddr := map[string]Task{}
+			for _, tk := range tasks {
+				byAddr[fmt.Sprintf("%x", tk.Addr)] = tk
+			}
+			for _, want := range blocked {
+				tk, ok := byAddr[want.Task]
+				if !ok {
+					t.Errorf("task %s (pid %d) missing from the fixture's task list", want.Task, want.PID)
+					continue
+				}
+				frames, err := k.Backtrace(tk)
+				compare(fmt.Sprintf("pid %d", want.PID), want, frames, err)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no fixture carries stacks (NAME.bt.json)")
 	}
 }

@@ -16,29 +16,44 @@ import (
 	"github.com/ktriage/ktriage/vmcore"
 )
 
+// Reads says how much of ktriage's reading a fixture must support.
+type Reads int
+
+const (
+	// ReadDmesg: the kernel log from VMCOREINFO alone (`ktriage dmesg`).
+	ReadDmesg Reads = iota
+	// ReadSys adds kallsyms and BTF from the dump, `ktriage sys` and the
+	// task list (a few MB, mostly BTF).
+	ReadSys
+	// ReadStacks adds every task's and every CPU's backtrace (`ktriage bt`):
+	// stacks and the kernel's ORC tables, about 1.3 MB more.
+	ReadStacks
+)
+
 // Workload is what a reader computed from a dump, and the pages it touched.
 type Workload struct {
-	Dmesg []byte // the kernel log as `ktriage dmesg` prints it
-	// Full is set when kallsyms+BTF attached and Sys/Tasks ran.
-	Full     bool
+	Reads    Reads
+	Dmesg    []byte // the kernel log as `ktriage dmesg` prints it
 	Sys      kernel.SysInfo
 	Warnings []string // Sys warnings
 	Tasks    int      // threads listed by Tasks()
-	PFNs     []uint64 // every pfn read, sorted, without repeats
+	// Stacks holds every task's backtrace and every CPU's (as bt --all
+	// unwinds it), one line per frame, keyed by "pid@task" or "cpuN".
+	Stacks map[string]string
+	PFNs   []uint64 // every pfn read, sorted, without repeats
 }
 
-// Run reads the dump the way `ktriage dmesg` does and, when full is set,
-// also the way `ktriage sys` does (kallsyms and BTF from the dump, the task
-// list), recording every pfn read. A failure of the dmesg path is an
-// error; a failure of the full path is too, since a fixture meant to carry
-// Sys facts without them would be useless.
-func Run(d *vmcore.Dump, full bool) (*Workload, error) {
+// Run reads the dump the way `ktriage dmesg` does and, as reads asks, the
+// way `ktriage sys` and `ktriage bt` do (kallsyms and BTF from the dump,
+// the task list, stacks), recording every pfn read. Any failure is an
+// error: a fixture meant to carry facts it cannot give is useless.
+func Run(d *vmcore.Dump, reads Reads) (*Workload, error) {
 	seen := map[uint64]bool{}
 	prev := d.PageHook
 	d.PageHook = func(pfn uint64) { seen[pfn] = true }
 	defer func() { d.PageHook = prev }()
 
-	w := &Workload{}
+	w := &Workload{Reads: reads}
 	as, err := kernel.NewAddressSpace(d)
 	if err != nil {
 		return nil, err
@@ -52,18 +67,10 @@ func Run(d *vmcore.Dump, full bool) (*Workload, error) {
 		return nil, err
 	}
 	w.Dmesg = buf.Bytes()
-	if full {
-		k, err := kernel.Attach(d, kernel.AttachOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("attach (kallsyms+BTF from the dump): %w", err)
+	if reads >= ReadSys {
+		if err := w.readKernel(d, reads); err != nil {
+			return nil, err
 		}
-		w.Sys, w.Warnings = k.Sys()
-		tasks, err := k.Tasks()
-		if err != nil {
-			return nil, fmt.Errorf("tasks: %w", err)
-		}
-		w.Tasks = len(tasks)
-		w.Full = true
 	}
 	for pfn := range seen {
 		w.PFNs = append(w.PFNs, pfn)
@@ -72,16 +79,55 @@ func Run(d *vmcore.Dump, full bool) (*Workload, error) {
 	return w, nil
 }
 
+// readKernel attaches the dump's kallsyms and BTF and reads what sys,
+// ps and (for ReadStacks) bt read.
+func (w *Workload) readKernel(d *vmcore.Dump, reads Reads) error {
+	k, err := kernel.Attach(d, kernel.AttachOptions{})
+	if err != nil {
+		return fmt.Errorf("attach (kallsyms+BTF from the dump): %w", err)
+	}
+	w.Sys, w.Warnings = k.Sys()
+	tasks, err := k.Tasks()
+	if err != nil {
+		return fmt.Errorf("tasks: %w", err)
+	}
+	w.Tasks = len(tasks)
+	if reads < ReadStacks {
+		return nil
+	}
+	w.Stacks = map[string]string{}
+	for _, t := range tasks {
+		frames, err := k.Backtrace(t)
+		w.Stacks[fmt.Sprintf("%d@%#x", t.PID, t.Addr)] = framesText(frames, err)
+	}
+	for cpu := 0; cpu < k.NrCPUIDs(); cpu++ {
+		t, frames, err := k.CPUBacktrace(cpu)
+		w.Stacks[fmt.Sprintf("cpu%d %d@%#x", cpu, t.PID, t.Addr)] = framesText(frames, err)
+	}
+	return nil
+}
+
+func framesText(frames []kernel.Frame, err error) string {
+	var b strings.Builder
+	for _, f := range frames {
+		fmt.Fprintf(&b, "%#x %#x %s+%#x %s %s %v\n", f.SP, f.PC, f.Function, f.Offset, f.Module, f.Stack, f.Reliable)
+	}
+	if err != nil {
+		fmt.Fprintf(&b, "error: %v\n", err)
+	}
+	return b.String()
+}
+
 // Same reports how a workload on a cut dump differs from the one on its
 // source, or "" when they agree on everything a fixture test checks.
 func (w *Workload) Same(src *Workload) string {
 	if !bytes.Equal(w.Dmesg, src.Dmesg) {
 		return fmt.Sprintf("dmesg differs (%d bytes, source %d)", len(w.Dmesg), len(src.Dmesg))
 	}
-	if w.Full != src.Full {
-		return "one workload attached kallsyms+BTF, the other did not"
+	if w.Reads != src.Reads {
+		return "the workloads read different things"
 	}
-	if !w.Full {
+	if w.Reads < ReadSys {
 		return ""
 	}
 	a, b := w.Sys, src.Sys
@@ -94,6 +140,14 @@ func (w *Workload) Same(src *Workload) string {
 	}
 	if w.Tasks != src.Tasks {
 		return fmt.Sprintf("%d tasks, source %d", w.Tasks, src.Tasks)
+	}
+	if len(w.Stacks) != len(src.Stacks) {
+		return fmt.Sprintf("%d stacks, source %d", len(w.Stacks), len(src.Stacks))
+	}
+	for key, want := range src.Stacks {
+		if got := w.Stacks[key]; got != want {
+			return fmt.Sprintf("stack of %s differs:\n cut:\n%s source:\n%s", key, got, want)
+		}
 	}
 	if strings.Join(w.Warnings, "\n") != strings.Join(src.Warnings, "\n") {
 		return fmt.Sprintf("sys warnings differ: %q, source %q", w.Warnings, src.Warnings)

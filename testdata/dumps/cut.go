@@ -5,7 +5,7 @@
 // It then reruns the same readers on the result and fails unless they
 // give the same answers as on the source.
 //
-//	go run testdata/dumps/cut.go [-full] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]
+//	go run testdata/dumps/cut.go [-full|-stacks] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]
 package main
 
 import (
@@ -26,12 +26,13 @@ import (
 func main() {
 	out := flag.String("o", "", "output dump (OUT.1 ... OUT.N when split)")
 	full := flag.Bool("full", false, "also keep what kallsyms+BTF, sys and the task list read (not only the dmesg path)")
+	stacks := flag.Bool("stacks", false, "like -full, and also what bt reads: every task's and CPU's stack, the ORC tables")
 	flat := flag.Bool("F", false, "write the flattened format (makedumpfile -F)")
 	parts := flag.Int("split", 1, "split into N files (makedumpfile --split)")
 	lost := flag.Int("lost", 0, "mark INCOMPLETE and leave the descriptors of K extra pages unwritten")
 	mdf := flag.String("makedumpfile", "", "also keep the pages this makedumpfile needs for --dump-dmesg, and check it prints the same log from the cut")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run testdata/dumps/cut.go [-full] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]")
+		fmt.Fprintln(os.Stderr, "usage: go run testdata/dumps/cut.go [-full|-stacks] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -39,19 +40,26 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(flag.Args(), *out, *full, *mdf, cutdump.Options{Parts: *parts, Flattened: *flat, Lost: *lost}); err != nil {
+	reads := cutdump.ReadDmesg
+	switch {
+	case *stacks:
+		reads = cutdump.ReadStacks
+	case *full:
+		reads = cutdump.ReadSys
+	}
+	if err := run(flag.Args(), *out, reads, *mdf, cutdump.Options{Parts: *parts, Flattened: *flat, Lost: *lost}); err != nil {
 		fmt.Fprintln(os.Stderr, "cut:", err)
 		os.Exit(1)
 	}
 }
 
-func run(src []string, out string, full bool, mdf string, opts cutdump.Options) error {
+func run(src []string, out string, reads cutdump.Reads, mdf string, opts cutdump.Options) error {
 	d, err := vmcore.Open(src...)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	want, err := cutdump.Run(d, full)
+	want, err := cutdump.Run(d, reads)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src[0], err)
 	}
@@ -85,7 +93,7 @@ func run(src []string, out string, full bool, mdf string, opts cutdump.Options) 
 		return fmt.Errorf("the cut dump does not open: %w", err)
 	}
 	defer c.Close()
-	got, err := cutdump.Run(c, full)
+	got, err := cutdump.Run(c, reads)
 	if err != nil {
 		return fmt.Errorf("the cut dump does not read: %w", err)
 	}

@@ -6,9 +6,12 @@
 # Each fixture keeps only the pages ktriage reads (cut.go runs the readers
 # with a page hook), with the source's compressed page bytes copied verbatim.
 # "dmesg" fixtures hold what `ktriage dmesg` reads; "full" ones also what
-# kallsyms+BTF, `ktriage sys` and the task list read (a few MB, mostly BTF).
-# Beside each: NAME.dmesg.txt and NAME.sys.json, produced by ktriage from the
-# ORIGINAL dump; the dmesg must equal crash 8.0.6's log.txt of that dump.
+# kallsyms+BTF, `ktriage sys` and the task list read (a few MB, mostly BTF);
+# "stacks" ones also what `ktriage bt` reads (stacks, ORC tables).
+# Beside each, produced by ktriage from the ORIGINAL dump: NAME.dmesg.txt
+# (which must equal crash 8.0.6's log.txt of that dump), NAME.sys.json for
+# full and stacks fixtures, NAME.bt.json (bt --all) and NAME.bt-D.json
+# (bt --state D) for stacks fixtures.
 #
 # Where the local makedumpfile can read the format (not snappy or zstd in
 # Debian's build, not QEMU's dumps, whose header phys_base it trusts), the
@@ -49,23 +52,25 @@ fixture() {
 	while [ "$1" != "--" ]; do files="$files $1"; shift; done
 	shift
 	flags=""
-	[ "$workload" = full ] && flags=-full
-	rm -f "$here/$name".vmcore "$here/$name".vmcore.*
+	[ "$workload" = dmesg ] || flags=-$workload
+	rm -f "$here/$name".vmcore "$here/$name".vmcore.* "$here/$name".*.json
 	"$cut" $flags "$@" -o "$here/$name.vmcore" $files
 	"$ktriage" dmesg $files >"$here/$name.dmesg.txt"
 	cmp "$here/$name.dmesg.txt" "$corpus/$src/crash-8.0.6/log.txt" ||
 		{ echo "make.sh: ktriage dmesg of $src differs from crash's log.txt" >&2; exit 1; }
-	if [ "$workload" = full ]; then
+	if [ "$workload" != dmesg ]; then
 		"$ktriage" sys --format json $files >"$here/$name.sys.json"
-	else
-		rm -f "$here/$name.sys.json"
+	fi
+	if [ "$workload" = stacks ]; then
+		"$ktriage" bt --all --format json $files >"$here/$name.bt.json"
+		"$ktriage" bt --state D --format json $files >"$here/$name.bt-D.json"
 	fi
 }
 
 fixture sysrq-kdump-lzo      sysrq-kdump-lzo      dmesg $(withmdf)
 fixture sysrq-kdump-snappy   sysrq-kdump-snappy   dmesg
 fixture sysrq-kdump-zlib     sysrq-kdump-zlib     full $(withmdf)
-fixture hung-kdump-zstd      hung-kdump-zstd      full
+fixture hung-kdump-zstd      hung-kdump-zstd      stacks
 fixture hung-qemu-kdump-zlib hung-qemu-kdump-zlib full -F
 fixture sysrq-flat-lzo       sysrq-flat-lzo       dmesg -F $(withmdf)
 fixture sysrq-split-lzo      sysrq-split-lzo      dmesg -split 2 $(withmdf)
