@@ -12,6 +12,8 @@
 #   KTRIAGE_GEN_QEMU_FORMATS   dump-guest-memory formats (elf kdump-zlib)
 #   KTRIAGE_GEN_KDUMP_FORMATS  makedumpfile outputs       (kdump-lzo kdump-zlib flat-lzo)
 #                              also known: kdump-raw (-d 31, no compression), elf (-E -d 31)
+#   KTRIAGE_GEN_QEMU_MEM, KTRIAGE_GEN_KDUMP_MEM, KTRIAGE_GEN_CRASHKERNEL
+#                         guest sizes                    (256M; 512M with crashkernel=160M)
 #   KTRIAGE_GEN_ACCEL     kvm or tcg; probed when unset
 #   KTRIAGE_GEN_NO_INSTALL=1   do not apt-get install missing host tools
 set -euo pipefail
@@ -27,9 +29,9 @@ KDUMP_FORMATS=${KTRIAGE_GEN_KDUMP_FORMATS:-kdump-lzo kdump-zlib flat-lzo}
 ALL_SCENARIOS="sysrq hung oops-null bug softlockup oom warn-panic"
 
 # Small guests keep the dumps small. The kdump guest needs room for the capture kernel.
-QEMU_MEM=256M
-KDUMP_MEM=512M
-CRASHKERNEL=160M
+QEMU_MEM=${KTRIAGE_GEN_QEMU_MEM:-256M}
+KDUMP_MEM=${KTRIAGE_GEN_KDUMP_MEM:-512M}
+CRASHKERNEL=${KTRIAGE_GEN_CRASHKERNEL:-160M}
 QEMU_TIMEOUT=240   # seconds for boot + crash + dump-guest-memory
 KDUMP_TIMEOUT=420  # seconds for boot + crash + capture kernel + every makedumpfile run
 COMMITTED_LOG_LIMIT=$((200 * 1024))
@@ -49,7 +51,6 @@ die() { log "error: $*"; exit 1; }
 ensure_host_tools() {
 	local missing=()
 	command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
-	[ -x /bin/busybox ] && /bin/busybox --list | grep -qx fsfreeze || missing+=(busybox-static)
 	command -v makedumpfile >/dev/null || missing+=(makedumpfile)
 	command -v kexec >/dev/null || [ -x /usr/sbin/kexec ] || missing+=(kexec-tools)
 	[ -x /usr/sbin/vmcore-dmesg ] || missing+=(kexec-tools)
@@ -76,12 +77,29 @@ fetch_kernel() {
 	deb=$(ls "$CACHE"/linux-image-"$RELEASE"_*.deb 2>/dev/null | head -1 || true)
 	if [ -z "$deb" ]; then
 		log "downloading linux-image-$RELEASE"
-		(cd "$CACHE" && apt-get download -q "linux-image-$RELEASE" 2>&1 | grep -v 'unsandboxed' >&2 || true)
+		(cd "$CACHE" && apt-get download -qq "linux-image-$RELEASE" 2>&1 | grep -v 'unsandboxed' >&2 || true)
 		deb=$(ls "$CACHE"/linux-image-"$RELEASE"_*.deb 2>/dev/null | head -1 || true)
 		[ -n "$deb" ] || die "apt-get download linux-image-$RELEASE failed"
 	fi
 	rm -rf "$KERNEL_DIR"
 	dpkg-deb -x "$deb" "$KERNEL_DIR"
+}
+
+# The initramfs's busybox comes from busybox-static's package, whatever busybox the host has.
+fetch_busybox() {
+	BUSYBOX=$CACHE/busybox-static/bin/busybox
+	[ -x "$BUSYBOX" ] && return
+	local deb
+	deb=$(ls "$CACHE"/busybox-static_*.deb 2>/dev/null | head -1 || true)
+	if [ -z "$deb" ]; then
+		log "downloading busybox-static"
+		(cd "$CACHE" && apt-get download -qq busybox-static 2>&1 | grep -v 'unsandboxed' >&2 || true)
+		deb=$(ls "$CACHE"/busybox-static_*.deb 2>/dev/null | head -1 || true)
+		[ -n "$deb" ] || die "apt-get download busybox-static failed"
+	fi
+	rm -rf "$CACHE/busybox-static"
+	dpkg-deb -x "$deb" "$CACHE/busybox-static"
+	[ -x "$BUSYBOX" ] || die "no bin/busybox in $deb"
 }
 
 # Copies a dynamic binary and the shared libraries it needs into the initramfs tree.
@@ -95,7 +113,7 @@ copy_with_libs() {
 
 build_initramfs() {
 	local stamp=$BUILD/inputs.sha256 sum
-	sum=$(cat "$HERE/init" "$HERE/memhog.c" "$HERE/module/ktriage_crash.c" "$HERE/module/Makefile" \
+	sum=$(cat "$BUSYBOX" "$HERE/init" "$HERE/memhog.c" "$HERE/module/ktriage_crash.c" "$HERE/module/Makefile" \
 		"$0" | sha256sum | cut -d' ' -f1)
 	if [ -f "$INITRD" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
 		return
@@ -110,7 +128,7 @@ build_initramfs() {
 
 	local root=$BUILD/root mods=$KERNEL_DIR/lib/modules/$RELEASE/kernel m f
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules/ktriage}
-	install -m 0755 /bin/busybox "$root/bin/busybox"
+	install -m 0755 "$BUSYBOX" "$root/bin/busybox"
 	install -m 0755 "$HERE/init" "$root/init"
 	install -m 0755 "$BUILD/memhog" "$root/bin/memhog"
 	install -m 0644 "$BUILD/module/ktriage_crash.ko" "$root/lib/modules/ktriage/"
@@ -236,6 +254,7 @@ run_qemu_mode() {
 	local qemu_pid=$!
 	rc=0
 	python3 "$HERE/qmp-dump.py" "$run/qmp.sock" "$QEMU_TIMEOUT" "${args[@]}" 2>>"$run/qemu.log" || rc=$?
+	[ $rc -eq 0 ] || kill "$qemu_pid" 2>/dev/null || true
 	wait "$qemu_pid" || true
 	local seconds=$(($(date +%s) - start))
 	if [ $rc -ne 0 ]; then
@@ -314,6 +333,7 @@ main() {
 	done
 	ensure_host_tools
 	fetch_kernel
+	fetch_busybox
 	build_initramfs
 	mkdir -p "$OUT" "$WORK"
 	# The module with its debug info, for crash's "mod -s" and symbol lookups in the dumps.
