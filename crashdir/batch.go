@@ -137,13 +137,18 @@ func Run(ctx context.Context, cfg Config) (*FleetResult, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if ctx.Err() != nil {
+					continue // cancelled: leave it unreached
+				}
 				r := processCrash(ctx, &cfg, disc.Crashes[i])
 				var storeErr error
-				if cfg.Store != nil && !r.Row.Reused {
-					storeErr = cfg.Store.Put(ctx, &r.Row, r.Incident)
+				if cfg.Store != nil && !r.Row.Reused && r.Row.Key != "" {
+					// Stored even after a cancel: the work is done and whole.
+					storeErr = cfg.Store.Put(context.WithoutCancel(ctx), &r.Row, r.Incident)
 				}
 				mu.Lock()
 				res.Results[i] = r
+				reached[i] = true
 				if storeErr != nil {
 					res.StoreErrors = append(res.StoreErrors, fmt.Sprintf("%s: %v", r.Row.Path, storeErr))
 				}
@@ -160,7 +165,6 @@ dispatch:
 		case <-ctx.Done():
 			break dispatch
 		case next <- i:
-			reached[i] = true
 		}
 	}
 	close(next)

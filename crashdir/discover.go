@@ -484,10 +484,12 @@ func layoutOf(dir string, files []dirFile) (Layout, string, time.Time) {
 // readSUSEReadme reads kdumptool's README.txt: "Crash time     : 2024-01-15
 // 10:23 (+0100)", "Kernel version : …", "Host           : …".
 func readSUSEReadme(path string, c *Crash) {
-	data, err := readHead(path, 64<<10)
-	if err != nil {
-		return
+	if data, err := readHead(path, 64<<10); err == nil {
+		parseSUSEReadme(data, c)
 	}
+}
+
+func parseSUSEReadme(data []byte, c *Crash) {
 	for _, line := range strings.Split(string(data), "\n") {
 		key, val, ok := strings.Cut(line, ":")
 		if !ok {
@@ -531,6 +533,10 @@ func releaseFromLog(path string) string {
 	if err != nil {
 		return ""
 	}
+	return releaseIn(data)
+}
+
+func releaseIn(data []byte) string {
 	if m := linuxVersionRe.FindSubmatch(data); m != nil {
 		return string(m[1])
 	}
