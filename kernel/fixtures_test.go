@@ -94,6 +94,21 @@ func TestFixtureDmesg(t *testing.T) {
 	}
 }
 
+// attachFixture opens a fixture with its own kallsyms and BTF.
+func attachFixture(t *testing.T, f dumpFixture) *Kernel {
+	t.Helper()
+	d, err := vmcore.Open(f.files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	k, err := Attach(d, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // sysJSON is the part of `ktriage sys --format json` the fixtures keep.
 type sysJSON struct {
 	CPUs          int        `json:"cpus"`
@@ -126,15 +141,8 @@ func TestFixtureSys(t *testing.T) {
 			if err := json.Unmarshal(raw, &want); err != nil {
 				t.Fatal(err)
 			}
-			d, err := vmcore.Open(f.files...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			k, err := Attach(d, AttachOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			k := attachFixture(t, f)
+			d := k.Dump
 			s, warns := k.Sys()
 			recs, err := ReadLog(k.AS, d.VMCoreInfo)
 			if err != nil {
@@ -213,15 +221,7 @@ func TestFixtureBacktraces(t *testing.T) {
 		}
 		n++
 		t.Run(f.name, func(t *testing.T) {
-			d, err := vmcore.Open(f.files...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			k, err := Attach(d, AttachOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			k := attachFixture(t, f)
 			compare := func(what string, want btEntry, frames []Frame, err error) {
 				t.Helper()
 				gotErr := ""
