@@ -327,13 +327,6 @@ func (d *DWARF) TypeInfo(name string) (TypeInfo, error) {
 	return describe(t), nil
 }
 
-// Global is a global variable as the DWARF index knows it.
-type Global struct {
-	Name string
-	Addr uint64 // link-time address, or per-CPU offset for per-CPU variables
-	Type TypeInfo
-}
-
 // GlobalAddr is a global's link-time address (or per-CPU offset).
 func (d *DWARF) GlobalAddr(name string) (uint64, bool) {
 	g, ok := d.idx.globals[name]
