@@ -40,6 +40,7 @@ type hwBuilder struct {
 type hwFinding struct {
 	he   incident.HardwareError
 	rep  *incident.Report
+	host string
 	seq  int
 	boot int
 }
@@ -214,7 +215,7 @@ func (x *extractor) finishHardware(host string) {
 		return
 	}
 	delete(x.hw, host)
-	f := hwFinding{he: h.he, seq: h.seq, boot: h.boot}
+	f := hwFinding{he: h.he, host: host, seq: h.seq, boot: h.boot}
 	if h.report {
 		r := h.rep
 		r.Kind = incident.KindHardwareError

@@ -254,7 +254,7 @@ func (x *extractor) fill(in *incident.Incident, host string) {
 		items = append(items, item{f.rep, f.family, f.boot, f.seq})
 	}
 	for _, h := range x.hwDone {
-		if h.rep != nil && h.rep.Host != host && host != "" {
+		if h.host != host && host != "" {
 			continue
 		}
 		in.HardwareErrs = append(in.HardwareErrs, h.he)
