@@ -44,7 +44,8 @@ var machineryPatterns = []string{
 	`^out_of_line_wait_on_bit`, `^__wait_on_bit`, `^wait_on_page_bit`, `^bit_wait`, `^usleep_range`,
 	`^msleep`, `^do_nanosleep`, `^hrtimer_nanosleep`, `^schedule_hrtimeout`,
 	// Locking.
-	`lock_acquire`, `lock_release`, `print_unlock`, `imbalance_bug`, `perf_trace`, `lock_class`, `lockdep`, `mark_lock`, `(reacquire|mark)_held_locks`,
+	`lock_acquire`, `lock_release`, `print_unlock`, `imbalance_bug`, `perf_trace`, `print_usage_bug`, `^valid_state$`,
+	`^mark_lock`, `^check_(prev_add|prevs_add|noncircular|deadlock|irq_usage|usage)`, `^validate_chain`, `^__lock_sock`, `^lock_sock`, `lock_class`, `lockdep`, `mark_lock`, `(reacquire|mark)_held_locks`,
 	`raw_spin_rq`, `spin_lock`, `spin_trylock`, `spin_unlock`, `read_lock`, `read_trylock`, `write_lock`,
 	`write_trylock`, `read_unlock`, `write_unlock`, `^down$`, `down_read`, `down_write`, `down_trylock`,
 	`^down_interruptible`, `^down_killable`, `^down_timeout`, `^__down`, `up_read`, `up_write`,
