@@ -183,10 +183,21 @@ func decodeKernelMessage(s string, l *line) {
 		l.format = FormatVmcoreDmesg
 		return
 	}
+	// A console interleaves other programs' output with the kernel's on
+	// the same line ("el.service [0m.[  288.56][T21583] WARNING: ...");
+	// the kernel message starts at its stamp.
+	if loc := embeddedStampRe.FindStringIndex(s); loc != nil && loc[0] > 0 {
+		decodeKernelMessage(s[loc[0]:], l)
+		return
+	}
 	l.bare = true
 	l.format = FormatPlain
 	l.rec.Text = s
 }
+
+// embeddedStampRe finds a dmesg stamp (microsecond precision, as the
+// kernel prints it) inside a line.
+var embeddedStampRe = regexp.MustCompile(`\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? `)
 
 // journalEntry is the subset of journalctl -o json fields we read.
 type journalEntry struct {

@@ -93,8 +93,11 @@ func TestFormats(t *testing.T) {
 		{"journal json", "journal-json", rewrite(lines, func(i int, ts, msg string) string { return json1("app-7", msg, 4, int64(i)) }), "app-7"},
 		{"console", "console", rewrite(lines, func(i int, ts, msg string) string {
 			s := fmt.Sprintf("[%s] %s", ts, msg)
-			if i%4 == 1 {
+			switch i % 4 {
+			case 1: // a program's line between the kernel's
 				s = "\x1b[0;32m  OK  \x1b[0m] Reached target Shutdown.\n" + s
+			case 2: // a program's output glued in front of a kernel line
+				s = "Starting \x1b[0;1;39mudev.service\x1b[0m." + s
 			}
 			return s
 		}), ""},
