@@ -73,10 +73,12 @@ func (f *FleetResult) Rows() []Row {
 }
 
 // Counts are the batch's totals by outcome.
+// Crashes a cancelled batch never reached are in none of them.
 func (f *FleetResult) Counts() (analyzed, reused, logOnly, failed int) {
 	for i := range f.Results {
 		r := &f.Results[i].Row
 		switch {
+		case r.Status == StatusInterrupted:
 		case r.Failed():
 			failed++
 		case r.Reused:
@@ -90,9 +92,6 @@ func (f *FleetResult) Counts() (analyzed, reused, logOnly, failed int) {
 	}
 	return
 }
-
-// statusInterrupted marks crashes a cancelled batch never reached.
-const statusInterrupted = statusFailed + "not analyzed: interrupted"
 
 // Run discovers the crashes below cfg.Roots and analyzes them in parallel.
 // A crash that fails (an error, or a panic in a reader) becomes a failed
@@ -176,7 +175,7 @@ dispatch:
 		if !ok {
 			c := disc.Crashes[i]
 			res.Results[i] = Result{Crash: c, Row: Row{Path: c.Name(), Layout: c.Layout, Host: c.Host,
-				Time: c.Time, Status: statusInterrupted}}
+				Time: c.Time, Status: StatusInterrupted}}
 			res.Interrupted = true
 		}
 	}

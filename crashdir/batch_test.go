@@ -133,7 +133,7 @@ func TestCancelKeepsWhatWasDone(t *testing.T) {
 		switch {
 		case r.Status == StatusOK:
 			done++
-		case r.Status == statusInterrupted:
+		case r.Status == StatusInterrupted:
 			interrupted++
 		default:
 			t.Errorf("unexpected row %+v", r)

@@ -76,7 +76,7 @@ func writeHTML(w io.Writer, res *FleetResult, show sections) error {
 		switch {
 		case r.Failed():
 			class = "failed"
-		case r.LogOnly():
+		case r.LogOnly(), r.Status == StatusInterrupted:
 			class = "log-only"
 		}
 		p.Rows = append(p.Rows, htmlRow{Row: r, DisplayTitle: titleOf(&r), StatusClass: class, StatusWord: statusWord(&r)})

@@ -64,7 +64,7 @@ func headline(res *FleetResult) string {
 	line := fmt.Sprintf("%d crashes: %d analyzed, %d reused from the store, %d from the log only, %d failed",
 		s.Total, s.Analyzed, s.Reused, s.LogOnly, s.Failed)
 	if res.Interrupted {
-		line += " (interrupted: the rest were not analyzed)"
+		line += fmt.Sprintf("; interrupted, %d not analyzed", s.Interrupted)
 	}
 	return line
 }
@@ -187,6 +187,8 @@ func statusWord(r *Row) string {
 	switch {
 	case r.Failed():
 		return "failed"
+	case r.Status == StatusInterrupted:
+		return "not analyzed"
 	case r.LogOnly():
 		return "log-only"
 	case r.Reused:

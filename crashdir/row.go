@@ -49,8 +49,10 @@ type FindingRef struct {
 const (
 	StatusOK         = "ok"
 	StatusIncomplete = "ok: incomplete dump"
-	statusLogOnly    = "log-only: "
-	statusFailed     = "failed: "
+	// StatusInterrupted marks crashes a cancelled batch never reached.
+	StatusInterrupted = "not analyzed: interrupted"
+	statusLogOnly     = "log-only: "
+	statusFailed      = "failed: "
 )
 
 // Failed reports whether nothing could be analyzed.

@@ -17,6 +17,8 @@ type Summary struct {
 	Reused   int `json:"reused"`
 	LogOnly  int `json:"log_only"`
 	Failed   int `json:"failed"`
+	// Interrupted counts crashes a cancelled batch never reached.
+	Interrupted int `json:"interrupted,omitempty"`
 	// ByTitle groups crashes by their title, the signature kernel
 	// developers use; ByFinding by the rule that explains them.
 	ByTitle   []Group `json:"by_title"`
@@ -115,6 +117,10 @@ func Summarize(rows []Row) Summary {
 	byFinding := map[string]*groupBuilder{}
 	for i := range rows {
 		r := &rows[i]
+		if r.Status == StatusInterrupted {
+			s.Interrupted++
+			continue
+		}
 		switch {
 		case r.Failed():
 			s.Failed++

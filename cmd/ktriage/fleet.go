@@ -230,3 +230,21 @@ func newStoreReportCmd(name, short string, write func(io.Writer, *crashdir.Fleet
 	o.registerOutput(cmd)
 	return cmd
 }
+
+// analyzeFleet lets `ktriage analyze` hand over directories that hold
+// several crashes (a /var/crash tree): it does nothing and returns
+// handled=false unless every path is a directory and, for one path, that
+// directory holds more than one crash. Results go to the default store, as
+// with `ktriage fleet`; format "json" gives JSON Lines.
+func analyzeFleet(cmd *cobra.Command, paths []string, format, output, rules string) (handled bool, err error) {
+	for _, p := range paths {
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			return false, nil
+		}
+	}
+	if len(paths) == 1 && !crashdir.IsCrashDir(paths[0]) {
+		return false, nil
+	}
+	o := &fleetOptions{jobs: runtime.NumCPU(), format: format, output: output, rules: rules}
+	return true, runFleet(cmd, paths, o)
+}
