@@ -18,7 +18,7 @@ stop() {
   [[ -n "$data" && -d "$data" ]] || { echo "start-postgres: nothing to stop" >&2; return 0; }
   local bin
   bin="$(pg_bin)"
-  runuser -u postgres -- "$bin/pg_ctl" -D "$data/cluster" -m fast -w stop >&2 || true
+  runuser -u postgres -- "$bin/pg_ctl" -D "$data/cluster" -m fast -w stop > /dev/null || true
   rm -rf "$data"
 }
 
@@ -54,13 +54,20 @@ while [[ -e "/tmp/.s.PGSQL.$port" || -e "/var/run/postgresql/.s.PGSQL.$port" ]];
   port=$((20000 + RANDOM % 20000))
 done
 
-runuser -u postgres -- "$bin/initdb" -D "$data/cluster" -A trust -U postgres --no-sync -E UTF8 >&2
-runuser -u postgres -- "$bin/pg_ctl" -D "$data/cluster" -l "$data/server.log" -w -t 60 \
-  -o "-k $data -p $port -c listen_addresses='' -c fsync=off -c max_connections=50" start >&2 || {
-  cat "$data/server.log" >&2
+# The tools' chatter goes to a log, shown only when something fails.
+failed() {
+  cat "$data/setup.log" "$data/server.log" >&2 2>/dev/null || true
+  echo "start-postgres: $1 failed" >&2
   exit 1
 }
-runuser -u postgres -- "$bin/createdb" -h "$data" -p "$port" -U postgres ktriage_test >&2
+runuser -u postgres -- "$bin/initdb" -D "$data/cluster" -A trust -U postgres --no-sync -E UTF8 \
+  > "$data/setup.log" 2>&1 || failed initdb
+runuser -u postgres -- "$bin/pg_ctl" -D "$data/cluster" -l "$data/server.log" -w -t 60 \
+  -o "-k $data -p $port -c listen_addresses='' -c fsync=off -c max_connections=50" start \
+  >> "$data/setup.log" 2>&1 || failed "pg_ctl start"
+runuser -u postgres -- "$bin/createdb" -h "$data" -p "$port" -U postgres ktriage_test \
+  >> "$data/setup.log" 2>&1 || failed createdb
+echo "start-postgres: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on socket $data, port $port" >&2
 
 echo "export KTRIAGE_TEST_PG_DSN='postgres://postgres@/ktriage_test?host=$data&port=$port&sslmode=disable'"
 echo "export KTRIAGE_TEST_PG_DATA='$data'"
