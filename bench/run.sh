@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash dmesg.sh
+bash logparse.sh
 bash analyze.sh
 [[ -f fleet.sh ]] && bash fleet.sh || true
