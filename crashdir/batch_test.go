@@ -182,6 +182,9 @@ func TestDiscoverLayouts(t *testing.T) {
 	w("archive/node7.vmcore", "KDUMP   ")
 	w("archive/logs/messages-20261120", "Nov 20 kernel: BUG: soft lockup")
 	w("archive/inventory.csv", "host,rack")
+	w("_usr_bin_python3.0.crash", "ProblemType: Crash") // apport's, not the kernel's
+	w("kexec_cmd", "kexec -p /boot/vmlinuz")
+	w(".snapshot/hourly/202611201000/dump.202611201000", "KDUMP   ")
 	if err := os.Symlink(root, filepath.Join(root, "archive", "loop")); err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +242,9 @@ func TestDiscoverLayouts(t *testing.T) {
 	}
 	if reasons["archive/inventory.csv"] == "" {
 		t.Errorf("inventory.csv not listed as skipped: %v", reasons)
+	}
+	if len(reasons) != 2 {
+		t.Errorf("skipped %v; want only the packed dump and inventory.csv (kdump's and apport's files are known)", reasons)
 	}
 	if !IsCrashDir(root) || IsCrashDir(filepath.Join(root, "2026-11-23-08:15")) {
 		t.Errorf("IsCrashDir: a tree of many crashes is one, a single crash folder is not")

@@ -142,6 +142,11 @@ var (
 	looseLogRe = regexp.MustCompile(`^(.*\.log|messages|kern\.log|syslog|dmesg|console|journal|` +
 		`vmcore-dmesg)([.-][\w.-]*)?$`)
 	splitPartRe = regexp.MustCompile(`^(.*)\.(\d+)$`)
+	// What kdump services and apport leave beside the dumps: kernels and
+	// maps they copied, their scripts, user-space crash reports. Not worth a
+	// "skipped" line each.
+	companionArtefactRe = regexp.MustCompile(`^(README\.txt|kexec_cmd|rearrange\.sh|makedumpfile-R\.pl|` +
+		`(vmlinu[xz]|System\.map|config|initrd|linux-image)(-.*)?|.*\.(crash|upload|uploaded|lock))$`)
 
 	rhelDirRe   = regexp.MustCompile(`^(.+)-(\d{4}-\d{2}-\d{2}-\d{2}:\d{2}:\d{2})$`)
 	debianDirRe = regexp.MustCompile(`^\d{12}$`)
@@ -207,8 +212,8 @@ func Discover(roots []string) (*Discovery, error) {
 				return nil
 			}
 			abs, _ := filepath.Abs(path)
-			if seen[abs] {
-				return fs.SkipDir
+			if seen[abs] || path != root && strings.HasPrefix(e.Name(), ".") {
+				return fs.SkipDir // visited, or hidden (.snapshot, .git)
 			}
 			seen[abs] = true
 			d.scanDir(path)
@@ -337,7 +342,7 @@ func (d *Discovery) scanDir(dir string) {
 		}
 	}
 	for _, f := range files {
-		if f.kind == kindOther && !dumpNameRe.MatchString(f.name) && f.name != "README.txt" {
+		if f.kind == kindOther && !dumpNameRe.MatchString(f.name) && !companionArtefactRe.MatchString(f.name) {
 			d.Skipped = append(d.Skipped, Skipped{Path: f.path, Reason: "neither a crash dump nor a kernel log"})
 		}
 	}
