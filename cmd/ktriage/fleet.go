@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/ktriage/ktriage/analyzers"
 	"github.com/ktriage/ktriage/crashdir"
 )
 
@@ -93,7 +92,7 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if !validFleetFormat(o.format) {
 		return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(crashdir.Formats, ", "))
 	}
-	rb, err := fleetRulebook(o.rules)
+	rb, err := loadRulebook(o.rules) // analyze.go's: built-in rules plus a team's folder
 	if err != nil {
 		return err
 	}
@@ -145,19 +144,6 @@ func validFleetFormat(f string) bool {
 		}
 	}
 	return f == "md" || f == "json"
-}
-
-// fleetRulebook is the built-in rulebook plus a team's rules folder.
-func fleetRulebook(dir string) (*analyzers.Rulebook, error) {
-	rb, err := analyzers.Builtin()
-	if err != nil || dir == "" {
-		return rb, err
-	}
-	extra, err := analyzers.LoadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("rules in %s: %w", dir, err)
-	}
-	return rb.With(extra), nil
 }
 
 // writeFleetReport sends a report to -o FILE or standard output.
