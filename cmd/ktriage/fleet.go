@@ -174,9 +174,16 @@ func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, e
 		return nil, err
 	}
 	res := &crashdir.FleetResult{FromStore: true}
+	withIncidents := o.format == "jsonl" || o.format == "json" // JSON Lines carry the whole incident
 	for _, r := range rows {
 		r.Reused = true
-		res.Results = append(res.Results, crashdir.Result{Row: r})
+		result := crashdir.Result{Row: r}
+		if withIncidents {
+			if result.Incident, err = st.Incident(cmd.Context(), r.Key); err != nil {
+				return nil, err
+			}
+		}
+		res.Results = append(res.Results, result)
 	}
 	res.Summary = crashdir.Summarize(res.Rows())
 	if len(rows) == 0 {
