@@ -40,6 +40,7 @@ var schema = []string{
 	)`,
 	`CREATE INDEX IF NOT EXISTS ktriage_crashes_time ON ktriage_crashes (crash_time)`,
 	`CREATE INDEX IF NOT EXISTS ktriage_crashes_title ON ktriage_crashes (title)`,
+	`CREATE INDEX IF NOT EXISTS ktriage_crashes_path ON ktriage_crashes (path)`,
 }
 
 // SQLStore is a Store in a SQL database: SQLite (embedded, the default) or
@@ -90,9 +91,11 @@ func OpenStore(ctx context.Context, dsn string) (*SQLStore, error) {
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
 		// WAL lets readers run beside the writer; busy_timeout makes a
-		// second process writing the same file wait instead of failing.
+		// second process writing the same file wait instead of failing;
+		// immediate transactions take the write lock up front, so a
+		// waiting writer never finds its snapshot stale halfway through.
 		s.db, err = sql.Open("sqlite", "file:"+path+
-			"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+			"?_txlock=immediate&_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
 		if err == nil {
 			s.db.SetMaxOpenConns(1) // one writer per process; SQLite serialises writers anyway
 		}
@@ -155,7 +158,10 @@ func (s *SQLStore) Get(ctx context.Context, key string) (*Row, bool, error) {
 	return &r, true, nil
 }
 
-// Put implements Store: one statement, so a row is stored whole or not at all.
+// Put implements Store. A path holds one dump at a time: rows of the same
+// path under another identity (the dump was still being written, or was
+// replaced) are removed in the same transaction, so the store never counts
+// one crash twice.
 func (s *SQLStore) Put(ctx context.Context, r *Row, in *incident.Incident) error {
 	if r.Key == "" {
 		return fmt.Errorf("row for %s has no identity; not stored", r.Path)
@@ -178,7 +184,16 @@ func (s *SQLStore) Put(ctx context.Context, r *Row, in *incident.Incident) error
 	if !r.Time.IsZero() {
 		crashTime = r.Time.UTC().Format(time.RFC3339)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO ktriage_crashes
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.where, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM ktriage_crashes WHERE path = $1 AND dump_key <> $2`,
+		r.Path, r.Key); err != nil {
+		return fmt.Errorf("store %s: %w", s.where, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO ktriage_crashes
 		(dump_key, path, size, checksum, layout, host, crash_time, release, title, top_finding, status,
 		 analyzed_at, row_json, incident_json)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -189,6 +204,9 @@ func (s *SQLStore) Put(ctx context.Context, r *Row, in *incident.Incident) error
 		 analyzed_at = excluded.analyzed_at, row_json = excluded.row_json, incident_json = excluded.incident_json`,
 		r.Key, r.Path, r.Size, r.Checksum, string(r.Layout), r.Host, crashTime, r.Release, r.Title,
 		r.TopLabel(), r.Status, r.AnalyzedAt.UTC().Format(time.RFC3339Nano), string(rowJSON), inJSON)
+	if err == nil {
+		err = tx.Commit()
+	}
 	if err != nil {
 		return fmt.Errorf("store %s: %w", s.where, err)
 	}

@@ -123,6 +123,16 @@ func TestStoreRoundTrip(t *testing.T) {
 		if in, err := st.Incident(ctx, "k1"); in != nil || err != nil {
 			t.Errorf("replaced row kept its old incident: %v %v", in, err)
 		}
+		// The dump at that path grew (its capture finished): a new identity
+		// replaces the old row instead of counting the crash twice.
+		grown := testRow("k2", 1)
+		grown.Path = r.Path
+		if err := st.Put(ctx, grown, nil); err != nil {
+			t.Fatal(err)
+		}
+		if rows, _ := st.Rows(ctx); len(rows) != 1 || rows[0].Key != "k2" {
+			t.Errorf("after the dump changed: rows %+v, want only the new identity", rows)
+		}
 	})
 }
 
