@@ -120,3 +120,27 @@ func TestSummaryGroupsAndKernelVerdicts(t *testing.T) {
 		t.Errorf("affected %v, fixed %v", f.Affected, f.Fixed)
 	}
 }
+
+func TestSince(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"30d":                  now.AddDate(0, 0, -30),
+		"2w":                   now.AddDate(0, 0, -14),
+		"36h":                  now.Add(-36 * time.Hour),
+		"2026-11-01":           time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+		"2026-11-01T10:00:00Z": time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC),
+	} {
+		if got, err := ParseSince(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("ParseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "-3d", "d", "2026-13-01"} {
+		if _, err := ParseSince(bad, now); err == nil {
+			t.Errorf("ParseSince(%q) accepted", bad)
+		}
+	}
+	rows := hostileResult().Rows()
+	if got := Since(rows, time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)); len(got) != 1 || got[0].Key != "b" {
+		t.Errorf("Since kept %+v, want only the row of the 22nd", got)
+	}
+}

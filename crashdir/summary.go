@@ -1,7 +1,10 @@
 package crashdir
 
 import (
+	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -204,5 +207,43 @@ func buildGroups(m map[string]*groupBuilder) []Group {
 		}
 		return a.Key < b.Key
 	})
+	return out
+}
+
+// ParseSince reads a --since value: a duration back from now ("36h", "30d",
+// "2w") or a date ("2026-11-01", "2026-11-01T10:00:00Z").
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	unit := time.Duration(0)
+	switch {
+	case strings.HasSuffix(s, "d"):
+		unit = 24 * time.Hour
+	case strings.HasSuffix(s, "w"):
+		unit = 7 * 24 * time.Hour
+	}
+	if unit != 0 {
+		if n, err := strconv.Atoi(strings.TrimSpace(s[:len(s)-1])); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * unit), nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: give a duration (36h, 30d, 2w) or a date (2026-11-01)", s)
+}
+
+// Since keeps the rows of crashes at or after t; rows without a crash time
+// are dropped, as no one can say when they happened.
+func Since(rows []Row, t time.Time) []Row {
+	var out []Row
+	for _, r := range rows {
+		if !r.Time.IsZero() && !r.Time.Before(t) {
+			out = append(out, r)
+		}
+	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -35,6 +36,7 @@ type fleetOptions struct {
 	rules         string
 	debuginfoDirs []string
 	noSystemDebug bool
+	since         string
 }
 
 func (o *fleetOptions) registerStore(cmd *cobra.Command) {
@@ -173,6 +175,13 @@ func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, e
 	if err != nil {
 		return nil, err
 	}
+	if o.since != "" {
+		t, err := crashdir.ParseSince(o.since, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		rows = crashdir.Since(rows, t)
+	}
 	res := &crashdir.FleetResult{FromStore: true}
 	withIncidents := o.format == "jsonl" || o.format == "json" // JSON Lines carry the whole incident
 	for _, r := range rows {
@@ -221,6 +230,7 @@ func newStoreReportCmd(name, short string, write func(io.Writer, *crashdir.Fleet
 	}
 	o.registerStore(cmd)
 	o.registerOutput(cmd)
+	cmd.Flags().StringVar(&o.since, "since", "", "only crashes since a date (2026-11-01) or for a duration back (30d, 2w, 36h)")
 	return cmd
 }
 
