@@ -316,7 +316,12 @@ func (d *Discovery) scanDir(dir string) {
 		readSUSEReadme(filepath.Join(dir, "README.txt"), &base)
 	}
 	crashes := groupDumps(base, dumps)
-	if len(crashes) == 0 && len(notDumps) > 0 {
+	if len(crashes) > 0 {
+		for _, f := range notDumps {
+			d.Skipped = append(d.Skipped, Skipped{Path: f.path,
+				Reason: "named like a dump but has no dump signature (the folder's real dump is analyzed)"})
+		}
+	} else if len(notDumps) > 0 {
 		// A file named like a dump that is none: the capture is broken.
 		c := base
 		for _, f := range notDumps {
@@ -434,7 +439,6 @@ func attachCompanions(crashes *[]Crash, base Crash, companions []dirFile) {
 	if len(cs) == 0 {
 		c := base
 		c.Log = companions[0].path
-		c.Release = ""
 		cs = append(cs, c)
 	}
 	*crashes = cs
