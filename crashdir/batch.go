@@ -34,6 +34,9 @@ type Config struct {
 	Force bool
 	// Progress hears about every finished crash; nil is quiet.
 	Progress Progress
+	// Timeout bounds the reading of one crash; a reader still busy then is
+	// abandoned and its crash fails. 0 means no bound.
+	Timeout time.Duration
 	// LoadDump and ParseLog read one crash; nil means triage.LoadDump and
 	// the text-log reader. Tests replace them.
 	LoadDump func(paths []string, opts triage.Options) (*incident.Incident, error)
@@ -115,6 +118,15 @@ func Run(ctx context.Context, cfg Config) (*FleetResult, error) {
 	}
 	if cfg.ParseLog == nil {
 		cfg.ParseLog = parseLog
+	}
+	if cfg.Timeout > 0 {
+		load, parse := cfg.LoadDump, cfg.ParseLog
+		cfg.LoadDump = func(paths []string, opts triage.Options) (*incident.Incident, error) {
+			return callWithTimeout(cfg.Timeout, func() (*incident.Incident, error) { return load(paths, opts) })
+		}
+		cfg.ParseLog = func(path string) (*incident.Incident, error) {
+			return callWithTimeout(cfg.Timeout, func() (*incident.Incident, error) { return parse(path) })
+		}
 	}
 	jobs := cfg.Jobs
 	if jobs <= 0 {
@@ -210,8 +222,12 @@ func processCrash(ctx context.Context, cfg *Config, c Crash) (r Result) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
+			stack := debug.Stack()
+			if rp, ok := p.(readerPanic); ok {
+				p, stack = rp.value, rp.stack
+			}
 			r.Incident = nil
-			r.Row.Status = fmt.Sprintf("%spanic while reading: %v (%s)", statusFailed, p, panicSite(debug.Stack()))
+			r.Row.Status = fmt.Sprintf("%spanic while reading: %v (%s)", statusFailed, p, panicSite(stack))
 		}
 		r.Row.Seconds = time.Since(start).Seconds()
 		r.Row.AnalyzedAt = time.Now().UTC()
@@ -362,15 +378,62 @@ func fillRow(row *Row, c Crash, in *incident.Incident) {
 	}
 }
 
-// panicSite names the first frame of a panic's stack that is ktriage's own
-// code below the runtime, so a failed row says where the reader broke.
+// panicSite names the file and line of the first frame of a panic's stack
+// that is ktriage's code but not the batch runner, so a failed row says
+// where the reader broke.
 func panicSite(stack []byte) string {
 	lines := strings.Split(string(stack), "\n")
 	for i := 0; i+1 < len(lines); i++ {
-		l := strings.TrimSpace(lines[i])
-		if strings.HasPrefix(l, "github.com/ktriage/ktriage/") && !strings.Contains(l, "/crashdir.") {
-			return strings.TrimSpace(lines[i+1])
+		fn, site := strings.TrimSpace(lines[i]), strings.TrimSpace(lines[i+1])
+		if strings.HasPrefix(fn, "github.com/ktriage/ktriage/") && !strings.Contains(site, "crashdir/batch.go:") {
+			if sp := strings.LastIndexByte(site, ' '); sp > 0 {
+				site = site[:sp] // drop the "+0x1f" offset
+			}
+			return site
 		}
 	}
 	return "unknown site"
+}
+
+// ErrTimeout is the error of a crash whose reader ran past Config.Timeout.
+var ErrTimeout = errors.New("reading timed out")
+
+// readerPanic carries a reader's panic, with the stack where it happened,
+// from the reader's goroutine to the batch worker's.
+type readerPanic struct {
+	value any
+	stack []byte
+}
+
+// callWithTimeout runs read on a goroutine of its own, so that a reader
+// stuck on a damaged dump costs one row, not a worker for the rest of the
+// batch. Go cannot stop a goroutine: a reader past the timeout is
+// abandoned and finishes (or not) in the background.
+func callWithTimeout(timeout time.Duration, read func() (*incident.Incident, error)) (*incident.Incident, error) {
+	type outcome struct {
+		in    *incident.Incident
+		err   error
+		panic *readerPanic
+	}
+	done := make(chan outcome, 1) // buffered: an abandoned reader must not block forever
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- outcome{panic: &readerPanic{value: p, stack: debug.Stack()}}
+			}
+		}()
+		in, err := read()
+		done <- outcome{in: in, err: err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		if o.panic != nil {
+			panic(*o.panic) // processCrash turns it into a failed row
+		}
+		return o.in, o.err
+	case <-timer.C:
+		return nil, fmt.Errorf("%w after %s; the reader was abandoned", ErrTimeout, timeout)
+	}
 }

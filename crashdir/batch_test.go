@@ -62,7 +62,17 @@ func TestPanicInOneDumpDoesNotStopTheRest(t *testing.T) {
 	os.WriteFile(log, []byte("<0>Kernel panic"), 0o644)
 	fakeDump(t, filepath.Join(root, "10.0.0.4-2026-11-20-10:00:00", "vmcore"), "BUG: four")
 
-	res, err := Run(context.Background(), Config{Roots: []string{root}, Jobs: 2, LoadDump: fakeLoader, ParseLog: fakeLog})
+	fakeDump(t, filepath.Join(root, "10.0.0.5-2026-11-20-10:00:00", "vmcore"), "HANG")
+	stuck := make(chan struct{})
+	defer close(stuck)
+	load := func(paths []string, opts triage.Options) (*incident.Incident, error) {
+		if data, _ := os.ReadFile(paths[0]); strings.HasSuffix(string(data), "HANG") {
+			<-stuck // a reader looping on a damaged dump
+		}
+		return fakeLoader(paths, opts)
+	}
+	res, err := Run(context.Background(), Config{Roots: []string{root}, Jobs: 2, LoadDump: load, ParseLog: fakeLog,
+		Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +80,12 @@ func TestPanicInOneDumpDoesNotStopTheRest(t *testing.T) {
 	for _, r := range res.Rows() {
 		byHost[r.Host] = r
 	}
-	if r := byHost["10.0.0.2"]; !r.Failed() || !strings.Contains(r.Status, "panic while reading") {
-		t.Errorf("panicking reader: status %q, want a failed row naming the panic", r.Status)
+	if r := byHost["10.0.0.2"]; !r.Failed() || !strings.Contains(r.Status, "panic while reading") ||
+		!strings.Contains(r.Status, "batch_test.go") {
+		t.Errorf("panicking reader: status %q, want a failed row naming the panic and where", r.Status)
+	}
+	if r := byHost["10.0.0.5"]; !r.Failed() || !strings.Contains(r.Status, "timed out") {
+		t.Errorf("stuck reader: status %q, want a failed row after the timeout", r.Status)
 	}
 	if r := byHost["10.0.0.3"]; !r.LogOnly() || r.Title != "from the log" ||
 		!strings.Contains(r.Status, "dump unreadable: kdump header") {

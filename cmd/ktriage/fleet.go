@@ -37,7 +37,12 @@ type fleetOptions struct {
 	debuginfoDirs []string
 	noSystemDebug bool
 	since         string
+	timeout       time.Duration
 }
+
+// defaultDumpTimeout bounds one crash: the corpus dumps take well under a
+// second, a large vmcore with DWARF debuginfo a minute or two.
+const defaultDumpTimeout = 15 * time.Minute
 
 func (o *fleetOptions) registerStore(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.store, "store", "", "results store: a SQLite file, or postgres://… for a shared store "+
@@ -78,6 +83,7 @@ names them), 130 when interrupted.`,
 	o.registerStore(cmd)
 	cmd.Flags().BoolVar(&o.noStore, "no-store", false, "keep no results (and reuse none)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "analyze again the crashes the store already holds")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", defaultDumpTimeout, "give up on one crash after this long (0: never)")
 	o.registerOutput(cmd)
 	cmd.Flags().StringVar(&o.rules, "rules", "", "folder of extra YAML rules (a team's own rulebook)")
 	cmd.Flags().StringArrayVar(&o.debuginfoDirs, "debuginfo-dir", nil,
@@ -106,7 +112,7 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 		stop()
 	}()
 
-	cfg := crashdir.Config{Roots: dirs, Jobs: o.jobs, Rules: rb, Force: o.force,
+	cfg := crashdir.Config{Roots: dirs, Jobs: o.jobs, Rules: rb, Force: o.force, Timeout: o.timeout,
 		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug}}
 	if !o.noStore {
 		st, err := crashdir.OpenStore(ctx, o.store)
@@ -248,6 +254,6 @@ func analyzeFleet(cmd *cobra.Command, paths []string, format, output, rules stri
 	if len(paths) == 1 && !crashdir.IsCrashDir(paths[0]) {
 		return false, nil
 	}
-	o := &fleetOptions{jobs: runtime.NumCPU(), format: format, output: output, rules: rules}
+	o := &fleetOptions{jobs: runtime.NumCPU(), format: format, output: output, rules: rules, timeout: defaultDumpTimeout}
 	return true, runFleet(cmd, paths, o)
 }
