@@ -189,7 +189,7 @@ func TestDiscoverLayouts(t *testing.T) {
 	w("2026-11-23-08:15/README.txt", "Kernel crashdump\n----------------\n\nCrash time     : 2026-11-23 09:15 (+0100)\n"+
 		"Kernel version : 5.14.21-150500.55.7-default\nHost           : db1.example.com\n")
 	// A capture that never finished, and one that saved only the log.
-	w("10.1.1.2-2026-11-24-00:00:00/vmcore-incomplete", "KDUMP   ")
+	w("127.0.0.1-2026-11-24-00:00:00/vmcore-incomplete", "KDUMP   ")
 	w("10.1.1.3-2026-11-25-00:00:00/vmcore-dmesg.txt", "Kernel panic - not syncing: Fatal exception")
 	// A packed dump (skipped with advice) and loose files.
 	w("archive/old/vmcore.zst", "\x28\xb5\x2f\xfd")
@@ -234,8 +234,8 @@ func TestDiscoverLayouts(t *testing.T) {
 		suse.Time != time.Date(2026, 11, 23, 8, 15, 0, 0, time.UTC) {
 		t.Errorf("SUSE: %+v", suse)
 	}
-	if c := byName["10.1.1.2-2026-11-24-00:00:00/vmcore-incomplete"]; !c.Incomplete {
-		t.Errorf("vmcore-incomplete: %+v", c)
+	if c := byName["127.0.0.1-2026-11-24-00:00:00/vmcore-incomplete"]; !c.Incomplete || c.Host != "" {
+		t.Errorf("local vmcore-incomplete: %+v, want incomplete and no host (127.0.0.1 names every machine)", c)
 	}
 	if c := byName["10.1.1.3-2026-11-25-00:00:00/vmcore-dmesg.txt"]; len(c.Dumps) != 0 || c.Log == "" {
 		t.Errorf("log without a dump: %+v", c)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -472,7 +473,11 @@ func layoutOf(dir string, files []dirFile) (Layout, string, time.Time) {
 	}
 	if m := rhelDirRe.FindStringSubmatch(name); m != nil {
 		if t, err := time.Parse("2006-01-02-15:04:05", m[2]); err == nil {
-			return LayoutRHEL, m[1], t
+			host := m[1]
+			if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+				host = "" // a local dump: 127.0.0.1 names every machine; the dump's nodename will tell
+			}
+			return LayoutRHEL, host, t
 		}
 	}
 	if debianDirRe.MatchString(name) && has(func(n string) bool {
