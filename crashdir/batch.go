@@ -215,7 +215,7 @@ func rowLess(a, b *Row) bool {
 // row: one bad dump must never stop the batch.
 func processCrash(ctx context.Context, cfg *Config, c Crash) (r Result) {
 	r.Crash = c
-	r.Row = Row{Path: c.Name(), Layout: c.Layout, Host: c.Host, Time: c.Time, Log: c.Log}
+	r.Row = Row{Path: c.Name(), Layout: c.Layout, Host: c.Host, Time: c.Time, Log: c.Log, Release: c.Release}
 	if !c.Time.IsZero() {
 		r.Row.TimeSource = "directory name"
 	}
