@@ -34,6 +34,9 @@ type Config struct {
 	Force bool
 	// Progress hears about every finished crash; nil is quiet.
 	Progress Progress
+	// KeepLogs keeps each incident's kernel log in memory (a single-crash
+	// report shows it); a fleet drops them, as a log can be megabytes.
+	KeepLogs bool
 	// Timeout bounds the reading of one crash; a reader still busy then is
 	// abandoned and its crash fails. 0 means no bound.
 	Timeout time.Duration
@@ -304,7 +307,9 @@ func analyzeCrash(cfg *Config, c Crash, r *Result) {
 		}
 	}
 	in.Findings = analyzers.Run(in, cfg.Rules)
-	in.Log = nil // the fleet keeps verdicts; a log can be megabytes per dump
+	if !cfg.KeepLogs {
+		in.Log = nil // the fleet keeps verdicts; a log can be megabytes per dump
+	}
 	r.Incident = in
 	fillRow(row, c, in)
 }

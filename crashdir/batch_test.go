@@ -260,8 +260,14 @@ func TestDiscoverLayouts(t *testing.T) {
 	if len(reasons) != 2 {
 		t.Errorf("skipped %v; want only the packed dump and inventory.csv (kdump's and apport's files are known)", reasons)
 	}
-	if !IsCrashDir(root) || IsCrashDir(filepath.Join(root, "2026-11-23-08:15")) {
-		t.Errorf("IsCrashDir: a tree of many crashes is one, a single crash folder is not")
+	if !IsCrashDir(root) || IsCrashDir(filepath.Join(root, "2026-11-23-08:15")) ||
+		!IsCrashDir(filepath.Join(root, "archive", "old", "..", "logs", "..")) {
+		t.Errorf("IsCrashDir: a tree of crashes is one, a single crash folder is not")
+	}
+	one := t.TempDir()
+	fakeDump(t, filepath.Join(one, "202611201000", "dump.202611201000"), "BUG: x")
+	if !IsCrashDir(one) || IsCrashDir(filepath.Join(one, "202611201000")) {
+		t.Errorf("IsCrashDir: /var/crash with one crash folder is a crash tree; that folder is not")
 	}
 }
 

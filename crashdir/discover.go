@@ -174,16 +174,20 @@ func classify(path string) (fileKind, error) {
 	return kindOther, nil
 }
 
-// IsCrashDir reports whether path is a directory that holds more than one
-// crash — a /var/crash tree or an archive of them — so that `analyze` should
-// hand it to the batch runner rather than report on a single crash.
+// IsCrashDir reports whether path is a directory of crash directories — a
+// /var/crash tree or an archive — rather than one crash's own directory:
+// it holds more than one crash, or its one crash lies in a subdirectory.
+// `analyze` hands such a path to the batch runner.
 func IsCrashDir(path string) bool {
 	st, err := os.Stat(path)
 	if err != nil || !st.IsDir() {
 		return false
 	}
 	d, err := Discover([]string{path})
-	return err == nil && len(d.Crashes) > 1
+	if err != nil || len(d.Crashes) == 0 {
+		return false
+	}
+	return len(d.Crashes) > 1 || filepath.Clean(d.Crashes[0].Dir) != filepath.Clean(path)
 }
 
 // Discover walks the roots (directories or single files) and returns every

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ktriage/ktriage/crashdir"
+	"github.com/ktriage/ktriage/report"
 )
 
 func init() {
@@ -38,6 +39,9 @@ type fleetOptions struct {
 	noSystemDebug bool
 	since         string
 	timeout       time.Duration
+	// singleReport: when the batch finds exactly one crash, write that
+	// crash's full report instead of a fleet table (analyze's behaviour).
+	singleReport bool
 }
 
 // defaultDumpTimeout bounds one crash: the corpus dumps take well under a
@@ -104,7 +108,7 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(commandContext(cmd), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
 		// After the first Ctrl-C the batch winds down; a second one kills.
@@ -125,11 +129,20 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		cfg.Progress = crashdir.NewTerminalProgress(f)
 	}
+	cfg.KeepLogs = o.singleReport
 	res, runErr := crashdir.Run(ctx, cfg)
 	if res == nil {
 		return runErr
 	}
-	if err := writeFleetReport(cmd, o, func(w io.Writer) error { return crashdir.WriteReport(w, res, o.format) }); err != nil {
+	write := func(w io.Writer) error { return crashdir.WriteReport(w, res, o.format) }
+	if o.singleReport && len(res.Results) == 1 && res.Results[0].Incident != nil {
+		format := o.format
+		if format == "jsonl" {
+			format = "json"
+		}
+		write = func(w io.Writer) error { return report.Write(w, res.Results[0].Incident, format, report.Options{}) }
+	}
+	if err := writeFleetReport(cmd, o, write); err != nil {
 		return err
 	}
 	if errors.Is(runErr, context.Canceled) {
@@ -143,6 +156,15 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 			failed, len(res.Results))}
 	}
 	return nil
+}
+
+// commandContext is the command's context, or a background one when the
+// command was not started by Execute (another command calling in).
+func commandContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
 }
 
 func validFleetFormat(f string) bool {
@@ -172,12 +194,13 @@ func writeFleetReport(cmd *cobra.Command, o *fleetOptions, write func(io.Writer)
 
 // storedResult turns the store's rows into a report's input.
 func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, error) {
-	st, err := crashdir.OpenStore(cmd.Context(), o.store)
+	ctx := commandContext(cmd)
+	st, err := crashdir.OpenStore(ctx, o.store)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	rows, err := st.Rows(cmd.Context())
+	rows, err := st.Rows(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +217,7 @@ func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, e
 		r.Reused = true
 		result := crashdir.Result{Row: r}
 		if withIncidents {
-			if result.Incident, err = st.Incident(cmd.Context(), r.Key); err != nil {
+			if result.Incident, err = st.Incident(ctx, r.Key); err != nil {
 				return nil, err
 			}
 		}
@@ -240,11 +263,12 @@ func newStoreReportCmd(name, short string, write func(io.Writer, *crashdir.Fleet
 	return cmd
 }
 
-// analyzeFleet lets `ktriage analyze` hand over directories that hold
-// several crashes (a /var/crash tree): it does nothing and returns
-// handled=false unless every path is a directory and, for one path, that
-// directory holds more than one crash. Results go to the default store, as
-// with `ktriage fleet`; format "json" gives JSON Lines.
+// analyzeFleet lets `ktriage analyze` hand over /var/crash trees: it does
+// nothing and returns handled=false unless every path is a directory and,
+// for one path, crashdir.IsCrashDir says it is a tree of crash directories.
+// Several crashes give the fleet report (format "json" gives JSON Lines);
+// a tree holding a single crash gives that crash's full report. Results go
+// to the default store, as with `ktriage fleet`.
 func analyzeFleet(cmd *cobra.Command, paths []string, format, output, rules string) (handled bool, err error) {
 	for _, p := range paths {
 		if st, err := os.Stat(p); err != nil || !st.IsDir() {
@@ -254,6 +278,7 @@ func analyzeFleet(cmd *cobra.Command, paths []string, format, output, rules stri
 	if len(paths) == 1 && !crashdir.IsCrashDir(paths[0]) {
 		return false, nil
 	}
-	o := &fleetOptions{jobs: runtime.NumCPU(), format: format, output: output, rules: rules, timeout: defaultDumpTimeout}
+	o := &fleetOptions{jobs: runtime.NumCPU(), format: format, output: output, rules: rules,
+		timeout: defaultDumpTimeout, singleReport: true}
 	return true, runFleet(cmd, paths, o)
 }
