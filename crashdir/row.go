@@ -71,7 +71,7 @@ func (r *Row) Top() *FindingRef {
 	return &r.Findings[0]
 }
 
-// TopLabel is the top finding's id and title for tables, or "".
+// TopLabel is the top finding's id for tables, or "".
 func (r *Row) TopLabel() string {
 	if t := r.Top(); t != nil {
 		return t.ID
