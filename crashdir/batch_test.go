@@ -271,6 +271,23 @@ func TestDiscoverLayouts(t *testing.T) {
 	}
 }
 
+// TestNamedSplitPartBringsItsSet: naming one part of a split dump (or
+// several) analyzes the whole set once.
+func TestNamedSplitPartBringsItsSet(t *testing.T) {
+	dir := t.TempDir()
+	for i := 1; i <= 3; i++ {
+		fakeDump(t, filepath.Join(dir, fmt.Sprintf("vmcore.%d", i)), "BUG: split")
+	}
+	fakeDump(t, filepath.Join(dir, "other.1"), "BUG: another set")
+	d, err := Discover([]string{filepath.Join(dir, "vmcore.2"), filepath.Join(dir, "vmcore.3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Crashes) != 1 || len(d.Crashes[0].Dumps) != 3 || filepath.Base(d.Crashes[0].Dumps[0]) != "vmcore.1" {
+		t.Errorf("crashes %+v, want one set of vmcore.1..3", d.Crashes)
+	}
+}
+
 func keys(m map[string]Crash) []string {
 	var out []string
 	for k := range m {

@@ -240,14 +240,35 @@ func (d *Discovery) addLooseFile(path string, seen map[string]bool) {
 	case err != nil:
 		d.Skipped = append(d.Skipped, Skipped{Path: path, Reason: err.Error()})
 	case kind == kindDump || kind == kindFlatDump:
-		d.Crashes = append(d.Crashes, Crash{Dir: filepath.Dir(path), Layout: LayoutLoose, Dumps: []string{path},
-			Flattened: kind == kindFlatDump})
+		// One part of a split set is read with all its parts: alone it
+		// holds only some of the memory.
+		parts := []dirFile{{name: filepath.Base(path), path: path, kind: kind}}
+		if m := splitPartRe.FindStringSubmatch(parts[0].name); m != nil && m[1] != "dump" {
+			siblings, _ := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(m[1])+".*"))
+			for _, sib := range siblings {
+				sm := splitPartRe.FindStringSubmatch(filepath.Base(sib))
+				sabs, _ := filepath.Abs(sib)
+				if sm == nil || sm[1] != m[1] || seen[sabs] {
+					continue
+				}
+				if k, err := classify(sib); err == nil && (k == kindDump || k == kindFlatDump) {
+					seen[sabs] = true
+					parts = append(parts, dirFile{name: filepath.Base(sib), path: sib, kind: k})
+				}
+			}
+		}
+		d.Crashes = append(d.Crashes, groupDumps(Crash{Dir: filepath.Dir(path), Layout: LayoutLoose}, parts)...)
 	case kind == kindPacked:
 		d.Skipped = append(d.Skipped, Skipped{Path: path, Reason: packedReason(path)})
 	default:
 		d.Crashes = append(d.Crashes, Crash{Dir: filepath.Dir(path), Layout: LayoutLoose, Log: path,
 			Release: releaseFromLog(path)})
 	}
+}
+
+// globEscape quotes the characters filepath.Glob would read as a pattern.
+func globEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
 }
 
 func packedReason(path string) string {
