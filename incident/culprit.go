@@ -1,7 +1,7 @@
 package incident
 
 import (
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strings"
 )
 
@@ -107,9 +107,9 @@ var helperPatterns = []string{
 }
 
 var (
-	machineryRe = regexp.MustCompile(strings.Join(append(append(append([]string{},
+	machineryRe = lazyre.New(strings.Join(append(append(append([]string{},
 		machineryPatterns...), dispatchPatterns...), helperPatterns...), "|"))
-	noDispatchRe = regexp.MustCompile(strings.Join(append(append([]string{},
+	noDispatchRe = lazyre.New(strings.Join(append(append([]string{},
 		machineryPatterns...), helperPatterns...), "|"))
 )
 
@@ -155,9 +155,9 @@ func CulpritWith(frames []Frame, rip *Frame, opt CulpritOptions) string {
 // Candidates lists, in stack order (the faulting function first), the
 // normalised names of the frames that may be blamed.
 func Candidates(frames []Frame, rip *Frame, opt CulpritOptions) []string {
-	var extra *regexp.Regexp
+	var extra *lazyre.Regexp
 	if len(opt.Skip) > 0 {
-		extra = regexp.MustCompile(strings.Join(opt.Skip, "|"))
+		extra = lazyre.New(strings.Join(opt.Skip, "|"))
 	}
 	skip := machineryRe
 	if opt.KeepDispatch {

@@ -1,11 +1,11 @@
 package incident
 
 import (
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strings"
 )
 
-var compilerSuffix = regexp.MustCompile(`(\.(isra|constprop|part|cold|lto_priv|llvm)(\.\d+)?)+$`)
+var compilerSuffix = lazyre.New(`(\.(isra|constprop|part|cold|lto_priv|llvm)(\.\d+)?)+$`)
 
 // NormalizeFunction strips the suffixes GCC adds to cloned functions
 // (.isra.0, .constprop.3, .part.1, .cold), so that one function has one name.

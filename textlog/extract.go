@@ -2,7 +2,7 @@ package textlog
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"sort"
 	"strings"
 
@@ -63,8 +63,8 @@ func newExtractor() *extractor {
 }
 
 var (
-	bannerRe = regexp.MustCompile(`^Linux version (\S+) .*?(#\S+.*)$`)
-	dmiRe    = regexp.MustCompile(`^DMI: (.+?)\s*$`)
+	bannerRe = lazyre.New(`^Linux version (\S+) .*?(#\S+.*)$`)
+	dmiRe    = lazyre.New(`^DMI: (.+?)\s*$`)
 )
 
 // feed takes the next decoded line.
@@ -206,7 +206,7 @@ func taskDumpContinues(text string) bool {
 		codeLineRe.MatchString(text) || stackWordsRe.MatchString(t) || t == ""
 }
 
-var stackWordsRe = regexp.MustCompile(`^(?:[0-9a-f]{16}\s*)+$`)
+var stackWordsRe = lazyre.New(`^(?:[0-9a-f]{16}\s*)+$`)
 
 func (x *extractor) readSystem(text, host string) {
 	switch {

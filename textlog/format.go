@@ -2,7 +2,7 @@ package textlog
 
 import (
 	"encoding/json"
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strconv"
 	"strings"
 	"time"
@@ -45,13 +45,13 @@ type line struct {
 
 var (
 	// <4>[   12.345678][  T123] msg — every part optional but the stamp.
-	dmesgRe = regexp.MustCompile(`^(?:<(\d{1,3})>)?\[\s*(\d+\.\d+)\](?:\[\s*([TC]\d+)\])?(?: ?<([0-7])>)? ?(.*)$`)
+	dmesgRe = lazyre.New(`^(?:<(\d{1,3})>)?\[\s*(\d+\.\d+)\](?:\[\s*([TC]\d+)\])?(?: ?<([0-7])>)? ?(.*)$`)
 	// <0>msg — vmcore-dmesg of kernels before 3.5 and crash's log -m.
-	levelOnlyRe = regexp.MustCompile(`^<([0-7])>(.*)$`)
-	dmesgWallRe = regexp.MustCompile(`^\[((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4})\](?:\[\s*([TC]\d+)\])? ?(.*)$`)
-	bsdRe       = regexp.MustCompile(`^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d:\d\d:\d\d)(\.\d+)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
-	isoRe       = regexp.MustCompile(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
-	ansiRe      = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+	levelOnlyRe = lazyre.New(`^<([0-7])>(.*)$`)
+	dmesgWallRe = lazyre.New(`^\[((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4})\](?:\[\s*([TC]\d+)\])? ?(.*)$`)
+	bsdRe       = lazyre.New(`^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d:\d\d:\d\d)(\.\d+)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
+	isoRe       = lazyre.New(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
+	ansiRe      = lazyre.New(`\x1b\[[0-9;?]*[A-Za-z]`)
 )
 
 var months = map[string]int{"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
@@ -197,7 +197,7 @@ func decodeKernelMessage(s string, l *line) {
 
 // embeddedStampRe finds a dmesg stamp (microsecond precision, as the
 // kernel prints it) inside a line.
-var embeddedStampRe = regexp.MustCompile(`\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? `)
+var embeddedStampRe = lazyre.New(`\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? `)
 
 // journalEntry is the subset of journalctl -o json fields we read.
 type journalEntry struct {

@@ -1,7 +1,7 @@
 package textlog
 
 import (
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strconv"
 	"strings"
 
@@ -15,31 +15,31 @@ var (
 	//    ? __percpu_rwsem_trylock.part.0+0x60/0x60
 	//    foo+0x12/0x40 [mod_name]   foo+0x12/0x40 [mod_name 1a2b3c...]
 	//   [c00000007a3efa20] [c00000000030a060] func+0x40/0x80 (powerpc)
-	frameRe = regexp.MustCompile(`^\s*(?:(<[A-Z/]+>|<<EOE>>)\s*)?(?:\[<?(?:0x)?([0-9a-f]+)>?\]\s*){0,2}(\?\s+)?([A-Za-z_][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?:\s+\[([A-Za-z0-9_.-]+)(?:\s+[0-9a-f]+)?\])?`)
+	frameRe = lazyre.New(`^\s*(?:(<[A-Z/]+>|<<EOE>>)\s*)?(?:\[<?(?:0x)?([0-9a-f]+)>?\]\s*){0,2}(\?\s+)?([A-Za-z_][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?:\s+\[([A-Za-z0-9_.-]+)(?:\s+[0-9a-f]+)?\])?`)
 	// 32-bit ARM: "[<8016fb5c>] (prepare_to_wait_event) from [<803b18e8>] (nfs_wait+0x4c/0x84)";
 	// the line names the function and its caller.
-	armFrameRe = regexp.MustCompile(`^\s*\[<([0-9a-f]+)>\] \(([A-Za-z_][A-Za-z0-9_.]*)(?:\+0x([0-9a-f]+)/0x([0-9a-f]+))?\) from \[<[0-9a-f]+>\] \(`)
+	armFrameRe = lazyre.New(`^\s*\[<([0-9a-f]+)>\] \(([A-Za-z_][A-Za-z0-9_.]*)(?:\+0x([0-9a-f]+)/0x([0-9a-f]+))?\) from \[<[0-9a-f]+>\] \(`)
 	// A frame the unwinder could not name: " ? 0xffffffffc0123456".
-	rawFrameRe = regexp.MustCompile(`^\s*(?:(<[A-Z/]+>)\s*)?(\?\s+)?0x[0-9a-f]+\s*$`)
+	rawFrameRe = lazyre.New(`^\s*(?:(<[A-Z/]+>)\s*)?(\?\s+)?0x[0-9a-f]+\s*$`)
 	// Stack context markers on a line of their own.
-	contextRe = regexp.MustCompile(`^\s*(<IRQ>|</IRQ>|<NMI>|</NMI>|<EOI>|<<EOE>>|<TASK>|</TASK>|<SOFTIRQ>|</SOFTIRQ>|<#DF>|</#DF>|<#MC>|</#MC>)\s*$`)
+	contextRe = lazyre.New(`^\s*(<IRQ>|</IRQ>|<NMI>|</NMI>|<EOI>|<<EOE>>|<TASK>|</TASK>|<SOFTIRQ>|</SOFTIRQ>|<#DF>|</#DF>|<#MC>|</#MC>)\s*$`)
 	// Where the CPU was:
 	//   RIP: 0010:rb_next+0x1/0x50       RIP: 0010:[<ffffffff812db1e1>]  [<ffffffff812db1e1>] rb_next+0x1/0x50
 	//   IP: [<ffffffff812db1e1>] rb_next+0x1/0x50     RIP  [<ffffffff812db1e1>] rb_next+0x1/0x50
 	//   pc : foo+0x10/0x40    PC is at foo+0x10/0x40    NIP [c0000000] foo+0x10/0x40
-	ripRe = regexp.MustCompile(`^\s*(?:RIP|EIP|IP|NIP|pc|PC is at)\s*:?\s*(?:([0-9a-f]{4}):)?(?:\[<?[0-9a-f]+>?\]\s*)*(?:([A-Za-z_][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?:\s+\[([A-Za-z0-9_.-]+)[^\]]*\])?|0x([0-9a-f]+)|\(null\))`)
+	ripRe = lazyre.New(`^\s*(?:RIP|EIP|IP|NIP|pc|PC is at)\s*:?\s*(?:([0-9a-f]{4}):)?(?:\[<?[0-9a-f]+>?\]\s*)*(?:([A-Za-z_][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?:\s+\[([A-Za-z0-9_.-]+)[^\]]*\])?|0x([0-9a-f]+)|\(null\))`)
 	// CPU: 3 PID: 16179 Comm: java Not tainted 3.10.0-229.el7.x86_64 #1
 	// CPU: 1 PID: 1 Comm: init Kdump: loaded Tainted: G        W  OE  6.1.0 #1 Debian 6.1.192-2
-	cpuLineRe = regexp.MustCompile(`^\s*CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{1,16}?)(?: Kdump: \S+)?\s+(Not tainted|Tainted: ([A-Z ]*?))\s+(\S+) #`)
+	cpuLineRe = lazyre.New(`^\s*CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{1,16}?)(?: Kdump: \S+)?\s+(Not tainted|Tainted: ([A-Z ]*?))\s+(\S+) #`)
 	// Pid: 0, comm: swapper Not tainted 2.6.32-504.el6.x86_64 #1 (before 3.x)
-	oldPidLineRe = regexp.MustCompile(`^\s*Pid: (\d+), comm: (.{1,16}?)\s+(Not tainted|Tainted: ([A-Z ]*?))\s+(\S+) #`)
+	oldPidLineRe = lazyre.New(`^\s*Pid: (\d+), comm: (.{1,16}?)\s+(Not tainted|Tainted: ([A-Z ]*?))\s+(\S+) #`)
 	// "Not tainted 4.4.0-87-generic #110-Ubuntu" alone, under a hung task.
-	taintLineRe  = regexp.MustCompile(`^\s*(Not tainted|Tainted: ([A-Z ]*?))\s+(\d\S*) #`)
-	hwNameRe     = regexp.MustCompile(`^\s*Hardware name: (.+?)\s*$`)
-	modulesRe    = regexp.MustCompile(`^\s*Modules linked in:\s*(.*)$`)
-	registerRe   = regexp.MustCompile(`\b(R[A-Z0-9]{1,2}|ORIG_RAX|EFLAGS|CR[0-4]|DR[0-7]|[ECDFGS]S|FS|GS|knlGS|R8|R9|R1[0-5]):\s*([0-9a-f]{4}:)?([0-9a-f]{4,16})\b`)
-	stackStartRe = regexp.MustCompile(`^\s*(Call Trace|Call trace|Backtrace|Allocated by task \d+|Allocated|Freed by task \d+|Freed|Uninit was stored to memory at|Uninit was created at|Local variable .* created at|Last potentially related work creation|Second to last potentially related work creation)\s*:?`)
-	kmemleakBtRe = regexp.MustCompile(`[^k] backtrace(?: \(crc [0-9a-f]*\))?:`)
+	taintLineRe  = lazyre.New(`^\s*(Not tainted|Tainted: ([A-Z ]*?))\s+(\d\S*) #`)
+	hwNameRe     = lazyre.New(`^\s*Hardware name: (.+?)\s*$`)
+	modulesRe    = lazyre.New(`^\s*Modules linked in:\s*(.*)$`)
+	registerRe   = lazyre.New(`\b(R[A-Z0-9]{1,2}|ORIG_RAX|EFLAGS|CR[0-4]|DR[0-7]|[ECDFGS]S|FS|GS|knlGS|R8|R9|R1[0-5]):\s*([0-9a-f]{4}:)?([0-9a-f]{4,16})\b`)
+	stackStartRe = lazyre.New(`^\s*(Call Trace|Call trace|Backtrace|Allocated by task \d+|Allocated|Freed by task \d+|Freed|Uninit was stored to memory at|Uninit was created at|Local variable .* created at|Last potentially related work creation|Second to last potentially related work creation)\s*:?`)
+	kmemleakBtRe = lazyre.New(`[^k] backtrace(?: \(crc [0-9a-f]*\))?:`)
 )
 
 // contextOf maps a stack marker to Frame.Context.

@@ -1,7 +1,7 @@
 package textlog
 
 import (
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strings"
 
 	"github.com/ktriage/ktriage/incident"
@@ -14,17 +14,17 @@ import (
 // cpu/mce/core.c (print_mce), drivers/pci/pcie/aer.c, drivers/edac/edac_mc.c.
 
 var (
-	hwTagRe     = regexp.MustCompile(`^(?:\S+: )?(?:\{\d+\})?\[Hardware Error\]:\s?(.*)$`)
-	ghesStartRe = regexp.MustCompile(`Hardware error from APEI Generic Hardware Error Source: (\d+)`)
-	mceStartRe  = regexp.MustCompile(`CPU (\d+): Machine Check(?: Exception)?: (\S+) Bank (\d+): ([0-9a-f]+)`)
-	hwPairRe    = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_ ]*?):\s+([^,]+?)(?:,\s+|$)`)
-	pciAddrRe   = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
-	aerStartRe  = regexp.MustCompile(`^(?:\S+ )?([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]): AER: (Uncorrected \(Fatal\)|Uncorrected \(Non-Fatal\)|Corrected|Multiple Uncorrected \(Fatal\)|Multiple Uncorrected \(Non-Fatal\)|Multiple Corrected) error (?:received|message received from)(?::)? (?:id=)?(\S+)`)
-	aerBusRe    = regexp.MustCompile(`PCIe Bus Error: severity=([^,]+), type=([^,]+), \(([^)]+)\)`)
-	aerDeviceRe = regexp.MustCompile(`device \[([0-9a-f]{4}):([0-9a-f]{4})\] error status/mask=([0-9a-f]+)/([0-9a-f]+)`)
-	edacRe      = regexp.MustCompile(`EDAC (MC\d+): (\d+) (CE|UE) (.*)$`)
-	mceSeverity = regexp.MustCompile(`Machine check: (.+)$`)
-	mceFieldsRe = regexp.MustCompile(`\b(TSC|ADDR|MISC|SYND|IPID|PROCESSOR|TIME|SOCKET|APIC|microcode) ([0-9a-fx:]+)`)
+	hwTagRe     = lazyre.New(`^(?:\S+: )?(?:\{\d+\})?\[Hardware Error\]:\s?(.*)$`)
+	ghesStartRe = lazyre.New(`Hardware error from APEI Generic Hardware Error Source: (\d+)`)
+	mceStartRe  = lazyre.New(`CPU (\d+): Machine Check(?: Exception)?: (\S+) Bank (\d+): ([0-9a-f]+)`)
+	hwPairRe    = lazyre.New(`([A-Za-z_][A-Za-z0-9_ ]*?):\s+([^,]+?)(?:,\s+|$)`)
+	pciAddrRe   = lazyre.New(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
+	aerStartRe  = lazyre.New(`^(?:\S+ )?([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]): AER: (Uncorrected \(Fatal\)|Uncorrected \(Non-Fatal\)|Corrected|Multiple Uncorrected \(Fatal\)|Multiple Uncorrected \(Non-Fatal\)|Multiple Corrected) error (?:received|message received from)(?::)? (?:id=)?(\S+)`)
+	aerBusRe    = lazyre.New(`PCIe Bus Error: severity=([^,]+), type=([^,]+), \(([^)]+)\)`)
+	aerDeviceRe = lazyre.New(`device \[([0-9a-f]{4}):([0-9a-f]{4})\] error status/mask=([0-9a-f]+)/([0-9a-f]+)`)
+	edacRe      = lazyre.New(`EDAC (MC\d+): (\d+) (CE|UE) (.*)$`)
+	mceSeverity = lazyre.New(`Machine check: (.+)$`)
+	mceFieldsRe = lazyre.New(`\b(TSC|ADDR|MISC|SYND|IPID|PROCESSOR|TIME|SOCKET|APIC|microcode) ([0-9a-fx:]+)`)
 )
 
 // hwBuilder accumulates one hardware error block.

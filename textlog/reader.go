@@ -6,8 +6,8 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -113,7 +113,7 @@ func (lr *lineReader) next() (string, bool) {
 
 // droppedRe matches the prefixes a console puts before a kernel line:
 // "** 93 printk messages dropped ** " and a login prompt the kernel wrote over.
-var droppedRe = regexp.MustCompile(`^(?:\*\* \d+ printk messages dropped \*\* ?|.*? login: )(\[\s*\d+\.\d+\].*)$`)
+var droppedRe = lazyre.New(`^(?:\*\* \d+ printk messages dropped \*\* ?|.*? login: )(\[\s*\d+\.\d+\].*)$`)
 
 // detectWindow is how many lines are read before the dominant format is
 // decided; bare lines seen before then are classified with hindsight.

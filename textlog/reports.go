@@ -1,7 +1,7 @@
 package textlog
 
 import (
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strconv"
 	"strings"
 
@@ -14,7 +14,7 @@ import (
 type family struct {
 	key     string // the name titleRules uses
 	match   func(text string) bool
-	ignores []*regexp.Regexp
+	ignores []*lazyre.Regexp
 }
 
 func contains(sub string) func(string) bool {
@@ -22,14 +22,14 @@ func contains(sub string) func(string) bool {
 }
 
 // containsThen checks a cheap substring before the regular expression.
-func containsThen(sub string, re *regexp.Regexp) func(string) bool {
+func containsThen(sub string, re *lazyre.Regexp) func(string) bool {
 	return func(s string) bool { return strings.Contains(s, sub) && re.MatchString(s) }
 }
 
-func res(pats ...string) []*regexp.Regexp {
-	out := make([]*regexp.Regexp, len(pats))
+func res(pats ...string) []*lazyre.Regexp {
+	out := make([]*lazyre.Regexp, len(pats))
 	for i, p := range pats {
-		out[i] = regexp.MustCompile(p)
+		out[i] = lazyre.New(p)
 	}
 	return out
 }
@@ -76,9 +76,9 @@ var families = []family{
 	{key: "trusty: panic", match: contains("trusty: panic")},
 	{key: "Watchdog detected hard LOCKUP", match: contains("Watchdog detected hard LOCKUP")},
 	{key: "oom-killer", match: contains("invoked oom-killer")},
-	{key: "Out of memory", match: containsThen("of memory: Kill", regexp.MustCompile(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
+	{key: "Out of memory", match: containsThen("of memory: Kill", lazyre.New(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
 	{key: "EPT: Misconfiguration", match: contains("EPT: Misconfiguration")},
-	{key: "Oops:", match: containsThen("Oops: ", regexp.MustCompile(`(?:^|\s)Oops: `))},
+	{key: "Oops:", match: containsThen("Oops: ", lazyre.New(`(?:^|\s)Oops: `))},
 }
 
 // headerFamily returns the family a kernel message opens, or "".
@@ -115,25 +115,25 @@ var followUps = map[string]int{
 }
 
 var (
-	hungHeaderRe  = regexp.MustCompile(`INFO: task (.+):(\d+) (?:blocked (?:in I/O wait )?for more than (\d+) seconds|can't die for more than (\d+) seconds)`)
-	oldTaskLineRe = regexp.MustCompile(`^(\S.{0,15}?)\s+([RSDTtZXxKWPIN])\s+[0-9a-f]{8,16}\s+\d+\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s*$`)
-	newTaskLineRe = regexp.MustCompile(`^\s*task:(.+?)\s+state:(\S+)\s+stack:\s*\d+\s+pid:\s*(\d+)\s+(?:tgid:\s*\d+\s+)?ppid:\s*(\d+)`)
-	softLockupRe  = regexp.MustCompile(`soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]`)
-	hardLockupRe  = regexp.MustCompile(`hard LOCKUP on cpu (\d+)`)
-	panicMsgRe    = regexp.MustCompile(`Kernel panic - not syncing: ?(.*)$`)
-	killedRe      = regexp.MustCompile(`Kill(?:ed)? process (\d+) \((.*?)\)`)
-	oomInvokedRe  = regexp.MustCompile(`^(.+?) invoked oom-killer:`)
-	faultAddrRe   = regexp.MustCompile(`(?:dereference|paging request|fault for address|address)(?: at|:)? (?:0x)?([0-9a-f]{6,16})\b`)
-	nonCanonRe    = regexp.MustCompile(`(?:for|non-canonical) address (0x[0-9a-f]+)`)
-	bugAtRe       = regexp.MustCompile(`kernel BUG at (\S+?)!?$`)
-	warnAtRe      = regexp.MustCompile(`WARNING: CPU: (\d+) PID: (\d+) at (\S+)`)
-	atomicRe      = regexp.MustCompile(`scheduling while atomic: (.+)/(\d+)/0x[0-9a-f]+`)
-	eptGPARe      = regexp.MustCompile(`EPT: GPA: (0x[0-9a-f]+)`)
-	eptSpteRe     = regexp.MustCompile(`spte (0x[0-9a-f]+) level (\d)`)
-	cr2Re         = regexp.MustCompile(`^\s*CR2: ([0-9a-f]+)`)
-	regLineRe     = regexp.MustCompile(`^\s*(?:R(?:AX|BX|CX|DX|SI|DI|BP|SP|\d{1,2})|E(?:AX|BX|CX|DX|SI|DI|BP|SP|FLAGS)|[CDEFGS]S|CR[0-4]|DR[0-7]|ORIG_RAX)\s*:`)
-	endTraceRe    = regexp.MustCompile(`---\[ end (?:trace|Kernel panic)`)
-	codeLineRe    = regexp.MustCompile(`^\s*Code: `)
+	hungHeaderRe  = lazyre.New(`INFO: task (.+):(\d+) (?:blocked (?:in I/O wait )?for more than (\d+) seconds|can't die for more than (\d+) seconds)`)
+	oldTaskLineRe = lazyre.New(`^(\S.{0,15}?)\s+([RSDTtZXxKWPIN])\s+[0-9a-f]{8,16}\s+\d+\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s*$`)
+	newTaskLineRe = lazyre.New(`^\s*task:(.+?)\s+state:(\S+)\s+stack:\s*\d+\s+pid:\s*(\d+)\s+(?:tgid:\s*\d+\s+)?ppid:\s*(\d+)`)
+	softLockupRe  = lazyre.New(`soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]`)
+	hardLockupRe  = lazyre.New(`hard LOCKUP on cpu (\d+)`)
+	panicMsgRe    = lazyre.New(`Kernel panic - not syncing: ?(.*)$`)
+	killedRe      = lazyre.New(`Kill(?:ed)? process (\d+) \((.*?)\)`)
+	oomInvokedRe  = lazyre.New(`^(.+?) invoked oom-killer:`)
+	faultAddrRe   = lazyre.New(`(?:dereference|paging request|fault for address|address)(?: at|:)? (?:0x)?([0-9a-f]{6,16})\b`)
+	nonCanonRe    = lazyre.New(`(?:for|non-canonical) address (0x[0-9a-f]+)`)
+	bugAtRe       = lazyre.New(`kernel BUG at (\S+?)!?$`)
+	warnAtRe      = lazyre.New(`WARNING: CPU: (\d+) PID: (\d+) at (\S+)`)
+	atomicRe      = lazyre.New(`scheduling while atomic: (.+)/(\d+)/0x[0-9a-f]+`)
+	eptGPARe      = lazyre.New(`EPT: GPA: (0x[0-9a-f]+)`)
+	eptSpteRe     = lazyre.New(`spte (0x[0-9a-f]+) level (\d)`)
+	cr2Re         = lazyre.New(`^\s*CR2: ([0-9a-f]+)`)
+	regLineRe     = lazyre.New(`^\s*(?:R(?:AX|BX|CX|DX|SI|DI|BP|SP|\d{1,2})|E(?:AX|BX|CX|DX|SI|DI|BP|SP|FLAGS)|[CDEFGS]S|CR[0-4]|DR[0-7]|ORIG_RAX)\s*:`)
+	endTraceRe    = lazyre.New(`---\[ end (?:trace|Kernel panic)`)
+	codeLineRe    = lazyre.New(`^\s*Code: `)
 )
 
 // maxReportLines bounds the text one report keeps; maxTitleLines bounds
@@ -287,7 +287,7 @@ func (b *builder) stale() bool { return b.idle > idleLines && b.hasStack() }
 // must pass before the regular expression runs.
 type factRule struct {
 	has  string
-	re   *regexp.Regexp
+	re   *lazyre.Regexp
 	read func(b *builder, m []string)
 }
 

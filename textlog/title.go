@@ -2,7 +2,7 @@ package textlog
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strings"
 
 	"github.com/ktriage/ktriage/incident"
@@ -69,7 +69,7 @@ func (rt *reportText) framesUntilHeading(at int) []incident.Frame {
 
 // sectionNamed returns the frames of the first section whose heading
 // matches re and starts at or after line at.
-func (rt *reportText) sectionNamed(re *regexp.Regexp, at int) ([]incident.Frame, int, bool) {
+func (rt *reportText) sectionNamed(re *lazyre.Regexp, at int) ([]incident.Frame, int, bool) {
 	for _, s := range rt.sections {
 		if s.at >= at && s.name != "" && re.MatchString(s.name) {
 			return s.frames, s.at, true
@@ -138,7 +138,7 @@ func (rt *reportText) ripAndTrace() ([]incident.Frame, *incident.Frame) {
 	return frames, rip
 }
 
-var callTraceName = regexp.MustCompile(`^(Call Trace|Call trace|Backtrace)`)
+var callTraceName = lazyre.New(`^(Call Trace|Call trace|Backtrace)`)
 
 // culpritFn picks the function a title names. ok is false when the report
 // holds no usable frame; the title then says "corrupted", as the kernel
@@ -147,7 +147,7 @@ type culpritFn func(rt *reportText, args []string) (string, bool)
 
 // faultInjection frames mean the stack printed is fault injection's own
 // backtrace mixed into the report; nothing after it belongs to the bug.
-var faultInjection = regexp.MustCompile(`^should_fail(slab)?$`)
+var faultInjection = lazyre.New(`^should_fail(slab)?$`)
 
 func pick(frames []incident.Frame, rip *incident.Frame, skip []string) (string, bool) {
 	for i, f := range frames {
@@ -232,7 +232,7 @@ func firstStack(group int, skip ...string) culpritFn {
 }
 
 // stackAfter: the stack printed after a line matching re.
-func stackAfter(re *regexp.Regexp, skip ...string) culpritFn {
+func stackAfter(re *lazyre.Regexp, skip ...string) culpritFn {
 	return func(rt *reportText, _ []string) (string, bool) {
 		for i, l := range rt.lines {
 			if re.MatchString(l) {
@@ -245,7 +245,7 @@ func stackAfter(re *regexp.Regexp, skip ...string) culpritFn {
 
 // funcOnLine: a function named on a line matching re (group 1), such as
 // lockdep's "at: [<...>] foo+0x12/0x40".
-func funcOnLine(after, re *regexp.Regexp) culpritFn {
+func funcOnLine(after, re *lazyre.Regexp) culpritFn {
 	return func(rt *reportText, _ []string) (string, bool) {
 		start := 0
 		if after != nil {
@@ -271,7 +271,7 @@ func funcOnLine(after, re *regexp.Regexp) culpritFn {
 
 // lineThenTrace: a function named on a line after one matching after,
 // then the call trace, skipping machinery in both.
-func lineThenTrace(after, re *regexp.Regexp, skip ...string) culpritFn {
+func lineThenTrace(after, re *lazyre.Regexp, skip ...string) culpritFn {
 	named := funcOnLine(after, re)
 	return func(rt *reportText, args []string) (string, bool) {
 		var first *incident.Frame
@@ -288,7 +288,7 @@ func lineThenTrace(after, re *regexp.Regexp, skip ...string) culpritFn {
 // entry points that tell one driver's loop from another's. A stall is
 // named after the frame just above the first anchor, so one stuck loop
 // gets one title however deep in it the interrupt landed.
-var stallAnchors = regexp.MustCompile(`process_one_work|do_syscall_|do_fast_syscall_|sysenter_dispatch|tracesys_phase2|` +
+var stallAnchors = lazyre.New(`process_one_work|do_syscall_|do_fast_syscall_|sysenter_dispatch|tracesys_phase2|` +
 	`el0_svc_handler|invoke_syscall|ret_fast_syscall|netif_receive_skb|do_softirq|call_timer_fn|_run_timers|` +
 	`run_timer_softirq|hrtimer_run|run_ksoftirqd|smpboot_thread_fn|^kthread$|start_secondary|cpu_startup_entry|` +
 	`ret_from_fork|vfs_write|vfs_read|^proc_reg_|vfs_iter_read|vfs_iter_write|do_iter_read|do_iter_write|call_read_iter|` +
@@ -336,7 +336,7 @@ func stall(skip ...string) culpritFn {
 	}
 }
 
-var timerInterruptRe = regexp.MustCompile(`apic_timer_interrupt|Exception stack|el1h_64_irq`)
+var timerInterruptRe = lazyre.New(`apic_timer_interrupt|Exception stack|el1h_64_irq`)
 
 // rcuStall: the code the timer interrupt found running: the frames after
 // the interrupt entry (and its RIP line, when printed).
@@ -360,7 +360,7 @@ func rcuStall(rt *reportText, _ []string) (string, bool) {
 	return "", false
 }
 
-var hangSkip = regexp.MustCompile(`sched|_lock|_slowlock|down|rwsem|completion|kthread|wait|synchronize|` +
+var hangSkip = lazyre.New(`sched|_lock|_slowlock|down|rwsem|completion|kthread|wait|synchronize|` +
 	`context_switch|__switch_to|cancel_delayed_work|rcu_barrier`)
 
 // hungTask: hung tasks are victims; they are grouped by what they wait
@@ -388,8 +388,8 @@ func hungTask(rt *reportText, _ []string) (string, bool) {
 
 // titleRule turns one shape of report into a title.
 type titleRule struct {
-	title     *regexp.Regexp // matched against the header line; captures are arguments
-	report    *regexp.Regexp // when set, matched against the whole report; its captures replace the header's
+	title     *lazyre.Regexp // matched against the header line; captures are arguments
+	report    *lazyre.Regexp // when set, matched against the whole report; its captures replace the header's
 	format    string         // fmt verbs %[n]v; the culprit is the argument after the captures
 	culprit   culpritFn
 	kind      string
@@ -403,7 +403,7 @@ var rxReplacer = strings.NewReplacer(
 	"{{SRC}}", `([a-zA-Z0-9-_/.]+\.[a-z]+:[0-9]+)`,
 )
 
-func rx(s string) *regexp.Regexp { return regexp.MustCompile(rxReplacer.Replace(s)) }
+func rx(s string) *lazyre.Regexp { return lazyre.New(rxReplacer.Replace(s)) }
 
 var (
 	atFuncRe      = rx(`at: (?:{{PC}} +)?{{FUNC}}`)
@@ -657,18 +657,18 @@ func lockdepChain(skip ...string) culpritFn {
 // Title sanitising, so one bug gets one title: addresses, numbers, line
 // numbers and offsets vary from one occurrence to the next.
 var titleReplacements = []struct {
-	re  *regexp.Regexp
+	re  *lazyre.Regexp
 	rep string
 }{
-	{regexp.MustCompile(`syz-executor\.?[0-9]+((/|:)[0-9]+)?`), "syz-executor"},
-	{regexp.MustCompile(`syzkaller[0-9]+((/|:)[0-9]+)?`), "syzkaller"},
-	{regexp.MustCompile(`([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}`), "${1}ADDR"},
-	{regexp.MustCompile(`([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})`), "IP"},
-	{regexp.MustCompile(`(\.\w+)(:[0-9]+)+`), "${1}:LINE"},
-	{regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+/0x[0-9a-z]+`), "${1}"},
-	{regexp.MustCompile(`CPU#[0-9]+`), "CPU"},
-	{regexp.MustCompile(`(\W)(\d+)(\W|$)`), "${1}NUM${3}"},
-	{regexp.MustCompile(`(\d+){7,}`), "NUM"},
+	{lazyre.New(`syz-executor\.?[0-9]+((/|:)[0-9]+)?`), "syz-executor"},
+	{lazyre.New(`syzkaller[0-9]+((/|:)[0-9]+)?`), "syzkaller"},
+	{lazyre.New(`([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}`), "${1}ADDR"},
+	{lazyre.New(`([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})`), "IP"},
+	{lazyre.New(`(\.\w+)(:[0-9]+)+`), "${1}:LINE"},
+	{lazyre.New(`([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+/0x[0-9a-z]+`), "${1}"},
+	{lazyre.New(`CPU#[0-9]+`), "CPU"},
+	{lazyre.New(`(\W)(\d+)(\W|$)`), "${1}NUM${3}"},
+	{lazyre.New(`(\d+){7,}`), "NUM"},
 }
 
 func sanitizeTitle(t string) string {
