@@ -17,10 +17,10 @@ export PATH="/usr/local/go/bin:$PATH"
 corpus="$(cd .. && pwd)/shared/corpus/dumps"
 n="${FLEET_DUMPS:-32}"
 
-# make_tree DIR: n crash directories, cycling through the corpus dumps and
+# make_tree DIR [N]: N (default n) crash directories, cycling through the corpus dumps and
 # the three layouts, spread over a month and a handful of hosts.
 make_tree() {
-  local root="$1" dumps=() i d day host stamp dir
+  local root="$1" count="${2:-$n}" dumps=() i d day host stamp dir
   for d in "$corpus"/*/; do
     d="${d%/}"
     if [[ -f "$d/vmcore" || -f "$d/vmcore.1" ]]; then dumps+=("$d"); fi
@@ -30,7 +30,7 @@ make_tree() {
     return 1
   fi
   mkdir -p "$root"
-  for ((i = 0; i < n; i++)); do
+  for ((i = 0; i < count; i++)); do
     d="${dumps[i % ${#dumps[@]}]}"
     day=$(printf '%02d' $((1 + (i * 7) % 27)))
     case $((i % 3)) in
@@ -88,13 +88,14 @@ go build -o "$work/ktriage" ./cmd/ktriage
 make_tree "$work/crash"
 kt() { "$work/ktriage" fleet "$work/crash" --no-system-debuginfo "$@"; }
 
-# run LABEL ARGS...: wall seconds, peak RSS (KiB), CPU seconds of one batch,
+# run LABEL [--tree DIR] ARGS...: wall seconds, peak RSS (KiB), CPU seconds of one batch,
 # and the seconds its threads waited for a CPU (run-queue delay, summed from
 # /proc/PID/task/*/schedstat): on a machine shared with other work, that
 # wait, not the code, is what keeps -j 2 from doubling the throughput.
 run() {
-  local label="$1"; shift
-  /usr/bin/time -v -o "$work/time.$label" "$work/ktriage" fleet "$work/crash" --no-system-debuginfo "$@" \
+  local label="$1" tree="$work/crash"; shift
+  if [[ "$1" == --tree ]]; then tree="$2"; shift 2; fi
+  /usr/bin/time -v -o "$work/time.$label" "$work/ktriage" fleet "$tree" --no-system-debuginfo "$@" \
     > "$work/out.$label" 2>&1 &
   local tpid=$! kpid="" waited=0 w
   while kill -0 "$tpid" 2> /dev/null; do
@@ -128,15 +129,19 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 read -r wall1 rss1 cpu1 wait1 < <(run j1 --no-store -j 1)
 read -r wall2 rss2 cpu2 wait2 < <(run j2 --no-store -j 2)
 crashes=$(grep -c -E '^[0-9]{4}-[0-9]{2}-[0-9]{2} ' "$work/out.j1" || true)
+# Peak RSS must not grow with the fleet: the same workers over 3x the dumps.
+make_tree "$work/crash3" $((3 * n))
+read -r wall3 rss3 _ _ < <(run big --tree "$work/crash3" --no-store -j 2)
 read -r wallfill rssfill _ _ < <(run fill --store "$work/fleet.db" -j 2)
 read -r wallre rssre _ _ < <(run rerun --store "$work/fleet.db" -j 2)
 reused=$(grep -o '[0-9]* reused from the store' "$work/out.rerun" | grep -o '^[0-9]*' || echo 0)
 
-awk -v n="$crashes" -v c1="$cpu1" -v c2="$cpu2" -v q1="$wait1" -v q2="$wait2" -v control="$control" -v load="$load" -v w1="$wall1" -v w2="$wall2" -v r1="$rss1" -v r2="$rss2" -v wf="$wallfill" \
+awk -v n="$crashes" -v c1="$cpu1" -v c2="$cpu2" -v q1="$wait1" -v q2="$wait2" -v control="$control" -v r3="$rss3" -v w3="$wall3" -v load="$load" -v w1="$wall1" -v w2="$wall2" -v r1="$rss1" -v r2="$rss2" -v wf="$wallfill" \
   -v wr="$wallre" -v rr="$rssre" -v reused="$reused" 'BEGIN {
   printf "fleet: %d dumps (%d cores, load average %s before the runs)\n", n, '"$(nproc)"', load
   printf "  -j 1: %6.2f s  %5.1f dumps/s  CPU %5.2f s  waited for a CPU %5.2f s  peak RSS %4d MiB\n", w1, n / w1, c1, q1, r1 / 1024
   printf "  -j 2: %6.2f s  %5.1f dumps/s  CPU %5.2f s  waited for a CPU %5.2f s  peak RSS %4d MiB (+%d MiB for the second worker)\n", w2, n / w2, c2, q2, r2 / 1024, (r2 - r1) / 1024
   printf "  throughput ratio -j 2 / -j 1: %.2f (the machine gives %.2f now: two single-threaded hash jobs vs one)\n", w1 / w2, control
+  printf "  -j 2 over %d dumps: %.2f s, peak RSS %d MiB (against %d MiB for %d: bounded by the workers, not the fleet)\n", 3 * n, w3, r3 / 1024, r2 / 1024, n
   printf "  store: first run %.2f s; rerun %.2f s (%d of %d reused), peak RSS %d MiB\n", wf, wr, reused, n, rr / 1024
 }'
