@@ -331,8 +331,12 @@ func TestFleetTree(t *testing.T) {
 	if len(res.Summary.Broken) != failed {
 		t.Errorf("summary names %d broken dumps, want %d", len(res.Summary.Broken), failed)
 	}
-	if len(res.Summary.ByTitle) == 0 {
-		t.Errorf("no summary by title")
+	grouped := 0
+	for _, g := range res.Summary.ByTitle {
+		grouped += g.Count
+	}
+	if s := res.Summary; grouped != s.Total-s.Failed || s.Total != len(tr.wants) {
+		t.Errorf("summary groups %d crashes by title, want every one not failed (%d of %d)", grouped, s.Total-s.Failed, s.Total)
 	}
 	var skipped bool
 	for _, s := range res.Skipped {
