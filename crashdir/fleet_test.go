@@ -35,9 +35,10 @@ type want struct {
 // tree builds a /var/crash tree in a temp folder and records what each
 // crash in it must give.
 type tree struct {
-	t     *testing.T
-	root  string
-	wants []want
+	t      *testing.T
+	root   string
+	wants  []want
+	corpus int // dumps taken from ../shared/corpus
 }
 
 func (tr *tree) dir(name string) string {
@@ -261,7 +262,7 @@ func statusClass(r *Row) string {
 
 func buildTree(t *testing.T) *tree {
 	tr := &tree{t: t, root: t.TempDir()}
-	tr.addCorpus()
+	tr.corpus = tr.addCorpus()
 	tr.addFixtures()
 	return tr
 }
@@ -321,6 +322,7 @@ func TestFleetTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRows(t, tr, res)
+	t.Logf("%d crashes in the tree (%d from the shared corpus), %d skipped files", len(res.Results), tr.corpus, len(res.Skipped))
 
 	failed := 0
 	for _, w := range tr.wants {
