@@ -377,3 +377,36 @@ func TestFleetTree(t *testing.T) {
 		}
 	}
 }
+
+// TestDebuginfoDirOnCorpus: with --debuginfo-dir holding the corpus
+// kernel's debug vmlinux, the batch reads the dump with it (DWARF names and
+// types) and says so in the row.
+func TestDebuginfoDirOnCorpus(t *testing.T) {
+	dumps := corpus.Dumps(t)
+	vmlinux := corpus.Vmlinux(t)
+	dbg := t.TempDir()
+	link := filepath.Join(dbg, "vmlinux-"+corpus.Release)
+	if err := os.Symlink(vmlinux, link); err != nil {
+		t.Fatal(err)
+	}
+	d := dumps[0]
+	res, err := Run(context.Background(), Config{Roots: d.Files, Jobs: 1,
+		Debuginfo: &Debuginfo{Dirs: []string{dbg}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Results) != 1 {
+		t.Fatalf("%d results for one dump", len(res.Results))
+	}
+	r := res.Results[0]
+	if r.Row.Debuginfo != link || r.Incident == nil || r.Incident.System == nil || r.Incident.System.KernelSource != link {
+		t.Fatalf("row debuginfo %q, incident kernel source %+v; want %s", r.Row.Debuginfo, r.Incident, link)
+	}
+	in, err := triage.LoadDump(d.Files, triage.Options{Vmlinux: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Row.Title != in.Title {
+		t.Errorf("title %q, want %q (triage with the same vmlinux)", r.Row.Title, in.Title)
+	}
+}
