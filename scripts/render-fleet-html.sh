@@ -47,10 +47,27 @@ if grep -Eq '(src|href)="https?:' "$out"; then
   echo "error: the report loads an external asset" >&2
   exit 1
 fi
-chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
-  --disable-sync --no-first-run --user-data-dir="$work/profile" --hide-scrollbars \
-  --screenshot="$shot" --window-size=1280,1600 "file://$out" 2> "$work/chromium.log" || {
-  cat "$work/chromium.log" >&2
-  exit 1
+browser() {
+  chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+    --disable-sync --no-first-run --user-data-dir="$work/profile" --hide-scrollbars "$@" 2>> "$work/chromium.log" || {
+    cat "$work/chromium.log" >&2
+    exit 1
+  }
 }
+browser --screenshot="$shot" --window-size=1280,1600 "file://$out"
 echo "screenshot: $shot"
+
+# The sorting script works: click the first table's Count heading twice in
+# a copy of the page and read the first count after each click.
+click='<script>var th = document.querySelector("table.sortable th"), first = function () {
+  return document.querySelector("table.sortable tbody tr td").textContent; };
+th.click(); document.body.dataset.asc = first(); th.click(); document.body.dataset.desc = first();</script>'
+awk -v c="$click" '{sub("</body>", c "</body>")} 1' "$out" > "$work/sorted.html"
+body="$(browser --dump-dom "file://$work/sorted.html" | grep -o '<body[^>]*>' || true)"
+asc="$(sed -n 's/.*data-asc="\([0-9]*\)".*/\1/p' <<< "$body")"
+desc="$(sed -n 's/.*data-desc="\([0-9]*\)".*/\1/p' <<< "$body")"
+if [[ -z "$asc" || -z "$desc" ]] || ((asc > desc)); then
+  echo "error: sorting the table by Count did not work (ascending first $asc, descending first $desc)" >&2
+  exit 1
+fi
+echo "sorting: by Count ascending starts at $asc, descending at $desc"
