@@ -214,7 +214,6 @@ func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, e
 	res := &crashdir.FleetResult{FromStore: true}
 	withIncidents := o.format == "jsonl" || o.format == "json" // JSON Lines carry the whole incident
 	for _, r := range rows {
-		r.Reused = true
 		result := crashdir.Result{Row: r}
 		if withIncidents {
 			if result.Incident, err = st.Incident(ctx, r.Key); err != nil {
@@ -231,7 +230,49 @@ func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, e
 }
 
 func newHistoryCmd() *cobra.Command {
-	return newStoreReportCmd("history", "List every crash the results store holds, oldest first", crashdir.WriteHistory)
+	cmd := newStoreReportCmd("history", "List every crash the results store holds, oldest first", crashdir.WriteHistory)
+	cmd.Flags().String("show", "", "write the full stored report of one crash, named by its path (as listed) or key")
+	return cmd
+}
+
+// showStored writes the full report of the stored crash whose path or key
+// (or key prefix) is name, from the incident the store kept.
+func showStored(cmd *cobra.Command, o *fleetOptions, name string) error {
+	ctx := commandContext(cmd)
+	st, err := crashdir.OpenStore(ctx, o.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rows, err := st.Rows(ctx)
+	if err != nil {
+		return err
+	}
+	var match []crashdir.Row
+	for _, r := range rows {
+		if r.Path == name || r.Key == name || len(name) >= 6 && strings.HasPrefix(r.Key, name) {
+			match = append(match, r)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return fmt.Errorf("the store %s holds no crash with path or key %q (see `ktriage history`)", st.Where(), name)
+	case 1:
+	default:
+		return fmt.Errorf("%q names %d stored crashes: give more of the key", name, len(match))
+	}
+	in, err := st.Incident(ctx, match[0].Key)
+	if err != nil {
+		return err
+	}
+	if in == nil {
+		return fmt.Errorf("%s was not analyzed: %s", match[0].Path, match[0].Status)
+	}
+	format := o.format
+	if format == "jsonl" {
+		format = "json"
+	}
+	return writeFleetReport(cmd, o, func(w io.Writer) error { return report.Write(w, in, format, report.Options{}) })
 }
 
 func newSummaryCmd() *cobra.Command {
@@ -249,6 +290,9 @@ func newStoreReportCmd(name, short string, write func(io.Writer, *crashdir.Fleet
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !validFleetFormat(o.format) {
 				return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(crashdir.Formats, ", "))
+			}
+			if f := cmd.Flags().Lookup("show"); f != nil && f.Value.String() != "" {
+				return showStored(cmd, o, f.Value.String())
 			}
 			res, err := storedResult(cmd, o)
 			if err != nil {
