@@ -58,6 +58,11 @@ with a built-in id replaces it). ` + "`ktriage rules check DIR`" + ` lints them.
 			if !validFormat(format) {
 				return fmt.Errorf("unknown --format %q (use %s)", format, strings.Join(report.Formats, ", "))
 			}
+			// A /var/crash tree or an archive of many crashes goes to the
+			// batch runner (crashdir); one dump or log gets the full report.
+			if handled, err := analyzeFleet(cmd, args, format, outFile, rulesDir); handled {
+				return err
+			}
 			rb, err := loadRulebook(rulesDir)
 			if err != nil {
 				return err
