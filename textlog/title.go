@@ -616,7 +616,7 @@ var titleRules = map[string][]titleRule{
 	"oom-killer": {
 		{title: rx(`invoked oom-killer`), report: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`),
 			format: "Out of memory: Killed process %[1]v", kind: incident.KindOOMKill},
-		{title: rx(`invoked oom-killer`), format: "Out of memory: invoked oom-killer in %[1]v", culprit: callTrace("oom", "out_of_memory", "alloc", "page"), kind: incident.KindOOMKill},
+		{title: rx(`invoked oom-killer`), format: "Out of memory: invoked oom-killer in %[1]v", culprit: callTrace("oom", "out_of_memory", "alloc", "page", "dump_header"), kind: incident.KindOOMKill},
 	},
 	"Out of memory": {
 		{title: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`), format: "Out of memory: Killed process %[1]v", kind: incident.KindOOMKill},
