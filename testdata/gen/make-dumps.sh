@@ -152,8 +152,10 @@ build_initramfs() {
 	log "initramfs $(du -h "$INITRD" | cut -f1)"
 }
 
+# The QEMU options every run shares, as words for an unquoted $(...): the cache and
+# output paths must not contain spaces.
 qemu_base() {
-	local accel=$1 mem=$2 console=$3 cmdline=$4
+	local accel=$1 mem=$2 console=$3
 	echo -accel "$accel" -machine q35 -cpu qemu64 -smp 2 -m "$mem" \
 		-display none -vga none -monitor none -serial "file:$console" -no-reboot \
 		-device vmcoreinfo -device pvpanic \
@@ -179,7 +181,7 @@ probe_accel() {
 	fi
 	local console=$WORK/probe.console.log
 	rm -f "$console"
-	timeout --kill-after=5 20 qemu-system-x86_64 $(qemu_base kvm 256M "$console" x) \
+	timeout --kill-after=5 20 qemu-system-x86_64 $(qemu_base kvm 256M "$console") \
 		-append "console=ttyS0 ktriage.scenario=probe" >/dev/null 2>&1 || true
 	if grep -q 'ktriage-gen: scenario=probe' "$console" 2>/dev/null; then
 		ACCEL=kvm
@@ -246,7 +248,7 @@ run_qemu_mode() {
 	log "$scenario: QEMU run ($ACCEL, $QEMU_MEM, formats: $QEMU_FORMATS)"
 	start=$(date +%s)
 	timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
-		$(qemu_base "$ACCEL" "$QEMU_MEM" "$run/console.log" x) \
+		$(qemu_base "$ACCEL" "$QEMU_MEM" "$run/console.log") \
 		-drive "file=$run/data1.img,if=none,id=data1,format=raw" -device virtio-blk-pci,drive=data1 \
 		-qmp "unix:$run/qmp.sock,server=on,wait=off" -S -action panic=pause \
 		-append "console=ttyS0 ktriage.scenario=$scenario ktriage.mode=qemu" \
@@ -288,7 +290,7 @@ run_kdump_mode() {
 	log "$scenario: kdump run ($ACCEL, $KDUMP_MEM, crashkernel=$CRASHKERNEL, formats: $KDUMP_FORMATS)"
 	start=$(date +%s)
 	timeout --kill-after=10 "$KDUMP_TIMEOUT" qemu-system-x86_64 \
-		$(qemu_base "$ACCEL" "$KDUMP_MEM" "$run/console.log" x) \
+		$(qemu_base "$ACCEL" "$KDUMP_MEM" "$run/console.log") \
 		-drive "file=$run/data1.img,if=none,id=data1,format=raw" -device virtio-blk-pci,drive=data1 \
 		-drive "file=$run/dump.img,if=none,id=dump,format=raw" -device virtio-blk-pci,drive=dump \
 		-action panic=shutdown \
