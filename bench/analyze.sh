@@ -20,7 +20,7 @@ hyperfine -N -w 1 -r "$runs" --export-json "$out/r.json" \
   -n ktriage-no-vmlinux "./bin/ktriage analyze --format json $dump" \
   -n ktriage-vmlinux-warm "./bin/ktriage analyze --format json --vmlinux $vmlinux $dump" \
   -n crash "crash -s -i $out/crash.cmds $vmlinux $dump" \
-  -n drgn "python3 bench/drgn-triage.py $dump $vmlinux" >/dev/null 2>&1 || true
+  -n drgn "/usr/bin/python3 bench/drgn-triage.py $dump $vmlinux" >/dev/null 2>&1 || true
 hyperfine -N -r "$runs" --prepare "rm -rf $idx" --export-json "$out/cold.json" \
   -n ktriage-vmlinux-cold "./bin/ktriage analyze --format json --vmlinux $vmlinux $dump" >/dev/null 2>&1 || true
 jq -r '.results[] | "\(.command) \(.median)"' "$out/r.json" "$out/cold.json" > "$out/med.txt"
@@ -35,6 +35,6 @@ for n in ktriage-no-vmlinux ktriage-vmlinux-cold ktriage-vmlinux-warm crash drgn
 done
 echo "peak RSS (KB):"
 for c in "./bin/ktriage analyze --format json $dump" "./bin/ktriage analyze --format json --vmlinux $vmlinux $dump" \
-         "crash -s -i $out/crash.cmds $vmlinux $dump" "python3 bench/drgn-triage.py $dump $vmlinux"; do
+         "crash -s -i $out/crash.cmds $vmlinux $dump" "/usr/bin/python3 bench/drgn-triage.py $dump $vmlinux"; do
   /usr/bin/time -f "%M  $c" $c >/dev/null 2>"$out/t" || true; tail -1 "$out/t"
 done
