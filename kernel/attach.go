@@ -15,6 +15,12 @@ type AttachOptions struct {
 	Vmlinux string
 	// DWARF tunes the vmlinux DWARF index (its on-disk cache).
 	DWARF symbols.DWARFOptions
+	// Discover looks for the dump's debug vmlinux when none is given: in
+	// DebuginfoDir, the distro debuginfo paths for the dump's release and
+	// build-id, and ktriage's cache. One that does not match the dump is
+	// skipped with a warning, and the dump's own kallsyms+BTF are used.
+	Discover     bool
+	DebuginfoDir string
 }
 
 // Attach sets up a Kernel over a dump. With a vmlinux, names come from its
@@ -30,11 +36,26 @@ func Attach(d *vmcore.Dump, opts AttachOptions) (*Kernel, error) {
 	if opts.Vmlinux != "" {
 		return attachVmlinux(d, as, opts)
 	}
+	var notes []string
+	if opts.Discover {
+		found, err := symbols.FindVmlinux(symbols.FindOptions{DebuginfoDir: opts.DebuginfoDir,
+			Release: d.VMCoreInfo.OSRelease(), BuildID: d.VMCoreInfo.BuildID()})
+		if err == nil {
+			o := opts
+			o.Vmlinux = found
+			k, err := attachVmlinux(d, as, o)
+			if err == nil {
+				return k, nil
+			}
+			notes = append(notes, fmt.Sprintf("debug vmlinux %s not used: %v", found, err))
+		}
+	}
 	syms, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as)
 	if syms == nil || btf == nil {
 		return nil, fmt.Errorf("no vmlinux given and the dump cannot describe itself (kallsyms and BTF need Linux 6.0+ with CONFIG_DEBUG_INFO_BTF): %w", err)
 	}
 	k := New(d, as, syms, btf, "kallsyms+BTF from dump")
+	k.Warnings = append(k.Warnings, notes...)
 	if err != nil {
 		k.Warnings = append(k.Warnings, "module symbols: "+err.Error())
 	}

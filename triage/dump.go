@@ -14,8 +14,13 @@ import (
 
 // Options tunes how a dump is read.
 type Options struct {
-	// Vmlinux is a debug vmlinux; empty means the dump's own kallsyms+BTF.
+	// Vmlinux is a debug vmlinux; empty means the dump's own kallsyms+BTF
+	// unless Discover finds one.
 	Vmlinux string
+	// Discover looks for the debug vmlinux in DebuginfoDir and the distro
+	// paths (see kernel.AttachOptions).
+	Discover     bool
+	DebuginfoDir string
 	// PageHook, if set, sees every physical page the analysis reads (the
 	// fixture cutter uses it to keep exactly those pages).
 	PageHook func(pfn uint64)
@@ -54,13 +59,16 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 			sys.CrashTime = &t
 		}
 	}
-	k, err := kernel.Attach(d, kernel.AttachOptions{Vmlinux: opts.Vmlinux})
+	k, err := kernel.Attach(d, kernel.AttachOptions{Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir})
 	if err != nil {
 		in.Warn("no kernel symbols, so no tasks or system facts: " + err.Error())
 		finishFromLog(in, panicMsg, nil)
 		return in, nil
 	}
 	sys.KernelSource = k.Source
+	for _, w := range k.Warnings {
+		in.Warn(w)
+	}
 	fillSystem(in, k)
 	tasks, err := k.Tasks()
 	if err != nil {

@@ -26,7 +26,9 @@ func init() {
 
 // dumpOptions are what a dump loader needs besides the dump's files.
 type dumpOptions struct {
-	Vmlinux string
+	Vmlinux      string
+	DebuginfoDir string
+	NoDebuginfo  bool
 }
 
 // loadDump turns a vmcore (all files of a split set) into an incident. The
@@ -97,7 +99,9 @@ with a built-in id replaces it). ` + "`ktriage rules check DIR`" + ` lints them.
 	cmd.Flags().StringVar(&format, "format", "text", "report format: text, markdown, json or html")
 	cmd.Flags().StringVar(&rulesDir, "rules", "", "folder of extra YAML rules (a team's own rulebook)")
 	cmd.Flags().StringVarP(&outFile, "output", "o", "", "write the report to FILE instead of standard output")
-	cmd.Flags().StringVar(&dopts.Vmlinux, "vmlinux", "", "debug vmlinux matching the dump (default: the dump's own kallsyms and BTF)")
+	cmd.Flags().StringVar(&dopts.Vmlinux, "vmlinux", "", "debug vmlinux matching the dump (default: found by release in the distro debuginfo paths, else the dump's own kallsyms and BTF)")
+	cmd.Flags().StringVar(&dopts.DebuginfoDir, "debuginfo-dir", "", "folder to search for the dump's debug vmlinux before the distro paths")
+	cmd.Flags().BoolVar(&dopts.NoDebuginfo, "no-debuginfo", false, "do not look for a debug vmlinux: use the dump's own kallsyms and BTF")
 	return cmd
 }
 

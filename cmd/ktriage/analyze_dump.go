@@ -8,6 +8,7 @@ import (
 // The dump path: analyze reads vmcores through triage.LoadDump.
 func init() {
 	loadDump = func(paths []string, opts dumpOptions) (*incident.Incident, error) {
-		return triage.LoadDump(paths, triage.Options{Vmlinux: opts.Vmlinux})
+		return triage.LoadDump(paths, triage.Options{Vmlinux: opts.Vmlinux,
+			Discover: !opts.NoDebuginfo, DebuginfoDir: opts.DebuginfoDir})
 	}
 }

@@ -28,6 +28,9 @@ func TestBtStateDIsCrashForeachUNBt(t *testing.T) {
 			want := crashText(t, c, "foreach_UN_bt.txt")
 			for _, vmlinux := range []string{"", corpus.Vmlinux(t)} {
 				args := append([]string{"bt", "--state", "D", "--vmlinux", vmlinux}, c.Files...)
+				if vmlinux == "" {
+					args = append([]string{"bt", "--state", "D", "--no-debuginfo"}, c.Files...)
+				}
 				got, err := runKtriage(t, args...)
 				if err != nil {
 					t.Fatalf("%v: %v", args, err)
@@ -59,7 +62,7 @@ func TestBtAllIsCrashBtA(t *testing.T) {
 			if withVmlinux != want {
 				t.Errorf("with vmlinux: output differs from crash\n got:\n%s\nwant:\n%s", withVmlinux, want)
 			}
-			bare, err := runKtriage(t, append([]string{"bt", "--all"}, c.Files...)...)
+			bare, err := runKtriage(t, append([]string{"bt", "--all", "--no-debuginfo"}, c.Files...)...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,12 +11,16 @@ import (
 
 // dumpFlags are the flags every command that reads a kernel from a dump shares.
 type dumpFlags struct {
-	vmlinux string
-	format  string
+	vmlinux      string
+	debuginfoDir string
+	noDebuginfo  bool
+	format       string
 }
 
 func (f *dumpFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.vmlinux, "vmlinux", "", "debug vmlinux matching the dump (default: the dump's own kallsyms and BTF)")
+	cmd.Flags().StringVar(&f.debuginfoDir, "debuginfo-dir", "", "folder to search for the dump's debug vmlinux before the distro paths")
+	cmd.Flags().BoolVar(&f.noDebuginfo, "no-debuginfo", false, "do not look for a debug vmlinux: use the dump's own kallsyms and BTF")
 	cmd.Flags().StringVar(&f.format, "format", "text", "output format: text or json")
 }
 
@@ -27,7 +31,7 @@ func (f *dumpFlags) openKernel(paths []string) (*vmcore.Dump, *kernel.Kernel, er
 	if err != nil {
 		return nil, nil, err
 	}
-	k, err := kernel.Attach(d, kernel.AttachOptions{Vmlinux: f.vmlinux})
+	k, err := kernel.Attach(d, kernel.AttachOptions{Vmlinux: f.vmlinux, Discover: !f.noDebuginfo, DebuginfoDir: f.debuginfoDir})
 	if err != nil {
 		d.Close()
 		return nil, nil, fmt.Errorf("%s: %w", paths[0], err)
