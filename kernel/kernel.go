@@ -185,3 +185,20 @@ func (k *Kernel) ListEach(head, memberOff uint64, fn func(entry uint64) error) e
 		}
 	}
 }
+
+// offsetReader looks up many member offsets and keeps the first error, so a
+// reader can ask for its whole layout and check once.
+type offsetReader struct {
+	k   *Kernel
+	err error
+}
+
+func (k *Kernel) offsets() *offsetReader { return &offsetReader{k: k} }
+
+func (o *offsetReader) of(structName, path string) uint64 {
+	v, err := o.k.Off(structName, path)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return v
+}

@@ -21,14 +21,8 @@ const maxPathDepth = 256
 
 // Mounts lists the mounts of init's mount namespace.
 func (k *Kernel) Mounts() ([]Mount, error) {
-	var firstErr error
-	off := func(s, p string) uint64 {
-		v, err := k.Off(s, p)
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		return v
-	}
+	offs := k.offsets()
+	off := offs.of
 	nsproxyOff := off("task_struct", "nsproxy")
 	mntNSOff := off("nsproxy", "mnt_ns")
 	nsListOff := off("mnt_namespace", "list")
@@ -45,8 +39,8 @@ func (k *Kernel) Mounts() ([]Mount, error) {
 	sIDOff := off("super_block", "s_id")
 	frozenOff := off("super_block", "s_writers.frozen")
 	fsNameOff := off("file_system_type", "name")
-	if firstErr != nil {
-		return nil, firstErr
+	if offs.err != nil {
+		return nil, offs.err
 	}
 	initTask, err := k.Addr("init_task")
 	if err != nil {

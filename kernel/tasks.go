@@ -51,14 +51,8 @@ type taskLayout struct {
 
 func (k *Kernel) taskLayout() (*taskLayout, error) {
 	var l taskLayout
-	var firstErr error
-	off := func(s, p string) uint64 {
-		v, err := k.Off(s, p)
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		return v
-	}
+	offs := k.offsets()
+	off := offs.of
 	l.tasks = off("task_struct", "tasks")
 	l.pid = off("task_struct", "pid")
 	l.tgid = off("task_struct", "tgid")
@@ -68,8 +62,8 @@ func (k *Kernel) taskLayout() (*taskLayout, error) {
 	l.stack = off("task_struct", "stack")
 	l.threadSP = off("task_struct", "thread.sp")
 	l.exitState = off("task_struct", "exit_state")
-	if firstErr != nil {
-		return nil, firstErr
+	if offs.err != nil {
+		return nil, offs.err
 	}
 	if m, err := k.Types.MemberInfo("task_struct", "__state"); err == nil {
 		l.state, l.stateSize = m.Offset, m.Type.Size
