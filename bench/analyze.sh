@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Full triage speed on the same dump, in one run (hyperfine):
-#   ktriage analyze (no vmlinux: kallsyms+BTF from the dump)
+#   ktriage analyze --no-debuginfo (kallsyms+BTF from the dump)
 #   ktriage analyze --vmlinux, cold (index cache emptied) and warm
 #   crash -s vmlinux dump  <<< "sys; bt; bt -a; foreach UN bt"
 #   drgn: bench/drgn-triage.py (log, crashed thread, D tasks with stacks)
@@ -17,7 +17,7 @@ out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 printf 'sys\nbt\nbt -a\nforeach UN bt\nquit\n' > "$out/crash.cmds"
 idx="${KTRIAGE_CACHE:-$HOME/.cache/ktriage}/index"
 hyperfine -N -w 1 -r "$runs" --export-json "$out/r.json" \
-  -n ktriage-no-vmlinux "./bin/ktriage analyze --format json $dump" \
+  -n ktriage-no-vmlinux "./bin/ktriage analyze --format json --no-debuginfo $dump" \
   -n ktriage-vmlinux-warm "./bin/ktriage analyze --format json --vmlinux $vmlinux $dump" \
   -n crash "crash -s -i $out/crash.cmds $vmlinux $dump" \
   -n drgn "/usr/bin/python3 bench/drgn-triage.py $dump $vmlinux" >/dev/null 2>&1 || true
@@ -34,7 +34,7 @@ for n in ktriage-no-vmlinux ktriage-vmlinux-cold ktriage-vmlinux-warm crash drgn
   printf '%-24s %10.3f %14s %14s\n' "$n" "$m" "$rc" "$rd"
 done
 echo "peak RSS (KB):"
-for c in "./bin/ktriage analyze --format json $dump" "./bin/ktriage analyze --format json --vmlinux $vmlinux $dump" \
+for c in "./bin/ktriage analyze --format json --no-debuginfo $dump" "./bin/ktriage analyze --format json --vmlinux $vmlinux $dump" \
          "crash -s -i $out/crash.cmds $vmlinux $dump" "/usr/bin/python3 bench/drgn-triage.py $dump $vmlinux"; do
   /usr/bin/time -f "%M  $c" $c >/dev/null 2>"$out/t" || true; tail -1 "$out/t"
 done
