@@ -202,3 +202,42 @@ func (o *offsetReader) of(structName, path string) uint64 {
 	}
 	return v
 }
+
+// HlistEach calls fn with the address of each entry of an hlist (hash
+// bucket) whose hlist_head is at head, given the offset of the hlist_node
+// member inside the entries. hlists end in NULL rather than looping back.
+func (k *Kernel) HlistEach(head, memberOff uint64, fn func(entry uint64) error) error {
+	seen := 0
+	for p, err := k.U64(head); p != 0; p, err = k.U64(p) {
+		if err != nil {
+			return fmt.Errorf("hlist at %#x: %w", head, err)
+		}
+		if seen++; seen > maxListLen {
+			return fmt.Errorf("hlist at %#x: more than %d entries (corrupt or cyclic)", head, maxListLen)
+		}
+		if err := fn(p - memberOff); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ArrayElem returns the address of element i of an array member, checking
+// the index against the array's length when the type says it.
+func (k *Kernel) ArrayElem(base uint64, structName, path string, i uint64) (uint64, error) {
+	m, err := k.Types.MemberInfo(structName, path)
+	if err != nil {
+		return 0, err
+	}
+	if m.Type.ArrayLen != 0 && i >= m.Type.ArrayLen {
+		return 0, fmt.Errorf("%s.%s[%d]: index beyond its %d elements", structName, path, i, m.Type.ArrayLen)
+	}
+	elem := uint64(0)
+	if m.Type.ArrayLen != 0 {
+		elem = m.Type.Size / m.Type.ArrayLen
+	}
+	if elem == 0 {
+		return 0, fmt.Errorf("%s.%s: element size unknown", structName, path)
+	}
+	return base + m.Offset + i*elem, nil
+}
