@@ -18,7 +18,7 @@ const (
 	// maxPinned bounds the records kept around reports.
 	maxPinned = 50000
 	// maxReports bounds the reports kept; later ones are only counted.
-	maxReports = 20000
+	maxReports = 2000
 	// maxOpenLines closes a report that grew this long without ending.
 	maxOpenLines = 4000
 	// borrowLines is how far a report without a stack follows the panic
