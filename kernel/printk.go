@@ -87,15 +87,16 @@ func readBlock(as *AddressSpace, addr, n uint64, what string) ([]byte, error) {
 	if n > maxLogBytes {
 		return nil, fmt.Errorf("%s of %d bytes is implausible (damaged header?)", what, n)
 	}
-	// A damaged header can claim a huge ring: make sure its pages are
-	// mapped (one probe per 16 MiB and the last byte) before allocating.
-	for off := uint64(0); off < n; off += 16 << 20 {
-		if _, err := as.Translate(addr + off); err != nil {
+	// A damaged header can claim a huge ring: make sure its pages are in
+	// the dump (one probe per 1 MiB and the last byte) before allocating.
+	var probe [1]byte
+	for off := uint64(0); off < n; off += 1 << 20 {
+		if err := as.ReadVirt(probe[:], addr+off); err != nil {
 			return nil, fmt.Errorf("reading %s (%d bytes at %#x): %w", what, n, addr, err)
 		}
 	}
 	if n > 0 {
-		if _, err := as.Translate(addr + n - 1); err != nil {
+		if err := as.ReadVirt(probe[:], addr+n-1); err != nil {
 			return nil, fmt.Errorf("reading %s (%d bytes at %#x): %w", what, n, addr, err)
 		}
 	}
