@@ -71,19 +71,7 @@ func TestFixtureDmesg(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got bytes.Buffer
-			if err := WriteDmesg(&got, recs); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				gl, wl := strings.Split(got.String(), "\n"), strings.Split(string(want), "\n")
-				for i := 0; i < len(gl) && i < len(wl); i++ {
-					if gl[i] != wl[i] {
-						t.Fatalf("line %d differs:\n got %q\nwant %q", i+1, gl[i], wl[i])
-					}
-				}
-				t.Fatalf("got %d lines, want %d", len(gl), len(wl))
-			}
+			sameLog(t, []byte(dmesgOf(t, recs)), want)
 			if len(recs) < 100 || PanicMessage(recs) == "" {
 				t.Errorf("%d records, panic message %q: the fixture lost its log", len(recs), PanicMessage(recs))
 			}

@@ -28,11 +28,7 @@ split dump. The output is byte for byte what makedumpfile --dump-dmesg writes.`,
 				return err
 			}
 			defer d.Close()
-			as, err := kernel.NewAddressSpace(d)
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			recs, err := kernel.ReadLog(as, d.VMCoreInfo)
+			recs, err := kernel.DumpLog(d)
 			if err != nil {
 				return fmt.Errorf("%s: kernel log: %w", args[0], err)
 			}
