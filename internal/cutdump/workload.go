@@ -104,6 +104,9 @@ func (w *Workload) readKernel(d *vmcore.Dump, reads Reads) error {
 		t, frames, err := k.CPUBacktrace(cpu)
 		w.Stacks[fmt.Sprintf("cpu%d %d@%#x", cpu, t.PID, t.Addr)] = framesText(frames, err)
 	}
+	// The mount table too: analyze names the frozen mount from it.
+	mounts, err := k.Mounts()
+	w.Stacks["mounts"] = fmt.Sprintf("%+v %v", mounts, err)
 	return nil
 }
 
