@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"strings"
 	"time"
+
+	"github.com/ktriage/ktriage/incident"
 )
 
 // SysInfo holds crash's `sys` facts.
@@ -252,31 +253,8 @@ func (k *Kernel) memoryBytes() (uint64, error) {
 	return pages * uint64(k.Dump.PageSize), nil
 }
 
-// FormatUptime renders an uptime as crash does: "00:00:35" or "2 days, 03:04:05".
-func FormatUptime(d time.Duration) string {
-	s := int64(d / time.Second)
-	days, s := s/86400, s%86400
-	hms := fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
-	switch days {
-	case 0:
-		return hms
-	case 1:
-		return "1 day, " + hms
-	}
-	return fmt.Sprintf("%d days, %s", days, hms)
-}
+// FormatUptime renders an uptime as crash does (see incident.FormatUptime).
+func FormatUptime(d time.Duration) string { return incident.FormatUptime(d) }
 
-// FormatMemory renders a byte count as crash's sys does ("1 GB", "511.5 MB"):
-// from 1000 MiB up it switches to GiB with one decimal, so the 1023.5 MiB a
-// 1 GiB machine reports after firmware holes reads "1 GB".
-func FormatMemory(b uint64) string {
-	const mb, gb = 1 << 20, 1 << 30
-	trim := func(f float64, unit string) string {
-		s := fmt.Sprintf("%.1f", f)
-		return strings.TrimSuffix(s, ".0") + " " + unit
-	}
-	if b >= 1000*mb {
-		return trim(float64(b)/gb, "GB")
-	}
-	return trim(float64(b)/mb, "MB")
-}
+// FormatMemory renders a byte count as crash's sys does (see incident.FormatMemory).
+func FormatMemory(b uint64) string { return incident.FormatMemory(b) }

@@ -179,13 +179,13 @@ func systemRows(in *incident.Incident) [][2]string {
 		add("CPUS", strconv.Itoa(s.CPUs))
 	}
 	if s.MemoryBytes > 0 {
-		add("MEMORY", humanBytes(s.MemoryBytes))
+		add("MEMORY", incident.FormatMemory(s.MemoryBytes))
 	}
 	if s.CrashTime != nil {
 		add("DATE", s.CrashTime.UTC().Format(time.RFC3339))
 	}
 	if s.UptimeSeconds > 0 {
-		add("UPTIME", humanDuration(s.UptimeSeconds))
+		add("UPTIME", incident.FormatUptime(time.Duration(s.UptimeSeconds*float64(time.Second))))
 	}
 	if len(s.LoadAverage) > 0 {
 		var la []string
@@ -276,21 +276,6 @@ func logAround(in *incident.Incident, opts Options) ([]logLineView, string) {
 		out = append(out, logLineView{Prefix: prefix, Text: rec.Text, Mark: i == at})
 	}
 	return out, note
-}
-
-func humanBytes(b uint64) string {
-	const gib = 1 << 30
-	if b >= gib {
-		return strconv.FormatFloat(float64(b)/gib, 'f', 1, 64) + " GB"
-	}
-	return strconv.FormatFloat(float64(b)/(1<<20), 'f', 0, 64) + " MB"
-}
-
-func humanDuration(sec float64) string {
-	d := time.Duration(sec * float64(time.Second))
-	days := int(d.Hours()) / 24
-	d -= time.Duration(days) * 24 * time.Hour
-	return fmt.Sprintf("%d days, %02d:%02d:%02d", days, int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
 }
 
 func firstNonEmpty(xs ...string) string {
