@@ -3,6 +3,7 @@ package symbols
 import (
 	"bufio"
 	"fmt"
+	"github.com/ktriage/ktriage/internal/corpus"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,7 +28,7 @@ func TestFormatMatchesKernelCallTraces(t *testing.T) {
 	}
 	withVmlinux := NewKernelSymbols(et, fromDump.Modules, nil)
 	frames := 0
-	logs, _ := filepath.Glob(filepath.Join(sharedDir(t), "corpus", "dumps", "*", "dmesg.makedumpfile.txt"))
+	logs, _ := filepath.Glob(filepath.Join(corpus.Root(t), "dumps", "*", "dmesg.makedumpfile.txt"))
 	for _, path := range logs {
 		name := filepath.Base(filepath.Dir(path))
 		f, err := os.Open(path)

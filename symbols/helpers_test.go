@@ -13,10 +13,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/ktriage/ktriage/internal/corpus"
 )
 
-const corpusRelease = "6.1.0-56-cloud-amd64"
+const corpusRelease = corpus.Release
 const corpusBuildID = "3b43fad5034874490492495d552c0af6a5fab235"
 
 // repoRoot is the module root, found from this file's location.
@@ -25,27 +25,8 @@ func repoRoot() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-// sharedDir returns ../shared beside the repository, or skips.
-func sharedDir(t testing.TB) string {
-	d := filepath.Join(repoRoot(), "..", "shared")
-	if _, err := os.Stat(filepath.Join(d, "corpus", "dumps")); err != nil {
-		t.Skipf("shared corpus not found at %s (clone shared/ beside the repo): %v", d, err)
-	}
-	return d
-}
-
 // vmlinuxPath finds the corpus kernel's debug vmlinux or skips.
-func vmlinuxPath(t testing.TB) string {
-	p := os.Getenv("KTRIAGE_VMLINUX")
-	if p == "" {
-		home, _ := os.UserHomeDir()
-		p = filepath.Join(home, ".cache", "ktriage", "vmlinux-"+corpusRelease)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("debug vmlinux not found at %s (run scripts/fetch-debug-vmlinux.sh or set KTRIAGE_VMLINUX): %v", p, err)
-	}
-	return p
-}
+func vmlinuxPath(t testing.TB) string { return corpus.Vmlinux(t) }
 
 func systemMapPath(t testing.TB) string {
 	p := filepath.Join(filepath.Dir(vmlinuxPath(t)), "System.map-"+corpusRelease)
@@ -72,47 +53,25 @@ var (
 	dumpErr  error
 )
 
-// sysrqDump opens (decompressing once to the temp dir if needed) the
-// sysrq-elf corpus dump, or skips.
+// sysrqDump opens the sysrq-elf corpus dump, or skips.
 func sysrqDump(t testing.TB) *elfDump {
-	shared := sharedDir(t)
-	dumpOnce.Do(func() { dumpVal, dumpErr = openSysrqDump(shared) })
+	path := ""
+	for _, c := range corpus.Dumps(t) {
+		if c.Name == "sysrq-elf" {
+			path = c.Files[0] // unpacked once by internal/corpus
+		}
+	}
+	if path == "" {
+		t.Skip("sysrq-elf not in the corpus")
+	}
+	dumpOnce.Do(func() { dumpVal, dumpErr = openSysrqDump(path) })
 	if dumpErr != nil {
 		t.Skipf("sysrq-elf dump unavailable: %v", dumpErr)
 	}
 	return dumpVal
 }
 
-func openSysrqDump(shared string) (*elfDump, error) {
-	path := os.Getenv("KTRIAGE_ELF_VMCORE")
-	if path == "" {
-		path = filepath.Join(os.TempDir(), "sysrq-elf.vmcore")
-	}
-	if _, err := os.Stat(path); err != nil {
-		src, err := os.Open(filepath.Join(shared, "corpus", "dumps", "sysrq-elf", "vmcore.zst"))
-		if err != nil {
-			return nil, err
-		}
-		defer src.Close()
-		dec, err := zstd.NewReader(src)
-		if err != nil {
-			return nil, err
-		}
-		defer dec.Close()
-		tmp, err := os.CreateTemp(filepath.Dir(path), "sysrq-elf-*.tmp")
-		if err != nil {
-			return nil, err
-		}
-		if _, err := io.Copy(tmp, dec); err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			return nil, err
-		}
-		tmp.Close()
-		if err := os.Rename(tmp.Name(), path); err != nil {
-			return nil, err
-		}
-	}
+func openSysrqDump(path string) (*elfDump, error) {
 	f, err := elf.Open(path)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/gob"
 	"fmt"
+	"github.com/ktriage/ktriage/internal/corpus"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,7 +48,7 @@ func TestReadModulesFromDump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := crashModules(t, filepath.Join(sharedDir(t), "corpus", "dumps", "sysrq-elf", "crash-8.0.6", "mod.txt"))
+	want := crashModules(t, filepath.Join(corpus.Root(t), "dumps", "sysrq-elf", "crash-8.0.6", "mod.txt"))
 	if len(mods) != len(want) {
 		t.Errorf("read %d modules, crash lists %d", len(mods), len(want))
 	}
