@@ -4,6 +4,7 @@
 package kernel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -210,4 +211,16 @@ func (as *AddressSpace) topPresent(vaddr uint64) bool {
 		return false
 	}
 	return binary.LittleEndian.Uint64(buf[:])&ptePresent != 0
+}
+
+// ReadString reads a NUL-terminated string of at most max bytes.
+func (as *AddressSpace) ReadString(addr uint64, max int) (string, error) {
+	b := make([]byte, max)
+	if err := as.ReadVirt(b, addr); err != nil {
+		return "", err
+	}
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b), nil
 }

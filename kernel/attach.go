@@ -67,7 +67,7 @@ func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kerne
 	if id.BuildID == "" {
 		// Kernels before 5.9 export no build-id: compare linux_banner.
 		if a, ok := d.VMCoreInfo.Symbol("linux_banner"); ok {
-			if b, err := readCString(as, a, 512); err == nil {
+			if b, err := as.ReadString(a, 512); err == nil {
 				id.Banner = b
 			}
 		}
@@ -89,17 +89,4 @@ func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kerne
 		k.Warnings = append(k.Warnings, "module symbols: "+modErr.Error())
 	}
 	return k, nil
-}
-
-func readCString(as *AddressSpace, addr uint64, max int) (string, error) {
-	b := make([]byte, max)
-	if err := as.ReadVirt(b, addr); err != nil {
-		return "", err
-	}
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i]), nil
-		}
-	}
-	return string(b), nil
 }

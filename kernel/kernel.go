@@ -97,18 +97,7 @@ func (k *Kernel) Field(base uint64, structName, path string) (uint64, error) {
 }
 
 // String reads a NUL-terminated string of at most max bytes.
-func (k *Kernel) String(addr uint64, max int) (string, error) {
-	b := make([]byte, max)
-	if err := k.Read(b, addr); err != nil {
-		return "", err
-	}
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i]), nil
-		}
-	}
-	return string(b), nil
-}
+func (k *Kernel) String(addr uint64, max int) (string, error) { return k.AS.ReadString(addr, max) }
 
 // PerCPUOffsets returns __per_cpu_offset[] for the possible CPUs.
 func (k *Kernel) PerCPUOffsets() ([]uint64, error) {
