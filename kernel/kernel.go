@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ktriage/ktriage/symbols"
 	"github.com/ktriage/ktriage/vmcore"
@@ -25,6 +26,10 @@ type Kernel struct {
 	Warnings []string
 
 	perCPU []uint64 // __per_cpu_offset, one per possible CPU
+
+	tasksOnce sync.Once
+	tasks     []Task
+	tasksErr  error
 }
 
 // New attaches already-loaded symbols and types to a dump.

@@ -207,6 +207,13 @@ func stateLetters(state, exitState uint64, old bool) string {
 // the idle task of every CPU (which no list holds but rq->idle). The
 // result is sorted by PID, then CPU, like crash's ps.
 func (k *Kernel) Tasks() ([]Task, error) {
+	// The dump does not change: walk the task lists once per Kernel (sys,
+	// ps, bt and the incident all ask for them).
+	k.tasksOnce.Do(func() { k.tasks, k.tasksErr = k.walkTasks() })
+	return append([]Task(nil), k.tasks...), k.tasksErr
+}
+
+func (k *Kernel) walkTasks() ([]Task, error) {
 	l, err := k.taskLayout()
 	if err != nil {
 		return nil, fmt.Errorf("task_struct layout: %w", err)
