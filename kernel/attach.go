@@ -85,6 +85,7 @@ func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kerne
 		mods, modErr = symbols.ReadModules(head, as, v.DWARF)
 	}
 	k := New(d, as, v.Symbols(mods), v.DWARF, opts.Vmlinux)
+	k.vmlinux = v
 	if modErr != nil {
 		k.Warnings = append(k.Warnings, "module symbols: "+modErr.Error())
 	}

@@ -30,6 +30,20 @@ type Kernel struct {
 	tasksOnce sync.Once
 	tasks     []Task
 	tasksErr  error
+
+	vmlinux *symbols.Vmlinux // closed by Close
+}
+
+// Close releases the debug vmlinux, if one was attached, saving how far
+// this run extended its DWARF index so the next run starts from there. The
+// dump stays open: it belongs to the caller.
+func (k *Kernel) Close() error {
+	if k.vmlinux == nil {
+		return nil
+	}
+	err := k.vmlinux.Close()
+	k.vmlinux = nil
+	return err
 }
 
 // New attaches already-loaded symbols and types to a dump.

@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// DWARF is a vmlinux's debug info: a name index built by a fast parallel DIE
-// walk (or loaded from the on-disk cache keyed by build-id), with types
-// decoded on demand by debug/dwarf.
+// DWARF is a vmlinux's debug info: a name index grown on demand by a fast
+// parallel DIE walk (and kept in an on-disk cache keyed by build-id, which
+// later runs load and extend), with types decoded on demand by debug/dwarf.
 type DWARF struct {
 	path    string
 	buildID string
@@ -21,10 +21,18 @@ type DWARF struct {
 	elf     *elf.File
 	unmap   func() error
 	secs    dwarfSections
-	idx     *dwarfIndex
 	stats   IndexStats
-	// prepareWalk, if set, readies the mapping for a full walk.
+	// prepareWalk, if set, readies the mapping for walking.
 	prepareWalk func()
+
+	// idxMu guards the index, which lookups extend.
+	idxMu    sync.Mutex
+	idx      *dwarfIndex
+	idxErr   error // a unit the walk could not read; lookups past it fail
+	workers  int
+	useCache bool
+	fileSize int64
+	savedAt  int // units the cache file held when loaded (0: none)
 
 	// debug/dwarf's Data caches decoded types in a map and fills DWARF 5
 	// unit headers lazily, so every use of it goes through mu.
@@ -46,14 +54,15 @@ type DWARFOptions struct {
 	Workers  int  // DIE-walk goroutines; 0 means GOMAXPROCS
 }
 
-// IndexStats says how the index was obtained.
+// IndexStats says how the index was obtained and how far it reaches.
 type IndexStats struct {
 	FromCache bool
 	CachePath string
-	Elapsed   time.Duration // walk or cache load
-	Types     int
+	Elapsed   time.Duration // cache load and walking so far
+	Types     int           // names indexed so far
 	Globals   int
-	Units     int
+	Units     int // units in .debug_info
+	Walked    int // of which indexed
 }
 
 // OpenDWARF opens a debug vmlinux and indexes its DWARF.
@@ -113,8 +122,8 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 		}
 	}
 	if s := ef.Section(".debug_info"); s != nil && s.Flags&elf.SHF_COMPRESSED == 0 && len(d.secs.info) > 0 {
-		// The walk reads .debug_info once, front to back: read ahead, and
-		// drop each unit's pages once done so RSS stays small.
+		// The walk reads .debug_info front to back: read ahead, and drop
+		// each span's pages once done so RSS stays small.
 		base := s.Offset
 		d.prepareWalk = func() { adviseSequential(mm, base, base+s.Size) }
 		d.secs.walked = func(off, end uint64) { dropPages(mm, base+off, base+end) }
@@ -132,41 +141,75 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 
 func (d *DWARF) loadIndex(opts DWARFOptions, fileSize int64) error {
 	start := time.Now()
+	defer func() { d.stats.Elapsed += time.Since(start) }()
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
 		cacheDir = DefaultIndexCacheDir()
 	}
-	useCache := !opts.NoCache && d.buildID != "" && cacheDir != ""
-	if useCache {
+	d.workers, d.fileSize = opts.Workers, fileSize
+	d.useCache = !opts.NoCache && d.buildID != "" && cacheDir != ""
+	if d.useCache {
 		d.stats.CachePath = indexCachePath(cacheDir, d.buildID)
 		if idx, err := readIndexCache(d.stats.CachePath, d.buildID, fileSize); err == nil {
 			d.idx = idx
+			d.savedAt = idx.walked
 			d.stats.FromCache = true
+			return nil
 		}
 	}
-	if d.idx == nil {
-		if d.prepareWalk != nil {
-			d.prepareWalk()
-		}
-		idx, err := buildDWARFIndex(&d.secs, opts.Workers)
-		if err != nil {
-			return err
-		}
-		d.idx = idx
-		if useCache {
-			// A cache that cannot be written only costs the next run time.
-			_ = writeIndexCache(d.stats.CachePath, d.buildID, fileSize, idx)
-		}
+	idx, err := newDWARFIndex(&d.secs)
+	if err != nil {
+		return err
 	}
-	d.stats.Elapsed = time.Since(start)
-	d.stats.Types = len(d.idx.types)
-	d.stats.Globals = len(d.idx.globals)
+	d.idx = idx
 	return nil
 }
 
-// Close unmaps and closes the file. Types handed out earlier must not be
-// used after Close.
+// extendIndex walks the next span of units; the span doubles each time, so
+// a lookup that needs the whole index costs a handful of steps. Call with
+// idxMu held; false means nothing is left to walk (or the walk failed).
+func (d *DWARF) extendIndex() bool {
+	if d.idx.complete() || d.idxErr != nil {
+		return false
+	}
+	start := time.Now()
+	if d.idx.walked == d.savedAt && d.prepareWalk != nil {
+		d.prepareWalk()
+	}
+	to := min(len(d.idx.units), d.idx.walked+max(48, d.idx.walked))
+	if err := d.idx.walkTo(&d.secs, to, d.workers); err != nil {
+		d.idxErr = fmt.Errorf("%s: %w", d.path, err)
+	}
+	d.stats.Elapsed += time.Since(start)
+	return d.idxErr == nil
+}
+
+// IndexAll completes the index (lookups only walk as far as they need).
+func (d *DWARF) IndexAll() error {
+	d.idxMu.Lock()
+	defer d.idxMu.Unlock()
+	for d.extendIndex() {
+	}
+	return d.idxErr
+}
+
+// saveIndex writes the index to the cache if this run extended it.
+func (d *DWARF) saveIndex() {
+	d.idxMu.Lock()
+	defer d.idxMu.Unlock()
+	if !d.useCache || d.idx == nil || d.idx.walked <= d.savedAt {
+		return
+	}
+	// A cache that cannot be written only costs the next run time.
+	if writeIndexCache(d.stats.CachePath, d.buildID, d.fileSize, d.idx) == nil {
+		d.savedAt = d.idx.walked
+	}
+}
+
+// Close saves what this run added to the index cache, then unmaps and
+// closes the file. Types handed out earlier must not be used after Close.
 func (d *DWARF) Close() error {
+	d.saveIndex()
 	var errs []error
 	if d.unmap != nil {
 		errs = append(errs, d.unmap())
@@ -186,7 +229,16 @@ func (d *DWARF) BuildID() string { return d.buildID }
 func (d *DWARF) Path() string { return d.path }
 
 // Stats reports how the index was built or loaded.
-func (d *DWARF) Stats() IndexStats { return d.stats }
+func (d *DWARF) Stats() IndexStats {
+	d.idxMu.Lock()
+	defer d.idxMu.Unlock()
+	st := d.stats
+	if x := d.idx; x != nil {
+		st.Types = len(x.plain) + len(x.structs) + len(x.unions) + len(x.enums)
+		st.Globals, st.Units, st.Walked = len(x.globals), len(x.units), x.walked
+	}
+	return st
+}
 
 // ELF exposes the vmlinux's ELF headers (for its symtab and sections).
 func (d *DWARF) ELF() *elf.File { return d.elf }
@@ -280,24 +332,51 @@ func (d *DWARF) typeAt(off uint64) (dwarf.Type, error) {
 	return t, nil
 }
 
-// TypeOffset is the DIE offset of a named type ("struct rq", "pid_t").
+// TypeOffset is the DIE offset of a named type ("struct rq", "pid_t"). A
+// bare name is whichever typedef, base type, struct, union or enum of that
+// name is defined first: in C a typedef and a struct rarely share a name
+// (6 times in Linux 6.1, each "typedef struct x x"), and answering with the
+// first definition lets the lazy walk stop as soon as it finds one.
 func (d *DWARF) TypeOffset(name string) (uint64, bool) {
 	kw, bare := structKey(name)
-	if kw != "" {
-		off, ok := d.idx.types[kw+" "+bare]
-		return off, ok
-	}
-	for _, k := range []string{bare, "struct " + bare, "union " + bare, "enum " + bare} {
-		if off, ok := d.idx.types[k]; ok {
-			return off, true
+	d.idxMu.Lock()
+	defer d.idxMu.Unlock()
+	for {
+		best, found := uint64(0), false
+		for _, k := range d.idx.typeKinds() {
+			if kw != "" && k.kw != kw+" " {
+				continue
+			}
+			if off, ok := k.m[bare]; ok && (!found || off < best) {
+				best, found = off, true
+			}
+		}
+		if found || !d.extendIndex() {
+			return best, found
 		}
 	}
-	return 0, false
+}
+
+// global finds a global's definition, walking on until it is settled: an
+// external definition found in the prefix is final, a file-local one may
+// yet be overruled by an external one in a later unit.
+func (d *DWARF) global(name string) (globalVar, bool) {
+	d.idxMu.Lock()
+	defer d.idxMu.Unlock()
+	for {
+		g, ok := d.idx.globals[name]
+		if (ok && g.external) || !d.extendIndex() {
+			return g, ok
+		}
+	}
 }
 
 func (d *DWARF) named(name string) (ctype, error) {
 	off, ok := d.TypeOffset(name)
 	if !ok {
+		if err := d.indexErr(); err != nil {
+			return nil, fmt.Errorf("DWARF type %q not found before an unreadable unit: %w", name, err)
+		}
 		return nil, fmt.Errorf("DWARF has no type %q: %w", name, ErrNotFound)
 	}
 	t, err := d.typeAt(off)
@@ -329,14 +408,20 @@ func (d *DWARF) TypeInfo(name string) (TypeInfo, error) {
 
 // GlobalAddr is a global's link-time address (or per-CPU offset).
 func (d *DWARF) GlobalAddr(name string) (uint64, bool) {
-	g, ok := d.idx.globals[name]
+	g, ok := d.global(name)
 	return g.addr, ok
+}
+
+func (d *DWARF) indexErr() error {
+	d.idxMu.Lock()
+	defer d.idxMu.Unlock()
+	return d.idxErr
 }
 
 // GlobalType gives the C type of a global: from its DWARF definition, or
 // for globals DWARF lacks (jiffies) from the table in globals.go.
 func (d *DWARF) GlobalType(name string) (TypeInfo, error) {
-	if g, ok := d.idx.globals[name]; ok && g.typeDie != 0 {
+	if g, ok := d.global(name); ok && g.typeDie != 0 {
 		t, err := d.typeAt(g.typeDie)
 		if err != nil {
 			return TypeInfo{}, fmt.Errorf("DWARF type of %s at %#x: %w", name, g.typeDie, err)

@@ -19,6 +19,9 @@ func TestDWARFFixturesLayouts(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer d.Close()
+		if err := d.IndexAll(); err != nil {
+			t.Fatal(err)
+		}
 		compareIndexes(t, d.idx, stdlibIndex(t, path))
 		layouts[i] = map[string]Member{}
 		for _, p := range []string{"__state", "stack", "tasks", "tasks.prev", "pid", "lo", "hi", "reset_on_fork", "other", "wide",
@@ -88,7 +91,7 @@ func FuzzDWARFWalk(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for k, off := range idx.types {
+		for k, off := range idx.typeNames() {
 			if off >= uint64(len(info)) {
 				t.Fatalf("type %q at %#x beyond .debug_info (%d bytes)", k, off, len(info))
 			}
@@ -104,7 +107,7 @@ func FuzzDWARFWalk(f *testing.F) {
 // FuzzIndexCache: a damaged cache file decodes to an error, never a panic
 // or a huge allocation.
 func FuzzIndexCache(f *testing.F) {
-	idx := &dwarfIndex{types: map[string]uint64{"struct task": 0x2a, "u64": 7}, globals: map[string]globalVar{"init_task": {die: 1, typeDie: 2, addr: 0xffffffff82a1aa40, external: true}}}
+	idx := testIndex(map[string]uint64{"struct task": 0x2a, "u64": 7}, map[string]globalVar{"init_task": {die: 1, typeDie: 2, addr: 0xffffffff82a1aa40, external: true}}, nil)
 	f.Add(encodeIndex("3b43fad5", 1000, idx))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := decodeIndex(data, "3b43fad5", 1000)

@@ -19,7 +19,7 @@ func stdlibIndex(t *testing.T, path string) *dwarfIndex {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx := &dwarfIndex{types: map[string]uint64{}, globals: map[string]globalVar{}}
+	types, globals := map[string]uint64{}, map[string]globalVar{}
 	kw := map[dwarf.Tag]string{dwarf.TagStructType: "struct ", dwarf.TagUnionType: "union ", dwarf.TagEnumerationType: "enum ", dwarf.TagTypedef: "", dwarf.TagBaseType: ""}
 	r := d.Reader()
 	type decl struct {
@@ -28,8 +28,8 @@ func stdlibIndex(t *testing.T, path string) *dwarfIndex {
 	}
 	decls := map[uint64]decl{}
 	add := func(name string, g globalVar) {
-		if old, ok := idx.globals[name]; !ok || g.better(old) {
-			idx.globals[name] = g
+		if old, ok := globals[name]; !ok || g.better(old) {
+			globals[name] = g
 		}
 	}
 	for {
@@ -63,8 +63,8 @@ func stdlibIndex(t *testing.T, path string) *dwarfIndex {
 			typeDie, _ := e.Val(dwarf.AttrType).(dwarf.Offset)
 			if k, ok := kw[e.Tag]; ok {
 				if name != "" && !isDecl {
-					if _, seen := idx.types[k+name]; !seen {
-						idx.types[k+name] = uint64(e.Offset)
+					if _, seen := types[k+name]; !seen {
+						types[k+name] = uint64(e.Offset)
 					}
 				}
 				continue
@@ -96,6 +96,18 @@ func stdlibIndex(t *testing.T, path string) *dwarfIndex {
 			add(name, g)
 		}
 	}
+	return testIndex(types, globals, nil)
+}
+
+// testIndex makes a complete index from cache-file style type keys.
+func testIndex(types map[string]uint64, globals map[string]globalVar, units []unitSpan) *dwarfIndex {
+	idx := &dwarfIndex{unitIndex: newUnitIndex(), units: units, walked: len(units)}
+	for k, off := range types {
+		idx.addTypeName(k, off)
+	}
+	for k, g := range globals {
+		idx.globals[k] = g
+	}
 	return idx
 }
 
@@ -106,7 +118,11 @@ func TestDWARFIndexMatchesStdlib(t *testing.T) {
 		t.Skip("set KTRIAGE_SLOW_TESTS=1 to compare the DIE walk with debug/dwarf's Reader (~10 s)")
 	}
 	path := vmlinuxPath(t)
-	fast := openTestDWARF(t, DWARFOptions{NoCache: true}).idx
+	d := openTestDWARF(t, DWARFOptions{NoCache: true})
+	if err := d.IndexAll(); err != nil {
+		t.Fatal(err)
+	}
+	fast := d.idx
 	ref := stdlibIndex(t, path)
 	compareIndexes(t, fast, ref)
 }
@@ -114,10 +130,11 @@ func TestDWARFIndexMatchesStdlib(t *testing.T) {
 func compareIndexes(t *testing.T, got, want *dwarfIndex) {
 	t.Helper()
 	bad := 0
-	for k, v := range want.types {
-		if got.types[k] != v {
+	gotTypes, wantTypes := got.typeNames(), want.typeNames()
+	for k, v := range wantTypes {
+		if gotTypes[k] != v {
 			if bad++; bad < 10 {
-				t.Errorf("type %q: fast %#x, reference %#x", k, got.types[k], v)
+				t.Errorf("type %q: fast %#x, reference %#x", k, gotTypes[k], v)
 			}
 		}
 	}
@@ -128,8 +145,8 @@ func compareIndexes(t *testing.T, got, want *dwarfIndex) {
 			}
 		}
 	}
-	if len(got.types) != len(want.types) || len(got.globals) != len(want.globals) {
-		t.Errorf("fast index has %d types, %d globals; reference %d, %d", len(got.types), len(got.globals), len(want.types), len(want.globals))
+	if len(gotTypes) != len(wantTypes) || len(got.globals) != len(want.globals) {
+		t.Errorf("fast index has %d types, %d globals; reference %d, %d", len(gotTypes), len(got.globals), len(wantTypes), len(want.globals))
 	}
-	t.Logf("compared %d types and %d globals, %d differences", len(want.types), len(want.globals), bad)
+	t.Logf("compared %d types and %d globals, %d differences", len(wantTypes), len(want.globals), bad)
 }

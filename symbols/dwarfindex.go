@@ -8,13 +8,19 @@ import (
 	"sync/atomic"
 )
 
-// dwarfIndex maps names to DIE offsets in .debug_info.
+// dwarfIndex maps names to DIE offsets in .debug_info. It grows on demand:
+// units [0, walked) are indexed, and a lookup the indexed prefix cannot
+// answer walks on (DWARF.extendIndex). Units are walked in order and every
+// map keeps the lowest DIE offset per name, so an answer found in the prefix
+// is the one a complete index would give: a triage run that needs a dozen
+// structs walks a third of a 160 MB .debug_info instead of all of it.
 type dwarfIndex struct {
-	// types keys are "struct x", "union x", "enum x", or a bare name for
-	// typedefs and base types; values are the first complete definition.
-	types   map[string]uint64
-	globals map[string]globalVar
-	units   []unitSpan // every unit, in order
+	unitIndex
+	units  []unitSpan // every unit, in order
+	walked int        // units[:walked] are indexed
+	// headers are the parsed unit headers, read on the first walk (an index
+	// loaded from the cache has only the spans).
+	headers []unitHeader
 }
 
 // unitSpan is where one unit lies in .debug_info.
@@ -37,15 +43,15 @@ func (g globalVar) better(h globalVar) bool {
 	return g.die < h.die
 }
 
-// unitIndex is what one worker collects; each map keeps the lowest DIE
-// offset per name so the merged result does not depend on scheduling.
+// unitIndex holds names by kind; each map keeps the lowest DIE offset per
+// name so the merged result does not depend on scheduling.
 type unitIndex struct {
 	structs, unions, enums, plain map[string]uint64
 	globals                       map[string]globalVar
 }
 
-func newUnitIndex() *unitIndex {
-	return &unitIndex{
+func newUnitIndex() unitIndex {
+	return unitIndex{
 		structs: map[string]uint64{}, unions: map[string]uint64{}, enums: map[string]uint64{},
 		plain: map[string]uint64{}, globals: map[string]globalVar{},
 	}
@@ -57,23 +63,122 @@ func keepFirst(m map[string]uint64, name []byte, off uint64) {
 	}
 }
 
+// typeKinds pairs each kind map with the keyword the cache file and
+// TypeOffset put before its names.
+func (x *unitIndex) typeKinds() []struct {
+	kw string
+	m  map[string]uint64
+} {
+	return []struct {
+		kw string
+		m  map[string]uint64
+	}{{"", x.plain}, {"struct ", x.structs}, {"union ", x.unions}, {"enum ", x.enums}}
+}
+
+// typeNames is the type index keyed as the cache file stores it: "struct
+// x", "union x", "enum x", or a bare name for typedefs and base types.
+func (x *unitIndex) typeNames() map[string]uint64 {
+	out := map[string]uint64{}
+	for _, k := range x.typeKinds() {
+		for name, off := range k.m {
+			out[k.kw+name] = off
+		}
+	}
+	return out
+}
+
+// addTypeName files a cache-file key ("struct x", "u64") under its kind.
+func (x *unitIndex) addTypeName(key string, off uint64) {
+	kw, bare := structKey(key)
+	m := x.plain
+	switch kw {
+	case "struct":
+		m = x.structs
+	case "union":
+		m = x.unions
+	case "enum":
+		m = x.enums
+	}
+	if old, ok := m[bare]; !ok || off < old {
+		m[bare] = off
+	}
+}
+
+// merge folds a worker's findings into x.
+func (x *unitIndex) merge(p *unitIndex) {
+	dst, src := x.typeKinds(), p.typeKinds()
+	for i := range dst {
+		for name, off := range src[i].m {
+			if old, ok := dst[i].m[name]; !ok || off < old {
+				dst[i].m[name] = off
+			}
+		}
+	}
+	for name, g := range p.globals {
+		if old, ok := x.globals[name]; !ok || g.better(old) {
+			x.globals[name] = g
+		}
+	}
+}
+
+// abbrevKey identifies a parsed abbreviation table: the same bytes decode
+// differently under another unit version, offset or address size.
 type abbrevKey struct {
 	off               uint64
 	version           uint16
 	offSize, addrSize uint8
 }
 
-// buildDWARFIndex walks every unit, in parallel, and merges the results.
-func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
-	units, err := readUnitHeaders(s.info)
+func (x *dwarfIndex) complete() bool { return x.walked >= len(x.units) }
+
+// newDWARFIndex lists the units of .debug_info; nothing is walked yet.
+func newDWARFIndex(s *dwarfSections) (*dwarfIndex, error) {
+	headers, err := readUnitHeaders(s.info)
 	if err != nil {
 		return nil, fmt.Errorf(".debug_info: %w", err)
 	}
+	x := &dwarfIndex{unitIndex: newUnitIndex(), headers: headers}
+	for _, u := range headers {
+		x.units = append(x.units, unitSpan{u.off, u.end})
+	}
+	return x, nil
+}
+
+// buildDWARFIndex walks every unit.
+func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
+	x, err := newDWARFIndex(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.walkTo(s, len(x.units), workers); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// walkTo indexes units [walked, to) in parallel and merges them in. Workers
+// skip names the prefix already holds (those answers are final), so what
+// each merge adds is only what is new in the span.
+func (x *dwarfIndex) walkTo(s *dwarfSections, to, workers int) error {
+	if to <= x.walked {
+		return nil
+	}
+	if x.headers == nil {
+		headers, err := readUnitHeaders(s.info)
+		if err != nil {
+			return fmt.Errorf(".debug_info: %w", err)
+		}
+		if len(headers) != len(x.units) {
+			return fmt.Errorf(".debug_info: %d units, the cached index has %d", len(headers), len(x.units))
+		}
+		x.headers = headers
+	}
+	span := x.headers[x.walked:to]
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	workers = max(1, min(workers, len(units)))
-	parts := make([]*unitIndex, workers)
+	workers = max(1, min(workers, len(span)))
+	parts := make([]unitIndex, workers)
 	errs := make([]error, workers)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -88,10 +193,10 @@ func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
 			var tab *abbrevTable
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(units) {
+				if i >= len(span) {
 					break
 				}
-				u := &units[i]
+				u := &span[i]
 				if u.unitType != utCompile && u.unitType != utPartial {
 					continue
 				}
@@ -104,12 +209,9 @@ func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
 					}
 					lastKey = k
 				}
-				if err := walkUnit(s, u, tab, part); err != nil {
+				if err := walkUnit(s, u, tab, &part, &x.unitIndex); err != nil {
 					errs[w] = err
 					return
-				}
-				if s.walked != nil {
-					s.walked(u.off, u.end)
 				}
 			}
 			parts[w] = part
@@ -118,32 +220,22 @@ func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
 	wg.Wait()
 	for _, e := range errs {
 		if e != nil {
-			return nil, fmt.Errorf(".debug_info: %w", e)
+			return fmt.Errorf(".debug_info: %w", e)
 		}
 	}
-	idx := &dwarfIndex{types: map[string]uint64{}, globals: map[string]globalVar{}}
-	for _, u := range units {
-		idx.units = append(idx.units, unitSpan{u.off, u.end})
+	for i := range parts {
+		x.merge(&parts[i])
 	}
-	for _, p := range parts {
-		for kw, m := range map[string]map[string]uint64{"struct ": p.structs, "union ": p.unions, "enum ": p.enums, "": p.plain} {
-			for name, off := range m {
-				if old, ok := idx.types[kw+name]; !ok || off < old {
-					idx.types[kw+name] = off
-				}
-			}
-		}
-		for name, g := range p.globals {
-			if old, ok := idx.globals[name]; !ok || g.better(old) {
-				idx.globals[name] = g
-			}
-		}
+	x.walked = to
+	if s.walked != nil {
+		s.walked(span[0].off, span[len(span)-1].end)
 	}
-	return idx, nil
+	return nil
 }
 
-// walkUnit indexes the top-level DIEs of one unit.
-func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out *unitIndex) error {
+// walkUnit indexes the top-level DIEs of one unit into out, leaving out what
+// seen (the index of all earlier units, read-only during the walk) settles.
+func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out, seen *unitIndex) error {
 	b := buf{data: s.info[:u.end], pos: u.dieStart}
 	var strOffBase, addrBase uint64
 	type decl struct {
@@ -258,7 +350,9 @@ func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out *unitIndex)
 			switch ab.tag {
 			case tagStructureType, tagUnionType, tagEnumerationType, tagTypedef, tagBaseType:
 				if len(name) > 0 && !declaration {
-					keepFirst(out.kindMap(ab.tag), name, dieOff)
+					if _, settled := seen.kindMap(ab.tag)[string(name)]; !settled {
+						keepFirst(out.kindMap(ab.tag), name, dieOff)
+					}
 				}
 			case tagVariable:
 				if declaration {
@@ -283,7 +377,7 @@ func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out *unitIndex)
 					break
 				}
 				if len(name) > 0 {
-					addGlobal(out, name, g)
+					addGlobal(out, seen, name, g)
 				}
 			}
 		}
@@ -304,12 +398,15 @@ func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out *unitIndex)
 			p.g.typeDie = d.typeDie
 		}
 		p.g.external = true // a prior extern declaration
-		addGlobal(out, d.name, p.g)
+		addGlobal(out, seen, d.name, p.g)
 	}
 	return nil
 }
 
-func addGlobal(out *unitIndex, name []byte, g globalVar) {
+func addGlobal(out, seen *unitIndex, name []byte, g globalVar) {
+	if old, ok := seen.globals[string(name)]; ok && !g.better(old) {
+		return
+	}
 	if old, ok := out.globals[string(name)]; !ok || g.better(old) {
 		out.globals[string(name)] = g
 	}

@@ -1,10 +1,8 @@
 package symbols
 
 import (
-	"cmp"
 	"debug/elf"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -27,12 +25,7 @@ func ELFSymbols(f *elf.File, slide uint64) (*Table, error) {
 		syms = append(syms, Sym{Name: s.Name, Addr: s.Value, Size: s.Size, Type: t})
 	}
 	// nm -n order (address, then name): the input order kallsyms sorts.
-	slices.SortStableFunc(syms, func(a, b Sym) int {
-		if c := cmp.Compare(a.Addr, b.Addr); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+	syms = sortByAddr(syms, func(a, b Sym) int { return strings.Compare(a.Name, b.Name) })
 	return NewTable(syms, slide), nil
 }
 

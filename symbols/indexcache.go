@@ -15,10 +15,11 @@ import (
 // The DWARF index cache: one file per vmlinux build-id, so a second run on
 // the same kernel skips the DIE walk. Layout (all integers uvarint unless
 // noted): magic, build-id, vmlinux size, unit bounds (so a cached run never
-// touches .debug_info beyond the units it decodes), types (name, DIE
-// offset), globals (name, DIE, type DIE, address, flags), then a
+// touches .debug_info beyond the units it decodes), how many of those units
+// the index covers (the walk is lazy, so a cache may hold a prefix that
+// later runs extend), types (name, DIE offset), globals (name, DIE, type DIE, address, flags), then a
 // little-endian CRC-32 of all preceding bytes. Entries are sorted so the file is reproducible.
-const indexMagic = "ktriage dwarf index v2\n"
+const indexMagic = "ktriage dwarf index v3\n"
 
 // DefaultIndexCacheDir is $KTRIAGE_CACHE/index, else
 // $XDG_CACHE_HOME/ktriage/index (~/.cache/ktriage/index).
@@ -50,11 +51,13 @@ func encodeIndex(buildID string, fileSize int64, idx *dwarfIndex) []byte {
 		b = binary.AppendUvarint(b, u.end-u.off)
 		prev = u.end
 	}
-	names := slices.Sorted(mapKeys(idx.types))
+	b = binary.AppendUvarint(b, uint64(idx.walked))
+	types := idx.typeNames()
+	names := slices.Sorted(mapKeys(types))
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, n := range names {
 		putStr(n)
-		b = binary.AppendUvarint(b, idx.types[n])
+		b = binary.AppendUvarint(b, types[n])
 	}
 	gnames := slices.Sorted(mapKeys(idx.globals))
 	b = binary.AppendUvarint(b, uint64(len(gnames)))
@@ -113,7 +116,7 @@ func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, erro
 		}
 		return int(n)
 	}
-	idx := &dwarfIndex{}
+	idx := &dwarfIndex{unitIndex: newUnitIndex()}
 	n := count()
 	idx.units = make([]unitSpan, 0, n)
 	prev := uint64(0)
@@ -127,14 +130,17 @@ func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, erro
 		idx.units = append(idx.units, unitSpan{off, end})
 		prev = end
 	}
-	n = count()
-	idx.types = make(map[string]uint64, n)
-	for range n {
-		name := str()
-		idx.types[name] = b.uleb()
+	if w := b.uleb(); w <= uint64(len(idx.units)) {
+		idx.walked = int(w)
+	} else {
+		b.fail()
 	}
 	n = count()
-	idx.globals = make(map[string]globalVar, n)
+	for range n {
+		name := str()
+		idx.addTypeName(name, b.uleb())
+	}
+	n = count()
 	for range n {
 		name := str()
 		g := globalVar{die: b.uleb(), typeDie: b.uleb(), addr: b.uleb()}

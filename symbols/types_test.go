@@ -115,30 +115,52 @@ func TestBTFFromDump(t *testing.T) {
 	}
 }
 
-// The second open of the same vmlinux loads the index from the cache, and
-// the loaded index equals the built one.
+// The index grows only as far as lookups need, the cache keeps that prefix,
+// the next open resumes from it, and a complete cache equals a fresh walk.
 func TestDWARFIndexCache(t *testing.T) {
 	dir := t.TempDir()
+	path := indexCachePath(dir, corpusBuildID)
 	first := openTestDWARF(t, DWARFOptions{CacheDir: dir})
 	if first.Stats().FromCache {
 		t.Fatal("first open claims a cache hit in an empty directory")
 	}
-	path := indexCachePath(dir, corpusBuildID)
-	fi, err := os.Stat(path)
-	if err != nil {
+	// struct mount lives in fs/mount.h: only fs/ units define it, a third
+	// of the way into .debug_info.
+	if _, err := first.MemberOffset("mount", "mnt_mountpoint"); err != nil {
+		t.Fatal(err)
+	}
+	partial := first.Stats()
+	if partial.Walked == 0 || partial.Walked >= partial.Units {
+		t.Fatalf("a lookup of struct mount walked %d of %d units; want a proper prefix", partial.Walked, partial.Units)
+	}
+	first.Close()
+	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("index cache not written: %v", err)
 	}
 	second := openTestDWARF(t, DWARFOptions{CacheDir: dir})
-	st := second.Stats()
-	if !st.FromCache {
-		t.Fatal("second open did not use the cache")
+	if st := second.Stats(); !st.FromCache || st.Walked != partial.Walked {
+		t.Fatalf("second open: from cache %v, %d units indexed; want the first run's %d", st.FromCache, st.Walked, partial.Walked)
 	}
-	t.Logf("cold index %v; cache %d KiB loaded in %v", first.Stats().Elapsed, fi.Size()/1024, st.Elapsed)
-	compareIndexes(t, second.idx, first.idx)
-	if !slices.Equal(second.idx.units, first.idx.units) || len(first.idx.units) == 0 {
-		t.Errorf("cached unit bounds (%d) differ from the walked ones (%d)", len(second.idx.units), len(first.idx.units))
+	if err := second.IndexAll(); err != nil {
+		t.Fatal(err)
 	}
-	if off, err := second.MemberOffset("task_struct", "thread.sp"); err != nil || off != 5336 {
+	second.Close()
+	third := openTestDWARF(t, DWARFOptions{CacheDir: dir})
+	fi, _ := os.Stat(path)
+	st := third.Stats()
+	if !st.FromCache || st.Walked != st.Units {
+		t.Fatalf("third open: from cache %v, %d of %d units", st.FromCache, st.Walked, st.Units)
+	}
+	t.Logf("cold prefix for struct mount: %d/%d units; complete cache %d KiB loaded in %v", partial.Walked, partial.Units, fi.Size()/1024, st.Elapsed)
+	fresh := openTestDWARF(t, DWARFOptions{NoCache: true})
+	if err := fresh.IndexAll(); err != nil {
+		t.Fatal(err)
+	}
+	compareIndexes(t, third.idx, fresh.idx)
+	if !slices.Equal(third.idx.units, fresh.idx.units) || len(fresh.idx.units) == 0 {
+		t.Errorf("cached unit bounds (%d) differ from the walked ones (%d)", len(third.idx.units), len(fresh.idx.units))
+	}
+	if off, err := third.MemberOffset("task_struct", "thread.sp"); err != nil || off != 5336 {
 		t.Errorf("types through the cached index: thread.sp = %d %v", off, err)
 	}
 	// A damaged cache is ignored and rebuilt, never trusted.
@@ -147,8 +169,8 @@ func TestDWARFIndexCache(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	third := openTestDWARF(t, DWARFOptions{CacheDir: dir})
-	if third.Stats().FromCache {
+	fourth := openTestDWARF(t, DWARFOptions{CacheDir: dir})
+	if fourth.Stats().FromCache {
 		t.Error("a corrupted cache file was used")
 	}
 	if entries, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(entries) != 0 {
@@ -156,12 +178,60 @@ func TestDWARFIndexCache(t *testing.T) {
 	}
 }
 
+// Lookups on a lazily grown index answer exactly as on a complete one: the
+// same DIE for every type and global a complete index holds (a sample, to
+// keep the test short), and no answer for names it lacks.
+func TestDWARFLazyLookupsMatchComplete(t *testing.T) {
+	full := openTestDWARF(t, DWARFOptions{NoCache: true})
+	if err := full.IndexAll(); err != nil {
+		t.Fatal(err)
+	}
+	types := full.idx.typeNames()
+	names := slices.Sorted(mapKeys(types))
+	gnames := slices.Sorted(mapKeys(full.idx.globals))
+	// Fresh indexes answer one lookup each (the walk stops early); a shared
+	// one answers many as it grows.
+	shared := openTestDWARF(t, DWARFOptions{NoCache: true})
+	checked := 0
+	for i := 0; i < len(names); i += 97 {
+		lazy := shared
+		if i%(97*10) == 0 {
+			lazy = openTestDWARF(t, DWARFOptions{NoCache: true})
+		}
+		n := names[i]
+		got, ok := lazy.TypeOffset(n)
+		want, _ := full.TypeOffset(n)
+		if !ok || got != want {
+			t.Errorf("TypeOffset(%q): lazy %#x %v, complete %#x", n, got, ok, want)
+		}
+		g := gnames[i*len(gnames)/len(names)]
+		la, lok := lazy.GlobalAddr(g)
+		fa, _ := full.GlobalAddr(g)
+		if !lok || la != fa {
+			t.Errorf("GlobalAddr(%q): lazy %#x %v, complete %#x", g, la, lok, fa)
+		}
+		if lazy != shared {
+			lazy.Close()
+		}
+		checked++
+	}
+	lazy := openTestDWARF(t, DWARFOptions{NoCache: true})
+	if _, ok := lazy.TypeOffset("struct no_such_type_anywhere"); ok {
+		t.Error("a type no unit defines was found")
+	}
+	if st := lazy.Stats(); st.Walked != st.Units {
+		t.Errorf("a missing name stopped the walk at %d of %d units", st.Walked, st.Units)
+	}
+	t.Logf("%d lazy lookups agree with the complete index", checked)
+}
+
 func TestDecodeIndexRejects(t *testing.T) {
-	idx := &dwarfIndex{types: map[string]uint64{"struct a": 1}, globals: map[string]globalVar{"g": {die: 2, typeDie: 3, addr: 4, external: true}},
-		units: []unitSpan{{0, 10}, {10, 30}, {40, 41}}}
+	idx := testIndex(map[string]uint64{"struct a": 1}, map[string]globalVar{"g": {die: 2, typeDie: 3, addr: 4, external: true}},
+		[]unitSpan{{0, 10}, {10, 30}, {40, 41}})
+	idx.walked = 2
 	enc := encodeIndex("abcd", 100, idx)
 	got, err := decodeIndex(enc, "abcd", 100)
-	if err != nil || got.globals["g"] != idx.globals["g"] || got.types["struct a"] != 1 || !slices.Equal(got.units, idx.units) {
+	if err != nil || got.globals["g"] != idx.globals["g"] || got.structs["a"] != 1 || !slices.Equal(got.units, idx.units) || got.walked != 2 {
 		t.Fatalf("round trip: %+v %v", got, err)
 	}
 	if _, err := decodeIndex(enc, "abce", 100); err == nil {
@@ -182,6 +252,9 @@ func BenchmarkDWARFIndexCold(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if err := d.IndexAll(); err != nil {
+			b.Fatal(err)
+		}
 		d.Close()
 	}
 }
@@ -191,6 +264,9 @@ func BenchmarkDWARFIndexCached(b *testing.B) {
 	dir := b.TempDir()
 	d, err := OpenDWARF(path, DWARFOptions{CacheDir: dir})
 	if err != nil {
+		b.Fatal(err)
+	}
+	if err := d.IndexAll(); err != nil {
 		b.Fatal(err)
 	}
 	d.Close()

@@ -65,6 +65,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		finishFromLog(in, panicMsg, nil)
 		return in, nil
 	}
+	defer k.Close()
 	sys.KernelSource = k.Source
 	for _, w := range k.Warnings {
 		in.Warn(w)

@@ -61,6 +61,7 @@ found only by scanning the stack is marked "?".`,
 				return err
 			}
 			defer d.Close()
+			defer k.Close()
 			var out []btTask
 			switch {
 			case all:

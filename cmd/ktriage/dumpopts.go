@@ -25,7 +25,7 @@ func (f *dumpFlags) register(cmd *cobra.Command) {
 }
 
 // openKernel opens a dump and attaches names and types to it. The caller
-// closes the dump.
+// closes both (the kernel first: closing it saves the DWARF index).
 func (f *dumpFlags) openKernel(paths []string) (*vmcore.Dump, *kernel.Kernel, error) {
 	d, err := vmcore.Open(paths...)
 	if err != nil {

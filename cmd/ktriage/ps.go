@@ -54,6 +54,7 @@ func newPsCmd() *cobra.Command {
 				return err
 			}
 			defer d.Close()
+			defer k.Close()
 			tasks, err := k.Tasks()
 			if err != nil {
 				return fmt.Errorf("%s: task list: %w", args[0], err)

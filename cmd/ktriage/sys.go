@@ -46,6 +46,7 @@ func newSysCmd() *cobra.Command {
 				return err
 			}
 			defer d.Close()
+			defer k.Close()
 			s, warns := k.Sys()
 			panicMsg := ""
 			if recs, err := kernel.ReadLog(k.AS, d.VMCoreInfo); err == nil {
