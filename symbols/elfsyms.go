@@ -2,6 +2,7 @@ package symbols
 
 import (
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"strings"
 )
@@ -9,7 +10,7 @@ import (
 // ELFSymbols reads the symbol table of a vmlinux. The addresses are
 // link-time; slide (VMCOREINFO KERNELOFFSET) relocates them to the dump's.
 func ELFSymbols(f *elf.File, slide uint64) (*Table, error) {
-	raw, err := f.Symbols()
+	raw, err := elfSymbols(f)
 	if err != nil {
 		return nil, fmt.Errorf("symbols: reading ELF symbol table: %w", err)
 	}
@@ -24,9 +25,58 @@ func ELFSymbols(f *elf.File, slide uint64) (*Table, error) {
 		}
 		syms = append(syms, Sym{Name: s.Name, Addr: s.Value, Size: s.Size, Type: t})
 	}
-	// nm -n order (address, then name): the input order kallsyms sorts.
-	syms = sortByAddr(syms, func(a, b Sym) int { return strings.Compare(a.Name, b.Name) })
-	return NewTable(syms, slide), nil
+	// NewTable's order with nm -n (address, then name) as the input order,
+	// which is what kallsyms sorts: aliases the kernel's way, then by name.
+	return newTable(syms, slide, func(a, b Sym) int {
+		if c := aliasCompare(a, b); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	}), nil
+}
+
+// elfSymbols reads the symbol table. For ELF64 little-endian files (every
+// x86_64 vmlinux) it decodes the entries itself with names sliced out of one
+// copy of the string table: debug/elf allocates a string per symbol, which
+// on a vmlinux's 200k symbols cost more than everything else at start-up.
+func elfSymbols(f *elf.File) ([]elf.Symbol, error) {
+	sec := f.SectionByType(elf.SHT_SYMTAB)
+	if f.Class != elf.ELFCLASS64 || f.ByteOrder != binary.LittleEndian || sec == nil || int(sec.Link) >= len(f.Sections) {
+		return f.Symbols()
+	}
+	const entSize = 24 // Elf64_Sym
+	data, err := sec.Data()
+	if err != nil {
+		return nil, err
+	}
+	strData, err := f.Sections[sec.Link].Data()
+	if err != nil {
+		return nil, err
+	}
+	strtab := string(strData)
+	if len(data)%entSize != 0 {
+		return nil, fmt.Errorf("symbol table size %d is not a multiple of %d", len(data), entSize)
+	}
+	out := make([]elf.Symbol, 0, max(0, len(data)/entSize-1))
+	for off := entSize; off+entSize <= len(data); off += entSize { // entry 0 is the null symbol
+		e := data[off : off+entSize]
+		s := elf.Symbol{
+			Info:    e[4],
+			Other:   e[5],
+			Section: elf.SectionIndex(binary.LittleEndian.Uint16(e[6:])),
+			Value:   binary.LittleEndian.Uint64(e[8:]),
+			Size:    binary.LittleEndian.Uint64(e[16:]),
+		}
+		if at := int(binary.LittleEndian.Uint32(e[0:])); at < len(strtab) {
+			name := strtab[at:]
+			if n := strings.IndexByte(name, 0); n >= 0 {
+				name = name[:n]
+			}
+			s.Name = name
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // inKallsyms drops what scripts/mksysmap and scripts/kallsyms.c leave out

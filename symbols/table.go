@@ -48,6 +48,12 @@ type Table struct {
 // above KernelMapBase (VMCOREINFO KERNELOFFSET for link-time tables, 0 for
 // tables already holding runtime addresses).
 func NewTable(syms []Sym, slide uint64) *Table {
+	return newTable(syms, slide, aliasCompare)
+}
+
+// newTable is NewTable with the order of symbols sharing an address given
+// by tie (input order breaks remaining ties).
+func newTable(syms []Sym, slide uint64, tie func(a, b Sym) int) *Table {
 	s := slices.Clone(syms)
 	for i := range s {
 		// Store runtime addresses, so lookups in both directions agree.
@@ -55,7 +61,7 @@ func NewTable(syms []Sym, slide uint64) *Table {
 			s[i].Addr = a + slide
 		}
 	}
-	s = sortByAddr(s, aliasCompare)
+	s = sortByAddr(s, tie)
 	t := &Table{syms: s, byName: make(map[string]int32, len(s)), slide: slide}
 	t.sizes = make([]uint64, len(s))
 	// One backward pass: nextAddr is the first address above s[i].Addr.
