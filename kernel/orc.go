@@ -216,31 +216,19 @@ func (k *Kernel) orcLayoutFor() orcLayout {
 // memory, found through the __start/__stop_orc_unwind* symbols (kallsyms
 // carries them, so no vmlinux is needed).
 func (k *Kernel) loadKernelORC() (*orcTable, error) {
-	ipStart, err := k.Addr("__start_orc_unwind_ip")
+	b, err := k.kernelORCBounds()
 	if err != nil {
-		return nil, fmt.Errorf("orc: %w", err)
+		return nil, err
 	}
-	ipStop, err := k.Addr("__stop_orc_unwind_ip")
-	if err != nil {
-		return nil, fmt.Errorf("orc: %w", err)
+	ipRaw := make([]byte, b.n*4)
+	if err := k.Read(ipRaw, b.ipAddr); err != nil {
+		return nil, fmt.Errorf("orc: reading .orc_unwind_ip at %#x: %w", b.ipAddr, err)
 	}
-	entStart, err := k.Addr("__start_orc_unwind")
-	if err != nil {
-		return nil, fmt.Errorf("orc: %w", err)
+	ents := make([]byte, b.n*orcEntrySize)
+	if err := k.Read(ents, b.entAddr); err != nil {
+		return nil, fmt.Errorf("orc: reading .orc_unwind at %#x: %w", b.entAddr, err)
 	}
-	if ipStop <= ipStart || (ipStop-ipStart)%4 != 0 || (ipStop-ipStart)/4 > maxORCEntries {
-		return nil, fmt.Errorf("orc: implausible .orc_unwind_ip bounds %#x..%#x", ipStart, ipStop)
-	}
-	n := (ipStop - ipStart) / 4
-	ipRaw := make([]byte, n*4)
-	if err := k.Read(ipRaw, ipStart); err != nil {
-		return nil, fmt.Errorf("orc: reading .orc_unwind_ip at %#x: %w", ipStart, err)
-	}
-	ents := make([]byte, n*orcEntrySize)
-	if err := k.Read(ents, entStart); err != nil {
-		return nil, fmt.Errorf("orc: reading .orc_unwind at %#x: %w", entStart, err)
-	}
-	t, err := parseORCTable(ipRaw, ipStart, ents, k.orcLayoutFor())
+	t, err := parseORCTable(ipRaw, b.ipAddr, ents, k.orcLayoutFor())
 	if err != nil {
 		return nil, err
 	}
@@ -248,4 +236,95 @@ func (k *Kernel) loadKernelORC() (*orcTable, error) {
 	// the kernel image (modules live above it) falls under it.
 	t.hi = kernelMapEnd
 	return t, nil
+}
+
+// orcBounds locate the kernel's ORC arrays in its memory.
+type orcBounds struct {
+	ipAddr, entAddr uint64
+	n               int
+}
+
+func (k *Kernel) kernelORCBounds() (orcBounds, error) {
+	ipStart, err := k.Addr("__start_orc_unwind_ip")
+	if err != nil {
+		return orcBounds{}, fmt.Errorf("orc: %w", err)
+	}
+	ipStop, err := k.Addr("__stop_orc_unwind_ip")
+	if err != nil {
+		return orcBounds{}, fmt.Errorf("orc: %w", err)
+	}
+	entStart, err := k.Addr("__start_orc_unwind")
+	if err != nil {
+		return orcBounds{}, fmt.Errorf("orc: %w", err)
+	}
+	if ipStop <= ipStart || (ipStop-ipStart)%4 != 0 || (ipStop-ipStart)/4 > maxORCEntries {
+		return orcBounds{}, fmt.Errorf("orc: implausible .orc_unwind_ip bounds %#x..%#x", ipStart, ipStop)
+	}
+	return orcBounds{ipAddr: ipStart, entAddr: entStart, n: int((ipStop - ipStart) / 4)}, nil
+}
+
+// inPlaceORC is the kernel's own ORC table searched where it lies in the
+// dump. An unwind touches a few dozen of its pages; reading it whole (3.6
+// MB in 6.1, page by page out of a compressed dump) cost a tenth of a
+// triage run. The kernel's table is sorted (at build time, or by the kernel
+// at boot before 5.x), which the binary search relies on.
+type inPlaceORC struct {
+	k      *Kernel
+	b      orcBounds
+	layout orcLayout
+	lo     uint64
+}
+
+func (k *Kernel) openKernelORC() (*inPlaceORC, error) {
+	b, err := k.kernelORCBounds()
+	if err != nil {
+		return nil, err
+	}
+	t := &inPlaceORC{k: k, b: b, layout: k.orcLayoutFor()}
+	if t.lo, err = t.ip(0); err != nil {
+		return nil, fmt.Errorf("orc: reading .orc_unwind_ip at %#x: %w", b.ipAddr, err)
+	}
+	if _, err := t.ip(b.n - 1); err != nil {
+		return nil, fmt.Errorf("orc: reading the end of .orc_unwind_ip: %w", err)
+	}
+	var e [orcEntrySize]byte
+	if err := k.Read(e[:], b.entAddr+uint64(b.n-1)*orcEntrySize); err != nil {
+		return nil, fmt.Errorf("orc: reading the end of .orc_unwind at %#x: %w", b.entAddr, err)
+	}
+	return t, nil
+}
+
+// ip is the address entry i covers (the array holds s32 self-relative
+// offsets).
+func (t *inPlaceORC) ip(i int) (uint64, error) {
+	var b [4]byte
+	at := t.b.ipAddr + uint64(4*i)
+	if err := t.k.Read(b[:], at); err != nil {
+		return 0, err
+	}
+	return at + uint64(int64(int32(binary.LittleEndian.Uint32(b[:])))), nil
+}
+
+// find returns the entry covering pc, as orcTable.find does.
+func (t *inPlaceORC) find(pc uint64) (orcEntry, bool) {
+	if t == nil || pc < t.lo || pc >= kernelMapEnd {
+		return orcEntry{}, false
+	}
+	var readErr error
+	i := sort.Search(t.b.n, func(i int) bool {
+		ip, err := t.ip(i)
+		if err != nil {
+			readErr = err
+			return true
+		}
+		return ip > pc
+	}) - 1
+	if readErr != nil || i < 0 {
+		return orcEntry{}, false
+	}
+	var e [orcEntrySize]byte
+	if err := t.k.Read(e[:], t.b.entAddr+uint64(i)*orcEntrySize); err != nil {
+		return orcEntry{}, false
+	}
+	return decodeORCEntry(e[:], t.layout), true
 }

@@ -179,9 +179,24 @@ func TestCorpusORCFromDumpIsVmlinuxORC(t *testing.T) {
 	c := corpus.Dumps(t)[0]
 	vmlinux := corpus.Vmlinux(t)
 	k := attachCorpus(t, c, vmlinux)
-	fromDump, err := k.kernelORC()
+	fromDump, err := k.loadKernelORC()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The unwinder searches the table in place; it must find what the
+	// table read whole finds, at entry boundaries and between them.
+	inPlace, err := k.kernelORC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(fromDump.ips); i += 53 {
+		for _, pc := range []uint64{fromDump.ips[i] - 1, fromDump.ips[i], fromDump.ips[i] + 1} {
+			a, aok := fromDump.find(pc)
+			b, bok := inPlace.find(pc)
+			if a != b || aok != bok {
+				t.Fatalf("pc %#x: whole table %+v %v, in place %+v %v", pc, a, aok, b, bok)
+			}
+		}
 	}
 	f, err := elf.Open(vmlinux)
 	if err != nil {

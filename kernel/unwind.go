@@ -70,7 +70,7 @@ func UserMode(r *elfcore.X86_64Regs) bool { return r != nil && r.CS&3 != 0 }
 // unwinder holds what unwinding loads once per attached kernel.
 type unwinder struct {
 	orcOnce sync.Once
-	orc     *orcTable
+	orc     *inPlaceORC
 	orcErr  error
 
 	modOnce sync.Once
@@ -97,9 +97,9 @@ func (k *Kernel) unwinder() *unwinder {
 	return u.(*unwinder)
 }
 
-func (k *Kernel) kernelORC() (*orcTable, error) {
+func (k *Kernel) kernelORC() (*inPlaceORC, error) {
 	u := k.unwinder()
-	u.orcOnce.Do(func() { u.orc, u.orcErr = k.loadKernelORC() })
+	u.orcOnce.Do(func() { u.orc, u.orcErr = k.openKernelORC() })
 	return u.orc, u.orcErr
 }
 
