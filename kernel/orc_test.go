@@ -272,23 +272,65 @@ func FuzzDebugFrame(f *testing.F) {
 	fde := []byte{0x1c, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0,
 		0x41, 0x0e, 0x10, 0x86, 0x02, 0, 0, 0}
 	seed := append(append([]byte{}, cie...), fde...)
-	fdes, err := safeParse(seed)
+	d, err := newDebugFrames(seed, 0)
 	if err != nil {
 		f.Fatal(err)
 	}
-	d := &debugFrames{fdes: frame.FrameDescriptionEntries(nil).Append(fdes)}
 	if r, ok := d.rule(0x1001); !ok || r.cfaReg != dwarfRegRSP || r.cfaOff != 16 || !r.bpSaved || r.bpOff != -16 || r.raOff != -8 {
 		f.Fatalf("seed rule at 0x1001: %+v %v", r, ok)
 	}
 	f.Add(seed, uint64(0x1001))
 	f.Fuzz(func(t *testing.T, data []byte, pc uint64) {
-		fdes, err := safeParse(data)
+		d, err := newDebugFrames(data, 0)
 		if err != nil {
 			return
 		}
-		d := &debugFrames{fdes: frame.FrameDescriptionEntries(nil).Append(fdes)}
 		if r, ok := d.rule(pc); ok && r.cfaReg != dwarfRegRSP && r.cfaReg != dwarfRegRBP {
 			t.Fatalf("rule %+v", r)
 		}
 	})
+}
+
+// The FDE-at-a-time reader gives the rules a whole-section parse gives, on
+// the vmlinux's .debug_frame, at the start and middle of sampled FDEs.
+func TestDebugFrameOnDemandMatchesWholeParse(t *testing.T) {
+	f, err := elf.Open(corpus.Vmlinux(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, err := f.Section(".debug_frame").Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := safeParse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole = frame.FrameDescriptionEntries(nil).Append(whole)
+	lazy, err := newDebugFrames(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lazy.fdes) != len(whole) {
+		t.Fatalf("%d FDE headers scanned, delve parsed %d", len(lazy.fdes), len(whole))
+	}
+	n := 0
+	for i := 0; i < len(whole); i += 37 {
+		for _, pc := range []uint64{whole[i].Begin(), whole[i].Begin() + whole[i].End()/2 - whole[i].Begin()/2} {
+			fde, err := whole.FDEForPC(pc)
+			want, wok := cfaRule{}, false
+			if err == nil {
+				if fc, err := safeEstablish(fde, pc); err == nil && fc.CFA.Rule == frame.RuleCFA {
+					want, wok = lazy.ruleFrom(fde, fc, pc)
+				}
+			}
+			got, ok := lazy.rule(pc)
+			if got != want || ok != wok {
+				t.Fatalf("pc %#x: on demand %+v %v, whole parse %+v %v", pc, got, ok, want, wok)
+			}
+			n++
+		}
+	}
+	t.Logf("%d FDEs; %d sampled PCs agree", len(whole), n)
 }

@@ -4,6 +4,8 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"sort"
+	"sync"
 
 	"github.com/go-delve/delve/pkg/dwarf/frame"
 )
@@ -12,9 +14,26 @@ import (
 // the few functions objtool leaves without ORC (STACK_FRAME_NON_STANDARD,
 // such as __crash_kexec, exactly where a kdump panic CPU's registers were
 // saved). Addresses in it are link-time; slide converts.
+//
+// Only the FDE headers are read up front; an FDE is parsed (by delve, with
+// its CIE) the first time a PC falls in it. Parsing all 2.5 MB of a 6.1
+// vmlinux's CFI cost a tenth of a triage run that needs one or two FDEs.
 type debugFrames struct {
-	fdes  frame.FrameDescriptionEntries
+	data  []byte
+	fdes  []fdeSpan // sorted by begin
 	slide uint64
+
+	mu     sync.Mutex
+	parsed map[int]*frame.FrameDescriptionEntry // by FDE offset; nil entry: unparsable
+}
+
+// fdeSpan is one FDE's header: the link-time code range it covers and where
+// it and its CIE lie in the section.
+type fdeSpan struct {
+	begin, end     uint64
+	off, size      int // the whole FDE, length field included
+	cieOff, cieEnd int
+	idWidth        int // 4, or 8 in 64-bit DWARF
 }
 
 // DWARF register numbers on x86_64.
@@ -37,13 +56,107 @@ func loadDebugFrames(path string, slide uint64) (*debugFrames, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: .debug_frame: %w", path, err)
 	}
-	fdes, err := safeParse(data)
+	d, err := newDebugFrames(data, slide)
 	if err != nil {
 		return nil, fmt.Errorf("%s: .debug_frame: %w", path, err)
 	}
-	// Parse keeps section order but FDEForPC binary-searches: sort first.
-	fdes = frame.FrameDescriptionEntries(nil).Append(fdes)
-	return &debugFrames{fdes: fdes, slide: slide}, nil
+	return d, nil
+}
+
+func newDebugFrames(data []byte, slide uint64) (*debugFrames, error) {
+	fdes, err := scanFDEs(data)
+	if err != nil {
+		return nil, err
+	}
+	return &debugFrames{data: data, fdes: fdes, slide: slide, parsed: map[int]*frame.FrameDescriptionEntry{}}, nil
+}
+
+// scanFDEs lists the FDEs of a .debug_frame section (64-bit addresses)
+// without decoding their programs.
+func scanFDEs(data []byte) ([]fdeSpan, error) {
+	le := binary.LittleEndian
+	entryAt := func(off int) (size, hdr, idWidth int, id uint64, err error) {
+		if off+4 > len(data) {
+			return 0, 0, 0, 0, fmt.Errorf("entry at %#x: truncated length", off)
+		}
+		length, hdr, idWidth := uint64(le.Uint32(data[off:])), 4, 4
+		if length == 0xffffffff {
+			if off+12 > len(data) {
+				return 0, 0, 0, 0, fmt.Errorf("entry at %#x: truncated length", off)
+			}
+			length, hdr, idWidth = le.Uint64(data[off+4:]), 12, 8
+		}
+		if length > uint64(len(data)-off-hdr) {
+			return 0, 0, 0, 0, fmt.Errorf("entry at %#x: length %#x runs past the section", off, length)
+		}
+		size = hdr + int(length)
+		if length == 0 {
+			return size, hdr, idWidth, 0, nil
+		}
+		if int(length) < idWidth {
+			return 0, 0, 0, 0, fmt.Errorf("entry at %#x: too short", off)
+		}
+		if idWidth == 4 {
+			id = uint64(le.Uint32(data[off+hdr:]))
+		} else {
+			id = le.Uint64(data[off+hdr:])
+		}
+		return size, hdr, idWidth, id, nil
+	}
+	var fdes []fdeSpan
+	for off := 0; off < len(data); {
+		size, hdr, idWidth, id, err := entryAt(off)
+		if err != nil {
+			return nil, err
+		}
+		isCIE := (idWidth == 4 && id == 0xffffffff) || (idWidth == 8 && id == ^uint64(0))
+		if size > hdr && !isCIE {
+			at := off + hdr + idWidth
+			if at+16 > off+size {
+				return nil, fmt.Errorf("FDE at %#x: too short for its address range", off)
+			}
+			cieSize, _, _, _, err := entryAt(int(min(id, uint64(len(data)))))
+			if err != nil || id >= uint64(len(data)) {
+				return nil, fmt.Errorf("FDE at %#x: CIE pointer %#x: bad CIE", off, id)
+			}
+			begin, length := le.Uint64(data[at:]), le.Uint64(data[at+8:])
+			fdes = append(fdes, fdeSpan{begin: begin, end: begin + length, off: off, size: size,
+				cieOff: int(id), cieEnd: int(id) + cieSize, idWidth: idWidth})
+		}
+		off += size
+	}
+	sort.SliceStable(fdes, func(i, j int) bool { return fdes[i].begin < fdes[j].begin })
+	return fdes, nil
+}
+
+// fdeFor finds and parses the FDE covering a link-time PC.
+func (d *debugFrames) fdeFor(lpc uint64) (*frame.FrameDescriptionEntry, bool) {
+	i := sort.Search(len(d.fdes), func(i int) bool { return d.fdes[i].begin > lpc }) - 1
+	if i < 0 || lpc >= d.fdes[i].end {
+		return nil, false
+	}
+	sp := d.fdes[i]
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fde, seen := d.parsed[sp.off]
+	if !seen {
+		// Hand delve a two-entry section: the CIE, then the FDE with its
+		// CIE pointer rewritten to 0, where the CIE now is.
+		cie := d.data[sp.cieOff:sp.cieEnd]
+		mini := make([]byte, 0, len(cie)+sp.size)
+		mini = append(mini, cie...)
+		mini = append(mini, d.data[sp.off:sp.off+sp.size]...)
+		idAt := len(cie) + 4 // past the length field (12 bytes in 64-bit DWARF)
+		if sp.idWidth == 8 {
+			idAt += 8
+		}
+		clear(mini[idAt : idAt+sp.idWidth])
+		if parsed, err := safeParse(mini); err == nil && len(parsed) == 1 {
+			fde = parsed[0]
+		}
+		d.parsed[sp.off] = fde
+	}
+	return fde, fde != nil
 }
 
 // cfaRule is what one CFI row says about the caller: CFA = reg + off, the
@@ -63,14 +176,19 @@ func (d *debugFrames) rule(pc uint64) (cfaRule, bool) {
 		return cfaRule{}, false
 	}
 	lpc := pc - d.slide
-	fde, err := d.fdes.FDEForPC(lpc)
-	if err != nil {
+	fde, ok := d.fdeFor(lpc)
+	if !ok || !fde.Cover(lpc) {
 		return cfaRule{}, false
 	}
 	fc, err := safeEstablish(fde, lpc)
 	if err != nil || fc.CFA.Rule != frame.RuleCFA {
 		return cfaRule{}, false
 	}
+	return d.ruleFrom(fde, fc, lpc)
+}
+
+// ruleFrom reads the caller's rule out of an established CFI row.
+func (d *debugFrames) ruleFrom(fde *frame.FrameDescriptionEntry, fc *frame.FrameContext, lpc uint64) (cfaRule, bool) {
 	r := cfaRule{cfaReg: fc.CFA.Reg, cfaOff: fc.CFA.Offset, raOff: -8,
 		fnStart: fde.Begin() + d.slide, fnEndExclus: fde.End() + d.slide}
 	if r.cfaReg != dwarfRegRSP && r.cfaReg != dwarfRegRBP {
