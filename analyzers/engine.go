@@ -2,6 +2,7 @@ package analyzers
 
 import (
 	"fmt"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"regexp"
 	"slices"
 	"sort"
@@ -199,7 +200,7 @@ func (r *Rule) match(v *view) (matchResult, bool) {
 	return m, true
 }
 
-var hardwarePanic = regexp.MustCompile(`(?i)hardware error|machine check|MCE`)
+var hardwarePanic = lazyre.New(`(?i)hardware error|machine check|MCE`)
 
 func (v *view) matchKinds(kinds []string) (evidence []string, crash, found bool) {
 	if p := v.in.Panic; p != nil && slices.Contains(kinds, p.Kind) {

@@ -2,7 +2,7 @@ package analyzers
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strings"
 
 	"github.com/ktriage/ktriage/analyzers/pciids"
@@ -26,12 +26,12 @@ type pcieError struct {
 }
 
 var (
-	hwErrLine = regexp.MustCompile(`\[Hardware Error\]:\s*(.*)$`)
-	kvField   = regexp.MustCompile(`([a-z_ ]+?):\s*([^,]+)`)
+	hwErrLine = lazyre.New(`\[Hardware Error\]:\s*(.*)$`)
+	kvField   = lazyre.New(`([a-z_ ]+?):\s*([^,]+)`)
 	// "pci 0000:04:00.0: [8086:10fb] type 00 class 0x020000"
-	pciEnumLine = regexp.MustCompile(`\b([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]):? \[([0-9a-f]{4}):([0-9a-f]{4})\]`)
+	pciEnumLine = lazyre.New(`\b([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]):? \[([0-9a-f]{4}):([0-9a-f]{4})\]`)
 	// "ixgbe 0000:04:00.0 eth2: renamed from eth0", "ixgbe 0000:04:00.0: eth0: NIC Link is Up"
-	netdevLine = regexp.MustCompile(`\b([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]):? ((?:eth|en|ib|em|p\d|bond|wl)[0-9A-Za-z_.-]*):`)
+	netdevLine = lazyre.New(`\b([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]):? ((?:eth|en|ib|em|p\d|bond|wl)[0-9A-Za-z_.-]*):`)
 )
 
 // fatalPCIeErrors collects fatal PCIe errors from the decoded hardware

@@ -1,16 +1,16 @@
 package analyzers
 
 import (
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strings"
 
 	"github.com/ktriage/ktriage/incident"
 )
 
 var (
-	eptMisconfigLine = regexp.MustCompile(`EPT: Misconfiguration|KVM: entry failed, hardware error 0x31\b`)
-	eptGPALine       = regexp.MustCompile(`EPT: GPA: (0x[0-9a-fA-F]+)`)
-	eptSPTELine      = regexp.MustCompile(`ept_misconfig_inspect_spte: spte`)
+	eptMisconfigLine = lazyre.New(`EPT: Misconfiguration|KVM: entry failed, hardware error 0x31\b`)
+	eptGPALine       = lazyre.New(`EPT: GPA: (0x[0-9a-fA-F]+)`)
+	eptSPTELine      = lazyre.New(`ept_misconfig_inspect_spte: spte`)
 )
 
 func init() {

@@ -2,7 +2,7 @@ package analyzers
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"strconv"
 	"strings"
 )
@@ -20,9 +20,9 @@ import (
 // banks are best decoded by rasdaemon.
 
 var (
-	mceStatusLine = regexp.MustCompile(`CPU (\d+): Machine Check( Exception)?: ([0-9a-fA-F]+) Bank (\d+): ([0-9a-fA-F]+)`)
-	mceAddrLine   = regexp.MustCompile(`\bADDR ([0-9a-fA-F]+)`)
-	mcePanicLine  = regexp.MustCompile(`Fatal [Mm]achine check|Machine check from unknown source|Not all CPUs entered broadcast exception handler|Kernel panic - not syncing: Machine check`)
+	mceStatusLine = lazyre.New(`CPU (\d+): Machine Check( Exception)?: ([0-9a-fA-F]+) Bank (\d+): ([0-9a-fA-F]+)`)
+	mceAddrLine   = lazyre.New(`\bADDR ([0-9a-fA-F]+)`)
+	mcePanicLine  = lazyre.New(`Fatal [Mm]achine check|Machine check from unknown source|Not all CPUs entered broadcast exception handler|Kernel panic - not syncing: Machine check`)
 )
 
 // mciStatus flag bits, high to low.

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"io"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -103,9 +103,9 @@ type compiledMatch struct {
 var (
 	severities   = map[string]int{"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 	confidences  = map[string]int{"high": 0, "medium": 1, "low": 2}
-	idPattern    = regexp.MustCompile(`^[a-z0-9]+(?:[-/.][a-z0-9]+)*$`)
+	idPattern    = lazyre.New(`^[a-z0-9]+(?:[-/.][a-z0-9]+)*$`)
 	knownKinds   = map[string]bool{}
-	placeholders = regexp.MustCompile(`\{([a-z_]+)\}`)
+	placeholders = lazyre.New(`\{([a-z_]+)\}`)
 )
 
 func init() {

@@ -2,7 +2,7 @@ package analyzers
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"sort"
 	"strings"
 
@@ -31,16 +31,16 @@ func streamScheme(stream string) string {
 var (
 	// 3.10.0-514.21.1.el7.x86_64, 4.18.0-305.19.1.el8_4.x86_64, 5.4.17-2136.300.7.el8uek.x86_64,
 	// 6.5.6-300.fc39.x86_64, 4.14.336-257.562.amzn2.x86_64; optional .debug/+debug suffix.
-	rpmRelease = regexp.MustCompile(`^(\d+\.\d+\.\d+-[0-9][0-9A-Za-z._]*?\.(el\d+(?:uek)?|fc\d+|amzn\d+)(?:_\d+)?)(?:\.(?:x86_64|aarch64|ppc64le|ppc64|s390x|i686|i586|noarch))?(?:[.+](?:debug|PAE|rt))?$`)
+	rpmRelease = lazyre.New(`^(\d+\.\d+\.\d+-[0-9][0-9A-Za-z._]*?\.(el\d+(?:uek)?|fc\d+|amzn\d+)(?:_\d+)?)(?:\.(?:x86_64|aarch64|ppc64le|ppc64|s390x|i686|i586|noarch))?(?:[.+](?:debug|PAE|rt))?$`)
 	// Ubuntu: release 4.4.0-87-generic, version "#110-Ubuntu" or "#110~16.04.1-Ubuntu".
-	ubuntuRelease = regexp.MustCompile(`^(\d+\.\d+\.\d+-\d+)-[a-z][a-z0-9-]*$`)
-	ubuntuBuild   = regexp.MustCompile(`#(\d+)(?:~\S+)?-Ubuntu`)
+	ubuntuRelease = lazyre.New(`^(\d+\.\d+\.\d+-\d+)-[a-z][a-z0-9-]*$`)
+	ubuntuBuild   = lazyre.New(`#(\d+)(?:~\S+)?-Ubuntu`)
 	// Debian: version "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)".
-	debianBuild = regexp.MustCompile(`Debian (\d+\.\d+[0-9A-Za-z.+~-]*-[0-9A-Za-z.+~]+)`)
+	debianBuild = lazyre.New(`Debian (\d+\.\d+[0-9A-Za-z.+~-]*-[0-9A-Za-z.+~]+)`)
 	// Where a log states the kernel: the "CPU: … Not tainted <release> #<build>"
 	// line of every report, and the boot banner "Linux version <release> (…) #<build>".
-	reportKernelLine = regexp.MustCompile(`(?:Not tainted|Tainted: [A-Z ]*?)\s+(\S+) (#\S+.*)$`)
-	bannerLine       = regexp.MustCompile(`Linux version (\S+) .*?(#\d+.*)$`)
+	reportKernelLine = lazyre.New(`(?:Not tainted|Tainted: [A-Z ]*?)\s+(\S+) (#\S+.*)$`)
+	bannerLine       = lazyre.New(`Linux version (\S+) .*?(#\d+.*)$`)
 )
 
 // IdentifyKernel turns uname -r and uname -v into a package version.
@@ -74,7 +74,7 @@ func KernelOf(in *incident.Incident) Kernel {
 		if !strings.Contains(line, "ainted") && !strings.Contains(line, "Linux version") {
 			return false
 		}
-		for _, re := range []*regexp.Regexp{reportKernelLine, bannerLine} {
+		for _, re := range []*lazyre.Regexp{reportKernelLine, bannerLine} {
 			if m := re.FindStringSubmatch(line); m != nil && (release == "" || m[1] == release) {
 				release, version = m[1], strings.TrimSpace(m[2])
 				return true
@@ -188,7 +188,7 @@ func branchOf(scheme, v string) string {
 	return up + "-" + first
 }
 
-var streamPattern = regexp.MustCompile(`^(el\d+(?:uek)?|fc\d+|amzn\d+|debian|ubuntu)$`)
+var streamPattern = lazyre.New(`^(el\d+(?:uek)?|fc\d+|amzn\d+|debian|ubuntu)$`)
 
 func (v VersionRange) check() []string {
 	var p []string

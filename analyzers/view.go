@@ -2,7 +2,7 @@ package analyzers
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"slices"
 	"strings"
 
@@ -54,15 +54,15 @@ var fatalKinds = map[string]bool{
 // escalations maps a panic message to the report kind it escalated: the
 // kernel panics on these only because a sysctl told it to.
 var escalations = []struct {
-	re   *regexp.Regexp
+	re   *lazyre.Regexp
 	kind string
 }{
-	{regexp.MustCompile(`hung_task: blocked tasks|hung_task`), incident.KindHungTask},
-	{regexp.MustCompile(`softlockup: hung tasks`), incident.KindSoftLockup},
-	{regexp.MustCompile(`(?i)hard lockup|hardlockup`), incident.KindHardLockup},
-	{regexp.MustCompile(`panic_on_warn`), incident.KindWarning},
-	{regexp.MustCompile(`Out of memory|out of memory`), incident.KindOOMKill},
-	{regexp.MustCompile(`RCU Stall|rcu_stall`), incident.KindRCUStall},
+	{lazyre.New(`hung_task: blocked tasks|hung_task`), incident.KindHungTask},
+	{lazyre.New(`softlockup: hung tasks`), incident.KindSoftLockup},
+	{lazyre.New(`(?i)hard lockup|hardlockup`), incident.KindHardLockup},
+	{lazyre.New(`panic_on_warn`), incident.KindWarning},
+	{lazyre.New(`Out of memory|out of memory`), incident.KindOOMKill},
+	{lazyre.New(`RCU Stall|rcu_stall`), incident.KindRCUStall},
 }
 
 func newView(in *incident.Incident) *view {

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -134,18 +134,18 @@ func sniffFile(path string) (dump, flat bool, err error) {
 var (
 	// Names distributions give dump files; such a file that is no dump is a
 	// broken capture, not something to ignore.
-	dumpNameRe = regexp.MustCompile(`^(vmcore(-incomplete)?(\.flat)?|dump\.\d+|dump-incomplete|` +
+	dumpNameRe = lazyre.New(`^(vmcore(-incomplete)?(\.flat)?|dump\.\d+|dump-incomplete|` +
 		`.*\.(vmcore|kdump|core|dump))(\.\d+)?$`)
-	packedRe    = regexp.MustCompile(`^(vmcore|dump\.\d+|.*\.vmcore)\.(zst|gz|xz|bz2|lz4)$`)
-	companionRe = regexp.MustCompile(`^(vmcore-dmesg(-incomplete)?\.txt|dmesg\.\d+|dmesg\.txt|dmesg\.makedumpfile\.txt)$`)
+	packedRe    = lazyre.New(`^(vmcore|dump\.\d+|.*\.vmcore)\.(zst|gz|xz|bz2|lz4)$`)
+	companionRe = lazyre.New(`^(vmcore-dmesg(-incomplete)?\.txt|dmesg\.\d+|dmesg\.txt|dmesg\.makedumpfile\.txt)$`)
 	// Loose kernel logs: what syslog, journald exports and consoles are called.
-	looseLogRe = regexp.MustCompile(`^(.*\.log|messages|kern\.log|syslog|dmesg|console|journal|` +
+	looseLogRe = lazyre.New(`^(.*\.log|messages|kern\.log|syslog|dmesg|console|journal|` +
 		`vmcore-dmesg)([.-][\w.-]*)?$`)
-	splitPartRe = regexp.MustCompile(`^(.*)\.(\d+)$`)
+	splitPartRe = lazyre.New(`^(.*)\.(\d+)$`)
 	// What kdump services and apport leave beside the dumps: kernels and
 	// maps they copied, their scripts, user-space crash reports. Not worth a
 	// "skipped" line each.
-	companionArtefactRe = regexp.MustCompile(`^(README\.txt|kexec_cmd|rearrange\.sh|makedumpfile-R\.pl|` +
+	companionArtefactRe = lazyre.New(`^(README\.txt|kexec_cmd|rearrange\.sh|makedumpfile-R\.pl|` +
 		`(vmlinu[xz]|System\.map|config|initrd|linux-image)(-.*)?|.*\.(crash|upload|uploaded|lock))$`)
 )
 

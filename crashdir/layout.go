@@ -1,20 +1,20 @@
 package crashdir
 
 import (
+	"github.com/ktriage/ktriage/internal/lazyre"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 )
 
 // The names kdump services give crash directories.
 var (
-	rhelDirRe   = regexp.MustCompile(`^(.+)-(\d{4}-\d{2}-\d{2}-\d{2}:\d{2}:\d{2})$`)
-	debianDirRe = regexp.MustCompile(`^\d{12}$`)
-	suseDirRe   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}-\d{2}:\d{2}$`)
+	rhelDirRe   = lazyre.New(`^(.+)-(\d{4}-\d{2}-\d{2}-\d{2}:\d{2}:\d{2})$`)
+	debianDirRe = lazyre.New(`^\d{12}$`)
+	suseDirRe   = lazyre.New(`^\d{4}-\d{2}-\d{2}-\d{2}:\d{2}$`)
 )
 
 // layoutOf recognises a crash directory by its name and files, and reads
@@ -92,9 +92,9 @@ func readHead(path string, limit int64) ([]byte, error) {
 }
 
 var (
-	linuxVersionRe = regexp.MustCompile(`Linux version (\S+)`)
+	linuxVersionRe = lazyre.New(`Linux version (\S+)`)
 	// "CPU: 0 PID: 1 Comm: sh Not tainted 6.1.0-56-cloud-amd64 #1 Debian …"
-	taintReleaseRe = regexp.MustCompile(`(?:Not tainted|Tainted: [A-Z ]+?) +(\d\S*) #`)
+	taintReleaseRe = lazyre.New(`(?:Not tainted|Tainted: [A-Z ]+?) +(\d\S*) #`)
 )
 
 // releaseFromLog finds the kernel release a log names (its boot banner or
@@ -109,10 +109,10 @@ func releaseFromLog(path string) string {
 }
 
 func releaseIn(data []byte) string {
-	if m := linuxVersionRe.FindSubmatch(data); m != nil {
+	if m := linuxVersionRe.Re().FindSubmatch(data); m != nil {
 		return string(m[1])
 	}
-	if m := taintReleaseRe.FindSubmatch(data); m != nil {
+	if m := taintReleaseRe.Re().FindSubmatch(data); m != nil {
 		return string(m[1])
 	}
 	return ""

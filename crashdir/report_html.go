@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -14,18 +15,21 @@ var fleetHTML string
 // The page is one file: CSS, the sorting script and the SVG charts are
 // inline, and html/template escapes every kernel string (titles and paths
 // can hold anything a log printed).
-var fleetTemplate = template.Must(template.New("fleet").Funcs(template.FuncMap{
-	"join": joinOrDash,
-	"dash": orDash,
-	"day":  fmtDay,
-	"when": fmtTime,
-	"iso": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	},
-}).Parse(fleetHTML))
+// Parsed on first use, not at start-up, which every command pays for.
+var fleetTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("fleet").Funcs(template.FuncMap{
+		"join": joinOrDash,
+		"dash": orDash,
+		"day":  fmtDay,
+		"when": fmtTime,
+		"iso": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format(time.RFC3339)
+		},
+	}).Parse(fleetHTML))
+})
 
 // Chart geometry, in pixels: wide enough to read a month of days.
 const (
@@ -82,7 +86,7 @@ func writeHTML(w io.Writer, res *FleetResult, show sections) error {
 		p.Rows = append(p.Rows, htmlRow{Row: r, DisplayTitle: titleOf(&r), StatusClass: class, StatusWord: statusWord(&r)})
 	}
 	p.charts(res.Summary)
-	return fleetTemplate.Execute(w, p)
+	return fleetTemplate().Execute(w, p)
 }
 
 // charts draws, per title, the crashes per day (per week over long spans)

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"unicode/utf8"
 )
 
 // writeMarkdown writes a report to paste into a ticket: GitHub-flavoured
@@ -38,15 +35,7 @@ func writeMarkdown(out io.Writer, m *model) error {
 		for _, kv := range m.System {
 			rows = append(rows, []string{kv[0], mdCell(kv[1])})
 		}
-		tbl := tablewriter.NewTable(w, tablewriter.WithRenderer(renderer.NewMarkdown()),
-			tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAutoWrap(tw.WrapNone))
-		tbl.Header("fact", "value")
-		if err := tbl.Bulk(rows); err != nil {
-			return err
-		}
-		if err := tbl.Render(); err != nil {
-			return err
-		}
+		mdTable(w, []string{"fact", "value"}, rows)
 		p("\n")
 	}
 
@@ -141,3 +130,35 @@ var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`,
 func mdInline(s string) string { return mdEscaper.Replace(strings.TrimSpace(s)) }
 
 func mdCell(s string) string { return mdInline(strings.ReplaceAll(s, "\n", " ")) }
+
+// mdTable writes a Markdown table with its columns padded, so the source
+// reads as a table too. Cells must already be escaped (mdCell).
+func mdTable(w io.Writer, header []string, rows [][]string) {
+	widths := make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i := range min(len(r), len(widths)) {
+			widths[i] = max(widths[i], utf8.RuneCountInString(r[i]), 3)
+		}
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		b.WriteString("|")
+		for i, wd := range widths {
+			c := ""
+			if i < len(cells) {
+				c = cells[i]
+			}
+			b.WriteString(" " + c + strings.Repeat(" ", wd-utf8.RuneCountInString(c)) + " |")
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(header)
+	sep := make([]string, len(widths))
+	for i, wd := range widths {
+		sep[i] = ":" + strings.Repeat("-", wd-1)
+	}
+	line(sep)
+	for _, r := range rows {
+		line(r)
+	}
+}

@@ -1,5 +1,5 @@
 // Package report writes an incident for people and programs: a terminal
-// report laid out like crash's `sys` and `bt` (tablewriter), Markdown for a
+// report laid out like crash's `sys` and `bt` (text/tabwriter), Markdown for a
 // ticket, JSON (the contract in DESIGN.md) and a self-contained HTML page
 // (html/template: every kernel string is escaped, nothing is fetched).
 //

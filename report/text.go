@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"text/tabwriter"
 )
 
 // ANSI colours, used only when Options.Color is set.
@@ -53,29 +50,18 @@ func (t *textWriter) heading(s string) {
 
 func (t *textWriter) printf(format string, args ...any) { fmt.Fprintf(t.w, format, args...) }
 
-// table writes borderless key/value or column tables, crash-style.
+// table writes borderless key/value or column tables, crash-style, with
+// text/tabwriter: tablewriter, used before, allocated ~0.7 MB in its
+// package init, which every command paid for at start-up (ktriage dmesg
+// included) to lay out one table here.
 func (t *textWriter) table(header []string, rows [][]string) error {
-	r := renderer.NewBlueprint(tw.Rendition{
-		Borders: tw.BorderNone,
-		Symbols: tw.NewSymbols(tw.StyleNone),
-		Settings: tw.Settings{
-			Separators: tw.Separators{BetweenRows: tw.Off, BetweenColumns: tw.Off},
-			Lines:      tw.Lines{ShowHeaderLine: tw.Off},
-		},
-	})
-	tbl := tablewriter.NewTable(t.w, tablewriter.WithRenderer(r),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithTrimSpace(tw.Off))
-	if len(header) > 0 {
-		tbl.Header(header)
+	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
+	for _, r := range append([][]string{header}, rows...) {
+		if len(r) > 0 {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
 	}
-	if err := tbl.Bulk(rows); err != nil {
-		return err
-	}
-	return tbl.Render()
+	return tw.Flush()
 }
 
 func writeText(out io.Writer, m *model, opts Options) error {
