@@ -3,8 +3,10 @@ FUZZTIME ?= 30s
 
 .PHONY: build test fuzz bench vet fixtures
 
+# A static binary (no cgo: SQLite is modernc's pure Go): it runs on any
+# distribution's rescue shell, and skips the dynamic loader at start-up.
 build:
-	$(GO) build -o bin/ktriage ./cmd/ktriage
+	CGO_ENABLED=0 $(GO) build -o bin/ktriage ./cmd/ktriage
 
 test:
 	$(GO) vet ./...

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 runs="${RUNS:-5}"
 dump="${1:-../shared/corpus/dumps/hung-kdump-zstd/vmcore}"
 vmlinux="${VMLINUX:-$(bash scripts/fetch-debug-vmlinux.sh)}"
-go build -o bin/ktriage ./cmd/ktriage
+make -s build
 out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 printf 'sys\nbt\nbt -a\nforeach UN bt\nquit\n' > "$out/crash.cmds"
 idx="${KTRIAGE_CACHE:-$HOME/.cache/ktriage}/index"

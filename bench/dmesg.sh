@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-30}"
 corpus="${CORPUS:-../shared/corpus/dumps}"
-go build -o bin/ktriage ./cmd/ktriage
+make -s build
 cache="${KTRIAGE_CACHE:-$HOME/.cache/ktriage}/corpus"
 mkdir -p "$cache"
 if [[ -f "$corpus/sysrq-elf/vmcore.zst" && ! -s "$cache/sysrq-elf.vmcore" ]]; then

@@ -98,7 +98,7 @@ if [[ ! -d "$corpus" ]]; then
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-go build -o "$work/ktriage" ./cmd/ktriage
+CGO_ENABLED=0 go build -o "$work/ktriage" ./cmd/ktriage
 make_tree "$work/crash"
 kt() { "$work/ktriage" fleet "$work/crash" --no-system-debuginfo "$@"; }
 

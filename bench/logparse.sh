@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 size_mb="${SIZE_MB:-256}"
 src="${1:-testdata/logs/gen/oops-null.console.log}"
 [[ -f $src ]] || src=testdata/logs/seed-hung-task-messages.log
-go build -o bin/ktriage ./cmd/ktriage
+make -s build
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 big="$tmp/big.log"
 head -n 300 "$src" > "$tmp/boot.log"

@@ -121,6 +121,12 @@ func TestFixtures(t *testing.T) {
 				switch {
 				case derr == nil && err == nil:
 					present++
+					// Whole pages bypass the page cache; a short read goes
+					// through it and must see the same bytes.
+					tail := make([]byte, 24)
+					if _, err := d.ReadPhys(tail, pfn*uint64(d.PageSize)+uint64(d.PageSize)-24); err != nil || string(tail) != string(page[len(page)-24:]) {
+						t.Fatalf("pfn %#x: cached read of the last 24 bytes %x %v, whole-page read %x", pfn, tail, err, page[len(page)-24:])
+					}
 				case errors.Is(derr, ErrLost) && errors.Is(err, ErrLost):
 					lost++
 				case (errors.Is(derr, ErrExcluded) || errors.Is(derr, ErrNotPresent)) &&

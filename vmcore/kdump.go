@@ -314,7 +314,22 @@ func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
 		}
 		return formatErr(k.path, off, "page data of pfn %#x runs past the end of the file: truncated dump", pfn)
 	}
-	src := make([]byte, size)
+	if flags == 0 {
+		// Stored uncompressed: read it in place.
+		if int(size) != len(dst) {
+			return formatErr(k.path, off, "uncompressed page of pfn %#x has %d bytes, want %d", pfn, size, len(dst))
+		}
+		if _, err := k.r.ReadAt(dst, off); err != nil {
+			return formatErr(k.path, off, "page data of pfn %#x unreadable: %v", pfn, err)
+		}
+		return nil
+	}
+	bp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(bp)
+	if cap(*bp) < int(size) {
+		*bp = make([]byte, size)
+	}
+	src := (*bp)[:size]
 	if _, err := k.r.ReadAt(src, off); err != nil {
 		return formatErr(k.path, off, "page data of pfn %#x unreadable: %v", pfn, err)
 	}
@@ -323,6 +338,10 @@ func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
 	}
 	return nil
 }
+
+// scratchPool holds buffers for compressed page data, which is read,
+// decompressed and dropped: reusing them spares a fresh allocation per page.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
 
 func decompressPage(flags uint32, src, dst []byte) error {
 	switch {
