@@ -257,7 +257,7 @@ func (d *Dump) Describe() string {
 // at the first page it cannot serve, returning the bytes read so far.
 func (d *Dump) ReadPhys(p []byte, paddr uint64) (int, error) {
 	if d.elf != nil {
-		return d.elf.readPhys(p, paddr)
+		return d.readELF(p, paddr)
 	}
 	ps := uint64(d.PageSize)
 	n := 0
@@ -292,6 +292,34 @@ type PageError struct {
 
 func (e *PageError) Error() string { return fmt.Sprintf("physical address %#x: %v", e.Addr, e.Err) }
 func (e *PageError) Unwrap() error { return e.Err }
+
+// readELF serves short reads (page-table entries, struct fields) from
+// whole pages kept in the page cache, as the kdump path does: without it a
+// page-table walk cost a pread per entry. Long reads, and pages the ELF
+// core holds only in part, go straight to the file.
+func (d *Dump) readELF(p []byte, paddr uint64) (int, error) {
+	ps := uint64(d.PageSize)
+	if ps == 0 || len(p) >= int(ps) {
+		return d.elf.readPhys(p, paddr)
+	}
+	n := 0
+	for n < len(p) {
+		addr := paddr + uint64(n)
+		pfn, off := addr/ps, addr%ps
+		page, ok := d.cache.get(pfn)
+		if !ok {
+			buf := make([]byte, ps)
+			if _, err := d.elf.readPhys(buf, pfn*ps); err != nil {
+				m, err := d.elf.readPhys(p[n:], addr)
+				return n + m, err
+			}
+			d.cache.put(pfn, buf)
+			page = buf
+		}
+		n += copy(p[n:], page[off:])
+	}
+	return n, nil
+}
 
 // readPageInto fills dst with page pfn from the cache or the file, without
 // caching it. ok is false, with no error, when the caller should go through
