@@ -4,6 +4,7 @@ import (
 	"github.com/ktriage/ktriage/internal/lazyre"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ktriage/ktriage/incident"
 )
@@ -35,56 +36,61 @@ func res(pats ...string) []*lazyre.Regexp {
 }
 
 // families are checked in order; the first that matches names the header.
-var families = []family{
-	{key: "BUG:", match: contains("BUG:"), ignores: res(`ODEBUG:`, `Boot_DEBUG:`, `xlog_status:`, `DEBUG:`, `BUG: no syscalls can create resource`)},
-	{key: "WARNING:", match: contains("WARNING:"), ignores: res(
-		`WARNING: /etc/ssh/moduli does not exist, using fixed modulus`,
-		`WARNING: workqueue cpumask: online intersect > possible intersect`,
-		`WARNING: [Tt]he mand mount option`,
-		`WARNING: Unsupported flag value\(s\) of 0x%x in DT_FLAGS_1`,
-		`WARNING: Unprivileged eBPF is enabled with eIBRS`,
-		`WARNING: fbcon: Driver '(.*)' missed to adjust virtual screen size`,
-		`WARNING: See https.* for mitigation options.`,
-		`WARNING: kernel not compiled with CPU_SRSO`,
-		`EXT4-[Ff][Ss](?: \(.*\))?:`,
-		`(?i)warning: .* uses (deprecated v2 capabilities|wireless extensions)`,
-		`XFS \(\w+\): WARNING`)},
-	{key: "INFO:", match: contains("INFO:"), ignores: res(
-		`INFO: lockdep is turned off`, `INFO: Stall ended before state dump start`, `INFO: NMI handler`,
-		`INFO: recovery required on readonly filesystem`, `(handler|interrupt).*took too long`,
-		`INFO: sys_.* is not present in /proc/kallsyms`, `INFO: no syscalls can create resource`,
-		`rmt_storage:INFO:`, `_INFO:`)},
-	{key: "Unable to handle kernel", match: contains("Unable to handle kernel")},
-	{key: "general protection fault", match: contains("general protection fault"), ignores: res(`general protection fault .* error:\d+ in `)},
-	{key: "stack segment: ", match: contains("stack segment: ")},
-	{key: "Kernel panic", match: contains("Kernel panic"), ignores: res(`"Kernel panic`)}, // quoted: crash's sys output
-	{key: "PANIC: double fault", match: contains("PANIC: double fault")},
-	{key: "kernel BUG", match: contains("kernel BUG")},
-	{key: "Kernel BUG", match: contains("Kernel BUG")},
-	{key: "BUG kmalloc-", match: contains("BUG kmalloc-")},
-	{key: "divide error:", match: contains("divide error:")},
-	{key: "divide_error:", match: contains("divide_error:")},
-	{key: "invalid opcode:", match: contains("invalid opcode:")},
-	{key: "UBSAN:", match: contains("UBSAN:")},
-	{key: "Booting the kernel.", match: contains("Booting the kernel."), ignores: res(`Parsing ELF|Decompressing Linux|Unknown parameter '`)},
-	{key: "unregister_netdevice: waiting for", match: contains("unregister_netdevice: waiting for")},
-	{key: "VFS: Close: file count is 0", match: contains("VFS: Close: file count is 0")},
-	{key: "VFS: Busy inodes after unmount", match: contains("VFS: Busy inodes after unmount")},
-	{key: "Internal error:", match: contains("Internal error:")},
-	{key: "Unhandled fault:", match: contains("Unhandled fault:")},
-	{key: "Alignment trap:", match: contains("Alignment trap:")},
-	{key: "trusty: panic", match: contains("trusty: panic")},
-	{key: "Watchdog detected hard LOCKUP", match: contains("Watchdog detected hard LOCKUP")},
-	{key: "oom-killer", match: contains("invoked oom-killer")},
-	{key: "Out of memory", match: containsThen("of memory: Kill", lazyre.New(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
-	{key: "EPT: Misconfiguration", match: contains("EPT: Misconfiguration")},
-	{key: "Oops:", match: containsThen("Oops: ", lazyre.New(`(?:^|\s)Oops: `))},
-}
+// They are built on first use: their patterns cost allocations at start-up
+// that commands reading no text log should not pay.
+var families = sync.OnceValue(func() []family {
+	return []family{
+		{key: "BUG:", match: contains("BUG:"), ignores: res(`ODEBUG:`, `Boot_DEBUG:`, `xlog_status:`, `DEBUG:`, `BUG: no syscalls can create resource`)},
+		{key: "WARNING:", match: contains("WARNING:"), ignores: res(
+			`WARNING: /etc/ssh/moduli does not exist, using fixed modulus`,
+			`WARNING: workqueue cpumask: online intersect > possible intersect`,
+			`WARNING: [Tt]he mand mount option`,
+			`WARNING: Unsupported flag value\(s\) of 0x%x in DT_FLAGS_1`,
+			`WARNING: Unprivileged eBPF is enabled with eIBRS`,
+			`WARNING: fbcon: Driver '(.*)' missed to adjust virtual screen size`,
+			`WARNING: See https.* for mitigation options.`,
+			`WARNING: kernel not compiled with CPU_SRSO`,
+			`EXT4-[Ff][Ss](?: \(.*\))?:`,
+			`(?i)warning: .* uses (deprecated v2 capabilities|wireless extensions)`,
+			`XFS \(\w+\): WARNING`)},
+		{key: "INFO:", match: contains("INFO:"), ignores: res(
+			`INFO: lockdep is turned off`, `INFO: Stall ended before state dump start`, `INFO: NMI handler`,
+			`INFO: recovery required on readonly filesystem`, `(handler|interrupt).*took too long`,
+			`INFO: sys_.* is not present in /proc/kallsyms`, `INFO: no syscalls can create resource`,
+			`rmt_storage:INFO:`, `_INFO:`)},
+		{key: "Unable to handle kernel", match: contains("Unable to handle kernel")},
+		{key: "general protection fault", match: contains("general protection fault"), ignores: res(`general protection fault .* error:\d+ in `)},
+		{key: "stack segment: ", match: contains("stack segment: ")},
+		{key: "Kernel panic", match: contains("Kernel panic"), ignores: res(`"Kernel panic`)}, // quoted: crash's sys output
+		{key: "PANIC: double fault", match: contains("PANIC: double fault")},
+		{key: "kernel BUG", match: contains("kernel BUG")},
+		{key: "Kernel BUG", match: contains("Kernel BUG")},
+		{key: "BUG kmalloc-", match: contains("BUG kmalloc-")},
+		{key: "divide error:", match: contains("divide error:")},
+		{key: "divide_error:", match: contains("divide_error:")},
+		{key: "invalid opcode:", match: contains("invalid opcode:")},
+		{key: "UBSAN:", match: contains("UBSAN:")},
+		{key: "Booting the kernel.", match: contains("Booting the kernel."), ignores: res(`Parsing ELF|Decompressing Linux|Unknown parameter '`)},
+		{key: "unregister_netdevice: waiting for", match: contains("unregister_netdevice: waiting for")},
+		{key: "VFS: Close: file count is 0", match: contains("VFS: Close: file count is 0")},
+		{key: "VFS: Busy inodes after unmount", match: contains("VFS: Busy inodes after unmount")},
+		{key: "Internal error:", match: contains("Internal error:")},
+		{key: "Unhandled fault:", match: contains("Unhandled fault:")},
+		{key: "Alignment trap:", match: contains("Alignment trap:")},
+		{key: "trusty: panic", match: contains("trusty: panic")},
+		{key: "Watchdog detected hard LOCKUP", match: contains("Watchdog detected hard LOCKUP")},
+		{key: "oom-killer", match: contains("invoked oom-killer")},
+		{key: "Out of memory", match: containsThen("of memory: Kill", lazyre.New(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
+		{key: "EPT: Misconfiguration", match: contains("EPT: Misconfiguration")},
+		{key: "Oops:", match: containsThen("Oops: ", lazyre.New(`(?:^|\s)Oops: `))},
+	}
+})
 
 // headerFamily returns the family a kernel message opens, or "".
 func headerFamily(text string) string {
-	for i := range families {
-		f := &families[i]
+	fams := families()
+	for i := range fams {
+		f := &fams[i]
 		if !f.match(text) {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/ktriage/ktriage/internal/lazyre"
 	"strings"
+	"sync"
 
 	"github.com/ktriage/ktriage/incident"
 )
@@ -419,212 +420,214 @@ var (
 
 // titleRules are tried in order for the header's family; the first rule
 // whose patterns match names the report.
-var titleRules = map[string][]titleRule{
-	"BUG:": {
-		{title: rx(`BUG: KASAN: ([a-z\-]+) in {{FUNC}}`), report: rx(`BUG: KASAN: ([a-z\-]+) in {{FUNC}}(?:.*\n)+?.*(Read|Write) (?:of size|at addr) (?:[0-9a-f]+)`),
-			format: "KASAN: %[1]v %[3]v in %[4]v", culprit: headerThenTrace(2, "kernel_fault", "tag_check", "mem_abort", "^el1_", "^el1h_"), kind: incident.KindKASAN},
-		{title: rx(`BUG: KASAN: (?:double-free or invalid-free|double-free|invalid-free) in {{FUNC}}`),
-			format: "KASAN: invalid-free in %[2]v", culprit: headerThenTrace(1, "slab_", "kfree", "vunmap", "vfree"), kind: incident.KindKASAN},
-		{title: rx(`BUG: KASAN: ([a-z\-]+) on address`), report: rx(`BUG: KASAN: ([a-z\-]+) on address(?:.*\n)+?.*(Read|Write) of size ([0-9]+)`),
-			format: "KASAN: %[1]v %[2]v", kind: incident.KindKASAN},
-		{title: rx(`BUG: KASAN: (.*)`), format: "KASAN: %[1]v", kind: incident.KindKASAN, corrupted: true},
-		{title: rx(`BUG: KMSAN: kernel-usb-infoleak in {{FUNC}}`), format: "KMSAN: kernel-usb-infoleak in %[2]v",
-			culprit: firstStack(0, "alloc_skb", "usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"), kind: incident.KindKMSAN},
-		{title: rx(`BUG: KMSAN: ([a-z\-]+) in {{FUNC}}`), format: "KMSAN: %[1]v in %[3]v",
-			culprit: firstStack(0, "alloc_skb", "netlink_ack", "netlink_rcv_skb", "_encrypt$", "^(?:crypto|cipher|drbg|rng)_"), kind: incident.KindKMSAN},
-		{title: rx(`BUG: KCSAN: (.*)`), format: "KCSAN: %[1]v", kind: incident.KindKCSAN},
-		{title: rx(`BUG: KFENCE: (use-after-free|out-of-bounds) (read|write) in {{FUNC}}`), format: "KFENCE: %[1]v %[2]v in %[4]v", culprit: firstStack(3), kind: incident.KindKFENCE},
-		{title: rx(`BUG: KFENCE: invalid free in {{FUNC}}`), format: "KFENCE: invalid free in %[2]v", culprit: firstStack(1), kind: incident.KindKFENCE},
-		{title: rx(`BUG: KFENCE: invalid (read|write) in {{FUNC}}`), format: "KFENCE: invalid %[1]v in %[3]v", culprit: firstStack(2), kind: incident.KindKFENCE},
-		{title: rx(`BUG: KFENCE: memory corruption in {{FUNC}}`), format: "KFENCE: memory corruption in %[2]v", culprit: firstStack(1), kind: incident.KindKFENCE},
-		{title: rx(`BUG: (?:unable to handle kernel paging request|unable to handle page fault for address|Unable to handle kernel data access)`),
-			format: "BUG: unable to handle kernel paging request in %[1]v", culprit: ripThenTrace(), kind: incident.KindPagingRequest},
-		{title: rx(`BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL pointer dereference|Kernel NULL pointer dereference)`),
-			format: "BUG: unable to handle kernel NULL pointer dereference in %[1]v", culprit: ripThenTrace(), kind: incident.KindNullDeref},
-		{title: rx(`BUG: (?:unable to handle kernel|Unable to handle kernel)`), format: "BUG: unable to handle kernel", kind: incident.KindPagingRequest, corrupted: true},
-		{title: rx(`BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|cpu recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)`),
-			format: "BUG: %[1]v %[2]v in %[3]v", culprit: callTrace("spin_", "_lock", "_unlock"), kind: incident.KindBUG},
-		{title: rx(`BUG: soft lockup`), format: "BUG: soft lockup in %[1]v", culprit: stall(), kind: incident.KindSoftLockup},
-		{title: rx(`BUG: .*still has locks held!`), format: "BUG: still has locks held in %[1]v", culprit: funcOnLine(nil, pcFuncRe), kind: incident.KindLockdep},
-		{title: rx(`BUG: scheduling while atomic`), format: "BUG: scheduling while atomic in %[1]v", culprit: callTrace("schedule"), kind: incident.KindAtomicSleep},
-		{title: rx(`BUG: lock held when returning to user space`), format: "BUG: lock held when returning to user space in %[1]v",
-			culprit: funcOnLine(leavingKernel, atFuncRe), kind: incident.KindLockdep},
-		{title: rx(`BUG: bad unlock balance detected!`), format: "BUG: bad unlock balance in %[1]v",
-			culprit: lineThenTrace(isTryingRel, pcFuncRe), kind: incident.KindLockdep},
-		{title: rx(`BUG: held lock freed!`), format: "BUG: held lock freed in %[1]v", culprit: funcOnLine(nil, pcFuncRe), kind: incident.KindLockdep},
-		{title: rx(`BUG: Bad rss-counter state`), format: "BUG: Bad rss-counter state", kind: incident.KindBUG},
-		{title: rx(`BUG: non-zero nr_ptes on freeing mm`), format: "BUG: non-zero nr_ptes on freeing mm", kind: incident.KindBUG},
-		{title: rx(`BUG: non-zero nr_pmds on freeing mm`), format: "BUG: non-zero nr_pmds on freeing mm", kind: incident.KindBUG},
-		{title: rx(`BUG: Dentry .* still in use \([0-9]+\) \[(unmount) of`), format: "BUG: Dentry still in use in %[1]v", kind: incident.KindBUG},
-		{title: rx(`BUG: Bad page (state|cache)`), format: "BUG: Bad page %[1]v in %[2]v",
-			culprit: stackAfter(rx(`page last allocated`), "(free|put|get|update|release)_page", "free_unref", "^_*folio", "truncate_inode_pages",
-				"page_frag_free", "alloc", "vmap", "page_owner"), kind: incident.KindBUG},
-		{title: rx(`BUG: Bad page map`), format: "BUG: Bad page map", kind: incident.KindBUG},
-		{title: rx(`BUG: workqueue lockup`), format: "BUG: workqueue lockup", kind: incident.KindSoftLockup},
-		{title: rx(`BUG: sleeping function called from invalid context at (.*)`), format: "BUG: sleeping function called from invalid context in %[2]v",
-			culprit: callTrace(), kind: incident.KindAtomicSleep},
-		{title: rx(`BUG: using ([a-z_]+)\(\) in preemptible`), format: "BUG: using %[1]v() in preemptible code in %[2]v",
-			culprit: callTrace("dump_stack", "preemption", "preempt", "debug_", "processor_id", "this_cpu"), kind: incident.KindAtomicSleep},
-		{title: rx(`BUG: workqueue leaked lock or atomic`), report: rx(`BUG: workqueue leaked lock or atomic(?:.*\n)+?.*last function: ([a-zA-Z0-9_]+)\n`),
-			format: "BUG: workqueue leaked lock or atomic in %[1]v", kind: incident.KindLockdep},
-		{title: rx(`BUG: memory leak`), format: "memory leak in %[1]v",
-			culprit: stackAfter(rx(`backtrace(?: \(crc [0-9a-f]*\))?:`), "kmemleak", "mmap", "kmem", "slab", "alloc", "create_object",
-				"idr_get", "list_lru_init", "kasprintf", "kvasprintf", "pcpu_create", "strdup", "strndup", "memdup"), kind: incident.KindMemoryLeak},
-		{title: rx(`BUG: .*stack guard page was hit at`), format: "BUG: stack guard page was hit in %[1]v", culprit: stall(), kind: incident.KindStackOverflow},
-		{title: rx(`BUG: Invalid wait context`), format: "WARNING: locking bug in %[1]v", culprit: callTrace("lock_sock", "release_sock"), kind: incident.KindLockdep},
-		{title: rx(`BUG:\s*$`), format: "BUG: corrupted", kind: incident.KindBUG, corrupted: true},
-	},
-	"WARNING:": {
-		{title: rx(`WARNING: .*lib/debugobjects\.c.* (?:debug_print|debug_check|at)`), format: "WARNING: ODEBUG bug in %[1]v",
-			culprit: warnRIPTrace("debug_", "rcu", "hrtimer_", "timer_", "work_", "percpu_", "vunmap", "vfree", "__free_", "debug_check", "kobject_"), kind: incident.KindWarning},
-		{title: rx(`WARNING: .*mm/usercopy\.c.* (?:usercopy_warn|at)`), format: "WARNING: bad usercopy in %[1]v", culprit: warnRIPTrace("usercopy", "__check"), kind: incident.KindWarning},
-		{title: rx(`WARNING: .*lib/kobject\.c.* (?:kobject_|at)`), format: "WARNING: kobject bug in %[1]v", culprit: warnRIPTrace("kobject_"), kind: incident.KindWarning},
-		{title: rx(`WARNING: .*fs/proc/generic\.c.* (?:proc_register|at)`), format: "WARNING: proc registration bug in %[1]v", culprit: warnRIPTrace("proc_"), kind: incident.KindWarning},
-		{title: rx(`WARNING: .*lib/refcount\.c.* (?:refcount_|at)`), format: "WARNING: refcount bug in %[1]v", culprit: warnRIPTrace("refcount", "kobject_"), kind: incident.KindWarning},
-		{title: rx(`WARNING: .*kernel/locking/lockdep\.c.*lock_`), format: "WARNING: locking bug in %[1]v", culprit: warnRIPTrace("lock_sock", "release_sock"), kind: incident.KindLockdep},
-		{title: rx(`WARNING: .*still has locks held!`), format: "WARNING: still has locks held in %[1]v", culprit: funcOnLine(nil, rx(`at: {{FUNC}}`)), kind: incident.KindLockdep},
-		{title: rx(`WARNING: Nested lock was not taken`), format: "WARNING: nested lock was not taken in %[1]v", culprit: warnRIPTrace(), kind: incident.KindLockdep},
-		{title: rx(`WARNING: lock held when returning to user space`), format: "WARNING: lock held when returning to user space in %[1]v",
-			culprit: funcOnLine(leavingKernel, atFuncRe), kind: incident.KindLockdep},
-		{title: rx(`WARNING: .*mm/.*\.c.* k?.?malloc`), format: "WARNING: kmalloc bug in %[1]v", culprit: warnRIPTrace("kmalloc", "krealloc", "slab", "kmem"), kind: incident.KindWarning},
-		{title: rx(`WARNING: .*mm/vmalloc.c.*__vmalloc_node`), format: "WARNING: zero-size vmalloc in %[1]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
-		{title: rx(`WARNING: .* usb_submit_urb`), format: "WARNING in %[1]v/usb_submit_urb",
-			culprit: warnRIPTrace("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"), kind: incident.KindWarning},
-		{title: rx(`WARNING: {{SRC}} at 0x\d+, CPU#\d+`), format: "WARNING in %[2]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
-		{title: rx(`WARNING: .* at {{SRC}} {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
-		{title: rx(`WARNING: {{SRC}} at {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
-		{title: rx(`WARNING: \[.*\] {{SRC}} at {{FUNC}}.*`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
-		{title: rx(`WARNING: possible circular locking dependency detected`), report: rx(`WARNING: possible circular locking dependency detected(?:.*\n)+?.*is trying to acquire lock`),
-			format: "possible deadlock in %[1]v", culprit: lockdepChain("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue"), kind: incident.KindLockdep},
-		{title: rx(`WARNING: possible irq lock inversion dependency detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(justChanged, atFuncRe), kind: incident.KindLockdep},
-		{title: rx(`WARNING: .*-safe -> .*-unsafe lock order detected`), format: "possible deadlock in %[1]v", culprit: stackAfter(rx(`which became (?:.*) at:`)), kind: incident.KindLockdep},
-		{title: rx(`WARNING: possible recursive locking detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(isTryingLock, atFuncRe), kind: incident.KindLockdep},
-		{title: rx(`WARNING: inconsistent lock state`), report: rx(`WARNING: inconsistent lock state(?:.*\n)+?.*takes(?:.*\n)+?.*at: (?:{{PC}} +)?{{FUNC}}`),
-			format: "inconsistent lock state in %[2]v", culprit: callTrace(), kind: incident.KindLockdep},
-		{title: rx(`WARNING: suspicious RCU usage`), report: rx(`WARNING: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}`),
-			format: "WARNING: suspicious RCU usage in %[2]v", culprit: callTrace("rcu", "kmem", "slab"), kind: incident.KindLockdep},
-		{title: rx(`WARNING: kernel stack regs at [0-9a-f]+ in [^ ]* has bad '([^']+)' value`), format: "WARNING: kernel stack regs has bad '%[1]v' value", kind: incident.KindWarning},
-		{title: rx(`WARNING: kernel stack frame pointer at [0-9a-f]+ in [^ ]* has bad value`), format: "WARNING: kernel stack frame pointer has bad value", kind: incident.KindWarning},
-		{title: rx(`WARNING: bad unlock balance detected!`), format: "WARNING: bad unlock balance in %[1]v",
-			culprit: lineThenTrace(isTryingRel, pcFuncRe), kind: incident.KindLockdep},
-		{title: rx(`WARNING: held lock freed!`), format: "WARNING: held lock freed in %[1]v", culprit: funcOnLine(nil, rx(`at:(?: {{PC}})? +{{FUNC}}`)), kind: incident.KindLockdep},
-		{title: rx(`WARNING: kernel stack regs .* has bad 'bp' value`), format: "WARNING: kernel stack regs has bad value", kind: incident.KindWarning},
-		{title: rx(`WARNING: kernel stack frame pointer .* has bad value`), format: "WARNING: kernel stack regs has bad value", kind: incident.KindWarning},
-		{title: rx(`WARNING:\s*$`), format: "WARNING: corrupted", kind: incident.KindWarning, corrupted: true},
-	},
-	"INFO:": {
-		{title: rx(`INFO: possible circular locking dependency detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(isTryingLock, rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
-		{title: rx(`INFO: possible irq lock inversion dependency detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(justChanged, rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
-		{title: rx(`INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(rx(`is trying to acquire`), rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
-		{title: rx(`INFO: possible recursive locking detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(isTryingLock, rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
-		{title: rx(`INFO: inconsistent lock state`), format: "inconsistent lock state in %[1]v", culprit: funcOnLine(takesRe, rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
-		{title: rx(`INFO: rcu_(?:preempt|sched|bh) (?:self-)?detected(?: expedited)? stall`), format: "INFO: rcu detected stall in %[1]v", culprit: rcuStall, kind: incident.KindRCUStall},
-		{title: rx(`INFO: trying to register non-static key`), format: "INFO: trying to register non-static key in %[1]v", culprit: callTrace("stack", "lock", "IRQ"), kind: incident.KindLockdep},
-		{title: rx(`INFO: suspicious RCU usage`), report: rx(`INFO: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}`),
-			format: "INFO: suspicious RCU usage in %[2]v", culprit: callTrace("rcu", "kmem", "slab"), kind: incident.KindLockdep},
-		{title: rx(`INFO: task .* blocked (?:in I/O wait )?for more than [0-9]+ seconds`), format: "INFO: task hung in %[1]v", culprit: hungTask, kind: incident.KindHungTask},
-		{title: rx(`INFO: task .* can't die for more than .* seconds`), format: "INFO: task can't die in %[1]v", culprit: callTrace("schedule"), kind: incident.KindHungTask},
-		{title: rx(`INFO: (Freed|Allocated) in (.*)`), format: "INFO: %[1]v in %[2]v", kind: incident.KindKASAN, corrupted: true},
-		{title: rx(`INFO:\s*$`), format: "INFO: corrupted", kind: incident.KindOther, corrupted: true},
-	},
-	"Unable to handle kernel": {
-		{title: rx(`Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)`), format: "BUG: unable to handle kernel %[1]v in %[2]v",
-			culprit: ripThenTrace(), kind: incident.KindPagingRequest},
-	},
-	"general protection fault": {
-		{title: rx(`general protection fault.*:`), format: "general protection fault in %[1]v", culprit: ripThenTrace(), kind: incident.KindGPF},
-	},
-	"stack segment: ": {
-		{title: rx(`stack segment: `), format: "stack segment fault in %[1]v", culprit: ripThenTrace(), kind: incident.KindGPF},
-	},
-	"Kernel panic": {
-		{title: rx(`Kernel panic - not syncing: stack-protector:`), report: rx(`Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {{FUNC}}`),
-			format: "kernel panic: stack is corrupted in %[1]v", kind: incident.KindStackOverflow},
-		{title: rx(`Kernel panic - not syncing: stack-protector:`), format: "kernel panic: stack is corrupted in %[1]v", culprit: callTrace("stack_chk"), kind: incident.KindStackOverflow},
-		{title: rx(`Kernel panic - not syncing: corrupted stack end`), format: "kernel panic: corrupted stack end in %[1]v", culprit: stallTrace("schedule", "retint_kernel"), kind: incident.KindStackOverflow},
-		{title: rx(`Kernel panic - not syncing: kernel stack overflow`), format: "kernel stack overflow in %[1]v", culprit: stallTrace("bad_stack"), kind: incident.KindStackOverflow},
-		{title: rx(`Kernel panic - not syncing: Attempted to kill init!`), format: "kernel panic: Attempted to kill init!", kind: incident.KindPanic},
-		{title: rx(`Kernel panic - not syncing: Couldn't open N_TTY ldisc for [^ ]+ --- error -[0-9]+`), format: "kernel panic: Couldn't open N_TTY ldisc", kind: incident.KindPanic},
-		{title: rx(`Kernel panic - not syncing: Fatal exception`), format: "kernel panic: Fatal exception", kind: incident.KindPanic, corrupted: true},
-		{title: rx(`Kernel panic - not syncing: panic_on_warn set`), format: "kernel panic: panic_on_warn set", kind: incident.KindPanic, corrupted: true},
-		{title: rx(`Kernel panic - not syncing: hung_task: blocked tasks`), format: "kernel panic: hung_task: blocked tasks", kind: incident.KindPanic, corrupted: true},
-		{title: rx(`Kernel panic - not syncing: (.*)`), format: "kernel panic: %[1]v", kind: incident.KindPanic},
-		{title: rx(`Kernel panic: (.*)`), format: "kernel panic: %[1]v", kind: incident.KindPanic},
-	},
-	"PANIC: double fault": {
-		{title: rx(`PANIC: double fault`), format: "PANIC: double fault in %[1]v", culprit: ripOnly(), kind: incident.KindDoubleFault},
-	},
-	"kernel BUG": {
-		{title: rx(`kernel BUG at mm/usercopy.c`), format: "BUG: bad usercopy in %[1]v", culprit: callTrace("usercopy", "__check"), kind: incident.KindBUG},
-		{title: rx(`kernel BUG at lib/list_debug.c`), format: "BUG: corrupted list in %[1]v", culprit: callTrace(), kind: incident.KindListCorrupt},
-		{title: rx(`kernel BUG at (.*)`), format: "kernel BUG in %[2]v", culprit: ripThenTrace("^skb_"), kind: incident.KindBUG},
-	},
-	"Kernel BUG": {
-		{title: rx(`Kernel BUG (.*)`), format: "kernel BUG %[1]v", kind: incident.KindBUG},
-	},
-	"BUG kmalloc-": {
-		{title: rx(`BUG kmalloc-.*: Object already free`), format: "BUG: Object already free", kind: incident.KindBUG},
-	},
-	"divide error:": {
-		{title: rx(`divide error: `), format: "divide error in %[1]v", culprit: ripOnly(), kind: incident.KindDivideError},
-	},
-	"divide_error:": {
-		{title: rx(`divide_error: `), format: "divide error in %[1]v", culprit: ripOnly(), kind: incident.KindDivideError},
-	},
-	"invalid opcode:": {
-		{title: rx(`invalid opcode: `), format: "invalid opcode in %[1]v", culprit: ripOnly(), kind: incident.KindInvalidOpcode},
-	},
-	"UBSAN:": {
-		{title: rx(`UBSAN: Undefined behaviour in`), format: "UBSAN: undefined-behaviour in %[1]v", culprit: callTrace("ubsan", "overflow"), kind: incident.KindUBSAN},
-		{title: rx(`UBSAN: array-index-out-of-bounds in`), format: "UBSAN: array-index-out-of-bounds in %[1]v", culprit: callTrace("ubsan", "overflow"), kind: incident.KindUBSAN},
-		{title: rx(`UBSAN: (.*?) in`), format: "UBSAN: %[1]v in %[2]v", culprit: callTrace("ubsan", "overflow"), kind: incident.KindUBSAN},
-	},
-	"Booting the kernel.": {
-		{title: rx(`^Booting the kernel`), format: "unexpected kernel reboot", kind: incident.KindReboot},
-	},
-	"unregister_netdevice: waiting for": {
-		{title: rx(`unregister_netdevice: waiting for (?:.*) to become free`), format: "unregister_netdevice: waiting for DEV to become free", kind: incident.KindOther},
-	},
-	"VFS: Close: file count is 0": {
-		{title: rx(`VFS: Close: file count is 0`), format: "VFS: Close: file count is zero (use-after-free)", kind: incident.KindBUG},
-	},
-	"VFS: Busy inodes after unmount": {
-		{title: rx(`VFS: Busy inodes after unmount`), format: "VFS: Busy inodes after unmount (use-after-free)", kind: incident.KindBUG},
-	},
-	"Internal error:": {
-		{title: rx(`Internal error:`), format: "Internal error in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
-	},
-	"Unhandled fault:": {
-		{title: rx(`Unhandled fault:`), format: "Unhandled fault in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
-	},
-	"Alignment trap:": {
-		{title: rx(`Alignment trap:`), format: "Alignment trap in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
-	},
-	"trusty: panic": {
-		{title: rx(`trusty: panic.* ASSERT FAILED`), report: rx(`trusty: panic \(.*?\):(?: DEBUG)? ASSERT FAILED at \(.*?\): (.+)`), format: "trusty: ASSERT FAILED: %[1]v", kind: incident.KindPanic},
-		{title: rx(`trusty: panic.* ASSERT FAILED.*: *(.*)`), format: "trusty: ASSERT FAILED: %[1]v", kind: incident.KindPanic, corrupted: true},
-		{title: rx(`trusty: panic \(.*?\): (.+)`), format: "trusty: panic: %[1]v", kind: incident.KindPanic},
-	},
-	// ktriage's own families: reports the kernel prints that carry no
-	// "BUG:"/"WARNING:" prefix.
-	"Oops:": {
-		{title: rx(`Oops: `), format: "Oops in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
-	},
-	"Watchdog detected hard LOCKUP": {
-		{title: rx(`Watchdog detected hard LOCKUP`), format: "BUG: hard lockup in %[1]v", culprit: stall(), kind: incident.KindHardLockup},
-	},
-	"oom-killer": {
-		{title: rx(`invoked oom-killer`), report: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`),
-			format: "Out of memory: Killed process %[1]v", kind: incident.KindOOMKill},
-		{title: rx(`invoked oom-killer`), format: "Out of memory: invoked oom-killer in %[1]v", culprit: callTrace("oom", "out_of_memory", "alloc", "page", "dump_header"), kind: incident.KindOOMKill},
-	},
-	"Out of memory": {
-		{title: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`), format: "Out of memory: Killed process %[1]v", kind: incident.KindOOMKill},
-	},
-	"EPT: Misconfiguration": {
-		{title: rx(`EPT: Misconfiguration`), format: "EPT: Misconfiguration", kind: incident.KindEPTMisconfig},
-	},
-}
+var titleRules = sync.OnceValue(func() map[string][]titleRule {
+	return map[string][]titleRule{
+		"BUG:": {
+			{title: rx(`BUG: KASAN: ([a-z\-]+) in {{FUNC}}`), report: rx(`BUG: KASAN: ([a-z\-]+) in {{FUNC}}(?:.*\n)+?.*(Read|Write) (?:of size|at addr) (?:[0-9a-f]+)`),
+				format: "KASAN: %[1]v %[3]v in %[4]v", culprit: headerThenTrace(2, "kernel_fault", "tag_check", "mem_abort", "^el1_", "^el1h_"), kind: incident.KindKASAN},
+			{title: rx(`BUG: KASAN: (?:double-free or invalid-free|double-free|invalid-free) in {{FUNC}}`),
+				format: "KASAN: invalid-free in %[2]v", culprit: headerThenTrace(1, "slab_", "kfree", "vunmap", "vfree"), kind: incident.KindKASAN},
+			{title: rx(`BUG: KASAN: ([a-z\-]+) on address`), report: rx(`BUG: KASAN: ([a-z\-]+) on address(?:.*\n)+?.*(Read|Write) of size ([0-9]+)`),
+				format: "KASAN: %[1]v %[2]v", kind: incident.KindKASAN},
+			{title: rx(`BUG: KASAN: (.*)`), format: "KASAN: %[1]v", kind: incident.KindKASAN, corrupted: true},
+			{title: rx(`BUG: KMSAN: kernel-usb-infoleak in {{FUNC}}`), format: "KMSAN: kernel-usb-infoleak in %[2]v",
+				culprit: firstStack(0, "alloc_skb", "usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"), kind: incident.KindKMSAN},
+			{title: rx(`BUG: KMSAN: ([a-z\-]+) in {{FUNC}}`), format: "KMSAN: %[1]v in %[3]v",
+				culprit: firstStack(0, "alloc_skb", "netlink_ack", "netlink_rcv_skb", "_encrypt$", "^(?:crypto|cipher|drbg|rng)_"), kind: incident.KindKMSAN},
+			{title: rx(`BUG: KCSAN: (.*)`), format: "KCSAN: %[1]v", kind: incident.KindKCSAN},
+			{title: rx(`BUG: KFENCE: (use-after-free|out-of-bounds) (read|write) in {{FUNC}}`), format: "KFENCE: %[1]v %[2]v in %[4]v", culprit: firstStack(3), kind: incident.KindKFENCE},
+			{title: rx(`BUG: KFENCE: invalid free in {{FUNC}}`), format: "KFENCE: invalid free in %[2]v", culprit: firstStack(1), kind: incident.KindKFENCE},
+			{title: rx(`BUG: KFENCE: invalid (read|write) in {{FUNC}}`), format: "KFENCE: invalid %[1]v in %[3]v", culprit: firstStack(2), kind: incident.KindKFENCE},
+			{title: rx(`BUG: KFENCE: memory corruption in {{FUNC}}`), format: "KFENCE: memory corruption in %[2]v", culprit: firstStack(1), kind: incident.KindKFENCE},
+			{title: rx(`BUG: (?:unable to handle kernel paging request|unable to handle page fault for address|Unable to handle kernel data access)`),
+				format: "BUG: unable to handle kernel paging request in %[1]v", culprit: ripThenTrace(), kind: incident.KindPagingRequest},
+			{title: rx(`BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL pointer dereference|Kernel NULL pointer dereference)`),
+				format: "BUG: unable to handle kernel NULL pointer dereference in %[1]v", culprit: ripThenTrace(), kind: incident.KindNullDeref},
+			{title: rx(`BUG: (?:unable to handle kernel|Unable to handle kernel)`), format: "BUG: unable to handle kernel", kind: incident.KindPagingRequest, corrupted: true},
+			{title: rx(`BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|cpu recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)`),
+				format: "BUG: %[1]v %[2]v in %[3]v", culprit: callTrace("spin_", "_lock", "_unlock"), kind: incident.KindBUG},
+			{title: rx(`BUG: soft lockup`), format: "BUG: soft lockup in %[1]v", culprit: stall(), kind: incident.KindSoftLockup},
+			{title: rx(`BUG: .*still has locks held!`), format: "BUG: still has locks held in %[1]v", culprit: funcOnLine(nil, pcFuncRe), kind: incident.KindLockdep},
+			{title: rx(`BUG: scheduling while atomic`), format: "BUG: scheduling while atomic in %[1]v", culprit: callTrace("schedule"), kind: incident.KindAtomicSleep},
+			{title: rx(`BUG: lock held when returning to user space`), format: "BUG: lock held when returning to user space in %[1]v",
+				culprit: funcOnLine(leavingKernel, atFuncRe), kind: incident.KindLockdep},
+			{title: rx(`BUG: bad unlock balance detected!`), format: "BUG: bad unlock balance in %[1]v",
+				culprit: lineThenTrace(isTryingRel, pcFuncRe), kind: incident.KindLockdep},
+			{title: rx(`BUG: held lock freed!`), format: "BUG: held lock freed in %[1]v", culprit: funcOnLine(nil, pcFuncRe), kind: incident.KindLockdep},
+			{title: rx(`BUG: Bad rss-counter state`), format: "BUG: Bad rss-counter state", kind: incident.KindBUG},
+			{title: rx(`BUG: non-zero nr_ptes on freeing mm`), format: "BUG: non-zero nr_ptes on freeing mm", kind: incident.KindBUG},
+			{title: rx(`BUG: non-zero nr_pmds on freeing mm`), format: "BUG: non-zero nr_pmds on freeing mm", kind: incident.KindBUG},
+			{title: rx(`BUG: Dentry .* still in use \([0-9]+\) \[(unmount) of`), format: "BUG: Dentry still in use in %[1]v", kind: incident.KindBUG},
+			{title: rx(`BUG: Bad page (state|cache)`), format: "BUG: Bad page %[1]v in %[2]v",
+				culprit: stackAfter(rx(`page last allocated`), "(free|put|get|update|release)_page", "free_unref", "^_*folio", "truncate_inode_pages",
+					"page_frag_free", "alloc", "vmap", "page_owner"), kind: incident.KindBUG},
+			{title: rx(`BUG: Bad page map`), format: "BUG: Bad page map", kind: incident.KindBUG},
+			{title: rx(`BUG: workqueue lockup`), format: "BUG: workqueue lockup", kind: incident.KindSoftLockup},
+			{title: rx(`BUG: sleeping function called from invalid context at (.*)`), format: "BUG: sleeping function called from invalid context in %[2]v",
+				culprit: callTrace(), kind: incident.KindAtomicSleep},
+			{title: rx(`BUG: using ([a-z_]+)\(\) in preemptible`), format: "BUG: using %[1]v() in preemptible code in %[2]v",
+				culprit: callTrace("dump_stack", "preemption", "preempt", "debug_", "processor_id", "this_cpu"), kind: incident.KindAtomicSleep},
+			{title: rx(`BUG: workqueue leaked lock or atomic`), report: rx(`BUG: workqueue leaked lock or atomic(?:.*\n)+?.*last function: ([a-zA-Z0-9_]+)\n`),
+				format: "BUG: workqueue leaked lock or atomic in %[1]v", kind: incident.KindLockdep},
+			{title: rx(`BUG: memory leak`), format: "memory leak in %[1]v",
+				culprit: stackAfter(rx(`backtrace(?: \(crc [0-9a-f]*\))?:`), "kmemleak", "mmap", "kmem", "slab", "alloc", "create_object",
+					"idr_get", "list_lru_init", "kasprintf", "kvasprintf", "pcpu_create", "strdup", "strndup", "memdup"), kind: incident.KindMemoryLeak},
+			{title: rx(`BUG: .*stack guard page was hit at`), format: "BUG: stack guard page was hit in %[1]v", culprit: stall(), kind: incident.KindStackOverflow},
+			{title: rx(`BUG: Invalid wait context`), format: "WARNING: locking bug in %[1]v", culprit: callTrace("lock_sock", "release_sock"), kind: incident.KindLockdep},
+			{title: rx(`BUG:\s*$`), format: "BUG: corrupted", kind: incident.KindBUG, corrupted: true},
+		},
+		"WARNING:": {
+			{title: rx(`WARNING: .*lib/debugobjects\.c.* (?:debug_print|debug_check|at)`), format: "WARNING: ODEBUG bug in %[1]v",
+				culprit: warnRIPTrace("debug_", "rcu", "hrtimer_", "timer_", "work_", "percpu_", "vunmap", "vfree", "__free_", "debug_check", "kobject_"), kind: incident.KindWarning},
+			{title: rx(`WARNING: .*mm/usercopy\.c.* (?:usercopy_warn|at)`), format: "WARNING: bad usercopy in %[1]v", culprit: warnRIPTrace("usercopy", "__check"), kind: incident.KindWarning},
+			{title: rx(`WARNING: .*lib/kobject\.c.* (?:kobject_|at)`), format: "WARNING: kobject bug in %[1]v", culprit: warnRIPTrace("kobject_"), kind: incident.KindWarning},
+			{title: rx(`WARNING: .*fs/proc/generic\.c.* (?:proc_register|at)`), format: "WARNING: proc registration bug in %[1]v", culprit: warnRIPTrace("proc_"), kind: incident.KindWarning},
+			{title: rx(`WARNING: .*lib/refcount\.c.* (?:refcount_|at)`), format: "WARNING: refcount bug in %[1]v", culprit: warnRIPTrace("refcount", "kobject_"), kind: incident.KindWarning},
+			{title: rx(`WARNING: .*kernel/locking/lockdep\.c.*lock_`), format: "WARNING: locking bug in %[1]v", culprit: warnRIPTrace("lock_sock", "release_sock"), kind: incident.KindLockdep},
+			{title: rx(`WARNING: .*still has locks held!`), format: "WARNING: still has locks held in %[1]v", culprit: funcOnLine(nil, rx(`at: {{FUNC}}`)), kind: incident.KindLockdep},
+			{title: rx(`WARNING: Nested lock was not taken`), format: "WARNING: nested lock was not taken in %[1]v", culprit: warnRIPTrace(), kind: incident.KindLockdep},
+			{title: rx(`WARNING: lock held when returning to user space`), format: "WARNING: lock held when returning to user space in %[1]v",
+				culprit: funcOnLine(leavingKernel, atFuncRe), kind: incident.KindLockdep},
+			{title: rx(`WARNING: .*mm/.*\.c.* k?.?malloc`), format: "WARNING: kmalloc bug in %[1]v", culprit: warnRIPTrace("kmalloc", "krealloc", "slab", "kmem"), kind: incident.KindWarning},
+			{title: rx(`WARNING: .*mm/vmalloc.c.*__vmalloc_node`), format: "WARNING: zero-size vmalloc in %[1]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
+			{title: rx(`WARNING: .* usb_submit_urb`), format: "WARNING in %[1]v/usb_submit_urb",
+				culprit: warnRIPTrace("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"), kind: incident.KindWarning},
+			{title: rx(`WARNING: {{SRC}} at 0x\d+, CPU#\d+`), format: "WARNING in %[2]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
+			{title: rx(`WARNING: .* at {{SRC}} {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
+			{title: rx(`WARNING: {{SRC}} at {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
+			{title: rx(`WARNING: \[.*\] {{SRC}} at {{FUNC}}.*`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
+			{title: rx(`WARNING: possible circular locking dependency detected`), report: rx(`WARNING: possible circular locking dependency detected(?:.*\n)+?.*is trying to acquire lock`),
+				format: "possible deadlock in %[1]v", culprit: lockdepChain("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue"), kind: incident.KindLockdep},
+			{title: rx(`WARNING: possible irq lock inversion dependency detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(justChanged, atFuncRe), kind: incident.KindLockdep},
+			{title: rx(`WARNING: .*-safe -> .*-unsafe lock order detected`), format: "possible deadlock in %[1]v", culprit: stackAfter(rx(`which became (?:.*) at:`)), kind: incident.KindLockdep},
+			{title: rx(`WARNING: possible recursive locking detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(isTryingLock, atFuncRe), kind: incident.KindLockdep},
+			{title: rx(`WARNING: inconsistent lock state`), report: rx(`WARNING: inconsistent lock state(?:.*\n)+?.*takes(?:.*\n)+?.*at: (?:{{PC}} +)?{{FUNC}}`),
+				format: "inconsistent lock state in %[2]v", culprit: callTrace(), kind: incident.KindLockdep},
+			{title: rx(`WARNING: suspicious RCU usage`), report: rx(`WARNING: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}`),
+				format: "WARNING: suspicious RCU usage in %[2]v", culprit: callTrace("rcu", "kmem", "slab"), kind: incident.KindLockdep},
+			{title: rx(`WARNING: kernel stack regs at [0-9a-f]+ in [^ ]* has bad '([^']+)' value`), format: "WARNING: kernel stack regs has bad '%[1]v' value", kind: incident.KindWarning},
+			{title: rx(`WARNING: kernel stack frame pointer at [0-9a-f]+ in [^ ]* has bad value`), format: "WARNING: kernel stack frame pointer has bad value", kind: incident.KindWarning},
+			{title: rx(`WARNING: bad unlock balance detected!`), format: "WARNING: bad unlock balance in %[1]v",
+				culprit: lineThenTrace(isTryingRel, pcFuncRe), kind: incident.KindLockdep},
+			{title: rx(`WARNING: held lock freed!`), format: "WARNING: held lock freed in %[1]v", culprit: funcOnLine(nil, rx(`at:(?: {{PC}})? +{{FUNC}}`)), kind: incident.KindLockdep},
+			{title: rx(`WARNING: kernel stack regs .* has bad 'bp' value`), format: "WARNING: kernel stack regs has bad value", kind: incident.KindWarning},
+			{title: rx(`WARNING: kernel stack frame pointer .* has bad value`), format: "WARNING: kernel stack regs has bad value", kind: incident.KindWarning},
+			{title: rx(`WARNING:\s*$`), format: "WARNING: corrupted", kind: incident.KindWarning, corrupted: true},
+		},
+		"INFO:": {
+			{title: rx(`INFO: possible circular locking dependency detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(isTryingLock, rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
+			{title: rx(`INFO: possible irq lock inversion dependency detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(justChanged, rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
+			{title: rx(`INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(rx(`is trying to acquire`), rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
+			{title: rx(`INFO: possible recursive locking detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(isTryingLock, rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
+			{title: rx(`INFO: inconsistent lock state`), format: "inconsistent lock state in %[1]v", culprit: funcOnLine(takesRe, rx(`at: {{PC}} +{{FUNC}}`)), kind: incident.KindLockdep},
+			{title: rx(`INFO: rcu_(?:preempt|sched|bh) (?:self-)?detected(?: expedited)? stall`), format: "INFO: rcu detected stall in %[1]v", culprit: rcuStall, kind: incident.KindRCUStall},
+			{title: rx(`INFO: trying to register non-static key`), format: "INFO: trying to register non-static key in %[1]v", culprit: callTrace("stack", "lock", "IRQ"), kind: incident.KindLockdep},
+			{title: rx(`INFO: suspicious RCU usage`), report: rx(`INFO: suspicious RCU usage(?:.*\n)+?.*?{{SRC}}`),
+				format: "INFO: suspicious RCU usage in %[2]v", culprit: callTrace("rcu", "kmem", "slab"), kind: incident.KindLockdep},
+			{title: rx(`INFO: task .* blocked (?:in I/O wait )?for more than [0-9]+ seconds`), format: "INFO: task hung in %[1]v", culprit: hungTask, kind: incident.KindHungTask},
+			{title: rx(`INFO: task .* can't die for more than .* seconds`), format: "INFO: task can't die in %[1]v", culprit: callTrace("schedule"), kind: incident.KindHungTask},
+			{title: rx(`INFO: (Freed|Allocated) in (.*)`), format: "INFO: %[1]v in %[2]v", kind: incident.KindKASAN, corrupted: true},
+			{title: rx(`INFO:\s*$`), format: "INFO: corrupted", kind: incident.KindOther, corrupted: true},
+		},
+		"Unable to handle kernel": {
+			{title: rx(`Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)`), format: "BUG: unable to handle kernel %[1]v in %[2]v",
+				culprit: ripThenTrace(), kind: incident.KindPagingRequest},
+		},
+		"general protection fault": {
+			{title: rx(`general protection fault.*:`), format: "general protection fault in %[1]v", culprit: ripThenTrace(), kind: incident.KindGPF},
+		},
+		"stack segment: ": {
+			{title: rx(`stack segment: `), format: "stack segment fault in %[1]v", culprit: ripThenTrace(), kind: incident.KindGPF},
+		},
+		"Kernel panic": {
+			{title: rx(`Kernel panic - not syncing: stack-protector:`), report: rx(`Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {{FUNC}}`),
+				format: "kernel panic: stack is corrupted in %[1]v", kind: incident.KindStackOverflow},
+			{title: rx(`Kernel panic - not syncing: stack-protector:`), format: "kernel panic: stack is corrupted in %[1]v", culprit: callTrace("stack_chk"), kind: incident.KindStackOverflow},
+			{title: rx(`Kernel panic - not syncing: corrupted stack end`), format: "kernel panic: corrupted stack end in %[1]v", culprit: stallTrace("schedule", "retint_kernel"), kind: incident.KindStackOverflow},
+			{title: rx(`Kernel panic - not syncing: kernel stack overflow`), format: "kernel stack overflow in %[1]v", culprit: stallTrace("bad_stack"), kind: incident.KindStackOverflow},
+			{title: rx(`Kernel panic - not syncing: Attempted to kill init!`), format: "kernel panic: Attempted to kill init!", kind: incident.KindPanic},
+			{title: rx(`Kernel panic - not syncing: Couldn't open N_TTY ldisc for [^ ]+ --- error -[0-9]+`), format: "kernel panic: Couldn't open N_TTY ldisc", kind: incident.KindPanic},
+			{title: rx(`Kernel panic - not syncing: Fatal exception`), format: "kernel panic: Fatal exception", kind: incident.KindPanic, corrupted: true},
+			{title: rx(`Kernel panic - not syncing: panic_on_warn set`), format: "kernel panic: panic_on_warn set", kind: incident.KindPanic, corrupted: true},
+			{title: rx(`Kernel panic - not syncing: hung_task: blocked tasks`), format: "kernel panic: hung_task: blocked tasks", kind: incident.KindPanic, corrupted: true},
+			{title: rx(`Kernel panic - not syncing: (.*)`), format: "kernel panic: %[1]v", kind: incident.KindPanic},
+			{title: rx(`Kernel panic: (.*)`), format: "kernel panic: %[1]v", kind: incident.KindPanic},
+		},
+		"PANIC: double fault": {
+			{title: rx(`PANIC: double fault`), format: "PANIC: double fault in %[1]v", culprit: ripOnly(), kind: incident.KindDoubleFault},
+		},
+		"kernel BUG": {
+			{title: rx(`kernel BUG at mm/usercopy.c`), format: "BUG: bad usercopy in %[1]v", culprit: callTrace("usercopy", "__check"), kind: incident.KindBUG},
+			{title: rx(`kernel BUG at lib/list_debug.c`), format: "BUG: corrupted list in %[1]v", culprit: callTrace(), kind: incident.KindListCorrupt},
+			{title: rx(`kernel BUG at (.*)`), format: "kernel BUG in %[2]v", culprit: ripThenTrace("^skb_"), kind: incident.KindBUG},
+		},
+		"Kernel BUG": {
+			{title: rx(`Kernel BUG (.*)`), format: "kernel BUG %[1]v", kind: incident.KindBUG},
+		},
+		"BUG kmalloc-": {
+			{title: rx(`BUG kmalloc-.*: Object already free`), format: "BUG: Object already free", kind: incident.KindBUG},
+		},
+		"divide error:": {
+			{title: rx(`divide error: `), format: "divide error in %[1]v", culprit: ripOnly(), kind: incident.KindDivideError},
+		},
+		"divide_error:": {
+			{title: rx(`divide_error: `), format: "divide error in %[1]v", culprit: ripOnly(), kind: incident.KindDivideError},
+		},
+		"invalid opcode:": {
+			{title: rx(`invalid opcode: `), format: "invalid opcode in %[1]v", culprit: ripOnly(), kind: incident.KindInvalidOpcode},
+		},
+		"UBSAN:": {
+			{title: rx(`UBSAN: Undefined behaviour in`), format: "UBSAN: undefined-behaviour in %[1]v", culprit: callTrace("ubsan", "overflow"), kind: incident.KindUBSAN},
+			{title: rx(`UBSAN: array-index-out-of-bounds in`), format: "UBSAN: array-index-out-of-bounds in %[1]v", culprit: callTrace("ubsan", "overflow"), kind: incident.KindUBSAN},
+			{title: rx(`UBSAN: (.*?) in`), format: "UBSAN: %[1]v in %[2]v", culprit: callTrace("ubsan", "overflow"), kind: incident.KindUBSAN},
+		},
+		"Booting the kernel.": {
+			{title: rx(`^Booting the kernel`), format: "unexpected kernel reboot", kind: incident.KindReboot},
+		},
+		"unregister_netdevice: waiting for": {
+			{title: rx(`unregister_netdevice: waiting for (?:.*) to become free`), format: "unregister_netdevice: waiting for DEV to become free", kind: incident.KindOther},
+		},
+		"VFS: Close: file count is 0": {
+			{title: rx(`VFS: Close: file count is 0`), format: "VFS: Close: file count is zero (use-after-free)", kind: incident.KindBUG},
+		},
+		"VFS: Busy inodes after unmount": {
+			{title: rx(`VFS: Busy inodes after unmount`), format: "VFS: Busy inodes after unmount (use-after-free)", kind: incident.KindBUG},
+		},
+		"Internal error:": {
+			{title: rx(`Internal error:`), format: "Internal error in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
+		},
+		"Unhandled fault:": {
+			{title: rx(`Unhandled fault:`), format: "Unhandled fault in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
+		},
+		"Alignment trap:": {
+			{title: rx(`Alignment trap:`), format: "Alignment trap in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
+		},
+		"trusty: panic": {
+			{title: rx(`trusty: panic.* ASSERT FAILED`), report: rx(`trusty: panic \(.*?\):(?: DEBUG)? ASSERT FAILED at \(.*?\): (.+)`), format: "trusty: ASSERT FAILED: %[1]v", kind: incident.KindPanic},
+			{title: rx(`trusty: panic.* ASSERT FAILED.*: *(.*)`), format: "trusty: ASSERT FAILED: %[1]v", kind: incident.KindPanic, corrupted: true},
+			{title: rx(`trusty: panic \(.*?\): (.+)`), format: "trusty: panic: %[1]v", kind: incident.KindPanic},
+		},
+		// ktriage's own families: reports the kernel prints that carry no
+		// "BUG:"/"WARNING:" prefix.
+		"Oops:": {
+			{title: rx(`Oops: `), format: "Oops in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
+		},
+		"Watchdog detected hard LOCKUP": {
+			{title: rx(`Watchdog detected hard LOCKUP`), format: "BUG: hard lockup in %[1]v", culprit: stall(), kind: incident.KindHardLockup},
+		},
+		"oom-killer": {
+			{title: rx(`invoked oom-killer`), report: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`),
+				format: "Out of memory: Killed process %[1]v", kind: incident.KindOOMKill},
+			{title: rx(`invoked oom-killer`), format: "Out of memory: invoked oom-killer in %[1]v", culprit: callTrace("oom", "out_of_memory", "alloc", "page", "dump_header"), kind: incident.KindOOMKill},
+		},
+		"Out of memory": {
+			{title: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`), format: "Out of memory: Killed process %[1]v", kind: incident.KindOOMKill},
+		},
+		"EPT: Misconfiguration": {
+			{title: rx(`EPT: Misconfiguration`), format: "EPT: Misconfiguration", kind: incident.KindEPTMisconfig},
+		},
+	}
+})
 
 // lockdepChain: lockdep prints the lock being taken ("at: foo") and the
 // one held; the first usable of them, then the stack, names the deadlock.
@@ -711,7 +714,7 @@ func makeTitle(family string, rt *reportText) titled {
 	rt = rt.beforeFaultInjection()
 	header := rt.lines[0]
 	text := ""
-	for _, rule := range titleRules[family] {
+	for _, rule := range titleRules()[family] {
 		m := rule.title.FindStringSubmatch(header)
 		if m == nil {
 			continue
