@@ -200,6 +200,11 @@ func (d *DWARF) saveIndex() {
 	if !d.useCache || d.idx == nil || d.idx.walked <= d.savedAt {
 		return
 	}
+	// Runs on the same kernel may overlap (a fleet batch): keep whichever
+	// index reaches further.
+	if cur, err := readIndexCache(d.stats.CachePath, d.buildID, d.fileSize); err == nil && cur.walked >= d.idx.walked {
+		return
+	}
 	// A cache that cannot be written only costs the next run time.
 	if writeIndexCache(d.stats.CachePath, d.buildID, d.fileSize, d.idx) == nil {
 		d.savedAt = d.idx.walked
