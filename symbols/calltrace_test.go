@@ -1,13 +1,15 @@
-package symbols
+package symbols_test
 
 import (
 	"bufio"
 	"fmt"
-	"github.com/ktriage/ktriage/internal/corpus"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/symbols"
 )
 
 var traceFrame = regexp.MustCompile(`^\[\s*[0-9.]+\]\s+(?:\? )?([A-Za-z0-9_.]+)\+(0x[0-9a-f]+)/(0x[0-9a-f]+)(?: \[(\w+)\])?$`)
@@ -18,15 +20,15 @@ var traceFrame = regexp.MustCompile(`^\[\s*[0-9.]+\]\s+(?:\? )?([A-Za-z0-9_.]+)\
 // and size, including return addresses just past a function's end.
 func TestFormatMatchesKernelCallTraces(t *testing.T) {
 	d := sysrqDump(t)
-	fromDump, _, err := FromDump(d.symbolValues(), d)
+	fromDump, _, err := symbols.FromDump(d.symbolValues(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	et, err := OpenELFSymbols(vmlinuxPath(t), d.kernelOffset())
+	et, err := symbols.OpenELFSymbols(corpus.Vmlinux(t), d.KernelOffset())
 	if err != nil {
 		t.Fatal(err)
 	}
-	withVmlinux := NewKernelSymbols(et, fromDump.Modules, nil)
+	withVmlinux := symbols.NewKernelSymbols(et, fromDump.Modules, nil)
 	frames := 0
 	logs, _ := filepath.Glob(filepath.Join(corpus.Root(t), "dumps", "*", "dmesg.makedumpfile.txt"))
 	for _, path := range logs {
@@ -47,7 +49,7 @@ func TestFormatMatchesKernelCallTraces(t *testing.T) {
 			if m[4] != "" {
 				want += " [" + m[4] + "]"
 			}
-			for _, ks := range []*KernelSymbols{fromDump, withVmlinux} {
+			for _, ks := range []*symbols.KernelSymbols{fromDump, withVmlinux} {
 				a, ok := ks.Lookup(m[1])
 				if !ok {
 					t.Errorf("%s: %s not found", name, m[1])

@@ -33,8 +33,8 @@ func TestWriteKallsymsFixture(t *testing.T) {
 	if !*updateFixtures {
 		t.Skip("run with -update-fixtures to rewrite " + kallsymsFixturePath)
 	}
-	d := sysrqDump(t)
-	k, err := readKallsymsTables(d.symbolValues(), d)
+	syms, d := sysrqDump(t)
+	k, err := readKallsymsTables(syms, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +111,25 @@ func TestDecodeKallsymsFixture(t *testing.T) {
 	// A truncated names table is an error, not a panic or a short result.
 	if _, err := decodeKallsyms(tablesFromRaw(fx.NumSyms, fx.Names[:len(fx.Names)/2], fx.TokenTable, fx.TokenIndex, fx.Offsets, fx.RelativeBase), true); err == nil {
 		t.Error("truncated names accepted")
+	}
+}
+
+// Without CONFIG_KALLSYMS_BASE_RELATIVE the kernel stores absolute
+// addresses; feed the decoder such a table built from the real one.
+func TestKallsymsAbsoluteAddresses(t *testing.T) {
+	fx := loadKallsymsFixture(t)
+	k := tablesFromRaw(fx.NumSyms, fx.Names, fx.TokenTable, fx.TokenIndex, nil, 0)
+	for _, s := range fx.Want {
+		k.addresses = binary.LittleEndian.AppendUint64(k.addresses, s.Addr)
+	}
+	got, err := decodeKallsyms(k, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i] != fx.Want[i] {
+			t.Fatalf("symbol %d = %+v, want %+v", i, got[i], fx.Want[i])
+		}
 	}
 }
 

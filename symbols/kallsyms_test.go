@@ -1,22 +1,24 @@
-package symbols
+package symbols_test
 
 import (
-	"encoding/binary"
 	"errors"
 	"iter"
 	"strings"
 	"testing"
+
+	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/symbols"
 )
 
 // Kallsyms decoded from the dump must agree with the vmlinux ELF symtab
 // relocated by VMCOREINFO KERNELOFFSET: every text symbol, same address.
 func TestKallsymsFromDumpAgreesWithVmlinux(t *testing.T) {
 	d := sysrqDump(t)
-	ks, err := KallsymsFromDump(d.symbolValues(), d)
+	ks, err := symbols.KallsymsFromDump(d.symbolValues(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	et, err := OpenELFSymbols(vmlinuxPath(t), d.kernelOffset())
+	et, err := symbols.OpenELFSymbols(corpus.Vmlinux(t), d.KernelOffset())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +72,11 @@ func TestKallsymsFromDumpAgreesWithVmlinux(t *testing.T) {
 // leaves out by design (its own tables, absolute symbols).
 func TestKallsymsMatchesSystemMap(t *testing.T) {
 	d := sysrqDump(t)
-	ks, err := KallsymsFromDump(d.symbolValues(), d)
+	ks, err := symbols.KallsymsFromDump(d.symbolValues(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mt, err := OpenSystemMap(systemMapPath(t), d.kernelOffset())
+	mt, err := symbols.OpenSystemMap(symbols.SystemMapPath(t), d.KernelOffset())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +102,13 @@ func TestKallsymsMatchesSystemMap(t *testing.T) {
 // base is derived from _stext. Without kallsyms at all the error says so.
 func TestKallsymsWithoutRelativeBase(t *testing.T) {
 	d := sysrqDump(t)
-	full, err := KallsymsFromDump(d.symbolValues(), d)
+	full, err := symbols.KallsymsFromDump(d.symbolValues(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vals := d.symbolValues()
 	delete(vals, "kallsyms_relative_base")
-	derived, err := KallsymsFromDump(vals, d)
+	derived, err := symbols.KallsymsFromDump(vals, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,29 +124,10 @@ func TestKallsymsWithoutRelativeBase(t *testing.T) {
 		}
 	}
 	delete(vals, "_stext")
-	if _, err := KallsymsFromDump(vals, d); !errors.Is(err, ErrNoKallsyms) {
+	if _, err := symbols.KallsymsFromDump(vals, d); !errors.Is(err, symbols.ErrNoKallsyms) {
 		t.Errorf("no base and no _stext: err = %v", err)
 	}
-	if _, err := KallsymsFromDump(map[string]uint64{"_stext": 1}, d); !errors.Is(err, ErrNoKallsyms) {
+	if _, err := symbols.KallsymsFromDump(map[string]uint64{"_stext": 1}, d); !errors.Is(err, symbols.ErrNoKallsyms) {
 		t.Errorf("no kallsyms entries: err = %v", err)
-	}
-}
-
-// Without CONFIG_KALLSYMS_BASE_RELATIVE the kernel stores absolute
-// addresses; feed the decoder such a table built from the real one.
-func TestKallsymsAbsoluteAddresses(t *testing.T) {
-	fx := loadKallsymsFixture(t)
-	k := tablesFromRaw(fx.NumSyms, fx.Names, fx.TokenTable, fx.TokenIndex, nil, 0)
-	for _, s := range fx.Want {
-		k.addresses = binary.LittleEndian.AppendUint64(k.addresses, s.Addr)
-	}
-	got, err := decodeKallsyms(k, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range got {
-		if got[i] != fx.Want[i] {
-			t.Fatalf("symbol %d = %+v, want %+v", i, got[i], fx.Want[i])
-		}
 	}
 }

@@ -1,20 +1,23 @@
-package symbols
+package symbols_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/symbols"
 )
 
 // With the vmlinux and without it, the same dump gives the same names for
 // the kernel and its modules, and the same layouts.
 func TestVmlinuxAndDumpAgree(t *testing.T) {
 	d := sysrqDump(t)
-	fromDump, btfTypes, err := FromDump(d.symbolValues(), d)
+	fromDump, btfTypes, err := symbols.FromDump(d.symbolValues(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := OpenVmlinux(vmlinuxPath(t), d.kernelOffset(), DumpIdentity{BuildID: d.info["BUILD-ID"]}, DWARFOptions{CacheDir: t.TempDir()})
+	v, err := symbols.OpenVmlinux(corpus.Vmlinux(t), d.KernelOffset(), symbols.DumpIdentity{BuildID: d.dump.VMCoreInfo.BuildID()}, symbols.DWARFOptions{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +53,8 @@ func TestVmlinuxAndDumpAgree(t *testing.T) {
 	if m1 != m2 || m1.Offset != 5336 {
 		t.Errorf("thread.sp: BTF %+v, DWARF %+v", m1, m2)
 	}
-	var mm *MismatchError
-	_, err = OpenVmlinux(vmlinuxPath(t), d.kernelOffset(), DumpIdentity{BuildID: strings.Repeat("ab", 20)}, DWARFOptions{CacheDir: t.TempDir()})
+	var mm *symbols.MismatchError
+	_, err = symbols.OpenVmlinux(corpus.Vmlinux(t), d.KernelOffset(), symbols.DumpIdentity{BuildID: strings.Repeat("ab", 20)}, symbols.DWARFOptions{CacheDir: t.TempDir()})
 	if !errors.As(err, &mm) {
 		t.Errorf("OpenVmlinux accepted a dump of another build: %v", err)
 	}

@@ -6,11 +6,10 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 )
 
 // Member paths whose layout BTF and DWARF must report identically.
-var layoutChecks = []struct{ typ, path string }{
+var layoutChecks = []struct{ Typ, Path string }{
 	{"task_struct", "tasks"}, {"task_struct", "pid"}, {"task_struct", "tgid"}, {"task_struct", "comm"},
 	{"task_struct", "__state"}, {"task_struct", "stack"}, {"task_struct", "thread.sp"}, {"task_struct", "se.exec_start"},
 	{"task_struct", "on_cpu"}, {"task_struct", "sched_info.last_arrival"}, {"task_struct", "sched_reset_on_fork"},
@@ -42,14 +41,14 @@ func TestBTFAndDWARFAgree(t *testing.T) {
 		}
 	}
 	for _, c := range layoutChecks {
-		a, err1 := dw.MemberInfo(c.typ, c.path)
-		b, err2 := bt.MemberInfo(c.typ, c.path)
+		a, err1 := dw.MemberInfo(c.Typ, c.Path)
+		b, err2 := bt.MemberInfo(c.Typ, c.Path)
 		if err1 != nil || err2 != nil {
-			t.Errorf("%s.%s: DWARF err %v, BTF err %v", c.typ, c.path, err1, err2)
+			t.Errorf("%s.%s: DWARF err %v, BTF err %v", c.Typ, c.Path, err1, err2)
 			continue
 		}
 		if a != b {
-			t.Errorf("%s.%s:\n DWARF %+v\n BTF   %+v", c.typ, c.path, a, b)
+			t.Errorf("%s.%s:\n DWARF %+v\n BTF   %+v", c.Typ, c.Path, a, b)
 		}
 	}
 	m, _ := dw.MemberInfo("task_struct", "comm")
@@ -86,32 +85,6 @@ func TestBTFAndDWARFAgree(t *testing.T) {
 	ti, off, err := bt.PerCPUVar("runqueues")
 	if err != nil || off != 0x31980 || ti.Name != "struct rq" {
 		t.Errorf("BTF per-CPU runqueues = %+v %#x %v", ti, off, err)
-	}
-}
-
-// BTF read from the dump's memory must be the vmlinux's .BTF.
-func TestBTFFromDump(t *testing.T) {
-	d := sysrqDump(t)
-	ks, err := KallsymsFromDump(d.symbolValues(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	bd, err := BTFFromDump(ks, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("BTF from dump read and parsed in %v", time.Since(start))
-	bv, err := OpenBTF(vmlinuxPath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range layoutChecks {
-		a, err1 := bd.MemberInfo(c.typ, c.path)
-		b, err2 := bv.MemberInfo(c.typ, c.path)
-		if err1 != nil || a != b {
-			t.Errorf("%s.%s: dump BTF %+v %v, vmlinux BTF %+v %v", c.typ, c.path, a, err1, b, err2)
-		}
 	}
 }
 
@@ -292,9 +265,9 @@ func TestTypesConcurrent(t *testing.T) {
 			var err error
 			for i, c := range layoutChecks {
 				if (i+g)%2 == 0 {
-					_, err = dw.MemberInfo(c.typ, c.path)
+					_, err = dw.MemberInfo(c.Typ, c.Path)
 				} else {
-					_, err = bt.MemberInfo(c.typ, c.path)
+					_, err = bt.MemberInfo(c.Typ, c.Path)
 				}
 				if err != nil {
 					break
