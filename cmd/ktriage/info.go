@@ -18,32 +18,37 @@ func init() { addCommand(newInfoCmd) }
 
 // dumpInfo is what a user needs to judge a dump before analysing it.
 type dumpInfo struct {
-	Files         []string          `json:"files"`
-	Format        string            `json:"format"`
-	Compression   string            `json:"compression"`
-	Flattened     bool              `json:"flattened"`
-	Split         bool              `json:"split"`
-	Incomplete    bool              `json:"incomplete"`
-	WrittenBy     string            `json:"written_by,omitempty"`
-	PageSize      int64             `json:"page_size"`
-	DumpLevel     *int              `json:"dump_level,omitempty"`
-	Pages         vmcore.PageCounts `json:"pages"`
-	Release       string            `json:"release,omitempty"`
-	BuildID       string            `json:"build_id,omitempty"`
-	CrashTime     *time.Time        `json:"crash_time,omitempty"`
-	CPUs          int               `json:"cpus"`
-	PanicCPU      *int              `json:"panic_cpu,omitempty"`
-	HasVMCoreInfo bool              `json:"has_vmcoreinfo"`
-	VMCoreInfoErr string            `json:"vmcoreinfo_error,omitempty"`
-	KernelOffset  string            `json:"kernel_offset,omitempty"`
-	PhysBase      string            `json:"phys_base,omitempty"`
-	Notes         map[string]int    `json:"notes"`
-	CPURegisters  []cpuRegs         `json:"cpu_registers,omitempty"`
+	Files       []string          `json:"files"`
+	Format      string            `json:"format"`
+	Compression string            `json:"compression"`
+	Flattened   bool              `json:"flattened"`
+	Split       bool              `json:"split"`
+	Incomplete  bool              `json:"incomplete"`
+	WrittenBy   string            `json:"written_by,omitempty"`
+	PageSize    int64             `json:"page_size"`
+	DumpLevel   *int              `json:"dump_level,omitempty"`
+	Pages       vmcore.PageCounts `json:"pages"`
+	Release     string            `json:"release,omitempty"`
+	BuildID     string            `json:"build_id,omitempty"`
+	CrashTime   *time.Time        `json:"crash_time,omitempty"`
+	CPUs        int               `json:"cpus"`
+	// HeaderCPU is the kdump header's current_cpu. It is not the panic CPU:
+	// makedumpfile has written 0 for a panic on CPU 1 and QEMU always
+	// writes 0; bt and analyze read the kernel's panic_cpu instead.
+	HeaderCPU     *int           `json:"header_current_cpu,omitempty"`
+	HasVMCoreInfo bool           `json:"has_vmcoreinfo"`
+	VMCoreInfoErr string         `json:"vmcoreinfo_error,omitempty"`
+	KernelOffset  string         `json:"kernel_offset,omitempty"`
+	PhysBase      string         `json:"phys_base,omitempty"`
+	Notes         map[string]int `json:"notes"`
+	CPURegisters  []cpuRegs      `json:"cpu_registers,omitempty"`
 }
 
 type cpuRegs struct {
-	CPU int    `json:"cpu"`
-	PID int32  `json:"pid"`
+	CPU int `json:"cpu"`
+	// PID is the task the note names: the kernel saves the running task's
+	// pid; QEMU writes the vCPU's index + 1, so it is left out (0).
+	PID int32  `json:"pid,omitempty"`
 	RIP string `json:"rip"`
 	RSP string `json:"rsp"`
 	RBP string `json:"rbp"`
@@ -120,12 +125,17 @@ func collectInfo(d *vmcore.Dump) dumpInfo {
 	}
 	regs := d.PRStatus()
 	info.CPUs = max(d.NrCPUs, len(regs))
-	if d.PanicCPU >= 0 && d.Format == "kdump-compressed" {
+	qemu := d.HasQEMUNotes()
+	if d.PanicCPU >= 0 && d.Format == "kdump-compressed" && !qemu {
 		c := d.PanicCPU
-		info.PanicCPU = &c
+		info.HeaderCPU = &c
 	}
 	for i, ps := range regs {
-		info.CPURegisters = append(info.CPURegisters, cpuRegs{CPU: i, PID: ps.PID,
+		pid := ps.PID
+		if qemu {
+			pid = 0
+		}
+		info.CPURegisters = append(info.CPURegisters, cpuRegs{CPU: i, PID: pid,
 			RIP: fmt.Sprintf("%#016x", ps.Regs.RIP), RSP: fmt.Sprintf("%#016x", ps.Regs.RSP),
 			RBP: fmt.Sprintf("%#016x", ps.Regs.RBP), CS: fmt.Sprintf("%#x", ps.Regs.CS)})
 	}
@@ -178,11 +188,10 @@ func printInfo(w io.Writer, in dumpInfo) {
 	if in.CrashTime != nil {
 		row("CRASH TIME", in.CrashTime.UTC().Format("Mon Jan _2 15:04:05 UTC 2006"))
 	}
-	cpus := fmt.Sprint(in.CPUs)
-	if in.PanicCPU != nil {
-		cpus += fmt.Sprintf(" (panic on CPU %d)", *in.PanicCPU)
+	row("CPUS", fmt.Sprint(in.CPUs))
+	if in.HeaderCPU != nil {
+		row("HEADER CPU", fmt.Sprintf("%d (the dump header's current_cpu, often 0 whichever CPU panicked: `ktriage bt` names the panic CPU)", *in.HeaderCPU))
 	}
-	row("CPUS", cpus)
 	if in.HasVMCoreInfo {
 		row("VMCOREINFO", "present")
 	} else {
@@ -199,7 +208,11 @@ func printInfo(w io.Writer, in dumpInfo) {
 	sort.Strings(notes)
 	row("NOTES", strings.Join(notes, ", "))
 	for _, r := range in.CPURegisters {
-		fmt.Fprintf(w, "%14s: pid %-6d RIP %s RSP %s RBP %s\n", fmt.Sprintf("CPU %d", r.CPU), r.PID, r.RIP, r.RSP, r.RBP)
+		pid := "-"
+		if r.PID != 0 {
+			pid = fmt.Sprint(r.PID)
+		}
+		fmt.Fprintf(w, "%14s: pid %-6s RIP %s RSP %s RBP %s\n", fmt.Sprintf("CPU %d", r.CPU), pid, r.RIP, r.RSP, r.RBP)
 	}
 }
 
