@@ -179,5 +179,26 @@ func (k *Kernel) symbolize(addr uint64) (name string, off, size uint64, module s
 		return "", addr - m.text[0].Lo, 0, m.name, false
 	}
 	s := m.syms[i]
-	return s.name, addr - s.addr, s.size, m.name, true
+	return s.name, addr - s.addr, m.symSize(i), m.name, true
+}
+
+// symSize is how far symbol i extends, as the kernel counts it for an oops
+// line (find_kallsyms_symbol): to the next symbol, or to the end of the
+// text holding it, not the symbol's st_size (which leaves out the padding
+// before the next function: 0x26 where the kernel prints 0x30).
+func (m *loadedModule) symSize(i int) uint64 {
+	s := m.syms[i]
+	end := s.addr + s.size
+	for _, r := range m.text {
+		if s.addr >= r.Lo && s.addr < r.Hi {
+			end = r.Hi
+		}
+	}
+	for j := i + 1; j < len(m.syms); j++ {
+		if m.syms[j].addr > s.addr {
+			end = min(end, m.syms[j].addr)
+			break
+		}
+	}
+	return end - s.addr
 }
