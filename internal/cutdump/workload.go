@@ -26,7 +26,7 @@ const (
 	// task list (a few MB, mostly BTF).
 	ReadSys
 	// ReadStacks adds every task's and every CPU's backtrace (`ktriage bt`):
-	// stacks and the kernel's ORC tables, about 1.3 MB more.
+	// stacks and the pages of the kernel's ORC table the searches touch.
 	ReadStacks
 )
 
