@@ -72,9 +72,13 @@ func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kerne
 			}
 		}
 	}
-	v, err := symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), id, opts.DWARF)
+	// Reading the dump is mostly single-threaded: index the DWARF ahead of
+	// the lookups on the other core. Close (Kernel.Close) stops it.
+	dopts := opts.DWARF
+	dopts.WalkAhead = true
+	v, err := symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), id, dopts)
 	if errors.Is(err, symbols.ErrCannotVerify) {
-		v, err = symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), symbols.DumpIdentity{}, opts.DWARF)
+		v, err = symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), symbols.DumpIdentity{}, dopts)
 	}
 	if err != nil {
 		return nil, err

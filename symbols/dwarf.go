@@ -26,13 +26,15 @@ type DWARF struct {
 	prepareWalk func()
 
 	// idxMu guards the index, which lookups extend.
-	idxMu    sync.Mutex
-	idx      *dwarfIndex
-	idxErr   error // a unit the walk could not read; lookups past it fail
-	workers  int
-	useCache bool
-	fileSize int64
-	savedAt  int // units the cache file held when loaded (0: none)
+	idxMu     sync.Mutex
+	idx       *dwarfIndex
+	idxErr    error // a unit the walk could not read; lookups past it fail
+	workers   int
+	useCache  bool
+	fileSize  int64
+	savedAt   int           // units the cache file held when loaded (0: none)
+	stopAhead chan struct{} // closed by Close to stop the walk ahead
+	aheadDone chan struct{} // closed when the walk ahead has stopped
 
 	// debug/dwarf's Data caches decoded types in a map and fills DWARF 5
 	// unit headers lazily, so every use of it goes through mu.
@@ -52,6 +54,12 @@ type DWARFOptions struct {
 	CacheDir string
 	NoCache  bool // neither read nor write the index cache
 	Workers  int  // DIE-walk goroutines; 0 means GOMAXPROCS
+	// WalkAhead indexes the rest of .debug_info in the background, one
+	// goroutine, a few units at a time, until Close: a triage run is mostly
+	// single-threaded, so a second core can have the index ready before a
+	// lookup far into it (struct mount, a third of the way) asks. Close
+	// stops the walk and caches what it reached.
+	WalkAhead bool
 }
 
 // IndexStats says how the index was obtained and how far it reaches.
@@ -136,7 +144,68 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 		d.Close()
 		return nil, err
 	}
+	if opts.WalkAhead {
+		d.walkAhead()
+	}
 	return d, nil
+}
+
+// aheadSpan is how many units the walk ahead indexes per turn: small, so a
+// lookup waiting on it, or Close, waits for a few milliseconds at most.
+const aheadSpan = 32
+
+// walkAhead starts the background walk (see DWARFOptions.WalkAhead). It
+// walks each span outside idxMu, so lookups answered by the index so far
+// never wait for it, and takes the lock only to merge; a span a lookup has
+// walked meanwhile is dropped.
+func (d *DWARF) walkAhead() {
+	d.idxMu.Lock()
+	err := d.idx.loadHeaders(&d.secs)
+	d.idxMu.Unlock()
+	if err != nil {
+		return
+	}
+	d.stopAhead, d.aheadDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(d.aheadDone)
+		// mine is what this walk has merged: it cannot read the shared
+		// index while lookups extend it, but skipping the names it found
+		// itself keeps its spans (and the merges under the lock) small.
+		mine := newUnitIndex()
+		for {
+			select {
+			case <-d.stopAhead:
+				return
+			default:
+			}
+			d.idxMu.Lock()
+			from, done := d.idx.walked, d.idx.complete() || d.idxErr != nil
+			if !done && from == d.savedAt && d.prepareWalk != nil {
+				d.prepareWalk()
+			}
+			d.idxMu.Unlock()
+			if done {
+				return
+			}
+			// headers and the sections never change once loaded.
+			to := min(len(d.idx.units), from+aheadSpan)
+			parts, err := walkSpan(&d.secs, d.idx.headers[from:to], &mine, 1)
+			d.idxMu.Lock()
+			switch {
+			case err != nil:
+				d.idxErr = fmt.Errorf("%s: %w", d.path, err)
+			case d.idx.walked == from:
+				d.idx.mergeSpan(&d.secs, parts, to)
+			}
+			d.idxMu.Unlock()
+			if err != nil {
+				return
+			}
+			for i := range parts {
+				mine.merge(&parts[i])
+			}
+		}
+	}()
 }
 
 func (d *DWARF) loadIndex(opts DWARFOptions, fileSize int64) error {
@@ -176,7 +245,13 @@ func (d *DWARF) extendIndex() bool {
 	if d.idx.walked == d.savedAt && d.prepareWalk != nil {
 		d.prepareWalk()
 	}
-	to := min(len(d.idx.units), d.idx.walked+max(48, d.idx.walked))
+	n := max(48, d.idx.walked)
+	if d.stopAhead != nil {
+		// The walk ahead has covered the common names; a lookup past it
+		// goes on in steps, not by doubling a prefix already long.
+		n = 64
+	}
+	to := min(len(d.idx.units), d.idx.walked+n)
 	if err := d.idx.walkTo(&d.secs, to, d.workers); err != nil {
 		d.idxErr = fmt.Errorf("%s: %w", d.path, err)
 	}
@@ -214,6 +289,11 @@ func (d *DWARF) saveIndex() {
 // Close saves what this run added to the index cache, then unmaps and
 // closes the file. Types handed out earlier must not be used after Close.
 func (d *DWARF) Close() error {
+	if d.stopAhead != nil {
+		close(d.stopAhead)
+		<-d.aheadDone
+		d.stopAhead = nil
+	}
 	d.saveIndex()
 	var errs []error
 	if d.unmap != nil {

@@ -163,17 +163,49 @@ func (x *dwarfIndex) walkTo(s *dwarfSections, to, workers int) error {
 	if to <= x.walked {
 		return nil
 	}
-	if x.headers == nil {
-		headers, err := readUnitHeaders(s.info)
-		if err != nil {
-			return fmt.Errorf(".debug_info: %w", err)
-		}
-		if len(headers) != len(x.units) {
-			return fmt.Errorf(".debug_info: %d units, the cached index has %d", len(headers), len(x.units))
-		}
-		x.headers = headers
+	if err := x.loadHeaders(s); err != nil {
+		return err
 	}
-	span := x.headers[x.walked:to]
+	parts, err := walkSpan(s, x.headers[x.walked:to], &x.unitIndex, workers)
+	if err != nil {
+		return err
+	}
+	x.mergeSpan(s, parts, to)
+	return nil
+}
+
+// loadHeaders reads the unit headers if the index came from the cache
+// (which keeps only the spans).
+func (x *dwarfIndex) loadHeaders(s *dwarfSections) error {
+	if x.headers != nil {
+		return nil
+	}
+	headers, err := readUnitHeaders(s.info)
+	if err != nil {
+		return fmt.Errorf(".debug_info: %w", err)
+	}
+	if len(headers) != len(x.units) {
+		return fmt.Errorf(".debug_info: %d units, the cached index has %d", len(headers), len(x.units))
+	}
+	x.headers = headers
+	return nil
+}
+
+// mergeSpan folds the parts of a walked span in; the span ends at unit to.
+func (x *dwarfIndex) mergeSpan(s *dwarfSections, parts []unitIndex, to int) {
+	from := x.walked
+	for i := range parts {
+		x.merge(&parts[i])
+	}
+	x.walked = to
+	if s.walked != nil {
+		s.walked(x.headers[from].off, x.headers[to-1].end)
+	}
+}
+
+// walkSpan indexes the units of span with workers goroutines, leaving out
+// what seen settles (seen is only read).
+func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int) ([]unitIndex, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -209,7 +241,7 @@ func (x *dwarfIndex) walkTo(s *dwarfSections, to, workers int) error {
 					}
 					lastKey = k
 				}
-				if err := walkUnit(s, u, tab, &part, &x.unitIndex); err != nil {
+				if err := walkUnit(s, u, tab, &part, seen); err != nil {
 					errs[w] = err
 					return
 				}
@@ -220,17 +252,10 @@ func (x *dwarfIndex) walkTo(s *dwarfSections, to, workers int) error {
 	wg.Wait()
 	for _, e := range errs {
 		if e != nil {
-			return fmt.Errorf(".debug_info: %w", e)
+			return nil, fmt.Errorf(".debug_info: %w", e)
 		}
 	}
-	for i := range parts {
-		x.merge(&parts[i])
-	}
-	x.walked = to
-	if s.walked != nil {
-		s.walked(span[0].off, span[len(span)-1].end)
-	}
-	return nil
+	return parts, nil
 }
 
 // walkUnit indexes the top-level DIEs of one unit into out, leaving out what

@@ -1,0 +1,50 @@
+package symbols
+
+import (
+	"sync"
+	"testing"
+)
+
+// With the walk ahead running, lookups from several goroutines give what a
+// complete index gives, Close stops the walk, and the cache then holds a
+// prefix at least as long as the lookups needed.
+func TestWalkAheadLookups(t *testing.T) {
+	full := openTestDWARF(t, DWARFOptions{NoCache: true})
+	if err := full.IndexAll(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	d, err := OpenDWARF(vmlinuxPath(t), DWARFOptions{CacheDir: dir, WalkAhead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"struct task_struct", "struct mount", "struct rq", "struct cea_exception_stacks", "struct super_block", "u64"}
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, ok := d.TypeOffset(n)
+			want, _ := full.TypeOffset(n)
+			if !ok || got != want {
+				t.Errorf("TypeOffset(%q) with the walk ahead: %#x %v, complete index %#x", n, got, ok, want)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, g := range []string{"init_task", "runqueues", "prb"} {
+		a, ok := d.GlobalAddr(g)
+		b, _ := full.GlobalAddr(g)
+		if !ok || a != b {
+			t.Errorf("GlobalAddr(%q) with the walk ahead: %#x %v, complete index %#x", g, a, ok, b)
+		}
+	}
+	walked := d.Stats().Walked
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := openTestDWARF(t, DWARFOptions{CacheDir: dir})
+	if st := again.Stats(); !st.FromCache || st.Walked < walked {
+		t.Errorf("cache after Close: from cache %v, %d units; the run had walked %d", st.FromCache, st.Walked, walked)
+	}
+}
