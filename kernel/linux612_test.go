@@ -133,4 +133,3 @@ func consoleOops(t *testing.T, console string) []string {
 	}
 	return out
 }
-
