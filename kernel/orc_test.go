@@ -334,3 +334,17 @@ func TestDebugFrameOnDemandMatchesWholeParse(t *testing.T) {
 	}
 	t.Logf("%d FDEs; %d sampled PCs agree", len(whole), n)
 }
+
+// The module fallback sizes a symbol as the kernel's oops lines do: to the
+// next symbol, else to the end of the text holding it; not by st_size.
+func TestModuleSymSize(t *testing.T) {
+	m := &loadedModule{
+		text: []StackRange{{Lo: 0x1000, Hi: 0x1200}},
+		syms: []modSym{{addr: 0x1040, size: 0x26, name: "a"}, {addr: 0x1040, size: 0x26, name: "a_alias"}, {addr: 0x1070, size: 0x23, name: "b"}},
+	}
+	for i, want := range []uint64{0x30, 0x30, 0x190} {
+		if got := m.symSize(i); got != want {
+			t.Errorf("symSize(%d) = %#x, want %#x", i, got, want)
+		}
+	}
+}

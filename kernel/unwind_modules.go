@@ -174,6 +174,14 @@ func (k *Kernel) symbolize(addr uint64) (name string, off, size uint64, module s
 	if m == nil {
 		return "", 0, 0, "", false
 	}
+	// The attached symbols hold the modules' symbols too, sized as the
+	// kernel sizes them; the module's own table is the fallback when they
+	// could not be read.
+	if k.Syms != nil {
+		if n, o, s, ok := k.Syms.Symbolize(addr); ok {
+			return n, o, s, m.name, true
+		}
+	}
 	i := sort.Search(len(m.syms), func(i int) bool { return m.syms[i].addr > addr }) - 1
 	if i < 0 {
 		return "", addr - m.text[0].Lo, 0, m.name, false
