@@ -22,7 +22,7 @@ type DWARF struct {
 	unmap   func() error
 	secs    dwarfSections
 	stats   IndexStats
-	// prepareWalk, if set, readies the mapping for walking.
+	// prepareWalk, if set, readies the mapping for walking (once).
 	prepareWalk func()
 
 	// idxMu guards the index, which lookups extend.
@@ -133,7 +133,7 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 		// The walk reads .debug_info front to back: read ahead, and drop
 		// each span's pages once done so RSS stays small.
 		base := s.Offset
-		d.prepareWalk = func() { adviseSequential(mm, base, base+s.Size) }
+		d.prepareWalk = sync.OnceFunc(func() { adviseSequential(mm, base, base+s.Size) })
 		d.secs.walked = func(off, end uint64) { dropPages(mm, base+off, base+end) }
 	}
 	if len(d.secs.info) == 0 {
@@ -180,7 +180,7 @@ func (d *DWARF) walkAhead() {
 			}
 			d.idxMu.Lock()
 			from, done := d.idx.walked, d.idx.complete() || d.idxErr != nil
-			if !done && from == d.savedAt && d.prepareWalk != nil {
+			if !done && d.prepareWalk != nil {
 				d.prepareWalk()
 			}
 			d.idxMu.Unlock()
@@ -242,7 +242,7 @@ func (d *DWARF) extendIndex() bool {
 		return false
 	}
 	start := time.Now()
-	if d.idx.walked == d.savedAt && d.prepareWalk != nil {
+	if d.prepareWalk != nil {
 		d.prepareWalk()
 	}
 	n := max(48, d.idx.walked)
