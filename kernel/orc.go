@@ -212,32 +212,6 @@ func (k *Kernel) orcLayoutFor() orcLayout {
 	return orcLayout64
 }
 
-// loadKernelORC reads the core kernel's ORC tables out of the dump's
-// memory, found through the __start/__stop_orc_unwind* symbols (kallsyms
-// carries them, so no vmlinux is needed).
-func (k *Kernel) loadKernelORC() (*orcTable, error) {
-	b, err := k.kernelORCBounds()
-	if err != nil {
-		return nil, err
-	}
-	ipRaw := make([]byte, b.n*4)
-	if err := k.Read(ipRaw, b.ipAddr); err != nil {
-		return nil, fmt.Errorf("orc: reading .orc_unwind_ip at %#x: %w", b.ipAddr, err)
-	}
-	ents := make([]byte, b.n*orcEntrySize)
-	if err := k.Read(ents, b.entAddr); err != nil {
-		return nil, fmt.Errorf("orc: reading .orc_unwind at %#x: %w", b.entAddr, err)
-	}
-	t, err := parseORCTable(ipRaw, b.ipAddr, ents, k.orcLayoutFor())
-	if err != nil {
-		return nil, err
-	}
-	// The last entry is objtool's terminator; anything up to the end of
-	// the kernel image (modules live above it) falls under it.
-	t.hi = kernelMapEnd
-	return t, nil
-}
-
 // orcBounds locate the kernel's ORC arrays in its memory.
 type orcBounds struct {
 	ipAddr, entAddr uint64

@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"testing"
 
 	"github.com/go-delve/delve/pkg/dwarf/frame"
@@ -347,4 +348,30 @@ func TestModuleSymSize(t *testing.T) {
 			t.Errorf("symSize(%d) = %#x, want %#x", i, got, want)
 		}
 	}
+}
+
+// loadKernelORC reads the core kernel's ORC tables out of the dump's
+// memory, found through the __start/__stop_orc_unwind* symbols (kallsyms
+// carries them, so no vmlinux is needed).
+func (k *Kernel) loadKernelORC() (*orcTable, error) {
+	b, err := k.kernelORCBounds()
+	if err != nil {
+		return nil, err
+	}
+	ipRaw := make([]byte, b.n*4)
+	if err := k.Read(ipRaw, b.ipAddr); err != nil {
+		return nil, fmt.Errorf("orc: reading .orc_unwind_ip at %#x: %w", b.ipAddr, err)
+	}
+	ents := make([]byte, b.n*orcEntrySize)
+	if err := k.Read(ents, b.entAddr); err != nil {
+		return nil, fmt.Errorf("orc: reading .orc_unwind at %#x: %w", b.entAddr, err)
+	}
+	t, err := parseORCTable(ipRaw, b.ipAddr, ents, k.orcLayoutFor())
+	if err != nil {
+		return nil, err
+	}
+	// The last entry is objtool's terminator; anything up to the end of
+	// the kernel image (modules live above it) falls under it.
+	t.hi = kernelMapEnd
+	return t, nil
 }

@@ -268,12 +268,11 @@ func (d *Dump) ReadPhys(p []byte, paddr uint64) (int, error) {
 			// A whole page of a long read (the log ring, BTF, kallsyms)
 			// goes straight into p: caching it would cost a page of fresh
 			// memory per page read, for data read once.
-			if hit, err := d.readPageInto(pfn, p[n:n+int(ps)]); hit {
-				n += int(ps)
-				continue
-			} else if err != nil {
+			if err := d.readPageInto(pfn, p[n:n+int(ps)]); err != nil {
 				return n, &PageError{Addr: addr, Err: err}
 			}
+			n += int(ps)
+			continue
 		}
 		page, err := d.page(pfn)
 		if err != nil {
@@ -322,27 +321,23 @@ func (d *Dump) readELF(p []byte, paddr uint64) (int, error) {
 }
 
 // readPageInto fills dst with page pfn from the cache or the file, without
-// caching it. ok is false, with no error, when the caller should go through
-// the cache after all (never, today, but the page path keeps the errors).
-func (d *Dump) readPageInto(pfn uint64, dst []byte) (ok bool, err error) {
+// caching it.
+func (d *Dump) readPageInto(pfn uint64, dst []byte) error {
 	if b, hit := d.cache.get(pfn); hit {
 		if d.PageHook != nil {
 			d.PageHook(pfn)
 		}
 		copy(dst, b)
-		return true, nil
+		return nil
 	}
 	i := sort.Search(len(d.kdumps), func(i int) bool { return d.kdumps[i].endPFN > pfn })
 	if i == len(d.kdumps) || !d.kdumps[i].holds(pfn) {
-		return false, ErrNotPresent
+		return ErrNotPresent
 	}
 	if d.PageHook != nil {
 		d.PageHook(pfn)
 	}
-	if err := d.kdumps[i].readPage(pfn, dst); err != nil {
-		return false, err
-	}
-	return true, nil
+	return d.kdumps[i].readPage(pfn, dst)
 }
 
 func (d *Dump) page(pfn uint64) ([]byte, error) {
