@@ -128,3 +128,41 @@ func TestUnknownFormat(t *testing.T) {
 		t.Error("pdf accepted")
 	}
 }
+
+// The SYSTEM facts line up in one column in the text report, and the
+// Markdown table's rows are padded to one width under a header and an
+// alignment row.
+func TestTablesAlign(t *testing.T) {
+	col := -1
+	for _, l := range strings.Split(render(t, sample(), "text"), "\n") {
+		for _, key := range []string{"  RELEASE:", "  MACHINE:"} {
+			if strings.HasPrefix(l, key) {
+				at := len(key) + len(l[len(key):]) - len(strings.TrimLeft(l[len(key):], " "))
+				if col >= 0 && at != col {
+					t.Errorf("value of %q starts at column %d, another at %d", key, at, col)
+				}
+				col = at
+				if strings.HasSuffix(l, " ") {
+					t.Errorf("trailing spaces: %q", l)
+				}
+			}
+		}
+	}
+	if col < 0 {
+		t.Fatal("no RELEASE or MACHINE line in the text report")
+	}
+	var rows []string
+	for _, l := range strings.Split(render(t, sample(), "markdown"), "\n") {
+		if strings.HasPrefix(l, "|") {
+			rows = append(rows, l)
+		}
+	}
+	if len(rows) < 3 || !strings.HasPrefix(rows[0], "| fact") || !strings.HasPrefix(rows[1], "| :--") {
+		t.Fatalf("markdown table head: %q", rows)
+	}
+	for _, r := range rows {
+		if len([]rune(r)) != len([]rune(rows[0])) {
+			t.Errorf("row %q is not as wide as the header %q", r, rows[0])
+		}
+	}
+}
