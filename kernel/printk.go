@@ -83,6 +83,24 @@ func (l *layout) sym(name string) uint64 {
 	return v
 }
 
+// readRing reads n entries of size bytes from a ring of count entries at
+// addr, starting at slot first and wrapping to slot 0: entry k of the
+// result is slot (first+k) % count.
+func readRing(as *AddressSpace, addr, size, first, n, count uint64, what string) ([]byte, error) {
+	if first+n <= count {
+		return readBlock(as, addr+first*size, n*size, what)
+	}
+	a, err := readBlock(as, addr+first*size, (count-first)*size, what)
+	if err != nil {
+		return nil, err
+	}
+	b, err := readBlock(as, addr, (n-(count-first))*size, what)
+	if err != nil {
+		return nil, err
+	}
+	return append(a, b...), nil
+}
+
 func readBlock(as *AddressSpace, addr, n uint64, what string) ([]byte, error) {
 	if n > maxLogBytes {
 		return nil, fmt.Errorf("%s of %d bytes is implausible (damaged header?)", what, n)
@@ -160,11 +178,18 @@ func readLockless(as *AddressSpace, vi *vmcore.VMCoreInfo) ([]LogRecord, error) 
 		return nil, fmt.Errorf("text data ring size_bits %d is implausible", sizeBits)
 	}
 	dataSize := uint64(1) << sizeBits
-	descs, err := readBlock(as, descsAddr, count*descSize, "printk descriptors")
+	// Only descriptors tail..head can hold records: read those slots, not
+	// the whole rings (a young system uses a tenth of them).
+	live := count
+	if headID >= tailID && headID-tailID < count {
+		live = headID - tailID + 1
+	}
+	first := tailID % count
+	descs, err := readRing(as, descsAddr, descSize, first, live, count, "printk descriptors")
 	if err != nil {
 		return nil, err
 	}
-	infos, err := readBlock(as, infosAddr, count*infoSize, "printk record infos")
+	infos, err := readRing(as, infosAddr, infoSize, first, live, count, "printk record infos")
 	if err != nil {
 		return nil, err
 	}
@@ -180,15 +205,14 @@ func readLockless(as *AddressSpace, vi *vmcore.VMCoreInfo) ([]LogRecord, error) 
 		finalized  = 2
 	)
 	var out []LogRecord
-	for id, n := tailID, uint64(0); n <= count; id, n = id+1, n+1 {
-		slot := id % count
-		d := descs[slot*descSize:]
+	for id, n := tailID, uint64(0); n < live; id, n = id+1, n+1 {
+		d := descs[n*descSize:]
 		sv := le.Uint64(d[stateOff:])
 		st := sv >> stateShift
 		if (st == committed || st == finalized) && sv&idMask == id&idMask {
 			begin := le.Uint64(d[lposOff+beginOff:]) % dataSize
 			next := le.Uint64(d[lposOff+nextOff:]) % dataSize
-			inf := infos[slot*infoSize:]
+			inf := infos[n*infoSize:]
 			textLen := uint64(le.Uint16(inf[textLenOff:]))
 			if begin != next {
 				if begin > next { // the block wrapped: its text starts at 0
