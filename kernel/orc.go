@@ -243,7 +243,11 @@ func (k *Kernel) kernelORCBounds() (orcBounds, error) {
 // triage run. The kernel's table is sorted (at build time, or by the kernel
 // at boot before 5.x), which the binary search relies on.
 type inPlaceORC struct {
-	k      *Kernel
+	// as, not the Kernel: the unwinder cache holding this table is keyed
+	// by a weak pointer to the Kernel, which a reference from here would
+	// keep alive, and with it the dump and its page cache (a fleet batch
+	// grew by ~25 MB a dump).
+	as     *AddressSpace
 	b      orcBounds
 	layout orcLayout
 	lo     uint64
@@ -254,7 +258,7 @@ func (k *Kernel) openKernelORC() (*inPlaceORC, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &inPlaceORC{k: k, b: b, layout: k.orcLayoutFor()}
+	t := &inPlaceORC{as: k.AS, b: b, layout: k.orcLayoutFor()}
 	if t.lo, err = t.ip(0); err != nil {
 		return nil, fmt.Errorf("orc: reading .orc_unwind_ip at %#x: %w", b.ipAddr, err)
 	}
@@ -262,7 +266,7 @@ func (k *Kernel) openKernelORC() (*inPlaceORC, error) {
 		return nil, fmt.Errorf("orc: reading the end of .orc_unwind_ip: %w", err)
 	}
 	var e [orcEntrySize]byte
-	if err := k.Read(e[:], b.entAddr+uint64(b.n-1)*orcEntrySize); err != nil {
+	if err := t.as.ReadVirt(e[:], b.entAddr+uint64(b.n-1)*orcEntrySize); err != nil {
 		return nil, fmt.Errorf("orc: reading the end of .orc_unwind at %#x: %w", b.entAddr, err)
 	}
 	return t, nil
@@ -273,7 +277,7 @@ func (k *Kernel) openKernelORC() (*inPlaceORC, error) {
 func (t *inPlaceORC) ip(i int) (uint64, error) {
 	var b [4]byte
 	at := t.b.ipAddr + uint64(4*i)
-	if err := t.k.Read(b[:], at); err != nil {
+	if err := t.as.ReadVirt(b[:], at); err != nil {
 		return 0, err
 	}
 	return at + uint64(int64(int32(binary.LittleEndian.Uint32(b[:])))), nil
@@ -297,7 +301,7 @@ func (t *inPlaceORC) find(pc uint64) (orcEntry, bool) {
 		return orcEntry{}, false
 	}
 	var e [orcEntrySize]byte
-	if err := t.k.Read(e[:], t.b.entAddr+uint64(i)*orcEntrySize); err != nil {
+	if err := t.as.ReadVirt(e[:], t.b.entAddr+uint64(i)*orcEntrySize); err != nil {
 		return orcEntry{}, false
 	}
 	return decodeORCEntry(e[:], t.layout), true
