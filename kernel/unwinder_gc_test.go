@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/ktriage/ktriage/vmcore"
 )
@@ -13,12 +14,7 @@ import (
 // that Kernel alive: the cache is keyed by a weak pointer, and a strong one
 // from inside it kept every dump and its page cache of a fleet batch.
 func TestUnwinderReleasedWithKernel(t *testing.T) {
-	count := func() int {
-		n := 0
-		unwinders.Range(func(_, _ any) bool { n++; return true })
-		return n
-	}
-	before := count()
+	var key weak.Pointer[Kernel]
 	func() {
 		d, err := vmcore.Open(filepath.Join(fixtureDir, "hung-kdump-zstd.vmcore"))
 		if err != nil {
@@ -32,16 +28,18 @@ func TestUnwinderReleasedWithKernel(t *testing.T) {
 		if _, frames, err := k.CPUBacktrace(k.PanicCPU()); err != nil || len(frames) == 0 {
 			t.Fatalf("no panic backtrace: %v", err)
 		}
-		if count() <= before {
+		key = weak.Make(k)
+		if _, ok := unwinders.Load(key); !ok {
 			t.Fatal("the backtrace cached no unwinder")
 		}
 	}()
 	// Cleanups run after a collection, on their own goroutine.
-	for i := 0; i < 100 && count() > before; i++ {
+	cached := func() bool { _, ok := unwinders.Load(key); return ok }
+	for i := 0; i < 100 && cached(); i++ {
 		runtime.GC()
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := count(); n > before {
-		t.Errorf("%d unwinders cached after the Kernel was dropped, %d before: something in one holds its Kernel", n, before)
+	if cached() || key.Value() != nil {
+		t.Errorf("the Kernel (collected: %v) and its unwinder (still cached: %v) outlive their last use: something the unwinder holds keeps the Kernel", key.Value() == nil, cached())
 	}
 }
