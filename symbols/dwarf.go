@@ -160,9 +160,15 @@ const aheadSpan = 32
 // walked meanwhile is dropped.
 func (d *DWARF) walkAhead() {
 	d.idxMu.Lock()
-	err := d.idx.loadHeaders(&d.secs)
+	var err error
+	if !d.idx.complete() {
+		// The unit headers lie across all of .debug_info: read them
+		// only when there is something left to walk.
+		err = d.idx.loadHeaders(&d.secs)
+	}
+	done := d.idx.complete()
 	d.idxMu.Unlock()
-	if err != nil {
+	if err != nil || done {
 		return
 	}
 	d.stopAhead, d.aheadDone = make(chan struct{}), make(chan struct{})

@@ -141,7 +141,17 @@ func newDWARFIndex(s *dwarfSections) (*dwarfIndex, error) {
 	for _, u := range headers {
 		x.units = append(x.units, unitSpan{u.off, u.end})
 	}
+	x.dropUnwalked(s)
 	return x, nil
+}
+
+// dropUnwalked lets go of the pages reading the unit headers mapped (one
+// per unit, across all of .debug_info): a run that stops its walk early
+// should not keep them, and the walk maps them again as it goes.
+func (x *dwarfIndex) dropUnwalked(s *dwarfSections) {
+	if s.walked != nil && x.walked < len(x.headers) {
+		s.walked(x.headers[x.walked].off, x.headers[len(x.headers)-1].end)
+	}
 }
 
 // buildDWARFIndex walks every unit.
@@ -188,6 +198,7 @@ func (x *dwarfIndex) loadHeaders(s *dwarfSections) error {
 		return fmt.Errorf(".debug_info: %d units, the cached index has %d", len(headers), len(x.units))
 	}
 	x.headers = headers
+	x.dropUnwalked(s)
 	return nil
 }
 
