@@ -10,20 +10,19 @@ import (
 // ELFSymbols reads the symbol table of a vmlinux. The addresses are
 // link-time; slide (VMCOREINFO KERNELOFFSET) relocates them to the dump's.
 func ELFSymbols(f *elf.File, slide uint64) (*Table, error) {
-	raw, err := elfSymbols(f)
-	if err != nil {
-		return nil, fmt.Errorf("symbols: reading ELF symbol table: %w", err)
-	}
-	syms := make([]Sym, 0, len(raw))
-	for _, s := range raw {
+	var syms []Sym
+	err := eachELFSymbol(f, func(s elf.Symbol) {
 		if s.Name == "" {
-			continue
+			return
 		}
 		t := nmType(f, s)
 		if t == 0 || !inKallsyms(s.Name, t) {
-			continue
+			return
 		}
 		syms = append(syms, Sym{Name: s.Name, Addr: s.Value, Size: s.Size, Type: t})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("symbols: reading ELF symbol table: %w", err)
 	}
 	// NewTable's order with nm -n (address, then name) as the input order,
 	// which is what kallsyms sorts: aliases the kernel's way, then by name.
@@ -35,29 +34,33 @@ func ELFSymbols(f *elf.File, slide uint64) (*Table, error) {
 	}), nil
 }
 
-// elfSymbols reads the symbol table. For ELF64 little-endian files (every
-// x86_64 vmlinux) it decodes the entries itself with names sliced out of one
-// copy of the string table: debug/elf allocates a string per symbol, which
-// on a vmlinux's 200k symbols cost more than everything else at start-up.
-func elfSymbols(f *elf.File) ([]elf.Symbol, error) {
+// eachELFSymbol calls fn with every entry of the symbol table, in order.
+// For ELF64 little-endian files (every x86_64 vmlinux) it decodes the
+// entries itself, names sliced out of one copy of the string table, and
+// keeps none of them: debug/elf allocates a string and a record per symbol,
+// which on a vmlinux's 119k symbols cost more than anything else at start-up.
+func eachELFSymbol(f *elf.File, fn func(elf.Symbol)) error {
 	sec := f.SectionByType(elf.SHT_SYMTAB)
 	if f.Class != elf.ELFCLASS64 || f.ByteOrder != binary.LittleEndian || sec == nil || int(sec.Link) >= len(f.Sections) {
-		return f.Symbols()
+		syms, err := f.Symbols()
+		for _, s := range syms {
+			fn(s)
+		}
+		return err
 	}
 	const entSize = 24 // Elf64_Sym
 	data, err := sec.Data()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	strData, err := f.Sections[sec.Link].Data()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	strtab := string(strData)
 	if len(data)%entSize != 0 {
-		return nil, fmt.Errorf("symbol table size %d is not a multiple of %d", len(data), entSize)
+		return fmt.Errorf("symbol table size %d is not a multiple of %d", len(data), entSize)
 	}
-	out := make([]elf.Symbol, 0, max(0, len(data)/entSize-1))
 	for off := entSize; off+entSize <= len(data); off += entSize { // entry 0 is the null symbol
 		e := data[off : off+entSize]
 		s := elf.Symbol{
@@ -74,9 +77,9 @@ func elfSymbols(f *elf.File) ([]elf.Symbol, error) {
 			}
 			s.Name = name
 		}
-		out = append(out, s)
+		fn(s)
 	}
-	return out, nil
+	return nil
 }
 
 // inKallsyms drops what scripts/mksysmap and scripts/kallsyms.c leave out

@@ -27,8 +27,8 @@ func checkELFSymbols(t *testing.T, which string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got, err := elfSymbols(f)
-	if err != nil {
+	var got []elf.Symbol
+	if err := eachELFSymbol(f, func(s elf.Symbol) { got = append(got, s) }); err != nil {
 		t.Fatal(err)
 	}
 	want, err := f.Symbols()

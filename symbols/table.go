@@ -48,13 +48,12 @@ type Table struct {
 // above KernelMapBase (VMCOREINFO KERNELOFFSET for link-time tables, 0 for
 // tables already holding runtime addresses).
 func NewTable(syms []Sym, slide uint64) *Table {
-	return newTable(syms, slide, aliasCompare)
+	return newTable(slices.Clone(syms), slide, aliasCompare)
 }
 
 // newTable is NewTable with the order of symbols sharing an address given
-// by tie (input order breaks remaining ties).
-func newTable(syms []Sym, slide uint64, tie func(a, b Sym) int) *Table {
-	s := slices.Clone(syms)
+// by tie (input order breaks remaining ties). It takes syms over.
+func newTable(s []Sym, slide uint64, tie func(a, b Sym) int) *Table {
 	for i := range s {
 		// Store runtime addresses, so lookups in both directions agree.
 		if a := s[i].Addr; a >= KernelMapBase && a-KernelMapBase < KernelImageSize && a+slide >= a {
