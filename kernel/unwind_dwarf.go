@@ -1,9 +1,11 @@
 package kernel
 
 import (
+	"cmp"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -125,7 +127,10 @@ func scanFDEs(data []byte) ([]fdeSpan, error) {
 		}
 		off += size
 	}
-	sort.SliceStable(fdes, func(i, j int) bool { return fdes[i].begin < fdes[j].begin })
+	byBegin := func(a, b fdeSpan) int { return cmp.Compare(a.begin, b.begin) }
+	if !slices.IsSortedFunc(fdes, byBegin) {
+		slices.SortStableFunc(fdes, byBegin)
+	}
 	return fdes, nil
 }
 
