@@ -176,6 +176,49 @@ var kindExcerpts = []struct {
 [ 7001.000040] mce: [Hardware Error]: Machine check: Processor context corrupt
 [ 7001.000050] Kernel panic - not syncing: Fatal machine check
 `},
+	// Debian's 6.12 in QEMU (testdata/gen, -cpu max under TCG), as ktriage
+	// dmesg decoded it from the dump: the culprit is the first frame past
+	// the allocator the double fault hit, not "corrupted".
+	{name: "double fault (6.12)", kind: incident.KindDoubleFault, title: "PANIC: double fault in alloc_buffer_head", comm: "dd", text: `
+[    3.064640] traps: PANIC: double fault, error_code: 0x0
+[    3.066558] Oops: double fault: 0000 [#1] PREEMPT SMP NOPTI
+[    3.067138] CPU: 0 UID: 0 PID: 165 Comm: dd Not tainted 6.12.95+deb12-cloud-amd64 #1  Debian 6.12.95-1~bpo12+1
+[    3.067351] Hardware name: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debian-1.16.2-1 04/01/2014
+[    3.067443] RIP: 0010:kmem_cache_alloc_noprof+0xc3/0x2f0
+[    3.068436] Code: 9c 24 b8 00 00 00 49 8b 34 24 48 01 f8 48 33 18 48 89 c1 48 89 f8 48 0f c9 48 31 cb 48 8d 8a 00 20 00 00 65 48 0f c7 0e 75 a8 <41> 8b 44 24 28 0f 0d 0c 03 48 89 3c 24 0f 1f 44 00 00 48 85 ff 0f
+[    3.068686] RSP: 0018:ff32d0be0047b9c0 EFLAGS: 41620ee2
+[    3.069152] RAX: ff12f6ab41620ea0 RBX: ff12f6ab41620618 RCX: 00000000067ac000
+[    3.069169] RDX: 00000000067aa000 RSI: 000000000003d040 RDI: ff12f6ab41620ea0
+[    3.069181] RBP: ff32d0be0047ba00 R08: ffffffff97d34340 R09: 0000000000000013
+[    3.069192] R10: 0000000000000001 R11: 0000000000000000 R12: ff12f6ab41225e00
+[    3.069203] R13: 0000000000408d40 R14: ffffffff97c9b23e R15: 0000000000000068
+[    3.069261] FS:  00000000205073c0(0000) GS:ff12f6ab4f400000(0000) knlGS:0000000000000000
+[    3.069286] CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033
+[    3.069298] CR2: 0000000000584980 CR3: 0000000002672000 CR4: 0000000000751ef0
+[    3.069422] PKRU: 55555554
+[    3.069472] Call Trace:
+[    3.069970]  <TASK>
+[    3.070326]  alloc_buffer_head+0x1e/0x90
+[    3.070415]  folio_alloc_buffers+0xaa/0x170
+[    3.070431]  create_empty_buffers+0x1d/0xb0
+[    3.070442]  ext4_block_write_begin+0x42e/0x460
+[    3.070460]  ? filemap_add_folio+0xb9/0xe0
+[    3.070472]  ? __pfx_ext4_da_get_block_prep+0x10/0x10
+[    3.070488]  ext4_da_write_begin+0x153/0x270
+[    3.070502]  generic_perform_write+0xdf/0x290
+[    3.070519]  ext4_buffered_write_iter+0x64/0x100
+[    3.070531]  vfs_write+0x291/0x450
+[    3.070549]  ksys_write+0x6f/0xf0
+[    3.070560]  do_syscall_64+0x87/0x180
+[    3.070577]  ? vfs_read+0xeb/0x370
+[    3.070593]  ? arch_exit_to_user_mode_prepare.constprop.0+0x16/0xa0
+[    3.070605]  ? syscall_exit_to_user_mode+0x37/0x1b0
+[    3.070617]  ? do_syscall_64+0x93/0x180
+[    3.070627]  ? restore_fpregs_from_fpstate+0x3c/0xa0
+[    3.070640]  ? switch_fpu_return+0x4f/0xd0
+[    3.070650]  ? arch_exit_to_user_mode_prepare.constprop.0+0x75/0xa0
+[    3.072178] Kernel panic - not syncing: Fatal exception in interrupt
+`},
 	{name: "pcie aer", kind: incident.KindHardwareError, title: "hardware error: fatal PCIe AER", text: `
 [ 9001.000001] pcieport 0000:00:03.0: AER: Uncorrected (Fatal) error received: 0000:04:00.0
 [ 9001.000010] ixgbe 0000:04:00.0: PCIe Bus Error: severity=Uncorrected (Fatal), type=Inaccessible, (Unregistered Agent ID)

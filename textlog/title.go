@@ -554,7 +554,7 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			{title: rx(`Kernel panic: (.*)`), format: "kernel panic: %[1]v", kind: incident.KindPanic},
 		},
 		"PANIC: double fault": {
-			{title: rx(`PANIC: double fault`), format: "PANIC: double fault in %[1]v", culprit: ripOnly(), kind: incident.KindDoubleFault},
+			{title: rx(`PANIC: double fault`), format: "PANIC: double fault in %[1]v", culprit: ripThenTrace(), kind: incident.KindDoubleFault},
 		},
 		"kernel BUG": {
 			{title: rx(`kernel BUG at mm/usercopy.c`), format: "BUG: bad usercopy in %[1]v", culprit: callTrace("usercopy", "__check"), kind: incident.KindBUG},

@@ -15,6 +15,7 @@
 #   KTRIAGE_GEN_QEMU_MEM, KTRIAGE_GEN_KDUMP_MEM, KTRIAGE_GEN_CRASHKERNEL
 #                         guest sizes                    (256M; 512M with crashkernel=160M)
 #   KTRIAGE_GEN_ACCEL     kvm or tcg; probed when unset
+#   KTRIAGE_GEN_CPU       QEMU -cpu model                 (qemu64)
 #   KTRIAGE_GEN_NO_INSTALL=1   do not apt-get install missing host tools
 set -euo pipefail
 
@@ -160,7 +161,7 @@ build_initramfs() {
 # output paths must not contain spaces.
 qemu_base() {
 	local accel=$1 mem=$2 console=$3
-	echo -accel "$accel" -machine q35 -cpu qemu64 -smp 2 -m "$mem" \
+	echo -accel "$accel" -machine q35 -cpu "${KTRIAGE_GEN_CPU:-qemu64}" -smp 2 -m "$mem" \
 		-display none -vga none -monitor none -serial "file:$console" -no-reboot \
 		-device vmcoreinfo -device pvpanic \
 		-kernel "$VMLINUZ" -initrd "$INITRD"
