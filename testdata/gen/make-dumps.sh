@@ -20,7 +20,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-RELEASE=${KTRIAGE_GEN_RELEASE:-6.1.0-56-cloud-amd64}
+DEFAULT_RELEASE=6.1.0-56-cloud-amd64
+RELEASE=${KTRIAGE_GEN_RELEASE:-$DEFAULT_RELEASE}
 CACHE=${KTRIAGE_GEN_CACHE:-$HOME/.cache/ktriage/gen}
 OUT=${KTRIAGE_GEN_OUT:-/work/gen-out}
 LOGS=$HERE/../logs/gen
@@ -234,6 +235,11 @@ write_summary() {
 
 save_console() {
 	local console=$1 scenario=$2 name=$3
+	# testdata/logs/gen holds the corpus kernel's logs; another release's
+	# stay beside its dumps only.
+	if [ "$RELEASE" != "$DEFAULT_RELEASE" ]; then
+		return
+	fi
 	if [ "$(file_size "$console")" -lt "$COMMITTED_LOG_LIMIT" ]; then
 		mkdir -p "$LOGS"
 		cp "$console" "$LOGS/$scenario.$name"
