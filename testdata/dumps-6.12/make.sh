@@ -15,10 +15,22 @@ cd "$repo"
 release=6.12.95+deb12-cloud-amd64
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-KTRIAGE_GEN_RELEASE=$release KTRIAGE_GEN_OUT="$out" KTRIAGE_GEN_MODES=qemu KTRIAGE_GEN_QEMU_FORMATS=kdump-zlib \
-	bash testdata/gen/make-dumps.sh oops-null
-src=$out/oops-null-qemu-kdump-zlib
-go run testdata/dumps/cut.go -stacks -F -o "$here/oops-null-qemu-kdump-zlib.vmcore" "$src/vmcore"
-cp "$src/console.log" "$here/oops-null-qemu-kdump-zlib.console.log"
-cp "$src/gen.txt" "$here/oops-null-qemu-kdump-zlib.gen.txt"
+gen() { KTRIAGE_GEN_RELEASE=$release KTRIAGE_GEN_OUT="$out" KTRIAGE_GEN_MODES=qemu KTRIAGE_GEN_QEMU_FORMATS=kdump-zlib \
+	bash testdata/gen/make-dumps.sh "$@"; }
+if [ "${1:-}" = double-fault ]; then
+	# The hung scenario under -cpu max, which crashed with a double fault
+	# under TCG; check the log says so before keeping it.
+	KTRIAGE_GEN_CPU=max gen hung
+	src=$out/hung-qemu-kdump-zlib
+	go run ./cmd/ktriage dmesg "$src/vmcore" | grep -q 'PANIC: double fault' ||
+		{ echo "make.sh: this run did not double-fault; nothing kept" >&2; exit 1; }
+	go run testdata/dumps/cut.go -stacks -F -o "$here/double-fault-qemu-kdump-zlib.vmcore" "$src/vmcore"
+	cp "$src/gen.txt" "$here/double-fault-qemu-kdump-zlib.gen.txt"
+else
+	gen oops-null
+	src=$out/oops-null-qemu-kdump-zlib
+	go run testdata/dumps/cut.go -stacks -F -o "$here/oops-null-qemu-kdump-zlib.vmcore" "$src/vmcore"
+	cp "$src/console.log" "$here/oops-null-qemu-kdump-zlib.console.log"
+	cp "$src/gen.txt" "$here/oops-null-qemu-kdump-zlib.gen.txt"
+fi
 ls -l "$here"
