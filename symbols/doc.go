@@ -6,9 +6,11 @@
 //     in KernelSymbols, which names an address as the kernel's own oops
 //     lines do ("func+0x1c/0x80 [module]");
 //   - type layouts behind one interface, Types: BTF from vmlinux .BTF or
-//     from the dump (BTF, BTFFromDump), and DWARF (OpenDWARF) indexed by a
-//     parallel DIE walk, cached on disk by build-id, with types decoded on
-//     demand by debug/dwarf;
+//     from the dump (BTF, BTFFromDump), and DWARF (OpenDWARF) named by an
+//     index that a parallel DIE walk grows only as far as lookups need
+//     (optionally ahead of them on another core), cached on disk by
+//     build-id and extended by later runs, with types decoded on demand by
+//     debug/dwarf;
 //   - globals' types (GlobalType), with the few globals BTF cannot describe
 //     stated in one table (globals.go);
 //   - debuginfo discovery (FindVmlinux) and the check that a vmlinux was
