@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"regexp"
@@ -34,15 +33,7 @@ func TestLinux612OopsAgainstConsole(t *testing.T) {
 
 	// The log: every kernel line the console shows is in the dump's log,
 	// in order (the console leaves out lines below its log level).
-	recs, err := DumpLog(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := WriteDmesg(&out, recs); err != nil {
-		t.Fatal(err)
-	}
-	dmesg := strings.Split(out.String(), "\n")
+	dmesg := strings.Split(string(dumpDmesg(t, fixture612+".vmcore")), "\n")
 	next, matched := 0, 0
 	for _, line := range strings.Split(string(console), "\n") {
 		line = strings.TrimRight(line, "\r ")
@@ -76,23 +67,17 @@ func TestLinux612OopsAgainstConsole(t *testing.T) {
 // makedumpfile on the corpus). The unwinder must cross from the double-fault
 // exception stack to the task's stack, as the kernel's trace did.
 func TestLinux612DoubleFaultAgainstItsLog(t *testing.T) {
-	d, err := vmcore.Open("../testdata/dumps-6.12/double-fault-qemu-kdump-zlib.vmcore")
+	const path = "../testdata/dumps-6.12/double-fault-qemu-kdump-zlib.vmcore"
+	log := string(dumpDmesg(t, path))
+	if !strings.Contains(log, "traps: PANIC: double fault, error_code: 0x0") {
+		t.Fatal("no double fault in the log")
+	}
+	d, err := vmcore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	recs, err := DumpLog(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := WriteDmesg(&out, recs); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "traps: PANIC: double fault, error_code: 0x0") {
-		t.Fatal("no double fault in the log")
-	}
-	checkPanicStackAgainstOops(t, d, out.String(), "kmem_cache_alloc_noprof", 0, 165, "dd", "DF")
+	checkPanicStackAgainstOops(t, d, log, "kmem_cache_alloc_noprof", 0, 165, "dd", "DF")
 }
 
 // checkPanicStackAgainstOops: the panic task's stack, from the dump's own
