@@ -323,21 +323,14 @@ func (d *Dump) readELF(p []byte, paddr uint64) (int, error) {
 // readPageInto fills dst with page pfn from the cache or the file, without
 // caching it.
 func (d *Dump) readPageInto(pfn uint64, dst []byte) error {
-	if b, hit := d.cache.get(pfn); hit {
-		if d.PageHook != nil {
-			d.PageHook(pfn)
-		}
-		copy(dst, b)
-		return nil
-	}
-	i := sort.Search(len(d.kdumps), func(i int) bool { return d.kdumps[i].endPFN > pfn })
-	if i == len(d.kdumps) || !d.kdumps[i].holds(pfn) {
-		return ErrNotPresent
-	}
 	if d.PageHook != nil {
 		d.PageHook(pfn)
 	}
-	return d.kdumps[i].readPage(pfn, dst)
+	if b, hit := d.cache.get(pfn); hit {
+		copy(dst, b)
+		return nil
+	}
+	return d.readUncached(pfn, dst)
 }
 
 func (d *Dump) page(pfn uint64) ([]byte, error) {
@@ -347,16 +340,21 @@ func (d *Dump) page(pfn uint64) ([]byte, error) {
 	if b, ok := d.cache.get(pfn); ok {
 		return b, nil
 	}
-	i := sort.Search(len(d.kdumps), func(i int) bool { return d.kdumps[i].endPFN > pfn })
-	if i == len(d.kdumps) || !d.kdumps[i].holds(pfn) {
-		return nil, ErrNotPresent
-	}
 	buf := make([]byte, d.PageSize)
-	if err := d.kdumps[i].readPage(pfn, buf); err != nil {
+	if err := d.readUncached(pfn, buf); err != nil {
 		return nil, err
 	}
 	d.cache.put(pfn, buf)
 	return buf, nil
+}
+
+// readUncached reads page pfn from the kdump file holding it.
+func (d *Dump) readUncached(pfn uint64, dst []byte) error {
+	i := sort.Search(len(d.kdumps), func(i int) bool { return d.kdumps[i].endPFN > pfn })
+	if i == len(d.kdumps) || !d.kdumps[i].holds(pfn) {
+		return ErrNotPresent
+	}
+	return d.kdumps[i].readPage(pfn, dst)
 }
 
 // PageCounts tells how much of memory the dump holds.
