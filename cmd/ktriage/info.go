@@ -47,8 +47,9 @@ type dumpInfo struct {
 type cpuRegs struct {
 	CPU int `json:"cpu"`
 	// PID is the task the note names: the kernel saves the running task's
-	// pid; QEMU writes the vCPU's index + 1, so it is left out (0).
-	PID int32  `json:"pid,omitempty"`
+	// pid (0 on an idle CPU); QEMU writes the vCPU's index + 1, so it is
+	// left out (nil).
+	PID *int32 `json:"pid,omitempty"`
 	RIP string `json:"rip"`
 	RSP string `json:"rsp"`
 	RBP string `json:"rbp"`
@@ -131,9 +132,10 @@ func collectInfo(d *vmcore.Dump) dumpInfo {
 		info.HeaderCPU = &c
 	}
 	for i, ps := range regs {
-		pid := ps.PID
-		if qemu {
-			pid = 0
+		var pid *int32
+		if !qemu {
+			p := ps.PID
+			pid = &p
 		}
 		info.CPURegisters = append(info.CPURegisters, cpuRegs{CPU: i, PID: pid,
 			RIP: fmt.Sprintf("%#016x", ps.Regs.RIP), RSP: fmt.Sprintf("%#016x", ps.Regs.RSP),
@@ -209,8 +211,8 @@ func printInfo(w io.Writer, in dumpInfo) {
 	row("NOTES", strings.Join(notes, ", "))
 	for _, r := range in.CPURegisters {
 		pid := "-"
-		if r.PID != 0 {
-			pid = fmt.Sprint(r.PID)
+		if r.PID != nil {
+			pid = fmt.Sprint(*r.PID)
 		}
 		fmt.Fprintf(w, "%14s: pid %-6s RIP %s RSP %s RBP %s\n", fmt.Sprintf("CPU %d", r.CPU), pid, r.RIP, r.RSP, r.RBP)
 	}
