@@ -15,7 +15,7 @@ var htmlTemplateText string
 var htmlTemplate = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("report").Funcs(template.FuncMap{
 		"upper": strings.ToUpper,
-		"frame": func(f frameView) string { return frameLine(&textWriter{}, f) },
+		"frame": func(f frameView) string { return string(frameLine(&textWriter{}, f)) },
 	}).Parse(htmlTemplateText))
 })
 

@@ -47,7 +47,7 @@ func writeMarkdown(out io.Writer, m *model) error {
 			b.WriteString(pv.Where + "\n")
 		}
 		for _, f := range pv.Frames {
-			b.WriteString(frameLine(&textWriter{}, f) + "\n")
+			b.WriteString(string(frameLine(&textWriter{}, f)) + "\n")
 		}
 		fence(w, b.String())
 	}

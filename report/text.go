@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/ktriage/ktriage/internal/termsafe"
 )
 
 // ANSI colours, used only when Options.Color is set.
@@ -24,14 +26,20 @@ type textWriter struct {
 	color bool
 }
 
-func (t *textWriter) paint(code, s string) string {
+// painted is text already made terminal-safe (and perhaps coloured): printf
+// passes it through, while every plain string argument — which may hold a log
+// line, a task name or a path — goes through termsafe first.
+type painted string
+
+func (t *textWriter) paint(code, s string) painted {
+	s = termsafe.Line(s)
 	if !t.color || s == "" {
-		return s
+		return painted(s)
 	}
-	return code + s + ansiReset
+	return painted(code + s + ansiReset)
 }
 
-func (t *textWriter) severity(s string) string {
+func (t *textWriter) severity(s string) painted {
 	label := strings.ToUpper(s)
 	switch s {
 	case "critical", "high":
@@ -41,14 +49,22 @@ func (t *textWriter) severity(s string) string {
 	case "info":
 		return t.paint(ansiCyan, label)
 	}
-	return label
+	return painted(termsafe.Line(label))
 }
 
 func (t *textWriter) heading(s string) {
 	fmt.Fprintf(t.w, "\n%s\n", t.paint(ansiBold, s))
 }
 
-func (t *textWriter) printf(format string, args ...any) { fmt.Fprintf(t.w, format, args...) }
+// printf writes our own format with the arguments made terminal-safe.
+func (t *textWriter) printf(format string, args ...any) {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = termsafe.Line(s)
+		}
+	}
+	fmt.Fprintf(t.w, format, args...)
+}
 
 // table writes borderless key/value or column tables, crash-style, with
 // text/tabwriter: tablewriter, used before, allocated ~0.7 MB in its
@@ -58,7 +74,11 @@ func (t *textWriter) table(header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
 	for _, r := range append([][]string{header}, rows...) {
 		if len(r) > 0 {
-			fmt.Fprintln(tw, strings.Join(r, "\t"))
+			cells := make([]string, len(r))
+			for i, c := range r {
+				cells[i] = termsafe.Line(c)
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		}
 	}
 	return tw.Flush()
@@ -145,11 +165,10 @@ func writeText(out io.Writer, m *model, opts Options) error {
 		for _, l := range m.LogLines {
 			line := strings.TrimSpace(l.Prefix + " " + l.Text)
 			if l.Mark {
-				line = t.paint(ansiBold+ansiRed, "> "+line)
+				t.printf("%s\n", t.paint(ansiBold+ansiRed, "> "+line))
 			} else {
-				line = "  " + line
+				t.printf("  %s\n", line)
 			}
-			t.printf("%s\n", line)
 		}
 	}
 	if len(m.Warnings) > 0 {
@@ -161,17 +180,17 @@ func writeText(out io.Writer, m *model, opts Options) error {
 	return t.w.Flush()
 }
 
-func appliesWord(t *textWriter, a string) string {
+func appliesWord(t *textWriter, a string) painted {
 	switch a {
 	case "affected":
 		return t.paint(ansiBold+ansiRed, "AFFECTED")
 	case "fixed":
 		return t.paint(ansiGreen, "FIXED")
 	}
-	return strings.ToUpper(a)
+	return painted(termsafe.Line(strings.ToUpper(a)))
 }
 
-func frameLine(t *textWriter, f frameView) string {
+func frameLine(t *textWriter, f frameView) painted {
 	idx := fmt.Sprintf("#%d", f.Index)
 	if f.Index < 0 {
 		idx = "RIP"
@@ -188,7 +207,7 @@ func frameLine(t *textWriter, f frameView) string {
 	if !f.Reliable {
 		return t.paint(ansiDim, line)
 	}
-	return line
+	return painted(termsafe.Line(line))
 }
 
 func section(t *textWriter, label, text string) {

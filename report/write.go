@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/ktriage/ktriage/incident"
+	"github.com/ktriage/ktriage/internal/termsafe"
 )
 
 // Write renders the incident in one of Formats.
@@ -14,7 +15,13 @@ func Write(w io.Writer, in *incident.Incident, format string, opts Options) erro
 	case "text", "":
 		return writeText(w, newModel(in, opts), opts)
 	case "markdown", "md":
-		return writeMarkdown(w, newModel(in, opts))
+		// Markdown is read in terminals and pagers as often as rendered:
+		// kernel text in it gets the same escaping as the text report.
+		safe := termsafe.NewWriter(w)
+		if err := writeMarkdown(safe, newModel(in, opts)); err != nil {
+			return err
+		}
+		return safe.Flush()
 	case "json":
 		return WriteJSON(w, in)
 	case "html":

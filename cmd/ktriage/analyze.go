@@ -60,6 +60,11 @@ with a built-in id replaces it). ` + "`ktriage rules check DIR`" + ` lints them.
 			if !validFormat(format) {
 				return fmt.Errorf("unknown --format %q (use %s)", format, strings.Join(report.Formats, ", "))
 			}
+			if outFile != "" {
+				if err := checkOutputPath(outFile, args); err != nil {
+					return err
+				}
+			}
 			// A /var/crash tree or an archive of many crashes goes to the
 			// batch runner (crashdir); one dump or log gets the full report.
 			if handled, err := analyzeFleet(cmd, args, format, outFile, rulesDir); handled {
@@ -78,7 +83,7 @@ with a built-in id replaces it). ` + "`ktriage rules check DIR`" + ` lints them.
 			out := cmd.OutOrStdout()
 			color := false
 			if outFile != "" {
-				f, err := os.Create(outFile)
+				f, err := createOutput(outFile, args)
 				if err != nil {
 					return err
 				}

@@ -103,13 +103,14 @@ found only by scanning the stack is marked "?".`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
 			}
-			for i, t := range out {
-				if i > 0 {
-					fmt.Fprintln(cmd.OutOrStdout())
+			return writeSafe(cmd.OutOrStdout(), func(w io.Writer) {
+				for i, t := range out {
+					if i > 0 {
+						fmt.Fprintln(w)
+					}
+					printBt(w, t)
 				}
-				printBt(cmd.OutOrStdout(), t)
-			}
-			return nil
+			})
 		},
 	}
 	fl.register(cmd)

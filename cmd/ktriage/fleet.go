@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ktriage/ktriage/crashdir"
+	"github.com/ktriage/ktriage/internal/termsafe"
 	"github.com/ktriage/ktriage/report"
 )
 
@@ -39,6 +40,8 @@ type fleetOptions struct {
 	noSystemDebug bool
 	since         string
 	timeout       time.Duration
+	// roots are the trees being analyzed; -o may not point into them.
+	roots []string
 	// singleReport: when the batch finds exactly one crash, write that
 	// crash's full report instead of a fleet table (analyze's behaviour).
 	singleReport bool
@@ -103,6 +106,13 @@ names them), 130 when interrupted.`,
 func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if !validFleetFormat(o.format) {
 		return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(crashdir.Formats, ", "))
+	}
+	o.roots = dirs
+	if o.output != "" {
+		// Refuse a bad -o before the batch, not after minutes of work.
+		if err := checkOutputPath(o.output, dirs); err != nil {
+			return err
+		}
 	}
 	rb, err := loadRulebook(o.rules) // analyze.go's: built-in rules plus a team's folder
 	if err != nil {
@@ -177,11 +187,23 @@ func validFleetFormat(f string) bool {
 }
 
 // writeFleetReport sends a report to -o FILE or standard output.
+// Text and Markdown go through termsafe: crash trees name hosts and folders
+// after whatever was on disk.
 func writeFleetReport(cmd *cobra.Command, o *fleetOptions, write func(io.Writer) error) error {
+	if o.format == "text" || o.format == "markdown" || o.format == "md" {
+		inner := write
+		write = func(w io.Writer) error {
+			safe := termsafe.NewWriter(w)
+			if err := inner(safe); err != nil {
+				return err
+			}
+			return safe.Flush()
+		}
+	}
 	if o.output == "" {
 		return write(cmd.OutOrStdout())
 	}
-	f, err := os.Create(o.output)
+	f, err := createOutput(o.output, o.roots)
 	if err != nil {
 		return err
 	}

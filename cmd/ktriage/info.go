@@ -75,8 +75,7 @@ func newInfoCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(info)
 			case "text", "":
-				printInfo(os.Stdout, info)
-				return nil
+				return writeSafe(os.Stdout, func(w io.Writer) { printInfo(w, info) })
 			}
 			return fmt.Errorf("unknown --format %q (text or json)", format)
 		},

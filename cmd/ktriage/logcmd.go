@@ -38,10 +38,11 @@ func newParseLogCmd() *cobra.Command {
 				}
 				return nil
 			case "text", "":
-				for _, in := range incs {
-					printLogIncident(cmd.OutOrStdout(), in)
-				}
-				return nil
+				return writeSafe(cmd.OutOrStdout(), func(w io.Writer) {
+					for _, in := range incs {
+						printLogIncident(w, in)
+					}
+				})
 			}
 			return fmt.Errorf("unknown --format %q: use text or json", format)
 		},

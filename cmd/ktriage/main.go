@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ktriage/ktriage/internal/termsafe"
 )
 
 var version = "dev"
@@ -48,7 +50,8 @@ what happened, why, and what to do.`,
 func main() {
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "ktriage:", err)
+		// Errors name paths and quote dump contents: escape them too.
+		fmt.Fprintln(os.Stderr, "ktriage:", termsafe.String(err.Error()))
 		var ee *exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)

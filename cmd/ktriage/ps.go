@@ -84,8 +84,7 @@ func newPsCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
 			}
-			printPs(cmd.OutOrStdout(), rows)
-			return nil
+			return writeSafe(cmd.OutOrStdout(), func(w io.Writer) { printPs(w, rows) })
 		},
 	}
 	fl.register(cmd)

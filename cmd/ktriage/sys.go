@@ -66,8 +66,7 @@ func newSysCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
 			case "text", "":
-				printSys(os.Stdout, out, d.Pages().Excluded > 0, args)
-				return nil
+				return writeSafe(os.Stdout, func(w io.Writer) { printSys(w, out, d.Pages().Excluded > 0, args) })
 			}
 			return fmt.Errorf("unknown --format %q (text or json)", fl.format)
 		},
