@@ -64,9 +64,9 @@ func TestOutputNeverOverwritesAnInput(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"analyze", "-o", log, log},
-		{"analyze", "-o", link, log},                         // the input through a symlink
-		{"analyze", "-o", log, link},                         // the output named plainly, the input through a link
-		{"analyze", "-o", filepath.Join(dir, "r.txt"), dir},  // a kdump directory being analyzed
+		{"analyze", "-o", link, log},                        // the input through a symlink
+		{"analyze", "-o", log, link},                        // the output named plainly, the input through a link
+		{"analyze", "-o", filepath.Join(dir, "r.txt"), dir}, // a kdump directory being analyzed
 		{"fleet", "--no-store", "-o", filepath.Join(dir, "report.txt"), dir},
 	} {
 		out, err := runKtriage(t, args...)
