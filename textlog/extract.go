@@ -41,10 +41,13 @@ type finding struct {
 // extractor finds reports in a stream of records. It holds the reports in
 // progress, a ring of recent records and what it has finished.
 type extractor struct {
-	open       map[string][]*builder
-	hw         map[string]*hwBuilder
-	done       []finding
-	hwDone     []hwFinding
+	open   map[string][]*builder
+	hw     map[string]*hwBuilder
+	done   []finding
+	hwDone []hwFinding
+	// bert marks hosts whose next [Hardware Error] block follows "BERT:
+	// Error records from previous boot": a record of an earlier boot.
+	bert       map[string]bool
 	dropped    int
 	seq        int
 	boot       int
@@ -59,7 +62,7 @@ type extractor struct {
 
 func newExtractor() *extractor {
 	return &extractor{open: map[string][]*builder{}, hw: map[string]*hwBuilder{},
-		lastTime: map[string]float64{}, hosts: map[string]bool{}}
+		lastTime: map[string]float64{}, hosts: map[string]bool{}, bert: map[string]bool{}}
 }
 
 var (

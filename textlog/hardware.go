@@ -22,6 +22,9 @@ var (
 	aerStartRe  = lazyre.New(`^(?:\S+ )?([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]): AER: (Uncorrected \(Fatal\)|Uncorrected \(Non-Fatal\)|Corrected|Multiple Uncorrected \(Fatal\)|Multiple Uncorrected \(Non-Fatal\)|Multiple Corrected) error (?:received|message received from)(?::)? (?:id=)?(\S+)`)
 	aerBusRe    = lazyre.New(`PCIe Bus Error: severity=([^,]+), type=([^,]+), \(([^)]+)\)`)
 	aerDeviceRe = lazyre.New(`device \[([0-9a-f]{4}):([0-9a-f]{4})\] error status/mask=([0-9a-f]+)/([0-9a-f]+)`)
+	// drivers/acpi/apei/bert.c prints this before the records firmware kept
+	// from an earlier boot (its pr_fmt is "BERT: ").
+	bertRe      = lazyre.New(`BERT: Error records from previous boot`)
 	edacRe      = lazyre.New(`EDAC (MC\d+): (\d+) (CE|UE) (.*)$`)
 	mceSeverity = lazyre.New(`Machine check: (.+)$`)
 	mceFieldsRe = lazyre.New(`\b(TSC|ADDR|MISC|SYND|IPID|PROCESSOR|TIME|SOCKET|APIC|microcode) ([0-9a-fx:]+)`)
@@ -51,6 +54,11 @@ func (x *extractor) feedHardware(l *line, seq int) bool {
 	text := strings.TrimSpace(l.rec.Text)
 	host := l.rec.Host
 	cur := x.hw[host]
+	if bertRe.MatchString(text) {
+		x.finishHardware(host)
+		x.bert[host] = true
+		return false
+	}
 	if cur == nil && !strings.Contains(text, "[Hardware Error]") && !strings.Contains(text, "AER:") &&
 		!strings.Contains(text, "EDAC ") {
 		return false
@@ -74,6 +82,12 @@ func (x *extractor) feedHardware(l *line, seq int) bool {
 			} else {
 				cur.he.Severity = "corrected"
 			}
+		case cur == nil && x.bert[host]:
+			// A previous boot's record: never this boot's crash, and not a
+			// machine check of this boot whatever its section says.
+			cur = x.startHardware(l, seq, "BERT")
+			cur.report = false
+			cur.he.Fields["previous_boot"] = "true"
 		case cur == nil:
 			cur = x.startHardware(l, seq, "MCE")
 			if strings.Contains(body, "Machine check") || strings.Contains(body, "mcelog") {
@@ -215,6 +229,7 @@ func (x *extractor) finishHardware(host string) {
 		return
 	}
 	delete(x.hw, host)
+	delete(x.bert, host)
 	f := hwFinding{he: h.he, host: host, seq: h.seq, boot: h.boot}
 	if h.report {
 		r := h.rep
