@@ -1,17 +1,16 @@
 package crashdir
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"github.com/ktriage/ktriage/internal/lazyre"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ktriage/ktriage/internal/lazyre"
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 // Layout names the tool that wrote a crash directory.
@@ -101,34 +100,14 @@ const (
 	kindPacked // a compressed dump (vmcore.zst): must be unpacked first
 )
 
-// dumpSignature reports whether head starts like a crash dump: an ELF core,
-// a kdump-compressed header, or a flattened makedumpfile stream.
-func dumpSignature(head []byte) (dump, flat bool) {
-	switch {
-	case bytes.HasPrefix(head, []byte("\x7fELF")),
-		bytes.HasPrefix(head, []byte("KDUMP   ")),
-		bytes.HasPrefix(head, []byte("DISKDUMP")):
-		return true, false
-	case bytes.HasPrefix(head, []byte("makedumpfile")):
-		return true, true
-	}
-	return false, false
-}
-
-// sniffFile reads the first bytes of path.
+// sniffFile tells a dump (and a flattened one) by its first bytes; only
+// regular files are opened (vmcore.SniffFile).
 func sniffFile(path string) (dump, flat bool, err error) {
-	f, err := os.Open(path)
+	s, err := vmcore.SniffFile(path)
 	if err != nil {
 		return false, false, err
 	}
-	defer f.Close()
-	head := make([]byte, 16)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return false, false, fmt.Errorf("%s: %w", path, err)
-	}
-	dump, flat = dumpSignature(head[:n])
-	return dump, flat, nil
+	return s.Kind.IsDump(), s.Kind == vmcore.InputFlattened, nil
 }
 
 var (
@@ -318,6 +297,11 @@ func (d *Discovery) scanDir(dir string) {
 			}
 			if st.IsDir() {
 				continue // not followed: links to directories could loop
+			}
+			if !st.Mode().IsRegular() {
+				// A link to a FIFO or device: opening it could block forever.
+				d.Skipped = append(d.Skipped, Skipped{Path: p, Reason: "symbolic link to something not a regular file (" + st.Mode().Type().String() + ")"})
+				continue
 			}
 		} else if !e.Type().IsRegular() {
 			continue

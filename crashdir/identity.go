@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 // identityPrefix is how much of each file the checksum covers: the dump
@@ -53,7 +54,7 @@ func identify(files []string) (Identity, error) {
 }
 
 func hashPrefix(w io.Writer, path string) (int64, error) {
-	f, err := os.Open(path)
+	f, err := vmcore.OpenRegular(path)
 	if err != nil {
 		return 0, err
 	}

@@ -1,13 +1,14 @@
 package crashdir
 
 import (
-	"github.com/ktriage/ktriage/internal/lazyre"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ktriage/ktriage/internal/lazyre"
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 // The names kdump services give crash directories.
@@ -83,7 +84,7 @@ func parseSUSEReadme(data []byte, c *Crash) {
 
 // readHead reads at most limit bytes from the start of a file.
 func readHead(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := vmcore.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

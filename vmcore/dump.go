@@ -78,7 +78,7 @@ func Open(paths ...string) (*Dump, error) {
 		}
 	}()
 	for _, p := range paths {
-		f, err := os.Open(p)
+		f, err := OpenRegular(p)
 		if err != nil {
 			return nil, err
 		}
@@ -86,9 +86,6 @@ func Open(paths ...string) (*Dump, error) {
 		st, err := f.Stat()
 		if err != nil {
 			return nil, err
-		}
-		if st.IsDir() {
-			return nil, fmt.Errorf("%s: is a directory, not a dump file", p)
 		}
 		if err := d.addFile(f, st.Size(), p); err != nil {
 			return nil, err

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/report"
 	"github.com/ktriage/ktriage/textlog"
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 func init() {
@@ -135,42 +134,6 @@ func loadRulebook(dir string) (*analyzers.Rulebook, error) {
 	return rb.With(extra), nil
 }
 
-// inputKind is what the first bytes of a file say it is.
-type inputKind int
-
-const (
-	inputLog inputKind = iota
-	inputDump
-)
-
-// sniff tells a dump from a text log by its first bytes: an ELF header
-// ("\x7fELF", ELF vmcores and QEMU dumps), a kdump-compressed header
-// ("KDUMP   ", also QEMU's kdump formats) or a flattened makedumpfile stream
-// ("makedumpfile"). Anything else — including gzip/xz/zstd-compressed logs —
-// goes to the text-log reader.
-func sniff(path string) (inputKind, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	head := make([]byte, 16)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return 0, "", fmt.Errorf("%s: %w", path, err)
-	}
-	head = head[:n]
-	switch {
-	case bytes.HasPrefix(head, []byte("\x7fELF")):
-		return inputDump, "ELF core", nil
-	case bytes.HasPrefix(head, []byte("KDUMP   ")):
-		return inputDump, "kdump-compressed", nil
-	case bytes.HasPrefix(head, []byte("makedumpfile")):
-		return inputDump, "flattened makedumpfile", nil
-	}
-	return inputLog, "", nil
-}
-
 // loadIncident reads PATH (or a split dump's files) into an incident.
 func loadIncident(paths []string, dopts dumpOptions) (*incident.Incident, error) {
 	path := paths[0]
@@ -181,14 +144,16 @@ func loadIncident(paths []string, dopts dumpOptions) (*incident.Incident, error)
 	if st.IsDir() {
 		return loadKdumpDir(path, dopts)
 	}
-	kind, what, err := sniff(path)
+	// A dump by its signature; anything else — including gzip/xz/zstd-
+	// compressed logs — goes to the text-log reader.
+	sniffed, err := vmcore.SniffFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if kind == inputDump {
+	if sniffed.Kind.IsDump() {
 		if loadDump == nil {
 			return nil, fmt.Errorf("%s is a crash dump (%s), and this build of ktriage cannot analyze dumps yet; "+
-				"run it on the dump's vmcore-dmesg.txt (or `ktriage dmesg %s > dmesg.txt` and analyze that)", path, what, path)
+				"run it on the dump's vmcore-dmesg.txt (or `ktriage dmesg %s > dmesg.txt` and analyze that)", path, sniffed.Kind, path)
 		}
 		return loadDump(paths, dopts)
 	}

@@ -1,0 +1,143 @@
+package vmcore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// InputKind is what a file is, as far as its first bytes tell. Every part of
+// ktriage that must decide what a path holds (the commands, crash-tree
+// discovery, the dump reader) asks SniffFile rather than keeping its own list
+// of signatures.
+type InputKind int
+
+const (
+	// InputOther is neither a dump nor a compressed container: a text log,
+	// or something that is not ours (the log reader decides).
+	InputOther InputKind = iota
+	InputELF
+	InputKdump     // kdump-compressed: "KDUMP   " (makedumpfile, QEMU) or "DISKDUMP"
+	InputFlattened // makedumpfile -F stream
+	InputPacked    // a gzip, xz, zstd, bzip2 or lz4 container
+)
+
+func (k InputKind) String() string {
+	switch k {
+	case InputELF:
+		return "ELF core"
+	case InputKdump:
+		return "kdump-compressed"
+	case InputFlattened:
+		return "flattened makedumpfile"
+	case InputPacked:
+		return "compressed file"
+	}
+	return "other"
+}
+
+// IsDump reports whether the kind is a crash dump format Open reads.
+func (k InputKind) IsDump() bool { return k == InputELF || k == InputKdump || k == InputFlattened }
+
+// Sniffed is what SniffBytes found.
+type Sniffed struct {
+	Kind InputKind
+	// Container names the compression of an InputPacked file
+	// ("gzip", "xz", "zstd", "bzip2", "lz4").
+	Container string
+}
+
+// containerMagic are the compressed containers archived cores and logs come in.
+var containerMagic = []struct {
+	name  string
+	magic []byte
+}{
+	{"gzip", []byte{0x1f, 0x8b}},
+	{"xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}},
+	{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd}},
+	{"bzip2", []byte("BZh")},
+	{"lz4", []byte{0x04, 0x22, 0x4d, 0x18}},
+}
+
+// SniffLen is how many leading bytes SniffBytes needs.
+const SniffLen = 16
+
+// SniffBytes tells the kind of a file from its first bytes.
+func SniffBytes(head []byte) Sniffed {
+	switch {
+	case bytes.HasPrefix(head, []byte("\x7fELF")):
+		return Sniffed{Kind: InputELF}
+	case bytes.HasPrefix(head, []byte(kdumpSignature)), bytes.HasPrefix(head, []byte("DISKDUMP")):
+		return Sniffed{Kind: InputKdump}
+	case bytes.HasPrefix(head, []byte("makedumpfile")):
+		return Sniffed{Kind: InputFlattened}
+	}
+	for _, c := range containerMagic {
+		if bytes.HasPrefix(head, c.magic) {
+			return Sniffed{Kind: InputPacked, Container: c.name}
+		}
+	}
+	return Sniffed{Kind: InputOther}
+}
+
+// SniffFile reads the first bytes of path (a regular file; see OpenRegular)
+// and tells its kind.
+func SniffFile(path string) (Sniffed, error) {
+	f, err := OpenRegular(path)
+	if err != nil {
+		return Sniffed{}, err
+	}
+	defer f.Close()
+	head := make([]byte, SniffLen)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return Sniffed{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return SniffBytes(head[:n]), nil
+}
+
+// ErrNotRegular is returned by OpenRegular for a FIFO, socket, device or
+// directory.
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenRegular opens path read-only, following symbolic links, and refuses
+// anything but a regular file. The open itself does not block: a FIFO named
+// vmcore in a crash tree (or a link to one) would otherwise hang discovery
+// until a writer came, and a device such as /dev/zero would feed an endless
+// "file".
+func OpenRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, describeMode(st.Mode()))
+	}
+	return f, nil
+}
+
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return m.Type().String()
+}
