@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ktriage/ktriage/incident"
+	"github.com/ktriage/ktriage/internal/plausible"
 )
 
 // SysInfo holds crash's `sys` facts.
@@ -33,16 +34,28 @@ func (k *Kernel) Sys() (SysInfo, []string) {
 		warn("utsname: %v", err)
 	}
 	s.CPUs, s.OfflineCPUs = k.cpuCounts()
+	// The crash time from the first source that gives a plausible one:
+	// VMCOREINFO's CRASHTIME, the kernel's wall clock, the dump header.
 	if vi := k.Dump.VMCoreInfo; vi != nil {
 		if t, ok := vi.CrashTime(); ok {
-			s.CrashTime = t
+			if err := plausible.Time(t); err != nil {
+				warn("crash time: VMCOREINFO CRASHTIME not used: %v", err)
+			} else {
+				s.CrashTime = t
+			}
 		}
 	}
 	if s.CrashTime.IsZero() {
-		if t, err := k.wallClock(); err == nil {
+		t, err := k.wallClock()
+		if err == nil {
+			if err = plausible.Time(t); err != nil {
+				err = fmt.Errorf("the kernel's wall clock: %w", err)
+			}
+		}
+		if err == nil {
 			s.CrashTime = t
-		} else if !k.Dump.HeaderTime.IsZero() {
-			s.CrashTime = k.Dump.HeaderTime
+		} else if h := k.Dump.HeaderTime; !h.IsZero() && plausible.Time(h) == nil {
+			s.CrashTime = h
 		} else {
 			warn("crash time: %v", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ktriage/ktriage/incident"
+	"github.com/ktriage/ktriage/internal/plausible"
 	"github.com/ktriage/ktriage/kernel"
 	"github.com/ktriage/ktriage/vmcore"
 )
@@ -55,8 +56,8 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	in.System = sys
 	if vi := d.VMCoreInfo; vi != nil {
 		sys.Release = vi.OSRelease()
-		if t, ok := vi.CrashTime(); ok {
-			sys.CrashTime = &t
+		if t, ok := vi.CrashTime(); ok && plausible.Time(t) == nil {
+			sys.CrashTime = &t // checked again, with a warning, by kernel.Sys
 		}
 	}
 	k, err := kernel.Attach(d, kernel.AttachOptions{Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir})

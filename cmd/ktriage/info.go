@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ktriage/ktriage/internal/plausible"
 	"github.com/ktriage/ktriage/vmcore"
 )
 
@@ -42,6 +43,8 @@ type dumpInfo struct {
 	PhysBase      string         `json:"phys_base,omitempty"`
 	Notes         map[string]int `json:"notes"`
 	CPURegisters  []cpuRegs      `json:"cpu_registers,omitempty"`
+	// Warnings name values the dump holds that cannot be true.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type cpuRegs struct {
@@ -109,13 +112,17 @@ func collectInfo(d *vmcore.Dump) dumpInfo {
 		}
 		info.BuildID = vi.BuildID()
 		if t, ok := vi.CrashTime(); ok {
-			info.CrashTime = &t
+			if err := plausible.Time(t); err != nil {
+				info.Warnings = append(info.Warnings, "VMCOREINFO CRASHTIME not used: "+err.Error())
+			} else {
+				info.CrashTime = &t
+			}
 		}
 		if ko, ok := vi.KernelOffset(); ok {
 			info.KernelOffset = fmt.Sprintf("%#x", ko)
 		}
 	}
-	if info.CrashTime == nil && !d.HeaderTime.IsZero() {
+	if info.CrashTime == nil && !d.HeaderTime.IsZero() && plausible.Time(d.HeaderTime) == nil {
 		t := d.HeaderTime
 		info.CrashTime = &t
 	}
@@ -214,6 +221,9 @@ func printInfo(w io.Writer, in dumpInfo) {
 			pid = fmt.Sprint(*r.PID)
 		}
 		fmt.Fprintf(w, "%14s: pid %-6s RIP %s RSP %s RBP %s\n", fmt.Sprintf("CPU %d", r.CPU), pid, r.RIP, r.RSP, r.RBP)
+	}
+	for _, warn := range in.Warnings {
+		row("WARNING", warn)
 	}
 }
 

@@ -1,0 +1,20 @@
+// Package plausible says whether a value read from a dump or a log can be
+// true. A corrupted or hostile input can hold any bytes; values that cannot be
+// true are reported as such instead of being shown as fact (and a date
+// outside years 0–9999 cannot even be written as JSON).
+package plausible
+
+import (
+	"fmt"
+	"time"
+)
+
+// Time reports why t cannot be a crash's time: before Linux's first release
+// (September 1991) or after year 9999. A machine whose clock was never set
+// boots in 1970; that is shown, since it is what the kernel believed.
+func Time(t time.Time) error {
+	if t.Year() < 1970 || t.Year() > 9999 {
+		return fmt.Errorf("year %d is not a plausible crash date", t.Year())
+	}
+	return nil
+}
