@@ -172,6 +172,10 @@ type builder struct {
 	// panic's stack is its stack (panic_on_warn, hung_task_panic).
 	borrow bool
 	closed bool
+	// userRegs: the last RIP line was user mode (the syscall entry regs
+	// printed after the kernel stack); its register lines are not the
+	// faulting kernel context and stay out of rep.Registers.
+	userRegs bool
 }
 
 func newBuilder(fam string, l *line, seq, boot int) *builder {
@@ -240,8 +244,9 @@ func (b *builder) add(l *line) {
 		b.ctx = ""
 		return
 	}
-	if fr, _, ok := parseRIP(text); ok {
+	if fr, user, ok := parseRIP(text); ok {
 		b.idle = 0
+		b.userRegs = user
 		b.rt.rips = append(b.rt.rips, ripEvent{frame: fr, at: idx})
 		if fr != nil && b.rep.RIP == nil {
 			b.rep.RIP = fr
@@ -250,7 +255,9 @@ func (b *builder) add(l *line) {
 	}
 	if strings.IndexByte(text, ':') >= 0 && regLineRe.MatchString(text) {
 		b.idle = 0
-		b.rep.Registers = parseRegisters(text, b.rep.Registers)
+		if !b.userRegs {
+			b.rep.Registers = parseRegisters(text, b.rep.Registers)
+		}
 		if m := cr2Re.FindStringSubmatch(text); m != nil {
 			b.addField("cr2", "0x"+strings.TrimLeft(m[1], "0"))
 		}
