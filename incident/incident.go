@@ -6,7 +6,12 @@
 // could not be read stay absent or null, never invented; a Warning says why.
 package incident
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
 
 // Incident is everything ktriage learned about one crash.
 type Incident struct {
@@ -51,6 +56,19 @@ type System struct {
 	Hardware      string     `json:"hardware,omitempty"`      // "Hardware name:" line
 	Taint         string     `json:"taint,omitempty"`         // taint letters, e.g. "G OE"
 	KernelSource  string     `json:"kernel_source,omitempty"` // vmlinux path or "kallsyms+BTF from dump"
+	// Sysctls holds the values of kernel settings read from the dump's
+	// memory ("kernel.hung_task_timeout_secs" → 120); a setting that could
+	// not be read is absent, never assumed.
+	Sysctls map[string]int64 `json:"sysctls,omitempty"`
+}
+
+// Sysctl returns a setting read from the dump.
+func (in *Incident) Sysctl(name string) (int64, bool) {
+	if in.System == nil {
+		return 0, false
+	}
+	v, ok := in.System.Sysctls[name]
+	return v, ok
 }
 
 // Frame is one line of a backtrace.
@@ -77,6 +95,16 @@ type Panic struct {
 	Comm      string  `json:"comm,omitempty"`
 	RIP       *Frame  `json:"rip,omitempty"`
 	Backtrace []Frame `json:"backtrace,omitempty"`
+	// TaskStack is the panic task's own kernel stack [lo, hi), read from
+	// the dump (task_struct.stack and THREAD_SIZE): what a faulting stack
+	// pointer is compared with before a stack overflow is claimed.
+	TaskStack *AddrRange `json:"task_stack,omitempty"`
+}
+
+// AddrRange is [Lo, Hi) in kernel virtual memory.
+type AddrRange struct {
+	Lo uint64 `json:"lo"`
+	Hi uint64 `json:"hi"`
 }
 
 // ActiveTask is the task running on one CPU when the kernel crashed.
@@ -93,7 +121,10 @@ type BlockedTask struct {
 	Comm           string   `json:"comm"`
 	State          string   `json:"state"`
 	BlockedSeconds *float64 `json:"blocked_seconds,omitempty"`
-	Backtrace      []Frame  `json:"backtrace,omitempty"`
+	// BlockedFrom says what BlockedSeconds was measured from: the task's own
+	// scheduler timestamps in the dump, or the log line that reported it.
+	BlockedFrom string  `json:"blocked_from,omitempty"`
+	Backtrace   []Frame `json:"backtrace,omitempty"`
 }
 
 // LogRecord is one kernel log message.
@@ -195,3 +226,27 @@ type Finding struct {
 
 // Warn records why something could not be read.
 func (in *Incident) Warn(msg string) { in.Warnings = append(in.Warnings, msg) }
+
+// MarshalJSON writes the addresses as hex strings: a kernel address does
+// not survive a JSON number (float64) in most readers.
+func (r AddrRange) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprintf(`{"lo":"%#x","hi":"%#x"}`, r.Lo, r.Hi)), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (r *AddrRange) UnmarshalJSON(b []byte) error {
+	var s struct{ Lo, Hi string }
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	lo, err := strconv.ParseUint(s.Lo, 0, 64)
+	if err != nil {
+		return fmt.Errorf("task_stack.lo: %w", err)
+	}
+	hi, err := strconv.ParseUint(s.Hi, 0, 64)
+	if err != nil {
+		return fmt.Errorf("task_stack.hi: %w", err)
+	}
+	r.Lo, r.Hi = lo, hi
+	return nil
+}

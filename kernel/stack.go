@@ -37,6 +37,15 @@ func (k *Kernel) threadSize() uint64 {
 	return defaultThreadSize
 }
 
+// TaskStack returns the task's own kernel stack, [task->stack,
+// task->stack + THREAD_SIZE); false when task->stack was not read.
+func (k *Kernel) TaskStack(t Task) (StackRange, bool) {
+	if t.StackBase == 0 {
+		return StackRange{}, false
+	}
+	return StackRange{"task", t.StackBase, t.StackBase + k.threadSize()}, true
+}
+
 // exceptionStackNames are the members of struct cea_exception_stacks that
 // hold IST stacks (the *_guard members between them are unmapped).
 var exceptionStackNames = []struct{ member, name string }{
@@ -107,8 +116,8 @@ func (s stackSet) find(a uint64) (StackRange, bool) {
 // stacks.
 func (k *Kernel) stacksFor(t Task, cpu int) stackSet {
 	var s stackSet
-	if t.StackBase != 0 {
-		s = append(s, StackRange{"task", t.StackBase, t.StackBase + k.threadSize()})
+	if r, ok := k.TaskStack(t); ok {
+		s = append(s, r)
 	}
 	if cpu >= 0 {
 		if cs, err := k.CPUStacks(cpu); err == nil {

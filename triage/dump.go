@@ -72,6 +72,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		in.Warn(w)
 	}
 	fillSystem(in, k)
+	fillSysctls(in, k)
 	tasks, err := k.Tasks()
 	if err != nil {
 		in.Warn("task list: " + err.Error())
@@ -106,6 +107,9 @@ func fillPanicTask(in *incident.Incident, k *kernel.Kernel) {
 	}
 	c, pid := cpu, t.PID
 	in.Panic.CPU, in.Panic.PID, in.Panic.Comm = &c, &pid, t.Comm
+	if r, ok := k.TaskStack(t); ok {
+		in.Panic.TaskStack = &incident.AddrRange{Lo: r.Lo, Hi: r.Hi}
+	}
 	if len(frames) > 0 {
 		in.Panic.Backtrace = toFrames(frames)
 	}
@@ -153,10 +157,13 @@ func fillSystem(in *incident.Incident, k *kernel.Kernel) {
 }
 
 func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []kernel.Task) {
+	// The latest runqueue clock is the scheduler's reading of the crash
+	// time: an idle CPU's clock stops while it sleeps (NO_HZ), so the
+	// task's own CPU could understate how long it has waited.
 	rqs, _ := k.RunQueues()
-	clock := map[int]uint64{}
+	var now uint64
 	for _, rq := range rqs {
-		clock[rq.CPU] = rq.Clock
+		now = max(now, rq.Clock)
 	}
 	for _, t := range tasks {
 		if t.Active {
@@ -165,9 +172,11 @@ func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []
 		}
 		if t.State == "UN" {
 			bt := incident.BlockedTask{PID: t.PID, Comm: t.Comm, State: "D", Backtrace: backtrace(in, k, t)}
-			if c, ok := clock[t.CPU]; ok && t.LastArrival > 0 && c >= t.LastArrival {
-				secs := float64(c-t.LastArrival) / 1e9
+			if now > 0 && t.LastArrival > 0 && now >= t.LastArrival {
+				secs := float64(now-t.LastArrival) / 1e9
 				bt.BlockedSeconds = &secs
+				bt.BlockedFrom = fmt.Sprintf("sched_info.last_arrival %.3f s against the latest runqueue clock %.3f s",
+					float64(t.LastArrival)/1e9, float64(now)/1e9)
 			}
 			in.BlockedTasks = append(in.BlockedTasks, bt)
 		}
