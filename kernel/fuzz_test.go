@@ -12,7 +12,7 @@ import (
 // descriptors wrapped. Allocation bound: the structured and legacy decoders
 // allocate at most the buffer they are given; the lockless fuzz caps the
 // rings at 256 descriptors and 16 KiB of text (readLockless itself accepts
-// up to 2^30 of each, see the note in FuzzLocklessRing).
+// up to 2^30 of each and allocates only the pages it reads).
 
 func FuzzDecodeStructured(f *testing.F) {
 	for _, n := range []int{3, 60, 500} {
@@ -81,10 +81,10 @@ func locklessFromInput(in []byte) *locklessRing {
 }
 
 // FuzzLocklessRing feeds readLockless damaged 5.10+ rings through a real
-// AddressSpace over a memory image. The ring geometry is capped here:
-// readLockless trusts count_bits and size_bits up to 30 and allocates
-// count*sizeof(desc), count*sizeof(info) and 1<<size_bits before reading,
-// so a damaged header can cost it up to ~1 GiB per array.
+// AddressSpace over a memory image. The ring geometry is capped here to
+// keep each run fast; readLockless itself reads the rings a page at a
+// time as records point into them, so a damaged count_bits or size_bits
+// costs only the pages the memory image actually holds.
 func FuzzLocklessRing(f *testing.F) {
 	for _, c := range []struct {
 		countBits, sizeBits uint

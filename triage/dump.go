@@ -4,6 +4,7 @@
 package triage
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -46,7 +47,11 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
 	recs, err := kernel.ReadLog(as, d.VMCoreInfo)
-	if err != nil {
+	var damage *kernel.LogDamage
+	switch {
+	case errors.As(err, &damage):
+		in.Warn(damage.Error()) // what was read is kept; the loss is named
+	case err != nil:
 		in.Warn("kernel log unreadable: " + err.Error())
 	}
 	in.Log = toLogRecords(recs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -29,23 +30,29 @@ split dump. The output is byte for byte what makedumpfile --dump-dmesg writes.`,
 			}
 			defer d.Close()
 			recs, err := kernel.DumpLog(d)
-			if err != nil {
+			// A damaged log still prints what it holds; the loss is then
+			// the error (exit status 1), after the records.
+			var damage *kernel.LogDamage
+			if err != nil && !errors.As(err, &damage) {
 				return fmt.Errorf("%s: kernel log: %w", args[0], err)
 			}
 			switch format {
 			case "text", "":
-				return kernel.WriteDmesg(os.Stdout, recs)
+				err = kernel.WriteDmesg(os.Stdout, recs)
 			case "json":
 				enc := json.NewEncoder(os.Stdout)
 				for _, r := range recs {
-					if err := enc.Encode(dmesgJSON(r)); err != nil {
-						return err
+					if err = enc.Encode(dmesgJSON(r)); err != nil {
+						break
 					}
 				}
-				return nil
 			default:
 				return fmt.Errorf("unknown --format %q (text or json)", format)
 			}
+			if err == nil && damage != nil {
+				err = fmt.Errorf("%s: %w", args[0], damage)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json (one object per record)")

@@ -49,11 +49,11 @@ func newSysCmd() *cobra.Command {
 			defer k.Close()
 			s, warns := k.Sys()
 			panicMsg := ""
-			if recs, err := kernel.ReadLog(k.AS, d.VMCoreInfo); err == nil {
-				panicMsg = kernel.PanicMessage(recs)
-			} else {
+			recs, err := kernel.ReadLog(k.AS, d.VMCoreInfo)
+			if err != nil {
 				warns = append(warns, "log: "+err.Error())
 			}
+			panicMsg = kernel.PanicMessage(recs)
 			out := sysJSON{Kernel: k.Source, Dumpfile: strings.Join(args, " "), CPUs: s.CPUs, OfflineCPUs: s.OfflineCPUs,
 				UptimeSeconds: s.Uptime.Seconds(), LoadAverage: s.LoadAverage[:], Tasks: s.Tasks, Nodename: s.Nodename,
 				Release: s.Release, Version: s.Version, Machine: s.Machine, MemoryBytes: s.MemoryBytes, Panic: panicMsg, Warnings: warns}

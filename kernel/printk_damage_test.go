@@ -1,0 +1,142 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// withVMCoreInfo returns vi with each KEY=value of set replacing the
+// line of that key.
+func withVMCoreInfo(t *testing.T, vi *vmcore.VMCoreInfo, set ...string) *vmcore.VMCoreInfo {
+	t.Helper()
+	raw := vi.Raw
+	for _, kv := range set {
+		k, _, _ := strings.Cut(kv, "=")
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(k) + `=.*$`)
+		if !re.MatchString(raw) {
+			t.Fatalf("VMCOREINFO has no %s", k)
+		}
+		raw = re.ReplaceAllLiteralString(raw, kv)
+	}
+	out, err := vmcore.ParseVMCoreInfo([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// openDumpAS opens a dump (closed when the test ends) and its address space.
+func openDumpAS(t *testing.T, files ...string) (*vmcore.Dump, *AddressSpace) {
+	t.Helper()
+	d, err := vmcore.Open(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	as, err := NewAddressSpace(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, as
+}
+
+// TestLogHostileVMCoreInfo: the VMCOREINFO values the damage sweep found
+// crashing readLockless (slice bounds) on every format. Each is now an
+// error naming the key, on a real dump of each format.
+func TestLogHostileVMCoreInfo(t *testing.T) {
+	cases := []struct{ set, want string }{
+		{"OFFSET(prb_desc.state_var)=99999", "OFFSET(prb_desc.state_var)=99999"},
+		{"OFFSET(prb_desc.state_var)=-8", "OFFSET(prb_desc.state_var)=-8"},
+		{"SIZE(prb_desc)=0", "SIZE(prb_desc)=0"},
+		{"SIZE(printk_info)=0", "SIZE(printk_info)=0"},
+		{"OFFSET(printk_info.text_len)=9223372036854775807", "OFFSET(printk_info.text_len)="},
+		{"OFFSET(printk_info.seq)=4096", "OFFSET(printk_info.seq)=4096"},
+		{"OFFSET(prb_data_blk_lpos.next)=1000000", "OFFSET(prb_data_blk_lpos.next)=1000000"},
+		{"SIZE(prb_desc)=99999999999", "SIZE(prb_desc)="},
+		{"OFFSET(prb_desc.text_blk_lpos)=20", "OFFSET(prb_desc.text_blk_lpos)=20"},
+	}
+	for _, f := range dumpFixtures(t) {
+		t.Run(f.name, func(t *testing.T) {
+			d, as := openDumpAS(t, f.files...)
+			for _, c := range cases {
+				recs, err := ReadLog(as, withVMCoreInfo(t, d.VMCoreInfo, c.set))
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%s: got %d records, error %v; want an error naming %s", c.set, len(recs), err, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestLogHostileCallerID: a caller_id offset outside printk_info loses the
+// caller ids only: every record is still read, and the damage is named.
+func TestLogHostileCallerID(t *testing.T) {
+	d, as := openDumpAS(t, filepath.Join(fixtureDir, "sysrq-kdump-lzo.vmcore"))
+	want, err := ReadLog(as, d.VMCoreInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadLog(as, withVMCoreInfo(t, d.VMCoreInfo, "OFFSET(printk_info.caller_id)=123456789"))
+	var dmg *LogDamage
+	if !errors.As(err, &dmg) || !strings.Contains(err.Error(), "caller_id") {
+		t.Fatalf("error %v, want a LogDamage naming caller_id", err)
+	}
+	if dmesgOf(t, got) != dmesgOf(t, want) {
+		t.Fatal("the log text changed when only caller ids were unreadable")
+	}
+	for _, r := range got {
+		if r.CallerID != 0 {
+			t.Fatalf("record %d has caller id %#x from an offset outside the struct", r.Seq, r.CallerID)
+		}
+	}
+}
+
+// TestLogMissingPages: a page of the text ring, or of the descriptor or
+// info arrays, that the dump lacks loses only the records on it; the
+// rest are read, and the loss is named.
+func TestLogMissingPages(t *testing.T) {
+	const prbVar, rb, descs, infos, data = 0x1000000, 0x1000100, 0x2000000, 0x3000000, 0x4000000
+	for _, c := range []struct {
+		name string
+		page uint64 // physical page to drop
+		want string
+	}{
+		{"text", data + 0x1000, "seq "},
+		{"descriptors", descs + 0x1000, "descriptor(s) unreadable"},
+		{"infos", infos + 0x2000, "record(s) lost"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newLocklessRing(10, 15) // 1024 descriptors, 32 KiB of text
+			for i := 0; i < 600; i++ {
+				r.add(LogRecord{Seq: uint64(i), TsNsec: uint64(i) * 1e6, Text: []byte(fmt.Sprintf("record %d", i))})
+			}
+			as, vi := r.image(t)
+			m := as.phys.(physImage)
+			delete(m, c.page>>12)
+			got, err := ReadLog(as, vi)
+			var dmg *LogDamage
+			if !errors.As(err, &dmg) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want a LogDamage saying %q", err, c.want)
+			}
+			if len(got) == 0 || len(got) >= len(r.live) {
+				t.Fatalf("%d of %d records read: want all but those on the missing page", len(got), len(r.live))
+			}
+			byseq := map[uint64]LogRecord{}
+			for _, l := range r.live {
+				byseq[l.rec.Seq] = l.rec
+			}
+			for _, g := range got {
+				if w, ok := byseq[g.Seq]; !ok || string(w.Text) != string(g.Text) {
+					t.Fatalf("record seq %d %q is not one the ring holds", g.Seq, g.Text)
+				}
+			}
+			t.Logf("%d of %d records read; %v", len(got), len(r.live), err)
+		})
+	}
+}
