@@ -52,7 +52,7 @@ func sysFields(t *testing.T, k *Kernel) map[string]string {
 		"VERSION":      s.Version,
 		"MACHINE":      s.Machine,
 		"MEMORY":       FormatMemory(s.MemoryBytes),
-		"PANIC":        fmt.Sprintf("%q", PanicMessage(recs)),
+		"PANIC":        SysPanicField(PanicMessage(recs)),
 	}
 }
 

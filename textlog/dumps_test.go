@@ -23,7 +23,8 @@ type crashOracle struct {
 }
 
 var (
-	sysPanicRe  = regexp.MustCompile(`(?m)^\s+PANIC: "(.*)"$`)
+	// crash adds " (check log for details)" after a message holding "Oops: ".
+	sysPanicRe  = regexp.MustCompile(`(?m)^\s+PANIC: "(.*)"( \(check log for details\))?$`)
 	sysRelRe    = regexp.MustCompile(`(?m)^\s+RELEASE: (\S+)$`)
 	btHeadRe    = regexp.MustCompile(`(?m)^PID: (\d+)\s+TASK: \S+\s+CPU: (\d+)\s+COMMAND: "(.*)"$`)
 	unTaskCount = regexp.MustCompile(`(?m)^PID: `)

@@ -104,7 +104,7 @@ func printSys(w io.Writer, s sysJSON, partial bool, files []string) {
 	row("MACHINE", s.Machine)
 	row("MEMORY", kernel.FormatMemory(s.MemoryBytes))
 	if s.Panic != "" {
-		row("PANIC", fmt.Sprintf("%q", s.Panic))
+		row("PANIC", kernel.SysPanicField(s.Panic))
 	}
 	for _, wmsg := range s.Warnings {
 		fmt.Fprintf(w, "%12s: %s\n", "WARNING", wmsg)
