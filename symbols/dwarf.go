@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"sync"
@@ -33,6 +34,7 @@ type DWARF struct {
 	useCache  bool
 	fileSize  int64
 	savedAt   int           // units the cache file held when loaded (0: none)
+	rebuild   sync.Once     // a cached index found wrong is replaced once
 	stopAhead chan struct{} // closed by Close to stop the walk ahead
 	aheadDone chan struct{} // closed when the walk ahead has stopped
 
@@ -66,11 +68,14 @@ type DWARFOptions struct {
 type IndexStats struct {
 	FromCache bool
 	CachePath string
-	Elapsed   time.Duration // cache load and walking so far
-	Types     int           // names indexed so far
-	Globals   int
-	Units     int // units in .debug_info
-	Walked    int // of which indexed
+	// CacheRejected says why a cache file was not used (or was dropped
+	// when a lookup found it wrong); the index was built afresh.
+	CacheRejected string
+	Elapsed       time.Duration // cache load and walking so far
+	Types         int           // names indexed so far
+	Globals       int
+	Units         int // units in .debug_info
+	Walked        int // of which indexed
 }
 
 // OpenDWARF opens a debug vmlinux and indexes its DWARF.
@@ -225,11 +230,18 @@ func (d *DWARF) loadIndex(opts DWARFOptions, fileSize int64) error {
 	d.useCache = !opts.NoCache && d.buildID != "" && cacheDir != ""
 	if d.useCache {
 		d.stats.CachePath = indexCachePath(cacheDir, d.buildID)
-		if idx, err := readIndexCache(d.stats.CachePath, d.buildID, fileSize); err == nil {
+		idx, err := readIndexCache(d.stats.CachePath, d.buildID, fileSize)
+		if err == nil {
+			err = idx.checkSpans(len(d.secs.info))
+		}
+		if err == nil {
 			d.idx = idx
 			d.savedAt = idx.walked
 			d.stats.FromCache = true
 			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			d.stats.CacheRejected = err.Error()
 		}
 	}
 	idx, err := newDWARFIndex(&d.secs)
@@ -474,7 +486,60 @@ func (d *DWARF) named(name string) (ctype, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DWARF type %q at %#x: %w", name, off, err)
 	}
+	if _, bare := structKey(name); dwarfTypeName(t) != bare {
+		// Only a cache file can hold an index that disagrees with the
+		// DWARF itself (one with a valid checksum but wrong content):
+		// drop it, index afresh, and look again.
+		why := fmt.Sprintf("the index cache says %q is the DIE at %#x, which is %q", name, off, dwarfTypeName(t))
+		if d.dropCachedIndex(why) {
+			return d.named(name)
+		}
+		return nil, fmt.Errorf("DWARF: %s", why)
+	}
 	return dwarfType{t}, nil
+}
+
+// dwarfTypeName is the name a type is indexed under (a struct's tag, not
+// "struct x").
+func dwarfTypeName(t dwarf.Type) string {
+	switch t := t.(type) {
+	case *dwarf.StructType:
+		return t.StructName
+	case *dwarf.EnumType:
+		return t.EnumName
+	}
+	return t.Common().Name
+}
+
+// dropCachedIndex replaces an index loaded from the cache by a fresh one,
+// removing the file so no later run trusts it. False when the index was not
+// from the cache (or was already replaced).
+func (d *DWARF) dropCachedIndex(why string) bool {
+	dropped := false
+	d.rebuild.Do(func() {
+		if !d.stats.FromCache {
+			return
+		}
+		if d.stopAhead != nil { // the walk ahead merges into the old index
+			close(d.stopAhead)
+			<-d.aheadDone
+			d.stopAhead = nil
+		}
+		idx, err := newDWARFIndex(&d.secs)
+		d.idxMu.Lock()
+		defer d.idxMu.Unlock()
+		if err != nil {
+			d.idxErr = fmt.Errorf("%s: %w", d.path, err)
+			return
+		}
+		os.Remove(d.stats.CachePath)
+		d.mu.Lock()
+		d.unitData = nil
+		d.mu.Unlock()
+		d.idx, d.savedAt, d.stats.FromCache, d.stats.CacheRejected = idx, 0, false, why
+		dropped = true
+	})
+	return dropped
 }
 
 func (d *DWARF) lookupStruct(name string) (ctype, error) {

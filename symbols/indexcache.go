@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 // The DWARF index cache: one file per vmlinux build-id, so a second run on
@@ -153,16 +156,50 @@ func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, erro
 	return idx, nil
 }
 
+// maxIndexCacheBytes bounds a cache file read whole: a 6.1 kernel's complete
+// index is a few MB; anything far larger is not one of ours.
+const maxIndexCacheBytes = 256 << 20
+
 func readIndexCache(path, buildID string, fileSize int64) (*dwarfIndex, error) {
-	data, err := os.ReadFile(path)
+	// Only a regular file, opened without blocking: a cache path that is a
+	// link to /dev/zero or a FIFO must not exhaust memory or hang the run.
+	f, err := vmcore.OpenRegular(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxIndexCacheBytes {
+		return nil, fmt.Errorf("%s: %w: %d bytes, more than an index can be", path, errBadIndex, st.Size())
+	}
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	idx, err := decodeIndex(data, buildID, fileSize)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return idx, nil
+}
+
+// checkSpans tells whether the cached unit spans can describe a .debug_info
+// of infoLen bytes: units tile it from offset 0 to its end.
+func (x *dwarfIndex) checkSpans(infoLen int) error {
+	next := uint64(0)
+	for _, u := range x.units {
+		if u.off != next {
+			return fmt.Errorf("%w: unit spans do not tile .debug_info (a unit at %#x, expected %#x)", errBadIndex, u.off, next)
+		}
+		next = u.end
+	}
+	if next != uint64(infoLen) {
+		return fmt.Errorf("%w: unit spans end at %#x, .debug_info at %#x", errBadIndex, next, infoLen)
+	}
+	return nil
 }
 
 // writeIndexCache writes atomically: a temporary file renamed into place,
