@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,6 +42,16 @@ what happened, why, and what to do.`,
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	var deadline time.Duration
+	var stopDeadline func()
+	root.PersistentFlags().DurationVar(&deadline, "deadline", defaultDeadline,
+		"give up on a command after this long (0: never); fleet bounds each crash with --timeout instead")
+	root.PersistentPreRun = func(cmd *cobra.Command, args []string) { stopDeadline = startDeadline(cmd, args, deadline) }
+	root.PersistentPostRun = func(*cobra.Command, []string) {
+		if stopDeadline != nil {
+			stopDeadline()
+		}
+	}
 	for _, f := range commands {
 		root.AddCommand(f())
 	}
