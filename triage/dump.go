@@ -42,6 +42,9 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	if d.Incomplete {
 		in.Warn("the dump is incomplete: pages the capture did not write are missing")
 	}
+	for _, w := range d.Warnings {
+		in.Warn(w)
+	}
 	as, err := kernel.NewAddressSpace(d)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)

@@ -41,6 +41,9 @@ type Dump struct {
 	// VMCoreInfoErr says why VMCOREINFO is unusable when VMCoreInfo is nil.
 	VMCoreInfoErr error
 	Notes         []Note
+	// Warnings name damage found while opening that did not stop it (a
+	// file cut short, a VMCOREINFO value ignored), one line each.
+	Warnings []string
 
 	// PageHook, when set, is called with every pfn the dump serves (cache
 	// hits included). The fixture cutter uses it to learn which pages a
@@ -155,6 +158,9 @@ func (d *Dump) finish() error {
 		for i, k := range d.kdumps {
 			status |= k.status
 			d.Incomplete = d.Incomplete || k.incomplete()
+			if k.truncated {
+				d.Warnings = append(d.Warnings, fmt.Sprintf("%s: the file ends before its last page (%d bytes): cut short, so pages past the end are lost", k.path, k.size))
+			}
 			if k.blockSize != k0.blockSize || k.maxMapnr != k0.maxMapnr {
 				return formatErr(k.path, -1, "split part does not match %s (block size or memory size differ)", k0.path)
 			}
@@ -210,6 +216,8 @@ func (d *Dump) setVMCoreInfo(raw []byte) {
 	d.VMCoreInfo = vi
 	if ps, ok := vi.PageSize(); ok && d.PageSize == 0 {
 		d.PageSize = ps
+	} else if raw, present := vi.Get("PAGESIZE"); present && !ok {
+		d.Warnings = append(d.Warnings, fmt.Sprintf("VMCOREINFO PAGESIZE=%s is not a page size a kernel uses (%d-%d, a power of two): ignored", raw, MinPageSize, MaxPageSize))
 	}
 	// VMCOREINFO's NUMBER(phys_base) is the kernel's own value; QEMU's
 	// header field is a guess of QEMU's and has been seen wrong.

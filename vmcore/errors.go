@@ -15,6 +15,10 @@ var (
 	ErrNotPresent = errors.New("physical address not in the dump")
 	// ErrLost: the dump is incomplete (the capture ran out of space) and this page was not written.
 	ErrLost = errors.New("page lost: the dump is incomplete")
+	// ErrDamaged: the page's data is in the file but fails the format's own
+	// check (zlib adler32, a decompressed length, a codec error): its
+	// content is not used.
+	ErrDamaged = errors.New("page damaged")
 )
 
 // FormatError reports damage or an unsupported format, naming the file and
@@ -23,7 +27,10 @@ type FormatError struct {
 	Path   string
 	Offset int64
 	Msg    string
+	Err    error // a sentinel the damage is an instance of (ErrDamaged), or nil
 }
+
+func (e *FormatError) Unwrap() error { return e.Err }
 
 func (e *FormatError) Error() string {
 	if e.Offset >= 0 {
@@ -34,4 +41,9 @@ func (e *FormatError) Error() string {
 
 func formatErr(path string, off int64, format string, args ...any) error {
 	return &FormatError{Path: path, Offset: off, Msg: fmt.Sprintf(format, args...)}
+}
+
+// damagedPage reports a page whose stored data fails its check.
+func damagedPage(path string, off int64, pfn uint64, why error) error {
+	return &FormatError{Path: path, Offset: off, Msg: fmt.Sprintf("pfn %#x: page damaged: %v", pfn, why), Err: ErrDamaged}
 }

@@ -1,8 +1,10 @@
 package vmcore
 
 import (
+	"container/heap"
 	"encoding/binary"
 	"io"
+	"slices"
 	"sort"
 )
 
@@ -34,6 +36,10 @@ type flatReader struct {
 	path    string
 	records []flatRecord // sorted by logical offset, non-overlapping
 	size    int64        // logical size
+	// cut: the stream ends without its end marker (the capture was cut
+	// short). The records before the cut are served; what lies in gaps
+	// between them may then be lost data rather than zeros.
+	cut bool
 }
 
 func isFlattened(head []byte) bool {
@@ -66,27 +72,53 @@ func openFlat(r io.ReaderAt, fileSize int64, path string) (*flatReader, error) {
 	var raw []flatRecord
 	pos := int64(flatHeaderSize)
 	var rh [16]byte
+	cut := false
 	for seq := 0; ; seq++ {
 		if seq > maxFlatRecords {
 			return nil, formatErr(path, pos, "more than %d records in flattened stream", maxFlatRecords)
 		}
-		if _, err := r.ReadAt(rh[:], pos); err != nil {
-			return nil, formatErr(path, pos, "flattened stream ends without its end marker (truncated)")
+		if n, _ := r.ReadAt(rh[:], pos); n < len(rh) {
+			if pos+int64(n) < fileSize { // not the end of the file: a read error
+				return nil, formatErr(path, pos, "flattened record header unreadable")
+			}
+			cut = true // the stream ends without its end marker
+			break
 		}
 		off := int64(binary.BigEndian.Uint64(rh[0:]))
 		sz := int64(binary.BigEndian.Uint64(rh[8:]))
 		if off == -1 && sz == -1 {
 			break
 		}
-		if off < 0 || sz < 0 || sz > fileSize || pos+16+sz > fileSize {
-			return nil, formatErr(path, pos, "flattened record (offset %d, size %d) is damaged or truncated", off, sz)
+		if off < 0 || sz < 0 || off+sz < off {
+			return nil, formatErr(path, pos, "flattened record (offset %d, size %d) is damaged", off, sz)
+		}
+		if pos+16+sz > fileSize || pos+16+sz < pos {
+			// The last record is cut: keep the part the file holds.
+			cut = true
+			if sz = fileSize - pos - 16; sz > 0 {
+				raw = append(raw, flatRecord{logical: off, size: sz, phys: pos + 16, seq: seq})
+			}
+			break
 		}
 		if sz > 0 {
 			raw = append(raw, flatRecord{logical: off, size: sz, phys: pos + 16, seq: seq})
 		}
 		pos += 16 + sz
 	}
-	return &flatReader{r: r, path: path, records: resolveOverlaps(raw), size: logicalSize(raw)}, nil
+	return &flatReader{r: r, path: path, records: resolveOverlaps(raw), size: logicalSize(raw), cut: cut}, nil
+}
+
+// covers tells whether records hold every byte of [off, off+n).
+func (f *flatReader) covers(off, n int64) bool {
+	end := off + n
+	i := sort.Search(len(f.records), func(i int) bool { return f.records[i].logical+f.records[i].size > off })
+	for ; off < end; i++ {
+		if i == len(f.records) || f.records[i].logical > off {
+			return false
+		}
+		off = f.records[i].logical + f.records[i].size
+	}
+	return true
 }
 
 func logicalSize(raw []flatRecord) int64 {
@@ -101,7 +133,9 @@ func logicalSize(raw []flatRecord) int64 {
 
 // resolveOverlaps turns the records into a sorted, non-overlapping list where
 // a later record wins over an earlier one (makedumpfile rewrites headers at
-// the end of the stream).
+// the end of the stream). It sweeps the record boundaries once, keeping the
+// records that span the current point in a heap by stream order: O(n log n)
+// however the records overlap.
 func resolveOverlaps(raw []flatRecord) []flatRecord {
 	sort.SliceStable(raw, func(i, j int) bool { return raw[i].logical < raw[j].logical })
 	overlaps := false
@@ -114,30 +148,53 @@ func resolveOverlaps(raw []flatRecord) []flatRecord {
 	if !overlaps {
 		return raw
 	}
-	// Rare path: paint records in stream order onto an interval list.
-	bySeq := append([]flatRecord(nil), raw...)
-	sort.Slice(bySeq, func(i, j int) bool { return bySeq[i].seq < bySeq[j].seq })
+	// Boundaries: every start and end, in order, once each.
+	points := make([]int64, 0, 2*len(raw))
+	for _, r := range raw {
+		points = append(points, r.logical, r.logical+r.size)
+	}
+	sort.Slice(points, func(i, j int) bool { return points[i] < points[j] })
+	points = slices.Compact(points)
 	var out []flatRecord
-	for _, rec := range bySeq {
-		var next []flatRecord
-		s, e := rec.logical, rec.logical+rec.size
-		for _, o := range out {
-			os, oe := o.logical, o.logical+o.size
-			if oe <= s || os >= e {
-				next = append(next, o)
-				continue
-			}
-			if os < s {
-				next = append(next, flatRecord{logical: os, size: s - os, phys: o.phys, seq: o.seq})
-			}
-			if oe > e {
-				next = append(next, flatRecord{logical: e, size: oe - e, phys: o.phys + (e - os), seq: o.seq})
-			}
+	live := &latestFirst{}
+	next := 0 // raw[next] is the first record not yet started
+	for pi := 0; pi < len(points); pi++ {
+		x := points[pi]
+		for next < len(raw) && raw[next].logical <= x {
+			heap.Push(live, raw[next])
+			next++
 		}
-		out = append(next, rec)
-		sort.Slice(out, func(i, j int) bool { return out[i].logical < out[j].logical })
+		for live.Len() > 0 && (*live)[0].logical+(*live)[0].size <= x {
+			heap.Pop(live) // ended: drop lazily, once it surfaces
+		}
+		if live.Len() == 0 || pi+1 == len(points) {
+			continue
+		}
+		// The latest record spanning x wins [x, the next boundary).
+		w, end := (*live)[0], points[pi+1]
+		if n := len(out); n > 0 && out[n-1].seq == w.seq && out[n-1].logical+out[n-1].size == x {
+			out[n-1].size = end - out[n-1].logical
+			continue
+		}
+		out = append(out, flatRecord{logical: x, size: end - x, phys: w.phys + (x - w.logical), seq: w.seq})
 	}
 	return out
+}
+
+// latestFirst is a heap of records, the latest in the stream on top. A
+// record that ended stays until it surfaces; the winner is always live
+// because the sweep pops ended records off the top before using it.
+type latestFirst []flatRecord
+
+func (h latestFirst) Len() int           { return len(h) }
+func (h latestFirst) Less(i, j int) bool { return h[i].seq > h[j].seq }
+func (h latestFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *latestFirst) Push(x any)        { *h = append(*h, x.(flatRecord)) }
+func (h *latestFirst) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // ReadAt reads the reassembled file. Gaps between records read as zeros,

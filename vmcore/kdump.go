@@ -46,7 +46,8 @@ const (
 
 	// Bounds against damaged headers: page sizes a kernel uses, and a
 	// bitmap no larger than what 64 TiB of 4 KiB pages needs.
-	maxBlockSize    = 1 << 20
+	minBlockSize    = MinPageSize
+	maxBlockSize    = MaxPageSize
 	maxBitmapBytes  = 2 << 30
 	maxSubHdrBlocks = 1 << 16
 )
@@ -83,6 +84,11 @@ type kdumpFile struct {
 	descBase  uint64   // rank of startPFN: descriptor 0 of this file
 	descCount uint64   // descriptors in this file
 
+	// truncated: the file ends before the data its descriptors point to
+	// (a capture cut short without the incomplete flag, or a flattened
+	// stream cut short). Its missing pages are lost, as in an incomplete
+	// dump.
+	truncated bool
 }
 
 func isKdump(head []byte) bool {
@@ -117,7 +123,7 @@ func openKdump(r io.ReaderAt, size int64, path string) (*kdumpFile, error) {
 	}
 	k.status = le.Uint32(hdr[hdrOffStatus:])
 	k.blockSize = int64(int32(le.Uint32(hdr[hdrOffBlockSize:])))
-	if k.blockSize < 512 || k.blockSize > maxBlockSize || k.blockSize&(k.blockSize-1) != 0 {
+	if k.blockSize < minBlockSize || k.blockSize > maxBlockSize || k.blockSize&(k.blockSize-1) != 0 {
 		return nil, formatErr(path, hdrOffBlockSize, "kdump block size %d is not a page size", k.blockSize)
 	}
 	k.subHdrSize = int64(int32(le.Uint32(hdr[hdrOffSubHdrSize:])))
@@ -165,7 +171,32 @@ func openKdump(r io.ReaderAt, size int64, path string) (*kdumpFile, error) {
 	}
 	k.descBase = k.rankOf(k.startPFN)
 	k.descCount = k.rankOf(k.endPFN) - k.descBase
+	k.truncated = k.cutShort()
 	return k, nil
+}
+
+// cutShort tells whether the file ends before its last page: the
+// descriptor table runs past the end, the last descriptor points past
+// it, or (flattened) the stream ended before its end marker. Pages are
+// written in pfn order, so the last one is the last to go.
+func (k *kdumpFile) cutShort() bool {
+	if fr, ok := k.r.(*flatReader); ok && fr.cut {
+		return true
+	}
+	if k.descCount == 0 {
+		return false
+	}
+	last := k.dataOff + int64(k.descCount)*pageDescSize
+	if last > k.size {
+		return true
+	}
+	var d [pageDescSize]byte
+	if n, _ := k.r.ReadAt(d[:], last-pageDescSize); n < pageDescSize {
+		return true
+	}
+	off := int64(binary.LittleEndian.Uint64(d[0:]))
+	size := int64(binary.LittleEndian.Uint32(d[8:]))
+	return off >= k.dataOff && off+size > k.size
 }
 
 func (k *kdumpFile) readSubHeader() error {
@@ -254,7 +285,8 @@ func (k *kdumpFile) rankOf(pfn uint64) uint64 {
 
 func (k *kdumpFile) holds(pfn uint64) bool { return pfn >= k.startPFN && pfn < k.endPFN }
 
-func (k *kdumpFile) incomplete() bool { return k.status&flagIncomplete != 0 }
+// incomplete: flagged so by makedumpfile, or found cut short.
+func (k *kdumpFile) incomplete() bool { return k.status&flagIncomplete != 0 || k.truncated }
 
 // pageDesc reads the descriptor of a dumped pfn.
 func (k *kdumpFile) pageDesc(pfn uint64) (off int64, size, flags uint32, err error) {
@@ -308,7 +340,7 @@ func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
 	if size == 0 || int64(size) > k.blockSize*2 || off < k.dataOff {
 		return formatErr(k.path, off, "page descriptor of pfn %#x is damaged (offset %#x, size %d)", pfn, off, size)
 	}
-	if off+int64(size) > k.size {
+	if off+int64(size) > k.size || !k.stored(off, int64(size)) {
 		if k.incomplete() {
 			return ErrLost
 		}
@@ -334,9 +366,16 @@ func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
 		return formatErr(k.path, off, "page data of pfn %#x unreadable: %v", pfn, err)
 	}
 	if err := decompressPage(flags, src, dst); err != nil {
-		return formatErr(k.path, off, "pfn %#x: %v", pfn, err)
+		return damagedPage(k.path, off, pfn, err)
 	}
 	return nil
+}
+
+// stored tells whether a flattened stream cut short holds the n bytes at
+// logical offset off (its gaps are not zeros but lost data).
+func (k *kdumpFile) stored(off, n int64) bool {
+	fr, ok := k.r.(*flatReader)
+	return !ok || !fr.cut || fr.covers(off, n)
 }
 
 // scratchPool holds buffers for compressed page data, which is read,
@@ -360,6 +399,15 @@ func decompressPage(flags uint32, src, dst []byte) error {
 		}
 		defer zlibPool.Put(zr)
 		if _, err := io.ReadFull(zr, dst); err != nil {
+			return fmt.Errorf("zlib page: %v", err)
+		}
+		// The adler32 of the page is checked only when the stream is read
+		// to its end: one more read must find that end, and a good sum.
+		var extra [1]byte
+		if n, err := zr.Read(extra[:]); n != 0 || err != io.EOF {
+			if err == nil || err == io.EOF {
+				return fmt.Errorf("zlib page decompresses to more than %d bytes", len(dst))
+			}
 			return fmt.Errorf("zlib page: %v", err)
 		}
 	case flags&flagLZO != 0:
@@ -434,7 +482,7 @@ func (k *kdumpFile) countLost() uint64 {
 			d := buf[j*pageDescSize:]
 			off := int64(binary.LittleEndian.Uint64(d))
 			sz := binary.LittleEndian.Uint32(d[8:])
-			if (off == 0 && sz == 0) || off+int64(sz) > k.size {
+			if (off == 0 && sz == 0) || off+int64(sz) > k.size || !k.stored(off, int64(sz)) {
 				lost++
 			}
 		}

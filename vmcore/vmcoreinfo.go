@@ -123,8 +123,25 @@ func (vi *VMCoreInfo) OSRelease() string { v, _ := vi.Get("OSRELEASE"); return v
 // BuildID is the vmlinux GNU build-id in hex (5.9+).
 func (vi *VMCoreInfo) BuildID() string { v, _ := vi.Get("BUILD-ID"); return v }
 
-// PageSize is the kernel's page size.
-func (vi *VMCoreInfo) PageSize() (int64, bool) { return vi.dec("PAGESIZE") }
+// Page sizes a kernel uses: 4 KiB (x86, s390) to 64 KiB (arm64, ppc64).
+const (
+	MinPageSize = 4 << 10
+	MaxPageSize = 64 << 10
+)
+
+// PageSize is the kernel's page size. A value that is not a power of two
+// from MinPageSize to MaxPageSize is damage, and not returned: it would
+// size every page read.
+func (vi *VMCoreInfo) PageSize() (int64, bool) {
+	n, ok := vi.dec("PAGESIZE")
+	if !ok || !ValidPageSize(n) {
+		return 0, false
+	}
+	return n, true
+}
+
+// ValidPageSize tells whether n is a page size a kernel uses.
+func ValidPageSize(n int64) bool { return n >= MinPageSize && n <= MaxPageSize && n&(n-1) == 0 }
 
 // KernelOffset is the KASLR slide of the kernel image (0 without KASLR).
 func (vi *VMCoreInfo) KernelOffset() (uint64, bool) { return vi.hex("KERNELOFFSET") }

@@ -105,6 +105,7 @@ func collectInfo(d *vmcore.Dump) dumpInfo {
 	if d.VMCoreInfoErr != nil {
 		info.VMCoreInfoErr = d.VMCoreInfoErr.Error()
 	}
+	info.Warnings = append(info.Warnings, d.Warnings...)
 	info.Release = d.Uts.Release
 	if vi := d.VMCoreInfo; vi != nil {
 		if r := vi.OSRelease(); r != "" {
