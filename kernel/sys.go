@@ -7,7 +7,6 @@ import (
 	"math/bits"
 	"time"
 
-	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/internal/plausible"
 )
 
@@ -265,9 +264,3 @@ func (k *Kernel) memoryBytes() (uint64, error) {
 	}
 	return pages * uint64(k.Dump.PageSize), nil
 }
-
-// FormatUptime renders an uptime as crash does (see incident.FormatUptime).
-func FormatUptime(d time.Duration) string { return incident.FormatUptime(d) }
-
-// FormatMemory renders a byte count as crash's sys does (see incident.FormatMemory).
-func FormatMemory(b uint64) string { return incident.FormatMemory(b) }

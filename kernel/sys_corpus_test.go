@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/internal/crashfmt"
 )
 
 func readCrashSys(t *testing.T, path string) map[string]string {
@@ -44,14 +45,14 @@ func sysFields(t *testing.T, k *Kernel) map[string]string {
 	return map[string]string{
 		"CPUS":         cpus,
 		"DATE":         s.CrashTime.Format("Mon Jan _2 15:04:05 UTC 2006"),
-		"UPTIME":       FormatUptime(s.Uptime),
+		"UPTIME":       crashfmt.Uptime(s.Uptime),
 		"LOAD AVERAGE": fmt.Sprintf("%.2f, %.2f, %.2f", s.LoadAverage[0], s.LoadAverage[1], s.LoadAverage[2]),
 		"TASKS":        fmt.Sprint(s.Tasks),
 		"NODENAME":     s.Nodename,
 		"RELEASE":      s.Release,
 		"VERSION":      s.Version,
 		"MACHINE":      s.Machine,
-		"MEMORY":       FormatMemory(s.MemoryBytes),
+		"MEMORY":       crashfmt.Memory(s.MemoryBytes),
 		"PANIC":        SysPanicField(PanicMessage(recs)),
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ktriage/ktriage/incident"
+	"github.com/ktriage/ktriage/internal/crashfmt"
 )
 
 // Options tune a report.
@@ -179,13 +180,13 @@ func systemRows(in *incident.Incident) [][2]string {
 		add("CPUS", strconv.Itoa(s.CPUs))
 	}
 	if s.MemoryBytes > 0 {
-		add("MEMORY", incident.FormatMemory(s.MemoryBytes))
+		add("MEMORY", crashfmt.Memory(s.MemoryBytes))
 	}
 	if s.CrashTime != nil {
 		add("DATE", s.CrashTime.UTC().Format(time.RFC3339))
 	}
 	if s.UptimeSeconds > 0 {
-		add("UPTIME", incident.FormatUptime(time.Duration(s.UptimeSeconds*float64(time.Second))))
+		add("UPTIME", crashfmt.Uptime(time.Duration(s.UptimeSeconds*float64(time.Second))))
 	}
 	if len(s.LoadAverage) > 0 {
 		var la []string

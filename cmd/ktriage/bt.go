@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ktriage/ktriage/elfcore"
 	"github.com/ktriage/ktriage/kernel"
 )
 
@@ -176,7 +175,7 @@ func stackLabel(s string) string {
 
 // printRegs prints saved registers in crash's layout; a bare iret frame
 // has only RIP, RSP, RFLAGS, CS and SS.
-func printRegs(w io.Writer, r *elfcore.X86_64Regs, iretOnly bool) {
+func printRegs(w io.Writer, r *kernel.Regs, iretOnly bool) {
 	row := func(cells ...string) { fmt.Fprintln(w, "    "+strings.Join(cells, "  ")) }
 	reg := func(name string, v uint64) string { return fmt.Sprintf("%3s: %016x", name, v) }
 	row(reg("RIP", r.RIP), reg("RSP", r.RSP), fmt.Sprintf("RFLAGS: %08x", r.EFLAGS))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ktriage/ktriage/internal/crashfmt"
 	"github.com/ktriage/ktriage/kernel"
 )
 
@@ -95,14 +96,14 @@ func printSys(w io.Writer, s sysJSON, partial bool, files []string) {
 	if s.CrashTime != nil {
 		row("DATE", s.CrashTime.UTC().Format("Mon Jan _2 15:04:05 UTC 2006"))
 	}
-	row("UPTIME", kernel.FormatUptime(time.Duration(s.UptimeSeconds*float64(time.Second))))
+	row("UPTIME", crashfmt.Uptime(time.Duration(s.UptimeSeconds*float64(time.Second))))
 	row("LOAD AVERAGE", fmt.Sprintf("%.2f, %.2f, %.2f", s.LoadAverage[0], s.LoadAverage[1], s.LoadAverage[2]))
 	row("TASKS", fmt.Sprint(s.Tasks))
 	row("NODENAME", s.Nodename)
 	row("RELEASE", s.Release)
 	row("VERSION", s.Version)
 	row("MACHINE", s.Machine)
-	row("MEMORY", kernel.FormatMemory(s.MemoryBytes))
+	row("MEMORY", crashfmt.Memory(s.MemoryBytes))
 	if s.Panic != "" {
 		row("PANIC", kernel.SysPanicField(s.Panic))
 	}

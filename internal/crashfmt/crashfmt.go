@@ -1,4 +1,6 @@
-package incident
+// Package crashfmt renders values the way crash prints them, so ktriage's
+// sys facts read (and compare) the same as crash's.
+package crashfmt
 
 import (
 	"fmt"
@@ -6,10 +8,10 @@ import (
 	"time"
 )
 
-// FormatMemory renders a byte count as crash's sys does ("1 GB", "511.5 MB"):
+// Memory renders a byte count as crash's sys does ("1 GB", "511.5 MB"):
 // from 1000 MiB up it switches to GiB with one decimal, so the 1023.5 MiB a
 // 1 GiB machine reports after firmware holes reads "1 GB".
-func FormatMemory(b uint64) string {
+func Memory(b uint64) string {
 	const mb, gb = 1 << 20, 1 << 30
 	trim := func(f float64, unit string) string {
 		return strings.TrimSuffix(fmt.Sprintf("%.1f", f), ".0") + " " + unit
@@ -20,8 +22,8 @@ func FormatMemory(b uint64) string {
 	return trim(float64(b)/mb, "MB")
 }
 
-// FormatUptime renders an uptime as crash does: "00:00:35" or "2 days, 03:04:05".
-func FormatUptime(d time.Duration) string {
+// Uptime renders an uptime as crash does: "00:00:35" or "2 days, 03:04:05".
+func Uptime(d time.Duration) string {
 	s := int64(d / time.Second)
 	days, s := s/86400, s%86400
 	hms := fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)

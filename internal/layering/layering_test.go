@@ -1,0 +1,88 @@
+// Package layering holds the test that keeps ktriage's dependencies
+// pointing one way (README "Layout", shared DESIGN.md "Packages").
+package layering
+
+import (
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/ktriage/ktriage/"
+
+// allowed lists, for each package of ours, the packages of ours it may
+// import. internal/ helpers may be imported from anywhere; a package not
+// listed here fails the test until its place is decided.
+var allowed = map[string][]string{
+	// The dump side, bottom up.
+	"elfcore": {},
+	"vmcore":  {"elfcore"},
+	"symbols": {"vmcore", "elfcore"},
+	"kernel":  {"symbols", "vmcore", "elfcore"},
+	// The model both front ends fill, and the text-log front end.
+	"incident": {},
+	"textlog":  {"incident"},
+	// Judgement, the straight line from an input to an incident, rendering.
+	"analyzers":                {"incident", "analyzers/pciids"},
+	"analyzers/pciids":         {},
+	"triage":                   {"kernel", "symbols", "vmcore", "elfcore", "textlog", "analyzers", "incident"},
+	"report":                   {"incident"},
+	"crashdir":                 {"triage", "analyzers", "textlog", "incident", "vmcore"},
+	"cmd/ktriage":              {"triage", "kernel", "symbols", "vmcore", "textlog", "analyzers", "incident", "report", "crashdir"},
+	"elfcore/internal/cutcore": {"elfcore"},
+}
+
+// internalMay lists what internal helpers may import: test tooling that
+// cuts fixtures reads dumps; the rest import nothing of ours.
+var internalMay = map[string][]string{
+	"internal/cutdump": {"kernel", "symbols", "vmcore", "elfcore"},
+}
+
+func TestImportsPointOneWay(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"...").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, ok := strings.CutPrefix(fields[0], module)
+		if !ok {
+			continue
+		}
+		var may []string
+		switch {
+		case strings.HasPrefix(pkg, "internal/"):
+			may = internalMay[pkg]
+		default:
+			var listed bool
+			if may, listed = allowed[pkg]; !listed {
+				t.Errorf("%s is in no layer: add it to the allowed table (and the README's layout)", pkg)
+				continue
+			}
+		}
+		var bad []string
+		for _, imp := range fields[1:] {
+			dep, ours := strings.CutPrefix(imp, module)
+			if !ours || strings.HasPrefix(dep, "internal/") {
+				continue
+			}
+			if !contains(may, dep) {
+				bad = append(bad, dep)
+			}
+		}
+		sort.Strings(bad)
+		if len(bad) > 0 {
+			t.Errorf("%s imports %s: against the layering (it may import %v)", pkg, strings.Join(bad, ", "), may)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
