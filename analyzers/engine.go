@@ -55,6 +55,7 @@ func Run(in *incident.Incident, rb *Rulebook) []incident.Finding {
 		}
 		ranked = append(ranked, rankedFinding{finding: r.finding(v, m, det), rule: r, m: m})
 	}
+	ranked = dropReplaced(ranked)
 	sort.SliceStable(ranked, func(i, j int) bool { return ranked[i].less(ranked[j]) })
 	out := make([]incident.Finding, len(ranked))
 	for i, f := range ranked {
@@ -66,6 +67,27 @@ func Run(in *incident.Incident, rb *Rulebook) []incident.Finding {
 // Analyze runs the rulebook and stores the findings in the incident.
 func Analyze(in *incident.Incident, rb *Rulebook) {
 	in.Findings = Run(in, rb)
+}
+
+// dropReplaced removes the findings of rules that a fired rule says it
+// contradicts (its `replaces`); nothing else is ever hidden.
+func dropReplaced(ranked []rankedFinding) []rankedFinding {
+	gone := map[string]bool{}
+	for _, f := range ranked {
+		for _, id := range f.rule.Replaces {
+			gone[id] = true
+		}
+	}
+	if len(gone) == 0 {
+		return ranked
+	}
+	out := ranked[:0]
+	for _, f := range ranked {
+		if !gone[f.rule.ID] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 type rankedFinding struct {
@@ -88,13 +110,25 @@ func (a rankedFinding) less(b rankedFinding) bool {
 	if a.tier() != b.tier() {
 		return a.tier() < b.tier()
 	}
+	// The verdict is the most severe well-founded finding: a guess (low
+	// confidence) never leads one the evidence supports.
+	if wa, wb := a.finding.Confidence != "low", b.finding.Confidence != "low"; wa != wb {
+		return wa
+	}
+	// A team's rule adds to the built-in findings; it takes the lead only by
+	// naming what it replaces.
+	if ba, bb := a.rule.isBuiltin(), b.rule.isBuiltin(); ba != bb {
+		return ba
+	}
 	if sa, sb := severities[a.finding.Severity], severities[b.finding.Severity]; sa != sb {
 		return sa < sb
 	}
-	if ca, cb := confidences[a.finding.Confidence], confidences[b.finding.Confidence]; ca != cb {
-		return ca < cb
+	// A rule that matched more of the crash (the known bug with its stack)
+	// before the class it belongs to (any NULL dereference).
+	if a.m.conditions != b.m.conditions {
+		return a.m.conditions > b.m.conditions
 	}
-	return a.m.conditions > b.m.conditions
+	return confidences[a.finding.Confidence] < confidences[b.finding.Confidence]
 }
 
 type matchResult struct {
@@ -167,11 +201,11 @@ func (r *Rule) match(v *view) (matchResult, bool) {
 		ok([]string{"backtrace: " + strings.Join(hit.fns[:min(within, len(hit.fns))], " ← ")}, hit.crash)
 	}
 	if len(c.hardware) > 0 {
-		ev, found := v.matchHardware(c.hardware)
+		ev, prev, found := v.matchHardware(c.hardware)
 		if !found {
 			return m, false
 		}
-		ok(ev, v.in.Panic != nil && hardwarePanic.MatchString(v.in.Panic.Message))
+		ok(ev, !prev && v.in.Panic != nil && hardwarePanic.MatchString(v.in.Panic.Message))
 	}
 	if t := mt.Tasks; t != nil {
 		ev, found := v.matchTasks(t)
@@ -227,8 +261,13 @@ func (v *view) matchKinds(kinds []string) (evidence []string, crash, found bool)
 	return dedupe(evidence), crash, found
 }
 
-func (v *view) matchHardware(fields map[string]pattern) ([]string, bool) {
+func (v *view) matchHardware(fields map[string]pattern) (evidence []string, prevBoot, found bool) {
 	for _, h := range v.in.HardwareErrs {
+		// A previous boot's record answers only a rule that asks for one
+		// by source.
+		if _, bySource := fields["source"]; previousBoot(h) && !bySource {
+			continue
+		}
 		all := true
 		for k, re := range fields {
 			if !re.match(hardwareField(h, k)) {
@@ -244,10 +283,10 @@ func (v *view) matchHardware(fields map[string]pattern) ([]string, bool) {
 				}
 				ev = append(ev, strings.TrimSpace(l))
 			}
-			return ev, true
+			return ev, previousBoot(h), true
 		}
 	}
-	return nil, false
+	return nil, false, false
 }
 
 func hardwareField(h incident.HardwareError, key string) string {
@@ -369,6 +408,7 @@ func (r *Rule) finding(v *view, m matchResult, det *Detection) incident.Finding 
 	if det != nil && det.Summary != "" {
 		f.Summary = det.Summary
 	}
+	f.Evidence = append(f.Evidence, sysctlEvidence(v.in, r)...)
 	for _, c := range r.Commands {
 		f.Commands = append(f.Commands, expand(c))
 	}
@@ -377,4 +417,26 @@ func (r *Rule) finding(v *view, m matchResult, det *Detection) incident.Finding 
 		f.Applies, f.AppliesNote = vr.applies, vr.note
 	}
 	return f
+}
+
+var sysctlName = lazyre.New(`\b(?:kernel|vm)\.[a-z_]+\b`)
+
+// sysctlEvidence quotes the values, read from the dump, of the settings the
+// rule speaks of: a setting is named as a cause on its value, not on the
+// rule's say-so.
+func sysctlEvidence(in *incident.Incident, r *Rule) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, text := range append([]string{r.Title, r.Cause}, r.Commands...) {
+		for _, name := range sysctlName.FindAllString(text, -1) {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			if val, ok := in.Sysctl(name); ok {
+				out = append(out, fmt.Sprintf("%s = %d (read from the dump)", name, val))
+			}
+		}
+	}
+	return out
 }

@@ -281,7 +281,7 @@ func detectHungClass(v *view, class HungClass) *Detection {
 		return nil
 	}
 	d := &Detection{
-		Evidence: g.evidence(),
+		Evidence: append(hungEvidence(v, g), g.evidence()...),
 		Facts: map[string]string{
 			"tasks":   strconv.Itoa(len(g.Tasks)),
 			"comms":   g.comms(),
@@ -289,8 +289,11 @@ func detectHungClass(v *view, class HungClass) *Detection {
 		},
 		Crash: v.escalation == incident.KindHungTask,
 	}
-	if !anyStack(g.Tasks) {
+	switch {
+	case !anyStack(g.Tasks):
 		d.Confidence = "low" // classified by thread name alone
+	case v.hungWeak:
+		d.Confidence = "medium" // in D state, for how long unknown
 	}
 	if class == HungFrozenFS {
 		frozen := v.in.FrozenMounts()
@@ -341,4 +344,66 @@ func anyStack(tasks []incident.BlockedTask) bool {
 		}
 	}
 	return false
+}
+
+// defaultHungTimeout is the kernel's CONFIG_DEFAULT_HUNG_TASK_TIMEOUT, used
+// only when the dump does not give the setting, and said so.
+const defaultHungTimeout = 120
+
+// hungTasks returns the D tasks shown to have waited longer than
+// hung_task_timeout_secs, with the evidence for each: the log's own
+// "blocked for more than N seconds" notice, or the task's scheduler
+// timestamps in the dump against the timeout read from the dump. A task
+// that was merely in D state when the kernel crashed (a kworker waiting
+// 30 ms for an RCU grace period) is not hung.
+func hungTasks(in *incident.Incident) (tasks []incident.BlockedTask, why map[int]string, weak bool) {
+	notices := map[int]string{}
+	for _, r := range in.Reports {
+		if r.Kind == incident.KindHungTask && r.PID != nil && strings.Contains(r.Message, "blocked for more than") {
+			if _, dup := notices[*r.PID]; !dup {
+				notices[*r.PID] = logLine{r.Message, r.FirstLine}.String()
+			}
+		}
+	}
+	limit, note := float64(defaultHungTimeout), fmt.Sprintf("the kernel's default hung_task_timeout_secs (%d s; the setting was not read from the dump)", defaultHungTimeout)
+	if t, ok := in.Sysctl("kernel.hung_task_timeout_secs"); ok {
+		if t > 0 {
+			limit, note = float64(t), fmt.Sprintf("kernel.hung_task_timeout_secs = %d (read from the dump)", t)
+		} else {
+			note = fmt.Sprintf("%d s (kernel.hung_task_timeout_secs = 0 in the dump: the detector was off)", defaultHungTimeout)
+		}
+	}
+	var out []incident.BlockedTask
+	why = map[int]string{}
+	for _, t := range in.UninterruptibleTasks() {
+		name := t.Comm + ":" + strconv.Itoa(t.PID)
+		switch {
+		case notices[t.PID] != "":
+			why[t.PID] = name + " reported by the kernel — " + notices[t.PID]
+		case t.BlockedSeconds != nil && t.BlockedFrom != "" && *t.BlockedSeconds >= limit:
+			why[t.PID] = fmt.Sprintf("%s blocked %.1f s (%s) ≥ %s", name, *t.BlockedSeconds, t.BlockedFrom, note)
+		case t.BlockedFrom == "" && in.Source.Kind != "vmcore":
+			// A log's task dump (the hung-task detector's or sysrq-w's)
+			// shows the task in D state but not for how long.
+			why[t.PID] = name + " in D state in a task dump the kernel printed; the log gives no blocked time"
+			weak = true
+		default:
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, why, weak
+}
+
+// hungEvidence quotes why the group's tasks count as hung, a few of them.
+func hungEvidence(v *view, g *HungGroup) []string {
+	var ev []string
+	for i, t := range g.Tasks {
+		if i == 3 {
+			ev = append(ev, fmt.Sprintf("… and %d more tasks blocked as long", len(g.Tasks)-3))
+			break
+		}
+		ev = append(ev, v.hungWhy[t.PID])
+	}
+	return ev
 }

@@ -34,6 +34,10 @@ type Rule struct {
 	// proves each text pattern against them, and the tests run them
 	// through the log reader and the engine.
 	Examples []string `yaml:"examples,omitempty"`
+	// Replaces names rules this one contradicts: when it fires, their
+	// findings are dropped. Without it a team's rule ranks after the
+	// built-in findings of the same standing and hides none of them.
+	Replaces []string `yaml:"replaces,omitempty"`
 
 	// File is where the rule was read from ("builtin:rules/seed.yaml").
 	File string `yaml:"-"`
@@ -243,6 +247,11 @@ func (r *Rule) check() []string {
 	for _, v := range r.Versions {
 		p = append(p, v.check()...)
 	}
+	for _, id := range r.Replaces {
+		if !idPattern.MatchString(id) || id == r.ID {
+			p = append(p, fmt.Sprintf("replaces %q: not another rule's id", id))
+		}
+	}
 	p = append(p, r.checkExamples(c)...)
 	if len(p) == 0 {
 		r.compiled = c
@@ -258,6 +267,9 @@ func (m Match) empty() bool {
 // isContext reports whether the rule states a circumstance (a sysctl that
 // escalated a crash, a taint) rather than a cause: never the verdict.
 func (r *Rule) isContext() bool { return r.Role == "context" }
+
+// isBuiltin reports whether the rule ships inside ktriage (not a team's).
+func (r *Rule) isBuiltin() bool { return strings.HasPrefix(r.File, "builtin:") }
 
 // checkExamples proves the text conditions against the rule's examples: a
 // pattern no example matches is a pattern nobody has seen match.

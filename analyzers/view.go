@@ -23,7 +23,15 @@ type view struct {
 	stacks []reportStack
 
 	lines []logLine
-	tasks []incident.BlockedTask
+	// tasks are the D tasks shown to have been blocked longer than
+	// hung_task_timeout_secs; hungWhy says how, per pid.
+	tasks   []incident.BlockedTask
+	hungWhy map[int]string
+	// hungWeak: some of tasks are known to be in D state, not for how long.
+	hungWeak bool
+	// prevBoot holds the lines of records firmware kept from an earlier
+	// boot (ACPI BERT): never evidence about this boot.
+	prevBoot map[string]bool
 	// escalation is the report kind the panic escalated ("hung-task" for
 	// "hung_task: blocked tasks"), or "".
 	escalation string
@@ -66,7 +74,15 @@ var escalations = []struct {
 }
 
 func newView(in *incident.Incident) *view {
-	v := &view{in: in, kernel: KernelOf(in), crashKinds: map[string]bool{}, crashLines: map[string]bool{}}
+	v := &view{in: in, kernel: KernelOf(in), crashKinds: map[string]bool{}, crashLines: map[string]bool{},
+		prevBoot: map[string]bool{}}
+	for _, h := range in.HardwareErrs {
+		if previousBoot(h) {
+			for _, l := range h.Lines {
+				v.prevBoot[strings.TrimSpace(l)] = true
+			}
+		}
+	}
 	if p := in.Panic; p != nil {
 		v.crashMessages = append(v.crashMessages, p.Message)
 		v.crashLines[p.Message] = true
@@ -97,7 +113,7 @@ func newView(in *incident.Incident) *view {
 	}
 	seen := map[string]bool{}
 	add := func(text string, line int) {
-		if text == "" || seen[text] {
+		if text == "" || seen[text] || v.prevBoot[strings.TrimSpace(text)] {
 			return
 		}
 		seen[text] = true
@@ -115,8 +131,14 @@ func newView(in *incident.Incident) *view {
 	if in.Panic != nil {
 		add(in.Panic.Message, 0)
 	}
-	v.tasks = in.UninterruptibleTasks()
+	v.tasks, v.hungWhy, v.hungWeak = hungTasks(in)
 	return v
+}
+
+// previousBoot reports whether a hardware error is a record of an earlier
+// boot (firmware's Boot Error Record Table), not an error of this one.
+func previousBoot(h incident.HardwareError) bool {
+	return h.Source == "BERT" || h.Fields["previous_boot"] == "true"
 }
 
 // addStack records a backtrace. A frame printed with "?" is

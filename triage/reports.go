@@ -30,5 +30,19 @@ func reportsFromLog(in *incident.Incident) {
 	// Stacks of hung tasks the log reported but the dump could not give.
 	if len(in.BlockedTasks) == 0 {
 		in.BlockedTasks = ex.BlockedTasks
+		return
+	}
+	// A dump task whose stack could not be unwound (pages missing) keeps
+	// the one the kernel printed for it, if it did.
+	printed := map[int][]incident.Frame{}
+	for _, t := range ex.BlockedTasks {
+		if len(t.Backtrace) > 0 {
+			printed[t.PID] = t.Backtrace
+		}
+	}
+	for i, t := range in.BlockedTasks {
+		if bt := printed[t.PID]; len(t.Backtrace) == 0 && bt != nil {
+			in.BlockedTasks[i].Backtrace = bt
+		}
 	}
 }

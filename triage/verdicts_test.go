@@ -1,0 +1,92 @@
+package triage
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// Issue 15's wrong verdicts on the Debian 6.12 dumps, each pinned.
+
+func findingIDs(in *incident.Incident) []string {
+	var ids []string
+	for _, f := range in.Findings {
+		ids = append(ids, f.ID)
+	}
+	return ids
+}
+
+func loadAnalyzed(t *testing.T, path string) *incident.Incident {
+	t.Helper()
+	in, err := LoadDump([]string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyze(t, in)
+	return in
+}
+
+// An oops 4 s after boot: a kworker waiting 0.03 s for an RCU grace period
+// is in D state, not hung; hung_task_timeout_secs is read from the dump.
+func TestNoHungTaskFromAShortDWait(t *testing.T) {
+	in := loadAnalyzed(t, "../testdata/dumps-6.12/oops-null-qemu-kdump-zlib.vmcore")
+	if v, ok := in.Sysctl("kernel.hung_task_timeout_secs"); !ok || v != 120 {
+		t.Errorf("hung_task_timeout_secs %d (read %v), want 120 from the dump", v, ok)
+	}
+	if len(in.BlockedTasks) != 1 || in.BlockedTasks[0].BlockedSeconds == nil || *in.BlockedTasks[0].BlockedSeconds > 1 ||
+		!strings.Contains(in.BlockedTasks[0].BlockedFrom, "last_arrival") {
+		t.Fatalf("blocked tasks %+v: want the kworker, blocked well under a second, measured from last_arrival", in.BlockedTasks)
+	}
+	for _, f := range in.Findings {
+		if strings.HasPrefix(f.ID, "hung-task") {
+			t.Errorf("%s on a task blocked %.3f s: %q", f.ID, *in.BlockedTasks[0].BlockedSeconds, f.Evidence)
+		}
+	}
+	if in.Findings[0].ID != "null-pointer-dereference" {
+		t.Errorf("verdict %v", findingIDs(in))
+	}
+}
+
+// The 6.12 double fault: RSP 14.4 KiB inside its 16 KiB stack is not an
+// overflow; the finding says so with the bounds and the RSP.
+func TestDoubleFaultInsideStackIsNotOverflow(t *testing.T) {
+	in := loadAnalyzed(t, "../testdata/dumps-6.12/double-fault-qemu-kdump-zlib.vmcore")
+	if slices.Contains(findingIDs(in), "stack-overflow") {
+		t.Fatalf("stack overflow claimed: %v", findingIDs(in))
+	}
+	f := in.Findings[0]
+	if f.ID != "double-fault" {
+		t.Fatalf("verdict %v", findingIDs(in))
+	}
+	ev := strings.Join(f.Evidence, "\n")
+	for _, want := range []string{"0xff32d0be0047b9c0", "0xff32d0be00478000..0xff32d0be0047c000", "14.4 KiB"} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("evidence lacks %s:\n%s", want, ev)
+		}
+	}
+	if st := in.Panic.TaskStack; st == nil || st.Hi-st.Lo != 16<<10 {
+		t.Errorf("task stack %+v", st)
+	}
+}
+
+// A stack pointer at the end of the task's stack, or in the guard page
+// below it, is an overflow: the same dump with the report's RSP moved.
+func TestDoubleFaultAtStackEndIsOverflow(t *testing.T) {
+	for _, rsp := range []string{"ff32d0be00478010", "ff32d0be00477f80"} {
+		in, err := LoadDump([]string{"../testdata/dumps-6.12/double-fault-qemu-kdump-zlib.vmcore"}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range in.Reports {
+			for j, l := range in.Reports[i].Lines {
+				in.Reports[i].Lines[j] = strings.ReplaceAll(l, "ff32d0be0047b9c0", rsp)
+			}
+		}
+		analyze(t, in)
+		if f := in.Findings[0]; f.ID != "stack-overflow" || f.Confidence != "high" || !strings.Contains(strings.Join(f.Evidence, "\n"), "0x"+rsp) {
+			t.Errorf("RSP %s: verdict %s/%s %q", rsp, f.ID, f.Confidence, f.Evidence)
+		}
+	}
+}
