@@ -347,14 +347,14 @@ func TestFleetTree(t *testing.T) {
 	if !skipped {
 		t.Errorf("inventory.bin is neither dump nor log, but is not listed as skipped: %v", res.Skipped)
 	}
-	for _, format := range Formats {
-		var b strings.Builder
-		if err := WriteReport(&b, res, format); err != nil {
-			t.Errorf("%s report: %v", format, err)
-		}
-		if !strings.Contains(b.String(), "not a crash dump") {
-			t.Errorf("%s report does not name the broken dump", format)
-		}
+	// The fleet views (report/fleet) show each row's status; the broken
+	// dump's must say what is wrong with it.
+	named := false
+	for _, r := range res.Results {
+		named = named || r.Row.Failed() && strings.Contains(r.Row.Status, "not a crash dump")
+	}
+	if !named {
+		t.Error("no failed row names the broken dump (\"not a crash dump\")")
 	}
 
 	// A rerun with the store analyzes nothing again.

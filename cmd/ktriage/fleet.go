@@ -18,6 +18,7 @@ import (
 	"github.com/ktriage/ktriage/crashdir"
 	"github.com/ktriage/ktriage/internal/termsafe"
 	"github.com/ktriage/ktriage/report"
+	fleetreport "github.com/ktriage/ktriage/report/fleet"
 )
 
 func init() {
@@ -57,7 +58,7 @@ func (o *fleetOptions) registerStore(cmd *cobra.Command) {
 }
 
 func (o *fleetOptions) registerOutput(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.format, "format", "text", "report format: "+strings.Join(crashdir.Formats, ", "))
+	cmd.Flags().StringVar(&o.format, "format", "text", "report format: "+strings.Join(fleetreport.Formats, ", "))
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the report to FILE instead of standard output")
 }
 
@@ -105,7 +106,7 @@ names them), 130 when interrupted.`,
 // (crashdir.IsCrashDir).
 func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if !validFleetFormat(o.format) {
-		return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(crashdir.Formats, ", "))
+		return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(fleetreport.Formats, ", "))
 	}
 	o.roots = dirs
 	if o.output != "" {
@@ -144,7 +145,7 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if res == nil {
 		return runErr
 	}
-	write := func(w io.Writer) error { return crashdir.WriteReport(w, res, o.format) }
+	write := func(w io.Writer) error { return fleetreport.WriteReport(w, res, o.format) }
 	if o.singleReport && len(res.Results) == 1 && res.Results[0].Incident != nil {
 		format := o.format
 		if format == "jsonl" {
@@ -178,7 +179,7 @@ func commandContext(cmd *cobra.Command) context.Context {
 }
 
 func validFleetFormat(f string) bool {
-	for _, ok := range crashdir.Formats {
+	for _, ok := range fleetreport.Formats {
 		if f == ok {
 			return true
 		}
@@ -252,7 +253,7 @@ func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, e
 }
 
 func newHistoryCmd() *cobra.Command {
-	cmd := newStoreReportCmd("history", "List every crash the results store holds, oldest first", crashdir.WriteHistory)
+	cmd := newStoreReportCmd("history", "List every crash the results store holds, oldest first", fleetreport.WriteHistory)
 	cmd.Flags().String("show", "", "write the full stored report of one crash, named by its path (as listed) or key")
 	return cmd
 }
@@ -299,7 +300,7 @@ func showStored(cmd *cobra.Command, o *fleetOptions, name string) error {
 
 func newSummaryCmd() *cobra.Command {
 	return newStoreReportCmd("summary", "Summarize the results store: crashes grouped by title and by finding",
-		crashdir.WriteSummary)
+		fleetreport.WriteSummary)
 }
 
 // newStoreReportCmd makes a command that answers from the store alone.
@@ -311,7 +312,7 @@ func newStoreReportCmd(name, short string, write func(io.Writer, *crashdir.Fleet
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !validFleetFormat(o.format) {
-				return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(crashdir.Formats, ", "))
+				return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(fleetreport.Formats, ", "))
 			}
 			if f := cmd.Flags().Lookup("show"); f != nil && f.Value.String() != "" {
 				return showStored(cmd, o, f.Value.String())

@@ -28,8 +28,9 @@ var allowed = map[string][]string{
 	"analyzers/pciids":         {},
 	"triage":                   {"kernel", "symbols", "vmcore", "elfcore", "textlog", "analyzers", "incident"},
 	"report":                   {"incident"},
+	"report/fleet":             {"crashdir", "incident"}, // views of a batch
 	"crashdir":                 {"triage", "analyzers", "textlog", "incident", "vmcore"},
-	"cmd/ktriage":              {"triage", "kernel", "symbols", "vmcore", "textlog", "analyzers", "incident", "report", "crashdir"},
+	"cmd/ktriage":              {"triage", "kernel", "symbols", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir"},
 	"elfcore/internal/cutcore": {"elfcore"},
 }
 

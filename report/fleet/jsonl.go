@@ -1,9 +1,10 @@
-package crashdir
+package fleet
 
 import (
 	"encoding/json"
 	"io"
 
+	"github.com/ktriage/ktriage/crashdir"
 	"github.com/ktriage/ktriage/incident"
 )
 
@@ -12,12 +13,12 @@ import (
 // the batch's row under "fleet".
 type jsonLine struct {
 	*incident.Incident
-	Fleet *Row `json:"fleet"`
+	Fleet *crashdir.Row `json:"fleet"`
 }
 
 // writeJSONLines writes one JSON object per crash. A crash that failed has
 // no incident: its line carries the source path and the row only.
-func writeJSONLines(w io.Writer, res *FleetResult) error {
+func writeJSONLines(w io.Writer, res *crashdir.FleetResult) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for i := range res.Results {
@@ -38,7 +39,7 @@ func writeJSONLines(w io.Writer, res *FleetResult) error {
 }
 
 // writeSummaryJSON writes the summary as one JSON object.
-func writeSummaryJSON(w io.Writer, res *FleetResult) error {
+func writeSummaryJSON(w io.Writer, res *crashdir.FleetResult) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(res.Summary)

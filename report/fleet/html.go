@@ -1,4 +1,4 @@
-package crashdir
+package fleet
 
 import (
 	_ "embed"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/ktriage/ktriage/crashdir"
 )
 
 //go:embed fleet.html.tmpl
@@ -41,9 +43,9 @@ const (
 
 type htmlPage struct {
 	Headline, Period, Generated string
-	S                           Summary
+	S                           crashdir.Summary
 	Rows                        []htmlRow
-	Skipped                     []Skipped
+	Skipped                     []crashdir.Skipped
 	Charts                      []htmlChart
 	Bucket                      string // "day" or "week"
 	FirstBucket, LastBucket     string
@@ -53,7 +55,7 @@ type htmlPage struct {
 }
 
 type htmlRow struct {
-	Row
+	crashdir.Row
 	DisplayTitle, StatusClass, StatusWord string
 }
 
@@ -70,7 +72,7 @@ type htmlBar struct {
 	Tip        string
 }
 
-func writeHTML(w io.Writer, res *FleetResult, show sections) error {
+func writeHTML(w io.Writer, res *crashdir.FleetResult, show sections) error {
 	p := htmlPage{Headline: headline(res), Period: period(res.Summary), S: res.Summary, Skipped: res.Skipped,
 		ShowRows: show&showRows != 0, ShowGroups: show&showGroups != 0, ShowProblems: show&showProblems != 0,
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
@@ -80,7 +82,7 @@ func writeHTML(w io.Writer, res *FleetResult, show sections) error {
 		switch {
 		case r.Failed():
 			class = "failed"
-		case r.LogOnly(), r.Status == StatusInterrupted:
+		case r.LogOnly(), r.Status == crashdir.StatusInterrupted:
 			class = "log-only"
 		}
 		p.Rows = append(p.Rows, htmlRow{Row: r, DisplayTitle: titleOf(&r), StatusClass: class, StatusWord: statusWord(&r)})
@@ -92,7 +94,7 @@ func writeHTML(w io.Writer, res *FleetResult, show sections) error {
 // charts draws, per title, the crashes per day (per week over long spans)
 // on one shared time axis, the whole fleet first. Each row is scaled to its
 // own peak so a rare crash stays visible; the count beside it gives scale.
-func (p *htmlPage) charts(s Summary) {
+func (p *htmlPage) charts(s crashdir.Summary) {
 	if s.First.IsZero() {
 		return
 	}

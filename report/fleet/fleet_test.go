@@ -1,29 +1,31 @@
-package crashdir
+package fleet
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ktriage/ktriage/crashdir"
 )
 
 // hostileResult is a batch whose kernel strings try to break every format.
-func hostileResult() *FleetResult {
+func hostileResult() *crashdir.FleetResult {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	rows := []Row{
+	rows := []crashdir.Row{
 		{Key: "a", Path: "/var/crash/<img src=x onerror=alert(1)>/vmcore", Host: "h|1", Release: "6.1.0-56",
-			Time: t0, Status: StatusOK, Title: "BUG: <script>alert(1)</script> in `evil_fn` | *x*",
-			Findings: []FindingRef{{ID: "f1", Title: "Finding <b>bold</b>", Severity: "high", Applies: "affected"}}},
+			Time: t0, Status: crashdir.StatusOK, Title: "BUG: <script>alert(1)</script> in `evil_fn` | *x*",
+			Findings: []crashdir.FindingRef{{ID: "f1", Title: "Finding <b>bold</b>", Severity: "high", Applies: "affected"}}},
 		{Key: "b", Path: "/var/crash/b/vmcore", Host: "h2", Release: "6.1.0-57", Time: t0.Add(48 * time.Hour),
-			Status: StatusOK, Title: "BUG: <script>alert(1)</script> in `evil_fn` | *x*",
-			Findings: []FindingRef{{ID: "f1", Title: "Finding <b>bold</b>", Severity: "high", Applies: "fixed"}}},
-		{Key: "c", Path: "/var/crash/c/vmcore", Status: statusFailed + "not a crash dump: <script>"},
+			Status: crashdir.StatusOK, Title: "BUG: <script>alert(1)</script> in `evil_fn` | *x*",
+			Findings: []crashdir.FindingRef{{ID: "f1", Title: "Finding <b>bold</b>", Severity: "high", Applies: "fixed"}}},
+		{Key: "c", Path: "/var/crash/c/vmcore", Status: "failed: " + "not a crash dump: <script>"},
 	}
-	res := &FleetResult{Skipped: []Skipped{{Path: "/x/<y>", Reason: "neither"}}}
+	res := &crashdir.FleetResult{Skipped: []crashdir.Skipped{{Path: "/x/<y>", Reason: "neither"}}}
 	for _, r := range rows {
-		res.Results = append(res.Results, Result{Row: r})
+		res.Results = append(res.Results, crashdir.Result{Row: r})
 	}
-	res.Summary = Summarize(res.Rows())
+	res.Summary = crashdir.Summarize(res.Rows())
 	return res
 }
 
@@ -86,7 +88,7 @@ func TestJSONLinesKeepTheIncidentContract(t *testing.T) {
 		var v struct {
 			Title  string         `json:"title"`
 			Source map[string]any `json:"source"`
-			Fleet  Row            `json:"fleet"`
+			Fleet  crashdir.Row   `json:"fleet"`
 		}
 		if err := json.Unmarshal([]byte(l), &v); err != nil {
 			t.Fatalf("bad JSON line %s: %v", l, err)
@@ -130,17 +132,17 @@ func TestSince(t *testing.T) {
 		"2026-11-01":           time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
 		"2026-11-01T10:00:00Z": time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC),
 	} {
-		if got, err := ParseSince(in, now); err != nil || !got.Equal(want) {
+		if got, err := crashdir.ParseSince(in, now); err != nil || !got.Equal(want) {
 			t.Errorf("ParseSince(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "yesterday", "-3d", "d", "2026-13-01"} {
-		if _, err := ParseSince(bad, now); err == nil {
+		if _, err := crashdir.ParseSince(bad, now); err == nil {
 			t.Errorf("ParseSince(%q) accepted", bad)
 		}
 	}
 	rows := hostileResult().Rows()
-	if got := Since(rows, time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)); len(got) != 1 || got[0].Key != "b" {
+	if got := crashdir.Since(rows, time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)); len(got) != 1 || got[0].Key != "b" {
 		t.Errorf("Since kept %+v, want only the row of the 22nd", got)
 	}
 }

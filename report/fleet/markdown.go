@@ -1,8 +1,10 @@
-package crashdir
+package fleet
 
 import (
 	"io"
 	"strings"
+
+	"github.com/ktriage/ktriage/crashdir"
 )
 
 // mdCell escapes what would break a Markdown table cell or start markup:
@@ -13,12 +15,12 @@ func mdCell(s string) string {
 	return r.Replace(s)
 }
 
-func writeMarkdown(w io.Writer, res *FleetResult, show sections) error {
+func writeMarkdown(w io.Writer, res *crashdir.FleetResult, show sections) error {
 	s := res.Summary
 	ew := &errWriter{w: w}
 	ew.printf("# Fleet crash report\n\n%s.", headline(res))
 	if p := period(s); p != "" {
-		ew.printf(" Crash times %s.", p)
+		ew.printf(" crashdir.Crash times %s.", p)
 	}
 	ew.printf("\n")
 	if show&showGroups != 0 {
@@ -54,7 +56,7 @@ func writeMarkdown(w io.Writer, res *FleetResult, show sections) error {
 			}
 		}
 		if len(res.Skipped) > 0 {
-			ew.printf("\n## Skipped files\n\n")
+			ew.printf("\n## crashdir.Skipped files\n\n")
 			for _, sk := range res.Skipped {
 				ew.printf("- %s: %s\n", mdCell(sk.Path), mdCell(sk.Reason))
 			}

@@ -1,4 +1,4 @@
-package crashdir
+package fleet
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ktriage/ktriage/crashdir"
 )
 
 // Formats are the fleet report formats WriteReport knows.
@@ -23,22 +25,22 @@ const (
 
 // WriteReport renders a batch: a row per crash, the summary by title and by
 // finding, and the dumps that could not be read.
-func WriteReport(w io.Writer, res *FleetResult, format string) error {
+func WriteReport(w io.Writer, res *crashdir.FleetResult, format string) error {
 	return render(w, res, format, showAll)
 }
 
 // WriteHistory renders only the crash rows (`ktriage history`).
-func WriteHistory(w io.Writer, res *FleetResult, format string) error {
+func WriteHistory(w io.Writer, res *crashdir.FleetResult, format string) error {
 	return render(w, res, format, showRows)
 }
 
 // WriteSummary renders only the groups and problems (`ktriage summary`);
-// in JSON Lines it is one object, the Summary.
-func WriteSummary(w io.Writer, res *FleetResult, format string) error {
+// in JSON Lines it is one object, the crashdir.Summary.
+func WriteSummary(w io.Writer, res *crashdir.FleetResult, format string) error {
 	return render(w, res, format, showGroups|showProblems)
 }
 
-func render(w io.Writer, res *FleetResult, format string, show sections) error {
+func render(w io.Writer, res *crashdir.FleetResult, format string, show sections) error {
 	switch format {
 	case "text", "":
 		return writeText(w, res, show)
@@ -56,7 +58,7 @@ func render(w io.Writer, res *FleetResult, format string, show sections) error {
 }
 
 // headline is the batch in one sentence.
-func headline(res *FleetResult) string {
+func headline(res *crashdir.FleetResult) string {
 	s := res.Summary
 	if res.FromStore {
 		return fmt.Sprintf("%d crashes in the store: %d from the log only, %d failed", s.Total, s.LogOnly, s.Failed)
@@ -69,7 +71,7 @@ func headline(res *FleetResult) string {
 	return line
 }
 
-func period(s Summary) string {
+func period(s crashdir.Summary) string {
 	if s.First.IsZero() {
 		return ""
 	}
@@ -100,17 +102,17 @@ func orDash(s string) string {
 func joinOrDash(xs []string) string { return orDash(strings.Join(xs, ", ")) }
 
 // titleOf is a row's title for tables.
-func titleOf(r *Row) string {
+func titleOf(r *crashdir.Row) string {
 	switch {
 	case r.Title != "":
 		return r.Title
 	case r.Failed():
 		return "-"
 	}
-	return NoTitle
+	return crashdir.NoTitle
 }
 
-func writeText(w io.Writer, res *FleetResult, show sections) error {
+func writeText(w io.Writer, res *crashdir.FleetResult, show sections) error {
 	s := res.Summary
 	ew := &errWriter{w: w}
 	ew.printf("%s\n", headline(res))
@@ -137,7 +139,7 @@ func writeText(w io.Writer, res *FleetResult, show sections) error {
 	return ew.err
 }
 
-func writeTextGroups(ew *errWriter, s Summary) {
+func writeTextGroups(ew *errWriter, s crashdir.Summary) {
 	ew.printf("\nBY TITLE\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "COUNT\tHOSTS\tKERNELS\tFIRST SEEN\tLAST SEEN\tTITLE")
@@ -162,7 +164,7 @@ func writeTextGroups(ew *errWriter, s Summary) {
 	}
 }
 
-func writeTextProblems(ew *errWriter, res *FleetResult) {
+func writeTextProblems(ew *errWriter, res *crashdir.FleetResult) {
 	s := res.Summary
 	if len(s.Broken) > 0 {
 		ew.printf("\nDUMPS THAT COULD NOT BE READ\n")
@@ -183,11 +185,11 @@ func writeTextProblems(ew *errWriter, res *FleetResult) {
 
 // statusWord is the status for a table cell: the class, not the whole reason
 // (the broken list below the table gives that).
-func statusWord(r *Row) string {
+func statusWord(r *crashdir.Row) string {
 	switch {
 	case r.Failed():
 		return "failed"
-	case r.Status == StatusInterrupted:
+	case r.Status == crashdir.StatusInterrupted:
 		return "not analyzed"
 	case r.LogOnly():
 		return "log-only"
