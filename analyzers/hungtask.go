@@ -255,7 +255,7 @@ func (g HungGroup) comms() string {
 }
 
 func init() {
-	facts := []string{"tasks", "comms", "waiters"}
+	facts := []string{"tasks", "comms", "waiters", "holder"}
 	for _, class := range hungClassOrder {
 		class := class
 		name := "hung-tasks/" + string(class)
@@ -280,12 +280,18 @@ func detectHungClass(v *view, class HungClass) *Detection {
 	if g == nil {
 		return nil
 	}
+	chains := lockChains(v.in, g.Tasks)
+	holder := ""
+	if len(chains) > 0 {
+		holder = " " + chains[0] + "."
+	}
 	d := &Detection{
-		Evidence: append(hungEvidence(v, g), g.evidence()...),
+		Evidence: append(append(hungEvidence(v, g), g.evidence()...), chains...),
 		Facts: map[string]string{
 			"tasks":   strconv.Itoa(len(g.Tasks)),
 			"comms":   g.comms(),
 			"waiters": g.waiters(),
+			"holder":  holder,
 		},
 		Crash: v.escalation == incident.KindHungTask,
 	}

@@ -125,6 +125,38 @@ type BlockedTask struct {
 	// scheduler timestamps in the dump, or the log line that reported it.
 	BlockedFrom string  `json:"blocked_from,omitempty"`
 	Backtrace   []Frame `json:"backtrace,omitempty"`
+	// WaitsOn is the lock the task sleeps on, found from the waiter record
+	// on its own stack; nil when it could not be determined (Warnings say
+	// why when a lock wait was expected).
+	WaitsOn *Wait `json:"waits_on,omitempty"`
+}
+
+// Wait is a lock a task sleeps on and what is known of its holder.
+type Wait struct {
+	Kind   string `json:"kind"` // "mutex", "rw_semaphore", "percpu_rw_semaphore"
+	Lock   string `json:"lock"` // the lock's address, hex
+	Symbol string `json:"symbol,omitempty"`
+	// Mount is set when the lock is a super block's freeze protection.
+	Mount string `json:"mount,omitempty"`
+	// Owner is the holder recorded in the lock (mutex.owner,
+	// rw_semaphore.owner when write-owned), nil when the lock records none.
+	Owner *LockOwner `json:"owner,omitempty"`
+	// Note says how far the holder is known ("held for read: readers are
+	// not recorded", "frozen: held for write by the freezer").
+	Note string `json:"note,omitempty"`
+	// Evidence is how the lock was found: the waiter record's address on
+	// the task's stack and the wait list it is linked into.
+	Evidence string `json:"evidence"`
+}
+
+// LockOwner is the task a lock names as its holder.
+type LockOwner struct {
+	PID   int    `json:"pid"`
+	Comm  string `json:"comm"`
+	State string `json:"state"` // crash's letters: RU, IN, UN, …
+	// CPU is set when the owner was running on a CPU at the crash.
+	CPU       *int    `json:"cpu,omitempty"`
+	Backtrace []Frame `json:"backtrace,omitempty"`
 }
 
 // LogRecord is one kernel log message.

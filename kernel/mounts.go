@@ -15,6 +15,9 @@ type Mount struct {
 	// agent froze it; writers block in sb_start_write).
 	Frozen      bool
 	FrozenLevel int
+	// SB is the super_block's address: what a lock inside it (the
+	// s_writers freeze semaphores) is matched to.
+	SB uint64
 }
 
 const maxPathDepth = 256
@@ -98,6 +101,7 @@ func (k *Kernel) Mounts() ([]Mount, error) {
 		dev, _ := k.U64(m + devnameOff)
 		mt.Device = str(dev)
 		mt.SBID, _ = k.String(sb+sIDOff, 32)
+		mt.SB = sb
 		if st, err := k.U64(sb + sTypeOff); err == nil && st != 0 {
 			if n, err := k.U64(st + fsNameOff); err == nil {
 				mt.FSType = str(n)

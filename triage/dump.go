@@ -86,7 +86,8 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		in.Warn("task list: " + err.Error())
 	}
 	fillTasks(in, k, d, tasks)
-	if mounts, err := k.Mounts(); err == nil {
+	mounts, err := k.Mounts()
+	if err == nil {
 		for _, m := range mounts {
 			in.Mounts = append(in.Mounts, incident.Mount{Device: m.Device, Path: m.Path, FSType: m.FSType, Frozen: m.Frozen})
 		}
@@ -94,6 +95,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		in.Warn("mount table: " + err.Error())
 	}
 	finishFromLog(in, panicMsg, tasks)
+	fillWaits(in, k, tasks, mounts)
 	fillPanicTask(in, k)
 	return in, nil
 }

@@ -90,3 +90,31 @@ func TestDoubleFaultAtStackEndIsOverflow(t *testing.T) {
 		}
 	}
 }
+
+// The frozen-filesystem dump: every D task's wait is read from the waiter
+// record on its stack, and the lock is /data1's freeze protection.
+func TestWaitsOnFrozenSuperBlock(t *testing.T) {
+	in := loadAnalyzed(t, "../testdata/dumps/hung-kdump-zstd.vmcore")
+	if len(in.BlockedTasks) != 5 {
+		t.Fatalf("%d D tasks", len(in.BlockedTasks))
+	}
+	lock := ""
+	for _, b := range in.BlockedTasks {
+		w := b.WaitsOn
+		if w == nil {
+			t.Fatalf("pid %d: no wait read; warnings %v", b.PID, in.Warnings)
+		}
+		if w.Kind != "percpu_rw_semaphore" || !strings.HasPrefix(w.Mount, "/data1 (ext4 on /dev/vda), frozen") ||
+			!strings.Contains(w.Evidence, "wait_queue_entry at 0x") {
+			t.Errorf("pid %d: %+v", b.PID, w)
+		}
+		if lock != "" && w.Lock != lock {
+			t.Errorf("pid %d waits on %s, the others on %s", b.PID, w.Lock, lock)
+		}
+		lock = w.Lock
+	}
+	ev := strings.Join(in.Findings[0].Evidence, "\n")
+	if !strings.Contains(ev, "5 tasks (dd:192, dd:193, dd:195, touch:201, mkdir:204) wait for percpu_rw_semaphore at "+lock+" — the freeze protection of /data1") {
+		t.Errorf("evidence lacks the chain:\n%s", ev)
+	}
+}

@@ -1,0 +1,120 @@
+package analyzers
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ktriage/ktriage/incident"
+)
+
+// Hang chains: a D task waits on a lock (found in the dump from the waiter
+// record on its stack); the lock names its owner; the owner may itself be
+// blocked on another lock, and so on to the root — a task sleeping or
+// running elsewhere, a frozen super block, or a lock that records no owner.
+
+// maxChain bounds a chain; a longer one is reported as cut.
+const maxChain = 16
+
+// lockChains describes what the tasks wait for, one line per distinct
+// lock: "3 tasks (…) wait for mutex X at 0x…, held by B (UN), which waits
+// for …".
+func lockChains(in *incident.Incident, tasks []incident.BlockedTask) []string {
+	blocked := map[int]incident.BlockedTask{}
+	for _, t := range in.BlockedTasks {
+		blocked[t.PID] = t
+	}
+	byLock := map[string][]incident.BlockedTask{}
+	var locks []string
+	for _, t := range tasks {
+		if t.WaitsOn == nil {
+			continue
+		}
+		if _, seen := byLock[t.WaitsOn.Lock]; !seen {
+			locks = append(locks, t.WaitsOn.Lock)
+		}
+		byLock[t.WaitsOn.Lock] = append(byLock[t.WaitsOn.Lock], t)
+	}
+	sort.SliceStable(locks, func(i, j int) bool { return len(byLock[locks[i]]) > len(byLock[locks[j]]) })
+	var out []string
+	for _, l := range locks {
+		ts := byLock[l]
+		var names []string
+		for _, t := range ts {
+			names = append(names, t.Comm+":"+strconv.Itoa(t.PID))
+		}
+		who := names[0]
+		if len(ts) > 1 {
+			who = fmt.Sprintf("%d tasks (%s)", len(ts), strings.Join(limit(names, 6), ", "))
+		}
+		verb := " waits for "
+		if len(ts) > 1 {
+			verb = " wait for "
+		}
+		seen := map[int]bool{}
+		for _, t := range ts {
+			seen[t.PID] = true
+		}
+		out = append(out, who+verb+chainFrom(ts[0].WaitsOn, blocked, seen, 0))
+	}
+	return out
+}
+
+// chainFrom describes a lock and, through its owner, what holds it.
+func chainFrom(w *incident.Wait, blocked map[int]incident.BlockedTask, seen map[int]bool, depth int) string {
+	s := describeLock(w)
+	o := w.Owner
+	if o == nil {
+		if w.Note != "" {
+			s += " (" + w.Note + ")"
+		}
+		return s
+	}
+	s += ", held by " + o.Comm + ":" + strconv.Itoa(o.PID) + " (" + o.State + ")"
+	switch {
+	case seen[o.PID]:
+		return s + " — a deadlock: that task is already in this chain"
+	case depth >= maxChain:
+		return s + " (chain cut at " + strconv.Itoa(maxChain) + " links)"
+	}
+	seen[o.PID] = true
+	if o.CPU != nil {
+		return s + fmt.Sprintf(", running on CPU %d in %s", *o.CPU, where(o.Backtrace))
+	}
+	if b, ok := blocked[o.PID]; ok && b.WaitsOn != nil {
+		return s + ", which waits for " + chainFrom(b.WaitsOn, blocked, seen, depth+1)
+	}
+	return s + ", which sleeps in " + where(o.Backtrace)
+}
+
+func describeLock(w *incident.Wait) string {
+	s := w.Kind
+	if w.Symbol != "" {
+		s += " " + w.Symbol
+	}
+	s += " at " + w.Lock
+	if w.Mount != "" {
+		s += " — the freeze protection of " + w.Mount
+	}
+	return s
+}
+
+// where names the first frames of a stack past the scheduler machinery.
+func where(frames []incident.Frame) string {
+	fns := incident.ReliableFunctions(frames)
+	var out []string
+	for _, fn := range fns {
+		if schedulerFns[fn] && len(out) == 0 {
+			continue
+		}
+		out = append(out, fn)
+		if len(out) == 3 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "an unknown place (no stack)"
+	}
+	return strings.Join(out, " ← ")
+}
