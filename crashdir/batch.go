@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ktriage/ktriage/analyzers"
+	"github.com/ktriage/ktriage/crashdir/store"
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/triage"
 )
@@ -30,7 +31,7 @@ type Config struct {
 	Debuginfo *Debuginfo
 	// Store keeps the rows; nil keeps nothing. Crashes it already holds are
 	// reused unless Force is set.
-	Store Store
+	Store store.Store
 	Force bool
 	// Progress hears about every finished crash; nil is quiet.
 	Progress Progress
@@ -70,8 +71,8 @@ type FleetResult struct {
 }
 
 // Rows returns every row of the batch.
-func (f *FleetResult) Rows() []Row {
-	out := make([]Row, len(f.Results))
+func (f *FleetResult) Rows() []store.Row {
+	out := make([]store.Row, len(f.Results))
 	for i := range f.Results {
 		out[i] = f.Results[i].Row
 	}
@@ -84,7 +85,7 @@ func (f *FleetResult) Counts() (analyzed, reused, logOnly, failed int) {
 	for i := range f.Results {
 		r := &f.Results[i].Row
 		switch {
-		case r.Status == StatusInterrupted:
+		case r.Status == store.StatusInterrupted:
 		case r.Failed():
 			failed++
 		case r.Reused:
@@ -189,8 +190,8 @@ dispatch:
 	for i, ok := range reached {
 		if !ok {
 			c := disc.Crashes[i]
-			res.Results[i] = Result{Crash: c, Row: Row{Path: c.Name(), Layout: c.Layout, Host: c.Host,
-				Time: c.Time, Status: StatusInterrupted}}
+			res.Results[i] = Result{Crash: c, Row: store.Row{Path: c.Name(), Layout: string(c.Layout), Host: c.Host,
+				Time: c.Time, Status: store.StatusInterrupted}}
 			res.Interrupted = true
 		}
 	}
@@ -203,7 +204,7 @@ dispatch:
 }
 
 // rowLess orders rows by crash time, then path; rows without a time last.
-func rowLess(a, b *Row) bool {
+func rowLess(a, b *store.Row) bool {
 	if a.Time.IsZero() != b.Time.IsZero() {
 		return !a.Time.IsZero()
 	}
@@ -218,7 +219,7 @@ func rowLess(a, b *Row) bool {
 // row: one bad dump must never stop the batch.
 func processCrash(ctx context.Context, cfg *Config, c Crash) (r Result) {
 	r.Crash = c
-	r.Row = Row{Path: c.Name(), Layout: c.Layout, Host: c.Host, Time: c.Time, Log: c.Log, Release: c.Release}
+	r.Row = store.Row{Path: c.Name(), Layout: string(c.Layout), Host: c.Host, Time: c.Time, Log: c.Log, Release: c.Release}
 	if !c.Time.IsZero() {
 		r.Row.TimeSource = "directory name"
 	}
@@ -230,7 +231,7 @@ func processCrash(ctx context.Context, cfg *Config, c Crash) (r Result) {
 				p, stack = rp.value, rp.stack
 			}
 			r.Incident = nil
-			r.Row.Status = fmt.Sprintf("%spanic while reading: %v (%s)", statusFailed, p, panicSite(stack))
+			r.Row.Status = fmt.Sprintf("%spanic while reading: %v (%s)", store.StatusFailedPrefix, p, panicSite(stack))
 		}
 		r.Row.Seconds = time.Since(start).Seconds()
 		r.Row.AnalyzedAt = time.Now().UTC()
@@ -238,7 +239,7 @@ func processCrash(ctx context.Context, cfg *Config, c Crash) (r Result) {
 
 	id, err := identify(c.Files())
 	if err != nil {
-		r.Row.Status = statusFailed + err.Error()
+		r.Row.Status = store.StatusFailedPrefix + err.Error()
 		return r
 	}
 	r.Row.Key, r.Row.Path, r.Row.Size, r.Row.Checksum = id.Key, id.Path, id.Size, id.Checksum
@@ -276,34 +277,34 @@ func analyzeCrash(cfg *Config, c Crash, r *Result) {
 		logIn, logErr := cfg.ParseLog(c.Log)
 		switch {
 		case logErr != nil && dumpErr != nil:
-			row.Status = fmt.Sprintf("%sdump unreadable: %v; log unreadable: %v", statusFailed, dumpErr, logErr)
+			row.Status = fmt.Sprintf("%sdump unreadable: %v; log unreadable: %v", store.StatusFailedPrefix, dumpErr, logErr)
 			return
 		case logErr != nil:
-			row.Status = fmt.Sprintf("%slog unreadable: %v", statusFailed, logErr)
+			row.Status = fmt.Sprintf("%slog unreadable: %v", store.StatusFailedPrefix, logErr)
 			return
 		}
 		in = logIn
 		switch {
 		case dumpErr != nil:
-			row.Status = statusLogOnly + "dump unreadable: " + dumpErr.Error()
+			row.Status = store.StatusLogOnlyPrefix + "dump unreadable: " + dumpErr.Error()
 			in.Warn("the dump could not be read (" + dumpErr.Error() + "); this incident comes from " + c.Log)
 		case len(c.Dumps) == 0 && c.Layout != LayoutLoose:
-			row.Status = statusLogOnly + "no dump was saved beside the log"
+			row.Status = store.StatusLogOnlyPrefix + "no dump was saved beside the log"
 		default:
-			row.Status = StatusOK
+			row.Status = store.StatusOK
 		}
 	}
 	if in == nil {
 		if dumpErr == nil {
 			dumpErr = errors.New("nothing to analyze")
 		}
-		row.Status = statusFailed + dumpErr.Error()
+		row.Status = store.StatusFailedPrefix + dumpErr.Error()
 		return
 	}
 	if row.Status == "" {
-		row.Status = StatusOK
+		row.Status = store.StatusOK
 		if c.Incomplete {
-			row.Status = StatusIncomplete
+			row.Status = store.StatusIncomplete
 		}
 	}
 	in.Findings = analyzers.Run(in, cfg.Rules)
@@ -318,7 +319,7 @@ func analyzeCrash(cfg *Config, c Crash, r *Result) {
 // The release is known before reading only from a hint (README.txt, the
 // companion log); otherwise the dump is read with its own kallsyms and BTF
 // first, and read again when debuginfo for the release it names exists.
-func loadWithDebuginfo(cfg *Config, c Crash, row *Row) (*incident.Incident, error) {
+func loadWithDebuginfo(cfg *Config, c Crash, row *store.Row) (*incident.Incident, error) {
 	vmlinux := cfg.Debuginfo.Find(c.Release)
 	in, err := cfg.LoadDump(c.Dumps, triage.Options{Vmlinux: vmlinux})
 	if err != nil && vmlinux != "" {
@@ -344,7 +345,7 @@ func loadWithDebuginfo(cfg *Config, c Crash, row *Row) (*incident.Incident, erro
 
 // fillRow takes host, time, release, title and findings from the incident,
 // keeping what the directory said when the incident does not know.
-func fillRow(row *Row, c Crash, in *incident.Incident) {
+func fillRow(row *store.Row, c Crash, in *incident.Incident) {
 	row.Title = in.Title
 	row.Findings = findingRefs(in.Findings)
 	if s := in.System; s != nil {

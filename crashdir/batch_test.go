@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ktriage/ktriage/crashdir/store"
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/triage"
 )
@@ -76,7 +77,7 @@ func TestPanicInOneDumpDoesNotStopTheRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byHost := map[string]Row{}
+	byHost := map[string]store.Row{}
 	for _, r := range res.Rows() {
 		byHost[r.Host] = r
 	}
@@ -92,7 +93,7 @@ func TestPanicInOneDumpDoesNotStopTheRest(t *testing.T) {
 		t.Errorf("unreadable dump with a log: %+v", r)
 	}
 	for _, h := range []string{"10.0.0.1", "10.0.0.4"} {
-		if r := byHost[h]; r.Status != StatusOK || !strings.HasPrefix(r.Title, "BUG: ") {
+		if r := byHost[h]; r.Status != store.StatusOK || !strings.HasPrefix(r.Title, "BUG: ") {
 			t.Errorf("%s: %+v, want analyzed despite its neighbours", h, r)
 		}
 	}
@@ -100,20 +101,20 @@ func TestPanicInOneDumpDoesNotStopTheRest(t *testing.T) {
 
 // countingStore is a Store in memory that counts Puts.
 type countingStore struct {
-	rows map[string]Row
+	rows map[string]store.Row
 	puts atomic.Int32
 }
 
-func (s *countingStore) Get(_ context.Context, key string) (*Row, bool, error) {
+func (s *countingStore) Get(_ context.Context, key string) (*store.Row, bool, error) {
 	r, ok := s.rows[key]
 	return &r, ok, nil
 }
-func (s *countingStore) Put(_ context.Context, r *Row, _ *incident.Incident) error {
+func (s *countingStore) Put(_ context.Context, r *store.Row, _ *incident.Incident) error {
 	s.puts.Add(1)
 	s.rows[r.Key] = *r
 	return nil
 }
-func (s *countingStore) Rows(context.Context) ([]Row, error) { return nil, nil }
+func (s *countingStore) Rows(context.Context) ([]store.Row, error) { return nil, nil }
 func (s *countingStore) Incident(context.Context, string) (*incident.Incident, error) {
 	return nil, nil
 }
@@ -134,8 +135,8 @@ func TestCancelKeepsWhatWasDone(t *testing.T) {
 		}
 		return fakeLoader(paths, opts)
 	}
-	store := &countingStore{rows: map[string]Row{}}
-	res, err := Run(ctx, Config{Roots: []string{root}, Jobs: 1, LoadDump: load, Store: store})
+	counting := &countingStore{rows: map[string]store.Row{}}
+	res, err := Run(ctx, Config{Roots: []string{root}, Jobs: 1, LoadDump: load, Store: counting})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run after cancel: err %v, want context.Canceled", err)
 	}
@@ -145,9 +146,9 @@ func TestCancelKeepsWhatWasDone(t *testing.T) {
 	done, interrupted := 0, 0
 	for _, r := range res.Rows() {
 		switch {
-		case r.Status == StatusOK:
+		case r.Status == store.StatusOK:
 			done++
-		case r.Status == StatusInterrupted:
+		case r.Status == store.StatusInterrupted:
 			interrupted++
 		default:
 			t.Errorf("unexpected row %+v", r)
@@ -156,7 +157,7 @@ func TestCancelKeepsWhatWasDone(t *testing.T) {
 	if done != 3 || interrupted != 5 {
 		t.Errorf("%d done, %d interrupted; want the 3 in progress done and the 5 others marked", done, interrupted)
 	}
-	if n := store.puts.Load(); n != 3 {
+	if n := counting.puts.Load(); n != 3 {
 		t.Errorf("%d rows stored, want the 3 finished", n)
 	}
 }

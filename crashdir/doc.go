@@ -20,7 +20,7 @@
 //
 // Run analyzes the crashes in parallel, one worker per core by default; a
 // bad dump (an error or a panic in a reader) becomes a failed row and never
-// stops the rest. Results go to a Store (SQLite by default, PostgreSQL for a
+// stops the rest. Results go to a store.Store (SQLite by default, PostgreSQL for a
 // store shared by many hosts) keyed by each dump's identity, so a rerun skips
 // what was already analyzed. Summaries group the rows by crash title and by
 // finding; the fleet report renders them as text, Markdown, JSON Lines or a

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ktriage/ktriage/crashdir/store"
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/internal/corpus"
 	"github.com/ktriage/ktriage/textlog"
@@ -176,7 +177,7 @@ func (tr *tree) addCorpus() int {
 			}
 			w = want{layout: LayoutSUSE, host: host}
 		}
-		w.path, w.title, w.status = abs(files...), dumpTitle(tr.t, d.Files), StatusOK
+		w.path, w.title, w.status = abs(files...), dumpTitle(tr.t, d.Files), store.StatusOK
 		tr.wants = append(tr.wants, w)
 	}
 
@@ -184,7 +185,7 @@ func (tr *tree) addCorpus() int {
 	src := dumps[0].Files[0]
 	dir := tr.dir("10.0.1.1-2026-11-20-11:00:00")
 	inc := tr.link(src, filepath.Join(dir, "vmcore-incomplete"))
-	tr.wants = append(tr.wants, want{path: abs(inc), title: dumpTitle(tr.t, []string{src}), status: StatusIncomplete,
+	tr.wants = append(tr.wants, want{path: abs(inc), title: dumpTitle(tr.t, []string{src}), status: store.StatusIncomplete,
 		layout: LayoutRHEL, host: "10.0.1.1"})
 
 	// A truncated dump with its log: the log still gives the incident.
@@ -220,7 +221,7 @@ func (tr *tree) addFixtures() {
 			continue
 		}
 		dst := tr.link(f, filepath.Join(loose, filepath.Base(f)+".vmcore"))
-		w := want{path: abs(dst), layout: LayoutLoose, status: StatusOK}
+		w := want{path: abs(dst), layout: LayoutLoose, status: store.StatusOK}
 		in, err := triage.LoadDump([]string{f}, triage.Options{})
 		switch {
 		case err != nil:
@@ -240,7 +241,7 @@ func (tr *tree) addFixtures() {
 	logDir := tr.dir("archive/logs")
 	for _, l := range logs {
 		dst := tr.link(l, filepath.Join(logDir, filepath.Base(l)))
-		tr.wants = append(tr.wants, want{path: abs(dst), title: logTitle(tr.t, l), status: StatusOK, layout: LayoutLoose})
+		tr.wants = append(tr.wants, want{path: abs(dst), title: logTitle(tr.t, l), status: store.StatusOK, layout: LayoutLoose})
 	}
 	// Not a dump, though named like one: a broken capture, named as failed.
 	dir := tr.dir("10.0.3.3-2026-11-23-12:00:00")
@@ -250,7 +251,7 @@ func (tr *tree) addFixtures() {
 	tr.write(filepath.Join(tr.root, "archive", "inventory.bin"), []byte{0, 1, 2, 3})
 }
 
-func statusClass(r *Row) string {
+func statusClass(r *store.Row) string {
 	switch {
 	case r.Failed():
 		return "failed"
@@ -270,7 +271,7 @@ func buildTree(t *testing.T) *tree {
 // checkRows matches every expected crash to exactly one row.
 func checkRows(t *testing.T, tr *tree, res *FleetResult) {
 	t.Helper()
-	rows := map[string]*Row{}
+	rows := map[string]*store.Row{}
 	for i := range res.Results {
 		r := &res.Results[i].Row
 		if rows[r.Path] != nil {
@@ -298,7 +299,7 @@ func checkRows(t *testing.T, tr *tree, res *FleetResult) {
 		if r.Title != w.title {
 			t.Errorf("%s: title %q, want %q (what triage/textlog say alone)", w.path, r.Title, w.title)
 		}
-		if r.Layout != w.layout {
+		if r.Layout != string(w.layout) {
 			t.Errorf("%s: layout %s, want %s", w.path, r.Layout, w.layout)
 		}
 		if w.host != "" && r.Host != w.host {
@@ -312,7 +313,7 @@ func checkRows(t *testing.T, tr *tree, res *FleetResult) {
 
 func TestFleetTree(t *testing.T) {
 	tr := buildTree(t)
-	store, err := OpenStore(context.Background(), filepath.Join(t.TempDir(), "fleet.db"))
+	store, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "fleet.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ktriage/ktriage/crashdir/store"
 )
 
 // NoTitle labels crashes whose incident names no crash (a log without a
@@ -28,7 +30,7 @@ type Summary struct {
 	ByFinding []Group `json:"by_finding"`
 	// Broken are the crashes whose dump could not be read: failed rows and
 	// rows that fell back to the log.
-	Broken []Row `json:"broken,omitempty"`
+	Broken []store.Row `json:"broken,omitempty"`
 	// First and Last bound the crash times of the whole fleet.
 	First time.Time `json:"first,omitzero"`
 	Last  time.Time `json:"last,omitzero"`
@@ -70,7 +72,7 @@ func newGroupBuilder(key, label string) *groupBuilder {
 		fixed: map[string]bool{}, unk: map[string]bool{}, titles: map[string]bool{}}
 }
 
-func (b *groupBuilder) add(r *Row) {
+func (b *groupBuilder) add(r *store.Row) {
 	b.g.Count++
 	if r.Host != "" {
 		b.hosts[r.Host] = true
@@ -114,13 +116,13 @@ func sortedKeys(m map[string]bool) []string {
 
 // Summarize groups rows by title and by finding. Failed rows are counted
 // and listed as broken but belong to no group: they have no verdict.
-func Summarize(rows []Row) Summary {
+func Summarize(rows []store.Row) Summary {
 	s := Summary{Total: len(rows)}
 	byTitle := map[string]*groupBuilder{}
 	byFinding := map[string]*groupBuilder{}
 	for i := range rows {
 		r := &rows[i]
-		if r.Status == StatusInterrupted {
+		if r.Status == store.StatusInterrupted {
 			s.Interrupted++
 			continue
 		}
@@ -238,8 +240,8 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 
 // Since keeps the rows of crashes at or after t; rows without a crash time
 // are dropped, as no one can say when they happened.
-func Since(rows []Row, t time.Time) []Row {
-	var out []Row
+func Since(rows []store.Row, t time.Time) []store.Row {
+	var out []store.Row
 	for _, r := range rows {
 		if !r.Time.IsZero() && !r.Time.Before(t) {
 			out = append(out, r)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ktriage/ktriage/crashdir"
+	"github.com/ktriage/ktriage/crashdir/store"
 	"github.com/ktriage/ktriage/internal/termsafe"
 	"github.com/ktriage/ktriage/report"
 	fleetreport "github.com/ktriage/ktriage/report/fleet"
@@ -54,7 +55,7 @@ const defaultDumpTimeout = 15 * time.Minute
 
 func (o *fleetOptions) registerStore(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.store, "store", "", "results store: a SQLite file, or postgres://… for a shared store "+
-		"(default $KTRIAGE_STORE or "+crashdir.DefaultStorePath()+")")
+		"(default $KTRIAGE_STORE or "+store.DefaultPath()+")")
 }
 
 func (o *fleetOptions) registerOutput(cmd *cobra.Command) {
@@ -130,7 +131,7 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	cfg := crashdir.Config{Roots: dirs, Jobs: o.jobs, Rules: rb, Force: o.force, Timeout: o.timeout,
 		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug}}
 	if !o.noStore {
-		st, err := crashdir.OpenStore(ctx, o.store)
+		st, err := store.Open(ctx, o.store)
 		if err != nil {
 			return err
 		}
@@ -218,7 +219,7 @@ func writeFleetReport(cmd *cobra.Command, o *fleetOptions, write func(io.Writer)
 // storedResult turns the store's rows into a report's input.
 func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, error) {
 	ctx := commandContext(cmd)
-	st, err := crashdir.OpenStore(ctx, o.store)
+	st, err := store.Open(ctx, o.store)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +263,7 @@ func newHistoryCmd() *cobra.Command {
 // (or key prefix) is name, from the incident the store kept.
 func showStored(cmd *cobra.Command, o *fleetOptions, name string) error {
 	ctx := commandContext(cmd)
-	st, err := crashdir.OpenStore(ctx, o.store)
+	st, err := store.Open(ctx, o.store)
 	if err != nil {
 		return err
 	}
@@ -271,7 +272,7 @@ func showStored(cmd *cobra.Command, o *fleetOptions, name string) error {
 	if err != nil {
 		return err
 	}
-	var match []crashdir.Row
+	var match []store.Row
 	for _, r := range rows {
 		if r.Path == name || r.Key == name || len(name) >= 6 && strings.HasPrefix(r.Key, name) {
 			match = append(match, r)

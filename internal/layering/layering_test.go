@@ -28,9 +28,11 @@ var allowed = map[string][]string{
 	"analyzers/pciids":         {},
 	"triage":                   {"kernel", "symbols", "vmcore", "elfcore", "textlog", "analyzers", "incident"},
 	"report":                   {"incident"},
-	"report/fleet":             {"crashdir", "incident"}, // views of a batch
-	"crashdir":                 {"triage", "analyzers", "textlog", "incident", "vmcore"},
-	"cmd/ktriage":              {"triage", "kernel", "symbols", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir"},
+	"report/fleet":             {"crashdir", "crashdir/store", "incident"}, // views of a batch
+	"crashdir":                 {"triage", "analyzers", "textlog", "incident", "vmcore", "crashdir/store"},
+	"crashdir/store":           {"incident"}, // results as plain rows; SQLite and PostgreSQL
+	"crashdir/store/storetest": {"crashdir/store"},
+	"cmd/ktriage":              {"triage", "kernel", "symbols", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir", "crashdir/store"},
 	"elfcore/internal/cutcore": {"elfcore"},
 }
 

@@ -7,18 +7,19 @@ import (
 	"time"
 
 	"github.com/ktriage/ktriage/crashdir"
+	"github.com/ktriage/ktriage/crashdir/store"
 )
 
 // hostileResult is a batch whose kernel strings try to break every format.
 func hostileResult() *crashdir.FleetResult {
 	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	rows := []crashdir.Row{
+	rows := []store.Row{
 		{Key: "a", Path: "/var/crash/<img src=x onerror=alert(1)>/vmcore", Host: "h|1", Release: "6.1.0-56",
-			Time: t0, Status: crashdir.StatusOK, Title: "BUG: <script>alert(1)</script> in `evil_fn` | *x*",
-			Findings: []crashdir.FindingRef{{ID: "f1", Title: "Finding <b>bold</b>", Severity: "high", Applies: "affected"}}},
+			Time: t0, Status: store.StatusOK, Title: "BUG: <script>alert(1)</script> in `evil_fn` | *x*",
+			Findings: []store.FindingRef{{ID: "f1", Title: "Finding <b>bold</b>", Severity: "high", Applies: "affected"}}},
 		{Key: "b", Path: "/var/crash/b/vmcore", Host: "h2", Release: "6.1.0-57", Time: t0.Add(48 * time.Hour),
-			Status: crashdir.StatusOK, Title: "BUG: <script>alert(1)</script> in `evil_fn` | *x*",
-			Findings: []crashdir.FindingRef{{ID: "f1", Title: "Finding <b>bold</b>", Severity: "high", Applies: "fixed"}}},
+			Status: store.StatusOK, Title: "BUG: <script>alert(1)</script> in `evil_fn` | *x*",
+			Findings: []store.FindingRef{{ID: "f1", Title: "Finding <b>bold</b>", Severity: "high", Applies: "fixed"}}},
 		{Key: "c", Path: "/var/crash/c/vmcore", Status: "failed: " + "not a crash dump: <script>"},
 	}
 	res := &crashdir.FleetResult{Skipped: []crashdir.Skipped{{Path: "/x/<y>", Reason: "neither"}}}
@@ -88,7 +89,7 @@ func TestJSONLinesKeepTheIncidentContract(t *testing.T) {
 		var v struct {
 			Title  string         `json:"title"`
 			Source map[string]any `json:"source"`
-			Fleet  crashdir.Row   `json:"fleet"`
+			Fleet  store.Row      `json:"fleet"`
 		}
 		if err := json.Unmarshal([]byte(l), &v); err != nil {
 			t.Fatalf("bad JSON line %s: %v", l, err)

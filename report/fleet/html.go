@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ktriage/ktriage/crashdir"
+	"github.com/ktriage/ktriage/crashdir/store"
 )
 
 //go:embed fleet.html.tmpl
@@ -55,7 +56,7 @@ type htmlPage struct {
 }
 
 type htmlRow struct {
-	crashdir.Row
+	store.Row
 	DisplayTitle, StatusClass, StatusWord string
 }
 
@@ -82,7 +83,7 @@ func writeHTML(w io.Writer, res *crashdir.FleetResult, show sections) error {
 		switch {
 		case r.Failed():
 			class = "failed"
-		case r.LogOnly(), r.Status == crashdir.StatusInterrupted:
+		case r.LogOnly(), r.Status == store.StatusInterrupted:
 			class = "log-only"
 		}
 		p.Rows = append(p.Rows, htmlRow{Row: r, DisplayTitle: titleOf(&r), StatusClass: class, StatusWord: statusWord(&r)})

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/ktriage/ktriage/crashdir"
+	"github.com/ktriage/ktriage/crashdir/store"
 	"github.com/ktriage/ktriage/incident"
 )
 
@@ -13,7 +14,7 @@ import (
 // the batch's row under "fleet".
 type jsonLine struct {
 	*incident.Incident
-	Fleet *crashdir.Row `json:"fleet"`
+	Fleet *store.Row `json:"fleet"`
 }
 
 // writeJSONLines writes one JSON object per crash. A crash that failed has

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ktriage/ktriage/crashdir"
+	"github.com/ktriage/ktriage/crashdir/store"
 )
 
 // Formats are the fleet report formats WriteReport knows.
@@ -102,7 +103,7 @@ func orDash(s string) string {
 func joinOrDash(xs []string) string { return orDash(strings.Join(xs, ", ")) }
 
 // titleOf is a row's title for tables.
-func titleOf(r *crashdir.Row) string {
+func titleOf(r *store.Row) string {
 	switch {
 	case r.Title != "":
 		return r.Title
@@ -185,11 +186,11 @@ func writeTextProblems(ew *errWriter, res *crashdir.FleetResult) {
 
 // statusWord is the status for a table cell: the class, not the whole reason
 // (the broken list below the table gives that).
-func statusWord(r *crashdir.Row) string {
+func statusWord(r *store.Row) string {
 	switch {
 	case r.Failed():
 		return "failed"
-	case r.Status == crashdir.StatusInterrupted:
+	case r.Status == store.StatusInterrupted:
 		return "not analyzed"
 	case r.LogOnly():
 		return "log-only"

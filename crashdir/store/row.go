@@ -1,21 +1,22 @@
-package crashdir
+package store
 
 import (
 	"strings"
 	"time"
-
-	"github.com/ktriage/ktriage/incident"
 )
 
 // Row is what the batch keeps of one analyzed crash: one line of the fleet
-// table and one row of the store.
+// table and one row of the store. It is plain data: discovery's own types
+// (crashdir.Crash) stay with discovery, which fills a Row from them.
 type Row struct {
 	Key      string `json:"key"`
 	Path     string `json:"path"` // the dump (parts joined by spaces) or the log analyzed
 	Size     int64  `json:"size"`
 	Checksum string `json:"checksum"`
-	Layout   Layout `json:"layout"`
-	Host     string `json:"host,omitempty"`
+	// Layout is the crash folder's layout as discovery named it
+	// ("rhel-kdump", "debian-kdump", "suse-kdump", "loose").
+	Layout string `json:"layout"`
+	Host   string `json:"host,omitempty"`
 	// Time is when the kernel crashed; TimeSource says who told: "dump"
 	// (VMCOREINFO CRASHTIME), "directory name", "README.txt", "log" or
 	// "file time" (the dump's modification time, the last resort).
@@ -50,17 +51,17 @@ const (
 	StatusOK         = "ok"
 	StatusIncomplete = "ok: incomplete dump"
 	// StatusInterrupted marks crashes a cancelled batch never reached.
-	StatusInterrupted = "not analyzed: interrupted"
-	statusLogOnly     = "log-only: "
-	statusFailed      = "failed: "
+	StatusInterrupted   = "not analyzed: interrupted"
+	StatusLogOnlyPrefix = "log-only: "
+	StatusFailedPrefix  = "failed: "
 )
 
 // Failed reports whether nothing could be analyzed.
-func (r *Row) Failed() bool { return strings.HasPrefix(r.Status, statusFailed) }
+func (r *Row) Failed() bool { return strings.HasPrefix(r.Status, StatusFailedPrefix) }
 
 // LogOnly reports whether the incident came from a log because the dump
 // could not be read (or was never written).
-func (r *Row) LogOnly() bool { return strings.HasPrefix(r.Status, statusLogOnly) }
+func (r *Row) LogOnly() bool { return strings.HasPrefix(r.Status, StatusLogOnlyPrefix) }
 
 // Top is the finding that explains the crash best (the rulebook orders
 // them), or nil.
@@ -77,21 +78,4 @@ func (r *Row) TopLabel() string {
 		return t.ID
 	}
 	return ""
-}
-
-// findingRefs keeps what the fleet tables need of an incident's findings.
-func findingRefs(fs []incident.Finding) []FindingRef {
-	out := make([]FindingRef, 0, len(fs))
-	for _, f := range fs {
-		out = append(out, FindingRef{ID: f.ID, Title: f.Title, Severity: f.Severity, Applies: f.Applies})
-	}
-	return out
-}
-
-// Result is one crash of a batch: its row and, when it was analyzed in this
-// run (or reloaded from the store), the incident.
-type Result struct {
-	Row      Row
-	Crash    Crash
-	Incident *incident.Incident
 }

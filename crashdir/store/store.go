@@ -1,4 +1,4 @@
-package crashdir
+package store
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package crashdir
+package store
 
 import (
 	"context"
@@ -51,10 +51,10 @@ type SQLStore struct {
 	where  string // for messages, without credentials
 }
 
-// DefaultStorePath is where the SQLite store lives when no --store is
+// DefaultPath is where the SQLite store lives when no --store is
 // given: $KTRIAGE_STORE, else $XDG_STATE_HOME/ktriage/fleet.db, else
 // ~/.local/state/ktriage/fleet.db.
-func DefaultStorePath() string {
+func DefaultPath() string {
 	if p := os.Getenv("KTRIAGE_STORE"); p != "" {
 		return p
 	}
@@ -72,12 +72,12 @@ func IsPostgresDSN(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
-// OpenStore opens (and creates) the store a DSN names: postgres://… or
+// Open opens (and creates) the store a DSN names: postgres://… or
 // postgresql://… for PostgreSQL, otherwise a SQLite file path (sqlite:PATH
-// also works). An empty DSN is DefaultStorePath.
-func OpenStore(ctx context.Context, dsn string) (*SQLStore, error) {
+// also works). An empty DSN is DefaultPath.
+func Open(ctx context.Context, dsn string) (*SQLStore, error) {
 	if dsn == "" {
-		dsn = DefaultStorePath()
+		dsn = DefaultPath()
 	}
 	s := &SQLStore{}
 	var err error
