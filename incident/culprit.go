@@ -213,35 +213,43 @@ const (
 	KindMemoryLeak    = "memory-leak"
 	KindStackOverflow = "stack-overflow"
 	KindReboot        = "reboot"
+	// KindAllocFailure is a page allocation failure: the kernel could not
+	// find the memory a caller asked for ("X: page allocation failure").
+	KindAllocFailure = "alloc-failure"
+	// KindFilesystemError is a file system's own report of damage or an
+	// I/O failure it cannot go on from (XFS internal error, EXT4-fs error).
+	KindFilesystemError = "filesystem-error"
 )
 
 // kindTitles are the words a title starts with for each kind, as the
 // kernel community writes them.
 var kindTitles = map[string]string{
-	KindOops:          "Oops",
-	KindNullDeref:     "BUG: unable to handle kernel NULL pointer dereference",
-	KindPagingRequest: "BUG: unable to handle kernel paging request",
-	KindGPF:           "general protection fault",
-	KindBUG:           "kernel BUG",
-	KindInvalidOpcode: "invalid opcode",
-	KindDoubleFault:   "PANIC: double fault",
-	KindDivideError:   "divide error",
-	KindHungTask:      "INFO: task hung",
-	KindSoftLockup:    "BUG: soft lockup",
-	KindHardLockup:    "BUG: hard lockup",
-	KindRCUStall:      "INFO: rcu detected stall",
-	KindWarning:       "WARNING",
-	KindAtomicSleep:   "BUG: scheduling while atomic",
-	KindListCorrupt:   "BUG: corrupted list",
-	KindKASAN:         "KASAN",
-	KindUBSAN:         "UBSAN",
-	KindKFENCE:        "KFENCE",
-	KindStackOverflow: "BUG: stack guard page was hit",
-	KindPanic:         "kernel panic",
-	KindOOMPanic:      "kernel panic: Out of memory",
-	KindSysrq:         "kernel panic: sysrq triggered crash",
-	KindHardwareError: "hardware error",
-	KindMCE:           "hardware error: machine check",
+	KindOops:            "Oops",
+	KindNullDeref:       "BUG: unable to handle kernel NULL pointer dereference",
+	KindPagingRequest:   "BUG: unable to handle kernel paging request",
+	KindGPF:             "general protection fault",
+	KindBUG:             "kernel BUG",
+	KindInvalidOpcode:   "invalid opcode",
+	KindDoubleFault:     "PANIC: double fault",
+	KindDivideError:     "divide error",
+	KindHungTask:        "INFO: task hung",
+	KindSoftLockup:      "BUG: soft lockup",
+	KindHardLockup:      "BUG: hard lockup",
+	KindRCUStall:        "INFO: rcu detected stall",
+	KindWarning:         "WARNING",
+	KindAtomicSleep:     "BUG: scheduling while atomic",
+	KindListCorrupt:     "BUG: corrupted list",
+	KindKASAN:           "KASAN",
+	KindUBSAN:           "UBSAN",
+	KindKFENCE:          "KFENCE",
+	KindStackOverflow:   "BUG: stack guard page was hit",
+	KindPanic:           "kernel panic",
+	KindOOMPanic:        "kernel panic: Out of memory",
+	KindSysrq:           "kernel panic: sysrq triggered crash",
+	KindHardwareError:   "hardware error",
+	KindMCE:             "hardware error: machine check",
+	KindAllocFailure:    "page allocation failure",
+	KindFilesystemError: "file system error",
 }
 
 // KindTitle returns the words a title of this kind starts with, or "" for

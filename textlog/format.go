@@ -45,17 +45,49 @@ type line struct {
 
 var (
 	// <4>[   12.345678][  T123] msg — every part optional but the stamp.
-	dmesgRe = lazyre.New(`^(?:<(\d{1,3})>)?\[\s*(\d+\.\d+)\](?:\[\s*([TC]\d+)\])?(?: ?<([0-7])>)? ?(.*)$`)
+	// A caller id of digits alone ("[0]") is the CPU some vendor kernels print.
+	dmesgRe = lazyre.New(`^(?:<(\d{1,3})>)?\[\s*(\d+\.\d+)\](?:\[\s*([TC]?\d+)\])?(?: ?<([0-7])>)? ?(.*)$`)
 	// <0>msg — vmcore-dmesg of kernels before 3.5 and crash's log -m.
 	levelOnlyRe = lazyre.New(`^<([0-7])>(.*)$`)
 	dmesgWallRe = lazyre.New(`^\[((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4})\](?:\[\s*([TC]\d+)\])? ?(.*)$`)
-	bsdRe       = lazyre.New(`^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d:\d\d:\d\d)(\.\d+)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
-	isoRe       = lazyre.New(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
-	ansiRe      = lazyre.New(`\x1b\[[0-9;?]*[A-Za-z]`)
+	// The month is whatever the writer's locale abbreviates it to ("Jul",
+	// "juil.", "июл", "heinä"); the host may be absent ("Jul 19 21:58:29
+	// kernel: ..."), and some collectors print the facility.level between
+	// host and program ("fritz kern.warn kernel: ...").
+	bsdRe  = lazyre.New(`^(\pL{2,10}\.?) +(\d{1,2}),? (\d\d:\d\d:\d\d)(\.\d+)?\s+(?:(kernel|vmunix):|(\S+)\s+(?:([a-z]+)\.([a-z]+)\s+)?([^\s:\[]+)(?:\[\d+\])?:) ?(.*)$`)
+	isoRe  = lazyre.New(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
+	ansiRe = lazyre.New(`\x1b\[[0-9;?]*[A-Za-z]`)
 )
 
-var months = map[string]int{"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
-	"Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12}
+// months maps the month abbreviations strftime's %b prints in common
+// locales (lower-cased, without a trailing dot) to month numbers. A name
+// not listed still reads as a stamp, without a date.
+var months = func() map[string]int {
+	m := map[string]int{}
+	for i, names := range [12]string{
+		"jan janv ene gen sty tammi янв",
+		"feb févr fev lut helmi фев",
+		"mar mars mär mrt maalis мар",
+		"apr avr avril abr kwi huhti апр",
+		"may mai mag maj mei touko мая май",
+		"jun juin giu cze kesä июн",
+		"jul juil lug lip heinä июл",
+		"aug août ago sie elo авг",
+		"sep sept set wrz syys сен",
+		"oct okt ott out paź loka окт",
+		"nov lis marras ноя",
+		"dec déc dez dic gru joulu дек",
+	} {
+		for _, n := range strings.Fields(names) {
+			m[n] = i + 1
+		}
+	}
+	return m
+}()
+
+func monthNumber(name string) int {
+	return months[strings.ToLower(strings.TrimSuffix(name, "."))]
+}
 
 // syslogSeverity maps the severity words some collectors print in place of
 // the host ("2017-06-30 16:25:43.012 err kernel: ...") to printk levels.
@@ -65,7 +97,43 @@ var syslogSeverity = map[string]int{"emerg": 0, "panic": 0, "alert": 1, "crit": 
 // decodeLine splits one input line into its prefix fields and the kernel
 // message. It never fails: a line it does not recognise is a bare message.
 func decodeLine(s string) line {
+	l := decodeLineAs(s)
+	if l.bare {
+		// A log pasted into a bug thread or a mail carries the paste's own
+		// prefix before each line: quote marks, indentation, markdown,
+		// line numbers from grep -n or an editor.
+		if rest, ok := cutPastePrefix(s); ok {
+			if l2 := decodeLineAs(rest); !l2.bare {
+				return l2
+			}
+		}
+	}
+	return l
+}
+
+// cutPastePrefix removes what a paste puts before a log line: ">" quote
+// marks, "|", markdown "*" and "`", blanks, then a line number ("123:",
+// "123-", "123 ").
+func cutPastePrefix(s string) (string, bool) {
+	i := 0
+	for i < len(s) && strings.IndexByte(" \t>|*`", s[i]) >= 0 {
+		i++
+	}
+	j := i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j > i && j < len(s) && (s[j] == ':' || s[j] == '-' || s[j] == ' ') {
+		i = j + 1
+	}
+	return s[i:], i > 0 && i < len(s)
+}
+
+func decodeLineAs(s string) line {
 	s = strings.TrimRight(s, "\r\n")
+	if strings.Contains(s, "0×") { // typography of web pages: "+0×83/0xd7"
+		s = strings.ReplaceAll(s, "0×", "0x")
+	}
 	if strings.IndexByte(s, 0x1b) >= 0 {
 		s = ansiRe.ReplaceAllString(s, "")
 	}
@@ -83,7 +151,7 @@ func decodeLine(s string) line {
 	if s != "" {
 		c0 = s[0]
 	}
-	if c0 >= 'A' && c0 <= 'Z' {
+	if c0 >= 'A' && c0 <= 'Z' || c0 >= 'a' && c0 <= 'z' || c0 >= 0x80 {
 		if m := bsdRe.FindStringSubmatch(s); m != nil {
 			return decodeBSD(l, m)
 		}
@@ -110,14 +178,21 @@ func decodeLine(s string) line {
 }
 
 func decodeBSD(l line, m []string) line {
-	{
-		l.format = FormatSyslog
-		if m[4] != "" {
-			l.format = FormatJournalPrecis
-		}
-		l.month, l.day, l.clock = months[m[1]], atoi(m[2]), m[3]+m[4]
-		return decodeSyslogBody(l, m[5], m[6], m[7])
+	l.format = FormatSyslog
+	if m[4] != "" {
+		l.format = FormatJournalPrecis
 	}
+	l.month, l.day, l.clock = monthNumber(m[1]), atoi(m[2]), m[3]+m[4]
+	if l.month == 0 {
+		l.day = 0 // a locale we do not know: the clock alone
+	}
+	if lvl, ok := syslogSeverity[m[8]]; ok && m[7] != "" {
+		l.rec.Level = lvl
+	}
+	if m[5] != "" { // no host: "Jul 19 21:58:29 kernel: ..."
+		return decodeSyslogBody(l, "", m[5], m[10])
+	}
+	return decodeSyslogBody(l, m[6], m[9], m[10])
 }
 
 func decodeISO(l line, m []string) line {
@@ -162,6 +237,7 @@ func decodeKernelMessage(s string, l *line) {
 	if ts, rest, ok := fastStamp(s); ok {
 		l.rec.Time = &ts
 		l.rec.Text = rest
+		cutMessagePrefix(l)
 		return
 	}
 	if m := dmesgRe.FindStringSubmatch(s); m != nil {
@@ -174,7 +250,18 @@ func decodeKernelMessage(s string, l *line) {
 			l.rec.Time = &ts
 		}
 		l.rec.Caller = m[3]
+		if c := m[3]; c != "" && c[0] >= '0' && c[0] <= '9' {
+			l.rec.Caller = "C" + c
+		}
 		l.rec.Text = m[5]
+		cutMessagePrefix(l)
+		return
+	}
+	// dmesg -H: "[Mar 8 17:07] msg" opens a minute, "[  +0.000005] msg"
+	// continues it; neither gives seconds since boot.
+	if m := humanStampRe.FindStringSubmatch(s); m != nil {
+		l.rec.Text = m[1]
+		cutMessagePrefix(l)
 		return
 	}
 	if m := levelOnlyRe.FindStringSubmatch(s); m != nil {
@@ -190,9 +277,41 @@ func decodeKernelMessage(s string, l *line) {
 		decodeKernelMessage(s[loc[0]:], l)
 		return
 	}
+	// journalctl -o cat without the date, or a paste that lost it:
+	// "kernel: msg".
+	if rest, ok := strings.CutPrefix(s, "kernel: "); ok {
+		l.format = FormatSyslog
+		l.rec.Text = rest
+		return
+	}
 	l.bare = true
 	l.format = FormatPlain
 	l.rec.Text = s
+}
+
+var (
+	humanStampRe = lazyre.New(`^\[(?:\s*\+\d+\.\d+|[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d(?::\d\d)?)\] ?(.*)$`)
+	// Qualcomm's printk prefix after the stamp: "c3   2869 msg" (CPU, pid).
+	msmPrefixRe = lazyre.New(`^c\d{1,3} +(\d{1,7}) `)
+)
+
+// cutMessagePrefix removes what some writers put between the stamp and
+// the message: the "kernel: " of journalctl -o short-monotonic without a
+// host, Qualcomm's CPU and pid.
+func cutMessagePrefix(l *line) {
+	t := l.rec.Text
+	if rest, ok := strings.CutPrefix(t, "kernel: "); ok {
+		l.rec.Text = rest
+		return
+	}
+	if len(t) > 3 && t[0] == 'c' && t[1] >= '0' && t[1] <= '9' {
+		if m := msmPrefixRe.FindStringSubmatch(t); m != nil {
+			l.rec.Text = t[len(m[0]):]
+			if l.rec.Caller == "" {
+				l.rec.Caller = "T" + m[1]
+			}
+		}
+	}
 }
 
 // embeddedStampRe finds a dmesg stamp (microsecond precision, as the

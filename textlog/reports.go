@@ -74,6 +74,7 @@ var families = sync.OnceValue(func() []family {
 		{key: "unregister_netdevice: waiting for", match: contains("unregister_netdevice: waiting for")},
 		{key: "VFS: Close: file count is 0", match: contains("VFS: Close: file count is 0")},
 		{key: "VFS: Busy inodes after unmount", match: contains("VFS: Busy inodes after unmount")},
+		{key: "XFS: Internal error", match: containsThen("Internal error", xfsInternalRe)},
 		{key: "Internal error:", match: contains("Internal error:")},
 		{key: "Unhandled fault:", match: contains("Unhandled fault:")},
 		{key: "Alignment trap:", match: contains("Alignment trap:")},
@@ -83,6 +84,8 @@ var families = sync.OnceValue(func() []family {
 		{key: "Out of memory", match: containsThen("of memory: Kill", lazyre.New(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
 		{key: "EPT: Misconfiguration", match: contains("EPT: Misconfiguration")},
 		{key: "Oops:", match: containsThen("Oops: ", lazyre.New(`(?:^|\s)Oops: `))},
+		{key: "page allocation failure", match: containsThen("page allocation failure", allocFailureRe)},
+		{key: "EXT4-fs error", match: containsThen("EXT4-fs error", ext4ErrorRe)},
 	}
 })
 
@@ -140,6 +143,22 @@ var (
 	regLineRe     = lazyre.New(`^\s*(?:R(?:AX|BX|CX|DX|SI|DI|BP|SP|\d{1,2})|E(?:AX|BX|CX|DX|SI|DI|BP|SP|FLAGS)|[CDEFGS]S|CR[0-4]|DR[0-7]|ORIG_RAX)\s*:`)
 	endTraceRe    = lazyre.New(`---\[ end (?:trace|Kernel panic)`)
 	codeLineRe    = lazyre.New(`^\s*Code: `)
+	// "java: page allocation failure: order:0, mode:0x20" (warn_alloc).
+	allocFailureRe = lazyre.New(`^(.+?): page allocation failure: order:(\d+)`)
+	// "XFS: Internal error XFS_WANT_CORRUPTED_RETURN at line 342 of file
+	// fs/xfs/xfs_alloc.c.  Caller 0xffffffffa01e76c2" (xfs_error_report);
+	// newer kernels name the device and print the caller symbolically.
+	xfsInternalRe = lazyre.New(`XFS(?: \([^)]*\))?: Internal error \S+ at line \d+ of file`)
+	// "EXT4-fs error (device sda1): ext4_find_entry:1465: inode #2: comm ls: ..."
+	ext4ErrorRe = lazyre.New(`EXT4-fs error \(device [^)]*\): [A-Za-z0-9_]+:`)
+	ext4CommRe  = lazyre.New(`EXT4-fs error \(device [^)]*\): .*?: comm (.{1,16}?): `)
+	// "Process modprobe (pid: 8227, threadinfo=d7568000 task=f4ea99b0)":
+	// the task of i386 and 32-bit ARM oopses.
+	processLineRe = lazyre.New(`^\s*Process (.{1,16}?) \(pid: (\d+),`)
+	// A CPU line cut short by the paste: "CPU: 67 PID: 0 Comm: swapper".
+	cpuLineLooseRe = lazyre.New(`^\s*CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (\S+)`)
+	// "Read of size 8 at addr ffff88801 by task syz-executor.0/4321" (KASAN and friends).
+	byTaskRe = lazyre.New(`\bby task (\S+)/(\d+)`)
 )
 
 // maxReportLines bounds the text one report keeps; maxTitleLines bounds
@@ -308,7 +327,10 @@ var factRules = []factRule{
 	{"CPU: ", cpuLineRe, func(b *builder, m []string) {
 		r := &b.rep
 		if r.CPU == nil {
-			r.CPU, r.PID = intp(m[1]), intp(m[2])
+			r.CPU = intp(m[1])
+		}
+		if r.PID == nil {
+			r.PID = intp(m[2])
 		}
 		if r.Comm == "" {
 			r.Comm = strings.TrimSpace(m[3])
@@ -316,6 +338,42 @@ var factRules = []factRule{
 		if r.Release == "" {
 			r.Taint, r.Release = taintLetters(m[5]), m[6]
 		}
+	}},
+	{"CPU: ", cpuLineLooseRe, func(b *builder, m []string) {
+		r := &b.rep
+		if r.CPU == nil {
+			r.CPU = intp(m[1])
+		}
+		if r.PID == nil {
+			r.PID = intp(m[2])
+		}
+		if r.Comm == "" {
+			r.Comm = m[3]
+		}
+	}},
+	{"Process ", processLineRe, func(b *builder, m []string) {
+		if b.rep.PID == nil {
+			b.rep.PID = intp(m[2])
+		}
+		if b.rep.Comm == "" {
+			b.rep.Comm = m[1]
+		}
+	}},
+	{"by task ", byTaskRe, func(b *builder, m []string) {
+		if b.rep.PID == nil && b.rep.Comm == "" {
+			b.rep.Comm, b.rep.PID = m[1], intp(m[2])
+		}
+	}},
+	{"EXT4-fs error", ext4CommRe, func(b *builder, m []string) {
+		if b.rep.Comm == "" {
+			b.rep.Comm = m[1]
+		}
+	}},
+	{"page allocation failure", allocFailureRe, func(b *builder, m []string) {
+		if b.rep.Comm == "" {
+			b.rep.Comm = strings.TrimSpace(m[1])
+		}
+		b.addField("order", m[2])
 	}},
 	{"Pid: ", oldPidLineRe, func(b *builder, m []string) {
 		r := &b.rep
@@ -487,8 +545,11 @@ func (b *builder) finish() incident.Report {
 	r.Title, r.Culprit, r.Kind = t.title, t.culprit, t.kind
 	if t.corrupted {
 		b.addField("corrupted", "true")
-		r.Fields = b.rep.Fields
 	}
+	if t.module != "" {
+		b.addField("culprit_module", t.module)
+	}
+	r.Fields = b.rep.Fields
 	r.Backtrace = b.primaryTrace()
 	if b.family == "Kernel panic" {
 		r.Kind = panicKind(r.Message)
@@ -515,6 +576,8 @@ func panicKind(msg string) string {
 		return incident.KindHungTask
 	case strings.Contains(msg, "hardware error") || strings.Contains(msg, "machine check") || strings.Contains(msg, "Machine check"):
 		return incident.KindHardwareError
+	case strings.Contains(msg, "panic forced after error") || strings.Contains(msg, "EXT4-fs") || strings.Contains(msg, "XFS"):
+		return incident.KindFilesystemError
 	}
 	return incident.KindPanic
 }

@@ -3,6 +3,7 @@ package textlog
 import (
 	"fmt"
 	"github.com/ktriage/ktriage/internal/lazyre"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -135,8 +136,22 @@ func (rt *reportText) ripAndTrace() ([]incident.Frame, *incident.Frame) {
 	if r, ok := rt.firstRIP(0); ok {
 		rip, at = r.frame, r.at
 	}
-	frames, _, _ := rt.sectionNamed(callTraceName, at)
-	return frames, rip
+	return rt.traceFrom(at), rip
+}
+
+// traceFrom returns the call trace printed at or after line at: the first
+// "Call Trace" section, else the first frames printed without a heading
+// (32-bit ARM, MIPS and pasted excerpts print none).
+func (rt *reportText) traceFrom(at int) []incident.Frame {
+	if f, _, ok := rt.sectionNamed(callTraceName, at); ok && len(f) > 0 {
+		return f
+	}
+	for _, s := range rt.sections {
+		if s.name == "" && s.at >= at && len(s.frames) > 0 {
+			return s.frames
+		}
+	}
+	return nil
 }
 
 var callTraceName = lazyre.New(`^(Call Trace|Call trace|Backtrace)`)
@@ -161,12 +176,49 @@ func pick(frames []incident.Frame, rip *incident.Frame, skip []string) (string, 
 	return incident.StripSyscallPrefix(c), c != ""
 }
 
+// pickLast is pick for the last try of a culprit rule, when the strict
+// choice found nothing:
+//   - a trace whose every frame is "?" and carries its address
+//     ("[<ffffffff81104029>] ? walk_component+0x1f4/0x406") was printed by
+//     the stack scanner of a kernel without frame pointers, which marks
+//     every frame so: its frames are the trace. (Without addresses, an
+//     all-"?" trace is the ORC unwinder giving up: stale words, not a
+//     trace.)
+//   - with no trace at all, the faulting function names the report even
+//     when it is a helper: "in strcmp" says more than "corrupted".
+func pickLast(frames []incident.Frame, rip *incident.Frame, skip []string) (string, bool) {
+	if c, ok := pick(frames, rip, skip); ok {
+		return c, true
+	}
+	if scannedTrace(frames) {
+		c := incident.CulpritWith(frames, rip, incident.CulpritOptions{Skip: skip, IncludeUnreliable: true})
+		if c != "" {
+			return incident.StripSyscallPrefix(c), true
+		}
+	}
+	if len(frames) == 0 && rip != nil && rip.Function != "" {
+		return incident.StripSyscallPrefix(incident.NormalizeFunction(rip.Function)), true
+	}
+	return "", false
+}
+
+// scannedTrace reports whether every frame is a "?" frame printed with its
+// address: the whole trace of a kernel built without frame pointers.
+func scannedTrace(frames []incident.Frame) bool {
+	for _, f := range frames {
+		if f.Reliable || f.Address == 0 {
+			return false
+		}
+	}
+	return len(frames) > 0
+}
+
 // ripThenTrace: the faulting function, else the first call trace frame
 // after it (oopses, general protection faults, kernel BUG, warnings).
 func ripThenTrace(skip ...string) culpritFn {
 	return func(rt *reportText, _ []string) (string, bool) {
 		frames, rip := rt.ripAndTrace()
-		return pick(frames, rip, skip)
+		return pickLast(frames, rip, skip)
 	}
 }
 
@@ -179,8 +231,23 @@ func warning(skip ...string) culpritFn {
 				return c, true
 			}
 		}
-		frames, _, _ := rt.sectionNamed(callTraceName, 0)
-		return pick(frames, nil, skip)
+		// A warning printed without any stack is a cut report: the
+		// function on its header line alone is not trusted to name it.
+		return pick(rt.traceFrom(0), nil, skip)
+	}
+}
+
+// orHeader: the rule's culprit, else the function the header captured in
+// group.
+func orHeader(fn culpritFn, group int) culpritFn {
+	return func(rt *reportText, args []string) (string, bool) {
+		if c, ok := fn(rt, args); ok {
+			return c, true
+		}
+		if group <= len(args) && args[group-1] != "" {
+			return incident.NormalizeFunction(args[group-1]), true
+		}
+		return "", false
 	}
 }
 
@@ -198,8 +265,7 @@ func ripOnly(skip ...string) culpritFn {
 // callTrace: the first call trace.
 func callTrace(skip ...string) culpritFn {
 	return func(rt *reportText, _ []string) (string, bool) {
-		frames, _, _ := rt.sectionNamed(callTraceName, 0)
-		return pick(frames, nil, skip)
+		return pick(rt.traceFrom(0), nil, skip)
 	}
 }
 
@@ -337,6 +403,68 @@ func stall(skip ...string) culpritFn {
 	}
 }
 
+// lockupReporters are the watchdog's own frames in a lockup report: the
+// timer or NMI that noticed the stuck CPU, never the code that was stuck.
+var lockupReporters = []string{`^watchdog`, `^__?perf_event_overflow`, `^perf_prepare_sample`, `_pmu_handle_irq`,
+	`^perf_event_nmi_handler`, `^perf_ibs_nmi_handler`, `^nmi_`, `^arch_trigger_cpumask_backtrace`,
+	`^nmi_trigger_cpumask_backtrace`, `^__hrtimer_run_queues$`, `^hrtimer_interrupt$`, `^is_softlockup`}
+
+// lockup: soft and hard lockups. The CPU spins in the first function of
+// the stack that is not machinery; when that code, or code above it short
+// of the dispatch point, belongs to a module, the module's function is
+// named: the reader can act on it, and its loop is the suspect. Otherwise
+// the frame above the dispatch point names the loop, as for stalls.
+func lockup(skip ...string) culpritFn {
+	return func(rt *reportText, _ []string) (string, bool) {
+		frames, rip := rt.ripAndTrace()
+		if len(frames) == 0 && rip == nil {
+			frames = rt.traceFrom(0)
+		}
+		opt := incident.CulpritOptions{Skip: append(append([]string{}, lockupReporters...), skip...), KeepDispatch: true}
+		kept := keptFrames(frames, rip, opt)
+		if len(kept) == 0 {
+			opt.IncludeUnreliable = true
+			kept = keptFrames(frames, rip, opt)
+		}
+		for _, f := range kept {
+			name := incident.NormalizeFunction(f.Function)
+			if stallAnchors.MatchString(incident.StripSyscallPrefix(name)) {
+				break
+			}
+			if f.Module != "" {
+				return name, true
+			}
+		}
+		names := make([]string, len(kept))
+		for i, f := range kept {
+			names[i] = incident.NormalizeFunction(f.Function)
+		}
+		if c, ok := stallPick(names); ok {
+			return c, true
+		}
+		if len(names) > 0 { // no dispatch point printed: the spinning function
+			return incident.StripSyscallPrefix(names[0]), true
+		}
+		return "", false
+	}
+}
+
+// keptFrames returns the faulting frame and the trace's frames that the
+// options let name a culprit, in stack order.
+func keptFrames(frames []incident.Frame, rip *incident.Frame, opt incident.CulpritOptions) []incident.Frame {
+	var out []incident.Frame
+	add := func(f *incident.Frame) {
+		if f != nil && len(incident.Candidates([]incident.Frame{*f}, nil, opt)) > 0 {
+			out = append(out, *f)
+		}
+	}
+	add(rip)
+	for i := range frames {
+		add(&frames[i])
+	}
+	return out
+}
+
 var timerInterruptRe = lazyre.New(`apic_timer_interrupt|Exception stack|el1h_64_irq`)
 
 // rcuStall: the code the timer interrupt found running: the frames after
@@ -368,8 +496,11 @@ var hangSkip = lazyre.New(`sched|_lock|_slowlock|down|rwsem|completion|kthread|w
 // for. Waits for RCU and for the RTNL lock are common enough to get their
 // own buckets; otherwise the first frame that is not waiting machinery.
 func hungTask(rt *reportText, _ []string) (string, bool) {
-	frames, _, _ := rt.sectionNamed(callTraceName, 0)
+	frames := rt.traceFrom(0)
 	cands := incident.Candidates(frames, nil, incident.CulpritOptions{})
+	if len(cands) == 0 && scannedTrace(frames) {
+		cands = incident.Candidates(frames, nil, incident.CulpritOptions{IncludeUnreliable: true})
+	}
 	for _, c := range cands {
 		switch {
 		case strings.Contains(c, "rtnl_lock"):
@@ -395,6 +526,10 @@ type titleRule struct {
 	culprit   culpritFn
 	kind      string
 	corrupted bool // the shape itself means the report was damaged
+	// orElse is the format used when the culprit cannot be found and the
+	// report is whole all the same (an allocation failure printed
+	// without the caller's frames).
+	orElse string
 }
 
 // Placeholders shared by the patterns below, expanded by rx.
@@ -446,7 +581,7 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			{title: rx(`BUG: (?:unable to handle kernel|Unable to handle kernel)`), format: "BUG: unable to handle kernel", kind: incident.KindPagingRequest, corrupted: true},
 			{title: rx(`BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|cpu recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)`),
 				format: "BUG: %[1]v %[2]v in %[3]v", culprit: callTrace("spin_", "_lock", "_unlock"), kind: incident.KindBUG},
-			{title: rx(`BUG: soft lockup`), format: "BUG: soft lockup in %[1]v", culprit: stall(), kind: incident.KindSoftLockup},
+			{title: rx(`BUG: soft lockup`), format: "BUG: soft lockup in %[1]v", culprit: lockup(), kind: incident.KindSoftLockup},
 			{title: rx(`BUG: .*still has locks held!`), format: "BUG: still has locks held in %[1]v", culprit: funcOnLine(nil, pcFuncRe), kind: incident.KindLockdep},
 			{title: rx(`BUG: scheduling while atomic`), format: "BUG: scheduling while atomic in %[1]v", culprit: callTrace("schedule"), kind: incident.KindAtomicSleep},
 			{title: rx(`BUG: lock held when returning to user space`), format: "BUG: lock held when returning to user space in %[1]v",
@@ -493,6 +628,11 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			{title: rx(`WARNING: .* usb_submit_urb`), format: "WARNING in %[1]v/usb_submit_urb",
 				culprit: warnRIPTrace("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"), kind: incident.KindWarning},
 			{title: rx(`WARNING: {{SRC}} at 0x\d+, CPU#\d+`), format: "WARNING in %[2]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
+			// Before 3.16: "WARNING: at net/ipv4/tcp_input.c:2776 tcp_fastretrans_alert+0xc7a/0xd10()".
+			// Its header is the caller's address printed by symbol, and the
+			// stacks of that time often went to the console alone: the
+			// header's function stands when no stack came with it.
+			{title: rx(`WARNING: at {{SRC}} (?:0x[0-9a-f]+ )?{{FUNC}}`), format: "WARNING in %[3]v", culprit: orHeader(warnRIPTrace(), 2), kind: incident.KindWarning},
 			{title: rx(`WARNING: .* at {{SRC}} {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
 			{title: rx(`WARNING: {{SRC}} at {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
 			{title: rx(`WARNING: \[.*\] {{SRC}} at {{FUNC}}.*`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
@@ -613,7 +753,7 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			{title: rx(`Oops: `), format: "Oops in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
 		},
 		"Watchdog detected hard LOCKUP": {
-			{title: rx(`Watchdog detected hard LOCKUP`), format: "BUG: hard lockup in %[1]v", culprit: stall(), kind: incident.KindHardLockup},
+			{title: rx(`Watchdog detected hard LOCKUP`), format: "BUG: hard lockup in %[1]v", culprit: lockup(), kind: incident.KindHardLockup},
 		},
 		"oom-killer": {
 			{title: rx(`invoked oom-killer`), report: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`),
@@ -622,6 +762,17 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 		},
 		"Out of memory": {
 			{title: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`), format: "Out of memory: Killed process %[1]v", kind: incident.KindOOMKill},
+		},
+		"page allocation failure": {
+			{title: rx(`page allocation failure: order:(\d+)`), format: "page allocation failure: order:%[1]v in %[2]v",
+				culprit: allocCaller, orElse: "page allocation failure: order:%[1]v", kind: incident.KindAllocFailure},
+		},
+		"XFS: Internal error": {
+			{title: rx(`Internal error (\S+) at line \d+ of file`), format: "XFS: Internal error %[1]v in %[2]v",
+				culprit: xfsCaller, orElse: "XFS: Internal error %[1]v", kind: incident.KindFilesystemError},
+		},
+		"EXT4-fs error": {
+			{title: rx(`EXT4-fs error \(device [^)]*\): ([A-Za-z0-9_]+):`), format: "EXT4-fs error in %[1]v", kind: incident.KindFilesystemError},
 		},
 		"EPT: Misconfiguration": {
 			{title: rx(`EPT: Misconfiguration`), format: "EPT: Misconfiguration", kind: incident.KindEPTMisconfig},
@@ -704,6 +855,7 @@ func sanitizeTitle(t string) string {
 type titled struct {
 	title     string
 	culprit   string
+	module    string // the culprit's module, when the log names one
 	kind      string
 	corrupted bool
 }
@@ -737,12 +889,22 @@ func makeTitle(family string, rt *reportText) titled {
 		}
 		if rule.culprit != nil {
 			c, ok := rule.culprit(rt, args)
-			if !ok {
-				c, t.corrupted = "corrupted", true
-			} else {
+			switch {
+			case ok:
 				t.culprit = c
+			case rule.orElse != "":
+				t.title = sanitizeTitle(fmt.Sprintf(rule.orElse, vals...))
+				return t
+			default:
+				c, t.corrupted = "corrupted", true
 			}
 			vals = append(vals, c)
+		} else if k := culpritArg(rule.format); k > 0 && k <= len(args) && identRe.MatchString(args[k-1]) {
+			// The header itself names the function ("last function: od_dbs_timer").
+			t.culprit = args[k-1]
+		}
+		if t.culprit != "" {
+			t.module = culpritModule(rt, t.culprit)
 		}
 		t.title = sanitizeTitle(fmt.Sprintf(rule.format, vals...))
 		return t
@@ -751,4 +913,92 @@ func makeTitle(family string, rt *reportText) titled {
 		header = header[i:]
 	}
 	return titled{title: sanitizeTitle(header), kind: incident.KindOther, corrupted: true}
+}
+
+var (
+	identRe        = lazyre.New(`^[A-Za-z_][A-Za-z0-9_.]*$`)
+	culpritArgRe   = lazyre.New(` in %\[(\d+)\]v$`)
+	moduleSuffixRe = lazyre.New(`^\+0x[0-9a-f]+/0x[0-9a-f]+\s*\[([A-Za-z0-9_.-]+)`)
+)
+
+// culpritArg returns the argument a format names the culprit with when it
+// ends in " in %[n]v", else 0.
+func culpritArg(format string) int {
+	if m := culpritArgRe.FindStringSubmatch(format); m != nil {
+		return atoi(m[1])
+	}
+	return 0
+}
+
+// culpritModule returns the module the log prints beside the culprit's
+// frame or instruction pointer ("foo+0x12/0x40 [mod]"), or "".
+func culpritModule(rt *reportText, culprit string) string {
+	same := func(fn string) bool {
+		n := incident.NormalizeFunction(fn)
+		return n == culprit || incident.StripSyscallPrefix(n) == culprit
+	}
+	for _, r := range rt.rips {
+		if r.frame != nil && same(r.frame.Function) {
+			return r.frame.Module
+		}
+	}
+	for _, s := range rt.sections {
+		for _, f := range s.frames {
+			if same(f.Function) {
+				return f.Module
+			}
+		}
+	}
+	// A header that names the function: "WARNING: at f.c:1 foo+0x4/0x8 [mod]()".
+	h := rt.lines[0]
+	for i := strings.Index(h, culprit); i >= 0; {
+		if m := moduleSuffixRe.FindStringSubmatch(h[i+len(culprit):]); m != nil {
+			return m[1]
+		}
+		j := strings.Index(h[i+len(culprit):], culprit)
+		if j < 0 {
+			break
+		}
+		i += len(culprit) + j
+	}
+	return ""
+}
+
+// allocSkip are the allocator's own layers between warn_alloc and the
+// code that asked for memory: page and slab allocators, vmalloc, page
+// fragments, socket buffers, DMA and bounce-buffer allocation.
+var allocSkip = []string{`^warn_alloc`, `^_*alloc_pages`, `^__get_free_pages`, `^get_zeroed_page`, `new_slab`,
+	`allocate_slab`, `slab_alloc`, `^_*kmem_cache_alloc`, `^_*kmalloc`, `^_*vmalloc`, `^kvmalloc`, `page_frag`,
+	`^_*alloc_page_frag`, `^_*netdev_alloc_`, `^_*napi_alloc_`, `^_*alloc_skb`, `^kmalloc_reserve`, `swiotlb_alloc`,
+	`^dma_.*alloc`, `^dma_common_`, `^dma_direct_`, `^_*dma_alloc`, `^_*page_cache_alloc`, `^alloc_pages_vma`}
+
+// allocCaller: the function that asked for the memory an allocation
+// failure could not find: the first frame past the allocator.
+func allocCaller(rt *reportText, _ []string) (string, bool) {
+	c := incident.CulpritWith(rt.traceFrom(0), nil, incident.CulpritOptions{Skip: allocSkip})
+	if c == "" {
+		c = incident.CulpritWith(rt.traceFrom(0), nil, incident.CulpritOptions{Skip: allocSkip, IncludeUnreliable: true})
+	}
+	return incident.StripSyscallPrefix(c), c != ""
+}
+
+var xfsCallerRe = lazyre.New(`Caller (?:0x([0-9a-f]+)|([A-Za-z_][A-Za-z0-9_.]*)\+0x)`)
+
+// xfsCaller: the function XFS names as the caller of its error report, by
+// symbol or by an address the trace resolves; else the trace.
+func xfsCaller(rt *reportText, _ []string) (string, bool) {
+	if m := xfsCallerRe.FindStringSubmatch(rt.lines[0]); m != nil {
+		if m[2] != "" {
+			return incident.NormalizeFunction(m[2]), true
+		}
+		addr, err := strconv.ParseUint(m[1], 16, 64)
+		for _, s := range rt.sections {
+			for _, f := range s.frames {
+				if err == nil && f.Address == addr && f.Function != "" {
+					return incident.NormalizeFunction(f.Function), true
+				}
+			}
+		}
+	}
+	return pick(rt.traceFrom(0), nil, []string{`^xfs_error_report`, `^xfs_corruption_error`, `^xfs_verifier_error`})
 }
