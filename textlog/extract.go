@@ -80,7 +80,7 @@ func (x *extractor) feed(l *line) {
 	x.remember(l.rec, seq)
 	// Console noise is kept in the log, never in a report; but the boot
 	// loader's "Booting the kernel." is how a console shows a reboot.
-	if l.bare && !strings.HasPrefix(l.rec.Text, "Booting the kernel.") {
+	if l.bare && !strings.HasPrefix(l.rec.Text, "Booting the kernel.") && !x.strayHeader(l) {
 		return
 	}
 	text := l.rec.Text
@@ -108,6 +108,18 @@ func (x *extractor) feed(l *line) {
 	key := host + "\x00" + l.rec.Caller
 	fam := headerFamily(text)
 	open := x.open[key]
+	if len(open) == 0 && host != "" {
+		// A report whose first line came without a host (a stray header)
+		// goes on under the host of the lines that follow it.
+		if orphan := x.open["\x00"+l.rec.Caller]; len(orphan) > 0 {
+			for _, b := range orphan {
+				b.host, b.rep.Host, b.key = host, host, key
+			}
+			delete(x.open, "\x00"+l.rec.Caller)
+			open = orphan
+			x.open[key] = open
+		}
+	}
 	if fam != "" && x.continues(fam, text, open) {
 		fam = ""
 	}
@@ -154,6 +166,21 @@ func (x *extractor) feed(l *line) {
 	}
 	x.open[key] = keep
 }
+
+// strayHeader reports whether a bare line in a stamped log is a report's
+// first line that lost its stamp: the first line of a paste ("BUG: unable
+// to handle kernel paging request at ...") or a header the syslog daemon
+// wrote without its prefix ("java: page allocation failure: order:0").
+// Only headers that cannot be a program's own output qualify.
+func (x *extractor) strayHeader(l *line) bool {
+	t := l.rec.Text
+	if !strings.Contains(t, "unable to handle") && !strings.Contains(t, "page allocation failure") {
+		return false
+	}
+	return strayHeaderRe.MatchString(t)
+}
+
+var strayHeaderRe = lazyre.New(`^\s*(?:BUG: unable to handle (?:kernel|page fault)|\S+: page allocation failure: order:\d+, mode:)`)
 
 // continues reports whether a header belongs to a report in progress.
 func (x *extractor) continues(fam, text string, open []*builder) bool {

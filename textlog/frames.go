@@ -18,7 +18,8 @@ var (
 	frameRe = lazyre.New(`^\s*(?:(<[A-Z/]+>|<<EOE>>)\s*)?(?:\[<?(?:0x)?([0-9a-f]+)>?\]\s*){0,2}(\?\s+)?([A-Za-z_][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?:\s+\[([A-Za-z0-9_.-]+)(?:\s+[0-9a-f]+)?\])?`)
 	// 32-bit ARM: "[<8016fb5c>] (prepare_to_wait_event) from [<803b18e8>] (nfs_wait+0x4c/0x84)";
 	// the line names the function and its caller.
-	armFrameRe = lazyre.New(`^\s*\[<([0-9a-f]+)>\] \(([A-Za-z_][A-Za-z0-9_.]*)(?:\+0x([0-9a-f]+)/0x([0-9a-f]+))?\) from \[<[0-9a-f]+>\] \(`)
+	// A module's function carries its name: "(fuse_writepages [fuse]) from".
+	armFrameRe = lazyre.New(`^\s*\[<([0-9a-f]+)>\] \(([A-Za-z_][A-Za-z0-9_.]*)(?:\+0x([0-9a-f]+)/0x([0-9a-f]+))?(?: \[([A-Za-z0-9_.-]+)\])?\) from \[<[0-9a-f]+>\] \(`)
 	// A frame the unwinder could not name: " ? 0xffffffffc0123456".
 	rawFrameRe = lazyre.New(`^\s*(?:(<[A-Z/]+>)\s*)?(\?\s+)?0x[0-9a-f]+\s*$`)
 	// Stack context markers on a line of their own.
@@ -27,7 +28,9 @@ var (
 	//   RIP: 0010:rb_next+0x1/0x50       RIP: 0010:[<ffffffff812db1e1>]  [<ffffffff812db1e1>] rb_next+0x1/0x50
 	//   IP: [<ffffffff812db1e1>] rb_next+0x1/0x50     RIP  [<ffffffff812db1e1>] rb_next+0x1/0x50
 	//   pc : foo+0x10/0x40    PC is at foo+0x10/0x40    NIP [c0000000] foo+0x10/0x40
-	ripRe = lazyre.New(`^\s*(?:RIP|EIP|IP|NIP|pc|PC is at)\s*:?\s*(?:([0-9a-f]{4}):)?(?:\[<?[0-9a-f]+>?\]\s*)*(?:([A-Za-z_][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?:\s+\[([A-Za-z0-9_.-]+)[^\]]*\])?|0x([0-9a-f]+)|\(null\))`)
+	//   EIP is at foo+0x77/0x95 [mod] (i386)   epc   : 8005d844 foo+0x4/0xc (MIPS)
+	//   RIP: 0010:foo (fs/foo.c:1332)   (decode_stacktrace.sh output)
+	ripRe = lazyre.New(`^\s*(?:RIP|EIP is at|EIP|IP|NIP|pc|PC is at|epc)\s*:?\s*(?:([0-9a-f]{4}):)?(?:\[<?[0-9a-f]+>?\]\s*)*(?:[0-9a-f]{8,16}\s+)?(?:([A-Za-z_][A-Za-z0-9_.$]*)(?:\+0x([0-9a-f]+)/0x([0-9a-f]+)|( \()\S+:\d+)(?:\s+\[([A-Za-z0-9_.-]+)[^\]]*\])?|0x([0-9a-f]+)|\(null\))`)
 	// CPU: 3 PID: 16179 Comm: java Not tainted 3.10.0-229.el7.x86_64 #1
 	// CPU: 1 PID: 1 Comm: init Kdump: loaded Tainted: G        W  OE  6.1.0 #1 Debian 6.1.192-2
 	cpuLineRe = lazyre.New(`^\s*CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{1,16}?)(?: Kdump: \S+)?\s+(Not tainted|Tainted: ([A-Z ]*?))\s+(\S+) #`)
@@ -66,7 +69,7 @@ func parseFrame(text string) (f incident.Frame, marker string, ok bool) {
 	m := frameRe.FindStringSubmatch(text)
 	if m == nil {
 		if a := armFrameRe.FindStringSubmatch(text); a != nil {
-			f = incident.Frame{Function: a[2], Reliable: true}
+			f = incident.Frame{Function: a[2], Module: a[5], Reliable: true}
 			f.Address, _ = strconv.ParseUint(a[1], 16, 64)
 			f.Offset, _ = strconv.ParseUint(a[3], 16, 64)
 			f.Size, _ = strconv.ParseUint(a[4], 16, 64)
@@ -102,9 +105,9 @@ func parseRIP(text string) (f *incident.Frame, user, ok bool) {
 		return nil, false, false
 	}
 	if m[2] == "" {
-		return nil, m[1] == "0033" || m[1] == "0023" || m[6] != "", true
+		return nil, m[1] == "0033" || m[1] == "0023" || m[7] != "", true
 	}
-	fr := &incident.Frame{Function: m[2], Module: m[5], Reliable: true}
+	fr := &incident.Frame{Function: m[2], Module: m[6], Reliable: true}
 	fr.Offset, _ = strconv.ParseUint(m[3], 16, 64)
 	fr.Size, _ = strconv.ParseUint(m[4], 16, 64)
 	return fr, m[1] == "0033" || m[1] == "0023", true

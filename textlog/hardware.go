@@ -26,6 +26,8 @@ var (
 	// from an earlier boot (its pr_fmt is "BERT: ").
 	bertRe      = lazyre.New(`BERT: Error records from previous boot`)
 	edacRe      = lazyre.New(`EDAC (MC\d+): (\d+) (CE|UE) (.*)$`)
+	// "memory read error on CPU_SrcID#0_Ha#0_Chan#2_DIMM#0 (channel:2 ...)"
+	edacWhereRe = lazyre.New(`\bon (\S+)`)
 	mceSeverity = lazyre.New(`Machine check: (.+)$`)
 	mceFieldsRe = lazyre.New(`\b(TSC|ADDR|MISC|SYND|IPID|PROCESSOR|TIME|SOCKET|APIC|microcode) ([0-9a-fx:]+)`)
 )
@@ -60,8 +62,17 @@ func (x *extractor) feedHardware(l *line, seq int) bool {
 		return false
 	}
 	if cur == nil && !strings.Contains(text, "[Hardware Error]") && !strings.Contains(text, "AER:") &&
-		!strings.Contains(text, "EDAC ") {
+		!strings.Contains(text, "EDAC ") && !strings.Contains(text, "BERT: ") {
 		return false
+	}
+	if strings.HasPrefix(text, "BERT: Error records from previous boot") {
+		// The firmware kept the records of an error that ended the last
+		// boot; the "[Hardware Error]:" lines that follow decode them.
+		x.finishHardware(host)
+		cur = x.startHardware(l, seq, "BERT")
+		cur.he.Lines = append(cur.he.Lines, text)
+		cur.rep.Lines = append(cur.rep.Lines, text)
+		return true
 	}
 	if m := hwTagRe.FindStringSubmatch(text); m != nil {
 		body := m[1]
@@ -92,6 +103,11 @@ func (x *extractor) feedHardware(l *line, seq int) bool {
 			cur = x.startHardware(l, seq, "MCE")
 			if strings.Contains(body, "Machine check") || strings.Contains(body, "mcelog") {
 				cur.he.Section = "machine check"
+			}
+			// "Machine check events logged" says records wait for mcelog or
+			// EDAC; the lines that decode them are the report.
+			if strings.HasPrefix(body, "Machine check events logged") {
+				cur.report = false
 			}
 		}
 		cur.add(text, body)
@@ -131,9 +147,12 @@ func (x *extractor) feedHardware(l *line, seq int) bool {
 		cur = x.startHardware(l, seq, "EDAC")
 		cur.he.Section = "memory error"
 		cur.he.Severity = "corrected"
+		cur.report = true
 		if m[3] == "UE" {
 			cur.he.Severity = "uncorrected"
-			cur.report = true
+		}
+		if loc := edacWhereRe.FindStringSubmatch(m[4]); loc != nil {
+			cur.he.Fields["location"] = loc[1]
 		}
 		cur.he.Fields["controller"], cur.he.Fields["count"], cur.he.Fields["detail"] = m[1], m[2], m[4]
 		cur.he.Lines = append(cur.he.Lines, text)
@@ -160,7 +179,7 @@ func aerSeverity(s string) string {
 }
 
 func (x *extractor) startHardware(l *line, seq int, source string) *hwBuilder {
-	h := &hwBuilder{seq: seq, boot: x.boot, report: source == "GHES" || source == "MCE"}
+	h := &hwBuilder{seq: seq, boot: x.boot, report: source == "GHES" || source == "MCE" || source == "BERT"}
 	h.he.Source = source
 	h.he.Fields = map[string]string{}
 	h.rep.Host = l.rec.Host
@@ -266,6 +285,19 @@ func hardwareTitle(he *incident.HardwareError) string {
 		if b := he.Fields["bank"]; b != "" {
 			parts = append(parts, "in bank "+b)
 		}
+	case he.Source == "EDAC":
+		parts = append(parts, "memory error")
+		if where := he.Fields["location"]; where != "" {
+			parts = append(parts, "on "+where)
+		} else if mc := he.Fields["controller"]; mc != "" {
+			parts = append(parts, "on "+mc)
+		}
+	case he.Source == "BERT":
+		section := he.Section
+		if section == "" {
+			section = "error"
+		}
+		parts = append(parts, section, "from the previous boot")
 	case he.Section != "":
 		parts = append(parts, he.Section)
 	default:

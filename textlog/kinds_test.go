@@ -54,7 +54,7 @@ var kindExcerpts = []struct {
 [  812.119293] Kernel panic - not syncing: Out of memory: system-wide panic_on_oom is enabled
 [  812.119300] CPU: 0 PID: 2271 Comm: java Not tainted 6.1.0-56-cloud-amd64 #1  Debian 6.1.192-2
 `},
-	{name: "soft lockup", kind: incident.KindSoftLockup, title: "BUG: soft lockup in spin_write", comm: "spin",
+	{name: "soft lockup", kind: incident.KindSoftLockup, title: "BUG: soft lockup in spin_loop", comm: "spin",
 		fields: map[string]string{"stuck_seconds": "22"}, text: `
 [  118.523133] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [spin:812]
 [  118.523160] Modules linked in: spinmod(OE) pvpanic_mmio pvpanic
@@ -71,7 +71,7 @@ var kindExcerpts = []struct {
 [  118.523307]  entry_SYSCALL_64_after_hwframe+0x6e/0xd8
 [  118.523340]  </TASK>
 `},
-	{name: "hard lockup", kind: incident.KindHardLockup, title: "BUG: hard lockup in irqoff_spin_write", text: `
+	{name: "hard lockup", kind: incident.KindHardLockup, title: "BUG: hard lockup in irqoff_spin", text: `
 [  201.001122] NMI watchdog: Watchdog detected hard LOCKUP on cpu 3
 [  201.001180] CPU: 3 PID: 911 Comm: irqoff Tainted: G           OE      6.1.0-56-cloud-amd64 #1  Debian 6.1.192-2
 [  201.001190] RIP: 0010:irqoff_spin+0x5/0x10 [spinmod]

@@ -242,7 +242,7 @@ func (x *extractor) fill(in *incident.Incident, host string) {
 	}
 	var items []item
 	for _, f := range x.done {
-		if f.rep.Host != host && host != "" {
+		if f.rep.Host != host && host != "" && f.rep.Host != "" {
 			continue
 		}
 		if f.blocked != nil && (f.dump || f.rep.Kind == incident.KindHungTask) {
@@ -280,13 +280,23 @@ func (x *extractor) fill(in *incident.Incident, host string) {
 		// No panic: the most severe report stands for the crash, the first
 		// significant one names the incident.
 		best, bestRank := -1, 0
+		named := -1
 		for i, it := range items {
-			if r := kindRank(it.rep.Kind); r > bestRank {
+			if r := kindRank(it.rep); r > bestRank {
 				best, bestRank = i, r
 			}
-			if in.Title == "" && significant(it.rep.Kind) {
-				in.Title = it.rep.Title
+			if named < 0 && significant(it.rep.Kind) {
+				named = i
 			}
+		}
+		if named >= 0 {
+			named = wholeOfBurst(items[named].rep, named, func(i int) (incident.Report, bool) {
+				if i >= len(items) {
+					return incident.Report{}, false
+				}
+				return items[i].rep, true
+			})
+			in.Title = items[named].rep.Title
 		}
 		if in.Title == "" && len(items) > 0 {
 			in.Title = items[0].rep.Title
@@ -327,14 +337,26 @@ func (x *extractor) fill(in *incident.Incident, host string) {
 			items[first-1].family != "Kernel panic" && items[cause].seq-items[first-1].seq < 500 {
 			first--
 		}
+		first = wholeOfBurst(items[first].rep, first, func(i int) (incident.Report, bool) {
+			if i >= pi {
+				return incident.Report{}, false
+			}
+			return items[i].rep, true
+		})
 		c := items[first].rep
 		panicRep.Title, panicRep.Kind = c.Title, c.Kind
 		in.Title = c.Title
-		if c.RIP != nil || oopsKind(c.Kind) {
+		switch {
+		case c.RIP != nil || oopsKind(c.Kind):
 			panicRep.CPU, panicRep.PID, panicRep.Comm, panicRep.RIP = c.CPU, c.PID, c.Comm, c.RIP
 			if len(c.Backtrace) > 0 {
 				panicRep.Backtrace = c.Backtrace
 			}
+		case c.Kind == incident.KindHungTask && c.Comm != "":
+			// The panic runs in khungtaskd; the incident is the blocked task.
+			panicRep.CPU, panicRep.PID, panicRep.Comm = nil, c.PID, c.Comm
+		case panicRep.Comm == "" && c.Comm != "":
+			panicRep.PID, panicRep.Comm = c.PID, c.Comm
 		}
 		var lines []string
 		for i := first; i <= pi; i++ {
@@ -347,9 +369,32 @@ func (x *extractor) fill(in *incident.Incident, host string) {
 	in.Panic = panicRep
 }
 
-// kindRank orders report kinds by how surely they explain a crash.
-func kindRank(kind string) int {
+// wholeOfBurst: when the report that names an incident was cut short
+// ("corrupted") and the same kind of report starts right after it — two
+// CPUs faulting at once, a header printed twice — the whole one names it.
+func wholeOfBurst(r incident.Report, i int, at func(int) (incident.Report, bool)) int {
+	if r.Fields["corrupted"] != "true" {
+		return i
+	}
+	for j := i + 1; ; j++ {
+		n, ok := at(j)
+		if !ok || n.Kind != r.Kind || n.FirstLine-r.FirstLine > 50 {
+			return i
+		}
+		if n.Fields["corrupted"] != "true" {
+			return j
+		}
+	}
+}
+
+// kindRank orders reports by how surely they explain a crash.
+func kindRank(r incident.Report) int {
+	kind := r.Kind
 	switch {
+	case kind == incident.KindHardwareError && r.Fields["severity"] == "corrected":
+		return 1 // a corrected error explains no crash
+	case kind == incident.KindAllocFailure || kind == incident.KindFilesystemError:
+		return 2
 	case kind == incident.KindHardwareError || kind == incident.KindMCE:
 		return 7
 	case oopsKind(kind) && kind != incident.KindWarning && kind != incident.KindSoftLockup && kind != incident.KindHardLockup:

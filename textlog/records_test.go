@@ -51,7 +51,7 @@ func TestFromRecords(t *testing.T) {
 		t.Fatalf("reports %+v", x.Reports)
 	}
 	r := x.Reports[0]
-	if r.Title != "BUG: soft lockup in lockmod_write" || r.Kind != incident.KindSoftLockup || r.Fields["stuck_seconds"] != "22" {
+	if r.Title != "BUG: soft lockup in spin_forever" || r.Kind != incident.KindSoftLockup || r.Fields["stuck_seconds"] != "22" {
 		t.Errorf("soft lockup: %q %q %v", r.Title, r.Kind, r.Fields)
 	}
 	if r.RIP == nil || r.RIP.Module != "lockmod" || r.Backtrace[0].Module != "lockmod" || r.Taint != "G OEL" {

@@ -670,7 +670,9 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			{title: rx(`INFO:\s*$`), format: "INFO: corrupted", kind: incident.KindOther, corrupted: true},
 		},
 		"Unable to handle kernel": {
-			{title: rx(`Unable to handle kernel (paging request|NULL pointer dereference|access to user memory)`), format: "BUG: unable to handle kernel %[1]v in %[2]v",
+			{title: rx(`Unable to handle kernel (NULL pointer dereference)`), format: "BUG: unable to handle kernel %[1]v in %[2]v",
+				culprit: ripThenTrace(), kind: incident.KindNullDeref},
+			{title: rx(`Unable to handle kernel (paging request|access to user memory)`), format: "BUG: unable to handle kernel %[1]v in %[2]v",
 				culprit: ripThenTrace(), kind: incident.KindPagingRequest},
 		},
 		"general protection fault": {
