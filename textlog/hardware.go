@@ -24,8 +24,8 @@ var (
 	aerDeviceRe = lazyre.New(`device \[([0-9a-f]{4}):([0-9a-f]{4})\] error status/mask=([0-9a-f]+)/([0-9a-f]+)`)
 	// drivers/acpi/apei/bert.c prints this before the records firmware kept
 	// from an earlier boot (its pr_fmt is "BERT: ").
-	bertRe      = lazyre.New(`BERT: Error records from previous boot`)
-	edacRe      = lazyre.New(`EDAC (MC\d+): (\d+) (CE|UE) (.*)$`)
+	bertRe = lazyre.New(`BERT: Error records from previous boot`)
+	edacRe = lazyre.New(`EDAC (MC\d+): (\d+) (CE|UE) (.*)$`)
 	// "memory read error on CPU_SrcID#0_Ha#0_Chan#2_DIMM#0 (channel:2 ...)"
 	edacWhereRe = lazyre.New(`\bon (\S+)`)
 	mceSeverity = lazyre.New(`Machine check: (.+)$`)
@@ -62,18 +62,10 @@ func (x *extractor) feedHardware(l *line, seq int) bool {
 		return false
 	}
 	if cur == nil && !strings.Contains(text, "[Hardware Error]") && !strings.Contains(text, "AER:") &&
-		!strings.Contains(text, "EDAC ") && !strings.Contains(text, "BERT: ") {
+		!strings.Contains(text, "EDAC ") {
 		return false
 	}
-	if strings.HasPrefix(text, "BERT: Error records from previous boot") {
-		// The firmware kept the records of an error that ended the last
-		// boot; the "[Hardware Error]:" lines that follow decode them.
-		x.finishHardware(host)
-		cur = x.startHardware(l, seq, "BERT")
-		cur.he.Lines = append(cur.he.Lines, text)
-		cur.rep.Lines = append(cur.rep.Lines, text)
-		return true
-	}
+
 	if m := hwTagRe.FindStringSubmatch(text); m != nil {
 		body := m[1]
 		switch {
@@ -179,7 +171,7 @@ func aerSeverity(s string) string {
 }
 
 func (x *extractor) startHardware(l *line, seq int, source string) *hwBuilder {
-	h := &hwBuilder{seq: seq, boot: x.boot, report: source == "GHES" || source == "MCE" || source == "BERT"}
+	h := &hwBuilder{seq: seq, boot: x.boot, report: source == "GHES" || source == "MCE"}
 	h.he.Source = source
 	h.he.Fields = map[string]string{}
 	h.rep.Host = l.rec.Host

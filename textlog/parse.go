@@ -276,6 +276,12 @@ func (x *extractor) fill(in *incident.Incident, host string) {
 			break
 		}
 	}
+	if len(items) == 0 && len(in.HardwareErrs) > 0 {
+		// Only records with no report of their own (a previous boot's, or
+		// corrected errors): the first names the incident.
+		in.Title = hardwareTitle(&in.HardwareErrs[0])
+		return
+	}
 	if pi < 0 {
 		// No panic: the most severe report stands for the crash, the first
 		// significant one names the incident.
@@ -352,9 +358,6 @@ func (x *extractor) fill(in *incident.Incident, host string) {
 			if len(c.Backtrace) > 0 {
 				panicRep.Backtrace = c.Backtrace
 			}
-		case c.Kind == incident.KindHungTask && c.Comm != "":
-			// The panic runs in khungtaskd; the incident is the blocked task.
-			panicRep.CPU, panicRep.PID, panicRep.Comm = nil, c.PID, c.Comm
 		case panicRep.Comm == "" && c.Comm != "":
 			panicRep.PID, panicRep.Comm = c.PID, c.Comm
 		}

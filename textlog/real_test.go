@@ -76,12 +76,21 @@ func judgeReal(in *incident.Incident) realVerdict {
 		if p.Kind != "" {
 			v.kind = p.Kind
 		}
-		if p.Comm != "" {
+		// The task the incident is about is the named report's (a hung
+		// task's is the blocked task); the panic's (khungtaskd, as crash
+		// shows it) when the report names none.
+		if v.comm == "" && p.Comm != "" {
 			v.comm = p.Comm
 			v.pid = ""
 			if p.PID != nil {
 				v.pid = strconv.Itoa(*p.PID)
 			}
+		}
+	}
+	if v.kind == "" && len(in.HardwareErrs) > 0 {
+		v.kind = incident.KindHardwareError
+		if in.HardwareErrs[0].Source == "MCE" {
+			v.kind = incident.KindMCE
 		}
 	}
 	return v
