@@ -29,7 +29,13 @@ func TestFormatMatchesKernelCallTraces(t *testing.T) {
 		t.Fatal(err)
 	}
 	withVmlinux := symbols.NewKernelSymbols(et, fromDump.Modules, nil)
-	frames := 0
+	// The tables are the sysrq-elf dump's: a frame in a module that dump
+	// did not load (another scenario's test module) has nothing to match.
+	loaded := map[string]bool{}
+	for _, m := range fromDump.Modules {
+		loaded[m.Name] = true
+	}
+	frames, otherModules := 0, 0
 	logs, _ := filepath.Glob(filepath.Join(corpus.Root(t), "dumps", "*", "dmesg.makedumpfile.txt"))
 	for _, path := range logs {
 		name := filepath.Base(filepath.Dir(path))
@@ -41,6 +47,10 @@ func TestFormatMatchesKernelCallTraces(t *testing.T) {
 		for sc.Scan() {
 			m := traceFrame.FindStringSubmatch(sc.Text())
 			if m == nil {
+				continue
+			}
+			if m[4] != "" && !loaded[m[4]] {
+				otherModules++
 				continue
 			}
 			var off uint64
@@ -63,7 +73,7 @@ func TestFormatMatchesKernelCallTraces(t *testing.T) {
 		}
 		f.Close()
 	}
-	t.Logf("%d call-trace frames checked", frames)
+	t.Logf("%d call-trace frames checked (%d in modules sysrq-elf did not load, not checked)", frames, otherModules)
 	if frames == 0 {
 		t.Error("no call-trace frames found in the corpus logs")
 	}
