@@ -8,6 +8,12 @@
  *   bug         BUG() (invalid opcode -> "kernel BUG at ...")
  *   softlockup  spin with preemption disabled until the soft-lockup watchdog fires
  *   warn        WARN_ON() (panics when panic_on_warn=1)
+ *   hold        take the table mutex and the config rwsem (write), then sleep
+ *               uninterruptibly for an hour holding both: the lock holder
+ *   holdio      take both, then append to /data1/ktriage.journal: on a frozen
+ *               /data1 the holder itself blocks in the filesystem
+ *   lookup      take the table mutex (blocks behind a holder)
+ *   readcfg     take the config rwsem for read (blocks behind a holder)
  *
  * Every step is a separate noinline function with a distinctive name so the
  * backtrace in the dump reads like a real one: syscall -> vfs_write ->
@@ -21,6 +27,12 @@
 #include <linux/preempt.h>
 #include <linux/delay.h>
 #include <linux/bug.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/sched.h>
+#include <linux/fs.h>
+#include <linux/fcntl.h>
+#include <linux/err.h>
 
 struct ktriage_widget {
 	unsigned long magic;
@@ -96,6 +108,59 @@ static noinline void ktriage_widget_state_warn(void)
 	WARN_ON(READ_ONCE(ktriage_queue_depth) > READ_ONCE(ktriage_queue_limit));
 }
 
+/* The locks a driver's slow rebuild holds while others queue behind it. */
+static DEFINE_MUTEX(ktriage_table_lock);
+static DECLARE_RWSEM(ktriage_config_rwsem);
+
+/* The holder's long critical section: sleeps in D state holding both locks. */
+static noinline void ktriage_table_rebuild_slow(void)
+{
+	pr_info("ktriage_crash: rebuilding the widget table (holding the table lock)\n");
+	schedule_timeout_uninterruptible(3600 * HZ);
+}
+
+/* The holder's I/O under the locks: blocks for as long as /data1 is frozen. */
+static noinline void ktriage_journal_append(void)
+{
+	static const char rec[] = "ktriage: table rebuilt\n";
+	struct file *f;
+	loff_t pos = 0;
+
+	f = filp_open("/data1/ktriage.journal", O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (IS_ERR(f)) {
+		pr_info("ktriage_crash: cannot open the journal: %ld\n", PTR_ERR(f));
+		return;
+	}
+	pr_info("ktriage_crash: appending to the journal (holding the table lock)\n");
+	kernel_write(f, rec, sizeof(rec) - 1, &pos);
+	filp_close(f, NULL);
+}
+
+static noinline void ktriage_table_hold(bool io)
+{
+	down_write(&ktriage_config_rwsem);
+	mutex_lock(&ktriage_table_lock);
+	if (io)
+		ktriage_journal_append();
+	ktriage_table_rebuild_slow();
+	mutex_unlock(&ktriage_table_lock);
+	up_write(&ktriage_config_rwsem);
+}
+
+static noinline void ktriage_table_lookup(void)
+{
+	mutex_lock(&ktriage_table_lock);
+	pr_info("ktriage_crash: table lookup done\n");
+	mutex_unlock(&ktriage_table_lock);
+}
+
+static noinline void ktriage_config_read(void)
+{
+	down_read(&ktriage_config_rwsem);
+	pr_info("ktriage_crash: config read done\n");
+	up_read(&ktriage_config_rwsem);
+}
+
 static ssize_t ktriage_crash_write(struct file *file, const char __user *ubuf,
 				   size_t len, loff_t *ppos)
 {
@@ -115,6 +180,14 @@ static ssize_t ktriage_crash_write(struct file *file, const char __user *ubuf,
 		ktriage_poll_device_busy();
 	else if (!strcmp(cmd, "warn"))
 		ktriage_widget_state_warn();
+	else if (!strcmp(cmd, "hold"))
+		ktriage_table_hold(false);
+	else if (!strcmp(cmd, "holdio"))
+		ktriage_table_hold(true);
+	else if (!strcmp(cmd, "lookup"))
+		ktriage_table_lookup();
+	else if (!strcmp(cmd, "readcfg"))
+		ktriage_config_read();
 	else
 		return -EINVAL;
 	return len;
@@ -129,7 +202,7 @@ static int __init ktriage_crash_init(void)
 {
 	if (!proc_create("ktriage_crash", 0200, NULL, &ktriage_crash_ops))
 		return -ENOMEM;
-	pr_info("ktriage_crash: loaded; write null|bug|softlockup|warn to /proc/ktriage_crash\n");
+	pr_info("ktriage_crash: loaded; write null|bug|softlockup|warn|hold|holdio|lookup|readcfg to /proc/ktriage_crash\n");
 	return 0;
 }
 
