@@ -5,7 +5,7 @@
 // It then reruns the same readers on the result and fails unless they
 // give the same answers as on the source.
 //
-//	go run testdata/dumps/cut.go [-full|-stacks] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]
+//	go run testdata/dumps/cut.go [-full|-stacks] [-analyze] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]
 package main
 
 import (
@@ -16,10 +16,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/ktriage/ktriage/internal/cutdump"
+	"github.com/ktriage/ktriage/triage"
 	"github.com/ktriage/ktriage/vmcore"
 )
 
@@ -30,9 +32,10 @@ func main() {
 	flat := flag.Bool("F", false, "write the flattened format (makedumpfile -F)")
 	parts := flag.Int("split", 1, "split into N files (makedumpfile --split)")
 	lost := flag.Int("lost", 0, "mark INCOMPLETE and leave the descriptors of K extra pages unwritten")
+	analyze := flag.Bool("analyze", false, "also keep what `ktriage analyze` reads beyond bt (lock waiters and owners, settings, mounts)")
 	mdf := flag.String("makedumpfile", "", "also keep the pages this makedumpfile needs for --dump-dmesg, and check it prints the same log from the cut")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run testdata/dumps/cut.go [-full|-stacks] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]")
+		fmt.Fprintln(os.Stderr, "usage: go run testdata/dumps/cut.go [-full|-stacks] [-analyze] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -47,13 +50,13 @@ func main() {
 	case *full:
 		reads = cutdump.ReadSys
 	}
-	if err := run(flag.Args(), *out, reads, *mdf, cutdump.Options{Parts: *parts, Flattened: *flat, Lost: *lost}); err != nil {
+	if err := run(flag.Args(), *out, reads, *analyze, *mdf, cutdump.Options{Parts: *parts, Flattened: *flat, Lost: *lost}); err != nil {
 		fmt.Fprintln(os.Stderr, "cut:", err)
 		os.Exit(1)
 	}
 }
 
-func run(src []string, out string, reads cutdump.Reads, mdf string, opts cutdump.Options) error {
+func run(src []string, out string, reads cutdump.Reads, analyze bool, mdf string, opts cutdump.Options) error {
 	d, err := vmcore.Open(src...)
 	if err != nil {
 		return err
@@ -64,6 +67,11 @@ func run(src []string, out string, reads cutdump.Reads, mdf string, opts cutdump
 		return fmt.Errorf("%s: %w", src[0], err)
 	}
 	pfns := want.PFNs
+	if analyze {
+		if pfns, err = analyzePages(src, pfns); err != nil {
+			return err
+		}
+	}
 	tmp, err := os.MkdirTemp("", "cut")
 	if err != nil {
 		return err
@@ -192,4 +200,23 @@ func makedumpfileDmesg(res *cutdump.Result, opts cutdump.Options, mdf, tmp strin
 		return nil, err
 	}
 	return os.ReadFile(log)
+}
+
+// analyzePages adds the pages a full triage of the dump reads (what the
+// workload's readers do not: the lock a D task waits on and its owner, the
+// settings analyzers quote) to pfns.
+func analyzePages(src []string, pfns []uint64) ([]uint64, error) {
+	seen := map[uint64]bool{}
+	for _, p := range pfns {
+		seen[p] = true
+	}
+	if _, err := triage.LoadDump(src, triage.Options{PageHook: func(pfn uint64) { seen[pfn] = true }}); err != nil {
+		return nil, fmt.Errorf("triage of %s: %w", src[0], err)
+	}
+	out := make([]uint64, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
 }
