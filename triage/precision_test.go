@@ -56,6 +56,9 @@ func TestPrecision(t *testing.T) {
 		for _, f := range in.Findings {
 			got = append(got, f.ID)
 			checked++
+			if len(f.Evidence) == 0 {
+				t.Errorf("%s states no evidence", f.ID)
+			}
 			if severities[f.Severity] <= severities["medium"] && !slices.Contains(c.Expect, f.ID) {
 				unexpected++
 				t.Errorf("unexpected [%s] %s %q; evidence %q", f.Severity, f.ID, f.Title, f.Evidence)
@@ -160,7 +163,7 @@ func isLog(p string) bool {
 func bundledInputs(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, root := range []string{"testdata/dumps", "testdata/dumps-6.12", "testdata/elf", "testdata/logs"} {
+	for _, root := range []string{"testdata/dumps", "testdata/dumps-6.12", "testdata/dumps-locks", "testdata/elf", "testdata/logs"} {
 		err := filepath.WalkDir(filepath.Join("..", root), func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
