@@ -1,7 +1,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: build test fuzz bench vet fixtures
+.PHONY: build test fuzz damage bench vet fixtures
 
 # A static binary (no cgo: SQLite is modernc's pure Go): it runs on any
 # distribution's rescue shell, and skips the dynamic loader at start-up.
@@ -12,13 +12,18 @@ test:
 	$(GO) vet ./...
 	$(GO) test ./...
 
-# Every fuzz target, one after another, for FUZZTIME each.
-fuzz:
+# The damage sweep at length (internal/damage: every truncation point, flip
+# and hostile value on every fixture; `go test` runs a sample), then every
+# fuzz target, one after another, for FUZZTIME each.
+fuzz: damage
 	@for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 500x $$pkg || exit 1; \
 	  done; \
 	done
+
+damage:
+	KTRIAGE_DAMAGE=full $(GO) test -count=1 -timeout 3h -run '^TestDamageSweep$$' -v ./internal/damage
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...

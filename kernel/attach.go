@@ -33,10 +33,17 @@ func Attach(d *vmcore.Dump, opts AttachOptions) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Vmlinux != "" {
-		return attachVmlinux(d, as, opts)
-	}
 	var notes []string
+	if opts.Vmlinux != "" {
+		k, err := attachVmlinux(d, as, opts)
+		if err == nil {
+			return k, nil
+		}
+		// A vmlinux that cannot be used must not take the dump's own
+		// names away: say why, and fall back to them.
+		notes = append(notes, fmt.Sprintf("--vmlinux %s not used: %v; using the dump's own kallsyms and BTF", opts.Vmlinux, err))
+		opts.Discover = false
+	}
 	if opts.Discover {
 		found, err := symbols.FindVmlinux(symbols.FindOptions{DebuginfoDir: opts.DebuginfoDir,
 			Release: d.VMCoreInfo.OSRelease(), BuildID: d.VMCoreInfo.BuildID()})
@@ -52,7 +59,11 @@ func Attach(d *vmcore.Dump, opts AttachOptions) (*Kernel, error) {
 	}
 	syms, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as)
 	if syms == nil || btf == nil {
-		return nil, fmt.Errorf("no vmlinux given and the dump cannot describe itself (kallsyms and BTF need Linux 6.0+ with CONFIG_DEBUG_INFO_BTF): %w", err)
+		err = fmt.Errorf("the dump cannot describe itself (kallsyms and BTF need Linux 6.0+ with CONFIG_DEBUG_INFO_BTF): %w", err)
+		if len(notes) > 0 {
+			return nil, fmt.Errorf("%s, and %w", notes[0], err)
+		}
+		return nil, fmt.Errorf("no vmlinux given and %w", err)
 	}
 	k := New(d, as, syms, btf, "kallsyms+BTF from dump")
 	k.Warnings = append(k.Warnings, notes...)

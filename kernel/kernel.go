@@ -31,6 +31,10 @@ type Kernel struct {
 	tasks     []Task
 	tasksErr  error
 
+	releaseOnce        sync.Once // releaseNumbers
+	relMajor, relMinor int
+	relOK              bool
+
 	vmlinux *symbols.Vmlinux // closed by Close
 }
 

@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -138,5 +139,66 @@ func TestLogMissingPages(t *testing.T) {
 			}
 			t.Logf("%d of %d records read; %v", len(got), len(r.live), err)
 		})
+	}
+}
+
+// TestStacksWithoutOSRelease: an absent or garbled OSRELEASE picked the
+// wrong ORC entry layout, and no stack unwound past its first frame. The
+// release now comes from the kernel's utsname when VMCOREINFO's is bad.
+func TestStacksWithoutOSRelease(t *testing.T) {
+	files := []string{filepath.Join(fixtureDir, "hung-kdump-zstd.vmcore")}
+	want := cpuStacks(t, files, "")
+	if len(want[0]) < 3 {
+		t.Fatalf("the undamaged dump unwinds %d frames on cpu 0", len(want[0]))
+	}
+	for _, rel := range []string{"OSRELEASE=", "OSRELEASE=\x1b[2Jgarbage", "OSRELEASE=99"} {
+		got := cpuStacks(t, files, rel)
+		for cpu := range want {
+			if strings.Join(got[cpu], " ") != strings.Join(want[cpu], " ") {
+				t.Errorf("%q: cpu %d unwinds %v, want %v", rel, cpu, got[cpu], want[cpu])
+			}
+		}
+	}
+}
+
+// cpuStacks attaches the dump's own kallsyms+BTF, with one VMCOREINFO line
+// replaced when set is not empty, and names the frames of each CPU.
+func cpuStacks(t *testing.T, files []string, set string) [][]string {
+	t.Helper()
+	d, _ := openDumpAS(t, files...)
+	if set != "" {
+		d.VMCoreInfo = withVMCoreInfo(t, d.VMCoreInfo, set)
+	}
+	k, err := Attach(d, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for cpu := 0; cpu < d.NrCPUs; cpu++ {
+		_, frames, _ := k.CPUBacktrace(cpu)
+		var names []string
+		for _, f := range frames {
+			names = append(names, f.Function)
+		}
+		out = append(out, names)
+	}
+	return out
+}
+
+// TestBadVmlinuxFallsBack: a --vmlinux that is not one turned off the
+// dump's own kallsyms and BTF; now it is named in a warning and they are
+// used.
+func TestBadVmlinuxFallsBack(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "vmlinux")
+	if err := os.WriteFile(bad, []byte("not an ELF file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := openDumpAS(t, filepath.Join(fixtureDir, "hung-kdump-zstd.vmcore"))
+	k, err := Attach(d, AttachOptions{Vmlinux: bad})
+	if err != nil {
+		t.Fatalf("Attach with a bad --vmlinux: %v", err)
+	}
+	if k.Source != "kallsyms+BTF from dump" || len(k.Warnings) == 0 || !strings.Contains(k.Warnings[0], bad) {
+		t.Fatalf("source %q, warnings %q: want the dump's own names and a warning naming %s", k.Source, k.Warnings, bad)
 	}
 }

@@ -97,17 +97,48 @@ func (k *Kernel) taskLayout() (*taskLayout, error) {
 
 // kernelBefore compares the crashed kernel's release with major.minor.
 func (k *Kernel) kernelBefore(major, minor int) bool {
-	rel := ""
-	if vi := k.Dump.VMCoreInfo; vi != nil {
-		rel = vi.OSRelease()
-	}
+	ma, mi, _ := k.releaseNumbers()
+	return ma < major || ma == major && mi < minor
+}
+
+// releaseNumbers is the crashed kernel's major.minor, from the first
+// source that holds a well-formed release: VMCOREINFO OSRELEASE, the
+// kernel's own utsname in memory, the kdump header's copy of it. An
+// absent or garbled OSRELEASE must not change how stacks are unwound.
+func (k *Kernel) releaseNumbers() (major, minor int, ok bool) {
+	k.releaseOnce.Do(func() {
+		var cands []string
+		if vi := k.Dump.VMCoreInfo; vi != nil {
+			cands = append(cands, vi.OSRelease())
+		}
+		var s SysInfo
+		if k.readUtsname(&s) == nil {
+			cands = append(cands, s.Release)
+		}
+		cands = append(cands, k.Dump.Uts.Release)
+		for _, rel := range cands {
+			if ma, mi, ok := parseRelease(rel); ok {
+				k.relMajor, k.relMinor, k.relOK = ma, mi, true
+				return
+			}
+		}
+	})
+	return k.relMajor, k.relMinor, k.relOK
+}
+
+// parseRelease reads "6.1.0-56-cloud-amd64" as 6, 1.
+func parseRelease(rel string) (major, minor int, ok bool) {
 	parts := strings.SplitN(rel, ".", 3)
 	if len(parts) < 2 {
-		return false
+		return 0, 0, false
 	}
-	ma, _ := strconv.Atoi(parts[0])
-	mi, _ := strconv.Atoi(strings.TrimLeftFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
-	return ma < major || ma == major && mi < minor
+	ma, err1 := strconv.Atoi(parts[0])
+	digits := strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+	mi, err2 := strconv.Atoi(digits)
+	if err1 != nil || err2 != nil || ma < 2 || ma > 99 || mi < 0 || mi > 999 {
+		return 0, 0, false
+	}
+	return ma, mi, true
 }
 
 func (k *Kernel) readTask(l *taskLayout, addr uint64) (Task, error) {

@@ -1,10 +1,12 @@
 package triage
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/kernel"
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 // maxWarnedStacks bounds the warnings for tasks whose stack could not be
@@ -20,7 +22,18 @@ func backtrace(in *incident.Incident, k *kernel.Kernel, t kernel.Task) []inciden
 		}
 		return nil
 	}
+	if cutByDump(err) && countPrefix(in.Warnings, "stack of pid") < maxWarnedStacks {
+		in.Warn(fmt.Sprintf("stack of pid %d (%s) ends early, after %d frames: %v", t.PID, t.Comm, len(frames), err))
+	}
 	return toFrames(frames)
+}
+
+// cutByDump tells whether an unwind stopped at memory the dump could not
+// serve (a page lost, damaged, filtered out or absent) rather than at the
+// stack's end: the frames then are the top of the stack, not all of it.
+func cutByDump(err error) bool {
+	return errors.Is(err, vmcore.ErrLost) || errors.Is(err, vmcore.ErrDamaged) ||
+		errors.Is(err, vmcore.ErrExcluded) || errors.Is(err, vmcore.ErrNotPresent)
 }
 
 func toFrames(frames []kernel.Frame) []incident.Frame {

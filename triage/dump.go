@@ -115,6 +115,9 @@ func fillPanicTask(in *incident.Incident, k *kernel.Kernel) {
 		in.Warn(fmt.Sprintf("panic CPU %d: %v", cpu, err))
 		return
 	}
+	if len(frames) > 0 && cutByDump(err) {
+		in.Warn(fmt.Sprintf("panic stack (CPU %d) ends early, after %d frames: %v", cpu, len(frames), err))
+	}
 	c, pid := cpu, t.PID
 	in.Panic.CPU, in.Panic.PID, in.Panic.Comm = &c, &pid, t.Comm
 	if r, ok := k.TaskStack(t); ok {

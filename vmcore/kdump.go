@@ -338,7 +338,7 @@ func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
 		return err
 	}
 	if size == 0 || int64(size) > k.blockSize*2 || off < k.dataOff {
-		return formatErr(k.path, off, "page descriptor of pfn %#x is damaged (offset %#x, size %d)", pfn, off, size)
+		return damagedPage(k.path, off, pfn, fmt.Errorf("its descriptor is damaged (offset %#x, size %d)", off, size))
 	}
 	if off+int64(size) > k.size || !k.stored(off, int64(size)) {
 		if k.incomplete() {
