@@ -237,6 +237,11 @@ func processCrash(ctx context.Context, cfg *Config, c Crash) (r Result) {
 		r.Row.AnalyzedAt = time.Now().UTC()
 	}()
 
+	if c.Empty {
+		r.Row.Status = store.StatusFailedPrefix + "empty crash folder: the capture saved nothing (kdump failed before writing; " +
+			"the capture kernel's console or `journalctl -b -1 -u kdump` says why)"
+		return r
+	}
 	id, err := identify(c.Files())
 	if err != nil {
 		r.Row.Status = store.StatusFailedPrefix + err.Error()

@@ -192,7 +192,7 @@ func TestDiscoverLayouts(t *testing.T) {
 	// A capture that never finished, and one that saved only the log.
 	w("127.0.0.1-2026-11-24-00:00:00/vmcore-incomplete", "KDUMP   ")
 	w("10.1.1.3-2026-11-25-00:00:00/vmcore-dmesg.txt", "Kernel panic - not syncing: Fatal exception")
-	// A packed dump (skipped with advice) and loose files.
+	// A packed dump that is cut short (skipped with the reason) and loose files.
 	w("archive/old/vmcore.zst", "\x28\xb5\x2f\xfd")
 	w("archive/node7.vmcore", "KDUMP   ")
 	w("archive/logs/messages-20261120", "Nov 20 kernel: BUG: soft lockup")
@@ -252,8 +252,8 @@ func TestDiscoverLayouts(t *testing.T) {
 		rel, _ := filepath.Rel(root, s.Path)
 		reasons[rel] = s.Reason
 	}
-	if !strings.Contains(reasons["archive/old/vmcore.zst"], "unpack") {
-		t.Errorf("packed dump not skipped with advice: %v", reasons)
+	if !strings.Contains(reasons["archive/old/vmcore.zst"], "zstd-compressed dump that cannot be unpacked") {
+		t.Errorf("broken packed dump not skipped with its reason: %v", reasons)
 	}
 	if reasons["archive/inventory.csv"] == "" {
 		t.Errorf("inventory.csv not listed as skipped: %v", reasons)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ktriage/ktriage/internal/lazyre"
+	"github.com/ktriage/ktriage/internal/unpack"
 	"github.com/ktriage/ktriage/vmcore"
 )
 
@@ -21,6 +22,9 @@ const (
 	LayoutDebian Layout = "debian-kdump" // kdump-tools: <YYYYMMDDHHMM>/dump.<stamp>
 	LayoutSUSE   Layout = "suse-kdump"   // kdumptool: <YYYY-MM-DD-HH:MM>/vmcore + README.txt
 	LayoutLoose  Layout = "loose"        // a dump or log found outside those layouts
+	// LayoutArchive is a tar (or tar.gz, tar.zst …) of a crash folder; the
+	// commands unpack it (internal/unpack) and read the crash inside.
+	LayoutArchive Layout = "archive"
 )
 
 // Crash is one crash found on disk: a dump (several files for a split
@@ -50,6 +54,9 @@ type Crash struct {
 	// NotADump names dump-like files (by name) whose first bytes are no
 	// dump signature; the crash fails with that reason unless a log remains.
 	NotADump []string
+	// Empty is set for a crash folder (named as kdump names them) with no
+	// file in it: a capture that failed before writing anything.
+	Empty bool
 }
 
 // Name is how reports refer to the crash: its dump (or log) path.
@@ -59,6 +66,8 @@ func (c *Crash) Name() string {
 		return c.Dumps[0]
 	case len(c.NotADump) > 0:
 		return c.NotADump[0]
+	case c.Log == "" && c.Empty:
+		return c.Dir
 	}
 	return c.Log
 }
@@ -97,25 +106,15 @@ const (
 	kindDump
 	kindFlatDump
 	kindLog
-	kindPacked // a compressed dump (vmcore.zst): must be unpacked first
+	kindPacked  // a compressed dump (vmcore.zst): read through a cached unpacked copy
+	kindArchive // a tar, or compressed tar, of a crash folder
 )
-
-// sniffFile tells a dump (and a flattened one) by its first bytes; only
-// regular files are opened (vmcore.SniffFile).
-func sniffFile(path string) (dump, flat bool, err error) {
-	s, err := vmcore.SniffFile(path)
-	if err != nil {
-		return false, false, err
-	}
-	return s.Kind.IsDump(), s.Kind == vmcore.InputFlattened, nil
-}
 
 var (
 	// Names distributions give dump files; such a file that is no dump is a
 	// broken capture, not something to ignore.
 	dumpNameRe = lazyre.New(`^(vmcore(-incomplete)?(\.flat)?|dump\.\d+|dump-incomplete|` +
 		`.*\.(vmcore|kdump|core|dump))(\.\d+)?$`)
-	packedRe    = lazyre.New(`^(vmcore|dump\.\d+|.*\.vmcore)\.(zst|gz|xz|bz2|lz4)$`)
 	companionRe = lazyre.New(`^(vmcore-dmesg(-incomplete)?\.txt|dmesg\.\d+|dmesg\.txt|dmesg\.makedumpfile\.txt)$`)
 	// Loose kernel logs: what syslog, journald exports and consoles are called.
 	looseLogRe = lazyre.New(`^(.*\.log|messages|kern\.log|syslog|dmesg|console|journal|` +
@@ -128,22 +127,37 @@ var (
 		`(vmlinu[xz]|System\.map|config|initrd|linux-image)(-.*)?|.*\.(crash|upload|uploaded|lock))$`)
 )
 
-// classify tells what one file is, by its name and first bytes.
+// classify tells what one file is, by its first bytes (under one layer of
+// compression: what a compressed file holds) and its name. Only regular
+// files are opened (vmcore.SniffFile).
 func classify(path string) (fileKind, error) {
 	name := filepath.Base(path)
-	dump, flat, err := sniffFile(path)
+	s, err := vmcore.SniffFile(path)
 	if err != nil {
 		return kindOther, err
 	}
 	switch {
-	case flat:
+	case s.Kind == vmcore.InputFlattened:
 		return kindFlatDump, nil
-	case dump:
+	case s.Kind.IsDump():
 		return kindDump, nil
-	case packedRe.MatchString(name):
-		return kindPacked, nil
-	case companionRe.MatchString(name) || looseLogRe.MatchString(name):
-		return kindLog, nil
+	case s.Kind == vmcore.InputTar:
+		return kindArchive, nil
+	case s.Kind == vmcore.InputPacked:
+		inner, err := unpack.Peek(path)
+		switch {
+		case err != nil && dumpNameRe.MatchString(strings.TrimSuffix(name, filepath.Ext(name))):
+			// A vmcore.zst that cannot be read: say why.
+			return kindOther, fmt.Errorf("a %s-compressed dump that cannot be unpacked: %w", s.Container, err)
+		case err != nil:
+		case inner.Kind.IsDump(), inner.Kind == vmcore.InputPacked:
+			return kindPacked, nil
+		case inner.Kind == vmcore.InputTar:
+			return kindArchive, nil
+		}
+	}
+	if companionRe.MatchString(name) || looseLogRe.MatchString(name) {
+		return kindLog, nil // plain, or compressed (the log reader decompresses)
 	}
 	return kindOther, nil
 }
@@ -256,7 +270,9 @@ func (d *Discovery) addLooseFile(path string, seen map[string]bool) {
 		}
 		d.Crashes = append(d.Crashes, groupDumps(Crash{Dir: filepath.Dir(path), Layout: LayoutLoose}, parts)...)
 	case kind == kindPacked:
-		d.Skipped = append(d.Skipped, Skipped{Path: path, Reason: packedReason(path)})
+		d.Crashes = append(d.Crashes, Crash{Dir: filepath.Dir(path), Layout: LayoutLoose, Dumps: []string{path}})
+	case kind == kindArchive:
+		d.Crashes = append(d.Crashes, Crash{Dir: filepath.Dir(path), Layout: LayoutArchive, Dumps: []string{path}})
 	default:
 		d.Crashes = append(d.Crashes, Crash{Dir: filepath.Dir(path), Layout: LayoutLoose, Log: path,
 			Release: releaseFromLog(path)})
@@ -266,10 +282,6 @@ func (d *Discovery) addLooseFile(path string, seen map[string]bool) {
 // globEscape quotes the characters filepath.Glob would read as a pattern.
 func globEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
-}
-
-func packedReason(path string) string {
-	return fmt.Sprintf("compressed dump: unpack it first (e.g. `zstd -d %s` / `gunzip`), then rerun", filepath.Base(path))
 }
 
 // dirFile is one regular file of a directory being scanned.
@@ -314,17 +326,23 @@ func (d *Discovery) scanDir(dir string) {
 		files = append(files, dirFile{name: e.Name(), path: p, kind: kind})
 	}
 	if len(files) == 0 {
+		if len(entries) == 0 {
+			if layout, host, when := layoutOf(dir, nil); layout != LayoutLoose {
+				// kdump made the folder and the capture wrote nothing into it.
+				d.Crashes = append(d.Crashes, Crash{Dir: dir, Layout: layout, Host: host, Time: when, Empty: true})
+			}
+		}
 		return
 	}
 	layout, host, when := layoutOf(dir, files)
 
-	var dumps, notDumps, companions, logs []dirFile
+	var dumps, notDumps, companions, logs, archives []dirFile
 	for _, f := range files {
 		switch {
-		case f.kind == kindDump || f.kind == kindFlatDump:
+		case f.kind == kindDump || f.kind == kindFlatDump || f.kind == kindPacked:
 			dumps = append(dumps, f)
-		case f.kind == kindPacked:
-			d.Skipped = append(d.Skipped, Skipped{Path: f.path, Reason: packedReason(f.path)})
+		case f.kind == kindArchive:
+			archives = append(archives, f)
 		case dumpNameRe.MatchString(f.name) && !companionRe.MatchString(f.name):
 			notDumps = append(notDumps, f)
 		case companionRe.MatchString(f.name):
@@ -360,6 +378,9 @@ func (d *Discovery) scanDir(dir string) {
 		}
 	}
 	d.Crashes = append(d.Crashes, crashes...)
+	for _, f := range archives {
+		d.Crashes = append(d.Crashes, Crash{Dir: dir, Layout: LayoutArchive, Dumps: []string{f.path}})
+	}
 
 	// Loose logs count only in folders without dumps: beside a dump, a
 	// console.log or messages file tells the same crash again.

@@ -16,6 +16,7 @@ import (
 	"github.com/ktriage/ktriage/internal/corpus"
 	"github.com/ktriage/ktriage/textlog"
 	"github.com/ktriage/ktriage/triage"
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 // repoRoot is found from this file, so the test runs from any folder.
@@ -217,7 +218,7 @@ func (tr *tree) addFixtures() {
 	elfs, _ := filepath.Glob(filepath.Join(td, "elf", "*.elf"))
 	more, _ := filepath.Glob(filepath.Join(td, "dumps", "*"))
 	for _, f := range append(elfs, more...) {
-		if dump, _, err := sniffFile(f); err != nil || !dump {
+		if s, err := vmcore.SniffFile(f); err != nil || !s.Kind.IsDump() {
 			continue
 		}
 		dst := tr.link(f, filepath.Join(loose, filepath.Base(f)+".vmcore"))

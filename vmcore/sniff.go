@@ -24,6 +24,7 @@ const (
 	InputKdump     // kdump-compressed: "KDUMP   " (makedumpfile, QEMU) or "DISKDUMP"
 	InputFlattened // makedumpfile -F stream
 	InputPacked    // a gzip, xz, zstd, bzip2 or lz4 container
+	InputTar       // a POSIX or GNU tar archive (a crash folder packed up)
 )
 
 func (k InputKind) String() string {
@@ -36,6 +37,8 @@ func (k InputKind) String() string {
 		return "flattened makedumpfile"
 	case InputPacked:
 		return "compressed file"
+	case InputTar:
+		return "tar archive"
 	}
 	return "other"
 }
@@ -63,8 +66,13 @@ var containerMagic = []struct {
 	{"lz4", []byte{0x04, 0x22, 0x4d, 0x18}},
 }
 
-// SniffLen is how many leading bytes SniffBytes needs.
-const SniffLen = 16
+// SniffLen is how many leading bytes SniffBytes needs: a tar archive's
+// magic sits at offset 257.
+const SniffLen = 512
+
+// tarMagicOffset is where ustar headers keep "ustar" (POSIX "ustar\x00",
+// GNU "ustar  \x00").
+const tarMagicOffset = 257
 
 // SniffBytes tells the kind of a file from its first bytes.
 func SniffBytes(head []byte) Sniffed {
@@ -80,6 +88,9 @@ func SniffBytes(head []byte) Sniffed {
 		if bytes.HasPrefix(head, c.magic) {
 			return Sniffed{Kind: InputPacked, Container: c.name}
 		}
+	}
+	if len(head) >= tarMagicOffset+5 && string(head[tarMagicOffset:tarMagicOffset+5]) == "ustar" {
+		return Sniffed{Kind: InputTar}
 	}
 	return Sniffed{Kind: InputOther}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ func TestSniffBytesKinds(t *testing.T) {
 		{"BZh91AY", InputPacked, "bzip2"},
 		{"[    0.000000] Linux version", InputOther, ""},
 		{"", InputOther, ""},
+		{strings.Repeat("\x00", 257) + "ustar\x0000", InputTar, ""},
+		{"vmcore\x00" + strings.Repeat("\x00", 250) + "ustar  \x00", InputTar, ""},
 	} {
 		got := SniffBytes([]byte(c.head))
 		if got.Kind != c.kind || got.Container != c.box {

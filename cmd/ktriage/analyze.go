@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,7 +13,6 @@ import (
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/report"
 	"github.com/ktriage/ktriage/textlog"
-	"github.com/ktriage/ktriage/vmcore"
 )
 
 func init() {
@@ -64,16 +61,11 @@ with a built-in id replaces it). ` + "`ktriage rules check DIR`" + ` lints them.
 					return err
 				}
 			}
-			// A /var/crash tree or an archive of many crashes goes to the
-			// batch runner (crashdir); one dump or log gets the full report.
-			if handled, err := analyzeFleet(cmd, args, format, outFile, rulesDir); handled {
-				return err
-			}
 			rb, err := loadRulebook(rulesDir)
 			if err != nil {
 				return err
 			}
-			in, err := loadIncident(args, dopts)
+			in, err := loadIncident(cmd, args, dopts)
 			if err != nil {
 				return err
 			}
@@ -134,65 +126,31 @@ func loadRulebook(dir string) (*analyzers.Rulebook, error) {
 	return rb.With(extra), nil
 }
 
-// loadIncident reads PATH (or a split dump's files) into an incident.
-func loadIncident(paths []string, dopts dumpOptions) (*incident.Incident, error) {
-	path := paths[0]
-	st, err := os.Stat(path)
+// loadIncident reads what the user named (resolveInputs: a dump, a split
+// set, a kdump directory, an archived dump, a text log) into an incident.
+func loadIncident(cmd *cobra.Command, paths []string, dopts dumpOptions) (*incident.Incident, error) {
+	r, err := resolveInputs(cmd, paths, needDumpOrLog)
 	if err != nil {
 		return nil, err
 	}
-	if st.IsDir() {
-		return loadKdumpDir(path, dopts)
-	}
-	// A dump by its signature; anything else — including gzip/xz/zstd-
-	// compressed logs — goes to the text-log reader.
-	sniffed, err := vmcore.SniffFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if sniffed.Kind.IsDump() {
+	r.printNotes(cmd)
+	if len(r.Dumps) > 0 {
 		if loadDump == nil {
-			return nil, fmt.Errorf("%s is a crash dump (%s), and this build of ktriage cannot analyze dumps yet; "+
-				"run it on the dump's vmcore-dmesg.txt (or `ktriage dmesg %s > dmesg.txt` and analyze that)", path, sniffed.Kind, path)
+			return nil, fmt.Errorf("%s is a crash dump, and this build of ktriage cannot analyze dumps; "+
+				"`ktriage dmesg %s > dmesg.txt` and analyze that", paths[0], paths[0])
 		}
-		return loadDump(paths, dopts)
-	}
-	if len(paths) > 1 {
-		return nil, fmt.Errorf("%s is a text log: give one log at a time (several files are for split dumps)", path)
+		in, err := loadDump(r.Dumps, dopts)
+		if err != nil {
+			return nil, err
+		}
+		if r.Unpacked {
+			// The report names what the user has, not the cache's copy.
+			in.Source.Path = strings.Join(r.Named, " ")
+		}
+		return in, nil
 	}
 	if loadLog == nil {
-		return nil, fmt.Errorf("%s: this build of ktriage has no text-log reader", path)
+		return nil, fmt.Errorf("%s: this build of ktriage has no text-log reader", r.Log)
 	}
-	return loadLog(path)
-}
-
-// loadKdumpDir analyzes a kdump directory (RHEL's 127.0.0.1-<date>/,
-// Debian's <stamp>/): its vmcore when dumps can be read, else its text log.
-func loadKdumpDir(dir string, dopts dumpOptions) (*incident.Incident, error) {
-	var dumps []string
-	for _, pattern := range []string{"vmcore", "vmcore.[0-9]*", "dump.[0-9]*"} {
-		m, _ := filepath.Glob(filepath.Join(dir, pattern))
-		dumps = append(dumps, m...)
-	}
-	sort.Strings(dumps)
-	if len(dumps) > 0 && loadDump != nil {
-		return loadDump(dumps, dopts)
-	}
-	for _, name := range []string{"vmcore-dmesg.txt", "dmesg.txt", "dmesg.makedumpfile.txt", "console.log"} {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil && loadLog != nil {
-			in, err := loadLog(p)
-			if err != nil {
-				return nil, err
-			}
-			if len(dumps) > 0 {
-				in.Warn(fmt.Sprintf("read %s: this build cannot analyze the dump %s itself, so tasks and stacks come from the log only", name, dumps[0]))
-			}
-			return in, nil
-		}
-	}
-	if len(dumps) > 0 {
-		return nil, fmt.Errorf("%s holds a dump (%s) but this build of ktriage cannot analyze dumps yet, and there is no vmcore-dmesg.txt beside it", dir, filepath.Base(dumps[0]))
-	}
-	return nil, fmt.Errorf("%s: no vmcore, dump.* or vmcore-dmesg.txt in this directory", dir)
+	return loadLog(r.Log)
 }

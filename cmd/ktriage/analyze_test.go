@@ -32,7 +32,7 @@ type analyzeJSON struct {
 
 func analyzeToJSON(t *testing.T, path string) analyzeJSON {
 	t.Helper()
-	out, err := runKtriage(t, "analyze", "--format", "json", path)
+	out, _, err := runSplit(t, "analyze", "--format", "json", path)
 	if err != nil {
 		t.Fatalf("analyze %s: %v\n%s", path, err, out)
 	}

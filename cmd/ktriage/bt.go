@@ -55,7 +55,7 @@ found only by scanning the stack is marked "?".`,
 			if err != nil {
 				return err
 			}
-			d, k, err := fl.openKernel(args)
+			d, k, err := fl.openKernel(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -86,6 +86,7 @@ found only by scanning the stack is marked "?".`,
 				if len(out) == 0 && wantState == "" {
 					return fmt.Errorf("%s: no task with pid %d", args[0], pid)
 				}
+
 			default:
 				cpu := k.PanicCPU()
 				if cpu < 0 {

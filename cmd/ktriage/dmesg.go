@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ktriage/ktriage/kernel"
-	"github.com/ktriage/ktriage/vmcore"
 )
 
 func init() { addCommand(newDmesgCmd) }
@@ -24,7 +22,10 @@ needed, so this works before any debuginfo is at hand. Give every file of a
 split dump. The output is byte for byte what makedumpfile --dump-dmesg writes.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := vmcore.Open(args...)
+			if format != "text" && format != "json" && format != "" {
+				return fmt.Errorf("unknown --format %q (text or json)", format)
+			}
+			d, _, err := openDump(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -38,9 +39,9 @@ split dump. The output is byte for byte what makedumpfile --dump-dmesg writes.`,
 			}
 			switch format {
 			case "text", "":
-				err = kernel.WriteDmesg(os.Stdout, recs)
+				err = kernel.WriteDmesg(cmd.OutOrStdout(), recs)
 			case "json":
-				enc := json.NewEncoder(os.Stdout)
+				enc := json.NewEncoder(cmd.OutOrStdout())
 				for _, r := range recs {
 					if err = enc.Encode(dmesgJSON(r)); err != nil {
 						break

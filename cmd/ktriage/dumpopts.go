@@ -24,10 +24,14 @@ func (f *dumpFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.format, "format", "text", "output format: text or json")
 }
 
-// openKernel opens a dump and attaches names and types to it. The caller
-// closes both (the kernel first: closing it saves the DWARF index).
-func (f *dumpFlags) openKernel(paths []string) (*vmcore.Dump, *kernel.Kernel, error) {
-	d, err := vmcore.Open(paths...)
+// openKernel opens a dump (anything resolveInputs takes) and attaches
+// names and types to it. The caller closes both (the kernel first: closing
+// it saves the DWARF index).
+func (f *dumpFlags) openKernel(cmd *cobra.Command, paths []string) (*vmcore.Dump, *kernel.Kernel, error) {
+	if f.format != "text" && f.format != "json" && f.format != "" {
+		return nil, nil, fmt.Errorf("unknown --format %q (text or json)", f.format)
+	}
+	d, _, err := openDump(cmd, paths)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,9 +17,11 @@ import (
 
 	"github.com/ktriage/ktriage/crashdir"
 	"github.com/ktriage/ktriage/crashdir/store"
+	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/internal/termsafe"
 	"github.com/ktriage/ktriage/report"
 	fleetreport "github.com/ktriage/ktriage/report/fleet"
+	"github.com/ktriage/ktriage/triage"
 )
 
 func init() {
@@ -44,9 +46,6 @@ type fleetOptions struct {
 	timeout       time.Duration
 	// roots are the trees being analyzed; -o may not point into them.
 	roots []string
-	// singleReport: when the batch finds exactly one crash, write that
-	// crash's full report instead of a fleet table (analyze's behaviour).
-	singleReport bool
 }
 
 // defaultDumpTimeout bounds one crash: the corpus dumps take well under a
@@ -103,8 +102,6 @@ names them), 130 when interrupted.`,
 }
 
 // runFleet analyzes the crashes below dirs and writes the fleet report.
-// `ktriage analyze` calls it for a directory that holds several crashes
-// (crashdir.IsCrashDir).
 func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if !validFleetFormat(o.format) {
 		return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(fleetreport.Formats, ", "))
@@ -141,19 +138,12 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		cfg.Progress = crashdir.NewTerminalProgress(f)
 	}
-	cfg.KeepLogs = o.singleReport
+	cfg.LoadDump = loadArchivedDump
 	res, runErr := crashdir.Run(ctx, cfg)
 	if res == nil {
 		return runErr
 	}
 	write := func(w io.Writer) error { return fleetreport.WriteReport(w, res, o.format) }
-	if o.singleReport && len(res.Results) == 1 && res.Results[0].Incident != nil {
-		format := o.format
-		if format == "jsonl" {
-			format = "json"
-		}
-		write = func(w io.Writer) error { return report.Write(w, res.Results[0].Incident, format, report.Options{}) }
-	}
 	if err := writeFleetReport(cmd, o, write); err != nil {
 		return err
 	}
@@ -331,22 +321,26 @@ func newStoreReportCmd(name, short string, write func(io.Writer, *crashdir.Fleet
 	return cmd
 }
 
-// analyzeFleet lets `ktriage analyze` hand over /var/crash trees: it does
-// nothing and returns handled=false unless every path is a directory and,
-// for one path, crashdir.IsCrashDir says it is a tree of crash directories.
-// Several crashes give the fleet report (format "json" gives JSON Lines);
-// a tree holding a single crash gives that crash's full report. Results go
-// to the default store, as with `ktriage fleet`.
-func analyzeFleet(cmd *cobra.Command, paths []string, format, output, rules string) (handled bool, err error) {
-	for _, p := range paths {
-		if st, err := os.Stat(p); err != nil || !st.IsDir() {
-			return false, nil
-		}
+// loadArchivedDump is the batch's dump loader: an archived dump (vmcore.zst,
+// a tar.gz of a crash folder) is unpacked into the cache first, the way
+// every other command opens it.
+func loadArchivedDump(paths []string, opts triage.Options) (*incident.Incident, error) {
+	r, err := resolveInputs(nil, paths, needDumpOrLog)
+	if err != nil {
+		return nil, err
 	}
-	if len(paths) == 1 && !crashdir.IsCrashDir(paths[0]) {
-		return false, nil
+	var in *incident.Incident
+	switch {
+	case len(r.Dumps) > 0:
+		in, err = triage.LoadDump(r.Dumps, opts)
+	default:
+		in, err = loadLog(r.Log)
 	}
-	o := &fleetOptions{jobs: runtime.NumCPU(), format: format, output: output, rules: rules,
-		timeout: defaultDumpTimeout, singleReport: true}
-	return true, runFleet(cmd, paths, o)
+	if err != nil {
+		return nil, err
+	}
+	if r.Unpacked {
+		in.Source.Path = strings.Join(paths, " ")
+	}
+	return in, nil
 }

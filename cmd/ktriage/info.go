@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -19,20 +18,22 @@ func init() { addCommand(newInfoCmd) }
 
 // dumpInfo is what a user needs to judge a dump before analysing it.
 type dumpInfo struct {
-	Files       []string          `json:"files"`
-	Format      string            `json:"format"`
-	Compression string            `json:"compression"`
-	Flattened   bool              `json:"flattened"`
-	Split       bool              `json:"split"`
-	Incomplete  bool              `json:"incomplete"`
-	WrittenBy   string            `json:"written_by,omitempty"`
-	PageSize    int64             `json:"page_size"`
-	DumpLevel   *int              `json:"dump_level,omitempty"`
-	Pages       vmcore.PageCounts `json:"pages"`
-	Release     string            `json:"release,omitempty"`
-	BuildID     string            `json:"build_id,omitempty"`
-	CrashTime   *time.Time        `json:"crash_time,omitempty"`
-	CPUs        int               `json:"cpus"`
+	Files []string `json:"files"`
+	// UnpackedFrom names the archive Files were unpacked from.
+	UnpackedFrom []string          `json:"unpacked_from,omitempty"`
+	Format       string            `json:"format"`
+	Compression  string            `json:"compression"`
+	Flattened    bool              `json:"flattened"`
+	Split        bool              `json:"split"`
+	Incomplete   bool              `json:"incomplete"`
+	WrittenBy    string            `json:"written_by,omitempty"`
+	PageSize     int64             `json:"page_size"`
+	DumpLevel    *int              `json:"dump_level,omitempty"`
+	Pages        vmcore.PageCounts `json:"pages"`
+	Release      string            `json:"release,omitempty"`
+	BuildID      string            `json:"build_id,omitempty"`
+	CrashTime    *time.Time        `json:"crash_time,omitempty"`
+	CPUs         int               `json:"cpus"`
 	// HeaderCPU is the kdump header's current_cpu. It is not the panic CPU:
 	// makedumpfile has written 0 for a panic on CPU 1 and QEMU always
 	// writes 0; bt and analyze read the kernel's panic_cpu instead.
@@ -66,19 +67,25 @@ func newInfoCmd() *cobra.Command {
 		Short: "Describe a dump: format, compression, pages present/excluded/lost, release, CPUs",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := vmcore.Open(args...)
+			if format != "text" && format != "json" && format != "" {
+				return fmt.Errorf("unknown --format %q (text or json)", format)
+			}
+			d, in, err := openDump(cmd, args)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
 			info := collectInfo(d)
+			if in.Unpacked {
+				info.UnpackedFrom = in.Named
+			}
 			switch format {
 			case "json":
-				enc := json.NewEncoder(os.Stdout)
+				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(info)
 			case "text", "":
-				return writeSafe(os.Stdout, func(w io.Writer) { printInfo(w, info) })
+				return writeSafe(cmd.OutOrStdout(), func(w io.Writer) { printInfo(w, info) })
 			}
 			return fmt.Errorf("unknown --format %q (text or json)", format)
 		},
@@ -166,6 +173,9 @@ func noteLabel(n vmcore.Note) string {
 func printInfo(w io.Writer, in dumpInfo) {
 	row := func(k, v string) { fmt.Fprintf(w, "%14s: %s\n", k, v) }
 	row("FILES", strings.Join(in.Files, " "))
+	if len(in.UnpackedFrom) > 0 {
+		row("UNPACKED FROM", strings.Join(in.UnpackedFrom, " "))
+	}
 	f := in.Format
 	if in.Flattened {
 		f += ", flattened"

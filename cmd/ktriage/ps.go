@@ -49,7 +49,7 @@ func newPsCmd() *cobra.Command {
 			if sortBy != "" && sortBy != "pid" && sortBy != "last-run" {
 				return fmt.Errorf("unknown --sort %q (pid or last-run)", sortBy)
 			}
-			d, k, err := fl.openKernel(args)
+			d, k, err := fl.openKernel(cmd, args)
 			if err != nil {
 				return err
 			}

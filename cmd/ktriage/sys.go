@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -42,7 +41,7 @@ func newSysCmd() *cobra.Command {
 		Short: "System facts of the crashed kernel, as crash's sys prints them",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, k, err := fl.openKernel(args)
+			d, k, err := fl.openKernel(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -55,7 +54,7 @@ func newSysCmd() *cobra.Command {
 				warns = append(warns, "log: "+err.Error())
 			}
 			panicMsg = kernel.PanicMessage(recs)
-			out := sysJSON{Kernel: k.Source, Dumpfile: strings.Join(args, " "), CPUs: s.CPUs, OfflineCPUs: s.OfflineCPUs,
+			out := sysJSON{Kernel: k.Source, Dumpfile: strings.Join(d.Paths, " "), CPUs: s.CPUs, OfflineCPUs: s.OfflineCPUs,
 				UptimeSeconds: s.Uptime.Seconds(), LoadAverage: s.LoadAverage[:], Tasks: s.Tasks, Nodename: s.Nodename,
 				Release: s.Release, Version: s.Version, Machine: s.Machine, MemoryBytes: s.MemoryBytes, Panic: panicMsg, Warnings: warns}
 			if !s.CrashTime.IsZero() {
@@ -63,11 +62,11 @@ func newSysCmd() *cobra.Command {
 			}
 			switch fl.format {
 			case "json":
-				enc := json.NewEncoder(os.Stdout)
+				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
 			case "text", "":
-				return writeSafe(os.Stdout, func(w io.Writer) { printSys(w, out, d.Pages().Excluded > 0, args) })
+				return writeSafe(cmd.OutOrStdout(), func(w io.Writer) { printSys(w, out, d.Pages().Excluded > 0, d.Paths) })
 			}
 			return fmt.Errorf("unknown --format %q (text or json)", fl.format)
 		},
