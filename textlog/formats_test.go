@@ -203,3 +203,52 @@ func TestHosts(t *testing.T) {
 		t.Errorf("time %v wall %v", r.Time, web.Log[0].WallTime)
 	}
 }
+
+// RHEL kernels print their support state between the taint letters and
+// the release; the task, taint and release are still read.
+func TestRHELTaintLine(t *testing.T) {
+	for _, line := range []string{
+		"CPU: 21 PID: 0 Comm: swapper/21 Kdump: loaded Tainted: P           OE  ------------   3.10.0-1062.el7.x86_64 #1",
+		"CPU: 0 PID: 5117 Comm: stress Kdump: loaded Tainted: G           OE    --------  ---  5.14.0-285.el9.x86_64 #1",
+		"CPU: 3 PID: 77 Comm: kworker/3:1 Tainted: G        W IOE    --------- -  - 4.18.0-240.el8.x86_64 #1",
+	} {
+		in, err := Parse(strings.NewReader("[ 1.000000] BUG: unable to handle kernel NULL pointer dereference at 0000000000000008\n[ 1.000001] "+line+"\n"), "rhel")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := in.Reports[0]
+		if r.Comm == "" || r.PID == nil || !strings.Contains(r.Release, ".el") || r.Taint == "" || strings.Contains(r.Taint, "-") {
+			t.Errorf("%q: comm %q pid %v release %q taint %q", line, r.Comm, r.PID, r.Release, r.Taint)
+		}
+	}
+}
+
+// A machine that lost power while writing its log leaves a block of zeros
+// after the last lines: the log is still read, the zeros skipped and said.
+func TestLogWithNULBlock(t *testing.T) {
+	path := filepath.Join("..", "testdata", "logs", "real", "02-opencas-iotrace-null.log")
+	clean, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Parse(bytes.NewReader(clean), "clean")
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := append(append(append([]byte{}, clean...), make([]byte, 4096)...), "[ 5800.000000] reboot: Restarting system\n"...)
+	in, err := Parse(bytes.NewReader(damaged), "damaged")
+	if err != nil {
+		t.Fatalf("log with a NUL block refused: %v", err)
+	}
+	if in.Title != want.Title || in.Title == "" {
+		t.Errorf("title %q, without the zeros %q", in.Title, want.Title)
+	}
+	if !strings.Contains(strings.Join(in.Warnings, "\n"), "4096 NUL bytes skipped") {
+		t.Errorf("warnings %q do not say the zeros were skipped", in.Warnings)
+	}
+	// Binary data is still refused.
+	bin := bytes.Repeat([]byte{0, 1, 2, 3, 0x7f, 'a'}, 2000)
+	if _, err := Parse(bytes.NewReader(bin), "binary"); err == nil {
+		t.Error("binary data read as a log")
+	}
+}

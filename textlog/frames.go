@@ -33,11 +33,14 @@ var (
 	ripRe = lazyre.New(`^\s*(?:RIP|EIP is at|EIP|IP|NIP|pc|PC is at|epc)\s*:?\s*(?:([0-9a-f]{4}):)?(?:\[<?[0-9a-f]+>?\]\s*)*(?:[0-9a-f]{8,16}\s+)?(?:([A-Za-z_][A-Za-z0-9_.$]*)(?:\+0x([0-9a-f]+)/0x([0-9a-f]+)|( \()\S+:\d+)(?:\s+\[([A-Za-z0-9_.-]+)[^\]]*\])?|0x([0-9a-f]+)|\(null\))`)
 	// CPU: 3 PID: 16179 Comm: java Not tainted 3.10.0-229.el7.x86_64 #1
 	// CPU: 1 PID: 1 Comm: init Kdump: loaded Tainted: G        W  OE  6.1.0 #1 Debian 6.1.192-2
-	cpuLineRe = lazyre.New(`^\s*CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{1,16}?)(?: Kdump: \S+)?\s+(Not tainted|Tainted: ([A-Z ]*?))\s+(\S+) #`)
+	// RHEL kernels print their support state after the taint letters:
+	// "Tainted: G        W  OE  ------------   3.10.0-1062.el7.x86_64 #1",
+	// "Tainted: G           OE    --------  ---  5.14.0-285.el9.x86_64 #1".
+	cpuLineRe = lazyre.New(`^\s*CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{1,16}?)(?: Kdump: \S+)?\s+(Not tainted|Tainted: ([A-Z ]*?))(?:\s+-+)*\s+(\S+) #`)
 	// Pid: 0, comm: swapper Not tainted 2.6.32-504.el6.x86_64 #1 (before 3.x)
-	oldPidLineRe = lazyre.New(`^\s*Pid: (\d+), comm: (.{1,16}?)\s+(Not tainted|Tainted: ([A-Z ]*?))\s+(\S+) #`)
+	oldPidLineRe = lazyre.New(`^\s*Pid: (\d+), comm: (.{1,16}?)\s+(Not tainted|Tainted: ([A-Z ]*?))(?:\s+-+)*\s+(\S+) #`)
 	// "Not tainted 4.4.0-87-generic #110-Ubuntu" alone, under a hung task.
-	taintLineRe  = lazyre.New(`^\s*(Not tainted|Tainted: ([A-Z ]*?))\s+(\d\S*) #`)
+	taintLineRe  = lazyre.New(`^\s*(Not tainted|Tainted: ([A-Z ]*?))(?:\s+-+)*\s+(\d\S*) #`)
 	hwNameRe     = lazyre.New(`^\s*Hardware name: (.+?)\s*$`)
 	modulesRe    = lazyre.New(`^\s*Modules linked in:\s*(.*)$`)
 	registerRe   = lazyre.New(`\b(R[A-Z0-9]{1,2}|ORIG_RAX|EFLAGS|CR[0-4]|DR[0-7]|[ECDFGS]S|FS|GS|knlGS|R8|R9|R1[0-5]):\s*([0-9a-f]{4}:)?([0-9a-f]{4,16})\b`)

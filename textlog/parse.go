@@ -98,7 +98,13 @@ func ParseHostsWith(r io.Reader, name string, opt Options) ([]*incident.Incident
 		format += " (" + compression + ")"
 	}
 	src := incident.Source{Path: name, Kind: "log", Format: format}
-	return x.incidents(src), nil
+	incs := x.incidents(src)
+	if rs.lr.nuls > 0 {
+		for _, in := range incs {
+			in.Warn(fmt.Sprintf("%s: %d NUL bytes skipped (the zeros a machine that lost power leaves in a log it was writing)", name, rs.lr.nuls))
+		}
+	}
+	return incs, nil
 }
 
 // Extracted is what FromRecords finds in log records.

@@ -64,18 +64,36 @@ func checkText(r io.Reader) (io.Reader, error) {
 		bytes.HasPrefix(head, []byte("makedumpfile")):
 		return nil, fmt.Errorf("%w: kdump-compressed dump (use ktriage analyze)", ErrNotText)
 	}
-	if bytes.Count(head, []byte{0}) > len(head)/100+1 {
-		return nil, fmt.Errorf("%w: binary data (%d NUL bytes in the first %d)", ErrNotText, bytes.Count(head, []byte{0}), len(head))
+	if n := bytes.Count(head, []byte{0}); n > len(head)/100+1 && !textAroundNULs(head) {
+		return nil, fmt.Errorf("%w: binary data (%d NUL bytes in the first %d)", ErrNotText, n, len(head))
 	}
 	return br, nil
 }
 
+// textAroundNULs reports whether what is not NUL is text: a log a machine
+// was writing when it lost power ends in (or holds) blocks of zeros the
+// file system had allocated, around lines that are still the log.
+func textAroundNULs(b []byte) bool {
+	text, ctl := 0, 0
+	for _, c := range b {
+		switch {
+		case c == 0:
+		case c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != 0x1b, c == 0x7f:
+			ctl++
+		default:
+			text++
+		}
+	}
+	return text >= 64 && ctl*100 <= text
+}
+
 // lineReader yields the lines of a text stream, cutting over-long lines.
 type lineReader struct {
-	br  *bufio.Reader
-	buf []byte
-	n   int // lines read
-	err error
+	br   *bufio.Reader
+	buf  []byte
+	n    int // lines read
+	nuls int // NUL bytes dropped
+	err  error
 }
 
 func newLineReader(r io.Reader) *lineReader {
@@ -107,6 +125,12 @@ func (lr *lineReader) next() (string, bool) {
 			}
 		}
 		lr.n++
+		if i := bytes.IndexByte(lr.buf, 0); i >= 0 {
+			// Zeros an unclean shutdown left in the file: not log text.
+			n := bytes.Count(lr.buf[i:], []byte{0})
+			lr.nuls += n
+			lr.buf = bytes.ReplaceAll(lr.buf, []byte{0}, nil)
+		}
 		return strings.TrimRight(string(lr.buf), "\n"), true
 	}
 }
