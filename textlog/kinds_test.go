@@ -250,3 +250,40 @@ func TestReportKinds(t *testing.T) {
 		})
 	}
 }
+
+// A module's function whose name holds "spin" or "lock" is not lock
+// machinery: it names the lockup it spins in, in a lockup report and in a
+// spinlock BUG alike.
+func TestSpinningModuleFunction(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{`[   42.100000] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:321]
+[   42.100010] CPU: 0 PID: 321 Comm: sh Tainted: G           O      6.1.0-56-cloud-amd64 #1  Debian 6.1.192-2
+[   42.100020] RIP: 0010:crashtest_spin_forever+0x5/0x10 [crashtest]
+[   42.100030] Call Trace:
+[   42.100031]  <TASK>
+[   42.100032]  crashtest_proc_write+0x3c/0x60 [crashtest]
+[   42.100033]  proc_reg_write+0x56/0xa0
+[   42.100034]  vfs_write+0xc7/0x3f0
+[   42.100035]  ksys_write+0x6b/0xf0
+[   42.100036]  do_syscall_64+0x5d/0x90
+[   42.100037]  </TASK>
+`, "BUG: soft lockup in crashtest_spin_forever"},
+		{`[   42.100000] BUG: spinlock lockup suspected on CPU#0, sh/321
+[   42.100010] CPU: 0 PID: 321 Comm: sh Tainted: G           O      6.1.0-56-cloud-amd64 #1  Debian 6.1.192-2
+[   42.100030] Call Trace:
+[   42.100032]  spin_dump+0x4a/0x80
+[   42.100033]  do_raw_spin_lock+0x9b/0x100
+[   42.100034]  _raw_spin_lock+0x25/0x30
+[   42.100035]  crashtest_spin_forever+0x9/0x20 [crashtest]
+[   42.100036]  crashtest_proc_write+0x3c/0x60 [crashtest]
+`, "BUG: spinlock lockup suspected in crashtest_spin_forever"},
+	} {
+		in, err := Parse(strings.NewReader(c.text), "spin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Title != c.want {
+			t.Errorf("title %q, want %q", in.Title, c.want)
+		}
+	}
+}

@@ -580,7 +580,7 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 				format: "BUG: unable to handle kernel NULL pointer dereference in %[1]v", culprit: ripThenTrace(), kind: incident.KindNullDeref},
 			{title: rx(`BUG: (?:unable to handle kernel|Unable to handle kernel)`), format: "BUG: unable to handle kernel", kind: incident.KindPagingRequest, corrupted: true},
 			{title: rx(`BUG: (spinlock|rwlock) (lockup suspected|already unlocked|recursion|cpu recursion|bad magic|wrong owner|wrong CPU|trylock failure on UP)`),
-				format: "BUG: %[1]v %[2]v in %[3]v", culprit: callTrace("spin_", "_lock", "_unlock"), kind: incident.KindBUG},
+				format: "BUG: %[1]v %[2]v in %[3]v", culprit: callTrace(spinlockSkip...), kind: incident.KindBUG},
 			{title: rx(`BUG: soft lockup`), format: "BUG: soft lockup in %[1]v", culprit: lockup(), kind: incident.KindSoftLockup},
 			{title: rx(`BUG: .*still has locks held!`), format: "BUG: still has locks held in %[1]v", culprit: funcOnLine(nil, pcFuncRe), kind: incident.KindLockdep},
 			{title: rx(`BUG: scheduling while atomic`), format: "BUG: scheduling while atomic in %[1]v", culprit: callTrace("schedule"), kind: incident.KindAtomicSleep},
@@ -781,6 +781,12 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 		},
 	}
 })
+
+// spinlockSkip is the spinlock code a spinlock BUG's stack runs through,
+// matched as whole words of the name so that a driver's own
+// "crashtest_spin_forever" or "dev_lockup_check" is never taken for it.
+var spinlockSkip = []string{`(?:^|_)(?:raw_)?(?:spin|read|write)_(?:un)?(?:try)?lock(?:_|$)`, `(?:^|_)do_raw_(?:spin|read|write)_`,
+	`(?:^|_)spin_(?:bug|dump)(?:_|$)`, `_(?:un)?lock$`}
 
 // lockdepChain: lockdep prints the lock being taken ("at: foo") and the
 // one held; the first usable of them, then the stack, names the deadlock.
