@@ -35,6 +35,14 @@ type line struct {
 	// foreign is a syslog or journal line from another program: counted for
 	// format detection, never a kernel record.
 	foreign bool
+	// asKernel is how a foreign line with a bare ISO stamp reads if the
+	// log turns out to be a collector's capture of the console, where
+	// "2017-12-05 07:00:50 NMI watchdog: ..." is the kernel's own text.
+	asKernel *line
+	raw      string // the input line, kept only while asKernel is decided
+	// kernelIdent: a syslog or journal line that names the kernel as its
+	// program.
+	kernelIdent bool
 	// bare is a line without any kernel prefix (console noise, or a log
 	// that carries no stamps at all).
 	bare bool
@@ -54,9 +62,10 @@ var (
 	// "juil.", "июл", "heinä"); the host may be absent ("Jul 19 21:58:29
 	// kernel: ..."), and some collectors print the facility.level between
 	// host and program ("fritz kern.warn kernel: ...").
-	bsdRe  = lazyre.New(`^(\pL{2,10}\.?) +(\d{1,2}),? (\d\d:\d\d:\d\d)(\.\d+)?\s+(?:(kernel|vmunix):|(\S+)\s+(?:([a-z]+)\.([a-z]+)\s+)?([^\s:\[]+)(?:\[\d+\])?:) ?(.*)$`)
-	isoRe  = lazyre.New(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
-	ansiRe = lazyre.New(`\x1b\[[0-9;?]*[A-Za-z]`)
+	bsdRe     = lazyre.New(`^(\pL{2,10}\.?) +(\d{1,2}),? (\d\d:\d\d:\d\d)(\.\d+)?\s+(?:(kernel|vmunix):|(\S+)\s+(?:([a-z]+)\.([a-z]+)\s+)?([^\s:\[]+)(?:\[\d+\])?:) ?(.*)$`)
+	isoRe     = lazyre.New(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
+	isoBareRe = lazyre.New(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?\s+(.*)$`)
+	ansiRe    = lazyre.New(`\x1b\[[0-9;?]*[A-Za-z]`)
 )
 
 // months maps the month abbreviations strftime's %b prints in common
@@ -158,7 +167,14 @@ func decodeLineAs(s string) line {
 	}
 	if c0 >= '0' && c0 <= '9' {
 		if m := isoRe.FindStringSubmatch(s); m != nil {
+			l.raw = s
 			return decodeISO(l, m)
+		}
+		// A collector's own stamp before the kernel's text, with no host or
+		// program: "2017-12-05 07:00:50 NMI watchdog: ..." (netconsole and
+		// serial loggers).
+		if m := isoBareRe.FindStringSubmatch(s); m != nil {
+			return decodeISOBare(l, m)
 		}
 	}
 	if c0 == '[' && len(s) > 1 && s[1] >= 'A' && s[1] <= 'Z' {
@@ -207,8 +223,28 @@ func decodeISO(l line, m []string) line {
 		if t, ok := parseISO(m[1], m[2], m[3], m[4]); ok {
 			l.rec.WallTime = &t
 		}
-		return decodeSyslogBody(l, host, m[6], m[7])
+		out := decodeSyslogBody(l, host, m[6], m[7])
+		if out.foreign {
+			if b := isoBareRe.FindStringSubmatch(out.raw); b != nil {
+				k := decodeISOBare(line{rec: incident.LogRecord{Level: -1}}, b)
+				out.asKernel = &k
+			}
+		}
+		return out
 	}
+}
+
+// decodeISOBare reads a line whose ISO stamp is followed by the kernel's
+// text with no host or program.
+func decodeISOBare(l line, m []string) line {
+	if t, ok := parseISO(m[1], m[2], m[3], m[4]); ok {
+		l.rec.WallTime = &t
+	}
+	decodeKernelMessage(m[5], &l)
+	if l.bare {
+		l.bare, l.format = false, FormatSyslogISO
+	}
+	return l
 }
 
 // decodeSyslogBody fills a syslog line's host and, for kernel lines, the
@@ -222,6 +258,7 @@ func decodeSyslogBody(l line, host, ident, msg string) line {
 	}
 	lvl := l.rec.Level
 	f := l.format
+	l.kernelIdent = true
 	decodeKernelMessage(msg, &l)
 	l.format = f
 	l.bare = false

@@ -252,3 +252,31 @@ func TestLogWithNULBlock(t *testing.T) {
 		t.Error("binary data read as a log")
 	}
 }
+
+// A collector that stamps the console with its own date and nothing else:
+// "2017-12-05 07:00:50 NMI watchdog: ..." is the kernel's text, not the
+// syslog line of a host "NMI" and a program "watchdog".
+func TestCollectorISOStamps(t *testing.T) {
+	log := "2017-12-05 07:00:37 kpatch: loading out-of-tree module taints kernel.\n" +
+		"2017-12-05 07:00:50 NMI watchdog: Watchdog detected hard LOCKUP on cpu 0\n" +
+		"2017-12-05 07:00:50 CPU: 0 PID: 11 Comm: migration/0 Tainted: G O 4.4.83+529-ph #1\n"
+	in, err := Parse(strings.NewReader(log), "collector")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Reports) != 1 || in.Reports[0].Kind != incident.KindHardLockup || in.Reports[0].Comm != "migration/0" {
+		t.Fatalf("reports %+v", in.Reports)
+	}
+	// Beside lines that name the kernel, the same shape is another program's.
+	log = "2017-12-05 07:00:49 host1 kernel: [  1.000000] Linux version 4.4.83 (gcc) #1\n" +
+		"2017-12-05 07:00:50 host1 sshd: Accepted publickey for root\n"
+	in, err = Parse(strings.NewReader(log), "syslog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range in.Log {
+		if strings.Contains(r.Text, "Accepted") {
+			t.Errorf("sshd's line read as the kernel's: %+v", r)
+		}
+	}
+}

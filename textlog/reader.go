@@ -153,8 +153,12 @@ type recordStream struct {
 	counts  map[Format]int
 	decided bool
 	stamped bool // the log carries seconds-since-boot or wall stamps
-	format  Format
-	lastMon int
+	// kernelIdent counts syslog lines that name the kernel as program;
+	// isoForeign those with a bare ISO stamp read as another program's.
+	kernelIdent, isoForeign int
+	isoConsole              bool // no line named the kernel: ISO lines are the console's
+	format                  Format
+	lastMon                 int
 }
 
 func newRecordStream(r io.Reader, year int) *recordStream {
@@ -198,6 +202,12 @@ func (rs *recordStream) decode(s string) line {
 		}
 	}
 	l := decodeLine(s)
+	switch {
+	case l.asKernel != nil:
+		rs.isoForeign++
+	case l.kernelIdent:
+		rs.kernelIdent++
+	}
 	// Blank lines and "..." elisions in pasted excerpts say nothing of the format.
 	if t := strings.TrimSpace(s); t != "" && t != "..." {
 		rs.counts[l.format]++
@@ -209,6 +219,7 @@ func (rs *recordStream) decode(s string) line {
 // lines, except that bare lines only win when nothing else was seen.
 func (rs *recordStream) decide() {
 	rs.decided = true
+	rs.isoConsole = rs.isoForeign > 0 && rs.kernelIdent == 0
 	best, bestN := FormatPlain, 0
 	for f, n := range rs.counts {
 		if f == FormatPlain {
@@ -234,6 +245,12 @@ func (rs *recordStream) decide() {
 }
 
 func (rs *recordStream) finish(l line) line {
+	if l.asKernel != nil && rs.isoConsole {
+		k := *l.asKernel
+		k.rec.Line = l.rec.Line
+		l = k
+	}
+	l.asKernel, l.raw = nil, ""
 	if l.bare && !rs.stamped {
 		l.bare = false // a log without stamps: every line is a message
 	}

@@ -445,6 +445,10 @@ func lockup(skip ...string) culpritFn {
 		if len(names) > 0 { // no dispatch point printed: the spinning function
 			return incident.StripSyscallPrefix(names[0]), true
 		}
+		if len(frames) == 0 && rip != nil && rip.Function != "" {
+			// No trace: where the CPU spun, even in machinery.
+			return incident.StripSyscallPrefix(incident.NormalizeFunction(rip.Function)), true
+		}
 		return "", false
 	}
 }
