@@ -16,7 +16,11 @@ func dumpDmesg(tb testing.TB, files ...string) []byte {
 		tb.Fatal(err)
 	}
 	defer d.Close()
-	recs, err := DumpLog(d)
+	o, err := Open(d, OpenOptions{LogOnly: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	recs, err := o.Log, o.LogErr
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -268,12 +268,3 @@ func appendDmesgLine(b []byte, r LogRecord) []byte {
 
 const hexDigit = "0123456789abcdef"
 
-// DumpLog decodes the kernel log of an opened dump with VMCOREINFO alone:
-// the page tables, then whichever printk layout the kernel used.
-func DumpLog(d *vmcore.Dump) ([]LogRecord, error) {
-	as, err := NewAddressSpace(d)
-	if err != nil {
-		return nil, err
-	}
-	return ReadLog(as, d.VMCoreInfo)
-}

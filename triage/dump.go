@@ -45,11 +45,13 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	for _, w := range d.Warnings {
 		in.Warn(w)
 	}
-	as, err := kernel.NewAddressSpace(d)
+	opened, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: kernel.AttachOptions{
+		Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir}})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
-	recs, err := kernel.ReadLog(as, d.VMCoreInfo)
+	defer opened.Close()
+	recs, err := opened.Log, opened.LogErr
 	var damage *kernel.LogDamage
 	switch {
 	case errors.As(err, &damage):
@@ -68,13 +70,12 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 			sys.CrashTime = &t // checked again, with a warning, by kernel.Sys
 		}
 	}
-	k, err := kernel.Attach(d, kernel.AttachOptions{Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir})
-	if err != nil {
-		in.Warn("no kernel symbols, so no tasks or system facts: " + err.Error())
+	k := opened.Kernel
+	if k == nil {
+		in.Warn("no kernel symbols, so no tasks or system facts: " + opened.KernelErr.Error())
 		finishFromLog(in, panicMsg, nil)
 		return in, nil
 	}
-	defer k.Close()
 	sys.KernelSource = k.Source
 	for _, w := range k.Warnings {
 		in.Warn(w)

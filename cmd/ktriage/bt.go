@@ -55,12 +55,13 @@ found only by scanning the stack is marked "?".`,
 			if err != nil {
 				return err
 			}
-			d, k, err := fl.openKernel(cmd, args)
+			d, opened, err := fl.openKernel(cmd, args)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			defer k.Close()
+			defer opened.Close()
+			k := opened.Kernel
 			var out []btTask
 			switch {
 			case all:

@@ -30,7 +30,11 @@ split dump. The output is byte for byte what makedumpfile --dump-dmesg writes.`,
 				return err
 			}
 			defer d.Close()
-			recs, err := kernel.DumpLog(d)
+			opened, err := kernel.Open(d, kernel.OpenOptions{LogOnly: true})
+			if err != nil {
+				return fmt.Errorf("%s: kernel log: %w", args[0], err)
+			}
+			recs, err := opened.Log, opened.LogErr
 			// A damaged log still prints what it holds; the loss is then
 			// the error (exit status 1), after the records.
 			var damage *kernel.LogDamage

@@ -24,10 +24,10 @@ func (f *dumpFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.format, "format", "text", "output format: text or json")
 }
 
-// openKernel opens a dump (anything resolveInputs takes) and attaches
-// names and types to it. The caller closes both (the kernel first: closing
-// it saves the DWARF index).
-func (f *dumpFlags) openKernel(cmd *cobra.Command, paths []string) (*vmcore.Dump, *kernel.Kernel, error) {
+// openKernel opens a dump (anything resolveInputs takes) through
+// kernel.Open and requires names and types (bt, ps, sys read tasks). The
+// caller closes both (the kernel first: closing it saves the DWARF index).
+func (f *dumpFlags) openKernel(cmd *cobra.Command, paths []string) (*vmcore.Dump, *kernel.Opened, error) {
 	if f.format != "text" && f.format != "json" && f.format != "" {
 		return nil, nil, fmt.Errorf("unknown --format %q (text or json)", f.format)
 	}
@@ -35,10 +35,14 @@ func (f *dumpFlags) openKernel(cmd *cobra.Command, paths []string) (*vmcore.Dump
 	if err != nil {
 		return nil, nil, err
 	}
-	k, err := kernel.Attach(d, kernel.AttachOptions{Vmlinux: f.vmlinux, Discover: !f.noDebuginfo, DebuginfoDir: f.debuginfoDir})
+	o, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: kernel.AttachOptions{
+		Vmlinux: f.vmlinux, Discover: !f.noDebuginfo, DebuginfoDir: f.debuginfoDir}})
+	if err == nil && o.Kernel == nil {
+		err = o.KernelErr
+	}
 	if err != nil {
 		d.Close()
 		return nil, nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
-	return d, k, nil
+	return d, o, nil
 }

@@ -49,12 +49,13 @@ func newPsCmd() *cobra.Command {
 			if sortBy != "" && sortBy != "pid" && sortBy != "last-run" {
 				return fmt.Errorf("unknown --sort %q (pid or last-run)", sortBy)
 			}
-			d, k, err := fl.openKernel(cmd, args)
+			d, opened, err := fl.openKernel(cmd, args)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			defer k.Close()
+			defer opened.Close()
+			k := opened.Kernel
 			tasks, err := k.Tasks()
 			if err != nil {
 				return fmt.Errorf("%s: task list: %w", args[0], err)

@@ -41,15 +41,16 @@ func newSysCmd() *cobra.Command {
 		Short: "System facts of the crashed kernel, as crash's sys prints them",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, k, err := fl.openKernel(cmd, args)
+			d, opened, err := fl.openKernel(cmd, args)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			defer k.Close()
+			defer opened.Close()
+			k := opened.Kernel
 			s, warns := k.Sys()
 			panicMsg := ""
-			recs, err := kernel.ReadLog(k.AS, d.VMCoreInfo)
+			recs, err := opened.Log, opened.LogErr
 			if err != nil {
 				warns = append(warns, "log: "+err.Error())
 			}

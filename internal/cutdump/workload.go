@@ -54,12 +54,13 @@ func Run(d *vmcore.Dump, reads Reads) (*Workload, error) {
 	defer func() { d.PageHook = prev }()
 
 	w := &Workload{Reads: reads}
-	as, err := kernel.NewAddressSpace(d)
+	opened, err := kernel.Open(d, kernel.OpenOptions{LogOnly: reads < ReadSys})
 	if err != nil {
 		return nil, err
 	}
-	recs, err := kernel.ReadLog(as, d.VMCoreInfo)
-	if err != nil {
+	defer opened.Close()
+	recs := opened.Log
+	if err := opened.LogErr; err != nil {
 		return nil, fmt.Errorf("kernel log: %w", err)
 	}
 	var buf bytes.Buffer
@@ -68,7 +69,10 @@ func Run(d *vmcore.Dump, reads Reads) (*Workload, error) {
 	}
 	w.Dmesg = buf.Bytes()
 	if reads >= ReadSys {
-		if err := w.readKernel(d, reads); err != nil {
+		if opened.Kernel == nil {
+			return nil, fmt.Errorf("attach (kallsyms+BTF from the dump): %w", opened.KernelErr)
+		}
+		if err := w.readKernel(opened.Kernel, reads); err != nil {
 			return nil, err
 		}
 	}
@@ -81,11 +85,7 @@ func Run(d *vmcore.Dump, reads Reads) (*Workload, error) {
 
 // readKernel attaches the dump's kallsyms and BTF and reads what sys,
 // ps and (for ReadStacks) bt read.
-func (w *Workload) readKernel(d *vmcore.Dump, reads Reads) error {
-	k, err := kernel.Attach(d, kernel.AttachOptions{})
-	if err != nil {
-		return fmt.Errorf("attach (kallsyms+BTF from the dump): %w", err)
-	}
+func (w *Workload) readKernel(k *kernel.Kernel, reads Reads) error {
 	w.Sys, w.Warnings = k.Sys()
 	tasks, err := k.Tasks()
 	if err != nil {

@@ -1,0 +1,173 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ktriage/ktriage/symbols"
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// AttachOptions says where names and types may come from.
+type AttachOptions struct {
+	// Vmlinux is a debug vmlinux matching the dump. Empty: use the dump's
+	// own kallsyms and BTF.
+	Vmlinux string
+	// DWARF tunes the vmlinux DWARF index (its on-disk cache).
+	DWARF symbols.DWARFOptions
+	// Discover looks for the dump's debug vmlinux when none is given: in
+	// DebuginfoDir, the distro debuginfo paths for the dump's release and
+	// build-id, and ktriage's cache. One that does not match the dump is
+	// skipped with a warning, and the dump's own kallsyms+BTF are used.
+	Discover     bool
+	DebuginfoDir string
+}
+
+// Opened is a dump read as far as it allows: the address space always, the
+// log when its VMCOREINFO layout reads, the Kernel (names, types, tasks,
+// stacks) when names and types were found. Each missing capability says why.
+// It is the one way down from a dump: triage and the crash-style commands
+// all start here, so the dump has one address space and one log reader.
+type Opened struct {
+	Dump *vmcore.Dump
+	AS   *AddressSpace
+	Log  []LogRecord
+	// LogErr is nil, a *LogDamage (Log holds what could be read), or why
+	// there is no log at all.
+	LogErr error
+	// Kernel is nil when neither a vmlinux nor the dump's own kallsyms and
+	// BTF could name things; KernelErr says why.
+	Kernel    *Kernel
+	KernelErr error
+}
+
+// OpenOptions say how far Open goes and where names and types may come from.
+type OpenOptions struct {
+	AttachOptions
+	// LogOnly stops after the log: `dmesg` needs no names or types.
+	LogOnly bool
+}
+
+// Open reads d as far as it allows. It fails only when the dump has no
+// usable address translation (no VMCOREINFO page-table facts).
+func Open(d *vmcore.Dump, opts OpenOptions) (*Opened, error) {
+	as, err := NewAddressSpace(d)
+	if err != nil {
+		return nil, err
+	}
+	o := &Opened{Dump: d, AS: as}
+	o.Log, o.LogErr = ReadLog(as, d.VMCoreInfo)
+	if !opts.LogOnly {
+		o.Kernel, o.KernelErr = attach(d, as, opts.AttachOptions)
+	}
+	return o, nil
+}
+
+// Close closes the Kernel (saving what its DWARF index learned); the dump
+// is the caller's.
+func (o *Opened) Close() error {
+	if o.Kernel != nil {
+		return o.Kernel.Close()
+	}
+	return nil
+}
+
+// Attach sets up a Kernel over a dump with an address space of its own
+// (tests; commands go through Open).
+func Attach(d *vmcore.Dump, opts AttachOptions) (*Kernel, error) {
+	as, err := NewAddressSpace(d)
+	if err != nil {
+		return nil, err
+	}
+	return attach(d, as, opts)
+}
+
+// attach finds names and types for the dump. With a vmlinux, names come
+// from its symbol table and types from its DWARF (indexed, cached by
+// build-id); a vmlinux of another build is refused with both identities
+// named. Without one — or when the one given cannot be used, which is said
+// in a warning — it decodes the kernel's kallsyms (6.0+ export them through
+// VMCOREINFO) and reads the BTF out of the dump's memory.
+func attach(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kernel, error) {
+	var notes []string
+	if opts.Vmlinux != "" {
+		k, err := attachVmlinux(d, as, opts)
+		if err == nil {
+			return k, nil
+		}
+		notes = append(notes, fmt.Sprintf("--vmlinux %s not used: %v; names and types come from the dump itself", opts.Vmlinux, err))
+		vmlinuxErr := err
+		k, err = attachFromDump(d, as)
+		if err != nil {
+			return nil, fmt.Errorf("the vmlinux given cannot be used (%v), and the dump cannot describe itself: %w", vmlinuxErr, err)
+		}
+		k.Warnings = append(notes, k.Warnings...)
+		return k, nil
+	}
+	if opts.Discover {
+		found, err := symbols.FindVmlinux(symbols.FindOptions{DebuginfoDir: opts.DebuginfoDir,
+			Release: d.VMCoreInfo.OSRelease(), BuildID: d.VMCoreInfo.BuildID()})
+		if err == nil {
+			o := opts
+			o.Vmlinux = found
+			k, err := attachVmlinux(d, as, o)
+			if err == nil {
+				return k, nil
+			}
+			notes = append(notes, fmt.Sprintf("debug vmlinux %s not used: %v", found, err))
+		}
+	}
+	k, err := attachFromDump(d, as)
+	if err != nil {
+		return nil, fmt.Errorf("no vmlinux given and %w", err)
+	}
+	k.Warnings = append(notes, k.Warnings...)
+	return k, nil
+}
+
+// attachFromDump names things with the dump's own kallsyms and BTF.
+func attachFromDump(d *vmcore.Dump, as *AddressSpace) (*Kernel, error) {
+	syms, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as)
+	if syms == nil || btf == nil {
+		return nil, fmt.Errorf("the dump cannot describe itself (kallsyms and BTF need Linux 6.0+ with CONFIG_DEBUG_INFO_BTF): %w", err)
+	}
+	k := New(d, as, syms, btf, "kallsyms+BTF from dump")
+	if err != nil {
+		k.Warnings = append(k.Warnings, "module symbols: "+err.Error())
+	}
+	return k, nil
+}
+
+func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kernel, error) {
+	id := symbols.DumpIdentity{BuildID: d.VMCoreInfo.BuildID()}
+	if id.BuildID == "" {
+		// Kernels before 5.9 export no build-id: compare linux_banner.
+		if a, ok := d.VMCoreInfo.Symbol("linux_banner"); ok {
+			if b, err := as.ReadString(a, 512); err == nil {
+				id.Banner = b
+			}
+		}
+	}
+	// Reading the dump is mostly single-threaded: index the DWARF ahead of
+	// the lookups on the other core. Close (Kernel.Close) stops it.
+	dopts := opts.DWARF
+	dopts.WalkAhead = true
+	v, err := symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), id, dopts)
+	if errors.Is(err, symbols.ErrCannotVerify) {
+		v, err = symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), symbols.DumpIdentity{}, dopts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var mods []symbols.Module
+	var modErr error
+	if head, ok := v.Addr("modules"); ok {
+		mods, modErr = symbols.ReadModules(head, as, v.DWARF)
+	}
+	k := New(d, as, v.Symbols(mods), v.DWARF, opts.Vmlinux)
+	k.vmlinux = v
+	if modErr != nil {
+		k.Warnings = append(k.Warnings, "module symbols: "+modErr.Error())
+	}
+	return k, nil
+}
