@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 # A static binary (no cgo: SQLite is modernc's pure Go): it runs on any
 # distribution's rescue shell, and skips the dynamic loader at start-up.
 build:
-	CGO_ENABLED=0 $(GO) build -o bin/ktriage ./cmd/ktriage
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o bin/ktriage ./cmd/ktriage
 
 test:
 	$(GO) vet ./...

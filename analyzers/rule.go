@@ -130,6 +130,33 @@ type ruleFile struct {
 	Rules []Rule `yaml:"rules"`
 }
 
+// The shapes a rules file may take.
+const (
+	shapeFile    = iota // rules: [ … ]
+	shapeList           // [ … ]
+	shapeOneRule        // id: …, title: …
+)
+
+// shapeOf tells the shape of a rules file by its top-level node.
+func shapeOf(data []byte) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return shapeFile // the decoder reports what is wrong
+	}
+	top := doc.Content[0]
+	switch top.Kind {
+	case yaml.SequenceNode:
+		return shapeList
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(top.Content); i += 2 {
+			if top.Content[i].Value == "id" {
+				return shapeOneRule
+			}
+		}
+	}
+	return shapeFile
+}
+
 // ParseRules reads the rules of one YAML file. name is used in errors.
 // Rules are returned even when some fail their checks; the error lists every
 // problem, one per line, each naming the file and rule.
@@ -140,12 +167,25 @@ func ParseRules(name string, r io.Reader) ([]Rule, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored condition
+	// A file holds "rules:" and a list, or (pasted from `rules show` or
+	// written by hand) the list alone, or one rule.
 	var f ruleFile
-	if err := dec.Decode(&f); err != nil {
+	switch shapeOf(data) {
+	case shapeList:
+		err = dec.Decode(&f.Rules)
+	case shapeOneRule:
+		var one Rule
+		if err = dec.Decode(&one); err == nil {
+			f.Rules = []Rule{one}
+		}
+	default:
+		err = dec.Decode(&f)
+	}
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w (a rules file is `rules:` followed by a list of rules; see docs/rules.md)", name, err)
 	}
 	var problems []string
 	for i := range f.Rules {

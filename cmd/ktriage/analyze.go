@@ -42,7 +42,13 @@ func newAnalyzeCmd() *cobra.Command {
 		dopts                     dumpOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "analyze PATH [PATH.2 ...]",
+		Use: "analyze PATH [PATH.2 ...]",
+		Example: `  ktriage analyze /var/crash/127.0.0.1-2026-11-20-10:23:45      # a kdump directory
+  ktriage analyze vmcore                                         # a dump (vmcore.1 vmcore.2 for a split one)
+  ktriage analyze vmcore.zst                                     # compressed, or crash.tar.gz of the folder
+  ktriage analyze /var/log/kern.log                              # a text log
+  ktriage analyze vmcore --format html -o report.html
+  ktriage analyze vmcore --vmlinux /usr/lib/debug/lib/modules/$(uname -r)/vmlinux`,
 		Short: "Tell why the kernel crashed: verdict, evidence, fix, from a vmcore, a kdump directory or a text log",
 		Long: `Read a crash dump (ELF, kdump-compressed, flattened; give every file of a
 split dump), a kdump directory, or a kernel text log (dmesg, vmcore-dmesg.txt,

@@ -31,7 +31,11 @@ func newBtCmd() *cobra.Command {
 	var pid int
 	var state string
 	cmd := &cobra.Command{
-		Use:   "bt DUMP [DUMP.2 ...]",
+		Use: "bt DUMP [DUMP.2 ...]",
+		Example: `  ktriage bt vmcore                 # the task that panicked
+  ktriage bt --all vmcore           # the task on every CPU (crash's bt -a)
+  ktriage bt --state D vmcore       # every blocked task (crash's foreach UN bt)
+  ktriage bt --pid 1234 --format json /var/crash/127.0.0.1-2026-11-20-10:23:45`,
 		Short: "Kernel stack traces: the panic task, every CPU (--all), one task (--pid) or every task in a state (--state D)",
 		Long: `bt unwinds kernel stacks the way crash's bt does: by default the task that
 panicked, with --all the task on every CPU (crash's bt -a), with --pid one task,

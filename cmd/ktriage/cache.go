@@ -23,9 +23,10 @@ archive. These commands show and free that space.`,
   ktriage cache clean`,
 	}
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the unpacked dumps: size, when, and the archive each came from",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Example: "  ktriage cache list",
+		Short:   "List the unpacked dumps: size, when, and the archive each came from",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			entries, err := unpack.List("")
 			if err != nil {
@@ -47,9 +48,10 @@ archive. These commands show and free that space.`,
 		},
 	}
 	clean := &cobra.Command{
-		Use:   "clean",
-		Short: "Remove every unpacked dump (the archives themselves are not touched)",
-		Args:  cobra.NoArgs,
+		Use:     "clean",
+		Example: "  ktriage cache clean",
+		Short:   "Remove every unpacked dump (the archives themselves are not touched)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n, freed, err := unpack.Clean("")
 			if err != nil {

@@ -15,7 +15,10 @@ func init() { addCommand(newDmesgCmd) }
 func newDmesgCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "dmesg DUMP [DUMP.2 ...]",
+		Use: "dmesg DUMP [DUMP.2 ...]",
+		Example: `  ktriage dmesg vmcore | tail -50
+  ktriage dmesg /var/crash/202611201023/          # a kdump directory
+  ktriage dmesg vmcore.xz --format json           # one JSON object per record`,
 		Short: "Print the kernel log from a dump, with no debuginfo (as makedumpfile --dump-dmesg)",
 		Long: `Print the kernel log stored in a crash dump. Only the dump's VMCOREINFO is
 needed, so this works before any debuginfo is at hand. Give every file of a

@@ -65,7 +65,11 @@ func (o *fleetOptions) registerOutput(cmd *cobra.Command) {
 func newFleetCmd() *cobra.Command {
 	o := &fleetOptions{}
 	cmd := &cobra.Command{
-		Use:   "fleet DIR... [flags]",
+		Use: "fleet DIR... [flags]",
+		Example: `  ktriage fleet /var/crash
+  ktriage fleet --format html -o fleet.html /srv/crash-archive/*
+  ktriage fleet --no-store -j 4 /mnt/collected
+  ktriage fleet --store postgres://triage@db/crashes /var/crash`,
 		Short: "Analyze every crash under /var/crash trees and group them by signature",
 		Long: `Find every crash dump and kernel log below the given directories (RHEL/Fedora,
 Debian/Ubuntu and SUSE kdump layouts, split and flattened dumps, loose dumps
@@ -105,6 +109,12 @@ names them), 130 when interrupted.`,
 func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if !validFleetFormat(o.format) {
 		return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(fleetreport.Formats, ", "))
+	}
+	if o.jobs < 1 {
+		return fmt.Errorf("--jobs %d: give at least 1 (crashes analyzed at once)", o.jobs)
+	}
+	if o.timeout < 0 {
+		return fmt.Errorf("--timeout %s: give a duration such as 15m, or 0 for none", o.timeout)
 	}
 	o.roots = dirs
 	if o.output != "" {
@@ -298,9 +308,10 @@ func newSummaryCmd() *cobra.Command {
 func newStoreReportCmd(name, short string, write func(io.Writer, *crashdir.FleetResult, string) error) *cobra.Command {
 	o := &fleetOptions{}
 	cmd := &cobra.Command{
-		Use:   name,
-		Short: short,
-		Args:  cobra.NoArgs,
+		Use:     name,
+		Short:   short,
+		Example: fmt.Sprintf("  ktriage %s\n  ktriage %s --since 30d --format markdown", name, name),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !validFleetFormat(o.format) {
 				return fmt.Errorf("unknown --format %q (use %s)", o.format, strings.Join(fleetreport.Formats, ", "))

@@ -63,7 +63,9 @@ type cpuRegs struct {
 func newInfoCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "info DUMP [DUMP.2 ...]",
+		Use: "info DUMP [DUMP.2 ...]",
+		Example: `  ktriage info vmcore
+  ktriage info vmcore.1 vmcore.2 --format json`,
 		Short: "Describe a dump: format, compression, pages present/excluded/lost, release, CPUs",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

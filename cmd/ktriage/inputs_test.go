@@ -224,6 +224,8 @@ func TestRefusalsTeach(t *testing.T) {
 		{[]string{"bt", "--state", "Q", fixtureDump}, []string{"unknown task state"}},
 		{[]string{"ps", "--sort", "size", fixtureDump}, []string{"--sort"}},
 		{[]string{"dmesg", "--format", "yaml", fixtureDump}, []string{"--format"}},
+		{[]string{"fleet", "--no-store", "-j", "0", tree}, []string{"--jobs 0"}},
+		{[]string{"fleet", "--no-store", "--timeout", "-1s", tree}, []string{"--timeout"}},
 	} {
 		_, _, err := runSplit(t, c.args...)
 		if err == nil {

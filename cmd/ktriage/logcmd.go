@@ -19,7 +19,10 @@ func init() { addCommand(newParseLogCmd) }
 func newParseLogCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "parse-log FILE",
+		Use: "parse-log FILE",
+		Example: `  ktriage parse-log /var/log/kern.log
+  ktriage parse-log --format json vmcore-dmesg.txt
+  journalctl -k -b -1 > prev.log && ktriage parse-log prev.log`,
 		Short: "List the crash reports found in a kernel log (dmesg, syslog, journal, console; gz/xz/zst)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -15,8 +15,6 @@ import (
 	"github.com/ktriage/ktriage/internal/termsafe"
 )
 
-var version = "dev"
-
 // exitError carries a process exit status through cobra.
 type exitError struct {
 	code int
@@ -36,12 +34,24 @@ func newRootCmd() *cobra.Command {
 		Short: "Tell why a Linux kernel crashed, from a vmcore or a kernel log",
 		Long: `ktriage reads what a kernel crash leaves behind — vmcores in every kdump,
 makedumpfile and QEMU format, /var/crash trees, and text logs — and reports
-what happened, why, and what to do.`,
-		Version:       version,
+what happened, why, and what to do.
+
+Every command that reads a dump takes the same inputs: the dump file (all
+parts of a split dump), a kdump directory, the dump compressed (.gz .xz .zst
+.bz2 .lz4) or a tar(.gz…) of its folder (unpacked once into a cache, see
+` + "`ktriage cache`" + `). analyze also reads text logs. Shell completion:
+` + "`ktriage completion bash|zsh|fish --help`" + `.`,
+		Example: `  ktriage analyze /var/crash/127.0.0.1-2026-11-20-10:23:45
+  ktriage analyze vmcore.zst --format html -o report.html
+  ktriage analyze /var/log/kern.log
+  ktriage dmesg /var/crash/202611201023/dump.202611201023 | tail
+  ktriage bt --state D vmcore
+  ktriage fleet /var/crash /srv/crash-archive`,
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("ktriage {{.Version}}\n")
 	var deadline time.Duration
 	var stopDeadline func()
 	root.PersistentFlags().DurationVar(&deadline, "deadline", defaultDeadline,

@@ -38,7 +38,9 @@ func newPsCmd() *cobra.Command {
 	var fl dumpFlags
 	var state, sortBy string
 	cmd := &cobra.Command{
-		Use:   "ps DUMP [DUMP.2 ...]",
+		Use: "ps DUMP [DUMP.2 ...]",
+		Example: `  ktriage ps vmcore
+  ktriage ps --state D --sort last-run vmcore     # blocked tasks, longest blocked first`,
 		Short: "Every task of the crashed kernel, as crash's ps lists them, with how long D tasks had been blocked",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -37,7 +37,9 @@ type sysJSON struct {
 func newSysCmd() *cobra.Command {
 	var fl dumpFlags
 	cmd := &cobra.Command{
-		Use:   "sys DUMP [DUMP.2 ...]",
+		Use: "sys DUMP [DUMP.2 ...]",
+		Example: `  ktriage sys vmcore
+  ktriage sys --format json /var/crash/127.0.0.1-2026-11-20-10:23:45`,
 		Short: "System facts of the crashed kernel, as crash's sys prints them",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
