@@ -96,7 +96,7 @@ func newView(in *incident.Incident) *view {
 				break
 			}
 		}
-		v.addStack(p.Kind, true, p.RIP, p.Backtrace)
+		v.addStack(p.Kind, true, p.RIP, incident.Faulting(p.Backtrace))
 	}
 	for _, r := range in.Reports {
 		crash := fatalKinds[r.Kind] || (v.escalation != "" && r.Kind == v.escalation)

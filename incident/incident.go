@@ -83,6 +83,30 @@ type Frame struct {
 	Reliable bool `json:"reliable"`
 	// Context is the stack the frame ran on: "", "IRQ", "NMI", "SOFTIRQ", "exception".
 	Context string `json:"context,omitempty"`
+	// Exception: an exception or interrupt stopped the code here, at the
+	// exact instruction Address (crash's "[exception RIP: …]"); Registers
+	// are the ones its entry code saved, named as an oops prints them
+	// (RIP, RSP, EFLAGS, RAX … R08 … R15, ORIG_RAX, CS, SS).
+	Exception bool              `json:"exception,omitempty"`
+	Registers map[string]uint64 `json:"registers,omitempty"`
+	// KdumpPath: the frame ran after the dump saved the CPU's registers,
+	// on kdump's way to the capture kernel (machine_kexec, and after an
+	// oops the exception handling that called it; on the other CPUs the
+	// NMI handler that parked them). crash's bt lists these first; the
+	// kernel's own trace starts after them, and so do the report and the
+	// rules (see Faulting).
+	KdumpPath bool `json:"kdump_path,omitempty"`
+}
+
+// Faulting drops the leading frames that ran on kdump's way to the capture
+// kernel, so a stack starts where the kernel's own trace does: at the
+// function an oops stopped, or at the code that called panic.
+func Faulting(frames []Frame) []Frame {
+	i := 0
+	for i < len(frames) && frames[i].KdumpPath {
+		i++
+	}
+	return frames[i:]
 }
 
 // Panic is the crash itself: what the kernel said and where it was.

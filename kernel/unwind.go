@@ -49,6 +49,18 @@ type Frame struct {
 	// IretOnly: Regs came from a bare iret frame, so only RIP, CS,
 	// RFLAGS, RSP and SS are known.
 	IretOnly bool `json:"iret_only,omitempty"`
+	// Exception: the function was stopped by the exception or interrupt
+	// whose entry code is the previous frame (which holds its Regs): PC
+	// is the faulting or interrupted instruction, crash's
+	// "[exception RIP: …]".
+	Exception bool `json:"exception,omitempty"`
+	// KdumpPath: the frame ran after the dump saved this CPU's registers,
+	// between them and kdump's hand-off: machine_kexec (and, when the
+	// saved registers are an oops's exception registers, the exception
+	// handling that called it), or the NMI handler that parked a CPU.
+	// crash's bt lists these frames first; the kernel's own oops trace
+	// and drgn start after them, at the saved registers.
+	KdumpPath bool `json:"kdump_path,omitempty"`
 	// Via says how the caller of this frame was found: "orc",
 	// "debug_frame", "fp" (frame pointer, kernels without ORC), "scan" (a
 	// return address calling this function),
@@ -62,6 +74,16 @@ func (f Frame) Name() string {
 		return fmt.Sprintf("%#x", f.PC)
 	}
 	return fmt.Sprintf("%s+%d", f.Function, f.Offset)
+}
+
+// ShownByCrash tells whether crash's bt gives frames[i] a numbered line of
+// its own. A function stopped by an exception whose frame sits on the same
+// stack appears only in that frame's "[exception RIP: …]" line; after a
+// switch of stacks (NMI, IRQ) crash lists it again as the first frame of
+// the stack it was running on.
+func ShownByCrash(frames []Frame, i int) bool {
+	f := frames[i]
+	return !f.Exception || i == 0 || f.Stack != frames[i-1].Stack
 }
 
 // UserMode reports whether saved registers belong to user space.
@@ -181,6 +203,9 @@ func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) ([]Frame, erro
 	for len(frames) < maxFrames {
 		f := k.frameAt(st.pc, slot, st.signal)
 		f.Reliable = reliable
+		if n := len(frames); n > 0 && frames[n-1].Regs != nil && !UserMode(frames[n-1].Regs) {
+			f.Exception = true
+		}
 		if r, ok := stacks.find(slot); ok {
 			f.Stack = r.Name
 		}

@@ -21,13 +21,16 @@ type crashBT struct {
 	comm  string
 	funcs []string
 	sps   []uint64
-	err   string // the "bt: ..." failures crash printed instead of frames
+	// exceptions are the "[exception RIP: func+off]" lines, in order.
+	exceptions []string
+	err        string // the "bt: ..." failures crash printed instead of frames
 }
 
 var (
 	crashBTHeader    = regexp.MustCompile(`^PID:\s+(\d+)\s+TASK:\s+([0-9a-f]+)\s+CPU:\s+(\d+)\s+COMMAND:\s+"(.*)"`)
 	crashReadFailure = regexp.MustCompile(`read of stack at ([0-9a-f]+) failed`)
 	crashBTFrame     = regexp.MustCompile(`^\s*#\d+\s+\[([0-9a-f]+)\]\s+(\S+)\s+at\s+[0-9a-f]+`)
+	crashException   = regexp.MustCompile(`^\s+\[exception RIP: (\S+)\]`)
 )
 
 func readCrashBT(t *testing.T, path string) []crashBT {
@@ -55,6 +58,8 @@ func readCrashBT(t *testing.T, path string) []crashBT {
 			sp, _ := strconv.ParseUint(m[1], 16, 64)
 			cur.funcs = append(cur.funcs, m[2])
 			cur.sps = append(cur.sps, sp)
+		} else if m := crashException.FindStringSubmatch(line); m != nil {
+			cur.exceptions = append(cur.exceptions, m[1])
 		} else if strings.HasPrefix(line, "bt: ") {
 			cur.err = strings.TrimSpace(cur.err + "; " + line)
 		}
@@ -114,8 +119,26 @@ func TestCorpusBacktraceDebug(t *testing.T) {
 }
 
 // sameFrames compares a crash block with ktriage's frames by function
-// name and stack slot, and reports the first difference.
+// name and stack slot, and by the functions exceptions stopped, and
+// reports the first difference. A function stopped by an exception on the
+// same stack is only in crash's "[exception RIP: …]" line.
 func sameFrames(want crashBT, got []Frame) string {
+	var exceptions []string
+	for _, f := range got {
+		if f.Exception {
+			exceptions = append(exceptions, f.Name())
+		}
+	}
+	if len(want.funcs) > 0 && strings.Join(exceptions, " ") != strings.Join(want.exceptions, " ") {
+		return fmt.Sprintf("exception RIPs: ktriage %v, crash %v", exceptions, want.exceptions)
+	}
+	var shown []Frame
+	for i := range got {
+		if ShownByCrash(got, i) {
+			shown = append(shown, got[i])
+		}
+	}
+	got = shown
 	names := funcNames(got)
 	n := max(len(names), len(want.funcs))
 	for i := 0; i < n; i++ {
@@ -224,7 +247,7 @@ func crashDiffers(t *testing.T, k *Kernel, cpu int, want crashBT, got []Frame) s
 		// crash starts a QEMU dump's panic task at the panic frame it finds
 		// by scanning the stack; the vCPU's registers show what ran above
 		// it (the pvpanic notifier that stopped the guest).
-		tail := crashBT{funcs: want.funcs, sps: want.sps}
+		tail := crashBT{funcs: want.funcs, sps: want.sps, exceptions: want.exceptions}
 		if sameFrames(tail, got[len(got)-len(want.funcs):]) == "" {
 			return fmt.Sprintf("crash starts at %s, found by scanning; the vCPU was in %s, %d frames above",
 				want.funcs[0], got[0].Function, len(got)-len(want.funcs))
@@ -286,8 +309,9 @@ func TestCorpusCPUsMatchCrash(t *testing.T) {
 }
 
 // drgnStack is one stack as drgn 0.0.31 printed it: function names, with
-// inlined callers as frames of their own, and "name+0xoff/0xsize" for
-// assembly without DWARF.
+// inlined callers as frames of their own, "name+0xoff/0xsize" for
+// assembly without DWARF, and the bare address ("0xffffffffc0355197")
+// where it had no symbol at all (a module without debuginfo).
 type drgnStack struct {
 	pid   int
 	names []string
@@ -311,7 +335,7 @@ func readDrgnStacks(t *testing.T, path string) []drgnStack {
 			out = append(out, drgnStack{pid: pid})
 			continue
 		}
-		if m := drgnFrame.FindStringSubmatch(line); m != nil && len(out) > 0 && !strings.HasPrefix(m[1], "0x") {
+		if m := drgnFrame.FindStringSubmatch(line); m != nil && len(out) > 0 {
 			out[len(out)-1].names = append(out[len(out)-1].names, m[1])
 		}
 	}
@@ -320,10 +344,14 @@ func readDrgnStacks(t *testing.T, path string) []drgnStack {
 
 // drgnAgrees tells whether drgn's frame name is ktriage's frame: the same
 // function, the function whose .cold part ktriage names (drgn names the
-// DWARF subprogram), or for assembly "sym+0xoff/0xsize" at ktriage's PC.
+// DWARF subprogram), for assembly "sym+0xoff/0xsize" at ktriage's PC, or
+// ktriage's very PC where drgn had no name for it.
 func drgnAgrees(k *Kernel, f Frame, name string) bool {
 	if name == f.Function || name == strings.TrimSuffix(f.Function, ".cold") {
 		return true
+	}
+	if pc, err := strconv.ParseUint(strings.TrimPrefix(name, "0x"), 16, 64); err == nil && strings.HasPrefix(name, "0x") {
+		return pc == f.PC
 	}
 	sym, rest, ok := strings.Cut(name, "+")
 	if !ok {
@@ -335,9 +363,17 @@ func drgnAgrees(k *Kernel, f Frame, name string) bool {
 }
 
 // TestCorpusDrgnSecondOpinion: every ktriage frame appears, in order, in
-// drgn 0.0.31's stack of the same task (drgn adds inlined callers). drgn
-// starts the panic task at its saved registers, so the machine_kexec frame
-// that ran below the saved SP is not in its view.
+// drgn 0.0.31's stack of the same task. drgn starts the panic task at its
+// saved registers, so the frames that ran above them (KdumpPath: the
+// machine_kexec frame; after an oops, the whole way from the exception to
+// machine_kexec, which crash lists first) are not in its view. Where drgn
+// and crash name frames differently, both are checked to be the same code:
+// drgn adds the callers the compiler inlined, from DWARF (on the oops dump
+// pde_write inside proc_reg_write, do_syscall_x64 inside do_syscall_64),
+// where crash and ktriage name the symbol the return address is in; and
+// drgn, holding no symbols for the out-of-tree crashtest module, prints
+// its three frames as bare addresses, which must be exactly the PCs
+// ktriage names from the module's own symbol table (crash's names).
 func TestCorpusDrgnSecondOpinion(t *testing.T) {
 	agree, total := 0, 0
 	for _, c := range corpus.Dumps(t) {
@@ -360,11 +396,13 @@ func TestCorpusDrgnSecondOpinion(t *testing.T) {
 						if err != nil || tk.PID != s.pid {
 							t.Fatalf("panic task %d (%v), drgn's crashed thread %d", tk.PID, err, s.pid)
 						}
-						regs, _ := k.cpuRegs(panicCPU)
 						for _, f := range fr {
-							if f.SP >= regs.RSP-8 {
+							if !f.KdumpPath {
 								frames = append(frames, f)
 							}
+						}
+						if regs, _ := k.cpuRegs(panicCPU); len(frames) > 0 && frames[0].Exception && frames[0].PC != regs.RIP {
+							t.Errorf("drgn's view starts at the saved RIP %#x, ktriage's at %s", regs.RIP, frames[0].Name())
 						}
 					} else {
 						for _, tk := range tasks {
@@ -500,4 +538,60 @@ func TestCorpusEveryTaskUnwinds(t *testing.T) {
 		})
 	}
 	t.Logf("tasks unwound to the end of their stack, every frame named: %d/%d", clean, total)
+}
+
+// TestCorpusKdumpPath: on every dump kdump captured, the panic stack
+// starts at kdump's hand-off (machine_kexec), and the frames marked
+// KdumpPath end exactly where the CPU's saved registers point. After an
+// oops they end at the function the exception stopped, and the exception
+// frame crossed on the way holds every saved register (crash_setup_regs
+// copied that struct pt_regs into the dump); after panic() they end at
+// machine_kexec's caller, whose return address sits just below the saved
+// SP (crash_setup_regs ran in it).
+func TestCorpusKdumpPath(t *testing.T) {
+	oopses := 0
+	for _, c := range corpus.Dumps(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			vmlinuxModes(t, func(t *testing.T, vmlinux string) {
+				k := attachCorpus(t, c, vmlinux)
+				if k.Dump.HasQEMUNotes() {
+					t.Skip("QEMU stopped the vCPUs where they were: no kdump hand-off on the stack")
+				}
+				cpu := k.PanicCPU()
+				regs, ok := k.cpuRegs(cpu)
+				_, frames, err := k.CPUBacktrace(cpu)
+				if !ok || err != nil || len(frames) == 0 {
+					t.Fatalf("panic cpu %d: regs %v, %d frames, %v", cpu, ok, len(frames), err)
+				}
+				i := 0
+				for i < len(frames) && frames[i].KdumpPath {
+					i++
+				}
+				if i == 0 || i == len(frames) || frames[0].Function != "machine_kexec" {
+					t.Fatalf("kdump path %v of %v", funcNames(frames[:i]), funcNames(frames))
+				}
+				for _, f := range frames[i:] {
+					if f.KdumpPath {
+						t.Errorf("frame %s below the saved registers marked as kdump path", f.Name())
+					}
+				}
+				f, entry := frames[i], frames[i-1]
+				if !f.Exception {
+					if f.SP != regs.RSP-8 || entry.Function != "machine_kexec" {
+						t.Errorf("saved registers at %x in %#x; first frame below the kdump path %s at [%x], after %s",
+							regs.RSP, regs.RIP, f.Name(), f.SP, entry.Name())
+					}
+					return
+				}
+				oopses++
+				saved := regs
+				saved.FSBase, saved.GSBase, saved.DS, saved.ES, saved.FS, saved.GS = 0, 0, 0, 0, 0, 0
+				if f.PC != regs.RIP || f.SP != regs.RSP || entry.Regs == nil || *entry.Regs != saved {
+					t.Errorf("exception frame of %s (%s at [%x]) does not hold the saved registers RIP %#x RSP %#x",
+						entry.Name(), f.Name(), f.SP, regs.RIP, regs.RSP)
+				}
+			})
+		})
+	}
+	t.Logf("panic stacks starting at an oops's exception frame under the kdump path: %d", oopses)
 }

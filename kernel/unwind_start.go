@@ -143,19 +143,111 @@ func (k *Kernel) unwindSleeping(t Task) ([]Frame, error) {
 	return k.walk(st, t.StackPtr+retOff, k.stacksFor(t, t.CPU))
 }
 
-// unwindRegs starts from a CPU's saved registers.
+// unwindRegs starts from a CPU's saved registers, or from the frame of
+// kdump's hand-off (or NMI handler) above them, as crash does; the frames
+// above the saved registers are marked KdumpPath.
 func (k *Kernel) unwindRegs(t Task, cpu int, regs elfcore.X86_64Regs) ([]Frame, error) {
 	stacks := k.stacksFor(t, cpu)
+	st, slot, ok := k.handoffFrame(regs, stacks)
+	if !ok {
+		st = walkState{pc: regs.RIP, sp: regs.RSP, bp: regs.RBP, signal: true, regs: &regs, full: true}
+		return k.walk(st, regs.RSP, stacks)
+	}
+	frames, err := k.walk(st, slot, stacks)
+	markKdumpPath(frames, regs, stacks)
+	return frames, err
+}
+
+// handoffFrame finds where crash starts a CPU whose registers the dump
+// saved on the way to the capture kernel: the frame that ran above them.
+func (k *Kernel) handoffFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkState, uint64, bool) {
 	if name, _, _, _, ok := k.symbolize(regs.RIP); ok && crashSaveSites[name] {
 		if st, slot, ok := k.kexecFrame(regs, stacks); ok {
-			return k.walk(st, slot, stacks)
+			return st, slot, true
 		}
 	}
 	if st, slot, ok := k.nmiParkFrame(regs, stacks); ok {
-		return k.walk(st, slot, stacks)
+		return st, slot, true
 	}
-	st := walkState{pc: regs.RIP, sp: regs.RSP, bp: regs.RBP, signal: true, regs: &regs, full: true}
-	return k.walk(st, regs.RSP, stacks)
+	return k.kexecAboveException(regs, stacks)
+}
+
+// markKdumpPath marks the frames that ran above the saved registers: those
+// before the first frame at or above the saved SP on the saved SP's own
+// stack (the interrupted function, or the caller of the hand-off).
+func markKdumpPath(frames []Frame, regs elfcore.X86_64Regs, stacks stackSet) {
+	home, ok := stacks.find(regs.RSP)
+	if !ok {
+		return
+	}
+	for i, f := range frames {
+		if r, ok := stacks.find(f.SP); ok && r == home && f.SP >= regs.RSP-8 {
+			for j := range frames[:i] {
+				frames[j].KdumpPath = true
+			}
+			return
+		}
+	}
+}
+
+// kexecHandoffs are the functions that hand the CPU to the capture kernel
+// and never return.
+var kexecHandoffs = map[string]bool{"machine_kexec": true}
+
+// kexecAboveException finds kdump's hand-off when the saved registers are
+// not its own but an exception's: an oops calls crash_kexec with the
+// exception's struct pt_regs, which crash_setup_regs copies into the dump.
+// machine_kexec's frame then lies deeper on one of the CPU's stacks; it is
+// the return address into machine_kexec, lowest on its stack as crash
+// searches, whose unwind reaches an exception frame holding exactly the
+// saved RIP and RSP.
+func (k *Kernel) kexecAboveException(regs elfcore.X86_64Regs, stacks stackSet) (walkState, uint64, bool) {
+	var page [4096]byte
+	for _, r := range stacks {
+		for lo := r.Lo; lo < r.Hi; lo += uint64(len(page)) {
+			n := min(uint64(len(page)), r.Hi-lo)
+			if err := k.Read(page[:n], lo); err != nil {
+				continue
+			}
+			for off := uint64(0); off+8 <= n; off += 8 {
+				v := binary.LittleEndian.Uint64(page[off:])
+				if name, _, _, _, ok := k.symbolize(v - 1); !ok || !kexecHandoffs[name] {
+					continue
+				}
+				if _, isCall := k.callBefore(v); !isCall {
+					continue
+				}
+				st := walkState{pc: v, sp: lo + off + 8, bp: regs.RBP}
+				if k.reachesRegs(st, regs, stacks, maxHandoffDepth) {
+					return st, lo + off, true
+				}
+			}
+		}
+	}
+	return walkState{}, 0, false
+}
+
+// maxHandoffDepth bounds the frames between kdump's hand-off and the
+// exception whose registers it saved (seven on 6.1: machine_kexec …
+// asm_exc_page_fault; older page-fault paths are a few frames longer).
+const maxHandoffDepth = 24
+
+// reachesRegs tells whether unwinding from st, by unwind data or by a
+// return address that calls the function below it, crosses an exception
+// frame before any other, within depth steps, and that frame holds the
+// saved RIP and RSP.
+func (k *Kernel) reachesRegs(st walkState, regs elfcore.X86_64Regs, stacks stackSet, depth int) bool {
+	for i := 0; i < depth; i++ {
+		next, _, via, r, err := k.step(st, stacks)
+		if err != nil || via == "scan?" {
+			return false
+		}
+		if r != nil {
+			return r.RIP == regs.RIP && r.RSP == regs.RSP
+		}
+		st = next
+	}
+	return false
 }
 
 // kexecFrame finds the frame of the function the register-saving one
@@ -219,19 +311,8 @@ func (k *Kernel) nmiParkFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkSta
 		}
 		slot := nmi.Lo + uint64(off)
 		st := walkState{pc: v, sp: slot + 8, bp: regs.RBP}
-		cur := st
-		for i := 0; i < 16; i++ {
-			next, _, _, r, err := k.step(cur, stacks)
-			if err != nil {
-				break
-			}
-			if r != nil {
-				if r.RIP == regs.RIP && r.RSP == regs.RSP {
-					return st, slot, true
-				}
-				break
-			}
-			cur = next
+		if k.reachesRegs(st, regs, stacks, 16) {
+			return st, slot, true
 		}
 	}
 	return walkState{}, 0, false

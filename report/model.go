@@ -203,16 +203,31 @@ func systemRows(in *incident.Incident) [][2]string {
 	return rows
 }
 
+// frameViews leads with the stack as the kernel's own trace shows it; the
+// frames kdump ran after saving the registers (which crash's bt lists
+// first) follow on one line.
 func frameViews(rip *incident.Frame, bt []incident.Frame) []frameView {
 	var out []frameView
 	if rip != nil && rip.Function != "" {
 		out = append(out, frameView{Index: -1, Text: frameText(*rip), Reliable: true, Context: "RIP"})
 	}
-	for i, f := range bt {
+	faulting := incident.Faulting(bt)
+	for i, f := range faulting {
 		out = append(out, frameView{Index: i, Text: frameText(f), Reliable: f.Reliable, Context: f.Context})
+	}
+	if n := len(bt) - len(faulting); n > 0 {
+		names := make([]string, n)
+		for i, f := range bt[:n] {
+			names[i] = f.Function
+		}
+		out = append(out, frameView{Index: kdumpPathIndex, Reliable: true,
+			Text: strings.Join(names, " ← ") + " (run by kdump after it saved the registers; crash's bt lists them first)"})
 	}
 	return out
 }
+
+// kdumpPathIndex marks the frameView that sums up the kdump path.
+const kdumpPathIndex = -2
 
 func frameText(f incident.Frame) string {
 	s := f.Function

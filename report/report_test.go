@@ -166,3 +166,23 @@ func TestTablesAlign(t *testing.T) {
 		}
 	}
 }
+
+// TestPanicLeadsWithFaultingStack: a dump's panic stack holds kdump's
+// hand-off first (as crash's bt shows it); every format starts the stack
+// at the function the exception stopped and sums the hand-off up after it.
+func TestPanicLeadsWithFaultingStack(t *testing.T) {
+	in := sample()
+	in.Panic.Backtrace = append([]incident.Frame{
+		{Function: "machine_kexec", Reliable: true, KdumpPath: true},
+		{Function: "oops_end", Reliable: true, KdumpPath: true},
+		{Function: "asm_exc_page_fault", Reliable: true, KdumpPath: true},
+		{Function: "rb_next", Offset: 1, Size: 0x50, Reliable: true, Exception: true, Registers: map[string]uint64{"RIP": 1}},
+	}, in.Panic.Backtrace...)
+	for _, format := range []string{"text", "markdown", "html"} {
+		out := render(t, in, format)
+		first, hand := strings.Index(out, "#0   "), strings.Index(out, "machine_kexec ← oops_end ← asm_exc_page_fault")
+		if first < 0 || hand < first || !strings.HasPrefix(out[first:], "#0   rb_next") || strings.Contains(out, "#3   ") {
+			t.Errorf("%s: want #0 rb_next, #1, #2, then the kdump hand-off on one line:\n%s", format, out)
+		}
+	}
+}

@@ -192,8 +192,11 @@ func appliesWord(t *textWriter, a string) painted {
 
 func frameLine(t *textWriter, f frameView) painted {
 	idx := fmt.Sprintf("#%d", f.Index)
-	if f.Index < 0 {
+	switch f.Index {
+	case -1:
 		idx = "RIP"
+	case kdumpPathIndex:
+		idx = "kdump"
 	}
 	mark := " "
 	if !f.Reliable {

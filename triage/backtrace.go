@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ktriage/ktriage/elfcore"
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/kernel"
 	"github.com/ktriage/ktriage/vmcore"
@@ -36,17 +37,38 @@ func cutByDump(err error) bool {
 		errors.Is(err, vmcore.ErrExcluded) || errors.Is(err, vmcore.ErrNotPresent)
 }
 
+// toFrames keeps the whole stack as crash shows it, marking the frames of
+// kdump's hand-off and the exception frames with their registers.
 func toFrames(frames []kernel.Frame) []incident.Frame {
 	out := make([]incident.Frame, 0, len(frames))
-	for _, f := range frames {
+	for i, f := range frames {
 		ctx := ""
 		if f.Stack != "" && f.Stack != "task" {
 			ctx = f.Stack
 		}
-		out = append(out, incident.Frame{Function: f.Function, Offset: f.Offset, Size: f.Size, Module: f.Module,
-			Address: f.PC, Reliable: f.Reliable, Context: ctx})
+		fr := incident.Frame{Function: f.Function, Offset: f.Offset, Size: f.Size, Module: f.Module,
+			Address: f.PC, Reliable: f.Reliable, Context: ctx, Exception: f.Exception, KdumpPath: f.KdumpPath}
+		if f.Exception && i > 0 && frames[i-1].Regs != nil {
+			fr.Registers = registerMap(frames[i-1].Regs, frames[i-1].IretOnly)
+		}
+		out = append(out, fr)
 	}
 	return out
+}
+
+// registerMap names saved registers as the kernel's oops does; a bare iret
+// frame holds only RIP, CS, EFLAGS, RSP and SS.
+func registerMap(r *elfcore.X86_64Regs, iretOnly bool) map[string]uint64 {
+	m := map[string]uint64{"RIP": r.RIP, "CS": r.CS, "EFLAGS": r.EFLAGS, "RSP": r.RSP, "SS": r.SS}
+	if iretOnly {
+		return m
+	}
+	for name, v := range map[string]uint64{"RAX": r.RAX, "RBX": r.RBX, "RCX": r.RCX, "RDX": r.RDX,
+		"RSI": r.RSI, "RDI": r.RDI, "RBP": r.RBP, "R08": r.R8, "R09": r.R9, "R10": r.R10, "R11": r.R11,
+		"R12": r.R12, "R13": r.R13, "R14": r.R14, "R15": r.R15, "ORIG_RAX": r.OrigRAX} {
+		m[name] = v
+	}
+	return m
 }
 
 func countPrefix(ss []string, prefix string) int {

@@ -22,7 +22,8 @@ func analyze(t *testing.T, in *incident.Incident) {
 
 // TestCorpusDumpConclusions: end to end on the real dumps, with and
 // without the debug vmlinux. The hung dumps conclude "frozen filesystem"
-// and name the mount; the sysrq dumps are recognised as operator-initiated.
+// and name the mount; the sysrq dumps are recognised as operator-initiated;
+// the oops is named after the function it faulted in.
 func TestCorpusDumpConclusions(t *testing.T) {
 	dumps := corpus.Dumps(t)
 	for _, mode := range []string{"no-vmlinux", "vmlinux"} {
@@ -54,6 +55,23 @@ func TestCorpusDumpConclusions(t *testing.T) {
 					}
 					if in.Panic.Comm != "khungtaskd" {
 						t.Errorf("panic task %q, want khungtaskd", in.Panic.Comm)
+					}
+				case strings.HasPrefix(c.Name, "null"):
+					// An oops in the crashtest module, captured by kdump: the
+					// stack holds kdump's hand-off first, as crash shows it,
+					// yet leads with the function the exception stopped,
+					// which names the crash.
+					fault := incident.Faulting(in.Panic.Backtrace)
+					if len(fault) == 0 || len(fault) == len(in.Panic.Backtrace) || !fault[0].Exception || fault[0].Module != "crashtest" ||
+						fault[0].Registers["RIP"] != fault[0].Address {
+						t.Fatalf("panic stack does not lead with the exception in crashtest after kdump's frames: %+v", in.Panic.Backtrace)
+					}
+					want := "BUG: unable to handle kernel NULL pointer dereference in " + incident.NormalizeFunction(fault[0].Function)
+					if in.Title != want || in.Panic.Title != want {
+						t.Errorf("title %q, panic title %q, want %q", in.Title, in.Panic.Title, want)
+					}
+					if c := incident.Culprit(in.Panic.Backtrace, nil); c != incident.NormalizeFunction(fault[0].Function) {
+						t.Errorf("culprit of the whole stack %q, want the faulting function %s", c, fault[0].Function)
 					}
 				case strings.HasPrefix(c.Name, "sysrq"):
 					if !strings.Contains(strings.ToLower(top.Title+" "+top.Summary), "sysrq") || top.Severity != "info" {

@@ -140,9 +140,13 @@ func newBtTask(t kernel.Task, frames []kernel.Frame, err error) btTask {
 // printBt prints one task the way crash's bt does.
 func printBt(w io.Writer, t btTask) {
 	fmt.Fprintf(w, "PID: %-8d TASK: %s  CPU: %-3d  COMMAND: %q\n", t.PID, t.Task, t.CPU, t.Comm)
+	n := 0
 	for i, f := range t.Frames {
 		if i > 0 && f.Stack != t.Frames[i-1].Stack && t.Frames[i-1].Stack != "task" && t.Frames[i-1].Stack != "" {
 			fmt.Fprintf(w, "--- <%s> ---\n", stackLabel(t.Frames[i-1].Stack))
+		}
+		if !kernel.ShownByCrash(t.Frames, i) {
+			continue // printed as the [exception RIP: …] line above
 		}
 		name := f.Function
 		if name == "" {
@@ -155,7 +159,8 @@ func printBt(w io.Writer, t btTask) {
 		if f.Module != "" {
 			mod = " [" + f.Module + "]"
 		}
-		fmt.Fprintf(w, "%s [%016x] %s at %016x%s\n", fmt.Sprintf("%3s", fmt.Sprintf("#%d", i)), f.SP, name, f.PC, mod)
+		fmt.Fprintf(w, "%3s [%016x] %s at %016x%s\n", fmt.Sprintf("#%d", n), f.SP, name, f.PC, mod)
+		n++
 		if f.Regs != nil {
 			if !kernel.UserMode(f.Regs) && i+1 < len(t.Frames) {
 				fmt.Fprintf(w, "    [exception RIP: %s]\n", t.Frames[i+1].Name())
