@@ -202,3 +202,54 @@ func TestBadVmlinuxFallsBack(t *testing.T) {
 		t.Fatalf("source %q, warnings %q: want the dump's own names and a warning naming %s", k.Source, k.Warnings, bad)
 	}
 }
+
+// patchedPhys serves a dump's memory with one 8-byte value replaced.
+type patchedPhys struct {
+	PhysReader
+	at, val uint64
+}
+
+func (p patchedPhys) ReadPhys(b []byte, pa uint64) (int, error) {
+	n, err := p.PhysReader.ReadPhys(b, pa)
+	for i := 0; i < 8; i++ {
+		if a := p.at + uint64(i); a >= pa && a < pa+uint64(n) {
+			b[a-pa] = byte(p.val >> (8 * i))
+		}
+	}
+	return n, err
+}
+
+// TestImplausibleMemory: a damaged node_present_pages was shown as fact
+// (MEMORY 621367315.3 GB). A count above the page frames the dump
+// describes is now not shown, and the warning says why.
+func TestImplausibleMemory(t *testing.T) {
+	d, _ := openDumpAS(t, filepath.Join(fixtureDir, "sysrq-kdump-zlib.vmcore"))
+	k, err := Attach(d, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := k.Sys(); s.MemoryBytes == 0 {
+		t.Fatal("the undamaged fixture shows no memory")
+	}
+	nodeData, err := k.Addr("node_data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := k.Off("pglist_data", "node_present_pages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := k.U64(nodeData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, err := k.AS.Translate(pg + off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.AS.phys = patchedPhys{k.AS.phys, pa, 621367315 << 18}
+	s, warns := k.Sys()
+	if s.MemoryBytes != 0 || !strings.Contains(strings.Join(warns, "\n"), "page frames the dump describes") {
+		t.Fatalf("memory %d bytes, warnings %q: want none shown, and why", s.MemoryBytes, warns)
+	}
+}

@@ -262,5 +262,10 @@ func (k *Kernel) memoryBytes() (uint64, error) {
 	if pages == 0 {
 		return 0, fmt.Errorf("no node reports present pages")
 	}
+	// A damaged pglist_data can claim any count: no more pages can be
+	// present than the page frames the dump describes.
+	if max := k.Dump.MaxPFN(); max > 0 && pages > max {
+		return 0, fmt.Errorf("nodes report %d present pages, more than the %d page frames the dump describes: not shown (damaged node data?)", pages, max)
+	}
 	return pages * uint64(k.Dump.PageSize), nil
 }

@@ -448,6 +448,24 @@ func (d *Dump) PageDescriptor(pfn uint64) (part int, off int64, size, flags uint
 	return -1, 0, 0, 0, ErrNotPresent
 }
 
+// MaxPFN is one past the highest page frame the dump describes (kdump
+// max_mapnr, or the end of the highest ELF segment): no count of the
+// machine's pages can exceed it.
+func (d *Dump) MaxPFN() uint64 {
+	if e, ok := d.elf.(*elfDump); ok {
+		var end uint64
+		for _, s := range e.f.Loads {
+			end = max(end, s.PAddr+s.MemSize)
+		}
+		return (end + e.pageSize - 1) / e.pageSize
+	}
+	var n uint64
+	for _, k := range d.kdumps {
+		n = max(n, k.maxMapnr)
+	}
+	return n
+}
+
 // InRAM tells whether the dump's first bitmap marks pfn as RAM.
 func (d *Dump) InRAM(pfn uint64) bool {
 	for _, k := range d.kdumps {

@@ -25,7 +25,8 @@ const (
 // memory under maxRSS, no log line changed without a warning where the
 // format could tell. In `go test` it runs a sample of each kind of damage
 // per fixture (about a minute on two cores); KTRIAGE_DAMAGE=full (make
-// fuzz) runs every case, KTRIAGE_DAMAGE_SEED picks another sample.
+// fuzz) runs every case, KTRIAGE_DAMAGE_SEED picks another sample,
+// KTRIAGE_DAMAGE_ONLY=name,name keeps those fixtures.
 func TestDamageSweep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the damage sweep runs the ktriage binary on hundreds of inputs")
@@ -56,6 +57,26 @@ func TestDamageSweep(t *testing.T) {
 		}
 	}
 	rng := rand.New(rand.NewSource(seed))
+	if only := os.Getenv("KTRIAGE_DAMAGE_ONLY"); only != "" { // fixture names, comma-separated
+		var keep []Fixture
+		for _, f := range fixtures {
+			if strings.Contains(","+only+",", ","+f.Name+",") {
+				keep = append(keep, f)
+			}
+		}
+		fixtures = keep
+	}
+	if !full { // the sample: two fixtures of each format
+		perFormat := map[string]int{}
+		var keep []Fixture
+		for _, i := range rng.Perm(len(fixtures)) {
+			if f := fixtures[i]; perFormat[f.Format] < 2 {
+				perFormat[f.Format]++
+				keep = append(keep, f)
+			}
+		}
+		fixtures = keep
+	}
 	var cases []Case
 	for i, f := range fixtures {
 		cs, err := Cases(f, full, rng, 3*i)
