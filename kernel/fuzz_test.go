@@ -3,7 +3,10 @@ package kernel
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 // Fuzz targets for the three printk decoders. Seeds are logs built to the
@@ -110,6 +113,71 @@ func FuzzLocklessRing(f *testing.F) {
 			if len(rec.Text) > len(r.data) {
 				t.Fatalf("record of %d bytes from a %d-byte text ring", len(rec.Text), len(r.data))
 			}
+		}
+	})
+}
+
+// FuzzLocklessLayout feeds readLockless hostile VMCOREINFO layouts (the
+// OFFSET and SIZE values of the 5.10+ ring) over a real-shaped ring: every
+// value is either used inside the struct it indexes or refused by name.
+func FuzzLocklessLayout(f *testing.F) {
+	f.Add(int64(24), int64(0), int64(8), int64(0), int64(8), int64(88), int64(0), int64(8), int64(16), int64(20))
+	f.Add(int64(0), int64(99999), int64(-8), int64(1000000), int64(8), int64(0), int64(4096), int64(8), int64(1<<62), int64(123456789))
+	r := newLocklessRing(6, 11)
+	for i := 0; i < 80; i++ {
+		r.add(LogRecord{Seq: uint64(i), TsNsec: uint64(i) * 1e6, CallerID: uint32(i), Text: []byte(fmt.Sprintf("line %d", i))})
+	}
+	f.Fuzz(func(t *testing.T, descSize, stateOff, lposOff, beginOff, nextOff, infoSize, seqOff, tsOff, textLenOff, callerOff int64) {
+		as, vi := r.image(t)
+		vi = withLayout(t, vi, map[string]int64{
+			"SIZE(prb_desc)": descSize, "OFFSET(prb_desc.state_var)": stateOff, "OFFSET(prb_desc.text_blk_lpos)": lposOff,
+			"OFFSET(prb_data_blk_lpos.begin)": beginOff, "OFFSET(prb_data_blk_lpos.next)": nextOff,
+			"SIZE(printk_info)": infoSize, "OFFSET(printk_info.seq)": seqOff, "OFFSET(printk_info.ts_nsec)": tsOff,
+			"OFFSET(printk_info.text_len)": textLenOff, "OFFSET(printk_info.caller_id)": callerOff,
+		})
+		recs, err := ReadLog(as, vi)
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error spans lines: %q", err)
+		}
+		if len(recs) > 1<<6+1 {
+			t.Fatalf("%d records from a ring of 64 descriptors", len(recs))
+		}
+		for _, rec := range recs {
+			if len(rec.Text) > len(r.data) {
+				t.Fatalf("record of %d bytes from a %d-byte text ring", len(rec.Text), len(r.data))
+			}
+		}
+	})
+}
+
+// withLayout rewrites KEY=value lines of a VMCOREINFO.
+func withLayout(t *testing.T, vi *vmcore.VMCoreInfo, set map[string]int64) *vmcore.VMCoreInfo {
+	t.Helper()
+	var lines []string
+	for _, ln := range strings.Split(vi.Raw, "\n") {
+		k, _, _ := strings.Cut(ln, "=")
+		if v, ok := set[k]; ok {
+			ln = fmt.Sprintf("%s=%d", k, v)
+		}
+		lines = append(lines, ln)
+	}
+	out, err := vmcore.ParseVMCoreInfo([]byte(strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// FuzzParseRelease: any text is either a release with a plausible
+// major.minor or refused.
+func FuzzParseRelease(f *testing.F) {
+	for _, s := range []string{"6.1.0-56-cloud-amd64", "3.10.0-1160.el7.x86_64", "4.9", "", "99", "\x1b[2J", "6.-1", "1e9.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ma, mi, ok := parseRelease(s)
+		if ok && (ma < 2 || ma > 99 || mi < 0 || mi > 999) {
+			t.Fatalf("%q read as %d.%d", s, ma, mi)
 		}
 	})
 }
