@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ktriage/ktriage/symbols"
 	"github.com/ktriage/ktriage/vmcore"
 )
 
@@ -251,5 +253,54 @@ func TestImplausibleMemory(t *testing.T) {
 	s, warns := k.Sys()
 	if s.MemoryBytes != 0 || !strings.Contains(strings.Join(warns, "\n"), "page frames the dump describes") {
 		t.Fatalf("memory %d bytes, warnings %q: want none shown, and why", s.MemoryBytes, warns)
+	}
+}
+
+// lossyMemory fails reads that touch one virtual page.
+type lossyMemory struct {
+	*AddressSpace
+	page uint64
+}
+
+func (m lossyMemory) ReadVirt(p []byte, va uint64) error {
+	if va < m.page+4096 && va+uint64(len(p)) > m.page {
+		return fmt.Errorf("virtual address %#x: %w", m.page, vmcore.ErrDamaged)
+	}
+	return m.AddressSpace.ReadVirt(p, va)
+}
+
+// TestBTFStringPageLost: one unreadable page of the BTF lost every type.
+// A page of its string section now loses only the names on it: the BTF
+// loads, says what was lost, and types named elsewhere are found.
+func TestBTFStringPageLost(t *testing.T) {
+	d, as := openDumpAS(t, filepath.Join(fixtureDir, "hung-kdump-zstd.vmcore"))
+	k, err := Attach(d, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := k.Addr("__start_BTF")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr [24]byte
+	if err := as.ReadVirt(hdr[:], start); err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	strs := start + uint64(le.Uint32(hdr[4:])) + uint64(le.Uint32(hdr[16:]))
+	page := (strs + uint64(le.Uint32(hdr[20:]))/2) &^ 4095
+	b, err := symbols.BTFFromDump(k.Syms, lossyMemory{as, page})
+	if err != nil {
+		t.Fatalf("BTF with one string page lost: %v", err)
+	}
+	if !strings.Contains(b.Damage, "string section") {
+		t.Fatalf("damage %q does not say what was lost", b.Damage)
+	}
+	if _, err := b.TypeInfo("task_struct"); err != nil {
+		t.Logf("task_struct: %v", err)
+	}
+	// A lost page of the type section is still fatal: layouts would be wrong.
+	if _, err := symbols.BTFFromDump(k.Syms, lossyMemory{as, (start + 4096) &^ 4095}); err == nil {
+		t.Fatal("BTF with a type-section page lost was accepted")
 	}
 }

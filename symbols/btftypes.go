@@ -2,6 +2,7 @@ package symbols
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,9 @@ import (
 type BTF struct {
 	spec *btf.Spec
 	layoutOf
+	// Damage says what of the BTF read from a dump was lost (pages of its
+	// string section the dump could not serve), or is "".
+	Damage string
 }
 
 var _ Types = (*BTF)(nil)
@@ -61,15 +65,41 @@ func BTFFromDump(syms SymbolTable, mem Memory) (*BTF, error) {
 	if stop <= start || stop-start > maxBTFSize {
 		return nil, fmt.Errorf("symbols: BTF bounds %#x..%#x implausible", start, stop)
 	}
-	raw, err := readChunked(mem, start, int(stop-start))
-	if err != nil {
+	raw, lost, err := readPaged(mem, start, int(stop-start), false)
+	if len(lost) > 0 && !btfStringsOnly(raw, lost) {
 		return nil, fmt.Errorf("symbols: reading BTF from the dump at %#x: %w", start, err)
 	}
-	b, err := LoadBTF(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("BTF read from the dump at %#x (%d bytes): %w", start, len(raw), err)
+	b, perr := LoadBTF(bytes.NewReader(raw))
+	if perr != nil {
+		if len(lost) > 0 {
+			return nil, fmt.Errorf("symbols: reading BTF from the dump at %#x: %w", start, err)
+		}
+		return nil, fmt.Errorf("BTF read from the dump at %#x (%d bytes): %w", start, len(raw), perr)
+	}
+	if len(lost) > 0 {
+		// Types and their layouts are whole; names on the lost pages read
+		// as empty, so only lookups of those names fail.
+		b.Damage = fmt.Sprintf("BTF: %d page(s) of its string section unreadable (first: %v): the types named there cannot be looked up", len(lost), err)
 	}
 	return b, nil
+}
+
+// btfStringsOnly tells whether every lost span of raw BTF lies in its
+// string section (struct btf_header: magic, version, flags, hdr_len,
+// type_off, type_len, str_off, str_len), whose loss costs names only.
+func btfStringsOnly(raw []byte, lost [][2]int) bool {
+	if len(raw) < 24 || lost[0][0] < 24 || binary.LittleEndian.Uint16(raw) != 0xeb9f {
+		return false
+	}
+	le := binary.LittleEndian
+	hdrLen, strOff, strLen := uint64(le.Uint32(raw[4:])), uint64(le.Uint32(raw[16:])), uint64(le.Uint32(raw[20:]))
+	from, to := hdrLen+strOff, hdrLen+strOff+strLen
+	for _, l := range lost {
+		if uint64(l[0]) < from || uint64(l[1]) > to {
+			return false
+		}
+	}
+	return true
 }
 
 // Spec exposes the parsed BTF for callers that need more than layouts.

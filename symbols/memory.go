@@ -32,7 +32,18 @@ func readU32(m Memory, addr uint64) (uint32, error) {
 // readChunked reads n bytes at addr in page-sized pieces, so one unreadable
 // page names its own address instead of failing a megabyte read blindly.
 func readChunked(m Memory, addr uint64, n int) ([]byte, error) {
-	out := make([]byte, n)
+	out, lost, err := readPaged(m, addr, n, true)
+	if len(lost) > 0 {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readPaged reads n bytes at addr a page at a time. A page the dump cannot
+// serve reads as zeros and is listed in lost as [start, end) offsets, with
+// the first error; stopEarly gives up at the first one.
+func readPaged(m Memory, addr uint64, n int, stopEarly bool) (out []byte, lost [][2]int, first error) {
+	out = make([]byte, n)
 	const chunk = 4096
 	for off := 0; off < n; {
 		end := off + chunk - int((addr+uint64(off))%chunk)
@@ -40,11 +51,18 @@ func readChunked(m Memory, addr uint64, n int) ([]byte, error) {
 			end = n
 		}
 		if err := m.ReadVirt(out[off:end], addr+uint64(off)); err != nil {
-			return nil, err
+			clear(out[off:end])
+			lost = append(lost, [2]int{off, end})
+			if first == nil {
+				first = err
+			}
+			if stopEarly {
+				return out, lost, first
+			}
 		}
 		off = end
 	}
-	return out, nil
+	return out, lost, first
 }
 
 // cString returns b up to its first NUL.

@@ -356,11 +356,11 @@ func Cases(f Fixture, full bool, rng *rand.Rand, offset int) ([]Case, error) {
 		for i := 1; i < even; i++ {
 			cuts = append(cuts, size*int64(i)/int64(even))
 		}
-		for _, c := range sample(cuts, full, 6, rng) {
+		for _, c := range sample(cuts, full, 5, rng) {
 			add("truncate", fmt.Sprintf("truncate at %#x of %#x", c, size), true, func(b []byte) []byte { return b[:c] })
 		}
 		// Byte flips in each region kind.
-		flips := map[string]int{"header": 4, "data": 3, "vmcoreinfo": 2}
+		flips := map[string]int{"header": 3, "data": 2, "vmcoreinfo": 2}
 		if full {
 			flips = map[string]int{"header": 80, "data": 60, "vmcoreinfo": 60}
 		}
@@ -386,7 +386,7 @@ func Cases(f Fixture, full bool, rng *rand.Rand, offset int) ([]Case, error) {
 			}
 		}
 		// Hostile sizes in header fields.
-		for _, fld := range sample(l.Fields, full, 8, rng) {
+		for _, fld := range sample(l.Fields, full, 6, rng) {
 			vals := hostileValues
 			if !full {
 				vals = []uint64{hostileValues[rng.Intn(len(hostileValues))]}
