@@ -124,10 +124,14 @@ func (k *Kernel) readUtsname(s *SysInfo) error {
 
 // cpuCounts counts present CPUs and those of them not online.
 func (k *Kernel) cpuCounts() (present, offline int) {
-	count := func(sym string) int {
+	// The masks are __cpu_present_mask and __cpu_online_mask since 4.5,
+	// cpu_present_bits and cpu_online_bits before.
+	count := func(sym, old string) int {
 		a, err := k.Addr(sym)
 		if err != nil {
-			return -1
+			if a, err = k.Addr(old); err != nil {
+				return -1
+			}
 		}
 		n := (k.NrCPUIDs() + 63) / 64
 		c := 0
@@ -140,12 +144,12 @@ func (k *Kernel) cpuCounts() (present, offline int) {
 		}
 		return c
 	}
-	present = count("__cpu_present_mask")
+	present = count("__cpu_present_mask", "cpu_present_bits")
 	if present <= 0 {
 		present = max(len(k.Dump.PRStatus()), k.Dump.NrCPUs)
 		return present, 0
 	}
-	if online := count("__cpu_online_mask"); online >= 0 && online < present {
+	if online := count("__cpu_online_mask", "cpu_online_bits"); online >= 0 && online < present {
 		offline = present - online
 	}
 	return present, offline
@@ -194,12 +198,16 @@ func (k *Kernel) uptime(hz int) (time.Duration, error) {
 // wallClock reads the timekeeper's xtime_sec: the wall time the kernel last
 // accounted, used when VMCOREINFO has no CRASHTIME (QEMU dumps).
 func (k *Kernel) wallClock() (time.Time, error) {
-	a, err := k.Addr("tk_core")
+	xt, err := k.Off("timekeeper", "xtime_sec")
 	if err != nil {
 		return time.Time{}, err
 	}
-	xt, err := k.Off("timekeeper", "xtime_sec")
+	a, err := k.Addr("tk_core")
 	if err != nil {
+		// Before 3.17 the timekeeper was a plain static struct.
+		if tk, err2 := k.Addr("timekeeper"); err2 == nil {
+			return xtimeSec(k, tk+xt)
+		}
 		return time.Time{}, err
 	}
 	// tk_core is an anonymous struct { seqcount_raw_spinlock_t seq; struct
@@ -210,7 +218,11 @@ func (k *Kernel) wallClock() (time.Time, error) {
 		seqSize = ti.Size
 	}
 	tkOff := (seqSize + 7) &^ 7
-	sec, err := k.U64(a + tkOff + xt)
+	return xtimeSec(k, a+tkOff+xt)
+}
+
+func xtimeSec(k *Kernel, addr uint64) (time.Time, error) {
+	sec, err := k.U64(addr)
 	if err != nil {
 		return time.Time{}, err
 	}

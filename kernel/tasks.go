@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strconv"
@@ -39,14 +40,17 @@ type taskLayout struct {
 	tasks, pid, tgid, comm, state, realParent, mm, stack, threadSP uint64
 	cpu                                                            uint64
 	hasCPU                                                         bool
-	stateSize                                                      uint64
-	lastArrival                                                    uint64
-	hasLastArrival                                                 bool
-	exitState                                                      uint64
+	// cpuInThreadInfo: the cpu is thread_info.cpu, and struct
+	// thread_info sits at the bottom of the task's stack (before 4.9).
+	cpuInThreadInfo bool
+	stateSize       uint64
+	lastArrival     uint64
+	hasLastArrival  bool
+	exitState       uint64
 	// thread group: signal->thread_head + thread_node (6.1+) or thread_group.
 	signal, threadHead, threadNode, threadGroup uint64
 	useThreadNode, useThreadGroup               bool
-	oldStateBits                                bool
+	bits                                        stateBits
 }
 
 func (k *Kernel) taskLayout() (*taskLayout, error) {
@@ -76,6 +80,8 @@ func (k *Kernel) taskLayout() (*taskLayout, error) {
 		l.cpu, l.hasCPU = v, true
 	} else if v, err := k.Off("task_struct", "cpu"); err == nil {
 		l.cpu, l.hasCPU = v, true
+	} else if v, err := k.Off("thread_info", "cpu"); err == nil {
+		l.cpu, l.hasCPU, l.cpuInThreadInfo = v, true, true
 	}
 	if v, err := k.Off("task_struct", "sched_info.last_arrival"); err == nil {
 		l.lastArrival, l.hasLastArrival = v, true
@@ -91,8 +97,84 @@ func (k *Kernel) taskLayout() (*taskLayout, error) {
 			l.threadGroup, l.useThreadGroup = v, true
 		}
 	}
-	l.oldStateBits = k.kernelBefore(4, 14)
+	l.bits = k.taskStateBits()
 	return &l, nil
+}
+
+// stateBits are the task state and exit state values that moved between
+// kernels (include/linux/sched.h).
+type stateBits struct {
+	exitDead, exitZombie                            uint64
+	dead, wakekill, waking, parked, noload, newTask uint64
+}
+
+var (
+	// 4.14 on: TASK_PARKED 0x40, TASK_DEAD 0x80, ... TASK_NEW 0x800.
+	stateBitsNew = stateBits{exitDead: 0x10, exitZombie: 0x20,
+		parked: 0x40, dead: 0x80, wakekill: 0x100, waking: 0x200, noload: 0x400, newTask: 0x800}
+	// 3.14–4.13: TASK_DEAD 0x40 ... TASK_PARKED 0x200 (NOLOAD from 4.2, NEW from 4.8).
+	stateBitsOld = stateBits{exitDead: 0x10, exitZombie: 0x20,
+		dead: 0x40, wakekill: 0x80, waking: 0x100, parked: 0x200, noload: 0x400, newTask: 0x800}
+)
+
+// taskStateBits reads the state values from the kernel's own
+// task_state_array (fs/proc/array.c), as crash does: entry i names the
+// state of bit i-1. Up to 3.13 it lists every bit ("x (dead)", "W
+// (waking)" ...) and puts zombie before dead; 4.14 on it ends in the
+// report-only "I (idle)", and the high bits were renumbered. Without the
+// array (no symbol, unreadable) the release string decides.
+func (k *Kernel) taskStateBits() stateBits {
+	letters := k.taskStateLetters()
+	if len(letters) < 7 {
+		if k.kernelBefore(4, 14) {
+			return stateBitsOld
+		}
+		return stateBitsNew
+	}
+	// 4.14 on, entries past "Z" are report-only values, not state bits.
+	if strings.IndexByte(letters, 'I') >= 0 {
+		b := stateBitsNew
+		b.exitZombie, b.exitDead = letterBit(letters, 'Z', b.exitZombie), letterBit(letters, 'X', b.exitDead)
+		return b
+	}
+	b := stateBitsOld
+	for i, f := range []*uint64{&b.exitZombie, &b.exitDead, &b.dead, &b.wakekill, &b.waking, &b.parked, &b.noload, &b.newTask} {
+		*f = letterBit(letters, "ZXxKWPNn"[i], *f)
+	}
+	return b
+}
+
+// letterBit is the state bit task_state_array gives letter c, or def.
+func letterBit(letters string, c byte, def uint64) uint64 {
+	if i := strings.IndexByte(letters, c); i >= 1 {
+		return 1 << (i - 1)
+	}
+	return def
+}
+
+// taskStateLetters returns the first letter of each task_state_array entry
+// ("R (running)" → 'R'), or "" when the array cannot be read.
+func (k *Kernel) taskStateLetters() string {
+	a, err := k.Addr("task_state_array")
+	if err != nil {
+		return ""
+	}
+	var out []byte
+	for i := uint64(0); i < 16; i++ {
+		p, err := k.U64(a + 8*i)
+		if err != nil || p < startKernelMap {
+			break
+		}
+		str, err := k.String(p, 24)
+		if err != nil || len(str) < 4 || str[1] != ' ' || str[2] != '(' {
+			break
+		}
+		out = append(out, str[0])
+	}
+	if len(out) == 0 || out[0] != 'R' {
+		return ""
+	}
+	return string(out)
 }
 
 // kernelBefore compares the crashed kernel's release with major.minor.
@@ -167,8 +249,16 @@ func (k *Kernel) readTask(l *taskLayout, addr uint64) (Task, error) {
 		t.RawState = uint64(v)
 	}
 	exitState := uint64(uint32(rd32(l.exitState)))
-	t.State = stateLetters(t.RawState, exitState, l.oldStateBits)
-	if l.hasCPU {
+	t.State = stateLetters(t.RawState, exitState, l.bits)
+	t.StackPtr, _ = k.U64(addr + l.threadSP)
+	t.StackBase, _ = k.U64(addr + l.stack)
+	switch {
+	case l.cpuInThreadInfo:
+		var b [4]byte
+		if t.StackBase != 0 && k.Read(b[:], t.StackBase+l.cpu) == nil {
+			t.CPU = int(int32(binary.LittleEndian.Uint32(b[:])))
+		}
+	case l.hasCPU:
 		t.CPU = rd32(l.cpu)
 	}
 	// Idle tasks (pid 0) have no parent worth naming; crash prints 0 too.
@@ -181,30 +271,24 @@ func (k *Kernel) readTask(l *taskLayout, addr uint64) (Task, error) {
 	}
 	mm, _ := k.U64(addr + l.mm)
 	t.Kernel = mm == 0
-	t.StackPtr, _ = k.U64(addr + l.threadSP)
-	t.StackBase, _ = k.U64(addr + l.stack)
 	if l.hasLastArrival {
 		t.LastArrival, _ = k.U64(addr + l.lastArrival)
 	}
 	return t, nil
 }
 
-// State bits (include/linux/sched.h). The high bits were renumbered in 4.14.
+// State bits that never moved (include/linux/sched.h).
 const (
 	taskInterruptible   = 0x1
 	taskUninterruptible = 0x2
 	taskStopped         = 0x4
 	taskTraced          = 0x8
-	exitDead            = 0x10
-	exitZombie          = 0x20
 )
 
 // stateLetters turns a task state into crash's two-letter code.
-func stateLetters(state, exitState uint64, old bool) string {
-	parked, dead, waking, noload, newTask := uint64(0x40), uint64(0x80), uint64(0x200), uint64(0x400), uint64(0x800)
-	if old {
-		dead, waking, parked, noload, newTask = 0x40, 0x100, 0x200, 0x400, 0x800
-	}
+func stateLetters(state, exitState uint64, b stateBits) string {
+	exitDead, exitZombie := b.exitDead, b.exitZombie
+	parked, dead, waking, noload, newTask := b.parked, b.dead, b.waking, b.noload, b.newTask
 	switch {
 	case exitState&exitZombie != 0:
 		return "ZO"

@@ -49,7 +49,7 @@ const (
 
 // ReadModules walks the kernel's `modules` list (its address is
 // modulesHead, e.g. Lookup("modules")) and reads each module's name,
-// memory and symbols. It works on 6.1-style core_layout and on 6.4+ mem[].
+// memory and symbols: module_core (≤ 4.4), core_layout (4.5–6.3) or mem[] (6.4+).
 func ReadModules(modulesHead uint64, mem Memory, types Types) ([]Module, error) {
 	listOff, err := types.MemberOffset("module", "list")
 	if err != nil {
@@ -116,21 +116,29 @@ func moduleRanges(addr uint64, mem Memory, types Types) ([]Range, error) {
 		}
 		return Range{base, size}, err
 	}
-	if types.HasMember("module", "core_layout") {
-		r, err := read("core_layout.base", "core_layout.size")
+	// core_layout {base, size, text_size} (4.5–6.3), or the same three
+	// as module_core, core_size and core_text_size in struct module itself.
+	for _, names := range [][3]string{
+		{"core_layout.base", "core_layout.size", "core_layout.text_size"},
+		{"module_core", "core_size", "core_text_size"},
+	} {
+		if !types.HasMember("module", strings.Split(names[0], ".")[0]) {
+			continue
+		}
+		r, err := read(names[0], names[1])
 		if err != nil {
 			return nil, err
 		}
 		// Split text from the rest: the kernel bounds a module function's
 		// extent by the end of text (find_kallsyms_symbol).
-		if t, err := read("core_layout.base", "core_layout.text_size"); err == nil && t.Size > 0 && t.Size < r.Size {
+		if t, err := read(names[0], names[2]); err == nil && t.Size > 0 && t.Size < r.Size {
 			return []Range{t, {r.Start + t.Size, r.Size - t.Size}}, nil
 		}
 		return []Range{r}, nil
 	}
 	mi, err := types.MemberInfo("module", "mem")
 	if err != nil {
-		return nil, fmt.Errorf("neither core_layout nor mem[] in struct module: %w", err)
+		return nil, fmt.Errorf("none of core_layout, module_core or mem[] in struct module: %w", err)
 	}
 	var rs []Range
 	for i := uint64(0); i < mi.Type.ArrayLen; i++ {
@@ -146,18 +154,22 @@ func moduleRanges(addr uint64, mem Memory, types Types) ([]Range, error) {
 }
 
 // moduleSyms reads module.kallsyms → mod_kallsyms {symtab, num_symtab,
-// strtab, typetab}: Elf64_Sym entries and their names.
+// strtab, typetab}: Elf64_Sym entries and their names. Before mod_kallsyms
+// (4.6) the same symtab, num_symtab and strtab were members of struct module.
 func moduleSyms(addr uint64, modName string, mem Memory, types Types) ([]Sym, error) {
-	kOff, err := types.MemberOffset("module", "kallsyms")
-	if err != nil {
-		return nil, err
-	}
-	ks, err := readU64(mem, addr+kOff)
-	if err != nil || ks == 0 {
-		return nil, err
+	holder, ks := "module", addr
+	if types.HasMember("module", "kallsyms") {
+		kOff, err := types.MemberOffset("module", "kallsyms")
+		if err != nil {
+			return nil, err
+		}
+		if ks, err = readU64(mem, addr+kOff); err != nil || ks == 0 {
+			return nil, err
+		}
+		holder = "mod_kallsyms"
 	}
 	field := func(name string) (uint64, error) {
-		m, err := types.MemberInfo("mod_kallsyms", name)
+		m, err := types.MemberInfo(holder, name)
 		if err != nil {
 			return 0, err
 		}
@@ -180,7 +192,7 @@ func moduleSyms(addr uint64, modName string, mem Memory, types Types) ([]Sym, er
 		return nil, err
 	}
 	typetab := uint64(0)
-	if types.HasMember("mod_kallsyms", "typetab") {
+	if types.HasMember(holder, "typetab") {
 		if typetab, err = field("typetab"); err != nil {
 			return nil, err
 		}

@@ -17,6 +17,10 @@
 #   KTRIAGE_GEN_ACCEL     kvm or tcg; probed when unset
 #   KTRIAGE_GEN_CPU       QEMU -cpu model                 (qemu64)
 #   KTRIAGE_GEN_NO_INSTALL=1   do not apt-get install missing host tools
+#   KTRIAGE_GEN_KBUILD    a kernel build directory (build-old-kernel.sh's) to crash
+#                         instead of Debian's package: its bzImage, its modules,
+#                         the module built against it with the make variables
+#                         it was built with (ktriage-make-vars beside its .config)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +45,19 @@ COMMITTED_LOG_LIMIT=$((200 * 1024))
 KERNEL_DIR=$CACHE/kernel-$RELEASE
 VMLINUZ=$KERNEL_DIR/boot/vmlinuz-$RELEASE
 KDIR=/usr/src/linux-headers-$RELEASE
+MODS=$KERNEL_DIR/lib/modules/$RELEASE/kernel
+BUILTIN=$MODS/../modules.builtin
+KBUILD=${KTRIAGE_GEN_KBUILD:-}
+KMAKE_VARS=()
+if [ -n "$KBUILD" ]; then
+	[ -f "$KBUILD/include/config/kernel.release" ] || { echo "make-dumps: $KBUILD is not a kernel build directory" >&2; exit 1; }
+	RELEASE=$(cat "$KBUILD/include/config/kernel.release")
+	VMLINUZ=$KBUILD/arch/x86/boot/bzImage
+	KDIR=$KBUILD
+	MODS=$KBUILD
+	BUILTIN=$KBUILD/modules.builtin
+	[ -f "$KBUILD/ktriage-make-vars" ] && mapfile -t KMAKE_VARS <"$KBUILD/ktriage-make-vars"
+fi
 BUILD=$CACHE/build-$RELEASE
 INITRD=$BUILD/initrd.img
 WORK=$CACHE/work
@@ -63,7 +80,7 @@ ensure_host_tools() {
 	command -v zstd >/dev/null || missing+=(zstd)
 	command -v python3 >/dev/null || missing+=(python3)
 	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
-	[ -d "$KDIR" ] || missing+=("linux-headers-$RELEASE")
+	[ -d "$KDIR" ] || [ -n "$KBUILD" ] || missing+=("linux-headers-$RELEASE")
 	if [ ${#missing[@]} -gt 0 ]; then
 		[ "${KTRIAGE_GEN_NO_INSTALL:-}" = 1 ] && die "missing host packages: ${missing[*]}"
 		log "installing ${missing[*]}"
@@ -74,6 +91,7 @@ ensure_host_tools() {
 
 fetch_kernel() {
 	[ -f "$VMLINUZ" ] && return
+	[ -z "$KBUILD" ] || die "no $VMLINUZ: build the kernel first"
 	mkdir -p "$CACHE"
 	local deb
 	deb=$(ls "$CACHE"/linux-image-"$RELEASE"_*.deb 2>/dev/null | head -1 || true)
@@ -116,7 +134,7 @@ copy_with_libs() {
 build_initramfs() {
 	local stamp=$BUILD/inputs.sha256 sum
 	sum=$(cat "$BUSYBOX" "$HERE/init" "$HERE/memhog.c" "$HERE/module/ktriage_crash.c" "$HERE/module/Makefile" \
-		"$0" | sha256sum | cut -d' ' -f1)
+		"$0" "$VMLINUZ" | sha256sum | cut -d' ' -f1)
 	if [ -f "$INITRD" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
 		return
 	fi
@@ -124,11 +142,11 @@ build_initramfs() {
 	rm -rf "$BUILD"
 	mkdir -p "$BUILD/module"
 	cp "$HERE/module/ktriage_crash.c" "$HERE/module/Makefile" "$BUILD/module/"
-	make -s -C "$BUILD/module" KDIR="$KDIR" >"$BUILD/module.log" 2>&1 ||
+	make -s -C "$BUILD/module" KDIR="$KDIR" "${KMAKE_VARS[@]}" >"$BUILD/module.log" 2>&1 ||
 		{ cat "$BUILD/module.log" >&2; die "module build failed"; }
 	gcc -static -O2 -o "$BUILD/memhog" "$HERE/memhog.c"
 
-	local root=$BUILD/root mods=$KERNEL_DIR/lib/modules/$RELEASE/kernel m f
+	local root=$BUILD/root mods=$MODS m f
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules/ktriage}
 	install -m 0755 "$BUSYBOX" "$root/bin/busybox"
 	install -m 0755 "$HERE/init" "$root/init"
@@ -138,7 +156,13 @@ build_initramfs() {
 		qemu_fw_cfg pvpanic pvpanic-mmio pvpanic-pci; do
 		f=$(find "$mods" -name "$m.ko*" | head -1)
 		# Newer kernels build some of these in (6.12: the virtio core).
-		if [ -z "$f" ] && grep -q "/$m.ko\$" "$mods/../modules.builtin" 2>/dev/null; then
+		if [ -z "$f" ] && grep -q "/$m.ko\$" "$BUILTIN" 2>/dev/null; then
+			continue
+		fi
+		# An older kernel may not have the driver at all (3.10: no
+		# pvpanic-mmio, no split virtio_pci_*_dev); init skips what is absent.
+		if [ -z "$f" ] && [ -n "$KBUILD" ]; then
+			log "no $m.ko in $KBUILD (built in or not in this kernel)"
 			continue
 		fi
 		[ -n "$f" ] || die "module $m.ko not in linux-image-$RELEASE"
@@ -204,12 +228,20 @@ new_data_disk() {
 
 file_size() { stat -c %s "$1"; }
 
+kernel_note() {
+	if [ -n "$KBUILD" ]; then
+		echo "$RELEASE built from source in $KBUILD (testdata/gen/build-old-kernel.sh)"
+	else
+		echo "linux-image-$RELEASE $(dpkg-deb -f "$(ls "$CACHE"/linux-image-"$RELEASE"_*.deb | head -1)" Version)"
+	fi
+}
+
 # Writes the provenance note beside one produced dump.
 note_dump() {
 	local dir=$1 scenario=$2 how=$3 seconds=$4
 	cat >"$dir/gen.txt" <<-NOTE
 		scenario: $scenario
-		kernel: linux-image-$RELEASE $(dpkg-deb -f "$(ls "$CACHE"/linux-image-"$RELEASE"_*.deb | head -1)" Version)
+		kernel: $(kernel_note)
 		written by: $how
 		accelerator: $ACCEL
 		run seconds: $seconds

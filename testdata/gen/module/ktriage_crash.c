@@ -33,6 +33,7 @@
 #include <linux/fs.h>
 #include <linux/fcntl.h>
 #include <linux/err.h>
+#include <linux/version.h>
 
 struct ktriage_widget {
 	unsigned long magic;
@@ -193,10 +194,19 @@ static ssize_t ktriage_crash_write(struct file *file, const char __user *ubuf,
 	return len;
 }
 
+/* struct proc_ops replaced file_operations for /proc entries in 5.6. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 6, 0)
 static const struct proc_ops ktriage_crash_ops = {
 	.proc_write = ktriage_crash_write,
 	.proc_lseek = noop_llseek,
 };
+#else
+static const struct file_operations ktriage_crash_ops = {
+	.owner = THIS_MODULE,
+	.write = ktriage_crash_write,
+	.llseek = noop_llseek,
+};
+#endif
 
 static int __init ktriage_crash_init(void)
 {
