@@ -36,6 +36,10 @@ type Kernel struct {
 	relOK              bool
 
 	vmlinux *symbols.Vmlinux // closed by Close
+
+	// debugFrame is the .debug_frame of an attached debuginfo pack (a
+	// vmlinux's is read from the file named by Source).
+	debugFrame []byte
 }
 
 // Close releases the debug vmlinux, if one was attached, saving how far

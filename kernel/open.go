@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ktriage/ktriage/symbols"
 	"github.com/ktriage/ktriage/vmcore"
@@ -151,6 +152,9 @@ func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kerne
 			}
 		}
 	}
+	if symbols.IsPack(opts.Vmlinux) {
+		return attachPack(d, as, opts.Vmlinux, id)
+	}
 	// Reading the dump is mostly single-threaded: index the DWARF ahead of
 	// the lookups on the other core. Close (Kernel.Close) stops it.
 	dopts := opts.DWARF
@@ -158,6 +162,13 @@ func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kerne
 	v, err := symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), id, dopts)
 	if errors.Is(err, symbols.ErrCannotVerify) {
 		v, err = symbols.OpenVmlinux(opts.Vmlinux, as.KernelOffset(), symbols.DumpIdentity{}, dopts)
+		if err == nil {
+			if banner, berr := symbols.ELFBanner(v.DWARF.ELF()); berr == nil {
+				if err = checkBannerInDump(as, v.Syms, banner, opts.Vmlinux); err != nil {
+					v.Close()
+				}
+			}
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -173,4 +184,50 @@ func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kerne
 		k.Warnings = append(k.Warnings, "module symbols: "+modErr.Error())
 	}
 	return k, nil
+}
+
+// attachPack attaches a debuginfo pack (symbols.WritePack): its symbol
+// table and BTF stand in for the vmlinux's symtab and DWARF, its
+// .debug_frame for the vmlinux's.
+func attachPack(d *vmcore.Dump, as *AddressSpace, path string, id symbols.DumpIdentity) (*Kernel, error) {
+	p, err := symbols.OpenPack(path, as.KernelOffset(), id)
+	if err != nil {
+		return nil, err
+	}
+	if id == (symbols.DumpIdentity{}) {
+		if err := checkBannerInDump(as, p.Syms, p.Banner, path); err != nil {
+			return nil, err
+		}
+	}
+	var mods []symbols.Module
+	var modErr error
+	if head, ok := p.Syms.Lookup("modules"); ok {
+		mods, modErr = symbols.ReadModules(head, as, p.BTF)
+	}
+	k := New(d, as, p.Symbols(mods), p.BTF, path)
+	k.debugFrame = p.DebugFrame
+	if modErr != nil {
+		k.Warnings = append(k.Warnings, "module symbols: "+modErr.Error())
+	}
+	return k, nil
+}
+
+// checkBannerInDump is the identity check for a kernel that exports
+// neither its build-id nor linux_banner's address in VMCOREINFO: the
+// debuginfo's linux_banner must be in the dump at the debuginfo's address
+// for it.
+func checkBannerInDump(as *AddressSpace, syms symbols.SymbolTable, banner, path string) error {
+	a, ok := syms.Lookup("linux_banner")
+	if !ok || banner == "" {
+		return nil
+	}
+	got, err := as.ReadString(a, len(banner)+1)
+	if err != nil {
+		return nil // not in the dump: nothing to compare
+	}
+	if strings.TrimSpace(got) != strings.TrimSpace(banner) {
+		return &symbols.MismatchError{Vmlinux: path, VmlinuxID: strings.TrimSpace(banner),
+			DumpID: strings.TrimSpace(got), ByBanner: true}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"sort"
 )
 
 // A kernel thread runs on several stacks: its own task stack, the CPU's IRQ
@@ -72,6 +73,11 @@ func (k *Kernel) CPUStacks(cpu int) ([]StackRange, error) {
 			top += 8
 			out = append(out, StackRange{"IRQ", top - size, top})
 		}
+	} else if r, ok := k.oldIRQStack(cpu); ok {
+		out = append(out, r)
+	}
+	if len(out) == 0 || !k.Types.HasMember("cea_exception_stacks", "NMI_stack") {
+		out = append(out, k.oldExceptionStacks(cpu)...)
 	}
 	if a, err := k.PerCPUAddr("cea_exception_stacks", cpu); err == nil {
 		if base, err := k.U64(a); err == nil && base != 0 {
@@ -125,4 +131,71 @@ func (k *Kernel) stacksFor(t Task, cpu int) stackSet {
 		}
 	}
 	return s
+}
+
+// oldIRQStack is the IRQ stack before 5.2: the per-CPU irq_stack_union
+// (irq_stack from 4.x), whose top irq_stack_ptr points just under.
+func (k *Kernel) oldIRQStack(cpu int) (StackRange, bool) {
+	base, err := k.PerCPUAddr("irq_stack_union", cpu)
+	holder := "irq_stack_union"
+	if err != nil {
+		if base, err = k.PerCPUAddr("irq_stack_backing_store", cpu); err != nil {
+			return StackRange{}, false
+		}
+		holder = "irq_stack"
+	}
+	m, err := k.Types.MemberInfo(holder, "irq_stack")
+	if err != nil || m.Type.Size == 0 {
+		return StackRange{}, false
+	}
+	lo := base + m.Offset
+	return StackRange{"IRQ", lo, lo + m.Type.Size}, true
+}
+
+// istNames are the IST stacks in the order of their indices
+// (DOUBLEFAULT_STACK 1, NMI_STACK 2, DEBUG_STACK 3, MCE_STACK 4).
+var istNames = []string{"DF", "NMI", "DB", "MCE"}
+
+// oldExceptionStacks are the IST stacks before cea_exception_stacks
+// (5.2): the per-CPU orig_ist holds each one's top, and they lie one after
+// another in the per-CPU exception_stacks array (or in the CPU entry area,
+// 4.15–5.1), so each starts where the one below it ends.
+func (k *Kernel) oldExceptionStacks(cpu int) []StackRange {
+	a, err := k.PerCPUAddr("orig_ist", cpu)
+	if err != nil {
+		return nil
+	}
+	m, err := k.Types.MemberInfo("orig_ist", "ist")
+	if err != nil {
+		return nil
+	}
+	type top struct {
+		name string
+		addr uint64
+	}
+	var tops []top
+	for i, name := range istNames {
+		v, err := k.U64(a + m.Offset + uint64(i)*8)
+		if err != nil || v == 0 {
+			continue
+		}
+		tops = append(tops, top{name, v})
+	}
+	sort.Slice(tops, func(i, j int) bool { return tops[i].addr < tops[j].addr })
+	var lo uint64
+	if es, err := k.PerCPUAddr("exception_stacks", cpu); err == nil && len(tops) > 0 && es < tops[0].addr {
+		lo = es
+	}
+	var out []StackRange
+	for i, t := range tops {
+		from := lo
+		if i > 0 {
+			from = tops[i-1].addr
+		}
+		if from == 0 || t.addr-from > 64<<10 {
+			from = t.addr - 4096 // EXCEPTION_STKSZ, the smallest
+		}
+		out = append(out, StackRange{t.name, from, t.addr})
+	}
+	return out
 }

@@ -101,6 +101,11 @@ type unwinder struct {
 	cfiOnce sync.Once
 	cfi     *debugFrames
 	cfiErr  error
+
+	// Where a task switched out by the old inline switch_to resumes.
+	resumeOnce sync.Once
+	resumePC   uint64
+	resumeErr  error
 }
 
 // unwinders caches one unwinder per Kernel without keeping the Kernel alive
@@ -130,6 +135,10 @@ func (k *Kernel) kernelORC() (*inPlaceORC, error) {
 func (k *Kernel) debugFrames() *debugFrames {
 	u := k.unwinder()
 	u.cfiOnce.Do(func() {
+		if k.debugFrame != nil {
+			u.cfi, u.cfiErr = newDebugFrames(k.debugFrame, k.AS.KernelOffset())
+			return
+		}
 		if k.Source == "" {
 			return
 		}

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/ktriage/ktriage/elfcore"
@@ -116,6 +117,9 @@ func (k *Kernel) unwindSleeping(t Task) ([]Frame, error) {
 	// A task that exited may have had its stack freed already.
 	if t.StackBase == 0 || t.StackPtr < t.StackBase || t.StackPtr >= t.StackBase+k.threadSize() {
 		return nil, fmt.Errorf("task %d (%s): thread.sp %#x is not on its stack at %#x", t.PID, t.Comm, t.StackPtr, t.StackBase)
+	}
+	if !k.Types.HasMember("inactive_task_frame", "ret_addr") {
+		return k.unwindSwitchedOld(t)
 	}
 	retOff, err := k.Off("inactive_task_frame", "ret_addr")
 	if err != nil {
@@ -316,4 +320,61 @@ func (k *Kernel) nmiParkFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkSta
 		}
 	}
 	return walkState{}, 0, false
+}
+
+// unwindSwitchedOld starts a sleeping task before inactive_task_frame
+// (4.9): switch_to was inline assembly in __schedule that pushed the flags
+// and rbp, saved rsp in thread.sp, and resumed right after its call to
+// __switch_to — so the task's PC is that instruction, its rbp is at
+// thread.sp and its frame continues above the flags.
+func (k *Kernel) unwindSwitchedOld(t Task) ([]Frame, error) {
+	pc, err := k.switchResumePC()
+	if err != nil {
+		return nil, fmt.Errorf("task %d (%s): %w", t.PID, t.Comm, err)
+	}
+	bp, err := k.U64(t.StackPtr)
+	if err != nil {
+		return nil, fmt.Errorf("task %d (%s): switch frame at %#x: %w", t.PID, t.Comm, t.StackPtr, err)
+	}
+	st := walkState{pc: pc, sp: t.StackPtr + 16, bp: bp, signal: true}
+	return k.walk(st, t.StackPtr, k.stacksFor(t, t.CPU))
+}
+
+// switchResumePC finds the instruction after __schedule's call to
+// __switch_to (schedule's, on kernels where it is not split out).
+func (k *Kernel) switchResumePC() (uint64, error) {
+	u := k.unwinder()
+	u.resumeOnce.Do(func() { u.resumePC, u.resumeErr = k.findSwitchResume() })
+	return u.resumePC, u.resumeErr
+}
+
+func (k *Kernel) findSwitchResume() (uint64, error) {
+	target, err := k.Addr("__switch_to")
+	if err != nil {
+		return 0, err
+	}
+	for _, fn := range []string{"__schedule", "schedule"} {
+		start, err := k.Addr(fn)
+		if err != nil {
+			continue
+		}
+		_, _, size, _, ok := k.symbolize(start)
+		if !ok || size == 0 || size > 1<<16 {
+			continue
+		}
+		code := make([]byte, size)
+		if err := k.Read(code, start); err != nil {
+			continue
+		}
+		for i := 0; i+5 <= len(code); i++ {
+			if code[i] != 0xe8 {
+				continue
+			}
+			next := start + uint64(i) + 5
+			if next+uint64(int64(int32(binary.LittleEndian.Uint32(code[i+1:])))) == target {
+				return next, nil
+			}
+		}
+	}
+	return 0, errors.New("no call to __switch_to found in __schedule or schedule: cannot start a sleeping task's unwind")
 }

@@ -48,13 +48,20 @@ type Workload struct {
 // the task list, stacks), recording every pfn read. Any failure is an
 // error: a fixture meant to carry facts it cannot give is useless.
 func Run(d *vmcore.Dump, reads Reads) (*Workload, error) {
+	return RunWith(d, reads, kernel.AttachOptions{})
+}
+
+// RunWith is Run with names and types from where attach says (a debug
+// vmlinux or debuginfo pack, for kernels whose dumps carry no kallsyms or
+// BTF).
+func RunWith(d *vmcore.Dump, reads Reads, attach kernel.AttachOptions) (*Workload, error) {
 	seen := map[uint64]bool{}
 	prev := d.PageHook
 	d.PageHook = func(pfn uint64) { seen[pfn] = true }
 	defer func() { d.PageHook = prev }()
 
 	w := &Workload{Reads: reads}
-	opened, err := kernel.Open(d, kernel.OpenOptions{LogOnly: reads < ReadSys})
+	opened, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: attach, LogOnly: reads < ReadSys})
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +77,7 @@ func Run(d *vmcore.Dump, reads Reads) (*Workload, error) {
 	w.Dmesg = buf.Bytes()
 	if reads >= ReadSys {
 		if opened.Kernel == nil {
-			return nil, fmt.Errorf("attach (kallsyms+BTF from the dump): %w", opened.KernelErr)
+			return nil, fmt.Errorf("attach: %w", opened.KernelErr)
 		}
 		if err := w.readKernel(opened.Kernel, reads); err != nil {
 			return nil, err

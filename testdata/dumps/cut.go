@@ -5,7 +5,7 @@
 // It then reruns the same readers on the result and fails unless they
 // give the same answers as on the source.
 //
-//	go run testdata/dumps/cut.go [-full|-stacks] [-analyze] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]
+//	go run testdata/dumps/cut.go [-full|-stacks] [-analyze] [-vmlinux F] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]
 package main
 
 import (
@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/ktriage/ktriage/internal/cutdump"
+	"github.com/ktriage/ktriage/kernel"
 	"github.com/ktriage/ktriage/triage"
 	"github.com/ktriage/ktriage/vmcore"
 )
@@ -33,9 +34,10 @@ func main() {
 	parts := flag.Int("split", 1, "split into N files (makedumpfile --split)")
 	lost := flag.Int("lost", 0, "mark INCOMPLETE and leave the descriptors of K extra pages unwritten")
 	analyze := flag.Bool("analyze", false, "also keep what `ktriage analyze` reads beyond bt (lock waiters and owners, settings, mounts)")
+	vmlinux := flag.String("vmlinux", "", "names and types from this debug vmlinux (or debuginfo pack) instead of the dump's kallsyms and BTF (kernels before 6.0)")
 	mdf := flag.String("makedumpfile", "", "also keep the pages this makedumpfile needs for --dump-dmesg, and check it prints the same log from the cut")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run testdata/dumps/cut.go [-full|-stacks] [-analyze] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]")
+		fmt.Fprintln(os.Stderr, "usage: go run testdata/dumps/cut.go [-full|-stacks] [-analyze] [-vmlinux F] [-F] [-split N] [-lost K] [-makedumpfile PATH] -o OUT SRC [SRC.2 ...]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -50,25 +52,26 @@ func main() {
 	case *full:
 		reads = cutdump.ReadSys
 	}
-	if err := run(flag.Args(), *out, reads, *analyze, *mdf, cutdump.Options{Parts: *parts, Flattened: *flat, Lost: *lost}); err != nil {
+	attach := kernel.AttachOptions{Vmlinux: *vmlinux}
+	if err := run(flag.Args(), *out, reads, attach, *analyze, *mdf, cutdump.Options{Parts: *parts, Flattened: *flat, Lost: *lost}); err != nil {
 		fmt.Fprintln(os.Stderr, "cut:", err)
 		os.Exit(1)
 	}
 }
 
-func run(src []string, out string, reads cutdump.Reads, analyze bool, mdf string, opts cutdump.Options) error {
+func run(src []string, out string, reads cutdump.Reads, attach kernel.AttachOptions, analyze bool, mdf string, opts cutdump.Options) error {
 	d, err := vmcore.Open(src...)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	want, err := cutdump.Run(d, reads)
+	want, err := cutdump.RunWith(d, reads, attach)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src[0], err)
 	}
 	pfns := want.PFNs
 	if analyze {
-		if pfns, err = analyzePages(src, pfns); err != nil {
+		if pfns, err = analyzePages(src, attach.Vmlinux, pfns); err != nil {
 			return err
 		}
 	}
@@ -101,7 +104,7 @@ func run(src []string, out string, reads cutdump.Reads, analyze bool, mdf string
 		return fmt.Errorf("the cut dump does not open: %w", err)
 	}
 	defer c.Close()
-	got, err := cutdump.Run(c, reads)
+	got, err := cutdump.RunWith(c, reads, attach)
 	if err != nil {
 		return fmt.Errorf("the cut dump does not read: %w", err)
 	}
@@ -205,12 +208,12 @@ func makedumpfileDmesg(res *cutdump.Result, opts cutdump.Options, mdf, tmp strin
 // analyzePages adds the pages a full triage of the dump reads (what the
 // workload's readers do not: the lock a D task waits on and its owner, the
 // settings analyzers quote) to pfns.
-func analyzePages(src []string, pfns []uint64) ([]uint64, error) {
+func analyzePages(src []string, vmlinux string, pfns []uint64) ([]uint64, error) {
 	seen := map[uint64]bool{}
 	for _, p := range pfns {
 		seen[p] = true
 	}
-	if _, err := triage.LoadDump(src, triage.Options{PageHook: func(pfn uint64) { seen[pfn] = true }}); err != nil {
+	if _, err := triage.LoadDump(src, triage.Options{Vmlinux: vmlinux, PageHook: func(pfn uint64) { seen[pfn] = true }}); err != nil {
 		return nil, fmt.Errorf("triage of %s: %w", src[0], err)
 	}
 	out := make([]uint64, 0, len(seen))

@@ -1,0 +1,169 @@
+package symbols
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// A debuginfo pack is the part of a debug vmlinux ktriage reads, a few MB
+// instead of hundreds: the kernel's types as BTF (encoded from its DWARF by
+// pahole, for kernels built without CONFIG_DEBUG_INFO_BTF), its symbol table
+// in System.map form, its .debug_frame for unwinding, and what identifies
+// the build (build-id, linux_banner). It is a zip file, so any tool can
+// look inside; WritePack makes one, OpenPack reads it.
+const (
+	packBTF        = "btf"
+	packSymbols    = "System.map"
+	packDebugFrame = "debug_frame"
+	packBanner     = "linux_banner"
+	packBuildID    = "build-id"
+	packMagic      = "PK\x03\x04"
+)
+
+// Pack is an opened debuginfo pack, relocated for one dump.
+type Pack struct {
+	Path       string
+	Syms       *Table
+	BTF        *BTF
+	DebugFrame []byte // .debug_frame, link-time addresses
+	Banner     string
+	BuildID    string
+}
+
+// IsPack tells whether the file at path is a debuginfo pack (a zip) rather
+// than a vmlinux.
+func IsPack(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [4]byte
+	_, err = io.ReadFull(f, b[:])
+	return err == nil && string(b[:]) == packMagic
+}
+
+// WritePack writes a pack for the vmlinux at vmlinuxPath, whose types come
+// from the raw BTF file at btfPath (pahole --btf_encode_detached).
+func WritePack(w io.Writer, vmlinuxPath, btfPath string) error {
+	f, err := elf.Open(vmlinuxPath)
+	if err != nil {
+		return fmt.Errorf("symbols: %w", err)
+	}
+	defer f.Close()
+	btfData, err := os.ReadFile(btfPath)
+	if err != nil {
+		return fmt.Errorf("symbols: %w", err)
+	}
+	if _, err := LoadBTF(bytes.NewReader(btfData)); err != nil {
+		return fmt.Errorf("%s: %w", btfPath, err)
+	}
+	syms, err := ELFSymbols(f, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", vmlinuxPath, err)
+	}
+	var frame []byte
+	if sec := f.Section(".debug_frame"); sec != nil {
+		if frame, err = sec.Data(); err != nil {
+			return fmt.Errorf("%s: .debug_frame: %w", vmlinuxPath, err)
+		}
+	}
+	banner, err := ELFBanner(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", vmlinuxPath, err)
+	}
+	id, _ := ELFBuildID(f)
+
+	z := zip.NewWriter(w)
+	add := func(name string, data []byte) error {
+		fw, err := z.Create(name)
+		if err != nil {
+			return err
+		}
+		_, err = fw.Write(data)
+		return err
+	}
+	var sm bytes.Buffer
+	bw := bufio.NewWriter(&sm)
+	for s := range syms.All() {
+		fmt.Fprintf(bw, "%016x %c %s\n", s.Addr, s.Type, s.Name)
+	}
+	bw.Flush()
+	for _, e := range []struct {
+		name string
+		data []byte
+	}{{packBTF, btfData}, {packSymbols, sm.Bytes()}, {packDebugFrame, frame},
+		{packBanner, []byte(banner)}, {packBuildID, []byte(id)}} {
+		if err := add(e.name, e.data); err != nil {
+			return fmt.Errorf("symbols: writing pack: %w", err)
+		}
+	}
+	return z.Close()
+}
+
+// OpenPack reads the pack at path, checks it was made from the dump's
+// kernel (as OpenVmlinux checks a vmlinux; an empty DumpIdentity skips the
+// check) and relocates its symbols by slide.
+func OpenPack(path string, slide uint64, dump DumpIdentity) (*Pack, error) {
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("symbols: debuginfo pack %s: %w", path, err)
+	}
+	defer z.Close()
+	read := func(name string) ([]byte, error) {
+		f, err := z.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("debuginfo pack %s: no %s: %w", path, name, err)
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, 1<<30))
+	}
+	p := &Pack{Path: path}
+	banner, err1 := read(packBanner)
+	id, err2 := read(packBuildID)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	p.Banner, p.BuildID = string(banner), strings.TrimSpace(string(id))
+	switch {
+	case dump.BuildID != "":
+		if !strings.EqualFold(p.BuildID, dump.BuildID) {
+			return nil, &MismatchError{Vmlinux: path, VmlinuxID: p.BuildID, DumpID: dump.BuildID}
+		}
+	case dump.Banner != "":
+		if strings.TrimSpace(p.Banner) != strings.TrimSpace(dump.Banner) {
+			return nil, &MismatchError{Vmlinux: path, VmlinuxID: strings.TrimSpace(p.Banner),
+				DumpID: strings.TrimSpace(dump.Banner), ByBanner: true}
+		}
+	}
+	sm, err := read(packSymbols)
+	if err != nil {
+		return nil, err
+	}
+	if p.Syms, err = ParseSystemMap(bytes.NewReader(sm), slide); err != nil {
+		return nil, fmt.Errorf("debuginfo pack %s: %w", path, err)
+	}
+	b, err := read(packBTF)
+	if err != nil {
+		return nil, err
+	}
+	if p.BTF, err = LoadBTF(bytes.NewReader(b)); err != nil {
+		return nil, fmt.Errorf("debuginfo pack %s: %w", path, err)
+	}
+	if p.DebugFrame, err = read(packDebugFrame); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Symbols combines the pack's table with modules read from the dump.
+func (p *Pack) Symbols(modules []Module) *KernelSymbols {
+	return NewKernelSymbols(p.Syms, modules, p.BTF)
+}
