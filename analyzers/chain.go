@@ -118,3 +118,34 @@ func where(frames []incident.Frame) string {
 	}
 	return strings.Join(out, " ← ")
 }
+
+// heldBy lists, for the tasks given, the locks other D tasks wait for that
+// the dump names them as holding: "init:107 holds mutex … that 2 D task(s) wait for".
+func heldBy(in *incident.Incident, tasks []incident.BlockedTask) []string {
+	type lockWaiters struct {
+		w *incident.Wait
+		n int
+	}
+	held := map[int][]*lockWaiters{}
+	index := map[string]*lockWaiters{}
+	for _, t := range in.BlockedTasks {
+		w := t.WaitsOn
+		if w == nil || w.Owner == nil {
+			continue
+		}
+		lw := index[w.Lock]
+		if lw == nil {
+			lw = &lockWaiters{w: w}
+			index[w.Lock] = lw
+			held[w.Owner.PID] = append(held[w.Owner.PID], lw)
+		}
+		lw.n++
+	}
+	var out []string
+	for _, t := range tasks {
+		for _, lw := range held[t.PID] {
+			out = append(out, fmt.Sprintf("%s:%d holds %s that %d D task(s) wait for", t.Comm, t.PID, describeLock(lw.w), lw.n))
+		}
+	}
+	return out
+}

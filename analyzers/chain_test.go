@@ -28,6 +28,11 @@ func TestLockChains(t *testing.T) {
 		t.Errorf("chain\n got %q\nwant %q", got, want)
 	}
 
+	// The holder's own finding says what it holds.
+	if got := heldBy(in, in.BlockedTasks[2:]); len(got) != 1 || got[0] != "holder:300 holds mutex table_lock [drv] at 0xffffffffc0a01000 that 2 D task(s) wait for" {
+		t.Errorf("held: %q", got)
+	}
+
 	// The owner running on a CPU ends the chain there.
 	mutex.Owner = &incident.LockOwner{PID: 300, Comm: "holder", State: "RU", CPU: &cpu,
 		Backtrace: frames("ktriage_spin", "ktriage_table_hold")}

@@ -286,7 +286,7 @@ func detectHungClass(v *view, class HungClass) *Detection {
 		holder = " " + chains[0] + "."
 	}
 	d := &Detection{
-		Evidence: append(append(hungEvidence(v, g), g.evidence()...), chains...),
+		Evidence: append(append(append(hungEvidence(v, g), g.evidence()...), chains...), heldBy(v.in, g.Tasks)...),
 		Facts: map[string]string{
 			"tasks":   strconv.Itoa(len(g.Tasks)),
 			"comms":   g.comms(),
@@ -300,6 +300,8 @@ func detectHungClass(v *view, class HungClass) *Detection {
 		d.Confidence = "low" // classified by thread name alone
 	case v.hungWeak:
 		d.Confidence = "medium" // in D state, for how long unknown
+	case class == HungLock && allWaitsRead(g.Tasks):
+		d.Confidence = "high" // every lock and its holder read from the dump
 	}
 	if class == HungFrozenFS {
 		frozen := v.in.FrozenMounts()
@@ -412,4 +414,15 @@ func hungEvidence(v *view, g *HungGroup) []string {
 		ev = append(ev, v.hungWhy[t.PID])
 	}
 	return ev
+}
+
+// allWaitsRead reports whether the dump gave every task's lock and the
+// lock's holder (or what the lock records instead).
+func allWaitsRead(tasks []incident.BlockedTask) bool {
+	for _, t := range tasks {
+		if t.WaitsOn == nil || (t.WaitsOn.Owner == nil && t.WaitsOn.Note == "") {
+			return false
+		}
+	}
+	return len(tasks) > 0
 }

@@ -161,15 +161,16 @@ func (k *Kernel) moduleSyms(mod uint64) []modSym {
 	return out
 }
 
-// symbolize names the function holding addr: core kernel symbols first,
-// then the module whose text holds it.
-// Symbolize names the kernel or module symbol holding addr (a function, or
-// a global such as a lock), with the offset into it.
+// Symbolize names the kernel symbol holding addr (a function, or a core
+// kernel global such as a lock), with the offset into it; of a module, only
+// its functions are known (mod->kallsyms is read for functions).
 func (k *Kernel) Symbolize(addr uint64) (name string, off uint64, module string, ok bool) {
 	name, off, _, module, ok = k.symbolize(addr)
 	return
 }
 
+// symbolize names the function holding addr: core kernel symbols first,
+// then the module whose text holds it.
 func (k *Kernel) symbolize(addr uint64) (name string, off, size uint64, module string, ok bool) {
 	if addr < kernelMapEnd && k.Syms != nil {
 		if n, o, s, ok := k.Syms.Symbolize(addr); ok {
