@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Cases from the damage sweep of issue 13, each once a silent wrong answer.
@@ -199,5 +201,39 @@ func TestFlattenedManyOverlaps(t *testing.T) {
 		if got[i] != b[w] {
 			t.Fatalf("logical byte %d is %q, want %q", i, got[i], b[w])
 		}
+	}
+}
+
+// TestZstdChecksumChecked: where a zstd frame carries a content checksum,
+// a page whose data fails it is damaged, not served.
+func TestZstdChecksumChecked(t *testing.T) {
+	page := bytes.Repeat([]byte("kernel log text "), 256)
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderCRC(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := enc.EncodeAll(page, nil)
+	dst := make([]byte, len(page))
+	if err := decompressPage(flagZstd, src, dst); err != nil || !bytes.Equal(dst, page) {
+		t.Fatalf("good frame: %v", err)
+	}
+	src[len(src)-1] ^= 1 // the last byte of the frame's checksum
+	if err := decompressPage(flagZstd, src, dst); err == nil {
+		t.Fatal("a frame failing its checksum was served")
+	}
+}
+
+// TestHostileCPUCount: a kdump header claiming 2^31 CPUs sized the loops
+// over CPUs; it is ignored with a warning.
+func TestHostileCPUCount(t *testing.T) {
+	src := filepath.Join(fixtureDir, "sysrq-kdump-lzo.vmcore")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(b[hdrOffNrCPUs:], 0x7fffffff)
+	d := openFixture(t, writeTemp(t, "cpus.vmcore", b))
+	if d.NrCPUs != 0 || len(d.Warnings) == 0 || !strings.Contains(d.Warnings[0], "nr_cpus") {
+		t.Fatalf("nr_cpus 2^31-1: NrCPUs %d, warnings %q", d.NrCPUs, d.Warnings)
 	}
 }

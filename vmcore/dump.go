@@ -18,6 +18,10 @@ import (
 	"time"
 )
 
+// maxCPUs is the most CPUs a Linux kernel is built for (x86 MAXSMP's
+// NR_CPUS): a header claiming more is damaged, and must not size loops.
+const maxCPUs = 8192
+
 // DefaultCachePages bounds the decompressed-page cache (16 MiB of 4 KiB pages).
 const DefaultCachePages = 4096
 
@@ -151,6 +155,10 @@ func (d *Dump) finish() error {
 		d.HeaderTime = k0.timestamp
 		d.Uts = Utsname{k0.uts[0], k0.uts[1], k0.uts[2], k0.uts[3], k0.uts[4], k0.uts[5]}
 		d.NrCPUs = int(k0.nrCPUs)
+		if d.NrCPUs < 0 || d.NrCPUs > maxCPUs {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: kdump header nr_cpus %d is not a CPU count (at most %d): ignored", k0.path, k0.nrCPUs, maxCPUs))
+			d.NrCPUs = 0
+		}
 		d.PanicCPU = int(k0.currentCPU)
 		d.PhysBase = k0.physBase
 		d.DumpLevel = int(k0.dumpLevel)
