@@ -49,9 +49,10 @@ func loadPrecision(t *testing.T) []precisionCase {
 func TestPrecision(t *testing.T) {
 	cases := loadPrecision(t)
 	listed := map[string]bool{}
-	checked, unexpected := 0, 0
+	checked, unexpected, inputs := 0, 0, 0
 	check := func(t *testing.T, c precisionCase, in *incident.Incident, strict bool) {
 		analyze(t, in)
+		inputs++
 		var got []string
 		for _, f := range in.Findings {
 			got = append(got, f.ID)
@@ -136,7 +137,7 @@ func TestPrecision(t *testing.T) {
 			}
 		}
 	})
-	t.Logf("precision: %d findings checked over %d listed inputs, %d unexpected of severity medium or higher", checked, len(cases), unexpected)
+	t.Logf("precision: %d findings checked on %d inputs (%d listed), %d unexpected of severity medium or higher", checked, inputs, len(cases), unexpected)
 }
 
 var severities = map[string]int{"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
