@@ -63,6 +63,8 @@ func (x *extractor) feedHardware(l *line, seq int) bool {
 	}
 	if cur == nil && !strings.Contains(text, "[Hardware Error]") && !strings.Contains(text, "AER:") &&
 		!strings.Contains(text, "EDAC ") {
+		// The BERT marker speaks of the records printed right after it.
+		delete(x.bert, host)
 		return false
 	}
 
