@@ -8,9 +8,12 @@ FUZZTIME ?= 30s
 build:
 	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o bin/ktriage ./cmd/ktriage
 
+# go test's own lines, then one line counting the skipped tests by reason
+# (no corpus beside the repository, no debug vmlinux …).
 test:
 	$(GO) vet ./...
-	$(GO) test ./...
+	@$(GO) build -o .testsummary ./internal/cmd/testsummary
+	@$(GO) test -json ./... | ./.testsummary; st=$$?; rm -f .testsummary; exit $$st
 
 # The damage sweep at length (internal/damage: every truncation point, flip
 # and hostile value on every fixture; `go test` runs a sample), then every
