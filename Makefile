@@ -1,7 +1,10 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: build test fuzz damage bench vet fixtures
+PREFIX ?= /usr/local
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
+
+.PHONY: build test fuzz damage bench vet fixtures man install
 
 # A static binary (no cgo: SQLite is modernc's pure Go): it runs on any
 # distribution's rescue shell, and skips the dynamic loader at start-up.
@@ -10,6 +13,21 @@ build:
 
 # go test's own lines, then one line counting the skipped tests by reason
 # (no corpus beside the repository, no debug vmlinux …).
+# Manual pages, generated from the commands' help (cobra's doc generator).
+man: build
+	rm -rf man && bin/ktriage gen-man man
+
+# The binary, its manual pages, and the systemd units that analyze each new
+# crash under /var/crash (dist/systemd; enable them as the last line says).
+install: build man
+	install -Dm755 bin/ktriage $(DESTDIR)$(PREFIX)/bin/ktriage
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed 's|/usr/local/bin/ktriage|$(PREFIX)/bin/ktriage|' dist/systemd/ktriage-crash.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/ktriage-crash.service
+	install -m644 dist/systemd/ktriage-crash.path $(DESTDIR)$(SYSTEMD_UNIT_DIR)/ktriage-crash.path
+	@echo "installed; to report each new crash: systemctl daemon-reload && systemctl enable --now ktriage-crash.path && systemctl enable ktriage-crash.service"
+
 test:
 	$(GO) vet ./...
 	@$(GO) build -o .testsummary ./internal/cmd/testsummary

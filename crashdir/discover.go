@@ -123,9 +123,16 @@ var (
 	// What kdump services and apport leave beside the dumps: kernels and
 	// maps they copied, their scripts, user-space crash reports. Not worth a
 	// "skipped" line each.
-	companionArtefactRe = lazyre.New(`^(README\.txt|kexec_cmd|rearrange\.sh|makedumpfile-R\.pl|` +
+	companionArtefactRe = lazyre.New(`^(README\.txt|kexec_cmd|rearrange\.sh|makedumpfile-R\.pl|` + reportPattern + `|` +
 		`(vmlinu[xz]|System\.map|config|initrd|linux-image)(-.*)?|.*\.(crash|upload|uploaded|lock))$`)
 )
+
+// reportPattern names the reports `ktriage report-new` leaves beside a
+// crash (ktriage-report.txt, vmcore.zst.ktriage-report.json …): ours, never
+// a crash or a log.
+const reportPattern = `(.*\.)?ktriage-report\.(txt|json|html)(\.partial)?`
+
+var reportRe = lazyre.New(`^` + reportPattern + `$`)
 
 // classify tells what one file is, by its first bytes (under one layer of
 // compression: what a compressed file holds) and its name. Only regular
@@ -318,6 +325,9 @@ func (d *Discovery) scanDir(dir string) {
 		} else if !e.Type().IsRegular() {
 			continue
 		}
+		if reportRe.MatchString(e.Name()) {
+			continue // ours
+		}
 		kind, err := classify(p)
 		if err != nil {
 			d.Skipped = append(d.Skipped, Skipped{Path: p, Reason: err.Error()})
@@ -326,7 +336,14 @@ func (d *Discovery) scanDir(dir string) {
 		files = append(files, dirFile{name: e.Name(), path: p, kind: kind})
 	}
 	if len(files) == 0 {
-		if len(entries) == 0 {
+		// Empty but for the report `ktriage report-new` left on a failed capture.
+		others := 0
+		for _, e := range entries {
+			if !reportRe.MatchString(e.Name()) {
+				others++
+			}
+		}
+		if others == 0 {
 			if layout, host, when := layoutOf(dir, nil); layout != LayoutLoose {
 				// kdump made the folder and the capture wrote nothing into it.
 				d.Crashes = append(d.Crashes, Crash{Dir: dir, Layout: layout, Host: host, Time: when, Empty: true})
