@@ -8,6 +8,13 @@
 // hardware error blocks, each with its call trace and a title in the kernel
 // community's "<kind> in <culprit>" form.
 //
+// Logs pasted into bug threads and mails are read as the kernel wrote them:
+// quote marks, indentation and line numbers before each line, month names
+// of any locale, syslog without a host or with a facility.level, dmesg -H,
+// a collector's bare ISO stamps, stamps lost on a report's first line.
+// Page allocation failures, XFS internal errors and EXT4-fs errors are
+// reports too; a report names its culprit's module when the log prints it.
+//
 // The format is detected per line, so mixed files work; gzip, xz and zstd
 // input is decompressed transparently. Parsing streams: memory is bounded by
 // the reports in progress and a fixed tail of records, not by the log size.

@@ -140,7 +140,9 @@ func cutPastePrefix(s string) (string, bool) {
 
 func decodeLineAs(s string) line {
 	s = strings.TrimRight(s, "\r\n")
-	if strings.Contains(s, "0×") { // typography of web pages: "+0×83/0xd7"
+	// Typography of web pages: "+0×83/0xd7" (× is 0xc3 0x97 in UTF-8;
+	// looking for its rare first byte keeps plain lines fast).
+	if strings.IndexByte(s, 0xc3) >= 0 && strings.Contains(s, "0×") {
 		s = strings.ReplaceAll(s, "0×", "0x")
 	}
 	if strings.IndexByte(s, 0x1b) >= 0 {

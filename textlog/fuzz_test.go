@@ -15,6 +15,10 @@ import (
 func fuzzSeeds(f *testing.F) [][]byte {
 	var seeds [][]byte
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "logs", "seed-*.log"))
+	// Logs as pasted in bug threads: quote marks, locale months, wrapped
+	// lines, collectors' stamps.
+	real, _ := filepath.Glob(filepath.Join("..", "testdata", "logs", "real", "*.log"))
+	files = append(files, real...)
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			seeds = append(seeds, b)
@@ -97,5 +101,39 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("incident does not marshal: %v", err)
 		}
 		FromRecords(in.Log)
+	})
+}
+
+// headerFamilyPlain is headerFamily without the byte-pair prefilter.
+func headerFamilyPlain(text string) string {
+	for _, f := range families() {
+		if !f.match.match(text) {
+			continue
+		}
+		ignored := false
+		for _, re := range f.ignores {
+			ignored = ignored || re.MatchString(text)
+		}
+		if !ignored {
+			return f.key
+		}
+	}
+	return ""
+}
+
+// FuzzHeaderFamily: the byte-pair prefilter never hides a header.
+func FuzzHeaderFamily(f *testing.F) {
+	for _, fam := range families() {
+		f.Add("x " + fam.match.needle + " y")
+	}
+	for _, s := range fuzzSeeds(f) {
+		for _, l := range strings.Split(string(s), "\n") {
+			f.Add(l)
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := headerFamily(s), headerFamilyPlain(s); got != want {
+			t.Errorf("headerFamily(%q) = %q, without the prefilter %q", s, got, want)
+		}
 	})
 }

@@ -14,17 +14,49 @@ import (
 // like one.
 type family struct {
 	key     string // the name titleRules uses
-	match   func(text string) bool
+	match   matcher
 	ignores []*lazyre.Regexp
 }
 
-func contains(sub string) func(string) bool {
-	return func(s string) bool { return strings.Contains(s, sub) }
+// matcher finds a header: needle is a substring every header of the family
+// holds (its first two bytes prefilter lines, see bigrams), re a pattern
+// checked after it when the substring alone says too little.
+type matcher struct {
+	needle string
+	re     *lazyre.Regexp
 }
 
+func (m matcher) match(s string) bool {
+	return strings.Contains(s, m.needle) && (m.re == nil || m.re.MatchString(s))
+}
+
+func contains(sub string) matcher { return matcher{needle: sub} }
+
 // containsThen checks a cheap substring before the regular expression.
-func containsThen(sub string, re *lazyre.Regexp) func(string) bool {
-	return func(s string) bool { return strings.Contains(s, sub) && re.MatchString(s) }
+func containsThen(sub string, re *lazyre.Regexp) matcher { return matcher{needle: sub, re: re} }
+
+// bigrams is a set of the byte pairs of one line, hashed to 1024 bits. A
+// line holds a family's needle only if it holds the needle's first pair,
+// so one pass over the line spares most of the families' substring
+// searches (a log is mostly lines that open no report).
+type bigrams [16]uint64
+
+func bigramBit(a, b byte) uint { return (uint(a)*131 + uint(b)) & 1023 }
+
+func (g *bigrams) fill(s string) {
+	*g = bigrams{}
+	for i := 0; i+1 < len(s); i++ {
+		h := bigramBit(s[i], s[i+1])
+		g[h>>6] |= 1 << (h & 63)
+	}
+}
+
+func (g *bigrams) has(needle string) bool {
+	if len(needle) < 2 {
+		return true
+	}
+	h := bigramBit(needle[0], needle[1])
+	return g[h>>6]&(1<<(h&63)) != 0
 }
 
 func res(pats ...string) []*lazyre.Regexp {
@@ -74,7 +106,7 @@ var families = sync.OnceValue(func() []family {
 		{key: "unregister_netdevice: waiting for", match: contains("unregister_netdevice: waiting for")},
 		{key: "VFS: Close: file count is 0", match: contains("VFS: Close: file count is 0")},
 		{key: "VFS: Busy inodes after unmount", match: contains("VFS: Busy inodes after unmount")},
-		{key: "XFS: Internal error", match: containsThen("Internal error", xfsInternalRe)},
+		{key: "XFS: Internal error", match: containsThen("XFS", xfsInternalRe)},
 		{key: "Internal error:", match: contains("Internal error:")},
 		{key: "Unhandled fault:", match: contains("Unhandled fault:")},
 		{key: "Alignment trap:", match: contains("Alignment trap:")},
@@ -84,7 +116,7 @@ var families = sync.OnceValue(func() []family {
 		{key: "Out of memory", match: containsThen("of memory: Kill", lazyre.New(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
 		{key: "EPT: Misconfiguration", match: contains("EPT: Misconfiguration")},
 		{key: "Oops:", match: containsThen("Oops: ", lazyre.New(`(?:^|\s)Oops: `))},
-		{key: "page allocation failure", match: containsThen("page allocation failure", allocFailureRe)},
+		{key: "page allocation failure", match: containsThen("failure: order:", allocFailureRe)},
 		{key: "EXT4-fs error", match: containsThen("EXT4-fs error", ext4ErrorRe)},
 	}
 })
@@ -92,9 +124,11 @@ var families = sync.OnceValue(func() []family {
 // headerFamily returns the family a kernel message opens, or "".
 func headerFamily(text string) string {
 	fams := families()
+	var g bigrams
+	g.fill(text)
 	for i := range fams {
 		f := &fams[i]
-		if !f.match(text) {
+		if !g.has(f.match.needle) || !f.match.match(text) {
 			continue
 		}
 		ignored := false
