@@ -53,6 +53,15 @@ func judgeStack(v *view) (stackVerdict, bool) {
 	}
 	sv := stackVerdict{evidence: []string{"report: " + firstNonEmpty(df.Title, df.Message)}}
 	rsp, haveRSP := faultingRSP(df)
+	if haveRSP && rsp>>63 == 0 {
+		// Kernel mode with a stack pointer in the user half (kernel
+		// addresses have the top bit set, 4- or 5-level paging): the
+		// pointer itself was corrupted, and any push then faults again.
+		sv.known, sv.confidence = true, "medium"
+		sv.evidence = append(sv.evidence, fmt.Sprintf("faulting RSP %#x is not a kernel address: the stack pointer itself was corrupted, not run off the end of its stack", rsp))
+		sv.summary = fmt.Sprintf("A double fault with a corrupted stack pointer (RSP %#x, not a kernel address): not a stack overflow.", rsp)
+		return sv, true
+	}
 	st := v.in.Panic
 	if !haveRSP || st == nil || st.TaskStack == nil {
 		sv.confidence = "low"
@@ -105,6 +114,8 @@ func faultingRSP(r *incident.Report) (uint64, bool) {
 			}
 		}
 	}
+	// Without that line, the parsed registers: only a kernel address, as
+	// they may hold the user-mode entry registers.
 	if a, ok := r.Registers["RSP"]; ok && a>>63 == 1 {
 		return a, true
 	}

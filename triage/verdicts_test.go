@@ -74,6 +74,21 @@ func TestDoubleFaultInsideStackIsNotOverflow(t *testing.T) {
 // A stack pointer at the end of the task's stack, or in the guard page
 // below it, is an overflow: the same dump with the report's RSP moved.
 func TestDoubleFaultAtStackEndIsOverflow(t *testing.T) {
+	// A stack pointer that is not a kernel address was corrupted, not
+	// overrun: a double fault, not an overflow.
+	in, err := LoadDump([]string{"../testdata/dumps-6.12/double-fault-qemu-kdump-zlib.vmcore"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in.Reports {
+		for j, l := range in.Reports[i].Lines {
+			in.Reports[i].Lines[j] = strings.ReplaceAll(l, "ff32d0be0047b9c0", "00000000beef894c")
+		}
+	}
+	analyze(t, in)
+	if f := in.Findings[0]; f.ID != "double-fault" || !strings.Contains(strings.Join(f.Evidence, "\n"), "0xbeef894c is not a kernel address") {
+		t.Errorf("corrupted RSP: %s %q", f.ID, f.Evidence)
+	}
 	for _, rsp := range []string{"ff32d0be00478010", "ff32d0be00477f80"} {
 		in, err := LoadDump([]string{"../testdata/dumps-6.12/double-fault-qemu-kdump-zlib.vmcore"}, Options{})
 		if err != nil {
