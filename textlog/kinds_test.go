@@ -287,3 +287,29 @@ func TestSpinningModuleFunction(t *testing.T) {
 		}
 	}
 }
+
+// A worker that jumped through a bad pointer leaves no frame of its own
+// work function: the Workqueue line names it.
+func TestWorkqueueHint(t *testing.T) {
+	log := `[  190.154802] BUG: unable to handle kernel NULL pointer dereference at 0000000000000000
+[  190.154802] Oops: 0010 [#1] SMP
+[  190.154802] CPU: 1 PID: 4242 Comm: kworker/1:2 Not tainted 4.19.0 #1
+[  190.154802] Workqueue: events_unbound mydrv_reset_work [mydrv]
+[  190.154802] RIP: 0010:0x0
+[  190.154802] Call Trace:
+[  190.154802]  process_one_work+0x1d1/0x3a0
+[  190.154802]  worker_thread+0x4f/0x3b0
+[  190.154802]  kthread+0x117/0x130
+[  190.154802]  ret_from_fork+0x22/0x40
+`
+	in, err := Parse(strings.NewReader(log), "wq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "BUG: unable to handle kernel NULL pointer dereference in mydrv_reset_work"; in.Title != want {
+		t.Errorf("title %q, want %q", in.Title, want)
+	}
+	if m := in.Reports[0].Fields["culprit_module"]; m != "mydrv" {
+		t.Errorf("culprit module %q, want mydrv", m)
+	}
+}

@@ -218,8 +218,27 @@ func scannedTrace(frames []incident.Frame) bool {
 func ripThenTrace(skip ...string) culpritFn {
 	return func(rt *reportText, _ []string) (string, bool) {
 		frames, rip := rt.ripAndTrace()
-		return pickLast(frames, rip, skip)
+		if c, ok := pickLast(frames, rip, skip); ok {
+			return c, true
+		}
+		return rt.workqueueHint()
 	}
+}
+
+var workqueueRe = lazyre.New(`^\s*Workqueue: \S* ?([A-Za-z_][A-Za-z0-9_.]*)`)
+
+// workqueueHint: a worker that faulted with nothing usable on its stack
+// (a jump through a bad pointer leaves no frame of its own) still ran the
+// work function its "Workqueue: events foo_work_fn" line names.
+func (rt *reportText) workqueueHint() (string, bool) {
+	for _, l := range rt.lines {
+		if strings.Contains(l, "Workqueue:") {
+			if m := workqueueRe.FindStringSubmatch(l); m != nil {
+				return incident.NormalizeFunction(m[1]), true
+			}
+		}
+	}
+	return "", false
 }
 
 // warning: the function that warned and the frames printed right after
@@ -930,7 +949,7 @@ func makeTitle(family string, rt *reportText) titled {
 var (
 	identRe        = lazyre.New(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 	culpritArgRe   = lazyre.New(` in %\[(\d+)\]v$`)
-	moduleSuffixRe = lazyre.New(`^\+0x[0-9a-f]+/0x[0-9a-f]+\s*\[([A-Za-z0-9_.-]+)`)
+	moduleSuffixRe = lazyre.New(`^(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\s*\[([A-Za-z0-9_.-]+)\]`)
 )
 
 // culpritArg returns the argument a format names the culprit with when it
@@ -961,17 +980,19 @@ func culpritModule(rt *reportText, culprit string) string {
 			}
 		}
 	}
-	// A header that names the function: "WARNING: at f.c:1 foo+0x4/0x8 [mod]()".
-	h := rt.lines[0]
-	for i := strings.Index(h, culprit); i >= 0; {
-		if m := moduleSuffixRe.FindStringSubmatch(h[i+len(culprit):]); m != nil {
-			return m[1]
+	// A line that names the function: the header ("WARNING: at f.c:1
+	// foo+0x4/0x8 [mod]()"), the Workqueue line ("events foo_work [mod]").
+	for _, h := range rt.lines[:min(len(rt.lines), 100)] {
+		for i := strings.Index(h, culprit); i >= 0; {
+			if m := moduleSuffixRe.FindStringSubmatch(h[i+len(culprit):]); m != nil {
+				return m[1]
+			}
+			j := strings.Index(h[i+len(culprit):], culprit)
+			if j < 0 {
+				break
+			}
+			i += len(culprit) + j
 		}
-		j := strings.Index(h[i+len(culprit):], culprit)
-		if j < 0 {
-			break
-		}
-		i += len(culprit) + j
 	}
 	return ""
 }
