@@ -58,6 +58,8 @@ type extractor struct {
 	pinnedTo   int // records with seq < pinnedTo were considered for pinning
 	system     incident.System
 	hosts      map[string]bool
+	// last is the report that took the previous line, for a wrapped line.
+	last *builder
 }
 
 func newExtractor() *extractor {
@@ -81,8 +83,10 @@ func (x *extractor) feed(l *line) {
 	// Console noise is kept in the log, never in a report; but the boot
 	// loader's "Booting the kernel." is how a console shows a reboot.
 	if l.bare && !strings.HasPrefix(l.rec.Text, "Booting the kernel.") && !x.strayHeader(l) {
+		x.joinWrapped(l)
 		return
 	}
+	x.last = nil
 	text := l.rec.Text
 	host := l.rec.Host
 	if host != "" {
@@ -143,6 +147,7 @@ func (x *extractor) feed(l *line) {
 		nb := newBuilder(fam, l, seq, x.boot)
 		nb.key = key
 		nb.taskDump = fam == "task dump"
+		x.last = nb
 		x.pin(seq)
 		x.open[key] = append(keep, nb)
 		return
@@ -157,6 +162,7 @@ func (x *extractor) feed(l *line) {
 			continue
 		}
 		b.add(l)
+		x.last = b
 		x.pin(seq)
 		if endTraceRe.MatchString(text) || b.lines > maxOpenLines || b.borrow && b.lines > borrowLines || b.stale() {
 			x.finish(b)
@@ -165,6 +171,35 @@ func (x *extractor) feed(l *line) {
 		keep = append(keep, b)
 	}
 	x.open[key] = keep
+}
+
+// joinWrapped glues a bare line to the report line before it when that
+// line was cut by a mail or a terminal: the kernel never ends a CPU or
+// Pid line before its release ("... Tainted: G" / "WC O 4.12.0 #1"), nor
+// any line with a comma ("order:0," / "mode:0x14210d2(...)").
+func (x *extractor) joinWrapped(l *line) {
+	b := x.last
+	x.last = nil
+	if b == nil || b.closed || len(b.rt.lines) == 0 || len(b.rt.lines) >= maxTitleLines {
+		return
+	}
+	prev := b.rt.lines[len(b.rt.lines)-1]
+	cont := strings.TrimSpace(l.rec.Text)
+	cut := strings.HasSuffix(prev, ",") ||
+		(cpuLineLooseRe.MatchString(prev) || strings.Contains(prev, "Pid: ")) && !strings.Contains(prev, " #")
+	if !cut || cont == "" {
+		return
+	}
+	joined := prev + " " + cont
+	b.rt.lines[len(b.rt.lines)-1] = joined
+	if n := len(b.rep.Lines); n > 0 && b.rep.Lines[n-1] == prev {
+		b.rep.Lines[n-1] = joined
+	}
+	if len(b.rt.lines) == 1 {
+		b.rep.Message = strings.TrimSpace(joined)
+	}
+	b.readFacts(joined)
+	x.last = b
 }
 
 // strayHeader reports whether a bare line in a stamped log is a report's

@@ -280,3 +280,19 @@ func TestCollectorISOStamps(t *testing.T) {
 		}
 	}
 }
+
+// A log wrapped by a mail client: the CPU line cut before its release and
+// the header cut after a comma are glued back.
+func TestWrappedLines(t *testing.T) {
+	in, err := ParseFile(filepath.Join("..", "testdata", "logs", "real", "27-baytrail-page-alloc-email-wrapped.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := in.Reports[0]
+	if r.Release != "4.12.0-rc3-android-x86+" || r.Taint != "G WC O" || r.Comm != "RenderThread" || r.PID == nil || *r.PID != 12353 {
+		t.Errorf("release %q taint %q comm %q pid %v", r.Release, r.Taint, r.Comm, r.PID)
+	}
+	if !strings.Contains(r.Message, "nodemask=(null)") {
+		t.Errorf("header %q not glued back", r.Message)
+	}
+}
