@@ -279,11 +279,15 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 	// or fall under an undefined one: ask the CFI, then scan.
 	if !ok || e.typ == orcUndefined {
 		if r, ok := k.debugFrames().rule(look); ok {
-			next, slot, err := k.stepCFI(st, r, stacks)
-			return next, slot, "debug_frame", nil, err
+			next, slot, regs, err := k.stepCFI(st, r, stacks)
+			if err == nil || !k.noORC() {
+				return next, slot, "debug_frame", regs, err
+			}
+			// Without ORC, the frame chain may still hold where the
+			// CFI's register rules did not (hand-written entry code).
 		}
 		// A kernel with no ORC at all was built with frame pointers.
-		if _, err := k.kernelORC(); err != nil {
+		if k.noORC() {
 			if next, slot, regs, err := k.stepFP(st, stacks); err == nil {
 				return next, slot, "fp", regs, nil
 			}
@@ -402,8 +406,13 @@ func checkProgress(oldSP, newSP uint64, stacks stackSet) error {
 	return nil
 }
 
-// stepCFI applies a .debug_frame row.
-func (k *Kernel) stepCFI(st walkState, r cfaRule, stacks stackSet) (walkState, uint64, error) {
+// stepCFI applies a .debug_frame row. A row that saves the stack pointer
+// itself describes an exception or interrupt entry (the kernel's entry code
+// before ORC annotated its struct pt_regs this way): the caller resumes at
+// the saved RIP and RSP exactly, and when RIP and RSP sit where pt_regs
+// keeps them below the CFA (the end of the hardware frame), the whole
+// struct is read as the exception frame's registers.
+func (k *Kernel) stepCFI(st walkState, r cfaRule, stacks stackSet) (walkState, uint64, *elfcore.X86_64Regs, error) {
 	base := st.sp
 	if r.cfaReg == dwarfRegRBP {
 		base = st.bp
@@ -412,7 +421,7 @@ func (k *Kernel) stepCFI(st walkState, r cfaRule, stacks stackSet) (walkState, u
 	slot := cfa + uint64(r.raOff)
 	pc, err := k.U64(slot)
 	if err != nil {
-		return st, 0, err
+		return st, 0, nil, err
 	}
 	next := walkState{pc: pc, sp: cfa, bp: st.bp}
 	if r.bpSaved {
@@ -420,10 +429,38 @@ func (k *Kernel) stepCFI(st walkState, r cfaRule, stacks stackSet) (walkState, u
 			next.bp = v
 		}
 	}
-	if err := checkProgress(st.sp, next.sp, stacks); err != nil {
-		return st, 0, err
+	var regs *elfcore.X86_64Regs
+	if r.spSaved {
+		sp, err := k.U64(cfa + uint64(r.spOff))
+		if err != nil {
+			return st, 0, nil, err
+		}
+		next.sp, next.signal = sp, true
+		slot = sp
+		const ripOff, spOff = iretOffset - ptRegsSize, iretOffset + 3*8 - ptRegsSize // from the end of pt_regs
+		if r.raOff == ripOff && r.spOff == spOff {
+			b := make([]byte, ptRegsSize)
+			if err := k.Read(b, cfa-ptRegsSize); err == nil {
+				pr := decodePtRegs(b)
+				regs = &pr
+				next.regs, next.full, next.bp = regs, true, pr.RBP
+			}
+		}
+		if UserMode(regs) {
+			return next, slot, regs, nil
+		}
 	}
-	return next, slot, nil
+	if err := checkProgress(st.sp, next.sp, stacks); err != nil {
+		return st, 0, nil, err
+	}
+	return next, slot, regs, nil
+}
+
+// noORC tells whether the kernel has no ORC table at all (built before
+// 4.14, or with frame pointers): its stacks unwind by CFI and frame pointers.
+func (k *Kernel) noORC() bool {
+	_, err := k.kernelORC()
+	return err != nil
 }
 
 // stepFP follows the frame-pointer chain of a kernel built without ORC:

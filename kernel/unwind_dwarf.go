@@ -172,6 +172,8 @@ type cfaRule struct {
 	raOff       int64
 	bpOff       int64
 	bpSaved     bool
+	spOff       int64 // where the caller's rsp is saved, when the row says (entry code)
+	spSaved     bool
 	fnStart     uint64
 	fnEndExclus uint64
 }
@@ -204,6 +206,9 @@ func (d *debugFrames) ruleFrom(fde *frame.FrameDescriptionEntry, fc *frame.Frame
 	}
 	if bp, ok := fc.Regs[dwarfRegRBP]; ok && bp.Rule == frame.RuleOffset {
 		r.bpOff, r.bpSaved = bp.Offset, true
+	}
+	if sp, ok := fc.Regs[dwarfRegRSP]; ok && sp.Rule == frame.RuleOffset {
+		r.spOff, r.spSaved = sp.Offset, true
 	}
 	return r, true
 }

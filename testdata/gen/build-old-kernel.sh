@@ -87,6 +87,20 @@ get_source() {
 	rm -f "$idx"
 }
 
+# Source patches, each a minimal fix for a configuration RHEL never builds
+# (patches/<which>/*.patch, applied in order, once).
+apply_patches() {
+	local p stamp
+	for p in "$HERE"/patches/"$WHICH"/*.patch; do
+		[ -f "$p" ] || continue
+		stamp=$SRC/.ktriage-applied-$(basename "$p")
+		[ -f "$stamp" ] && continue
+		patch -d "$SRC" -p1 -N -s <"$p" || die "patch $(basename "$p") does not apply"
+		touch "$stamp"
+		log "applied $(basename "$p")"
+	done
+}
+
 # The compiler wrapper: Debian's gcc builds position-independent code by
 # default, which the 3.10 build predates (its own -fno-pie came in 4.9).
 make_cc_wrapper() {
@@ -113,7 +127,8 @@ kmake() {
 # what the dumps need. The el7
 # tree only builds in the neighbourhood of RHEL's own config: several options
 # below (NR_CPUS ≥ 128 for the queued-spinlock ticket type, THP, FS_DAX,
-# DYNAMIC_DEBUG, CGROUP_PERF, BPF_JIT, IRQ_REMAP, PAGE_TABLE_ISOLATION, JUMP_LABEL) are there because RHEL's
+# DYNAMIC_DEBUG, CGROUP_PERF, BPF_JIT, IRQ_REMAP, PAGE_TABLE_ISOLATION, JUMP_LABEL,
+# XEN, SCHED_TRACER; CALGARY_IOMMU off) are there because RHEL's
 # sources do not compile without them.
 configure() {
 	mkdir -p "$BUILD"
@@ -140,7 +155,7 @@ configure() {
 		"$SRC/scripts/config" --file "$BUILD/.config" \
 			-e FS_DAX -e ZONE_DEVICE -e MEMORY_HOTPLUG -e MEMORY_HOTREMOVE -e SPARSEMEM_VMEMMAP \
 			-e CGROUP_PERF -e BPF_JIT -e PCI_MSI -e INTEL_IOMMU -e IRQ_REMAP \
-			-e PAGE_TABLE_ISOLATION -e JUMP_LABEL
+			-e PAGE_TABLE_ISOLATION -e JUMP_LABEL -e XEN -e SCHED_TRACER -d CALGARY_IOMMU
 	else
 		"$SRC/scripts/config" --file "$BUILD/.config" -e UNWINDER_ORC -e DEBUG_INFO_DWARF4 \
 			-e FW_CFG_SYSFS -e PVPANIC
@@ -160,6 +175,7 @@ build() {
 
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $NAME with $($REAL_CC --version | head -1), -j$JOBS" >>"$TIMES"
 step source get_source
+apply_patches
 make_cc_wrapper
 step configure configure
 step build build

@@ -1,0 +1,249 @@
+package kernel
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ktriage/ktriage/symbols"
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// Older kernel generations (testdata/dumps-el7: CentOS 7's 3.10; see the
+// make.sh beside the fixtures): cut-down real dumps with crash's answers
+// beside each (NAME.crash/{log,sys,bt,bt_-a,foreach_UN_bt,ps,mod}.txt) and
+// the kernel's debuginfo pack. The full debug vmlinux is too large to
+// commit; KTRIAGE_EL7_VMLINUX names it (build-old-kernel.sh leaves it in
+// its build directory) to run the same checks through DWARF.
+
+type oldFixture struct {
+	name, vmcore, crash string
+}
+
+type oldGeneration struct {
+	dir, pack, vmlinuxEnv string
+	fixtures              []oldFixture
+}
+
+func oldGenerations(t *testing.T) []oldGeneration {
+	t.Helper()
+	var gens []oldGeneration
+	for _, g := range []struct{ dir, env string }{{"dumps-el7", "KTRIAGE_EL7_VMLINUX"}} {
+		dir := filepath.Join("..", "testdata", g.dir)
+		packs, _ := filepath.Glob(filepath.Join(dir, "*.pack"))
+		vmcores, _ := filepath.Glob(filepath.Join(dir, "*.vmcore"))
+		if len(vmcores) == 0 {
+			continue
+		}
+		if len(packs) != 1 {
+			t.Fatalf("%s: want one debuginfo pack, found %d", dir, len(packs))
+		}
+		gen := oldGeneration{dir: dir, pack: packs[0], vmlinuxEnv: g.env}
+		sort.Strings(vmcores)
+		for _, v := range vmcores {
+			name := strings.TrimSuffix(filepath.Base(v), ".vmcore")
+			gen.fixtures = append(gen.fixtures, oldFixture{name, v, filepath.Join(dir, name+".crash")})
+		}
+		gens = append(gens, gen)
+	}
+	if len(gens) == 0 {
+		t.Skip("no older-generation fixtures under testdata")
+	}
+	return gens
+}
+
+// debuginfoModes runs fn with the generation's pack and, when the
+// environment names it, its full debug vmlinux.
+func (g oldGeneration) debuginfoModes(t *testing.T, fn func(t *testing.T, debuginfo string)) {
+	t.Run("pack", func(t *testing.T) { fn(t, g.pack) })
+	t.Run("vmlinux", func(t *testing.T) {
+		v := os.Getenv(g.vmlinuxEnv)
+		if v == "" {
+			t.Skipf("set %s to the debug vmlinux (testdata/gen/build-old-kernel.sh) to check the DWARF path too", g.vmlinuxEnv)
+		}
+		fn(t, v)
+	})
+}
+
+func attachOld(t *testing.T, f oldFixture, debuginfo string) *Kernel {
+	t.Helper()
+	d, err := vmcore.Open(f.vmcore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	k, err := Attach(d, AttachOptions{Vmlinux: debuginfo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return k
+}
+
+// TestOldDmesg: the log (3.10's struct log records) is crash's log, byte
+// for byte, from VMCOREINFO alone.
+func TestOldDmesg(t *testing.T) {
+	for _, g := range oldGenerations(t) {
+		for _, f := range g.fixtures {
+			t.Run(f.name, func(t *testing.T) {
+				want, err := os.ReadFile(filepath.Join(f.crash, "log.txt"))
+				if err != nil {
+					t.Skipf("no oracle: %v", err)
+				}
+				sameLog(t, dumpDmesg(t, f.vmcore), want)
+			})
+		}
+	}
+}
+
+// TestOldSys: every sys field crash prints that does not depend on the
+// host crash ran on.
+func TestOldSys(t *testing.T) {
+	for _, g := range oldGenerations(t) {
+		for _, f := range g.fixtures {
+			t.Run(f.name, func(t *testing.T) {
+				g.debuginfoModes(t, func(t *testing.T, debuginfo string) {
+					want := readCrashSys(t, filepath.Join(f.crash, "sys.txt"))
+					got := sysFields(t, attachOld(t, f, debuginfo))
+					want["MACHINE"] = strings.Fields(want["MACHINE"])[0]
+					for _, key := range []string{"CPUS", "DATE", "UPTIME", "LOAD AVERAGE", "TASKS", "NODENAME", "RELEASE", "VERSION", "MACHINE", "MEMORY", "PANIC"} {
+						if got[key] != want[key] {
+							t.Errorf("%s: got %q, crash says %q", key, got[key], want[key])
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestOldTasks: ps agrees with crash on pid, ppid, cpu, state and comm.
+func TestOldTasks(t *testing.T) {
+	for _, g := range oldGenerations(t) {
+		for _, f := range g.fixtures {
+			t.Run(f.name, func(t *testing.T) {
+				g.debuginfoModes(t, func(t *testing.T, debuginfo string) {
+					want := readCrashPS(t, filepath.Join(f.crash, "ps.txt"))
+					tasks, err := attachOld(t, f, debuginfo).Tasks()
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := map[string]psLine{}
+					for _, tk := range tasks {
+						got[fmt.Sprintf("%x", tk.Addr)] = psLine{tk.PID, tk.PPID, tk.CPU, fmt.Sprintf("%x", tk.Addr), tk.State, tk.Comm}
+					}
+					for _, w := range want {
+						if g, ok := got[w.task]; !ok {
+							t.Errorf("task %s (pid %d %s) missing", w.task, w.pid, w.comm)
+						} else if g != w {
+							t.Errorf("task %s: got %+v, crash %+v", w.task, g, w)
+						}
+					}
+					if len(tasks) != len(want) {
+						t.Errorf("%d tasks, crash lists %d", len(tasks), len(want))
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestOldBacktraces: the panic task (bt), every CPU (bt -a) and every D
+// task (foreach UN bt) as crash unwinds them, without ORC: frame pointers
+// and .debug_frame.
+func TestOldBacktraces(t *testing.T) {
+	for _, g := range oldGenerations(t) {
+		for _, f := range g.fixtures {
+			t.Run(f.name, func(t *testing.T) {
+				g.debuginfoModes(t, func(t *testing.T, debuginfo string) {
+					k := attachOld(t, f, debuginfo)
+					check := func(what string, w crashBT, tk Task, frames []Frame, err error) {
+						if err != nil {
+							t.Errorf("%s: %v", what, err)
+							return
+						}
+						if tk.PID != w.pid || tk.Comm != w.comm || fmt.Sprintf("%x", tk.Addr) != w.task {
+							t.Errorf("%s: task %d %q %x, crash %d %q %s", what, tk.PID, tk.Comm, tk.Addr, w.pid, w.comm, w.task)
+							return
+						}
+						if d := sameFrames(w, frames); d != "" {
+							t.Errorf("%s: %s\n got  %v\n want %v", what, d, funcNames(frames), w.funcs)
+						}
+					}
+					for _, w := range readCrashBT(t, filepath.Join(f.crash, "bt.txt")) {
+						if cpu := k.PanicCPU(); cpu != w.cpu {
+							t.Errorf("panic CPU %d, crash %d", cpu, w.cpu)
+						}
+						tk, frames, err := k.CPUBacktrace(w.cpu)
+						check("bt", w, tk, frames, err)
+					}
+					for _, w := range readCrashBT(t, filepath.Join(f.crash, "bt_-a.txt")) {
+						tk, frames, err := k.CPUBacktrace(w.cpu)
+						check(fmt.Sprintf("bt -a cpu %d", w.cpu), w, tk, frames, err)
+					}
+					tasks, err := k.Tasks()
+					if err != nil {
+						t.Fatal(err)
+					}
+					var blocked []Task
+					for _, tk := range tasks {
+						if tk.State == "UN" {
+							blocked = append(blocked, tk)
+						}
+					}
+					want := readCrashBT(t, filepath.Join(f.crash, "foreach_UN_bt.txt"))
+					if len(blocked) != len(want) {
+						t.Errorf("%d D tasks, crash lists %d", len(blocked), len(want))
+					}
+					for i := 0; i < min(len(blocked), len(want)); i++ {
+						frames, err := k.Backtrace(blocked[i])
+						check(fmt.Sprintf("D task %d", blocked[i].PID), want[i], blocked[i], frames, err)
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestOldModules: the module list agrees with crash's mod on name, base
+// and size.
+func TestOldModules(t *testing.T) {
+	for _, g := range oldGenerations(t) {
+		for _, f := range g.fixtures {
+			t.Run(f.name, func(t *testing.T) {
+				b, err := os.ReadFile(filepath.Join(f.crash, "mod.txt"))
+				if err != nil {
+					t.Skipf("no oracle: %v", err)
+				}
+				var want []string
+				for _, line := range strings.Split(string(b), "\n") {
+					fs := strings.Fields(line)
+					// "MODULE  NAME  BASE  SIZE  OBJECT FILE" (crash 8.0.2 has
+					// no BASE column before 8.0.3: "MODULE NAME SIZE OBJECT").
+					if len(fs) >= 4 && fs[0] != "MODULE" {
+						want = append(want, strings.Join(fs[1:4], " "))
+					}
+				}
+				g.debuginfoModes(t, func(t *testing.T, debuginfo string) {
+					k := attachOld(t, f, debuginfo)
+					ks, ok := k.Syms.(*symbols.KernelSymbols)
+					if !ok {
+						t.Fatalf("symbols are %T, not a kernel table with modules", k.Syms)
+					}
+					var got []string
+					for _, m := range ks.Modules {
+						got = append(got, fmt.Sprintf("%s %x %d", m.Name, m.Base(), m.Size()))
+					}
+					sort.Strings(got)
+					sort.Strings(want)
+					if strings.Join(got, "\n") != strings.Join(want, "\n") {
+						t.Errorf("modules:\n got  %q\n crash %q", got, want)
+					}
+				})
+			})
+		}
+	}
+}
