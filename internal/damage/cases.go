@@ -1,11 +1,3 @@
-// Package damage is the damaged-input sweep of issue 13 as a harness: it
-// takes the real fixture dumps of every format, damages them in the ways a
-// failing disk, a cut transfer or a hostile producer would (truncation at
-// every header boundary and at evenly spaced points, byte flips in headers,
-// page data and VMCOREINFO, hostile header sizes and VMCOREINFO values),
-// runs the ktriage binary on each, and checks what must hold whatever the
-// input: no panic, no hang, memory under a bound, and no log line changed
-// without a warning where the format carries a check that could tell.
 package damage
 
 import (
