@@ -252,6 +252,7 @@ type Tally struct {
 	LinesLost              int
 	PeakRSS                int64
 	ByKind                 map[string]int
+	ChangedByKind          map[string]int // ChangedUnchecked by kind of damage
 }
 
 // Summarize counts outcomes per format.
@@ -260,7 +261,7 @@ func Summarize(outs []Outcome) map[string]*Tally {
 	for _, o := range outs {
 		t := m[o.Case.Fixture.Format]
 		if t == nil {
-			t = &Tally{ByKind: map[string]int{}}
+			t = &Tally{ByKind: map[string]int{}, ChangedByKind: map[string]int{}}
 			m[o.Case.Fixture.Format] = t
 		}
 		t.Cases++
@@ -276,6 +277,7 @@ func Summarize(outs []Outcome) map[string]*Tally {
 		}
 		if o.Changed > 0 && !o.Warned && !o.Case.Checked {
 			t.ChangedUnchecked++
+			t.ChangedByKind[o.Case.Kind]++
 		}
 		t.LinesLost += o.Lost
 		t.PeakRSS = max(t.PeakRSS, o.PeakRSS)
@@ -296,7 +298,11 @@ func Report(m map[string]*Tally) string {
 		t := m[f]
 		var kinds []string
 		for k, n := range t.ByKind {
-			kinds = append(kinds, fmt.Sprintf("%s:%d", k, n))
+			if c := t.ChangedByKind[k]; c > 0 {
+				kinds = append(kinds, fmt.Sprintf("%s:%d(%d chg-unck)", k, n, c))
+			} else {
+				kinds = append(kinds, fmt.Sprintf("%s:%d", k, n))
+			}
 		}
 		sort.Strings(kinds)
 		fmt.Fprintf(&b, "%-22s %6d %6d %6d %6d %8d %9d %8d  %s\n", f, t.Cases, t.Failed, t.Skipped, t.Warned,
