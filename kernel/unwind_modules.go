@@ -12,10 +12,15 @@ import (
 // loadedModule is what unwinding needs from one struct module.
 type loadedModule struct {
 	name   string
+	addr   uint64       // struct module
 	text   []StackRange // text ranges: core text, init text
 	orc    *orcTable
 	syms   []modSym // sorted by addr
 	symErr error
+	// objects are the module's data symbols (locks, tables), read on the
+	// first Symbolize of an address no text holds.
+	objects     []modSym
+	objectsRead bool
 }
 
 type modSym struct {
@@ -70,9 +75,9 @@ func (k *Kernel) loadModules() []*loadedModule {
 		if err != nil {
 			return nil
 		}
-		m := &loadedModule{name: name, text: k.moduleText(mod)}
+		m := &loadedModule{name: name, addr: mod, text: k.moduleText(mod)}
 		m.orc = k.moduleORC(mod)
-		m.syms = k.moduleSyms(mod)
+		m.syms = k.moduleSyms(mod, stFunc)
 		out = append(out, m)
 		return nil
 	})
@@ -123,9 +128,15 @@ func (k *Kernel) moduleORC(mod uint64) *orcTable {
 	return t
 }
 
-// moduleSyms reads the module's function symbols from mod->kallsyms
+// ELF symbol types (st_info & 0xf).
+const (
+	stObject = 1
+	stFunc   = 2
+)
+
+// moduleSyms reads the module's symbols of one type from mod->kallsyms
 // (Elf64_Sym: name u32, info u8, other u8, shndx u16, value u64, size u64).
-func (k *Kernel) moduleSyms(mod uint64) []modSym {
+func (k *Kernel) moduleSyms(mod uint64, symType byte) []modSym {
 	ks, err := k.Field(mod, "module", "kallsyms")
 	if err != nil || ks == 0 {
 		return nil
@@ -144,7 +155,7 @@ func (k *Kernel) moduleSyms(mod uint64) []modSym {
 	for i := uint64(0); i < num; i++ {
 		e := raw[i*24:]
 		info := e[4]
-		if info&0xf != 2 { // STT_FUNC
+		if info&0xf != symType {
 			continue
 		}
 		value := binary.LittleEndian.Uint64(e[8:])
@@ -161,12 +172,24 @@ func (k *Kernel) moduleSyms(mod uint64) []modSym {
 	return out
 }
 
-// Symbolize names the kernel symbol holding addr (a function, or a core
-// kernel global such as a lock), with the offset into it; of a module, only
-// its functions are known (mod->kallsyms is read for functions).
+// Symbolize names the symbol holding addr — a function, or a global such
+// as a lock, of the kernel or of a module — with the offset into it.
 func (k *Kernel) Symbolize(addr uint64) (name string, off uint64, module string, ok bool) {
-	name, off, _, module, ok = k.symbolize(addr)
-	return
+	if name, off, _, module, ok = k.symbolize(addr); ok {
+		return
+	}
+	// Module data: no module's text holds it; a data symbol whose extent does.
+	for _, m := range k.modules() {
+		if !m.objectsRead {
+			m.objects, m.objectsRead = k.moduleSyms(m.addr, stObject), true
+		}
+		for _, s := range m.objects {
+			if addr >= s.addr && addr < s.addr+max(s.size, 1) {
+				return s.name, addr - s.addr, m.name, true
+			}
+		}
+	}
+	return "", 0, "", false
 }
 
 // symbolize names the function holding addr: core kernel symbols first,

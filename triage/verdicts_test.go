@@ -134,7 +134,8 @@ func TestWaitsOnFrozenSuperBlock(t *testing.T) {
 	}
 }
 
-// testdata/gen's lock-hold dump: the waiters' mutex and rwsem both name the
+// testdata/gen's lock-hold dump: the waiters' mutex and rwsem (named from
+// the module's data symbols, as crash's `sym` names them) both name the
 // holder, pid 107 — what crash shows for `struct mutex.owner` (flag bit 0
 // set, 0xffff8c00c1fc0001) and `struct rw_semaphore.owner` of the two
 // module globals — and the holder's stack is the one the kernel printed
@@ -157,8 +158,9 @@ func TestChainNamesTheHolder(t *testing.T) {
 		kinds[w.Kind]++
 		o := w.Owner
 		want := map[string]string{"mutex": "0xffffffffc0282060", "rw_semaphore": "0xffffffffc0282020"}[w.Kind]
-		if w.Lock != want || o.PID != 107 || o.Comm != "init" || o.State != "UN" {
-			t.Errorf("pid %d: %s at %s owned by %d %s %s", b.PID, w.Kind, w.Lock, o.PID, o.Comm, o.State)
+		sym := map[string]string{"mutex": "ktriage_table_lock [ktriage_crash]", "rw_semaphore": "ktriage_config_rwsem [ktriage_crash]"}[w.Kind]
+		if w.Lock != want || w.Symbol != sym || o.PID != 107 || o.Comm != "init" || o.State != "UN" {
+			t.Errorf("pid %d: %s %s at %s owned by %d %s %s", b.PID, w.Kind, w.Symbol, w.Lock, o.PID, o.Comm, o.State)
 		}
 		fns := incident.ReliableFunctions(o.Backtrace)
 		if len(fns) < 5 || strings.Join(fns[2:5], " ") != "schedule_timeout ktriage_table_hold ktriage_crash_write" {
@@ -183,7 +185,7 @@ func TestChainEndsAtFrozenMount(t *testing.T) {
 			}
 		}
 	}
-	want := "2 tasks (init:114, init:115) wait for mutex at 0xffffffffc02d2060, held by init:112 (UN), which waits for percpu_rw_semaphore at "
+	want := "2 tasks (init:114, init:115) wait for mutex ktriage_table_lock [ktriage_crash] at 0xffffffffc02d2060, held by init:112 (UN), which waits for percpu_rw_semaphore at "
 	if !strings.Contains(chain, want) || !strings.Contains(chain, "the freeze protection of /data1 (ext4 on /dev/vda), frozen at level 4") {
 		t.Errorf("chain:\n%s", chain)
 	}
