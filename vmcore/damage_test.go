@@ -237,3 +237,17 @@ func TestHostileCPUCount(t *testing.T) {
 		t.Fatalf("nr_cpus 2^31-1: NrCPUs %d, warnings %q", d.NrCPUs, d.Warnings)
 	}
 }
+
+// TestTruncatedELFWarns: an ELF core cut short is incomplete, its lost
+// pages counted, and the dump says it was cut.
+func TestTruncatedELFWarns(t *testing.T) {
+	b, err := os.ReadFile("../testdata/elf/sysrq-notes.elf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writeTemp(t, "cut.elf", b[:len(b)-3000])
+	d := openFixture(t, p)
+	if !d.Incomplete || d.Pages().Lost == 0 || len(d.Warnings) == 0 || !strings.Contains(d.Warnings[0], p) {
+		t.Fatalf("cut ELF: incomplete %v, pages %+v, warnings %q", d.Incomplete, d.Pages(), d.Warnings)
+	}
+}

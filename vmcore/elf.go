@@ -2,6 +2,7 @@ package vmcore
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/ktriage/ktriage/elfcore"
@@ -23,6 +24,9 @@ func (d *Dump) openELF(r io.ReaderAt, size int64, path string) error {
 	d.Format = "elf"
 	d.Compression = "none"
 	d.Incomplete = f.Incomplete() || f.Truncated()
+	if f.Truncated() && !f.Incomplete() {
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s: the file ends before its last segment (%d bytes): cut short, so memory past the end is lost", path, size))
+	}
 	for _, n := range f.Notes {
 		d.Notes = append(d.Notes, Note{Name: n.Name, Type: n.Type, Desc: n.Desc})
 	}
@@ -75,7 +79,8 @@ func (e *elfDump) pageCounts() PageCounts {
 		if s.FileOff >= size {
 			file = 0
 		} else if s.FileOff+file > size {
-			c.Lost += (file - (size - s.FileOff)) / e.pageSize
+			// A page cut in part is lost too: it is not counted present.
+			c.Lost += (file - (size - s.FileOff) + e.pageSize - 1) / e.pageSize
 			file = size - s.FileOff
 		}
 		spans = append(spans, span{s.PAddr, s.PAddr + s.MemSize, s.PAddr + file})
