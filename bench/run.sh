@@ -6,3 +6,4 @@ bash dmesg.sh
 bash logparse.sh
 bash analyze.sh
 [[ -f fleet.sh ]] && bash fleet.sh || true
+bash archive.sh

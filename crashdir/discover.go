@@ -151,7 +151,7 @@ func classify(path string) (fileKind, error) {
 	case s.Kind == vmcore.InputTar:
 		return kindArchive, nil
 	case s.Kind == vmcore.InputPacked:
-		inner, err := unpack.Peek(path)
+		inner, err := unpack.Peek(path, unpack.Options{})
 		switch {
 		case err != nil && dumpNameRe.MatchString(strings.TrimSuffix(name, filepath.Ext(name))):
 			// A vmcore.zst that cannot be read: say why.

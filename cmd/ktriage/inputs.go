@@ -100,7 +100,7 @@ func (r *resolvedInput) resolvePath(path string, need inputNeed, opts unpack.Opt
 		r.Dumps = append(r.Dumps, path)
 		return nil
 	case unpack.IsArchive(s):
-		inner, err := unpack.Peek(path)
+		inner, err := unpack.Peek(path, opts)
 		if err != nil {
 			return fmt.Errorf("%s looks %s-compressed but cannot be read: %w", path, s.Container, err)
 		}

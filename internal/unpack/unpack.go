@@ -99,8 +99,11 @@ func IsArchive(s vmcore.Sniffed) bool {
 
 // Peek tells what one layer of compression hides: the kind of the
 // decompressed content's first bytes (a dump, a tar archive, a text log…).
-// A file that is not compressed is sniffed as it is.
-func Peek(path string) (vmcore.Sniffed, error) {
+// A file that is not compressed is sniffed as it is. An archive unpacked
+// before is answered from its cache entry (o.Dir, "" for DefaultDir()):
+// starting a decompressor (xz's allocates its whole dictionary) costs more
+// than the checksum that finds the entry.
+func Peek(path string, o Options) (vmcore.Sniffed, error) {
 	f, err := vmcore.OpenRegular(path)
 	if err != nil {
 		return vmcore.Sniffed{}, err
@@ -111,6 +114,12 @@ func Peek(path string) (vmcore.Sniffed, error) {
 	s := vmcore.SniffBytes(head[:n])
 	if s.Kind != vmcore.InputPacked {
 		return s, nil
+	}
+	if r, ok := cached(f, o.Dir); ok {
+		if r.IsTar() {
+			return vmcore.Sniffed{Kind: vmcore.InputTar}, nil
+		}
+		return vmcore.SniffFile(r.Path)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return vmcore.Sniffed{}, err
@@ -247,6 +256,22 @@ func Unpack(path string, o Options) (*Result, error) {
 	}
 	done = true
 	return res, nil
+}
+
+// cached returns the finished cache entry for an open archive, if any.
+func cached(f *os.File, dir string) (*Result, bool) {
+	if dir == "" {
+		dir = DefaultDir()
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, false
+	}
+	key, err := identity(f, st.Size())
+	if err != nil {
+		return nil, false
+	}
+	return loadEntry(filepath.Join(dir, key))
 }
 
 // loadEntry reads a finished cache entry; a partial one does not count.

@@ -27,7 +27,7 @@ func TestUnpackEachContainerOnceThenReuse(t *testing.T) {
 				t.Fatal(err)
 			}
 			packed := packtest.File(t, src, t.TempDir(), c)
-			s, err := Peek(packed)
+			s, err := Peek(packed, Options{})
 			if err != nil || s.Kind != vmcore.InputKdump {
 				t.Fatalf("Peek(%s) = %v, %v; want the kdump inside", packed, s.Kind, err)
 			}
