@@ -17,13 +17,13 @@ func writeMarkdown(out io.Writer, m *model) error {
 	if v := m.Verdict; v != nil {
 		p("**Verdict:** %s — **%s** (confidence %s)\n\n", mdInline(v.Title), strings.ToUpper(v.Severity), v.Confidence)
 		if v.Summary != "" {
-			p("%s\n\n", mdInline(v.Summary))
+			p("%s\n\n", mdProse(v.Summary))
 		}
 		if v.Applies != "" {
 			p("**Kernel %s:** %s\n\n", v.Applies, mdInline(v.AppliesNote))
 		}
 		if v.Fix != "" {
-			p("**Fix:** %s\n\n", mdInline(v.Fix))
+			p("**Fix:** %s\n\n", mdProse(v.Fix))
 		}
 	} else {
 		p("**Verdict:** no rule matched; see the panic and stacks below.\n\n")
@@ -70,10 +70,10 @@ func writeMarkdown(out io.Writer, m *model) error {
 			}
 			p("\n\n")
 			if f.Cause != "" {
-				p("**Cause.** %s\n\n", mdInline(f.Cause))
+				p("**Cause.** %s\n\n", mdProse(f.Cause))
 			}
 			if f.Fix != "" {
-				p("**Fix.** %s\n\n", mdInline(f.Fix))
+				p("**Fix.** %s\n\n", mdProse(f.Fix))
 			}
 			if len(f.Commands) > 0 {
 				p("**Confirm with:**\n\n")
@@ -86,22 +86,28 @@ func writeMarkdown(out io.Writer, m *model) error {
 			if len(f.References) > 0 {
 				p("**References:**\n\n")
 				for _, r := range f.References {
-					p("- %s\n", mdInline(r))
+					p("- %s\n", mdProse(r))
 				}
 				p("\n")
 			}
 		}
 	}
 
+	if len(m.Reports) > 1 {
+		p("## Reports in the log\n\n%s\n\n", mdInline(strings.Join(sortedKinds(m.Reports), ", ")))
+	}
+
 	if len(m.LogLines) > 0 {
 		p("## Log (%s)\n\n", m.LogNote)
 		var b strings.Builder
 		for _, l := range m.LogLines {
-			mark := "  "
-			if l.Mark {
-				mark = "> "
+			for i, line := range l.lines() {
+				mark := "  "
+				if l.Mark && i == 0 {
+					mark = "> "
+				}
+				b.WriteString(mark + line + "\n")
 			}
-			b.WriteString(mark + strings.TrimSpace(l.Prefix+" "+l.Text) + "\n")
 		}
 		fence(w, b.String())
 	}
@@ -125,9 +131,34 @@ func fence(w io.Writer, text string) {
 
 // mdInline escapes the characters that would turn kernel text into markup
 // (or raw HTML) outside a code fence.
-var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`, "|", `\|`, "#", `\#`)
+var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "<", `\<`, ">", `\>`, "[", `\[`, "]", `\]`, "|", `\|`, "#", `\#`)
 
 func mdInline(s string) string { return mdEscaper.Replace(strings.TrimSpace(s)) }
+
+// mdProse renders rule text: `code` spans kept as code, URLs as autolinks,
+// the rest escaped.
+func mdProse(s string) string {
+	s = strings.TrimSpace(s)
+	var b strings.Builder
+	for s != "" {
+		loc := codeSpanRe.FindStringIndex(s)
+		u := urlRe.FindStringIndex(s)
+		switch {
+		case loc == nil && u == nil:
+			b.WriteString(mdEscaper.Replace(s))
+			s = ""
+		case loc != nil && (u == nil || loc[0] <= u[0]):
+			b.WriteString(mdEscaper.Replace(s[:loc[0]]))
+			b.WriteString(s[loc[0]:loc[1]])
+			s = s[loc[1]:]
+		default:
+			b.WriteString(mdEscaper.Replace(s[:u[0]]))
+			b.WriteString("<" + s[u[0]:u[1]] + ">")
+			s = s[u[1]:]
+		}
+	}
+	return b.String()
+}
 
 func mdCell(s string) string { return mdInline(strings.ReplaceAll(s, "\n", " ")) }
 

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/internal/crashfmt"
@@ -308,6 +309,25 @@ var Formats = []string{"text", "markdown", "json", "html"}
 
 // severityRank orders severities for sorting and colour.
 var severityRank = map[string]int{"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
+// lines are the log record as shown: its prefix and text; a record without
+// prefix keeps its own indentation, and the later lines of a multi-line
+// record are indented under its text, as crash's log prints them.
+func (l logLineView) lines() []string {
+	parts := strings.Split(strings.TrimRight(l.Text, " \t\n"), "\n")
+	if l.Prefix == "" {
+		return parts
+	}
+	indent := strings.Repeat(" ", utf8.RuneCountInString(l.Prefix)+1)
+	for i := range parts {
+		if i == 0 {
+			parts[i] = l.Prefix + " " + parts[i]
+		} else {
+			parts[i] = indent + parts[i]
+		}
+	}
+	return parts
+}
 
 func sortedKinds(rs []reportView) []string {
 	count := map[string]int{}

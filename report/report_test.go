@@ -186,3 +186,36 @@ func TestPanicLeadsWithFaultingStack(t *testing.T) {
 		}
 	}
 }
+
+// Rule text renders as written: `code` as code and URLs as links in HTML and
+// Markdown (never a tag from the text itself); the reports of the log are
+// listed in every format; a multi-line record stays indented under its text.
+func TestProseCodeLinksReportsAndIndent(t *testing.T) {
+	in := sample()
+	in.Findings[0].Fix = "Run `fsfreeze -u /data1` <now>; see https://example.org/a_b."
+	in.Reports = []incident.Report{{Kind: "hung-task", Title: "INFO: task hung"}, {Kind: "panic", Title: "panic"}}
+	t3 := 47113590.459
+	in.Log = append(in.Log, incident.LogRecord{Time: &t3, Text: "Call Trace:\n <TASK>\n  __schedule+0x1/0x2"})
+	html := render(t, in, "html")
+	for _, want := range []string{"<code>fsfreeze -u /data1</code>", `<a href="https://example.org/a_b">https://example.org/a_b</a>.`,
+		"&lt;now&gt;", `<a href="https://access.redhat.com/errata/RHBA-2016:2966">`, "Reports in the log", "hung-task ×1"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	md := render(t, in, "markdown")
+	for _, want := range []string{"`fsfreeze -u /data1`", "<https://example.org/a_b>.", `\<now\>`, "## Reports in the log", "<https://access.redhat.com/errata/RHBA-2016:2966>"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "&gt;") {
+		t.Error("Markdown shows an HTML entity")
+	}
+	text := render(t, in, "text")
+	for _, want := range []string{"REPORTS IN THE LOG", "Call Trace:\n" + strings.Repeat(" ", 2+len("[47113590.459000]")+1) + " <TASK>\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+}

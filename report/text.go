@@ -163,11 +163,12 @@ func writeText(out io.Writer, m *model, opts Options) error {
 	if len(m.LogLines) > 0 {
 		t.heading("LOG (" + m.LogNote + ")")
 		for _, l := range m.LogLines {
-			line := strings.TrimSpace(l.Prefix + " " + l.Text)
-			if l.Mark {
-				t.printf("%s\n", t.paint(ansiBold+ansiRed, "> "+line))
-			} else {
-				t.printf("  %s\n", line)
+			for i, line := range l.lines() {
+				if l.Mark && i == 0 {
+					t.printf("%s\n", t.paint(ansiBold+ansiRed, "> "+line))
+				} else {
+					t.printf("  %s\n", line)
+				}
 			}
 		}
 	}

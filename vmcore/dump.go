@@ -257,7 +257,11 @@ func (d *Dump) Describe() string {
 		s += ", flattened"
 	}
 	if d.Split {
-		s += fmt.Sprintf(", split in %d files", len(d.Paths))
+		if len(d.Paths) == 1 {
+			s += ", one part of a split dump"
+		} else {
+			s += fmt.Sprintf(", split in %d files", len(d.Paths))
+		}
 	}
 	if d.Incomplete {
 		s += ", INCOMPLETE"

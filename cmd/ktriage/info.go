@@ -183,7 +183,11 @@ func printInfo(w io.Writer, in dumpInfo) {
 		f += ", flattened"
 	}
 	if in.Split {
-		f += fmt.Sprintf(", split in %d files", len(in.Files))
+		if len(in.Files) == 1 {
+			f += ", one part of a split dump"
+		} else {
+			f += fmt.Sprintf(", split in %d files", len(in.Files))
+		}
 	}
 	if in.WrittenBy != "" {
 		f += " (written by " + in.WrittenBy + ")"
