@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,11 @@ split dump. The output is byte for byte what makedumpfile --dump-dmesg writes.`,
 				return err
 			}
 			defer d.Close()
+			// Damage found opening the dump (a file cut short) may not touch
+			// the log, but the reader should know of it.
+			for _, w := range d.Warnings {
+				writeSafe(cmd.ErrOrStderr(), func(out io.Writer) { fmt.Fprintln(out, "ktriage: warning:", w) })
+			}
 			opened, err := kernel.Open(d, kernel.OpenOptions{LogOnly: true})
 			if err != nil {
 				return fmt.Errorf("%s: kernel log: %w", args[0], err)
