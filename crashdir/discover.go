@@ -534,3 +534,29 @@ func companionLogName(path string) bool {
 	b := filepath.Base(path)
 	return b == "vmcore-dmesg.txt" || strings.HasPrefix(b, "dmesg.") && b != "dmesg.txt"
 }
+
+// SkipGroup is the files discovery left out for one reason.
+type SkipGroup struct {
+	Reason string   `json:"reason"`
+	Paths  []string `json:"paths"`
+}
+
+// GroupSkipped groups skipped files by their reason (a reason that names
+// its own file is compared without it), the largest group first: a tree
+// with 170 tool outputs reads as one line, not 170.
+func GroupSkipped(skipped []Skipped) []SkipGroup {
+	index := map[string]int{}
+	var groups []SkipGroup
+	for _, s := range skipped {
+		why := strings.ReplaceAll(s.Reason, s.Path, "the file")
+		i, ok := index[why]
+		if !ok {
+			i = len(groups)
+			index[why] = i
+			groups = append(groups, SkipGroup{Reason: why})
+		}
+		groups[i].Paths = append(groups[i].Paths, s.Path)
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return len(groups[i].Paths) > len(groups[j].Paths) })
+	return groups
+}

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +146,29 @@ func TestSince(t *testing.T) {
 	rows := hostileResult().Rows()
 	if got := crashdir.Since(rows, time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)); len(got) != 1 || got[0].Key != "b" {
 		t.Errorf("Since kept %+v, want only the row of the 22nd", got)
+	}
+}
+
+// Skipped files are grouped by reason in every format: a tree of 170 tool
+// outputs is one line with a few examples, not 170.
+func TestSkippedFilesGroupedByReason(t *testing.T) {
+	res := hostileResult()
+	res.Skipped = nil
+	for i := 0; i < 170; i++ {
+		res.Skipped = append(res.Skipped, crashdir.Skipped{Path: fmt.Sprintf("/var/crash/a/crash-8.0.2/out%d.txt", i), Reason: "neither a crash dump nor a kernel log"})
+	}
+	res.Skipped = append(res.Skipped, crashdir.Skipped{Path: "/var/crash/b/vmcore.zst", Reason: "a zstd-compressed dump that cannot be unpacked: unexpected EOF"})
+	for _, format := range []string{"text", "markdown", "html"} {
+		var b strings.Builder
+		if err := WriteReport(&b, res, format); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if !strings.Contains(out, "170") || !strings.Contains(out, "167 more") || strings.Contains(out, "out100.txt") {
+			t.Errorf("%s: the 170 skipped files are not one group with examples:\n%s", format, out[max(0, strings.Index(out, "kipped")-20):])
+		}
+		if strings.Contains(out, "crashdir.") {
+			t.Errorf("%s: a Go identifier leaked into the report", format)
+		}
 	}
 }

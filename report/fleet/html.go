@@ -25,6 +25,7 @@ var fleetTemplate = sync.OnceValue(func() *template.Template {
 		"dash": orDash,
 		"day":  fmtDay,
 		"when": fmtTime,
+		"sub":  func(a, b int) int { return a - b },
 		"iso": func(t time.Time) string {
 			if t.IsZero() {
 				return ""
@@ -46,7 +47,7 @@ type htmlPage struct {
 	Headline, Period, Generated string
 	S                           crashdir.Summary
 	Rows                        []htmlRow
-	Skipped                     []crashdir.Skipped
+	Skipped                     []crashdir.SkipGroup
 	Charts                      []htmlChart
 	Bucket                      string // "day" or "week"
 	FirstBucket, LastBucket     string
@@ -74,7 +75,7 @@ type htmlBar struct {
 }
 
 func writeHTML(w io.Writer, res *crashdir.FleetResult, show sections) error {
-	p := htmlPage{Headline: headline(res), Period: period(res.Summary), S: res.Summary, Skipped: res.Skipped,
+	p := htmlPage{Headline: headline(res), Period: period(res.Summary), S: res.Summary, Skipped: crashdir.GroupSkipped(res.Skipped),
 		ShowRows: show&showRows != 0, ShowGroups: show&showGroups != 0, ShowProblems: show&showProblems != 0,
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
 	for i := range res.Results {

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"fmt"
 	"io"
 	"strings"
 
@@ -20,7 +21,7 @@ func writeMarkdown(w io.Writer, res *crashdir.FleetResult, show sections) error 
 	ew := &errWriter{w: w}
 	ew.printf("# Fleet crash report\n\n%s.", headline(res))
 	if p := period(s); p != "" {
-		ew.printf(" crashdir.Crash times %s.", p)
+		ew.printf(" Crash times %s.", p)
 	}
 	ew.printf("\n")
 	if show&showGroups != 0 {
@@ -56,9 +57,14 @@ func writeMarkdown(w io.Writer, res *crashdir.FleetResult, show sections) error 
 			}
 		}
 		if len(res.Skipped) > 0 {
-			ew.printf("\n## crashdir.Skipped files\n\n")
-			for _, sk := range res.Skipped {
-				ew.printf("- %s: %s\n", mdCell(sk.Path), mdCell(sk.Reason))
+			ew.printf("\n## Skipped files\n\n")
+			for _, g := range crashdir.GroupSkipped(res.Skipped) {
+				shown := g.Paths[:min(len(g.Paths), skippedShown)]
+				more := ""
+				if len(g.Paths) > len(shown) {
+					more = fmt.Sprintf(" and %d more", len(g.Paths)-len(shown))
+				}
+				ew.printf("- %s (%s): %s%s\n", mdCell(g.Reason), files(len(g.Paths)), mdCell(strings.Join(shown, ", ")), more)
 			}
 		}
 	}

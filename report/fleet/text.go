@@ -175,8 +175,15 @@ func writeTextProblems(ew *errWriter, res *crashdir.FleetResult) {
 	}
 	if len(res.Skipped) > 0 {
 		ew.printf("\nSKIPPED FILES\n")
-		for _, sk := range res.Skipped {
-			ew.printf("  %s: %s\n", sk.Path, sk.Reason)
+		for _, g := range crashdir.GroupSkipped(res.Skipped) {
+			ew.printf("  %s (%s)\n", g.Reason, files(len(g.Paths)))
+			for i, p := range g.Paths {
+				if i == skippedShown {
+					ew.printf("    … and %d more\n", len(g.Paths)-skippedShown)
+					break
+				}
+				ew.printf("    %s\n", p)
+			}
 		}
 	}
 	for _, e := range res.StoreErrors {
@@ -216,3 +223,9 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
+
+// skippedShown is how many paths of one skip reason a report lists.
+const skippedShown = 3
+
+// files counts files: "1 file", "2 files".
+func files(n int) string { return fmt.Sprintf("%d file%s", n, plural(n, "s")) }
