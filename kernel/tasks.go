@@ -131,6 +131,12 @@ func (k *Kernel) taskStateBits() stateBits {
 		}
 		return stateBitsNew
 	}
+	return stateBitsFromLetters(letters)
+}
+
+// stateBitsFromLetters derives the state values from task_state_array's
+// first letters (see taskStateBits).
+func stateBitsFromLetters(letters string) stateBits {
 	// 4.14 on, entries past "Z" are report-only values, not state bits.
 	if strings.IndexByte(letters, 'I') >= 0 {
 		b := stateBitsNew

@@ -1,0 +1,38 @@
+package kernel
+
+import "testing"
+
+// TestStateBitsFromLetters: the state values read off task_state_array
+// (fs/proc/array.c) for the layouts kernels have had.
+func TestStateBitsFromLetters(t *testing.T) {
+	cases := []struct {
+		name, letters string
+		want          stateBits
+	}{
+		// 3.10 (RHEL 7): one entry per bit, zombie (16) before dead (32).
+		{"3.10", "RSDTtZXxKWP", stateBits{exitZombie: 16, exitDead: 32, dead: 64, wakekill: 128, waking: 256,
+			parked: 512, noload: 0x400, newTask: 0x800}},
+		// 3.14–4.13: report states only, dead (16) before zombie (32).
+		{"4.9", "RSDTtXZ", stateBitsOld},
+		// 4.14 on: report-only P and I after Z; the high bits renumbered.
+		{"4.14", "RSDTtXZPI", stateBitsNew},
+	}
+	for _, c := range cases {
+		if got := stateBitsFromLetters(c.letters); got != c.want {
+			t.Errorf("%s %q: got %+v, want %+v", c.name, c.letters, got, c.want)
+		}
+	}
+	// What crash's ps shows for states seen on 3.10 kernels.
+	b310 := stateBitsFromLetters("RSDTtZXxKWP")
+	for _, c := range []struct {
+		state, exit uint64
+		want        string
+	}{
+		{0, 0, "RU"}, {1, 0, "IN"}, {2, 0, "UN"}, {0x82, 0, "UN"}, // TASK_KILLABLE
+		{64, 16, "ZO"}, {64, 32, "DE"}, {512, 0, "PA"}, {256, 0, "WA"},
+	} {
+		if got := stateLetters(c.state, c.exit, b310); got != c.want {
+			t.Errorf("3.10 state %#x exit %#x: got %s, want %s", c.state, c.exit, got, c.want)
+		}
+	}
+}
