@@ -1,6 +1,11 @@
 package kernel
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ktriage/ktriage/symbols"
+	"github.com/ktriage/ktriage/vmcore"
+)
 
 // TestStateBitsFromLetters: the state values read off task_state_array
 // (fs/proc/array.c) for the layouts kernels have had.
@@ -34,5 +39,36 @@ func TestStateBitsFromLetters(t *testing.T) {
 		if got := stateLetters(c.state, c.exit, b310); got != c.want {
 			t.Errorf("3.10 state %#x exit %#x: got %s, want %s", c.state, c.exit, got, c.want)
 		}
+	}
+}
+
+// TestTaskLayoutEL7: with the types of RHEL 7's own kernel (CentOS 7.9's
+// kernel/module.o, testdata/symbols/el7), the task reader takes the state
+// from the 8-byte "state" and the CPU from thread_info, and a sleeping
+// task's unwind cannot use inactive_task_frame (it starts at __schedule's
+// call to __switch_to instead).
+func TestTaskLayoutEL7(t *testing.T) {
+	b, err := symbols.OpenBTF("../testdata/symbols/el7/module.o.btf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Kernel{Dump: &vmcore.Dump{}, Types: b}
+	l, err := k.taskLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := b.MemberInfo("task_struct", "state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.state != state.Offset || l.stateSize != 8 {
+		t.Errorf("state at %d (%d bytes), want %d (8)", l.state, l.stateSize, state.Offset)
+	}
+	cpu, _ := b.MemberOffset("thread_info", "cpu")
+	if !l.hasCPU || !l.cpuInThreadInfo || l.cpu != cpu {
+		t.Errorf("cpu: %+v, want thread_info.cpu at %d", l, cpu)
+	}
+	if b.HasMember("inactive_task_frame", "ret_addr") {
+		t.Error("3.10 has no inactive_task_frame")
 	}
 }

@@ -240,3 +240,86 @@ func TestReadModulesMemLayout(t *testing.T) {
 		t.Error("looping module list accepted")
 	}
 }
+
+// A RHEL 7 (3.10) module: memory in module_core/core_size/core_text_size,
+// symbols straight in struct module (symtab, num_symtab, strtab; no
+// mod_kallsyms, no typetab), laid out with the types of CentOS 7.9's own
+// kernel/module.o (testdata/symbols/el7/make.sh).
+func TestReadModulesEL7Layout(t *testing.T) {
+	b, err := OpenBTF(fixturePath("testdata/symbols/el7/module.o.btf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"core_layout", "kallsyms", "mem"} {
+		if b.HasMember("module", absent) {
+			t.Fatalf("3.10's struct module has no %s, the fixture says it has", absent)
+		}
+	}
+	off := func(path string) uint64 {
+		o, err := b.MemberOffset("module", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	const (
+		head    = 0xffffffff81a00000
+		modAddr = 0xffffffffa0010000
+		core    = 0xffffffffa0000000
+		symtab  = 0xffffffffa0020000
+		strtab  = 0xffffffffa0030000
+	)
+	le := binary.LittleEndian
+	size, err := b.StructSize("module")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := make([]byte, size)
+	le.PutUint64(mod[off("list.next"):], head)
+	le.PutUint64(mod[off("list.prev"):], head)
+	copy(mod[off("name"):], "ktriage_crash\x00")
+	le.PutUint64(mod[off("module_core"):], core)
+	le.PutUint32(mod[off("core_size"):], 0x3000)
+	le.PutUint32(mod[off("core_text_size"):], 0x1000)
+	le.PutUint64(mod[off("symtab"):], symtab)
+	le.PutUint32(mod[off("num_symtab"):], 2)
+	le.PutUint64(mod[off("strtab"):], strtab)
+	strs := []byte("\x00ktriage_widget_account_hit\x00ktriage_crash_write\x00")
+	var syms []byte
+	for _, s := range []struct {
+		name  uint32
+		info  byte
+		value uint64
+	}{{1, 0x02, core + 0x20}, {28, 0x12, core + 0x80}} { // STB_LOCAL, STB_GLOBAL functions
+		e := make([]byte, elf64SymSize)
+		le.PutUint32(e, s.name)
+		e[4] = s.info
+		le.PutUint16(e[6:], 1)
+		le.PutUint64(e[8:], s.value)
+		le.PutUint64(e[16:], 0x40)
+		syms = append(syms, e...)
+	}
+	headBytes := make([]byte, 16)
+	le.PutUint64(headBytes, modAddr+off("list"))
+	le.PutUint64(headBytes[8:], modAddr+off("list"))
+	mem := sparseMemory{head: headBytes, modAddr: mod, symtab: syms, strtab: strs}
+
+	mods, err := ReadModules(head, mem, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mods) != 1 {
+		t.Fatalf("%d modules, want 1", len(mods))
+	}
+	m := mods[0]
+	if m.Name != "ktriage_crash" || m.Base() != core || m.Size() != 0x3000 || len(m.Ranges) != 2 || m.Ranges[0].Size != 0x1000 {
+		t.Errorf("module = %+v", m)
+	}
+	all := NewKernelSymbols(NewTable(nil, 0), mods, b)
+	if f := all.Format(core + 0x31); f != "ktriage_widget_account_hit+0x11/0x60 [ktriage_crash]" {
+		t.Errorf("Format = %q", f)
+	}
+	if s, ok := all.SymbolAt(core + 0x90); !ok || s.Name != "ktriage_crash_write" || s.Type != 'T' {
+		t.Errorf("global function = %+v %v", s, ok)
+	}
+}
