@@ -243,9 +243,7 @@ func decodeISOBare(l line, m []string) line {
 		l.rec.WallTime = &t
 	}
 	decodeKernelMessage(m[5], &l)
-	if l.bare {
-		l.bare, l.format = false, FormatSyslogISO
-	}
+	l.bare, l.format = false, FormatSyslogISO // the collector's stamp is the line's layout
 	return l
 }
 
