@@ -187,9 +187,12 @@ func (x *extractor) joinWrapped(l *line) {
 	cont := strings.TrimSpace(l.rec.Text)
 	cut := strings.HasSuffix(prev, ",") ||
 		(cpuLineLooseRe.MatchString(prev) || strings.Contains(prev, "Pid: ")) && !strings.Contains(prev, " #")
-	if !cut || cont == "" {
+	// A wrapped line comes back in a few pieces; console noise after a
+	// cut line must not grow it without end.
+	if !cut || cont == "" || b.joins >= maxJoins || len(prev)+len(cont) > maxJoinedBytes {
 		return
 	}
+	b.joins++
 	joined := prev + " " + cont
 	b.rt.lines[len(b.rt.lines)-1] = joined
 	if n := len(b.rep.Lines); n > 0 && b.rep.Lines[n-1] == prev {
@@ -201,6 +204,12 @@ func (x *extractor) joinWrapped(l *line) {
 	b.readFacts(joined)
 	x.last = b
 }
+
+// maxJoins and maxJoinedBytes bound the pieces and length of a wrapped line.
+const (
+	maxJoins       = 3
+	maxJoinedBytes = 1024
+)
 
 // strayHeader reports whether a bare line in a stamped log is a report's
 // first line that lost its stamp: the first line of a paste ("BUG: unable

@@ -296,3 +296,23 @@ func TestWrappedLines(t *testing.T) {
 		t.Errorf("header %q not glued back", r.Message)
 	}
 }
+
+// Console noise after a cut line is not glued on without end: a wrapped
+// line comes back in a few pieces.
+func TestWrappedLinesBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[    1.000000] BUG: unable to handle kernel NULL pointer dereference at 0000000000000008\n")
+	b.WriteString("[    1.000001] CPU: 67 PID: 0 Comm: swapper\n")
+	for i := 0; i < 20000; i++ {
+		b.WriteString("noise from another program, line after line,\n")
+	}
+	in, err := Parse(strings.NewReader(b.String()), "noise")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range in.Reports[0].Lines {
+		if len(l) > 1024 {
+			t.Fatalf("a line of %d bytes grew from wrapped pieces", len(l))
+		}
+	}
+}

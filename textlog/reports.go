@@ -220,6 +220,7 @@ type builder struct {
 	blocked  *incident.BlockedTask
 	taskDump bool // a D-state task dump outside a hung-task report
 	lines    int
+	joins    int // wrapped pieces glued to the last line (joinWrapped)
 	idle     int // lines since the last one that looked like part of a report
 	// borrow: the report had no stack when a panic followed it; the
 	// panic's stack is its stack (panic_on_warn, hung_task_panic).
@@ -263,6 +264,7 @@ func intp(s string) *int {
 func (b *builder) add(l *line) {
 	text := l.rec.Text
 	b.lines++
+	b.joins = 0
 	if len(b.rt.lines) >= maxTitleLines {
 		return
 	}
