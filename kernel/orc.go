@@ -204,8 +204,18 @@ func (t *orcTable) find(pc uint64) (orcEntry, bool) {
 	return decodeORCEntry(t.entries[i*orcEntrySize:], t.layout), true
 }
 
-// orcLayoutFor picks the entry layout from the kernel release.
+// orcLayoutFor picks the entry layout from struct orc_entry's last bit
+// field (6.4 replaced "end" by "signal"), or, when the types do not
+// describe the struct, from the kernel release.
 func (k *Kernel) orcLayoutFor() orcLayout {
+	if k.Types != nil {
+		switch {
+		case k.Types.HasMember("orc_entry", "signal"):
+			return orcLayout64
+		case k.Types.HasMember("orc_entry", "end"):
+			return orcLayout61
+		}
+	}
 	if k.kernelBefore(6, 4) {
 		return orcLayout61
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/go-delve/delve/pkg/dwarf/frame"
 
 	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 func orcBytes(sp, bp int16, flags0, flags1 byte) []byte {
@@ -374,4 +375,32 @@ func (k *Kernel) loadKernelORC() (*orcTable, error) {
 	// the kernel image (modules live above it) falls under it.
 	t.hi = kernelMapEnd
 	return t, nil
+}
+
+// TestORCLayoutFromTypes: the ORC entry layout comes from struct
+// orc_entry's members, not the release: "end" on the corpus's 6.1 (from
+// its BTF and its DWARF), "signal" on the 6.12 fixture.
+func TestORCLayoutFromTypes(t *testing.T) {
+	check := func(name string, k *Kernel, member string, want orcLayout) {
+		t.Helper()
+		if !k.Types.HasMember("orc_entry", member) {
+			t.Errorf("%s: struct orc_entry has no %q", name, member)
+		}
+		if got := k.orcLayoutFor(); got != want {
+			t.Errorf("%s: layout %d, want %d", name, got, want)
+		}
+	}
+	d, err := vmcore.Open(fixture612 + ".vmcore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	k, err := Attach(d, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("6.12 BTF", k, "signal", orcLayout64)
+	dumps := corpus.Dumps(t)
+	check("6.1 BTF", attachCorpus(t, dumps[0], ""), "end", orcLayout61)
+	check("6.1 DWARF", attachCorpus(t, dumps[0], corpus.Vmlinux(t)), "end", orcLayout61)
 }
