@@ -133,7 +133,12 @@ static noinline void ktriage_journal_append(void)
 		return;
 	}
 	pr_info("ktriage_crash: appending to the journal (holding the table lock)\n");
+	/* 4.14 made kernel_write take the position by pointer. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(4, 14, 0)
 	kernel_write(f, rec, sizeof(rec) - 1, &pos);
+#else
+	kernel_write(f, rec, sizeof(rec) - 1, pos);
+#endif
 	filp_close(f, NULL);
 }
 
