@@ -40,11 +40,3 @@ func analyzerNames() []string {
 	return names
 }
 
-// AnalyzerDocs lists the code analyzers rules can name, with what each does.
-func AnalyzerDocs() map[string]string {
-	out := map[string]string{}
-	for n, a := range codeAnalyzers {
-		out[n] = a.doc
-	}
-	return out
-}

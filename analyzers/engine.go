@@ -2,12 +2,12 @@ package analyzers
 
 import (
 	"fmt"
-	"github.com/ktriage/ktriage/internal/lazyre"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ktriage/ktriage/internal/lazyre"
 
 	"github.com/ktriage/ktriage/incident"
 )
@@ -341,15 +341,6 @@ func containsSequence(stack, seq []string) bool {
 		}
 	}
 	return i == len(seq)
-}
-
-func anyMatch(res []*regexp.Regexp, s string) bool {
-	for _, re := range res {
-		if re.MatchString(s) {
-			return true
-		}
-	}
-	return false
 }
 
 func dedupe(xs []string) []string {

@@ -178,12 +178,8 @@ type HungGroup struct {
 	Waiters map[string]int // function → tasks waiting there
 }
 
-// ClassifyHungTasks sorts the incident's D tasks into classes, in the order
-// of hungClassOrder; classes without tasks are left out.
-func ClassifyHungTasks(in *incident.Incident) []HungGroup {
-	return classifyTasks(in.UninterruptibleTasks())
-}
-
+// classifyTasks sorts D tasks into classes, in the order of hungClassOrder;
+// classes without tasks are left out.
 func classifyTasks(tasks []incident.BlockedTask) []HungGroup {
 	byClass := map[HungClass]*HungGroup{}
 	for _, t := range tasks {

@@ -1,8 +1,9 @@
 package incident
 
 import (
-	"github.com/ktriage/ktriage/internal/lazyre"
 	"strings"
+
+	"github.com/ktriage/ktriage/internal/lazyre"
 )
 
 // The culprit of a crash is the first function on its stack that did real
@@ -113,12 +114,6 @@ var (
 		machineryPatterns...), helperPatterns...), "|"))
 )
 
-// IsMachinery reports whether a function is reporting, scheduling, locking
-// or generic dispatch code that never names the culprit of a crash.
-func IsMachinery(function string) bool {
-	return machineryRe.MatchString(NormalizeFunction(function))
-}
-
 // CulpritOptions refines the culprit choice for one kind of report.
 type CulpritOptions struct {
 	// Skip lists extra patterns (unanchored regular expressions) of functions
@@ -220,58 +215,3 @@ const (
 	// I/O failure it cannot go on from (XFS internal error, EXT4-fs error).
 	KindFilesystemError = "filesystem-error"
 )
-
-// kindTitles are the words a title starts with for each kind, as the
-// kernel community writes them.
-var kindTitles = map[string]string{
-	KindOops:            "Oops",
-	KindNullDeref:       "BUG: unable to handle kernel NULL pointer dereference",
-	KindPagingRequest:   "BUG: unable to handle kernel paging request",
-	KindGPF:             "general protection fault",
-	KindBUG:             "kernel BUG",
-	KindInvalidOpcode:   "invalid opcode",
-	KindDoubleFault:     "PANIC: double fault",
-	KindDivideError:     "divide error",
-	KindHungTask:        "INFO: task hung",
-	KindSoftLockup:      "BUG: soft lockup",
-	KindHardLockup:      "BUG: hard lockup",
-	KindRCUStall:        "INFO: rcu detected stall",
-	KindWarning:         "WARNING",
-	KindAtomicSleep:     "BUG: scheduling while atomic",
-	KindListCorrupt:     "BUG: corrupted list",
-	KindKASAN:           "KASAN",
-	KindUBSAN:           "UBSAN",
-	KindKFENCE:          "KFENCE",
-	KindStackOverflow:   "BUG: stack guard page was hit",
-	KindPanic:           "kernel panic",
-	KindOOMPanic:        "kernel panic: Out of memory",
-	KindSysrq:           "kernel panic: sysrq triggered crash",
-	KindHardwareError:   "hardware error",
-	KindMCE:             "hardware error: machine check",
-	KindAllocFailure:    "page allocation failure",
-	KindFilesystemError: "file system error",
-}
-
-// KindTitle returns the words a title of this kind starts with, or "" for
-// a kind without a conventional title.
-func KindTitle(kind string) string { return kindTitles[kind] }
-
-// PanicTitle names a crash from its kind and stack, for the dump path:
-// "BUG: unable to handle kernel NULL pointer dereference in rb_next".
-// Panics of a kind that names no culprit (sysrq, OOM, hardware) are titled
-// by the kind alone.
-func PanicTitle(kind string, frames []Frame, rip *Frame) string {
-	words := KindTitle(kind)
-	if words == "" {
-		words = kind
-	}
-	switch kind {
-	case KindSysrq, KindOOMPanic, KindHardwareError, KindMCE, KindPanic:
-		return words
-	}
-	culprit := Culprit(frames, rip)
-	if culprit == "" {
-		culprit = "corrupted"
-	}
-	return MakeTitle(words, culprit)
-}

@@ -63,21 +63,4 @@ func TestStripSyscallPrefix(t *testing.T) {
 			t.Errorf("StripSyscallPrefix(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if !IsMachinery("_raw_spin_lock_irqsave") || IsMachinery("ext4_writepages") {
-		t.Error("IsMachinery misclassifies")
-	}
-}
-
-func TestPanicTitle(t *testing.T) {
-	rip := &Frame{Function: "rb_next", Reliable: true}
-	if got := PanicTitle(KindNullDeref, frames("?pick_next_task_fair", "__schedule"), rip); got !=
-		"BUG: unable to handle kernel NULL pointer dereference in rb_next" {
-		t.Errorf("null deref: %q", got)
-	}
-	if got := PanicTitle(KindSysrq, frames("sysrq_handle_crash"), nil); got != "kernel panic: sysrq triggered crash" {
-		t.Errorf("sysrq: %q", got)
-	}
-	if got := PanicTitle(KindHungTask, frames("kthread"), nil); got != "INFO: task hung in corrupted" {
-		t.Errorf("no culprit: %q", got)
-	}
 }

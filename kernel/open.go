@@ -73,16 +73,6 @@ func (o *Opened) Close() error {
 	return nil
 }
 
-// Attach sets up a Kernel over a dump with an address space of its own
-// (tests; commands go through Open).
-func Attach(d *vmcore.Dump, opts AttachOptions) (*Kernel, error) {
-	as, err := NewAddressSpace(d)
-	if err != nil {
-		return nil, err
-	}
-	return attach(d, as, opts)
-}
-
 // attach finds names and types for the dump. With a vmlinux, names come
 // from its symbol table and types from its DWARF (indexed, cached by
 // build-id); a vmlinux of another build is refused with both identities

@@ -231,9 +231,6 @@ func WriteDmesg(w io.Writer, recs []LogRecord) error {
 	return bw.Flush()
 }
 
-// FormatDmesgLine renders one record as makedumpfile does, with the trailing newline.
-func FormatDmesgLine(r LogRecord) string { return string(appendDmesgLine(nil, r)) }
-
 func appendDmesgLine(b []byte, r LogRecord) []byte {
 	sec, nsec := r.TsNsec/1e9, r.TsNsec%1e9
 	b = append(b, '[')

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/cilium/ebpf/btf"
 )
@@ -36,21 +35,6 @@ func LoadBTF(r io.ReaderAt) (*BTF, error) {
 	}
 	b := &BTF{spec: spec}
 	b.layoutOf = b.lookupStruct
-	return b, nil
-}
-
-// OpenBTF reads BTF from a vmlinux (its .BTF section) or a raw BTF file
-// such as /sys/kernel/btf/vmlinux.
-func OpenBTF(path string) (*BTF, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("symbols: %w", err)
-	}
-	defer f.Close()
-	b, err := LoadBTF(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
 	return b, nil
 }
 

@@ -1,7 +1,6 @@
 package symbols
 
 import (
-	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -134,17 +133,6 @@ func (e *MismatchError) Error() string {
 // compare; the caller decides whether to trust the vmlinux.
 var ErrCannotVerify = errors.New("cannot verify vmlinux against the dump: no build-id or banner to compare")
 
-// CheckVmlinux verifies that the vmlinux at path was built for the dump:
-// build-ids first; when the dump has none, the linux_banner texts.
-func CheckVmlinux(path string, dump DumpIdentity) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return fmt.Errorf("symbols: %w", err)
-	}
-	defer f.Close()
-	return checkELF(f, path, dump)
-}
-
 func checkELF(f *elf.File, path string, dump DumpIdentity) error {
 	if dump.BuildID != "" {
 		id, _ := ELFBuildID(f)
@@ -192,20 +180,4 @@ func ELFBanner(f *elf.File) (string, error) {
 		return cString(b), nil
 	}
 	return "", fmt.Errorf("vmlinux has no linux_banner: %w", ErrNotFound)
-}
-
-// DumpBanner reads linux_banner from the dump's memory.
-func DumpBanner(syms SymbolTable, mem Memory) (string, error) {
-	a, ok := syms.Lookup("linux_banner")
-	if !ok {
-		return "", fmt.Errorf("linux_banner: %w", ErrNotFound)
-	}
-	b := make([]byte, 512)
-	if err := mem.ReadVirt(b, a); err != nil {
-		return "", fmt.Errorf("reading linux_banner at %#x: %w", a, err)
-	}
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i]
-	}
-	return string(b), nil
 }

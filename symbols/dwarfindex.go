@@ -154,18 +154,6 @@ func (x *dwarfIndex) dropUnwalked(s *dwarfSections) {
 	}
 }
 
-// buildDWARFIndex walks every unit.
-func buildDWARFIndex(s *dwarfSections, workers int) (*dwarfIndex, error) {
-	x, err := newDWARFIndex(s)
-	if err != nil {
-		return nil, err
-	}
-	if err := x.walkTo(s, len(x.units), workers); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
 // walkTo indexes units [walked, to) in parallel and merges them in. Workers
 // skip names the prefix already holds (those answers are final), so what
 // each merge adds is only what is new in the span.

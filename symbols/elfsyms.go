@@ -99,20 +99,6 @@ func inKallsyms(name string, typ byte) bool {
 	return true
 }
 
-// OpenELFSymbols opens path and reads its symbol table.
-func OpenELFSymbols(path string, slide uint64) (*Table, error) {
-	f, err := elf.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("symbols: %w", err)
-	}
-	defer f.Close()
-	t, err := ELFSymbols(f, slide)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
-}
-
 // nmType gives the letter nm(1) would print, or 0 for symbols that never
 // appear in System.map or kallsyms (sections, files, undefined, debug).
 func nmType(f *elf.File, s elf.Symbol) byte {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 )
 
@@ -42,20 +41,6 @@ func ParseSystemMap(r io.Reader, slide uint64) (*Table, error) {
 		return nil, fmt.Errorf("System.map: no symbols")
 	}
 	return NewTable(syms, slide), nil
-}
-
-// OpenSystemMap parses the System.map file at path.
-func OpenSystemMap(path string, slide uint64) (*Table, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("symbols: %w", err)
-	}
-	defer f.Close()
-	t, err := ParseSystemMap(f, slide)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
 }
 
 func truncate(s string, n int) string {

@@ -47,15 +47,6 @@ func ParseFileHosts(path string) ([]*incident.Incident, error) {
 	return ParseHostsWith(f, path, opt)
 }
 
-// Parse reads a kernel log from r; name is recorded as the source path.
-func Parse(r io.Reader, name string) (*incident.Incident, error) {
-	incs, err := ParseHostsWith(r, name, Options{})
-	if err != nil {
-		return nil, err
-	}
-	return pickHost(incs), nil
-}
-
 // ParseHostsWith reads a kernel log and returns one incident per host
 // found in it (one incident when the log names no host), the most severe
 // first.

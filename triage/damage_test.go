@@ -20,10 +20,15 @@ func TestStackCutByDamagedPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	k, err := kernel.Attach(d, kernel.AttachOptions{})
+	opened, err := kernel.Open(d, kernel.OpenOptions{})
+	if err == nil && opened.Kernel == nil {
+		err = opened.KernelErr
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer opened.Close()
+	k := opened.Kernel
 	ps := uint64(d.PageSize)
 	pageOf := func(sp uint64) uint64 {
 		pa, err := k.AS.Translate(sp)

@@ -145,11 +145,6 @@ func isHex4(s string) bool {
 	return true
 }
 
-// Vendor returns the vendor's name, or "".
-func (db *DB) Vendor(vendorID string) string {
-	return db.vendors[normID(vendorID)].name
-}
-
 // Device returns "Vendor Device" as lspci prints it, or "" when unknown.
 func (db *DB) Device(vendorID, deviceID string) string {
 	v, ok := db.vendors[normID(vendorID)]

@@ -26,26 +26,14 @@ func (r *Regexp) Re() *regexp.Regexp {
 	return r.re
 }
 
-func (r *Regexp) String() string                         { return r.expr }
 func (r *Regexp) MatchString(s string) bool              { return r.Re().MatchString(s) }
-func (r *Regexp) FindString(s string) string             { return r.Re().FindString(s) }
 func (r *Regexp) FindStringIndex(s string) []int         { return r.Re().FindStringIndex(s) }
 func (r *Regexp) FindStringSubmatch(s string) []string   { return r.Re().FindStringSubmatch(s) }
-func (r *Regexp) FindStringSubmatchIndex(s string) []int { return r.Re().FindStringSubmatchIndex(s) }
 func (r *Regexp) FindAllString(s string, n int) []string { return r.Re().FindAllString(s, n) }
 func (r *Regexp) FindAllStringSubmatch(s string, n int) [][]string {
 	return r.Re().FindAllStringSubmatch(s, n)
 }
-func (r *Regexp) FindAllStringIndex(s string, n int) [][]int { return r.Re().FindAllStringIndex(s, n) }
-func (r *Regexp) ReplaceAllString(src, repl string) string   { return r.Re().ReplaceAllString(src, repl) }
-func (r *Regexp) ReplaceAllLiteralString(src, repl string) string {
-	return r.Re().ReplaceAllLiteralString(src, repl)
-}
+func (r *Regexp) ReplaceAllString(src, repl string) string { return r.Re().ReplaceAllString(src, repl) }
 func (r *Regexp) ReplaceAllStringFunc(src string, f func(string) string) string {
 	return r.Re().ReplaceAllStringFunc(src, f)
 }
-func (r *Regexp) SubexpNames() []string          { return r.Re().SubexpNames() }
-func (r *Regexp) SubexpIndex(name string) int    { return r.Re().SubexpIndex(name) }
-func (r *Regexp) NumSubexp() int                 { return r.Re().NumSubexp() }
-func (r *Regexp) Match(b []byte) bool            { return r.Re().Match(b) }
-func (r *Regexp) Split(s string, n int) []string { return r.Re().Split(s, n) }
