@@ -39,4 +39,3 @@ func analyzerNames() []string {
 	sort.Strings(names)
 	return names
 }
-

@@ -264,4 +264,3 @@ func appendDmesgLine(b []byte, r LogRecord) []byte {
 }
 
 const hexDigit = "0123456789abcdef"
-
