@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/cilium/ebpf/btf"
 )
@@ -300,4 +301,19 @@ func (b *BTF) GlobalType(name string) (TypeInfo, error) {
 		return b.TypeInfo(expr)
 	}
 	return TypeInfo{}, fmt.Errorf("BTF describes no global %q and the table of known globals lacks it: %w", name, ErrNotFound)
+}
+
+// OpenBTF reads BTF from a vmlinux (its .BTF section) or a raw BTF file
+// such as /sys/kernel/btf/vmlinux.
+func OpenBTF(path string) (*BTF, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("symbols: %w", err)
+	}
+	defer f.Close()
+	b, err := LoadBTF(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
 }

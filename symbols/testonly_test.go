@@ -10,21 +10,6 @@ import (
 // Functions only the tests use: kept beside them rather than as API no
 // command calls.
 
-// OpenBTF reads BTF from a vmlinux (its .BTF section) or a raw BTF file
-// such as /sys/kernel/btf/vmlinux.
-func OpenBTF(path string) (*BTF, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("symbols: %w", err)
-	}
-	defer f.Close()
-	b, err := LoadBTF(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return b, nil
-}
-
 // CheckVmlinux verifies that the vmlinux at path was built for the dump:
 // build-ids first; when the dump has none, the linux_banner texts.
 func CheckVmlinux(path string, dump DumpIdentity) error {
