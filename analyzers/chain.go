@@ -48,6 +48,9 @@ func lockChains(in *incident.Incident, tasks []incident.BlockedTask) []string {
 		if len(ts) > 1 {
 			who = fmt.Sprintf("%d tasks (%s)", len(ts), strings.Join(limit(names, 6), ", "))
 		}
+		if where := sharedContainer(ts); where != "" {
+			who += " [" + where + "]"
+		}
 		verb := " waits for "
 		if len(ts) > 1 {
 			verb = " wait for "
@@ -71,7 +74,11 @@ func chainFrom(w *incident.Wait, blocked map[int]incident.BlockedTask, seen map[
 		}
 		return s
 	}
-	s += ", held by " + o.Comm + ":" + strconv.Itoa(o.PID) + " (" + o.State + ")"
+	state := o.State
+	if c := o.Container.Short(); c != "" {
+		state += "; " + c
+	}
+	s += ", held by " + o.Comm + ":" + strconv.Itoa(o.PID) + " (" + state + ")"
 	switch {
 	case seen[o.PID]:
 		return s + " — a deadlock: that task is already in this chain"
@@ -148,4 +155,16 @@ func heldBy(in *incident.Incident, tasks []incident.BlockedTask) []string {
 		}
 	}
 	return out
+}
+
+// sharedContainer is the container all the tasks ran in, "" when they
+// differ or none is known.
+func sharedContainer(ts []incident.BlockedTask) string {
+	c := ts[0].Container.Short()
+	for _, t := range ts[1:] {
+		if t.Container.Short() != c {
+			return ""
+		}
+	}
+	return c
 }

@@ -400,6 +400,9 @@ func (r *Rule) finding(v *view, m matchResult, det *Detection) incident.Finding 
 		f.Summary = det.Summary
 	}
 	f.Evidence = append(f.Evidence, sysctlEvidence(v.in, r)...)
+	if p := v.in.Panic; m.crash && p != nil && p.Container.Short() != "" {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("the crashing task %s:%s ran in %s", p.Comm, pidString(p.PID), p.Container.Short()))
+	}
 	for _, c := range r.Commands {
 		f.Commands = append(f.Commands, expand(c))
 	}

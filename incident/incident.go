@@ -123,6 +123,8 @@ type Panic struct {
 	// the dump (task_struct.stack and THREAD_SIZE): what a faulting stack
 	// pointer is compared with before a stack overflow is claimed.
 	TaskStack *AddrRange `json:"task_stack,omitempty"`
+	// Container is where the panic task ran (cgroup, pod, hostname).
+	Container *Container `json:"container,omitempty"`
 }
 
 // AddrRange is [Lo, Hi) in kernel virtual memory.
@@ -133,10 +135,11 @@ type AddrRange struct {
 
 // ActiveTask is the task running on one CPU when the kernel crashed.
 type ActiveTask struct {
-	CPU       int     `json:"cpu"`
-	PID       int     `json:"pid"`
-	Comm      string  `json:"comm"`
-	Backtrace []Frame `json:"backtrace,omitempty"`
+	CPU       int        `json:"cpu"`
+	PID       int        `json:"pid"`
+	Comm      string     `json:"comm"`
+	Backtrace []Frame    `json:"backtrace,omitempty"`
+	Container *Container `json:"container,omitempty"`
 }
 
 // BlockedTask is a task in uninterruptible sleep (D state).
@@ -152,7 +155,8 @@ type BlockedTask struct {
 	// WaitsOn is the lock the task sleeps on, found from the waiter record
 	// on its own stack; nil when it could not be determined (Warnings say
 	// why when a lock wait was expected).
-	WaitsOn *Wait `json:"waits_on,omitempty"`
+	WaitsOn   *Wait      `json:"waits_on,omitempty"`
+	Container *Container `json:"container,omitempty"`
 }
 
 // Wait is a lock a task sleeps on and what is known of its holder.
@@ -179,8 +183,9 @@ type LockOwner struct {
 	Comm  string `json:"comm"`
 	State string `json:"state"` // crash's letters: RU, IN, UN, …
 	// CPU is set when the owner was running on a CPU at the crash.
-	CPU       *int    `json:"cpu,omitempty"`
-	Backtrace []Frame `json:"backtrace,omitempty"`
+	CPU       *int       `json:"cpu,omitempty"`
+	Backtrace []Frame    `json:"backtrace,omitempty"`
+	Container *Container `json:"container,omitempty"`
 }
 
 // LogRecord is one kernel log message.

@@ -86,7 +86,8 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	if err != nil {
 		in.Warn("task list: " + err.Error())
 	}
-	fillTasks(in, k, d, tasks)
+	cr := newContainerReader(k)
+	fillTasks(in, k, d, tasks, cr)
 	mounts, err := k.Mounts()
 	if err == nil {
 		for _, m := range mounts {
@@ -96,14 +97,14 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		in.Warn("mount table: " + err.Error())
 	}
 	finishFromLog(in, panicMsg, tasks)
-	fillWaits(in, k, tasks, mounts)
-	fillPanicTask(in, k)
+	fillWaits(in, k, tasks, mounts, cr)
+	fillPanicTask(in, k, cr)
 	return in, nil
 }
 
 // fillPanicTask names the task that was running on the panicking CPU and
 // unwinds its stack from the registers the CPU saved.
-func fillPanicTask(in *incident.Incident, k *kernel.Kernel) {
+func fillPanicTask(in *incident.Incident, k *kernel.Kernel, cr *containerReader) {
 	if in.Panic == nil {
 		return
 	}
@@ -124,6 +125,7 @@ func fillPanicTask(in *incident.Incident, k *kernel.Kernel) {
 	if r, ok := k.TaskStack(t); ok {
 		in.Panic.TaskStack = &incident.AddrRange{Lo: r.Lo, Hi: r.Hi}
 	}
+	in.Panic.Container = cr.of(t)
 	if len(frames) > 0 {
 		in.Panic.Backtrace = toFrames(frames)
 	}
@@ -170,7 +172,7 @@ func fillSystem(in *incident.Incident, k *kernel.Kernel) {
 	}
 }
 
-func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []kernel.Task) {
+func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []kernel.Task, cr *containerReader) {
 	// The latest runqueue clock is the scheduler's reading of the crash
 	// time: an idle CPU's clock stops while it sleeps (NO_HZ), so the
 	// task's own CPU could understate how long it has waited.
@@ -182,10 +184,10 @@ func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []
 	for _, t := range tasks {
 		if t.Active {
 			in.ActiveTasks = append(in.ActiveTasks, incident.ActiveTask{CPU: t.CPU, PID: t.PID, Comm: t.Comm,
-				Backtrace: backtrace(in, k, t)})
+				Backtrace: backtrace(in, k, t), Container: cr.of(t)})
 		}
 		if t.State == "UN" {
-			bt := incident.BlockedTask{PID: t.PID, Comm: t.Comm, State: "D", Backtrace: backtrace(in, k, t)}
+			bt := incident.BlockedTask{PID: t.PID, Comm: t.Comm, State: "D", Backtrace: backtrace(in, k, t), Container: cr.of(t)}
 			if now > 0 && t.LastArrival > 0 && now >= t.LastArrival {
 				secs := float64(now-t.LastArrival) / 1e9
 				bt.BlockedSeconds = &secs

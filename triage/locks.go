@@ -51,12 +51,13 @@ type lockReader struct {
 	k      *kernel.Kernel
 	byAddr map[uint64]kernel.Task
 	mounts []kernel.Mount
+	cr     *containerReader
 }
 
 // fillWaits finds, for every D task whose stack sleeps in a mutex, an
 // rw_semaphore or a percpu_rw_semaphore, the lock and its recorded holder.
-func fillWaits(in *incident.Incident, k *kernel.Kernel, tasks []kernel.Task, mounts []kernel.Mount) {
-	lr := &lockReader{in: in, k: k, byAddr: map[uint64]kernel.Task{}, mounts: mounts}
+func fillWaits(in *incident.Incident, k *kernel.Kernel, tasks []kernel.Task, mounts []kernel.Mount, cr *containerReader) {
+	lr := &lockReader{in: in, k: k, byAddr: map[uint64]kernel.Task{}, mounts: mounts, cr: cr}
 	for _, t := range tasks {
 		lr.byAddr[t.Addr] = t
 	}
@@ -261,7 +262,7 @@ func (lr *lockReader) describe(lk lockKind, lock uint64) (*incident.Wait, error)
 
 func (lr *lockReader) owner(addr uint64) *incident.LockOwner {
 	t := lr.byAddr[addr]
-	o := &incident.LockOwner{PID: t.PID, Comm: t.Comm, State: t.State, Backtrace: backtrace(lr.in, lr.k, t)}
+	o := &incident.LockOwner{PID: t.PID, Comm: t.Comm, State: t.State, Backtrace: backtrace(lr.in, lr.k, t), Container: lr.cr.of(t)}
 	if t.Active {
 		cpu := t.CPU
 		o.CPU = &cpu

@@ -190,3 +190,42 @@ func TestChainEndsAtFrozenMount(t *testing.T) {
 		t.Errorf("chain:\n%s", chain)
 	}
 }
+
+// testdata/gen's lock-pod dump: every task of the chain says its cgroup,
+// the pod and container the kubepods-shaped path names, and its UTS
+// namespace's hostname — as crash shows them (`struct uts_namespace.name`
+// nodename "web-7d9f8-x2x4q"; `struct kernfs_node.name` of the task's
+// dfl_cgrp "cri-containerd-8c0f…f2a1.scope").
+func TestContainerContext(t *testing.T) {
+	in := loadAnalyzed(t, "../testdata/dumps-locks/lock-pod-qemu-kdump-zlib.vmcore")
+	want := incident.Container{
+		Cgroup:      "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod3f1c2a8e_0d5e_4c1b_9b7a_2f4d1e6c8a90.slice/cri-containerd-8c0f5b2d9e6a41f7b3c5d2e1a0f9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1.scope",
+		PodUID:      "3f1c2a8e-0d5e-4c1b-9b7a-2f4d1e6c8a90",
+		ContainerID: "8c0f5b2d9e6a41f7b3c5d2e1a0f9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1",
+		Hostname:    "web-7d9f8-x2x4q",
+	}
+	if len(in.BlockedTasks) != 4 {
+		t.Fatalf("%d D tasks", len(in.BlockedTasks))
+	}
+	for _, b := range in.BlockedTasks {
+		if b.Container == nil || *b.Container != want {
+			t.Errorf("pid %d: %+v", b.PID, b.Container)
+		}
+		if o := b.WaitsOn; o != nil && o.Owner != nil && (o.Owner.Container == nil || *o.Owner.Container != want) {
+			t.Errorf("pid %d's lock owner: %+v", b.PID, o.Owner.Container)
+		}
+	}
+	// The panic task (the shell that wrote SysRq-c) ran outside the pod.
+	if c := in.Panic.Container; c == nil || c.Cgroup != "/" || c.PodUID != "" {
+		t.Errorf("panic task: %+v", c)
+	}
+	var ev string
+	for _, f := range in.Findings {
+		if f.ID == "hung-task-lock" {
+			ev = strings.Join(f.Evidence, "\n")
+		}
+	}
+	if !strings.Contains(ev, "[pod 3f1c2a8e-0d5e-4c1b-9b7a-2f4d1e6c8a90, container 8c0f5b2d9e6a, host web-7d9f8-x2x4q] wait for mutex ktriage_table_lock") {
+		t.Errorf("chain lacks the pod:\n%s", ev)
+	}
+}
