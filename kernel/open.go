@@ -123,8 +123,10 @@ func attachFromDump(d *vmcore.Dump, as *AddressSpace) (*Kernel, error) {
 		return nil, fmt.Errorf("the dump cannot describe itself (kallsyms and BTF need Linux 6.0+ with CONFIG_DEBUG_INFO_BTF): %w", err)
 	}
 	k := New(d, as, syms, btf, "kallsyms+BTF from dump")
-	if btf.Damage != "" {
-		k.Warnings = append(k.Warnings, btf.Damage)
+	for _, dmg := range []string{syms.Kernel.Damage, btf.Damage} {
+		if dmg != "" {
+			k.Warnings = append(k.Warnings, dmg)
+		}
 	}
 	if err != nil {
 		k.Warnings = append(k.Warnings, "module symbols: "+err.Error())

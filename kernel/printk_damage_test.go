@@ -304,3 +304,45 @@ func TestBTFStringPageLost(t *testing.T) {
 		t.Fatal("BTF with a type-section page lost was accepted")
 	}
 }
+
+// TestKallsymsNamesPageLost: one unreadable page of kallsyms_names lost
+// every symbol. The names before it are now kept; an address past it is
+// named as lost, never given the last decoded name, and the loss is said.
+func TestKallsymsNamesPageLost(t *testing.T) {
+	d, as := openDumpAS(t, filepath.Join(fixtureDir, "hung-kdump-zstd.vmcore"))
+	vsyms := d.VMCoreInfo.Symbols()
+	whole, err := symbols.KallsymsFromDump(vsyms, as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := (vsyms["kallsyms_names"] + 300<<10) &^ 4095
+	cut, err := symbols.KallsymsFromDump(vsyms, lossyMemory{as, page})
+	if err != nil {
+		t.Fatalf("kallsyms with one names page lost: %v", err)
+	}
+	if !strings.Contains(cut.Damage, "lost") || cut.Len() >= whole.Len() || cut.Len() < 1000 {
+		t.Fatalf("%d of %d symbols, damage %q", cut.Len(), whole.Len(), cut.Damage)
+	}
+	named, lost := 0, 0
+	for s := range whole.All() {
+		if s.Type == 'A' || s.Addr < 0xffffffff80000000 {
+			continue // absolute and per-CPU values are no code address
+		}
+		got, ok := cut.SymbolAt(s.Addr)
+		switch {
+		case ok && got.Name == s.Name:
+			named++
+		case ok && strings.HasPrefix(got.Name, "(name lost"):
+			lost++
+		case !ok: // unnamed is fine; a wrong name is not
+		default:
+			if want, _ := whole.SymbolAt(s.Addr); want.Name != got.Name {
+				t.Fatalf("%#x: named %q, the whole table says %q", s.Addr, got.Name, want.Name)
+			}
+		}
+	}
+	if named == 0 || lost == 0 {
+		t.Fatalf("%d addresses named as before, %d named lost", named, lost)
+	}
+	t.Logf("%d addresses named as before, %d named lost; %s", named, lost, cut.Damage)
+}

@@ -39,7 +39,16 @@ type kallsymsTables struct {
 	relativeBase uint64
 	haveBase     bool   // false: derive relativeBase from _stext
 	addresses    []byte // numSyms little-endian u64, without BASE_RELATIVE
+	// namesCut: names were read only up to a page the dump could not
+	// serve (namesErr); symbols past it are not decoded.
+	namesCut bool
+	namesErr error
 }
+
+// lostSymbolName stands for every symbol whose name lay on a lost page of
+// kallsyms_names, so an address there is not given the name of the last
+// symbol decoded before it.
+const lostSymbolName = "(name lost: kallsyms page unreadable)"
 
 // decodeKallsyms expands every name and computes every address. A name's
 // first expanded character is its nm type letter.
@@ -110,6 +119,9 @@ func decodeKallsymsNames(k *kallsymsTables) ([]Sym, error) {
 	pos := 0
 	var name []byte
 	for i := 0; i < k.numSyms; i++ {
+		if k.namesCut && pos+2 > len(k.names) {
+			break // the next name starts on or runs onto the lost page
+		}
 		if pos >= len(k.names) {
 			return nil, fmt.Errorf("kallsyms: names end after %d of %d symbols", i, k.numSyms)
 		}
@@ -123,6 +135,9 @@ func decodeKallsymsNames(k *kallsymsTables) ([]Sym, error) {
 			pos++
 		}
 		if pos+n > len(k.names) {
+			if k.namesCut {
+				break
+			}
 			return nil, fmt.Errorf("kallsyms: symbol %d at names+%d: length %d runs past the table", i, pos-1, n)
 		}
 		name = name[:0]
@@ -180,7 +195,25 @@ func KallsymsFromDump(vmcoreSymbols map[string]uint64, mem Memory) (*Table, erro
 	if err != nil {
 		return nil, err
 	}
+	damage := ""
+	if n := len(syms); k.namesCut && n < k.numSyms {
+		// Every symbol from here up is unnamed: one stand-in at the first
+		// one's address keeps their addresses from the last decoded name.
+		addr := func(i int) uint64 {
+			if k.addresses != nil {
+				return binary.LittleEndian.Uint64(k.addresses[8*i:])
+			}
+			return kallsymsAddr(k.offset(i), k.relativeBase, abs)
+		}
+		at, top := addr(n), addr(n)
+		for i := n + 1; i < k.numSyms; i++ {
+			top = max(top, addr(i))
+		}
+		syms = append(syms, Sym{Name: lostSymbolName, Addr: at, Size: top - at + 1, Type: '?'})
+		damage = fmt.Sprintf("kallsyms: the names of %d of %d symbols (from %#x up) are lost: %v", k.numSyms-n, k.numSyms, at, k.namesErr)
+	}
 	t := NewTable(syms, 0)
+	t.Damage = damage
 	if haveStext {
 		if got, ok := t.Lookup("_stext"); !ok || got != stext {
 			return nil, fmt.Errorf("kallsyms: decoded _stext = %#x, VMCOREINFO says %#x: tables misread", got, stext)
@@ -250,8 +283,15 @@ func readKallsymsTables(sym map[string]uint64, mem Memory) (*kallsymsTables, err
 	if span > uint64(k.numSyms)*(2+255) {
 		span = uint64(k.numSyms) * (2 + 255)
 	}
-	if k.names, err = readChunked(mem, names, int(span)); err != nil {
-		return nil, fmt.Errorf("kallsyms: reading kallsyms_names: %w", err)
+	// Names are read up to the first page the dump cannot serve: the
+	// symbols before it are decoded, those after it are marked lost.
+	out, lost, err := readPaged(mem, names, int(span), true)
+	if len(lost) > 0 {
+		if lost[0][0] == 0 {
+			return nil, fmt.Errorf("kallsyms: reading kallsyms_names: %w", err)
+		}
+		out, k.namesCut, k.namesErr = out[:lost[0][0]], true, err
 	}
+	k.names = out
 	return k, nil
 }

@@ -42,6 +42,9 @@ type Table struct {
 	sizes  []uint64
 	byName map[string]int32
 	slide  uint64
+	// Damage says what of a table read from a dump was lost (kallsyms
+	// names on pages the dump could not serve), or is "".
+	Damage string
 }
 
 // NewTable sorts syms and indexes them. slide is added to every address
