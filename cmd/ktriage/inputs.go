@@ -118,7 +118,13 @@ func (r *resolvedInput) resolvePath(path string, need inputNeed, opts unpack.Opt
 		}
 		r.Notes = append(r.Notes, res.Describe())
 		r.Unpacked = true
-		return r.resolvePath(res.Path, need, opts, depth+1)
+		err = r.resolvePath(res.Path, need, opts, depth+1)
+		var tree *treeError
+		if errors.As(err, &tree) {
+			return fmt.Errorf("%s holds %d crashes, not one: unpack it (`mkdir crashes && tar -xf %s -C crashes`) "+
+				"and run `ktriage fleet crashes`", path, tree.n, path)
+		}
+		return err
 	}
 	if why := binaryReason(path); why != "" {
 		return fmt.Errorf("%s is neither a crash dump nor a text log: %s. ktriage reads ELF, kdump-compressed and "+
@@ -227,9 +233,20 @@ func oneCrash(dir string, d *crashdir.Discovery) (*crashdir.Crash, error) {
 		}
 		names = append(names, c.Name())
 	}
-	return nil, fmt.Errorf("%s is a crash tree holding %d crashes (%s), not one crash's folder: "+
+	return nil, &treeError{dir: dir, n: len(d.Crashes), names: names}
+}
+
+// treeError is a folder of several crashes given where one was expected.
+type treeError struct {
+	dir   string
+	n     int
+	names []string
+}
+
+func (e *treeError) Error() string {
+	return fmt.Sprintf("%s is a crash tree holding %d crashes (%s), not one crash's folder: "+
 		"`ktriage fleet %s` analyzes them all and groups them by signature; `ktriage analyze PATH` reads one of them",
-		dir, len(d.Crashes), strings.Join(names, ", "), dir)
+		e.dir, e.n, strings.Join(e.names, ", "), e.dir)
 }
 
 // noCrashError says what a folder without a crash holds instead.

@@ -212,12 +212,18 @@ func TestRefusalsTeach(t *testing.T) {
 	}
 	os.WriteFile(garbage, noise, 0o644)
 	emptyDir := t.TempDir()
+	twoCrashes := filepath.Join(t.TempDir(), "two.tar.gz")
+	packtest.Tar(t, twoCrashes, map[string]string{
+		"127.0.0.1-2026-11-20-10:23:45/vmcore": fixtureDump,
+		"127.0.0.1-2026-11-21-10:23:45/vmcore": fixtureDump,
+	}, "gzip")
 
 	for _, c := range []struct {
 		args []string
 		want []string
 	}{
 		{[]string{"analyze", tree}, []string{"crash tree holding 2 crashes", "ktriage fleet " + tree}},
+		{[]string{"analyze", twoCrashes}, []string{"holds 2 crashes", "tar -xf " + twoCrashes, "ktriage fleet"}},
 		{[]string{"analyze", garbage}, []string{"neither a crash dump nor a text log", "binary"}},
 		{[]string{"dmesg", fixtureDmesg}, []string{"text log, not a crash dump", "ktriage analyze " + fixtureDmesg}},
 		{[]string{"sys", emptyDir}, []string{"no crash dump", "empty crash folder"}},
