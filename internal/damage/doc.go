@@ -7,8 +7,9 @@
 // input: no panic, no hang, memory under a bound, and no log line changed
 // without a warning where the format carries a check that could tell.
 //
-// Bounds: each command gets 30 s and 512 MiB (the undamaged fixtures take
-// 0.1-0.3 s and 30-80 MiB). `go test` runs a seeded sample, one fixture per
+// Bounds: each command gets 20 s of CPU, 512 MiB and 120 s of wall clock
+// before it is killed as hung (the undamaged fixtures take 0.1-0.3 s and
+// 30-80 MiB). `go test` runs a seeded sample, one fixture per
 // format; KTRIAGE_DAMAGE=full (make damage) runs every case on every
 // fixture. Issue 13 of the project's tracker lists what the sweep found.
 package damage

@@ -20,7 +20,8 @@ import (
 type Runner struct {
 	Bin      string        // the ktriage binary
 	Dir      string        // scratch directory
-	Deadline time.Duration // per process
+	Deadline time.Duration // per process, wall clock: past it the process is killed as hung
+	MaxCPU   time.Duration // per process, CPU time (user+sys): more is a failure even if it ended
 	MaxRSS   int64         // bytes, per process
 	Workers  int
 
@@ -46,6 +47,7 @@ type result struct {
 	stdout, stderr []byte
 	exit           int
 	rss            int64
+	cpu            time.Duration
 	timedOut       bool
 }
 
@@ -69,6 +71,7 @@ func (r *Runner) run(args []string) result {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			res.rss = ru.Maxrss * 1024 // kilobytes on Linux
 		}
+		res.cpu = ps.UserTime() + ps.SystemTime()
 	}
 	return res
 }
@@ -179,6 +182,9 @@ func (r *Runner) Run(c Case) (Outcome, error) {
 		if res.timedOut {
 			o.Failures = append(o.Failures, fmt.Sprintf("%s: no answer within %v (hang)", name, r.Deadline))
 			continue
+		}
+		if r.MaxCPU > 0 && res.cpu > r.MaxCPU {
+			o.Failures = append(o.Failures, fmt.Sprintf("%s: %v of CPU, over the %v bound", name, res.cpu.Round(time.Millisecond), r.MaxCPU))
 		}
 		if p := panicked(res.stderr); p != "" {
 			o.Failures = append(o.Failures, fmt.Sprintf("%s: %s", name, p))
