@@ -24,6 +24,9 @@ Debian's dwarves package, unless --btf names BTF made already), its symbol
 table, its .debug_frame and its build-id and linux_banner. Give the pack to
 --vmlinux wherever a vmlinux goes: for kernels without their own BTF (before
 6.0) it is a few MB instead of hundreds.`,
+		Example: `  ktriage pack /usr/lib/debug/lib/modules/3.10.0-1160.el7.x86_64/vmlinux -o el7.pack
+  ktriage analyze --vmlinux el7.pack /var/crash/127.0.0.1-2024-05-01-10:00:00/vmcore
+  ktriage pack vmlinux --btf vmlinux.btf -o vmlinux.pack   # BTF made already`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
