@@ -58,8 +58,7 @@ var exceptionStackNames = []struct{ member, name string }{
 func (k *Kernel) CPUStacks(cpu int) ([]StackRange, error) {
 	var out []StackRange
 	size := k.threadSize()
-	// 6.1: per-CPU hardirq_stack_ptr; 6.2 on: pcpu_hot.hardirq_stack_ptr.
-	// Either way it points 8 bytes below the top of the IRQ stack.
+	// 5.2–6.1: per-CPU hardirq_stack_ptr; 6.2 on: pcpu_hot.hardirq_stack_ptr.
 	var ptrAddr uint64
 	if a, err := k.PerCPUAddr("hardirq_stack_ptr", cpu); err == nil {
 		ptrAddr = a
@@ -70,7 +69,11 @@ func (k *Kernel) CPUStacks(cpu int) ([]StackRange, error) {
 	}
 	if ptrAddr != 0 {
 		if top, err := k.U64(ptrAddr); err == nil && top != 0 {
-			top += 8
+			// 5.2–5.8 point at the top itself (page-aligned), later
+			// kernels 8 bytes below it.
+			if top%4096 != 0 {
+				top += 8
+			}
 			out = append(out, StackRange{"IRQ", top - size, top})
 		}
 	} else if r, ok := k.oldIRQStack(cpu); ok {
