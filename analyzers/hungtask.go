@@ -251,7 +251,7 @@ func (g HungGroup) comms() string {
 }
 
 func init() {
-	facts := []string{"tasks", "comms", "waiters", "holder"}
+	facts := []string{"tasks", "comms", "waiters", "holder", "held_by"}
 	for _, class := range hungClassOrder {
 		class := class
 		name := "hung-tasks/" + string(class)
@@ -288,6 +288,7 @@ func detectHungClass(v *view, class HungClass) *Detection {
 			"comms":   g.comms(),
 			"waiters": g.waiters(),
 			"holder":  holder,
+			"held_by": heldByOne(g.Tasks),
 		},
 		Crash: v.escalation == incident.KindHungTask,
 	}
@@ -421,4 +422,24 @@ func allWaitsRead(tasks []incident.BlockedTask) bool {
 		}
 	}
 	return len(tasks) > 0
+}
+
+// heldByOne is " held by comm:pid" when one task holds every lock the tasks
+// wait on (as read from the dump), else "".
+func heldByOne(tasks []incident.BlockedTask) string {
+	owner := ""
+	for _, t := range tasks {
+		if t.WaitsOn == nil || t.WaitsOn.Owner == nil {
+			return ""
+		}
+		o := t.WaitsOn.Owner.Comm + ":" + strconv.Itoa(t.WaitsOn.Owner.PID)
+		if owner != "" && o != owner {
+			return ""
+		}
+		owner = o
+	}
+	if owner == "" {
+		return ""
+	}
+	return " held by " + owner
 }
