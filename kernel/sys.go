@@ -243,15 +243,25 @@ func loadAvg(v uint64) float64 {
 }
 
 // memoryBytes is the RAM the kernel manages: node_present_pages summed
-// over the online nodes, as crash's MEMORY shows it.
+// over the online nodes (or of contig_page_data without NUMA), as crash's
+// MEMORY shows it.
 func (k *Kernel) memoryBytes() (uint64, error) {
-	nodeData, err := k.Addr("node_data")
-	if err != nil {
-		return 0, err
-	}
 	presentOff, err := k.Off("pglist_data", "node_present_pages")
 	if err != nil {
 		return 0, err
+	}
+	nodeData, err := k.Addr("node_data")
+	if err != nil {
+		// A kernel built without NUMA has its one node in contig_page_data.
+		contig, err2 := k.Addr("contig_page_data")
+		if err2 != nil {
+			return 0, err
+		}
+		pages, err := k.U64(contig + presentOff)
+		if err != nil {
+			return 0, err
+		}
+		return pages * uint64(k.Dump.PageSize), nil
 	}
 	n := 1
 	if vi := k.Dump.VMCoreInfo; vi != nil {
