@@ -133,7 +133,7 @@ func TestOldTasks(t *testing.T) {
 					}
 					got := map[string]psLine{}
 					for _, tk := range tasks {
-						got[fmt.Sprintf("%x", tk.Addr)] = psLine{tk.PID, tk.PPID, tk.CPU, fmt.Sprintf("%x", tk.Addr), tk.State, tk.Comm}
+						got[fmt.Sprintf("%x", tk.Addr)] = psLine{tk.PID, tk.PPID, tk.CPU, fmt.Sprintf("%x", tk.Addr), tk.State.String(), tk.Comm}
 					}
 					for _, w := range want {
 						if g, ok := got[w.task]; !ok {

@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,7 +17,7 @@ type Task struct {
 	PPID     int
 	Comm     string
 	CPU      int
-	State    string // crash's letters: RU IN UN ZO ST TR DE ID PA WA NE
+	State    TaskState // crash's letters: RU IN UN ZO ST TR DE ID PA WA NE
 	RawState uint64
 	Kernel   bool // a kernel thread (no mm)
 	// LastArrival is sched_info.last_arrival: the rq clock (ns) when the
@@ -291,37 +292,88 @@ const (
 	taskTraced          = 0x8
 )
 
+// TaskState is a task's state as crash's ps shows it, two letters.
+type TaskState string
+
+// The states crash's ps names.
+const (
+	StateRunning         TaskState = "RU"
+	StateInterruptible   TaskState = "IN"
+	StateUninterruptible TaskState = "UN" // "D" in the kernel's own reports
+	StateZombie          TaskState = "ZO"
+	StateStopped         TaskState = "ST"
+	StateTraced          TaskState = "TR"
+	StateDead            TaskState = "DE"
+	StateIdle            TaskState = "ID"
+	StateParked          TaskState = "PA"
+	StateWaking          TaskState = "WA"
+	StateNew             TaskState = "NE"
+	StateUnknown         TaskState = "??"
+)
+
+// States are every state crash's ps names, for parsing --state.
+var States = []TaskState{StateRunning, StateInterruptible, StateUninterruptible, StateZombie, StateStopped,
+	StateTraced, StateDead, StateIdle, StateParked, StateWaking, StateNew}
+
+func (s TaskState) String() string { return string(s) }
+
+// ParseTaskState reads a state as a user types it — ps's one letter (D, R,
+// S, T, Z, X, I) or crash's two (UN, RU, IN …) — as crash's two letters.
+func ParseTaskState(s string) (TaskState, error) {
+	u := TaskState(strings.ToUpper(s))
+	switch u {
+	case "D":
+		return StateUninterruptible, nil
+	case "R":
+		return StateRunning, nil
+	case "S":
+		return StateInterruptible, nil
+	case "T":
+		return StateStopped, nil
+	case "Z":
+		return StateZombie, nil
+	case "X":
+		return StateDead, nil
+	case "I":
+		return StateIdle, nil
+	}
+	if slices.Contains(States, u) {
+		return u, nil
+	}
+	return "", fmt.Errorf("unknown task state %q (D, R, S, T, Z, X, I, or crash's UN, RU, IN, ST, TR, ZO, DE, ID, PA, WA, NE)", s)
+}
+
 // stateLetters turns a task state into crash's two-letter code.
-func stateLetters(state, exitState uint64, b stateBits) string {
+func stateLetters(state, exitState uint64, b stateBits) TaskState {
 	exitDead, exitZombie := b.exitDead, b.exitZombie
 	parked, dead, waking, noload, newTask := b.parked, b.dead, b.waking, b.noload, b.newTask
 	switch {
 	case exitState&exitZombie != 0:
-		return "ZO"
+		return StateZombie
 	case exitState&exitDead != 0:
-		return "DE"
+		return StateDead
 	case state == 0:
-		return "RU"
+		return StateRunning
 	case state&taskUninterruptible != 0 && state&noload != 0:
-		return "ID"
+		return StateIdle
 	case state&taskUninterruptible != 0:
-		return "UN"
+		return StateUninterruptible
 	case state&taskInterruptible != 0:
-		return "IN"
+		return StateInterruptible
 	case state&taskStopped != 0:
-		return "ST"
+		return StateStopped
 	case state&taskTraced != 0:
-		return "TR"
+		return StateTraced
 	case state&parked != 0:
-		return "PA"
+		return StateParked
 	case state&dead != 0:
-		return "DE"
+		return StateDead
 	case state&waking != 0:
-		return "WA"
+		return StateWaking
 	case state&newTask != 0:
-		return "NE"
+		return StateNew
 	}
-	return "??"
+	return StateUnknown
 }
 
 // Tasks lists every thread: init_task's tasks ring, each thread group, and

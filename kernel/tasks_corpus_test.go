@@ -68,7 +68,7 @@ func TestCorpusTasks(t *testing.T) {
 			}
 			got := map[string]psLine{}
 			for _, tk := range tasks {
-				got[fmt.Sprintf("%x", tk.Addr)] = psLine{tk.PID, tk.PPID, tk.CPU, fmt.Sprintf("%x", tk.Addr), tk.State, tk.Comm}
+				got[fmt.Sprintf("%x", tk.Addr)] = psLine{tk.PID, tk.PPID, tk.CPU, fmt.Sprintf("%x", tk.Addr), tk.State.String(), tk.Comm}
 			}
 			bad := 0
 			for _, w := range want {

@@ -31,7 +31,7 @@ func TestStateBitsFromLetters(t *testing.T) {
 	b310 := stateBitsFromLetters("RSDTtZXxKWP")
 	for _, c := range []struct {
 		state, exit uint64
-		want        string
+		want        TaskState
 	}{
 		{0, 0, "RU"}, {1, 0, "IN"}, {2, 0, "UN"}, {0x82, 0, "UN"}, // TASK_KILLABLE
 		{64, 16, "ZO"}, {64, 32, "DE"}, {512, 0, "PA"}, {256, 0, "WA"},

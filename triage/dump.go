@@ -186,7 +186,7 @@ func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []
 			in.ActiveTasks = append(in.ActiveTasks, incident.ActiveTask{CPU: t.CPU, PID: t.PID, Comm: t.Comm,
 				Backtrace: backtrace(in, k, t), Container: cr.of(t)})
 		}
-		if t.State == "UN" {
+		if t.State == kernel.StateUninterruptible {
 			bt := incident.BlockedTask{PID: t.PID, Comm: t.Comm, State: "D", Backtrace: backtrace(in, k, t), Container: cr.of(t)}
 			if now > 0 && t.LastArrival > 0 && now >= t.LastArrival {
 				secs := float64(now-t.LastArrival) / 1e9

@@ -63,7 +63,7 @@ func fillWaits(in *incident.Incident, k *kernel.Kernel, tasks []kernel.Task, mou
 	}
 	byPID := map[int]kernel.Task{}
 	for _, t := range tasks {
-		if t.State == "UN" {
+		if t.State == kernel.StateUninterruptible {
 			byPID[t.PID] = t
 		}
 	}
@@ -262,7 +262,7 @@ func (lr *lockReader) describe(lk lockKind, lock uint64) (*incident.Wait, error)
 
 func (lr *lockReader) owner(addr uint64) *incident.LockOwner {
 	t := lr.byAddr[addr]
-	o := &incident.LockOwner{PID: t.PID, Comm: t.Comm, State: t.State, Backtrace: backtrace(lr.in, lr.k, t), Container: lr.cr.of(t)}
+	o := &incident.LockOwner{PID: t.PID, Comm: t.Comm, State: t.State.String(), Backtrace: backtrace(lr.in, lr.k, t), Container: lr.cr.of(t)}
 	if t.Active {
 		cpu := t.CPU
 		o.CPU = &cpu

@@ -28,7 +28,7 @@ const DefaultCachePages = 4096
 // Dump is an opened crash dump.
 type Dump struct {
 	Paths       []string
-	Format      string // "kdump-compressed", "elf"
+	Format      Format
 	Flattened   bool
 	Split       bool
 	Compression string // "zlib", "lzo", "snappy", "zstd", "none"
@@ -149,7 +149,7 @@ func (d *Dump) finish() error {
 	if len(d.kdumps) > 0 {
 		sort.Slice(d.kdumps, func(i, j int) bool { return d.kdumps[i].startPFN < d.kdumps[j].startPFN })
 		k0 := d.kdumps[0]
-		d.Format = "kdump-compressed"
+		d.Format = FormatKdump
 		d.Split = len(d.kdumps) > 1 || k0.split
 		d.PageSize = k0.blockSize
 		d.HeaderTime = k0.timestamp
@@ -249,8 +249,8 @@ func (d *Dump) Close() error {
 // Describe is a one-line summary of the dump's format, e.g.
 // "kdump-compressed (lzo), flattened".
 func (d *Dump) Describe() string {
-	s := d.Format
-	if d.Format == "kdump-compressed" {
+	s := string(d.Format)
+	if d.Format == FormatKdump {
 		s += " (" + d.Compression + ")"
 	}
 	if d.Flattened {

@@ -21,7 +21,7 @@ func (d *Dump) openELF(r io.ReaderAt, size int64, path string) error {
 	if err != nil {
 		return formatErr(path, -1, "ELF core: %v", err)
 	}
-	d.Format = "elf"
+	d.Format = FormatELF
 	d.Compression = "none"
 	d.Incomplete = f.Incomplete() || f.Truncated()
 	if f.Truncated() && !f.Incomplete() {

@@ -10,6 +10,17 @@ import (
 	"syscall"
 )
 
+// Format is the layout of an opened dump; its text is what `info` and
+// the reports print.
+type Format string
+
+const (
+	FormatKdump Format = "kdump-compressed" // makedumpfile/QEMU diskdump, plain, flattened or split
+	FormatELF   Format = "elf"              // /proc/vmcore as written, or QEMU's ELF dump
+)
+
+func (f Format) String() string { return string(f) }
+
 // InputKind is what a file is, as far as its first bytes tell. Every part of
 // ktriage that must decide what a path holds (the commands, crash-tree
 // discovery, the dump reader) asks SniffFile rather than keeping its own list

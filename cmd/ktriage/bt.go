@@ -126,7 +126,7 @@ found only by scanning the stack is marked "?".`,
 }
 
 func newBtTask(t kernel.Task, frames []kernel.Frame, err error) btTask {
-	b := btTask{PID: t.PID, Comm: t.Comm, Task: fmt.Sprintf("%x", t.Addr), CPU: t.CPU, State: t.State,
+	b := btTask{PID: t.PID, Comm: t.Comm, Task: fmt.Sprintf("%x", t.Addr), CPU: t.CPU, State: t.State.String(),
 		Active: t.Active, Frames: frames}
 	if b.Frames == nil {
 		b.Frames = []kernel.Frame{}

@@ -133,17 +133,6 @@ func TestPsMatchesCrash(t *testing.T) {
 	}
 }
 
-func TestCrashStateLetters(t *testing.T) {
-	for in, want := range map[string]string{"D": "UN", "d": "UN", "UN": "UN", "R": "RU", "S": "IN", "Z": "ZO", "id": "ID"} {
-		if got, err := crashStateLetters(in); err != nil || got != want {
-			t.Errorf("%q: %q %v, want %q", in, got, err, want)
-		}
-	}
-	if _, err := crashStateLetters("Q"); err == nil {
-		t.Error("state Q accepted")
-	}
-}
-
 // TestBtJSON: the JSON form carries the panic task with frames that name
 // function, offset, stack slot and reliability, and bad flags are refused.
 func TestBtJSON(t *testing.T) {

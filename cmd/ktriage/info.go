@@ -98,7 +98,7 @@ func newInfoCmd() *cobra.Command {
 
 func collectInfo(d *vmcore.Dump) dumpInfo {
 	info := dumpInfo{
-		Files: d.Paths, Format: d.Format, Compression: d.Compression, Flattened: d.Flattened,
+		Files: d.Paths, Format: d.Format.String(), Compression: d.Compression, Flattened: d.Flattened,
 		Split: d.Split, Incomplete: d.Incomplete, PageSize: d.PageSize, Pages: d.Pages(),
 		HasVMCoreInfo: d.VMCoreInfo != nil, Notes: map[string]int{},
 	}
@@ -108,7 +108,7 @@ func collectInfo(d *vmcore.Dump) dumpInfo {
 	}
 	if d.HasQEMUNotes() {
 		info.WrittenBy = "QEMU dump-guest-memory"
-	} else if d.Format == "kdump-compressed" {
+	} else if d.Format == vmcore.FormatKdump {
 		info.WrittenBy = "makedumpfile"
 	}
 	if d.VMCoreInfoErr != nil {
@@ -143,7 +143,7 @@ func collectInfo(d *vmcore.Dump) dumpInfo {
 	regs := d.PRStatus()
 	info.CPUs = max(d.NrCPUs, len(regs))
 	qemu := d.HasQEMUNotes()
-	if d.PanicCPU >= 0 && d.Format == "kdump-compressed" && !qemu {
+	if d.PanicCPU >= 0 && d.Format == vmcore.FormatKdump && !qemu {
 		c := d.PanicCPU
 		info.HeaderCPU = &c
 	}

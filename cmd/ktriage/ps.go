@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -97,12 +96,12 @@ func newPsCmd() *cobra.Command {
 }
 
 func newPsTask(t kernel.Task, kthread bool, clocks map[int]uint64) psTask {
-	p := psTask{PID: t.PID, PPID: t.PPID, CPU: t.CPU, Task: fmt.Sprintf("%x", t.Addr), State: t.State,
+	p := psTask{PID: t.PID, PPID: t.PPID, CPU: t.CPU, Task: fmt.Sprintf("%x", t.Addr), State: t.State.String(),
 		Comm: t.Comm, Active: t.Active, KernelThread: kthread, LastArrivalNS: t.LastArrival}
 	if clock, ok := clocks[t.CPU]; ok && t.LastArrival != 0 && clock >= t.LastArrival {
 		s := float64(clock-t.LastArrival) / 1e9
 		p.SinceLastRun = &s
-		if t.State == "UN" {
+		if t.State == kernel.StateUninterruptible {
 			p.BlockedSeconds = &s
 		}
 	}
@@ -130,37 +129,12 @@ func printPs(w io.Writer, rows []psTask) {
 
 // taskFilterFlags checks the flags bt and ps share: --format (text or
 // json) and --state, returned in crash's letters ("" for every task).
-func taskFilterFlags(format, state string) (string, error) {
+func taskFilterFlags(format, state string) (kernel.TaskState, error) {
 	if format != "text" && format != "json" && format != "" {
 		return "", fmt.Errorf("unknown --format %q (text or json)", format)
 	}
 	if state == "" {
 		return "", nil
 	}
-	return crashStateLetters(state)
-}
-
-// crashStateLetters maps a state as a user types it (ps's D, R, S…, or
-// crash's own UN, RU, IN…) to crash's two letters, which kernel.Task uses.
-func crashStateLetters(s string) (string, error) {
-	u := strings.ToUpper(s)
-	switch u {
-	case "D":
-		return "UN", nil
-	case "R":
-		return "RU", nil
-	case "S":
-		return "IN", nil
-	case "T":
-		return "ST", nil
-	case "Z":
-		return "ZO", nil
-	case "X":
-		return "DE", nil
-	case "I":
-		return "ID", nil
-	case "UN", "RU", "IN", "ST", "TR", "ZO", "DE", "ID", "PA", "WA", "NE":
-		return u, nil
-	}
-	return "", fmt.Errorf("unknown task state %q (D, R, S, T, Z, X, I, or crash's UN, RU, IN, ST, TR, ZO, DE, ID, PA, WA, NE)", s)
+	return kernel.ParseTaskState(state)
 }
