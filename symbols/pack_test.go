@@ -1,0 +1,86 @@
+package symbols
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// A pack made the way `ktriage pack` makes one for a kernel without BTF:
+// pahole encodes the DWARF of a small program shaped like a kernel (a
+// linux_banner, a struct with a bitfield, a function), and the pack must
+// give back its types, its symbols at the dump's slide and its banner,
+// and refuse a dump of another build.
+func TestPackRoundTrip(t *testing.T) {
+	for _, tool := range []string{"gcc", "pahole"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (Debian: gcc, dwarves): %v", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "k.c")
+	if err := os.WriteFile(src, []byte(`
+const char linux_banner[] = "Linux version 3.10.0-1160.el7.x86_64 (ktriage@test) #1 SMP\n";
+struct task_struct { volatile long state; void *stack; unsigned int flags:3, ptrace:5; int pid; };
+struct task_struct init_task;
+int schedule(struct task_struct *t) { return t->pid + t->ptrace; }
+void _start(void) { schedule(&init_task); for (;;); }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	elfPath := filepath.Join(dir, "vmlinux")
+	if out, err := exec.Command("gcc", "-g", "-gdwarf-4", "-O1", "-nostdlib", "-static", "-o", elfPath, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	btfPath := filepath.Join(dir, "vmlinux.btf")
+	if out, err := exec.Command("pahole", "--btf_encode_detached="+btfPath, elfPath).CombinedOutput(); err != nil {
+		t.Fatalf("pahole: %v\n%s", err, out)
+	}
+	packPath := filepath.Join(dir, "vmlinux.pack")
+	f, err := os.Create(packPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePack(f, elfPath, btfPath); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if !IsPack(packPath) || IsPack(elfPath) {
+		t.Fatal("IsPack does not tell the pack from the ELF")
+	}
+
+	const slide = 0x1000000
+	banner := "Linux version 3.10.0-1160.el7.x86_64 (ktriage@test) #1 SMP\n"
+	p, err := OpenPack(packPath, slide, DumpIdentity{Banner: banner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := p.BTF.MemberInfo("task_struct", "state")
+	if err != nil || state.Type.Size != 8 {
+		t.Errorf("task_struct.state: %+v %v", state, err)
+	}
+	ptrace, err := p.BTF.MemberInfo("task_struct", "ptrace")
+	if err != nil || !ptrace.IsBitfield() || ptrace.BitSize != 5 {
+		t.Errorf("task_struct.ptrace: %+v %v", ptrace, err)
+	}
+	ef, err := OpenELFSymbols(elfPath, slide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"schedule", "init_task", "linux_banner"} {
+		want, ok1 := ef.Lookup(name)
+		got, ok2 := p.Syms.Lookup(name)
+		if !ok1 || !ok2 || got != want {
+			t.Errorf("%s: pack %#x %v, vmlinux %#x %v", name, got, ok2, want, ok1)
+		}
+	}
+	if p.Banner != banner {
+		t.Errorf("banner %q", p.Banner)
+	}
+	var mismatch *MismatchError
+	if _, err := OpenPack(packPath, slide, DumpIdentity{Banner: "Linux version 3.10.0-957.el7.x86_64"}); !errors.As(err, &mismatch) {
+		t.Errorf("a dump of another build: %v, want a MismatchError", err)
+	}
+}
