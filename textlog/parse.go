@@ -3,12 +3,12 @@ package textlog
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/ktriage/ktriage/incident"
+	"github.com/ktriage/ktriage/vmcore"
 )
 
 // Options tune parsing.
@@ -32,7 +32,9 @@ func ParseFile(path string) (*incident.Incident, error) {
 // ParseFileHosts is ParseFile for logs that gather several machines: one
 // incident per host, most severe first.
 func ParseFileHosts(path string) ([]*incident.Incident, error) {
-	f, err := os.Open(path)
+	// Only a regular file, opened without blocking (a FIFO named
+	// messages must not hang the run).
+	f, err := vmcore.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

@@ -6,10 +6,12 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
-	"github.com/ktriage/ktriage/internal/lazyre"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/ktriage/ktriage/internal/lazyre"
+	"github.com/ktriage/ktriage/vmcore"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -20,25 +22,26 @@ import (
 const maxLineBytes = 64 << 10
 
 // decompress returns a reader of the plain text behind r, recognising gzip,
-// xz and zstd by their magic bytes, and the name of the compression used.
+// xz and zstd by their magic bytes (vmcore's sniffer, the one list of
+// signatures), and the name of the compression used.
 func decompress(r io.Reader) (io.Reader, string, func(), error) {
 	br := bufio.NewReaderSize(r, 256<<10)
-	magic, _ := br.Peek(6)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+	magic, _ := br.Peek(vmcore.SniffLen)
+	switch vmcore.SniffBytes(magic).Container {
+	case "gzip":
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("gzip: %w", err)
 		}
 		zr.Multistream(true)
 		return zr, "gzip", func() { zr.Close() }, nil
-	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
+	case "xz":
 		xr, err := xz.NewReader(br)
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("xz: %w", err)
 		}
 		return xr, "xz", func() {}, nil
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case "zstd":
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("zstd: %w", err)
@@ -57,12 +60,11 @@ var ErrNotText = errors.New("not a text log")
 func checkText(r io.Reader) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(8192)
-	switch {
-	case bytes.HasPrefix(head, []byte("\x7fELF")):
+	switch k := vmcore.SniffBytes(head).Kind; k {
+	case vmcore.InputELF:
 		return nil, fmt.Errorf("%w: ELF file (a vmcore? use ktriage analyze)", ErrNotText)
-	case bytes.HasPrefix(head, []byte("KDUMP   ")), bytes.HasPrefix(head, []byte("DISKDUMP")),
-		bytes.HasPrefix(head, []byte("makedumpfile")):
-		return nil, fmt.Errorf("%w: kdump-compressed dump (use ktriage analyze)", ErrNotText)
+	case vmcore.InputKdump, vmcore.InputFlattened:
+		return nil, fmt.Errorf("%w: %s dump (use ktriage analyze)", ErrNotText, k)
 	}
 	if n := bytes.Count(head, []byte{0}); n > len(head)/100+1 && !textAroundNULs(head) {
 		return nil, fmt.Errorf("%w: binary data (%d NUL bytes in the first %d)", ErrNotText, n, len(head))

@@ -22,7 +22,7 @@ var allowed = map[string][]string{
 	"kernel":  {"symbols", "vmcore", "elfcore"},
 	// The model both front ends fill, and the text-log front end.
 	"incident": {},
-	"textlog":  {"incident"},
+	"textlog":  {"incident", "vmcore"}, // vmcore only for its sniffer: what a file is
 	// Judgement, the straight line from an input to an incident, rendering.
 	"analyzers":                {"incident", "analyzers/pciids"},
 	"analyzers/pciids":         {},
