@@ -61,6 +61,12 @@ func lockChains(in *incident.Incident, tasks []incident.BlockedTask) []string {
 		}
 		out = append(out, who+verb+chainFrom(ts[0].WaitsOn, blocked, seen, 0))
 	}
+	// Honest gaps: a task whose lock could not be read says why.
+	for _, t := range tasks {
+		if t.WaitsOn == nil && t.WaitUnknown != "" {
+			out = append(out, t.Comm+":"+strconv.Itoa(t.PID)+" "+t.WaitUnknown)
+		}
+	}
 	return out
 }
 

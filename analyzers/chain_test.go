@@ -28,6 +28,12 @@ func TestLockChains(t *testing.T) {
 		t.Errorf("chain\n got %q\nwant %q", got, want)
 	}
 
+	// A task whose lock could not be read says so, with the reason.
+	unread := []incident.BlockedTask{{PID: 305, Comm: "lookup", WaitUnknown: "sleeps in a mutex, but the lock could not be read: no mutex_waiter naming the task on its stack"}}
+	if got := lockChains(in, unread); len(got) != 1 || got[0] != "lookup:305 "+unread[0].WaitUnknown {
+		t.Errorf("unread: %q", got)
+	}
+
 	// The holder's own finding says what it holds.
 	if got := heldBy(in, in.BlockedTasks[2:]); len(got) != 1 || got[0] != "holder:300 holds mutex table_lock [drv] at 0xffffffffc0a01000 that 2 D task(s) wait for" {
 		t.Errorf("held: %q", got)

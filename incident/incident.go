@@ -155,8 +155,10 @@ type BlockedTask struct {
 	// WaitsOn is the lock the task sleeps on, found from the waiter record
 	// on its own stack; nil when it could not be determined (Warnings say
 	// why when a lock wait was expected).
-	WaitsOn   *Wait      `json:"waits_on,omitempty"`
-	Container *Container `json:"container,omitempty"`
+	WaitsOn *Wait `json:"waits_on,omitempty"`
+	// WaitUnknown says why the lock a task sleeps in could not be read.
+	WaitUnknown string     `json:"wait_unknown,omitempty"`
+	Container   *Container `json:"container,omitempty"`
 }
 
 // Wait is a lock a task sleeps on and what is known of its holder.

@@ -80,6 +80,7 @@ func fillWaits(in *incident.Incident, k *kernel.Kernel, tasks []kernel.Task, mou
 		}
 		w, err := lr.waitOf(t, kinds)
 		if err != nil {
+			bt.WaitUnknown = fmt.Sprintf("sleeps in a %s, but the lock could not be read: %v", kinds[0].name, err)
 			if warned++; warned <= maxWarnedStacks {
 				in.Warn(fmt.Sprintf("pid %d (%s) sleeps in a %s, but the lock could not be read: %v", t.PID, t.Comm, kinds[0].name, err))
 			}
