@@ -1,6 +1,10 @@
 package analyzers
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/ktriage/ktriage/incident"
+)
 
 // Detection is what a code analyzer found: the evidence, facts that fill
 // the {placeholders} of the rule text, and commands that depend on them.
@@ -11,7 +15,7 @@ type Detection struct {
 	Summary  string
 	// Confidence, when set, overrides the rule's (e.g. a frozen filesystem
 	// seen in stacks and confirmed by the super block).
-	Confidence string
+	Confidence incident.Confidence
 	// Crash is true when what was detected is what brought the kernel down.
 	Crash bool
 }

@@ -46,7 +46,7 @@ func top(t *testing.T, findings []incident.Finding) incident.Finding {
 func ids(fs []incident.Finding) []string {
 	var out []string
 	for _, f := range fs {
-		out = append(out, f.ID+"("+f.Severity+"/"+f.Confidence+")")
+		out = append(out, f.ID+"("+f.Severity.String()+"/"+f.Confidence.String()+")")
 	}
 	return out
 }

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/ktriage/ktriage/internal/lazyre"
 	"io"
 	"strings"
+
+	"github.com/ktriage/ktriage/internal/lazyre"
 
 	"gopkg.in/yaml.v3"
 
@@ -16,10 +17,10 @@ import (
 // Rule is one known bug or condition, as written in a rulebook YAML file.
 // The schema is documented in README.md; keep the two in step.
 type Rule struct {
-	ID         string `yaml:"id"`
-	Title      string `yaml:"title"`
-	Severity   string `yaml:"severity"`   // critical, high, medium, low, info
-	Confidence string `yaml:"confidence"` // high, medium, low
+	ID         string              `yaml:"id"`
+	Title      string              `yaml:"title"`
+	Severity   incident.Severity   `yaml:"severity"`   // critical, high, medium, low, info
+	Confidence incident.Confidence `yaml:"confidence"` // high, medium, low
 	// Role is "cause" (the default: this explains a failure) or "context"
 	// (a setting or circumstance worth knowing, never the verdict).
 	Role       string         `yaml:"role,omitempty"`
@@ -105,8 +106,8 @@ type compiledMatch struct {
 }
 
 var (
-	severities   = map[string]int{"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-	confidences  = map[string]int{"high": 0, "medium": 1, "low": 2}
+	severities   = map[incident.Severity]int{incident.SeverityCritical: 0, incident.SeverityHigh: 1, incident.SeverityMedium: 2, incident.SeverityLow: 3, incident.SeverityInfo: 4}
+	confidences  = map[incident.Confidence]int{incident.ConfidenceHigh: 0, incident.ConfidenceMedium: 1, incident.ConfidenceLow: 2}
 	idPattern    = lazyre.New(`^[a-z0-9]+(?:[-/.][a-z0-9]+)*$`)
 	knownKinds   = map[string]bool{}
 	placeholders = lazyre.New(`\{([a-z_]+)\}`)

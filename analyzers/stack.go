@@ -35,7 +35,7 @@ const pageSize = 4096
 type stackVerdict struct {
 	overflow   bool
 	known      bool // the evidence decides either way
-	confidence string
+	confidence incident.Confidence
 	evidence   []string
 	summary    string
 }

@@ -9,7 +9,7 @@ import (
 func findingRefs(fs []incident.Finding) []store.FindingRef {
 	out := make([]store.FindingRef, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, store.FindingRef{ID: f.ID, Title: f.Title, Severity: f.Severity, Applies: f.Applies})
+		out = append(out, store.FindingRef{ID: f.ID, Title: f.Title, Severity: f.Severity.String(), Applies: f.Applies})
 	}
 	return out
 }

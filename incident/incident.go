@@ -273,8 +273,8 @@ type HardwareError struct {
 type Finding struct {
 	ID         string   `json:"id"`
 	Title      string   `json:"title"`
-	Severity   string   `json:"severity"`   // "critical", "high", "medium", "low", "info"
-	Confidence string   `json:"confidence"` // "high", "medium", "low"
+	Severity   Severity   `json:"severity"`
+	Confidence Confidence `json:"confidence"`
 	Summary    string   `json:"summary,omitempty"`
 	Cause      string   `json:"cause,omitempty"`
 	Fix        string   `json:"fix,omitempty"`

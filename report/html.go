@@ -2,6 +2,7 @@ package report
 
 import (
 	_ "embed"
+	"fmt"
 	"html/template"
 	"io"
 	"regexp"
@@ -15,7 +16,7 @@ var htmlTemplateText string
 // Parsed on first use, not at start-up, which every command pays for.
 var htmlTemplate = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("report").Funcs(template.FuncMap{
-		"upper": strings.ToUpper,
+		"upper": func(v any) string { return strings.ToUpper(fmt.Sprint(v)) }, // severities are typed
 		"frame": func(f frameView) string { return string(frameLine(&textWriter{}, f)) },
 		"prose": htmlProse,
 		"kinds": sortedKinds,

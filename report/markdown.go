@@ -15,7 +15,7 @@ func writeMarkdown(out io.Writer, m *model) error {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("# %s\n\n", mdInline(m.Title))
 	if v := m.Verdict; v != nil {
-		p("**Verdict:** %s — **%s** (confidence %s)\n\n", mdInline(v.Title), strings.ToUpper(v.Severity), v.Confidence)
+		p("**Verdict:** %s — **%s** (confidence %s)\n\n", mdInline(v.Title), strings.ToUpper(v.Severity.String()), v.Confidence)
 		if v.Summary != "" {
 			p("%s\n\n", mdProse(v.Summary))
 		}

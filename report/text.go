@@ -88,7 +88,7 @@ func writeText(out io.Writer, m *model, opts Options) error {
 	t := &textWriter{w: bufio.NewWriter(out), color: opts.Color}
 	t.printf("%s %s\n", t.paint(ansiBold, "CRASH:"), m.Title)
 	if v := m.Verdict; v != nil {
-		t.printf("%s [%s] %s\n", t.paint(ansiBold, "VERDICT:"), t.severity(v.Severity), t.paint(ansiBold, v.Title))
+		t.printf("%s [%s] %s\n", t.paint(ansiBold, "VERDICT:"), t.severity(v.Severity.String()), t.paint(ansiBold, v.Title))
 		if v.Summary != "" {
 			t.printf("         %s\n", v.Summary)
 		}
@@ -143,7 +143,7 @@ func writeText(out io.Writer, m *model, opts Options) error {
 	if len(m.Findings) > 0 {
 		t.heading(fmt.Sprintf("FINDINGS (%d)", len(m.Findings)))
 		for i, f := range m.Findings {
-			t.printf("\n  %d. [%s] %s  %s\n", i+1, t.severity(f.Severity), t.paint(ansiBold, f.Title), t.paint(ansiDim, "("+f.ID+", confidence "+f.Confidence+")"))
+			t.printf("\n  %d. [%s] %s  %s\n", i+1, t.severity(f.Severity.String()), t.paint(ansiBold, f.Title), t.paint(ansiDim, "("+f.ID+", confidence "+f.Confidence.String()+")"))
 			if f.Applies != "" {
 				t.printf("     kernel %s: %s\n", appliesWord(t, f.Applies), f.AppliesNote)
 			}

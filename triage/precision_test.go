@@ -60,7 +60,7 @@ func TestPrecision(t *testing.T) {
 			if len(f.Evidence) == 0 {
 				t.Errorf("%s states no evidence", f.ID)
 			}
-			if severities[f.Severity] <= severities["medium"] && !slices.Contains(c.Expect, f.ID) {
+			if f.Severity.Rank() <= incident.SeverityMedium.Rank() && !slices.Contains(c.Expect, f.ID) {
 				unexpected++
 				t.Errorf("unexpected [%s] %s %q; evidence %q", f.Severity, f.ID, f.Title, f.Evidence)
 			}
@@ -139,8 +139,6 @@ func TestPrecision(t *testing.T) {
 	})
 	t.Logf("precision: %d findings checked on %d inputs (%d listed), %d unexpected of severity medium or higher", checked, inputs, len(cases), unexpected)
 }
-
-var severities = map[string]int{"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 // loadInput opens a dump (several space-separated files: a split dump) or
 // a text log, by what the file is.

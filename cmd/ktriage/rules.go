@@ -55,7 +55,7 @@ of match: docs/rules.md.`,
 				}
 				var rows []row
 				for _, r := range rb.Rules {
-					rows = append(rows, row{r.ID, r.Severity, r.Confidence, r.Title, r.File})
+					rows = append(rows, row{r.ID, r.Severity.String(), r.Confidence.String(), r.Title, r.File})
 				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
