@@ -271,16 +271,16 @@ type HardwareError struct {
 
 // Finding is an analyzer's conclusion: a known bug or condition.
 type Finding struct {
-	ID         string   `json:"id"`
-	Title      string   `json:"title"`
+	ID         string     `json:"id"`
+	Title      string     `json:"title"`
 	Severity   Severity   `json:"severity"`
 	Confidence Confidence `json:"confidence"`
-	Summary    string   `json:"summary,omitempty"`
-	Cause      string   `json:"cause,omitempty"`
-	Fix        string   `json:"fix,omitempty"`
-	Commands   []string `json:"commands,omitempty"`
-	Evidence   []string `json:"evidence,omitempty"`
-	References []string `json:"references,omitempty"`
+	Summary    string     `json:"summary,omitempty"`
+	Cause      string     `json:"cause,omitempty"`
+	Fix        string     `json:"fix,omitempty"`
+	Commands   []string   `json:"commands,omitempty"`
+	Evidence   []string   `json:"evidence,omitempty"`
+	References []string   `json:"references,omitempty"`
 	// Applies says whether the crashed kernel is affected: "affected",
 	// "fixed" or "unknown", with the reason in AppliesNote.
 	Applies     string `json:"applies,omitempty"`
