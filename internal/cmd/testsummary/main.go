@@ -37,7 +37,7 @@ func main() {
 var (
 	// "    corpus_test.go:15: " — where the skip was called.
 	sitePrefix = regexp.MustCompile(`^\s*\S+\.go:\d+: `)
-	pathLike   = regexp.MustCompile(`\S*/\S*`)
+	pathLike   = regexp.MustCompile(`[^\s():,;]*/[^\s():,;]*`)
 	number     = regexp.MustCompile(`\b\d+(\.\d+)?\b`)
 )
 

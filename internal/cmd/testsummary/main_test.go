@@ -26,7 +26,7 @@ func TestSkipsAreCountedByReason(t *testing.T) {
 		t.Fatalf("failed=%v err=%v", failed, err)
 	}
 	got := out.String()
-	for _, want := range []string{"got 1, want 2", "FAIL\tp", "skipped 3 tests — 2: corpus not found at … … must sit beside the repository); 1: no debug vmlinux for ", "(set KTRIAGE_VMLINUX)"} {
+	for _, want := range []string{"got 1, want 2", "FAIL\tp", "skipped 3 tests — 2: corpus not found at … (… must sit beside the repository); 1: no debug vmlinux for ", "(set KTRIAGE_VMLINUX)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
