@@ -51,12 +51,15 @@ func newAnalyzeCmd() *cobra.Command {
   ktriage analyze vmcore --vmlinux /usr/lib/debug/lib/modules/$(uname -r)/vmlinux`,
 		Short: "Tell why the kernel crashed: verdict, evidence, fix, from a vmcore, a kdump directory or a text log",
 		Long: `Read a crash dump (ELF, kdump-compressed, flattened; give every file of a
-split dump), a kdump directory, or a kernel text log (dmesg, vmcore-dmesg.txt,
-/var/log/messages, kern.log, journalctl, console capture), run the rulebook
-over it and write the incident report.
+split dump), a kdump directory, the dump compressed (.gz .xz .zst .bz2 .lz4)
+or a tar(.gz…) of its folder (unpacked once into a cache: ` + "`ktriage cache`" + `), or a
+kernel text log (dmesg, vmcore-dmesg.txt, /var/log/messages, kern.log,
+journalctl, console capture; compressed or not), run the rulebook over it and
+write the incident report. A folder of several crashes is for ` + "`ktriage fleet`" + `.
 
 The rulebook is built in; --rules DIR adds a team's own YAML rules (a rule
-with a built-in id replaces it). ` + "`ktriage rules check DIR`" + ` lints them.`,
+with a built-in id replaces it). ` + "`ktriage rules check DIR`" + ` lints them;
+docs/rules.md describes the format.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !validFormat(format) {
