@@ -65,7 +65,9 @@ for b in old new; do
     run $b "analyze-$n" analyze --format json "$f"
     run $b "parse-log-$n" parse-log "$f"
   done
-  run $b "fleet" fleet --no-store --format jsonl testdata/dumps
+  for fmt in text markdown jsonl html; do
+    run $b "fleet-$fmt" fleet --no-store --format $fmt testdata/dumps
+  done
 done
 
 # When and how long each analysis ran differ run to run: drop them before comparing.
