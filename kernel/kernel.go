@@ -40,6 +40,8 @@ type Kernel struct {
 	// debugFrame is the .debug_frame of an attached debuginfo pack (a
 	// vmlinux's is read from the file named by Source).
 	debugFrame []byte
+
+	unwind unwinder // ORC, CFI and module tables, loaded on first use
 }
 
 // Close releases the debug vmlinux, if one was attached, saving how far

@@ -15,9 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
-	"weak"
 
 	"github.com/ktriage/ktriage/elfcore"
 )
@@ -61,11 +59,33 @@ type Frame struct {
 	// crash's bt lists these frames first; the kernel's own oops trace
 	// and drgn start after them, at the saved registers.
 	KdumpPath bool `json:"kdump_path,omitempty"`
-	// Via says how the caller of this frame was found: "orc",
-	// "debug_frame", "fp" (frame pointer, kernels without ORC), "scan" (a
-	// return address calling this function),
-	// "scan?" (any return address), or "" for the last frame.
-	Via string `json:"via,omitempty"`
+	// Via says how the caller of this frame was found ("" for the last).
+	Via FrameSource `json:"via,omitempty"`
+}
+
+// FrameSource is how an unwinding step found a frame's caller.
+type FrameSource string
+
+const (
+	ViaORC        FrameSource = "orc"         // the kernel's ORC unwind table
+	ViaDebugFrame FrameSource = "debug_frame" // CFI from .debug_frame
+	ViaFP         FrameSource = "fp"          // the frame-pointer chain (kernels without ORC)
+	ViaScan       FrameSource = "scan"        // a return address whose call targets this function
+	ViaScanWeak   FrameSource = "scan?"       // any return address found on the stack
+)
+
+// Scanned tells whether the caller was found by scanning the stack
+// rather than from unwind data: such a frame may be stale.
+func (s FrameSource) Scanned() bool { return s == ViaScan || s == ViaScanWeak }
+
+// stepResult is one unwinding step: the caller's state, the stack slot
+// its PC came from, how it was found, and the registers of an exception
+// frame crossed on the way.
+type stepResult struct {
+	next walkState
+	slot uint64
+	via  FrameSource
+	regs *elfcore.X86_64Regs
 }
 
 // Name is crash's "function+off" spelling (or the bare address).
@@ -108,21 +128,9 @@ type unwinder struct {
 	resumeErr  error
 }
 
-// unwinders caches one unwinder per Kernel without keeping the Kernel alive
-// (Kernel's struct belongs to another file, so the cache cannot be a field).
-var unwinders sync.Map // weak.Pointer[Kernel] → *unwinder
-
-func (k *Kernel) unwinder() *unwinder {
-	key := weak.Make(k)
-	if u, ok := unwinders.Load(key); ok {
-		return u.(*unwinder)
-	}
-	u, loaded := unwinders.LoadOrStore(key, &unwinder{})
-	if !loaded {
-		runtime.AddCleanup(k, func(key weak.Pointer[Kernel]) { unwinders.Delete(key) }, key)
-	}
-	return u.(*unwinder)
-}
+// unwinder is what unwinding has loaded for this kernel (no global state:
+// it lives and dies with the Kernel).
+func (k *Kernel) unwinder() *unwinder { return &k.unwind }
 
 func (k *Kernel) kernelORC() (*inPlaceORC, error) {
 	u := k.unwinder()
@@ -218,7 +226,8 @@ func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) ([]Frame, erro
 		if r, ok := stacks.find(slot); ok {
 			f.Stack = r.Name
 		}
-		next, nslot, via, regs, err := k.step(st, stacks)
+		r, err := k.step(st, stacks)
+		next, nslot, via, regs := r.next, r.slot, r.via, r.regs
 		f.Via = via
 		if regs != nil {
 			f.Regs, f.IretOnly = regs, next.iretOnly
@@ -234,9 +243,9 @@ func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) ([]Frame, erro
 		// instruction targets this very function the chain above it is
 		// trusted again; a mere text address taints everything above.
 		switch via {
-		case "scan":
+		case ViaScan:
 			reliable = false
-		case "scan?":
+		case ViaScanWeak:
 			reliable, tainted = false, true
 		default:
 			reliable = !tainted
@@ -269,7 +278,7 @@ var errEndOfStack = errors.New("end of stack")
 
 // step finds the caller of st: the next state, the slot its PC came from,
 // how, and the registers of an exception frame it crossed.
-func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string, *elfcore.X86_64Regs, error) {
+func (k *Kernel) step(st walkState, stacks stackSet) (stepResult, error) {
 	look := st.pc
 	if !st.signal {
 		look--
@@ -281,7 +290,7 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 		if r, ok := k.debugFrames().rule(look); ok {
 			next, slot, regs, err := k.stepCFI(st, r, stacks)
 			if err == nil || !k.noORC() {
-				return next, slot, "debug_frame", regs, err
+				return stepResult{next, slot, ViaDebugFrame, regs}, err
 			}
 			// Without ORC, the frame chain may still hold where the
 			// CFI's register rules did not (hand-written entry code).
@@ -289,18 +298,18 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 		// A kernel with no ORC at all was built with frame pointers.
 		if k.noORC() {
 			if next, slot, regs, err := k.stepFP(st, stacks); err == nil {
-				return next, slot, "fp", regs, nil
+				return stepResult{next, slot, ViaFP, regs}, nil
 			}
 		}
 		next, slot, strong, err := k.stepScan(st, stacks)
 		if !strong {
-			return next, slot, "scan?", nil, err
+			return stepResult{next, slot, ViaScanWeak, nil}, err
 		}
-		return next, slot, "scan", nil, err
+		return stepResult{next, slot, ViaScan, nil}, err
 	}
 	switch e.typ {
 	case orcEndOfStack:
-		return st, 0, "", nil, errEndOfStack
+		return stepResult{next: st}, errEndOfStack
 	}
 	rd := func(a uint64) (uint64, error) { return k.U64(a) }
 	var sp uint64
@@ -316,16 +325,16 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 		sp, indirect = st.bp+uint64(int64(e.spOffset)), true
 	case orcRegR10, orcRegR13, orcRegDI, orcRegDX:
 		if st.regs == nil || !st.full {
-			return st, 0, "", nil, fmt.Errorf("at %#x the caller's SP is in a register not saved", st.pc)
+			return stepResult{next: st}, fmt.Errorf("at %#x the caller's SP is in a register not saved", st.pc)
 		}
 		sp = map[orcReg]uint64{orcRegR10: st.regs.R10, orcRegR13: st.regs.R13, orcRegDI: st.regs.RDI, orcRegDX: st.regs.RDX}[e.spReg]
 	default:
-		return st, 0, "", nil, fmt.Errorf("at %#x: unknown ORC sp_reg %d", st.pc, e.spReg)
+		return stepResult{next: st}, fmt.Errorf("at %#x: unknown ORC sp_reg %d", st.pc, e.spReg)
 	}
 	if indirect {
 		v, err := rd(sp)
 		if err != nil {
-			return st, 0, "", nil, err
+			return stepResult{next: st}, err
 		}
 		sp = v
 		if e.spReg == orcRegSPIndirect {
@@ -340,13 +349,13 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 		slot = sp - 8
 		pc, err := rd(slot)
 		if err != nil {
-			return st, 0, "", nil, err
+			return stepResult{next: st}, err
 		}
 		next.pc, next.sp = pc, sp
 	case orcRegs:
 		b := make([]byte, ptRegsSize)
 		if err := k.Read(b, sp); err != nil {
-			return st, 0, "", nil, fmt.Errorf("pt_regs at %#x: %w", sp, err)
+			return stepResult{next: st}, fmt.Errorf("pt_regs at %#x: %w", sp, err)
 		}
 		r := decodePtRegs(b)
 		regs = &r
@@ -355,7 +364,7 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 	case orcRegsPartial:
 		b := make([]byte, 5*8)
 		if err := k.Read(b, sp); err != nil {
-			return st, 0, "", nil, fmt.Errorf("iret frame at %#x: %w", sp, err)
+			return stepResult{next: st}, fmt.Errorf("iret frame at %#x: %w", sp, err)
 		}
 		r := elfcore.X86_64Regs{RIP: binary.LittleEndian.Uint64(b), CS: binary.LittleEndian.Uint64(b[8:]),
 			EFLAGS: binary.LittleEndian.Uint64(b[16:]), RSP: binary.LittleEndian.Uint64(b[24:]), SS: binary.LittleEndian.Uint64(b[32:])}
@@ -373,23 +382,23 @@ func (k *Kernel) step(st walkState, stacks stackSet) (walkState, uint64, string,
 	case orcRegPrevSP:
 		v, err := rd(sp + uint64(int64(e.bpOffset)))
 		if err != nil {
-			return st, 0, "", nil, err
+			return stepResult{next: st}, err
 		}
 		next.bp = v
 	case orcRegBP:
 		v, err := rd(st.bp + uint64(int64(e.bpOffset)))
 		if err != nil {
-			return st, 0, "", nil, err
+			return stepResult{next: st}, err
 		}
 		next.bp = v
 	}
 	if UserMode(regs) {
-		return next, slot, "orc", regs, nil
+		return stepResult{next, slot, ViaORC, regs}, nil
 	}
 	if err := checkProgress(st.sp, next.sp, stacks); err != nil {
-		return st, 0, "", regs, err
+		return stepResult{next: st, regs: regs}, err
 	}
-	return next, slot, "orc", regs, nil
+	return stepResult{next, slot, ViaORC, regs}, nil
 }
 
 // checkProgress refuses a caller whose SP does not move up its stack,

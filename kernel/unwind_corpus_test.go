@@ -525,7 +525,7 @@ func TestCorpusEveryTaskUnwinds(t *testing.T) {
 					}
 					ok := true
 					for i, f := range frames {
-						if f.Function == "" || !f.Reliable && (i == 0 || !strings.HasPrefix(frames[i-1].Via, "scan")) {
+						if f.Function == "" || !f.Reliable && (i == 0 || !frames[i-1].Via.Scanned()) {
 							t.Errorf("pid %d %s: frame %d %s (reliable %v)", tk.PID, tk.Comm, i, f.Name(), f.Reliable)
 							ok = false
 						}

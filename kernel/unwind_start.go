@@ -242,8 +242,9 @@ const maxHandoffDepth = 24
 // saved RIP and RSP.
 func (k *Kernel) reachesRegs(st walkState, regs elfcore.X86_64Regs, stacks stackSet, depth int) bool {
 	for i := 0; i < depth; i++ {
-		next, _, via, r, err := k.step(st, stacks)
-		if err != nil || via == "scan?" {
+		res, err := k.step(st, stacks)
+		next, via, r := res.next, res.via, res.regs
+		if err != nil || via == ViaScanWeak {
 			return false
 		}
 		if r != nil {
@@ -283,7 +284,7 @@ func (k *Kernel) kexecFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkState
 			continue
 		}
 		st := walkState{pc: v, sp: s + 8, bp: regs.RBP}
-		if _, slot, via, _, err := k.step(st, stacks); err == nil && via != "scan" && via != "scan?" && slot == retSlot {
+		if res, err := k.step(st, stacks); err == nil && !res.via.Scanned() && res.slot == retSlot {
 			return st, s, true
 		}
 	}
