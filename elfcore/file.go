@@ -38,9 +38,9 @@ var (
 
 // FormatError reports bad input: what was wrong and where in the file.
 type FormatError struct {
-	Off int64  // file offset of the structure at fault
-	Msg string // what was expected
-	Val any    // the value found, if any
+	Offset int64  // file offset of the structure at fault (vmcore.FormatError names it the same)
+	Msg    string // what was expected
+	Val    any    // the value found, if any
 }
 
 func (e *FormatError) Error() string {
@@ -48,7 +48,7 @@ func (e *FormatError) Error() string {
 	if e.Val != nil {
 		msg += fmt.Sprintf(" '%v'", e.Val)
 	}
-	return msg + fmt.Sprintf(" at offset %#x", e.Off)
+	return msg + fmt.Sprintf(" at offset %#x", e.Offset)
 }
 
 // Segment is one PT_LOAD program header: MemSize bytes of physical memory

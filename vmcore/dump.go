@@ -192,7 +192,7 @@ func (d *Dump) finish() error {
 		vi, notes := k0.vmcoreinfo, k0.notes
 		var err error
 		if d.Notes, err = parseNotes(notes); err != nil {
-			return formatErr(k0.path, -1, "ELF notes: %v", err)
+			return formatErrWrap(k0.path, -1, err, "ELF notes: %v", err)
 		}
 		if vi == nil {
 			vi = noteVMCoreInfo(d.Notes)

@@ -19,7 +19,7 @@ type elfDump struct {
 func (d *Dump) openELF(r io.ReaderAt, size int64, path string) error {
 	f, err := elfcore.Open(r, size)
 	if err != nil {
-		return formatErr(path, -1, "ELF core: %v", err)
+		return formatErrWrap(path, -1, err, "ELF core: %v", err)
 	}
 	d.Format = FormatELF
 	d.Compression = "none"
@@ -27,9 +27,7 @@ func (d *Dump) openELF(r io.ReaderAt, size int64, path string) error {
 	if f.Truncated() && !f.Incomplete() {
 		d.Warnings = append(d.Warnings, fmt.Sprintf("%s: the file ends before its last segment (%d bytes): cut short, so memory past the end is lost", path, size))
 	}
-	for _, n := range f.Notes {
-		d.Notes = append(d.Notes, Note{Name: n.Name, Type: n.Type, Desc: n.Desc})
-	}
+	d.Notes = f.Notes
 	d.NrCPUs = len(f.PRStatus())
 	d.setVMCoreInfo(f.VMCOREINFO())
 	if d.PageSize == 0 {
@@ -60,7 +58,7 @@ func (e *elfDump) readPhys(p []byte, paddr uint64) (int, error) {
 		if e.f.Incomplete() {
 			return n, &PageError{Addr: addr, Err: ErrLost}
 		}
-		return n, &PageError{Addr: addr, Err: formatErr(e.path, -1, "%v", err)}
+		return n, &PageError{Addr: addr, Err: formatErrWrap(e.path, -1, err, "%v", err)}
 	}
 	return n, err
 }

@@ -43,6 +43,13 @@ func formatErr(path string, off int64, format string, args ...any) error {
 	return &FormatError{Path: path, Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
+// formatErrWrap is formatErr for damage another layer reported (elfcore's
+// typed errors, a read error): the message says it, and errors.As and
+// errors.Is still reach it through Unwrap.
+func formatErrWrap(path string, off int64, cause error, format string, args ...any) error {
+	return &FormatError{Path: path, Offset: off, Msg: fmt.Sprintf(format, args...), Err: cause}
+}
+
 // damagedPage reports a page whose stored data fails its check.
 func damagedPage(path string, off int64, pfn uint64, why error) error {
 	return &FormatError{Path: path, Offset: off, Msg: fmt.Sprintf("pfn %#x: page damaged: %v", pfn, why), Err: ErrDamaged}

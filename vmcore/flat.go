@@ -59,7 +59,7 @@ func allZero(b []byte) bool {
 func openFlat(r io.ReaderAt, fileSize int64, path string) (*flatReader, error) {
 	var hdr [32]byte
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
-		return nil, formatErr(path, 0, "flattened header unreadable: %v", err)
+		return nil, formatErrWrap(path, 0, err, "flattened header unreadable: %v", err)
 	}
 	typ := int64(binary.BigEndian.Uint64(hdr[16:]))
 	ver := int64(binary.BigEndian.Uint64(hdr[24:]))

@@ -99,7 +99,7 @@ func openKdump(r io.ReaderAt, size int64, path string) (*kdumpFile, error) {
 	k := &kdumpFile{path: path, r: r, size: size}
 	hdr := make([]byte, diskDumpHeaderSize)
 	if n, err := r.ReadAt(hdr, 0); n < len(hdr) {
-		return nil, formatErr(path, 0, "kdump header truncated (%d of %d bytes): %v", n, len(hdr), err)
+		return nil, formatErrWrap(path, 0, err, "kdump header truncated (%d of %d bytes): %v", n, len(hdr), err)
 	}
 	le := binary.LittleEndian
 	if string(hdr[:8]) == "DISKDUMP" {
@@ -224,7 +224,7 @@ func (k *kdumpFile) readSubHeader() error {
 		}
 		b := make([]byte, sz)
 		if _, err := k.r.ReadAt(b, off); err != nil {
-			return nil, formatErr(k.path, off, "%s unreadable: %v", what, err)
+			return nil, formatErrWrap(k.path, off, err, "%s unreadable: %v", what, err)
 		}
 		return b, nil
 	}
@@ -257,7 +257,7 @@ func (k *kdumpFile) readSubHeader() error {
 func (k *kdumpFile) readBitmap(off, n int64) ([]uint64, error) {
 	raw := make([]byte, n)
 	if _, err := k.r.ReadAt(raw, off); err != nil {
-		return nil, formatErr(k.path, off, "kdump bitmap unreadable: %v", err)
+		return nil, formatErrWrap(k.path, off, err, "kdump bitmap unreadable: %v", err)
 	}
 	words := make([]uint64, (n+7)/8)
 	for i := range words {
@@ -352,7 +352,7 @@ func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
 			return formatErr(k.path, off, "uncompressed page of pfn %#x has %d bytes, want %d", pfn, size, len(dst))
 		}
 		if _, err := k.r.ReadAt(dst, off); err != nil {
-			return formatErr(k.path, off, "page data of pfn %#x unreadable: %v", pfn, err)
+			return formatErrWrap(k.path, off, err, "page data of pfn %#x unreadable: %v", pfn, err)
 		}
 		return nil
 	}
@@ -363,7 +363,7 @@ func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
 	}
 	src := (*bp)[:size]
 	if _, err := k.r.ReadAt(src, off); err != nil {
-		return formatErr(k.path, off, "page data of pfn %#x unreadable: %v", pfn, err)
+		return formatErrWrap(k.path, off, err, "page data of pfn %#x unreadable: %v", pfn, err)
 	}
 	if err := decompressPage(flags, src, dst); err != nil {
 		return damagedPage(k.path, off, pfn, err)

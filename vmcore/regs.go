@@ -20,7 +20,7 @@ func (d *Dump) PRStatus() []elfcore.PRStatus {
 	var out []elfcore.PRStatus
 	for _, n := range d.Notes {
 		if n.Name == "CORE" && n.Type == uint32(elf.NT_PRSTATUS) {
-			out = append(out, elfcore.DecodePRStatus(machine, elfcore.Note{Name: n.Name, Type: n.Type, Desc: n.Desc}))
+			out = append(out, elfcore.DecodePRStatus(machine, n))
 		}
 	}
 	return out
