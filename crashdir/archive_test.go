@@ -70,7 +70,7 @@ func TestDiscoverArchivedCrashesAndEmptyFolders(t *testing.T) {
 	if err != nil || len(res.Results) != 1 {
 		t.Fatalf("run: %v, %d results", err, len(res.Results))
 	}
-	if st := res.Results[0].Row.Status; !strings.Contains(st, "empty crash folder") {
+	if st := res.Results[0].Row.Status; !strings.Contains(st.String(), "empty crash folder") {
 		t.Errorf("empty folder status %q", st)
 	}
 }

@@ -231,20 +231,20 @@ func processCrash(ctx context.Context, cfg *Config, c Crash) (r Result) {
 				p, stack = rp.value, rp.stack
 			}
 			r.Incident = nil
-			r.Row.Status = fmt.Sprintf("%spanic while reading: %v (%s)", store.StatusFailedPrefix, p, panicSite(stack))
+			r.Row.Status = store.Failed(fmt.Sprintf("panic while reading: %v (%s)", p, panicSite(stack)))
 		}
 		r.Row.Seconds = time.Since(start).Seconds()
 		r.Row.AnalyzedAt = time.Now().UTC()
 	}()
 
 	if c.Empty {
-		r.Row.Status = store.StatusFailedPrefix + "empty crash folder: the capture saved nothing (kdump failed before writing; " +
-			"the capture kernel's console or `journalctl -b -1 -u kdump` says why)"
+		r.Row.Status = store.Failed("empty crash folder: the capture saved nothing (kdump failed before writing; " +
+			"the capture kernel's console or `journalctl -b -1 -u kdump` says why)")
 		return r
 	}
 	id, err := identify(c.Files())
 	if err != nil {
-		r.Row.Status = store.StatusFailedPrefix + err.Error()
+		r.Row.Status = store.Failed(err.Error())
 		return r
 	}
 	r.Row.Key, r.Row.Path, r.Row.Size, r.Row.Checksum = id.Key, id.Path, id.Size, id.Checksum
@@ -282,19 +282,19 @@ func analyzeCrash(cfg *Config, c Crash, r *Result) {
 		logIn, logErr := cfg.ParseLog(c.Log)
 		switch {
 		case logErr != nil && dumpErr != nil:
-			row.Status = fmt.Sprintf("%sdump unreadable: %v; log unreadable: %v", store.StatusFailedPrefix, dumpErr, logErr)
+			row.Status = store.Failed(fmt.Sprintf("dump unreadable: %v; log unreadable: %v", dumpErr, logErr))
 			return
 		case logErr != nil:
-			row.Status = fmt.Sprintf("%slog unreadable: %v", store.StatusFailedPrefix, logErr)
+			row.Status = store.Failed(fmt.Sprintf("log unreadable: %v", logErr))
 			return
 		}
 		in = logIn
 		switch {
 		case dumpErr != nil:
-			row.Status = store.StatusLogOnlyPrefix + "dump unreadable: " + dumpErr.Error()
+			row.Status = store.LogOnly("dump unreadable: " + dumpErr.Error())
 			in.Warn("the dump could not be read (" + dumpErr.Error() + "); this incident comes from " + c.Log)
 		case len(c.Dumps) == 0 && c.Layout != LayoutLoose:
-			row.Status = store.StatusLogOnlyPrefix + "no dump was saved beside the log"
+			row.Status = store.LogOnly("no dump was saved beside the log")
 		default:
 			row.Status = store.StatusOK
 		}
@@ -303,10 +303,10 @@ func analyzeCrash(cfg *Config, c Crash, r *Result) {
 		if dumpErr == nil {
 			dumpErr = errors.New("nothing to analyze")
 		}
-		row.Status = store.StatusFailedPrefix + dumpErr.Error()
+		row.Status = store.Failed(dumpErr.Error())
 		return
 	}
-	if row.Status == "" {
+	if row.Status.Kind == "" {
 		row.Status = store.StatusOK
 		if c.Incomplete {
 			row.Status = store.StatusIncomplete

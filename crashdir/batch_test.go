@@ -81,15 +81,15 @@ func TestPanicInOneDumpDoesNotStopTheRest(t *testing.T) {
 	for _, r := range res.Rows() {
 		byHost[r.Host] = r
 	}
-	if r := byHost["10.0.0.2"]; !r.Failed() || !strings.Contains(r.Status, "panic while reading") ||
-		!strings.Contains(r.Status, "batch_test.go") {
+	if r := byHost["10.0.0.2"]; !r.Failed() || !strings.Contains(r.Status.String(), "panic while reading") ||
+		!strings.Contains(r.Status.String(), "batch_test.go") {
 		t.Errorf("panicking reader: status %q, want a failed row naming the panic and where", r.Status)
 	}
-	if r := byHost["10.0.0.5"]; !r.Failed() || !strings.Contains(r.Status, "timed out") {
+	if r := byHost["10.0.0.5"]; !r.Failed() || !strings.Contains(r.Status.String(), "timed out") {
 		t.Errorf("stuck reader: status %q, want a failed row after the timeout", r.Status)
 	}
 	if r := byHost["10.0.0.3"]; !r.LogOnly() || r.Title != "from the log" ||
-		!strings.Contains(r.Status, "dump unreadable: kdump header") {
+		!strings.Contains(r.Status.String(), "dump unreadable: kdump header") {
 		t.Errorf("unreadable dump with a log: %+v", r)
 	}
 	for _, h := range []string{"10.0.0.1", "10.0.0.4"} {

@@ -178,7 +178,7 @@ func (tr *tree) addCorpus() int {
 			}
 			w = want{layout: LayoutSUSE, host: host}
 		}
-		w.path, w.title, w.status = abs(files...), dumpTitle(tr.t, d.Files), store.StatusOK
+		w.path, w.title, w.status = abs(files...), dumpTitle(tr.t, d.Files), store.StatusOK.String()
 		tr.wants = append(tr.wants, w)
 	}
 
@@ -186,7 +186,7 @@ func (tr *tree) addCorpus() int {
 	src := dumps[0].Files[0]
 	dir := tr.dir("10.0.1.1-2026-11-20-11:00:00")
 	inc := tr.link(src, filepath.Join(dir, "vmcore-incomplete"))
-	tr.wants = append(tr.wants, want{path: abs(inc), title: dumpTitle(tr.t, []string{src}), status: store.StatusIncomplete,
+	tr.wants = append(tr.wants, want{path: abs(inc), title: dumpTitle(tr.t, []string{src}), status: store.StatusIncomplete.String(),
 		layout: LayoutRHEL, host: "10.0.1.1"})
 
 	// A truncated dump with its log: the log still gives the incident.
@@ -222,7 +222,7 @@ func (tr *tree) addFixtures() {
 			continue
 		}
 		dst := tr.link(f, filepath.Join(loose, filepath.Base(f)+".vmcore"))
-		w := want{path: abs(dst), layout: LayoutLoose, status: store.StatusOK}
+		w := want{path: abs(dst), layout: LayoutLoose, status: store.StatusOK.String()}
 		in, err := triage.LoadDump([]string{f}, triage.Options{})
 		switch {
 		case err != nil:
@@ -242,7 +242,7 @@ func (tr *tree) addFixtures() {
 	logDir := tr.dir("archive/logs")
 	for _, l := range logs {
 		dst := tr.link(l, filepath.Join(logDir, filepath.Base(l)))
-		tr.wants = append(tr.wants, want{path: abs(dst), title: logTitle(tr.t, l), status: store.StatusOK, layout: LayoutLoose})
+		tr.wants = append(tr.wants, want{path: abs(dst), title: logTitle(tr.t, l), status: store.StatusOK.String(), layout: LayoutLoose})
 	}
 	// Not a dump, though named like one: a broken capture, named as failed.
 	dir := tr.dir("10.0.3.3-2026-11-23-12:00:00")
@@ -259,7 +259,7 @@ func statusClass(r *store.Row) string {
 	case r.LogOnly():
 		return "log-only"
 	}
-	return r.Status
+	return r.Status.String()
 }
 
 func buildTree(t *testing.T) *tree {
@@ -353,7 +353,7 @@ func TestFleetTree(t *testing.T) {
 	// dump's must say what is wrong with it.
 	named := false
 	for _, r := range res.Results {
-		named = named || r.Row.Failed() && strings.Contains(r.Row.Status, "not a crash dump")
+		named = named || r.Row.Failed() && strings.Contains(r.Row.Status.String(), "not a crash dump")
 	}
 	if !named {
 		t.Error("no failed row names the broken dump (\"not a crash dump\")")

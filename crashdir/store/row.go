@@ -1,7 +1,6 @@
 package store
 
 import (
-	"strings"
 	"time"
 )
 
@@ -25,9 +24,10 @@ type Row struct {
 	Release    string       `json:"release,omitempty"`
 	Title      string       `json:"title"`
 	Findings   []FindingRef `json:"findings,omitempty"`
-	// Status is "ok", "ok: incomplete dump", "log-only: <why>" (the dump
-	// could not be read, its companion log was) or "failed: <why>".
-	Status     string    `json:"status"`
+	// Status is what became of the crash; in JSON "ok", "ok: incomplete
+	// dump", "log-only: <why>" (the dump could not be read, its companion
+	// log was), "failed: <why>" or "not analyzed: interrupted".
+	Status     Status    `json:"status"`
 	Log        string    `json:"log,omitempty"`       // the companion log, when there is one
 	Debuginfo  string    `json:"debuginfo,omitempty"` // the vmlinux used; empty: kallsyms+BTF
 	AnalyzedAt time.Time `json:"analyzed_at,omitzero"`
@@ -46,22 +46,12 @@ type FindingRef struct {
 	Applies string `json:"applies,omitempty"`
 }
 
-// Status values and prefixes.
-const (
-	StatusOK         = "ok"
-	StatusIncomplete = "ok: incomplete dump"
-	// StatusInterrupted marks crashes a cancelled batch never reached.
-	StatusInterrupted   = "not analyzed: interrupted"
-	StatusLogOnlyPrefix = "log-only: "
-	StatusFailedPrefix  = "failed: "
-)
-
 // Failed reports whether nothing could be analyzed.
-func (r *Row) Failed() bool { return strings.HasPrefix(r.Status, StatusFailedPrefix) }
+func (r *Row) Failed() bool { return r.Status.Kind == KindFailed }
 
 // LogOnly reports whether the incident came from a log because the dump
 // could not be read (or was never written).
-func (r *Row) LogOnly() bool { return strings.HasPrefix(r.Status, StatusLogOnlyPrefix) }
+func (r *Row) LogOnly() bool { return r.Status.Kind == KindLogOnly }
 
 // Top is the finding that explains the crash best (the rulebook orders
 // them), or nil.

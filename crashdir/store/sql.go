@@ -203,7 +203,7 @@ func (s *SQLStore) Put(ctx context.Context, r *Row, in *incident.Incident) error
 		 title = excluded.title, top_finding = excluded.top_finding, status = excluded.status,
 		 analyzed_at = excluded.analyzed_at, row_json = excluded.row_json, incident_json = excluded.incident_json`,
 		r.Key, r.Path, r.Size, r.Checksum, string(r.Layout), r.Host, crashTime, r.Release, r.Title,
-		r.TopLabel(), r.Status, r.AnalyzedAt.UTC().Format(time.RFC3339Nano), string(rowJSON), inJSON)
+		r.TopLabel(), r.Status.String(), r.AnalyzedAt.UTC().Format(time.RFC3339Nano), string(rowJSON), inJSON)
 	if err == nil {
 		err = tx.Commit()
 	}

@@ -46,7 +46,7 @@ func TestStoreRoundTrip(t *testing.T) {
 			t.Errorf("incident round trip: %+v %v", gotIn, err)
 		}
 		// --force analyzes again: the same key is replaced, not doubled.
-		r.Status = store.StatusFailedPrefix + "now broken"
+		r.Status = store.Failed("now broken")
 		if err := st.Put(ctx, r, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -53,7 +53,7 @@ func writeMarkdown(w io.Writer, res *crashdir.FleetResult, show sections) error 
 		if len(s.Broken) > 0 {
 			ew.printf("\n## Dumps that could not be read\n\n")
 			for _, r := range s.Broken {
-				ew.printf("- %s: %s\n", mdCell(r.Path), mdCell(r.Status))
+				ew.printf("- %s: %s\n", mdCell(r.Path), mdCell(r.Status.String()))
 			}
 		}
 		if len(res.Skipped) > 0 {

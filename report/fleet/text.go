@@ -202,9 +202,9 @@ func statusWord(r *store.Row) string {
 	case r.LogOnly():
 		return "log-only"
 	case r.Reused:
-		return r.Status + " (stored)"
+		return r.Status.String() + " (stored)"
 	}
-	return r.Status
+	return r.Status.String()
 }
 
 // errWriter keeps the first write error so renderers can check once.
