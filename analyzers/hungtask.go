@@ -387,7 +387,7 @@ func hungTasks(in *incident.Incident) (tasks []incident.BlockedTask, why map[int
 			why[t.PID] = name + " reported by the kernel — " + notices[t.PID]
 		case t.BlockedSeconds != nil && t.BlockedFrom != "" && *t.BlockedSeconds >= limit:
 			why[t.PID] = fmt.Sprintf("%s blocked %.1f s (%s) ≥ %s", name, *t.BlockedSeconds, t.BlockedFrom, note)
-		case t.BlockedFrom == "" && in.Source.Kind != "vmcore":
+		case t.BlockedFrom == "" && in.Source.Kind != incident.SourceVmcore:
 			// A log's task dump (the hung-task detector's or sysrq-w's)
 			// shows the task in D state but not for how long.
 			why[t.PID] = name + " in D state in a task dump the kernel printed; the log gives no blocked time"

@@ -371,7 +371,7 @@ func fillRow(row *store.Row, c Crash, in *incident.Incident) {
 		row.Release = c.Release
 	}
 	switch {
-	case in.System != nil && in.System.CrashTime != nil && in.Source.Kind == "vmcore":
+	case in.System != nil && in.System.CrashTime != nil && in.Source.Kind == incident.SourceVmcore:
 		row.Time, row.TimeSource = in.System.CrashTime.UTC(), "dump"
 	case !c.Time.IsZero():
 		row.Time = c.Time

@@ -35,10 +35,10 @@ type Incident struct {
 
 // Source says what the incident was read from.
 type Source struct {
-	Path   string `json:"path"`
-	Kind   string `json:"kind"`   // "vmcore" | "log"
-	Format string `json:"format"` // e.g. "kdump-compressed (lzo)", "elf", "dmesg", "syslog"
-	Host   string `json:"host,omitempty"`
+	Path   string     `json:"path"`
+	Kind   SourceKind `json:"kind"`
+	Format string     `json:"format"` // e.g. "kdump-compressed (lzo)", "elf", "dmesg", "syslog"
+	Host   string     `json:"host,omitempty"`
 }
 
 // System holds crash's `sys` facts.

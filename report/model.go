@@ -167,7 +167,7 @@ func systemRows(in *incident.Incident) [][2]string {
 			rows = append(rows, [2]string{k, v})
 		}
 	}
-	add("SOURCE", strings.TrimSpace(in.Source.Path+" ("+strings.Trim(in.Source.Kind+", "+in.Source.Format, ", ")+")"))
+	add("SOURCE", strings.TrimSpace(in.Source.Path+" ("+strings.Trim(in.Source.Kind.String()+", "+in.Source.Format, ", ")+")"))
 	s := in.System
 	if s == nil {
 		return rows

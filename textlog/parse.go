@@ -90,7 +90,7 @@ func ParseHostsWith(r io.Reader, name string, opt Options) ([]*incident.Incident
 	if compression != "" {
 		format += " (" + compression + ")"
 	}
-	src := incident.Source{Path: name, Kind: "log", Format: format}
+	src := incident.Source{Path: name, Kind: incident.SourceLog, Format: format}
 	incs := x.incidents(src)
 	if rs.lr.nuls > 0 {
 		for _, in := range incs {

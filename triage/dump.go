@@ -38,7 +38,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	}
 	defer d.Close()
 	d.PageHook = opts.PageHook
-	in := &incident.Incident{Source: incident.Source{Path: strings.Join(paths, " "), Kind: "vmcore", Format: d.Describe()}}
+	in := &incident.Incident{Source: incident.Source{Path: strings.Join(paths, " "), Kind: incident.SourceVmcore, Format: d.Describe()}}
 	if d.Incomplete {
 		in.Warn("the dump is incomplete: pages the capture did not write are missing")
 	}

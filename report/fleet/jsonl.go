@@ -26,9 +26,9 @@ func writeJSONLines(w io.Writer, res *crashdir.FleetResult) error {
 		r := &res.Results[i]
 		in := r.Incident
 		if in == nil {
-			kind := "vmcore"
+			kind := incident.SourceVmcore
 			if len(r.Crash.Dumps) == 0 && len(r.Crash.NotADump) == 0 && r.Crash.Log != "" {
-				kind = "log"
+				kind = incident.SourceLog
 			}
 			in = &incident.Incident{Title: r.Row.Title, Source: incident.Source{Path: r.Row.Path, Kind: kind}}
 		}
