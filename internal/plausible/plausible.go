@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// Time reports why t cannot be a crash's time: before Linux's first release
-// (September 1991) or after year 9999. A machine whose clock was never set
-// boots in 1970; that is shown, since it is what the kernel believed.
+// Time reports why t cannot be a crash's time: before 1970 or after year
+// 9999. 1970 itself stays: a machine whose clock was never set boots there,
+// and that is what the kernel believed.
 func Time(t time.Time) error {
 	if t.Year() < 1970 || t.Year() > 9999 {
 		return fmt.Errorf("year %d is not a plausible crash date", t.Year())

@@ -49,30 +49,31 @@ func appendEscaped(out []byte, b []byte) []byte {
 	return out
 }
 
-// clean reports whether s needs no escaping (the common case, no copy).
+// clean reports whether s needs no escaping (the common case: no copy).
+// ASCII is judged byte by byte; only non-ASCII text is decoded.
 func clean[T string | []byte](s T) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f {
-			if c < 0x80 {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < 0x80 {
+			if unsafeRune(rune(c)) {
 				return false
 			}
-			// Non-ASCII: decide rune by rune.
-			return !needsEscape([]byte(string(s[i:])))
+			i++
+			continue
 		}
+		r, size := decodeRune(s[i:])
+		if (r == utf8.RuneError && size <= 1) || unsafeRune(r) {
+			return false
+		}
+		i += size
 	}
 	return true
 }
 
-func needsEscape(b []byte) bool {
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		if (r == utf8.RuneError && size <= 1) || unsafeRune(r) {
-			return true
-		}
-		b = b[size:]
+func decodeRune[T string | []byte](s T) (rune, int) {
+	if b, ok := any(s).([]byte); ok {
+		return utf8.DecodeRune(b)
 	}
-	return false
+	return utf8.DecodeRuneInString(string(s))
 }
 
 // String returns s with every unsafe character made visible.
