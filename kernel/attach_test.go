@@ -9,5 +9,5 @@ func Attach(d *vmcore.Dump, opts AttachOptions) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return attach(d, as, opts)
+	return attach(d, as, opts, nil)
 }

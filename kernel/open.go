@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ktriage/ktriage/internal/phase"
 	"github.com/ktriage/ktriage/symbols"
 	"github.com/ktriage/ktriage/vmcore"
 )
@@ -47,19 +48,27 @@ type OpenOptions struct {
 	AttachOptions
 	// LogOnly stops after the log: `dmesg` needs no names or types.
 	LogOnly bool
+	// Trace, when set, times the log and naming phases (`--trace`).
+	Trace *phase.Recorder
 }
 
 // Open reads d as far as it allows. It fails only when the dump has no
 // usable address translation (no VMCOREINFO page-table facts).
 func Open(d *vmcore.Dump, opts OpenOptions) (*Opened, error) {
+	end := opts.Trace.Start("address space")
 	as, err := NewAddressSpace(d)
+	end()
 	if err != nil {
 		return nil, err
 	}
 	o := &Opened{Dump: d, AS: as}
+	end = opts.Trace.Start("log")
 	o.Log, o.LogErr = ReadLog(as, d.VMCoreInfo)
+	end()
 	if !opts.LogOnly {
-		o.Kernel, o.KernelErr = attach(d, as, opts.AttachOptions)
+		end = opts.Trace.Start("names and types")
+		o.Kernel, o.KernelErr = attach(d, as, opts.AttachOptions, opts.Trace)
+		end()
 	}
 	return o, nil
 }
@@ -79,7 +88,7 @@ func (o *Opened) Close() error {
 // named. Without one — or when the one given cannot be used, which is said
 // in a warning — it decodes the kernel's kallsyms (6.0+ export them through
 // VMCOREINFO) and reads the BTF out of the dump's memory.
-func attach(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kernel, error) {
+func attach(d *vmcore.Dump, as *AddressSpace, opts AttachOptions, tr *phase.Recorder) (*Kernel, error) {
 	var notes []string
 	if opts.Vmlinux != "" {
 		k, err := attachVmlinux(d, as, opts)
@@ -88,7 +97,7 @@ func attach(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kernel, erro
 		}
 		notes = append(notes, fmt.Sprintf("--vmlinux %s not used: %v; names and types come from the dump itself", opts.Vmlinux, err))
 		vmlinuxErr := err
-		k, err = attachFromDump(d, as)
+		k, err = attachFromDump(d, as, tr)
 		if err != nil {
 			return nil, fmt.Errorf("the vmlinux given cannot be used (%v), and the dump cannot describe itself: %w", vmlinuxErr, err)
 		}
@@ -108,7 +117,7 @@ func attach(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kernel, erro
 			notes = append(notes, fmt.Sprintf("debug vmlinux %s not used: %v", found, err))
 		}
 	}
-	k, err := attachFromDump(d, as)
+	k, err := attachFromDump(d, as, tr)
 	if err != nil {
 		return nil, fmt.Errorf("no vmlinux given and %w", err)
 	}
@@ -117,8 +126,8 @@ func attach(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kernel, erro
 }
 
 // attachFromDump names things with the dump's own kallsyms and BTF.
-func attachFromDump(d *vmcore.Dump, as *AddressSpace) (*Kernel, error) {
-	syms, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as)
+func attachFromDump(d *vmcore.Dump, as *AddressSpace, tr *phase.Recorder) (*Kernel, error) {
+	syms, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as, tr)
 	if syms == nil || btf == nil {
 		return nil, fmt.Errorf("the dump cannot describe itself (kallsyms and BTF need Linux 6.0+ with CONFIG_DEBUG_INFO_BTF): %w", err)
 	}

@@ -2,6 +2,8 @@ package symbols
 
 import (
 	"fmt"
+
+	"github.com/ktriage/ktriage/internal/phase"
 )
 
 // Vmlinux is a debug vmlinux opened for one dump: its symbol table
@@ -47,19 +49,26 @@ func (v *Vmlinux) Symbols(modules []Module) *KernelSymbols {
 // BTF): kallsyms via VMCOREINFO, BTF between __start_BTF and __stop_BTF,
 // and the loaded modules' symbols. A module list that cannot be read is
 // reported in the error but the kernel's own symbols are still returned.
-func FromDump(vmcoreSymbols map[string]uint64, mem Memory) (*KernelSymbols, *BTF, error) {
+// tr (may be nil) times the three parts.
+func FromDump(vmcoreSymbols map[string]uint64, mem Memory, tr *phase.Recorder) (*KernelSymbols, *BTF, error) {
+	end := tr.Start("kallsyms")
 	ks, err := KallsymsFromDump(vmcoreSymbols, mem)
+	end()
 	if err != nil {
 		return nil, nil, err
 	}
+	end = tr.Start("BTF")
 	b, err := BTFFromDump(ks, mem)
+	end()
 	if err != nil {
 		return nil, nil, err
 	}
 	var mods []Module
 	var modErr error
 	if head, ok := ks.Lookup("modules"); ok {
+		end = tr.Start("modules")
 		mods, modErr = ReadModules(head, mem, b)
+		end()
 	}
 	return NewKernelSymbols(ks, mods, b), b, modErr
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ktriage/ktriage/incident"
+	"github.com/ktriage/ktriage/internal/phase"
 	"github.com/ktriage/ktriage/internal/plausible"
 	"github.com/ktriage/ktriage/kernel"
 	"github.com/ktriage/ktriage/vmcore"
@@ -26,17 +28,23 @@ type Options struct {
 	// PageHook, if set, sees every physical page the analysis reads (the
 	// fixture cutter uses it to keep exactly those pages).
 	PageHook func(pfn uint64)
+	// Trace, when set, times each phase of the reading (`--trace`).
+	Trace *phase.Recorder
 }
 
 // LoadDump reads a dump (several paths: a split set) into an incident. It
 // degrades rather than fails: without usable symbols it still returns the
 // log, with a warning saying what could not be read.
 func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
+	t0 := time.Now()
 	d, err := vmcore.Open(paths...)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
+	tr := opts.Trace
+	tr.Record("open", time.Since(t0), d.BytesRead())
+	tr.CountBytes(d.BytesRead)
 	d.PageHook = opts.PageHook
 	in := &incident.Incident{Source: incident.Source{Path: strings.Join(paths, " "), Kind: incident.SourceVmcore, Format: d.Describe()}}
 	if d.Incomplete {
@@ -46,7 +54,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		in.Warn(w)
 	}
 	opened, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: kernel.AttachOptions{
-		Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir}})
+		Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir}, Trace: tr})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
@@ -80,15 +88,23 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	for _, w := range k.Warnings {
 		in.Warn(w)
 	}
+	end := tr.Start("system")
 	fillSystem(in, k)
 	fillSysctls(in, k)
+	end()
+	end = tr.Start("tasks")
 	tasks, err := k.Tasks()
+	end()
 	if err != nil {
 		in.Warn("task list: " + err.Error())
 	}
 	cr := newContainerReader(k)
-	fillTasks(in, k, d, tasks, cr)
+	end = tr.Start("task details and stacks")
+	fillTasks(in, k, d, tasks, cr, tr)
+	end()
+	end = tr.Start("mounts")
 	mounts, err := k.Mounts()
+	end()
 	if err == nil {
 		for _, m := range mounts {
 			in.Mounts = append(in.Mounts, incident.Mount{Device: m.Device, Path: m.Path, FSType: m.FSType, Frozen: m.Frozen})
@@ -97,8 +113,12 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		in.Warn("mount table: " + err.Error())
 	}
 	finishFromLog(in, panicMsg, tasks)
+	end = tr.Start("waits and locks")
 	fillWaits(in, k, tasks, mounts, cr)
+	end()
+	end = tr.Start("panic task")
 	fillPanicTask(in, k, cr)
+	end()
 	return in, nil
 }
 
@@ -172,7 +192,11 @@ func fillSystem(in *incident.Incident, k *kernel.Kernel) {
 	}
 }
 
-func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []kernel.Task, cr *containerReader) {
+func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []kernel.Task, cr *containerReader, tr *phase.Recorder) {
+	stack := func(t kernel.Task) []incident.Frame {
+		defer tr.Start("stack")()
+		return backtrace(in, k, t)
+	}
 	// The latest runqueue clock is the scheduler's reading of the crash
 	// time: an idle CPU's clock stops while it sleeps (NO_HZ), so the
 	// task's own CPU could understate how long it has waited.
@@ -184,10 +208,10 @@ func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []
 	for _, t := range tasks {
 		if t.Active {
 			in.ActiveTasks = append(in.ActiveTasks, incident.ActiveTask{CPU: t.CPU, PID: t.PID, Comm: t.Comm,
-				Backtrace: backtrace(in, k, t), Container: cr.of(t)})
+				Backtrace: stack(t), Container: cr.of(t)})
 		}
 		if t.State == kernel.StateUninterruptible {
-			bt := incident.BlockedTask{PID: t.PID, Comm: t.Comm, State: "D", Backtrace: backtrace(in, k, t), Container: cr.of(t)}
+			bt := incident.BlockedTask{PID: t.PID, Comm: t.Comm, State: "D", Backtrace: stack(t), Container: cr.of(t)}
 			if now > 0 && t.LastArrival > 0 && now >= t.LastArrival {
 				secs := float64(now-t.LastArrival) / 1e9
 				bt.BlockedSeconds = &secs

@@ -55,6 +55,7 @@ type Dump struct {
 	PageHook func(pfn uint64)
 
 	files  []*os.File
+	read   readCounter // bytes and reads served by the files, for --trace
 	kdumps []*kdumpFile // sorted by startPFN (split sets)
 	elf    elfSource
 	cache  *pageCache
@@ -94,7 +95,7 @@ func Open(paths ...string) (*Dump, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := d.addFile(f, st.Size(), p); err != nil {
+		if err := d.addFile(countedReader{f, &d.read}, st.Size(), p); err != nil {
 			return nil, err
 		}
 	}
@@ -122,9 +123,6 @@ func (d *Dump) addFile(r io.ReaderAt, size int64, path string) error {
 		head = make([]byte, 64)
 		n, _ = r.ReadAt(head, 0)
 		head = head[:n]
-	}
-	if len(d.Paths) > 1 && d.Flattened != flat && (len(d.kdumps) > 0 || d.elf != nil) {
-		// Mixed flattened and plain parts are fine; note it once.
 	}
 	d.Flattened = d.Flattened || flat
 	switch {

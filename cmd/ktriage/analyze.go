@@ -70,7 +70,9 @@ docs/rules.md describes the format.`,
 					return err
 				}
 			}
+			end := runTrace.Start("rulebook")
 			rb, err := loadRulebook(rulesDir)
+			end()
 			if err != nil {
 				return err
 			}
@@ -78,7 +80,9 @@ docs/rules.md describes the format.`,
 			if err != nil {
 				return err
 			}
+			end = runTrace.Start("analyzers")
 			analyzers.Analyze(in, rb)
+			end()
 
 			out := cmd.OutOrStdout()
 			color := false
@@ -92,7 +96,10 @@ docs/rules.md describes the format.`,
 			} else if f, ok := out.(*os.File); ok && format == "text" {
 				color = term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
 			}
-			if err := report.Write(out, in, format, report.Options{Color: color}); err != nil {
+			end = runTrace.Start("render")
+			err = report.Write(out, in, format, report.Options{Color: color})
+			end()
+			if err != nil {
 				return fmt.Errorf("writing the report: %w", err)
 			}
 			if c, ok := out.(io.Closer); ok && outFile != "" {

@@ -9,6 +9,6 @@ import (
 func init() {
 	loadDump = func(paths []string, opts dumpOptions) (*incident.Incident, error) {
 		return triage.LoadDump(paths, triage.Options{Vmlinux: opts.Vmlinux,
-			Discover: !opts.NoDebuginfo, DebuginfoDir: opts.DebuginfoDir})
+			Discover: !opts.NoDebuginfo, DebuginfoDir: opts.DebuginfoDir, Trace: runTrace})
 	}
 }

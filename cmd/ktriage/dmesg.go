@@ -39,7 +39,7 @@ split dump. The output is byte for byte what makedumpfile --dump-dmesg writes.`,
 			for _, w := range d.Warnings {
 				writeSafe(cmd.ErrOrStderr(), func(out io.Writer) { fmt.Fprintln(out, "ktriage: warning:", w) })
 			}
-			opened, err := kernel.Open(d, kernel.OpenOptions{LogOnly: true})
+			opened, err := kernel.Open(d, kernel.OpenOptions{LogOnly: true, Trace: runTrace})
 			if err != nil {
 				return fmt.Errorf("%s: kernel log: %w", args[0], err)
 			}

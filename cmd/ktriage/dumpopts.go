@@ -36,7 +36,7 @@ func (f *dumpFlags) openKernel(cmd *cobra.Command, paths []string) (*vmcore.Dump
 		return nil, nil, err
 	}
 	o, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: kernel.AttachOptions{
-		Vmlinux: f.vmlinux, Discover: !f.noDebuginfo, DebuginfoDir: f.debuginfoDir}})
+		Vmlinux: f.vmlinux, Discover: !f.noDebuginfo, DebuginfoDir: f.debuginfoDir}, Trace: runTrace})
 	if err == nil && o.Kernel == nil {
 		err = o.KernelErr
 	}

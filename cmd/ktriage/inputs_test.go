@@ -249,3 +249,36 @@ func TestRefusalsTeach(t *testing.T) {
 		t.Errorf("analyze on a tree wrote the store: %v", err)
 	}
 }
+
+// --trace prints the phase table to standard error and leaves the report
+// on standard output as it was.
+func TestTracePrintsPhases(t *testing.T) {
+	isolate(t)
+	plain, _, err := runSplit(t, "analyze", "--format", "json", "--no-debuginfo", fixtureDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	traced, table, err := runSplit(t, "analyze", "--trace", "--format", "json", "--no-debuginfo", fixtureDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if traced != plain {
+		t.Error("--trace changed the report")
+	}
+	for _, phase := range []string{"open", "log", "kallsyms", "BTF", "stack", "analyzers", "render", "total"} {
+		if !containsField(table, phase) {
+			t.Errorf("trace table lacks phase %q:\n%s", phase, table)
+		}
+	}
+}
+
+// containsField tells whether some line of table starts (after padding)
+// with name followed by two spaces.
+func containsField(table, name string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		if strings.HasPrefix(strings.TrimLeft(line, " "), name+"  ") {
+			return true
+		}
+	}
+	return false
+}

@@ -56,11 +56,17 @@ parts of a split dump), a kdump directory, the dump compressed (.gz .xz .zst
 	var stopDeadline func()
 	root.PersistentFlags().DurationVar(&deadline, "deadline", defaultDeadline,
 		"give up on a command after this long (0: never); fleet bounds each crash with --timeout instead")
-	root.PersistentPreRun = func(cmd *cobra.Command, args []string) { stopDeadline = startDeadline(cmd, args, deadline) }
-	root.PersistentPostRun = func(*cobra.Command, []string) {
+	var prof profiling
+	prof.register(root)
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		stopDeadline = startDeadline(cmd, args, deadline)
+		return prof.start()
+	}
+	root.PersistentPostRun = func(cmd *cobra.Command, _ []string) {
 		if stopDeadline != nil {
 			stopDeadline()
 		}
+		prof.stop(cmd.ErrOrStderr())
 	}
 	for _, f := range commands {
 		root.AddCommand(f())
