@@ -22,7 +22,7 @@ func TestBatchRerunSkipsStored(t *testing.T) {
 		root := t.TempDir()
 		for i := 0; i < 6; i++ {
 			fakeDump(t, filepath.Join(root, fmt.Sprintf("10.0.0.%d-2026-11-2%d-10:00:00", i, i), "vmcore"),
-				fmt.Sprintf("BUG: crash %d", i%2))
+				fmt.Sprintf("BUG: crash %d\x00copy %d", i%2, i))
 		}
 		var reads int
 		var mu sync.Mutex
@@ -51,9 +51,12 @@ func TestBatchRerunSkipsStored(t *testing.T) {
 			second.Summary.ByTitle[0].Count != first.Summary.ByTitle[0].Count {
 			t.Errorf("rerun summary differs: %+v", second.Summary)
 		}
-		for _, r := range second.Results {
-			if r.Incident == nil || r.Incident.Title != r.Row.Title {
-				t.Errorf("reused row %s lost its incident", r.Row.Path)
+		for i, r := range second.Results {
+			if r.Incident != nil {
+				t.Errorf("reused row %s: its incident was decoded though no report asked for it", r.Row.Path)
+			}
+			if in, err := second.IncidentOf(ctx, i); err != nil || in == nil || in.Title != r.Row.Title {
+				t.Errorf("reused row %s lost its incident: %v", r.Row.Path, err)
 			}
 		}
 		run(true)

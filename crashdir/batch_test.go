@@ -29,14 +29,15 @@ func fakeDump(t *testing.T, path, title string) string {
 	return path
 }
 
-// fakeLoader reads fake dumps: the title after the signature, a fixed
-// release and crash time; "PANIC" panics, "BROKEN" fails.
+// fakeLoader reads fake dumps: the title after the signature (up to a NUL,
+// after which copies of one title differ), a fixed release and crash time;
+// "PANIC" panics, "BROKEN" fails.
 func fakeLoader(paths []string, _ triage.Options) (*incident.Incident, error) {
 	data, err := os.ReadFile(paths[0])
 	if err != nil {
 		return nil, err
 	}
-	title := strings.TrimPrefix(string(data), "KDUMP   \n")
+	title, _, _ := strings.Cut(strings.TrimPrefix(string(data), "KDUMP   \n"), "\x00")
 	switch title {
 	case "PANIC":
 		var m map[string]int
@@ -118,7 +119,20 @@ func (s *countingStore) Rows(context.Context) ([]store.Row, error) { return nil,
 func (s *countingStore) Incident(context.Context, string) (*incident.Incident, error) {
 	return nil, nil
 }
-func (s *countingStore) Close() error { return nil }
+func (s *countingStore) Close() error                                          { return nil }
+func (s *countingStore) EachRow(context.Context, func(*store.Row) error) error { return nil }
+func (s *countingStore) Files(context.Context) ([]store.File, error)           { return nil, nil }
+func (s *countingStore) SaveFiles(context.Context, []store.File) error         { return nil }
+func (s *countingStore) Vanish(context.Context, []string) error                { return nil }
+func (s *countingStore) Claim(context.Context, string, string, time.Duration) (bool, int, error) {
+	return true, 1, nil
+}
+func (s *countingStore) Heartbeat(context.Context, string, time.Duration) error { return nil }
+func (s *countingStore) Release(context.Context, string, string) error          { return nil }
+func (s *countingStore) StartRun(context.Context, string, time.Time) (time.Time, error) {
+	return time.Time{}, nil
+}
+func (s *countingStore) LastRun(context.Context) (time.Time, error) { return time.Time{}, nil }
 
 func TestCancelKeepsWhatWasDone(t *testing.T) {
 	root := t.TempDir()

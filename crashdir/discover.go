@@ -3,6 +3,7 @@ package crashdir
 import (
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -96,6 +97,43 @@ type Skipped struct {
 type Discovery struct {
 	Crashes []Crash
 	Skipped []Skipped
+
+	// cache, when set, answers for files unchanged since an earlier batch
+	// (no read at all); lazyRelease leaves the release a log names to the
+	// analysis, which reads the log anyway.
+	cache       *fileCache
+	lazyRelease bool
+}
+
+// classify is classify through the batch's file cache.
+func (d *Discovery) classify(path string) (fileKind, error) {
+	if d.cache == nil {
+		return classify(path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return classify(path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return kindOther, err
+	}
+	if f, ok := d.cache.lookup(abs, st); ok {
+		return fileKind(f.Kind), nil
+	}
+	kind, err := classify(path)
+	if err == nil {
+		d.cache.remember(abs, st, kind, "")
+	}
+	return kind, err
+}
+
+// releaseFromLog is releaseFromLog unless the analysis will find it.
+func (d *Discovery) releaseFromLog(path string) string {
+	if d.lazyRelease {
+		return ""
+	}
+	return releaseFromLog(path)
 }
 
 // fileKind is what a file's first bytes and name say it is.
@@ -139,6 +177,7 @@ var reportRe = lazyre.New(`^` + reportPattern + `$`)
 // files are opened (vmcore.SniffFile).
 func classify(path string) (fileKind, error) {
 	name := filepath.Base(path)
+	bytesRead.Add(vmcore.SniffLen)
 	s, err := vmcore.SniffFile(path)
 	if err != nil {
 		return kindOther, err
@@ -174,12 +213,17 @@ func classify(path string) (fileKind, error) {
 // directories are not (they could loop).
 func Discover(roots []string) (*Discovery, error) {
 	d := &Discovery{}
+	return d, d.walk(roots)
+}
+
+func (d *Discovery) walk(roots []string) error {
 	seen := map[string]bool{}
 	for _, root := range roots {
 		st, err := os.Stat(root)
 		if err != nil {
-			return nil, fmt.Errorf("crash directory %s: %w", root, err)
+			return fmt.Errorf("crash directory %s: %w", root, err)
 		}
+		before := len(d.Crashes)
 		if !st.IsDir() {
 			d.addLooseFile(root, seen)
 			continue
@@ -204,11 +248,16 @@ func Discover(roots []string) (*Discovery, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return err
+		}
+		for i := before; i < len(d.Crashes); i++ {
+			if c := &d.Crashes[i]; c.Host == "" {
+				c.Host = hostFromPath(root, c)
+			}
 		}
 	}
 	sort.SliceStable(d.Crashes, func(i, j int) bool { return d.Crashes[i].Name() < d.Crashes[j].Name() })
-	return d, nil
+	return nil
 }
 
 // addLooseFile handles a root that is a file: a dump, or else a log (the
@@ -219,7 +268,7 @@ func (d *Discovery) addLooseFile(path string, seen map[string]bool) {
 		return
 	}
 	seen[abs] = true
-	kind, err := classify(path)
+	kind, err := d.classify(path)
 	switch {
 	case err != nil:
 		d.Skipped = append(d.Skipped, Skipped{Path: path, Reason: err.Error()})
@@ -235,7 +284,7 @@ func (d *Discovery) addLooseFile(path string, seen map[string]bool) {
 				if sm == nil || sm[1] != m[1] || seen[sabs] {
 					continue
 				}
-				if k, err := classify(sib); err == nil && (k == kindDump || k == kindFlatDump) {
+				if k, err := d.classify(sib); err == nil && (k == kindDump || k == kindFlatDump) {
 					seen[sabs] = true
 					parts = append(parts, dirFile{name: filepath.Base(sib), path: sib, kind: k})
 				}
@@ -248,7 +297,7 @@ func (d *Discovery) addLooseFile(path string, seen map[string]bool) {
 		d.Crashes = append(d.Crashes, Crash{Dir: filepath.Dir(path), Layout: LayoutArchive, Dumps: []string{path}})
 	default:
 		d.Crashes = append(d.Crashes, Crash{Dir: filepath.Dir(path), Layout: LayoutLoose, Log: path,
-			Release: releaseFromLog(path)})
+			Release: d.releaseFromLog(path)})
 	}
 }
 
@@ -294,7 +343,11 @@ func (d *Discovery) scanDir(dir string) {
 		if reportRe.MatchString(e.Name()) {
 			continue // ours
 		}
-		kind, err := classify(p)
+		if why := transientName(e.Name()); why != "" {
+			d.Skipped = append(d.Skipped, Skipped{Path: p, Reason: why})
+			continue
+		}
+		kind, err := d.classify(p)
 		if err != nil {
 			d.Skipped = append(d.Skipped, Skipped{Path: p, Reason: err.Error()})
 			continue
@@ -357,7 +410,7 @@ func (d *Discovery) scanDir(dir string) {
 	attachCompanions(&crashes, base, companions)
 	for i := range crashes {
 		if crashes[i].Release == "" && crashes[i].Log != "" {
-			crashes[i].Release = releaseFromLog(crashes[i].Log)
+			crashes[i].Release = d.releaseFromLog(crashes[i].Log)
 		}
 	}
 	d.Crashes = append(d.Crashes, crashes...)
@@ -370,7 +423,7 @@ func (d *Discovery) scanDir(dir string) {
 	if len(dumps) == 0 && len(notDumps) == 0 {
 		for _, f := range logs {
 			d.Crashes = append(d.Crashes, Crash{Dir: dir, Layout: LayoutLoose, Log: f.path,
-				Release: releaseFromLog(f.path)})
+				Release: d.releaseFromLog(f.path)})
 		}
 	}
 	for _, f := range files {
@@ -378,6 +431,56 @@ func (d *Discovery) scanDir(dir string) {
 			d.Skipped = append(d.Skipped, Skipped{Path: f.path, Reason: "neither a crash dump nor a kernel log"})
 		}
 	}
+}
+
+// transientName says why a file's name marks it as a copy in progress, or
+// "". Such files are not read: once the copy ends they are renamed.
+func transientName(name string) string {
+	switch {
+	case strings.HasPrefix(name, ".") && len(name) > 1:
+		return "hidden file (rsync copies into .NAME.XXXXXX and renames it when done): not read"
+	case strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".partial") ||
+		strings.HasSuffix(name, ".crdownload"):
+		return "temporary file of a copy in progress: not read"
+	}
+	return ""
+}
+
+// genericDirs are folder names of archive trees that name no host.
+var genericDirs = map[string]bool{"var": true, "crash": true, "crashes": true, "kdump": true, "dump": true,
+	"dumps": true, "archive": true, "archives": true, "core": true, "cores": true, "vmcore": true, "vmcores": true,
+	"log": true, "logs": true, "data": true, "spool": true, "collected": true, "tmp": true, "srv": true, "mnt": true}
+
+var dateLikeRe = lazyre.New(`^[\d:._-]+$`)
+
+// hostFromPath names the host of a crash from the folders between the root
+// and the crash (archive/<host>/var/crash/<stamp>/, archive/<host>/vmcore.zst):
+// the deepest folder that is neither a generic name nor a date or number
+// (an IP address counts as a host). The dump's own nodename, when it can be
+// read, wins over this.
+func hostFromPath(root string, c *Crash) string {
+	rel, err := filepath.Rel(root, c.Dir)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return ""
+	}
+	parts := strings.Split(rel, string(filepath.Separator))
+	if c.Layout != LayoutLoose && c.Layout != LayoutArchive {
+		parts = parts[:len(parts)-1] // the crash folder itself is a time stamp
+	}
+	for i := len(parts) - 1; i >= 0; i-- {
+		p := parts[i]
+		if net.ParseIP(p) != nil {
+			if ip := net.ParseIP(p); ip.IsLoopback() {
+				continue
+			}
+			return p
+		}
+		if genericDirs[strings.ToLower(p)] || dateLikeRe.MatchString(p) {
+			continue
+		}
+		return p
+	}
+	return ""
 }
 
 // hasIncompleteName tells the names kdump gives a capture it did not finish.

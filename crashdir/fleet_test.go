@@ -41,6 +41,9 @@ type tree struct {
 	root   string
 	wants  []want
 	corpus int // dumps taken from ../shared/corpus
+	// copies are links to a dump the tree already holds elsewhere: the
+	// same crash, listed as skipped, never a second row.
+	copies []string
 }
 
 func (tr *tree) dir(name string) string {
@@ -183,11 +186,20 @@ func (tr *tree) addCorpus() int {
 	}
 
 	// A capture that failed halfway: kexec-tools leaves vmcore-incomplete.
-	src := dumps[0].Files[0]
+	// A link to a dump of the tree would be the same dump (one content
+	// key) and is listed as a copy; a capture is its own file, here the
+	// fixture dump with a page of zeros after it, which readers ignore.
 	dir := tr.dir("10.0.1.1-2026-11-20-11:00:00")
-	inc := tr.link(src, filepath.Join(dir, "vmcore-incomplete"))
-	tr.wants = append(tr.wants, want{path: abs(inc), title: dumpTitle(tr.t, []string{src}), status: store.StatusIncomplete.String(),
+	fixture := filepath.Join(repoRoot(), "testdata", "dumps", "sysrq-kdump-zlib.vmcore")
+	data, err := os.ReadFile(fixture)
+	if err != nil {
+		tr.t.Fatal(err)
+	}
+	inc := tr.write(filepath.Join(dir, "vmcore-incomplete"), append(data, make([]byte, 4096)...))
+	tr.wants = append(tr.wants, want{path: abs(inc), title: dumpTitle(tr.t, []string{inc}), status: store.StatusIncomplete.String(),
 		layout: LayoutRHEL, host: "10.0.1.1"})
+	tr.link(dumps[0].Files[0], filepath.Join(tr.dir("10.0.1.2-2026-11-20-12:00:00"), "vmcore"))
+	tr.copies = append(tr.copies, filepath.Join(tr.root, "10.0.1.2-2026-11-20-12:00:00", "vmcore"))
 
 	// A truncated dump with its log: the log still gives the incident.
 	var kdump corpus.Dump
@@ -345,6 +357,15 @@ func TestFleetTree(t *testing.T) {
 	var skipped bool
 	for _, s := range res.Skipped {
 		skipped = skipped || strings.HasSuffix(s.Path, "inventory.bin")
+	}
+	for _, c := range tr.copies {
+		found := false
+		for _, s := range res.Skipped {
+			found = found || s.Path == c && strings.HasPrefix(s.Reason, "the same dump as ")
+		}
+		if !found {
+			t.Errorf("%s, a link to a dump the tree holds, is not listed as the same dump: %v", c, res.Skipped)
+		}
 	}
 	if !skipped {
 		t.Errorf("inventory.bin is neither dump nor log, but is not listed as skipped: %v", res.Skipped)

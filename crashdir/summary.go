@@ -34,6 +34,24 @@ type Summary struct {
 	// First and Last bound the crash times of the whole fleet.
 	First time.Time `json:"first,omitzero"`
 	Last  time.Time `json:"last,omitzero"`
+	// Hosts is how many hosts crashed; ByHost and ByKernel count the
+	// crashes (failed ones aside) per host and per kernel release, most
+	// first: the repeat offenders and the kernels to look at.
+	Hosts    int     `json:"hosts"`
+	ByHost   []Count `json:"by_host,omitempty"`
+	ByKernel []Count `json:"by_kernel,omitempty"`
+	// New counts the crashes first seen since the previous run (zero when
+	// there is none to compare with).
+	New int `json:"new"`
+	// PreviousRun is when the run the new crashes are counted from started.
+	PreviousRun time.Time `json:"previous_run,omitzero"`
+}
+
+// Count is a host or a kernel and its crashes.
+type Count struct {
+	Key   string `json:"key"`
+	Count int    `json:"count"`
+	New   int    `json:"new,omitempty"`
 }
 
 // Group is one signature and where it struck.
@@ -58,22 +76,38 @@ type Group struct {
 	PerDay map[string]int `json:"per_day,omitempty"`
 	// Titles of the crashes a finding explains (finding groups only).
 	Titles []string `json:"titles,omitempty"`
+	// New counts the group's crashes first seen since the previous run;
+	// NewSignature is set when all of them are (a crash never seen before).
+	New          int  `json:"new,omitempty"`
+	NewSignature bool `json:"new_signature,omitempty"`
+	// FirstOnKernels are the kernels this signature struck for the first
+	// time since the previous run, having struck others before: a
+	// regression, or a fix that did not hold.
+	FirstOnKernels []string `json:"first_on_kernels,omitempty"`
 }
 
 type groupBuilder struct {
 	g                                    Group
 	hosts, kernels, affected, fixed, unk map[string]bool
 	titles                               map[string]bool
+	// oldKernels are the kernels with a crash of the group from before the
+	// previous run.
+	oldKernels map[string]bool
 }
 
 func newGroupBuilder(key, label string) *groupBuilder {
 	return &groupBuilder{g: Group{Key: key, Label: label, PerDay: map[string]int{}},
 		hosts: map[string]bool{}, kernels: map[string]bool{}, affected: map[string]bool{},
-		fixed: map[string]bool{}, unk: map[string]bool{}, titles: map[string]bool{}}
+		fixed: map[string]bool{}, unk: map[string]bool{}, titles: map[string]bool{}, oldKernels: map[string]bool{}}
 }
 
-func (b *groupBuilder) add(r *store.Row) {
+func (b *groupBuilder) add(r *store.Row, isNew bool) {
 	b.g.Count++
+	if isNew {
+		b.g.New++
+	} else {
+		b.oldKernels[r.Release] = true
+	}
 	if r.Host != "" {
 		b.hosts[r.Host] = true
 	}
@@ -96,6 +130,14 @@ func (b *groupBuilder) build() Group {
 	g.Hosts, g.Kernels = sortedKeys(b.hosts), sortedKeys(b.kernels)
 	g.Affected, g.Fixed, g.Unknown = sortedKeys(b.affected), sortedKeys(b.fixed), sortedKeys(b.unk)
 	g.Titles = sortedKeys(b.titles)
+	g.NewSignature = g.New > 0 && g.New == g.Count
+	if len(b.oldKernels) > 0 && g.New > 0 {
+		for _, k := range g.Kernels {
+			if !b.oldKernels[k] {
+				g.FirstOnKernels = append(g.FirstOnKernels, k)
+			}
+		}
+	}
 	if len(g.PerDay) == 0 {
 		g.PerDay = nil
 	}
@@ -116,8 +158,13 @@ func sortedKeys(m map[string]bool) []string {
 
 // Summarize groups rows by title and by finding. Failed rows are counted
 // and listed as broken but belong to no group: they have no verdict.
-func Summarize(rows []store.Row) Summary {
-	s := Summary{Total: len(rows)}
+func Summarize(rows []store.Row) Summary { return SummarizeRun(rows, time.Time{}) }
+
+// SummarizeRun is Summarize with the crashes first seen after previous
+// (the start of the previous run) counted and flagged as new.
+func SummarizeRun(rows []store.Row, previous time.Time) Summary {
+	s := Summary{Total: len(rows), PreviousRun: previous}
+	hosts, kernels := map[string]*Count{}, map[string]*Count{}
 	byTitle := map[string]*groupBuilder{}
 	byFinding := map[string]*groupBuilder{}
 	for i := range rows {
@@ -151,6 +198,12 @@ func Summarize(rows []store.Row) Summary {
 				s.Last = r.Time
 			}
 		}
+		isNew := !previous.IsZero() && r.FirstSeen.After(previous)
+		if isNew {
+			s.New++
+		}
+		countIn(hosts, r.Host, isNew)
+		countIn(kernels, r.Release, isNew)
 		title := r.Title
 		if title == "" {
 			title = NoTitle
@@ -160,7 +213,7 @@ func Summarize(rows []store.Row) Summary {
 			tb = newGroupBuilder(title, title)
 			byTitle[title] = tb
 		}
-		tb.add(r)
+		tb.add(r, isNew)
 		seen := map[string]bool{}
 		for _, f := range r.Findings {
 			if seen[f.ID] {
@@ -173,7 +226,7 @@ func Summarize(rows []store.Row) Summary {
 				fb.g.Severity = f.Severity
 				byFinding[f.ID] = fb
 			}
-			fb.add(r)
+			fb.add(r, isNew)
 			fb.titles[title] = true
 			if r.Release != "" {
 				switch f.Applies {
@@ -189,7 +242,39 @@ func Summarize(rows []store.Row) Summary {
 	}
 	s.ByTitle = buildGroups(byTitle)
 	s.ByFinding = buildGroups(byFinding)
+	s.ByHost, s.ByKernel = sortedCounts(hosts), sortedCounts(kernels)
+	s.Hosts = len(s.ByHost)
 	return s
+}
+
+func countIn(m map[string]*Count, key string, isNew bool) {
+	if key == "" {
+		return
+	}
+	c := m[key]
+	if c == nil {
+		c = &Count{Key: key}
+		m[key] = c
+	}
+	c.Count++
+	if isNew {
+		c.New++
+	}
+}
+
+// sortedCounts orders counts most first, then by name.
+func sortedCounts(m map[string]*Count) []Count {
+	out := make([]Count, 0, len(m))
+	for _, c := range m {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
 }
 
 // buildGroups orders groups by count, most frequent first, then by the

@@ -44,6 +44,10 @@ type fleetOptions struct {
 	noSystemDebug bool
 	since         string
 	timeout       time.Duration
+	worker        string
+	lease         time.Duration
+	settle        time.Duration
+	reanalyze     bool
 	// roots are the trees being analyzed; -o may not point into them.
 	roots []string
 }
@@ -69,7 +73,8 @@ func newFleetCmd() *cobra.Command {
 		Example: `  ktriage fleet /var/crash
   ktriage fleet --format html -o fleet.html /srv/crash-archive/*
   ktriage fleet --no-store -j 4 /mnt/collected
-  ktriage fleet --store postgres://triage@db/crashes /var/crash`,
+  ktriage fleet --store postgres://triage@db/crashes /var/crash
+  ktriage fleet --store postgres://triage@db/crashes --since 30d --format html -o fleet.html /srv/crash-archive`,
 		Short: "Analyze every crash under /var/crash trees and group them by signature",
 		Long: `Find every crash dump and kernel log below the given directories (RHEL/Fedora,
 Debian/Ubuntu and SUSE kdump layouts, split and flattened dumps, loose dumps
@@ -78,8 +83,23 @@ summary grouped by crash title and by finding: count, hosts, kernels, first
 and last seen, affected versus fixed kernels.
 
 Results are kept in a store (SQLite by default; --store postgres://… shares
-one between hosts), keyed by each dump's path, size and a checksum of its
-first MiB, so a rerun only analyzes new dumps; --force analyzes all again.
+one between hosts), keyed by each dump's content — its size, a hash of its
+header pages and the kernel build-id and crash time they hold — so the same
+dump under another path, mount or name is the same crash. The store also
+remembers each file's size, time and inode: a rerun stats the tree and reads
+only what is new or changed. --force analyzes all again; --reanalyze-stale
+analyzes again what another ktriage version or rulebook produced.
+
+Any number of fleet commands, on any number of hosts, may run on one tree
+with one store: each claims a crash before analyzing it and renews its
+claims while it works (--lease); a crash another worker holds is waited for
+and reported from its stored row, and the claims of a worker that died are
+taken over once their lease runs out. Every row names the worker host, the
+ktriage version and the rulebook digest that produced it.
+
+A file kdump has not renamed yet (vmcore-incomplete), or one that cannot be
+read and changed within --settle, is taken for a copy in progress and left
+for a later run; hidden and temporary files (rsync's .NAME.XXXXXX) are not read.
 A dump that cannot be read is reported from its companion log (status
 log-only) or as failed; it never stops the rest. Ctrl-C stops after the
 crashes in progress and keeps what was done.
@@ -96,6 +116,14 @@ names them), 130 when interrupted.`,
 	cmd.Flags().BoolVar(&o.noStore, "no-store", false, "keep no results (and reuse none)")
 	cmd.Flags().BoolVar(&o.force, "force", false, "analyze again the crashes the store already holds")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", defaultDumpTimeout, "give up on one crash after this long (0: never)")
+	cmd.Flags().StringVar(&o.worker, "worker", "", "name of this worker in claims and rows (default HOST:PID)")
+	cmd.Flags().DurationVar(&o.lease, "lease", crashdir.DefaultLease,
+		"how long a claim on a crash outlives its worker's last heartbeat")
+	cmd.Flags().DurationVar(&o.settle, "settle", time.Minute,
+		"leave for a later run a capture in progress, or an unreadable file changed within this long (0: never wait)")
+	cmd.Flags().BoolVar(&o.reanalyze, "reanalyze-stale", false,
+		"analyze again the stored crashes another ktriage version or rulebook produced")
+	cmd.Flags().StringVar(&o.since, "since", "", "report only crashes since a date (2026-11-01) or for a duration back (30d, 2w, 36h)")
 	o.registerOutput(cmd)
 	cmd.Flags().StringVar(&o.rules, "rules", "", "folder of extra YAML rules (a team's own rulebook)")
 	cmd.Flags().StringArrayVar(&o.debuginfoDirs, "debuginfo-dir", nil,
@@ -115,6 +143,17 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	}
 	if o.timeout < 0 {
 		return fmt.Errorf("--timeout %s: give a duration such as 15m, or 0 for none", o.timeout)
+	}
+	if o.lease < time.Second {
+		return fmt.Errorf("--lease %s: give at least 1s (workers renew their claims every third of it)", o.lease)
+	}
+	var since time.Time
+	if o.since != "" {
+		t, err := crashdir.ParseSince(o.since, time.Now())
+		if err != nil {
+			return err
+		}
+		since = t
 	}
 	o.roots = dirs
 	if o.output != "" {
@@ -136,7 +175,8 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	}()
 
 	cfg := crashdir.Config{Roots: dirs, Jobs: o.jobs, Rules: rb, Force: o.force, Timeout: o.timeout,
-		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug}}
+		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug},
+		Worker: o.worker, Lease: o.lease, Settle: o.settle, ReanalyzeStale: o.reanalyze, Version: versionString()}
 	if !o.noStore {
 		st, err := store.Open(ctx, o.store)
 		if err != nil {
@@ -152,6 +192,12 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	res, runErr := crashdir.Run(ctx, cfg)
 	if res == nil {
 		return runErr
+	}
+	for _, e := range res.StoreErrors {
+		fmt.Fprintf(cmd.ErrOrStderr(), "ktriage: not stored: %s\n", e)
+	}
+	if !since.IsZero() {
+		res.KeepSince(since)
 	}
 	write := func(w io.Writer) error { return fleetreport.WriteReport(w, res, o.format) }
 	if err := writeFleetReport(cmd, o, write); err != nil {
@@ -216,41 +262,44 @@ func writeFleetReport(cmd *cobra.Command, o *fleetOptions, write func(io.Writer)
 	return f.Close()
 }
 
-// storedResult turns the store's rows into a report's input.
-func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, error) {
+// storedResult turns the store's rows into a report's input. The store
+// stays open (close it after writing): JSON Lines read each incident from
+// it as they are written, not all at once.
+func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, store.Store, error) {
 	ctx := commandContext(cmd)
 	st, err := store.Open(ctx, o.store)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer st.Close()
-	rows, err := st.Rows(ctx)
-	if err != nil {
-		return nil, err
-	}
+	var since time.Time
 	if o.since != "" {
-		t, err := crashdir.ParseSince(o.since, time.Now())
-		if err != nil {
-			return nil, err
+		if since, err = crashdir.ParseSince(o.since, time.Now()); err != nil {
+			st.Close()
+			return nil, nil, err
 		}
-		rows = crashdir.Since(rows, t)
 	}
-	res := &crashdir.FleetResult{FromStore: true}
-	withIncidents := o.format == "jsonl" || o.format == "json" // JSON Lines carry the whole incident
-	for _, r := range rows {
-		result := crashdir.Result{Row: r}
-		if withIncidents {
-			if result.Incident, err = st.Incident(ctx, r.Key); err != nil {
-				return nil, err
-			}
+	res := &crashdir.FleetResult{FromStore: true, Store: st}
+	if res.PreviousRun, err = st.LastRun(ctx); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	err = st.EachRow(ctx, func(r *store.Row) error {
+		if !since.IsZero() && (r.Time.IsZero() || r.Time.Before(since)) {
+			return nil
 		}
-		res.Results = append(res.Results, result)
+		res.Results = append(res.Results, crashdir.Result{Row: *r})
+		return nil
+	})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
 	}
-	res.Summary = crashdir.Summarize(res.Rows())
-	if len(rows) == 0 {
+	res.Since = since
+	res.Summary = crashdir.SummarizeRun(res.Rows(), res.PreviousRun)
+	if len(res.Results) == 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "the store %s holds no crashes yet: run `ktriage fleet DIR` first\n", st.Where())
 	}
-	return res, nil
+	return res, st, nil
 }
 
 func newHistoryCmd() *cobra.Command {
@@ -319,10 +368,11 @@ func newStoreReportCmd(name, short string, write func(io.Writer, *crashdir.Fleet
 			if f := cmd.Flags().Lookup("show"); f != nil && f.Value.String() != "" {
 				return showStored(cmd, o, f.Value.String())
 			}
-			res, err := storedResult(cmd, o)
+			res, st, err := storedResult(cmd, o)
 			if err != nil {
 				return err
 			}
+			defer st.Close()
 			return writeFleetReport(cmd, o, func(w io.Writer) error { return write(w, res, o.format) })
 		},
 	}

@@ -32,6 +32,23 @@ type Row struct {
 	Debuginfo  string    `json:"debuginfo,omitempty"` // the vmlinux used; empty: kallsyms+BTF
 	AnalyzedAt time.Time `json:"analyzed_at,omitzero"`
 	Seconds    float64   `json:"seconds"`
+	// BuildID and DumpTime are the dump's own identity as its header pages
+	// state it (VMCOREINFO's BUILD-ID and CRASHTIME), part of Key.
+	BuildID string `json:"build_id,omitempty"`
+	// Worker is the host (and process) that analyzed the crash; Version
+	// the ktriage that did, and Rulebook the digest of the rules it ran:
+	// a stored verdict says what produced it.
+	Worker   string `json:"worker,omitempty"`
+	Version  string `json:"ktriage_version,omitempty"`
+	Rulebook string `json:"rulebook,omitempty"`
+	// Attempt is which claim of the crash produced the row: 2 and more
+	// mean a worker died holding it and another took it over.
+	Attempt int `json:"attempt,omitempty"`
+	// FirstSeen is when the store first recorded this dump (kept when the
+	// crash is analyzed again): what "new since the last run" compares.
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	// Vanished is set when none of the dump's paths exists any more.
+	Vanished bool `json:"vanished,omitempty"`
 	// Reused is set when the row came from the store instead of a new
 	// analysis (not stored itself).
 	Reused bool `json:"reused,omitempty"`

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 
@@ -18,13 +19,17 @@ type jsonLine struct {
 }
 
 // writeJSONLines writes one JSON object per crash. A crash that failed has
-// no incident: its line carries the source path and the row only.
+// no incident: its line carries the source path and the row only. Stored
+// incidents are read one line at a time, never all held at once.
 func writeJSONLines(w io.Writer, res *crashdir.FleetResult) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for i := range res.Results {
 		r := &res.Results[i]
-		in := r.Incident
+		in, err := res.IncidentOf(context.Background(), i)
+		if err != nil {
+			return err
+		}
 		if in == nil {
 			kind := incident.SourceVmcore
 			if len(r.Crash.Dumps) == 0 && len(r.Crash.NotADump) == 0 && r.Crash.Log != "" {
