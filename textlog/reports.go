@@ -582,6 +582,11 @@ func (b *builder) finish() incident.Report {
 	if t.corrupted {
 		b.addField("corrupted", "true")
 	}
+	if t.fromHeader {
+		// No stack came with the report: the culprit is only what its
+		// header line names, and the report says so.
+		b.addField("culprit_from", "header")
+	}
 	if t.module != "" {
 		b.addField("culprit_module", t.module)
 	}

@@ -553,6 +553,13 @@ type titleRule struct {
 	// report is whole all the same (an allocation failure printed
 	// without the caller's frames).
 	orElse string
+	// header is the argument naming the function the header line itself
+	// prints ("WARNING: ... at net/core/stream.c:212 sk_stream_kill_queues+0xc5/0xd2").
+	// When no stack names a culprit the title still says "corrupted", as
+	// the kernel community's tools title a cut report, but the incident
+	// keeps the header's function as its culprit, marked as read from the
+	// header alone.
+	header int
 }
 
 // Placeholders shared by the patterns below, expanded by rx.
@@ -656,9 +663,9 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			// stacks of that time often went to the console alone: the
 			// header's function stands when no stack came with it.
 			{title: rx(`WARNING: at {{SRC}} (?:0x[0-9a-f]+ )?{{FUNC}}`), format: "WARNING in %[3]v", culprit: orHeader(warnRIPTrace(), 2), kind: incident.KindWarning},
-			{title: rx(`WARNING: .* at {{SRC}} {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
-			{title: rx(`WARNING: {{SRC}} at {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
-			{title: rx(`WARNING: \[.*\] {{SRC}} at {{FUNC}}.*`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
+			{title: rx(`WARNING: .* at {{SRC}} {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), header: 2, kind: incident.KindWarning},
+			{title: rx(`WARNING: {{SRC}} at {{FUNC}}`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), header: 2, kind: incident.KindWarning},
+			{title: rx(`WARNING: \[.*\] {{SRC}} at {{FUNC}}.*`), format: "WARNING in %[3]v", culprit: warnRIPTrace(), header: 2, kind: incident.KindWarning},
 			{title: rx(`WARNING: possible circular locking dependency detected`), report: rx(`WARNING: possible circular locking dependency detected(?:.*\n)+?.*is trying to acquire lock`),
 				format: "possible deadlock in %[1]v", culprit: lockdepChain("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue"), kind: incident.KindLockdep},
 			{title: rx(`WARNING: possible irq lock inversion dependency detected`), format: "possible deadlock in %[1]v", culprit: funcOnLine(justChanged, atFuncRe), kind: incident.KindLockdep},
@@ -889,6 +896,9 @@ type titled struct {
 	module    string // the culprit's module, when the log names one
 	kind      string
 	corrupted bool
+	// fromHeader: the culprit is the function the header line names; no
+	// stack in the report confirmed it.
+	fromHeader bool
 }
 
 // makeTitle names a report from its header family and text. It returns
@@ -928,6 +938,9 @@ func makeTitle(family string, rt *reportText) titled {
 				return t
 			default:
 				c, t.corrupted = "corrupted", true
+				if k := rule.header; k > 0 && k <= len(args) && identRe.MatchString(args[k-1]) {
+					t.culprit, t.fromHeader = incident.NormalizeFunction(args[k-1]), true
+				}
 			}
 			vals = append(vals, c)
 		} else if k := culpritArg(rule.format); k > 0 && k <= len(args) && identRe.MatchString(args[k-1]) {
