@@ -107,8 +107,15 @@ var helperPatterns = []string{
 	`queue_delayed_work_on`, `kthread_stop`,
 }
 
+// treeHelpers are the red-black tree's operations (lib/rbtree.c): the
+// tree belongs to the caller, which is named instead — unless that caller
+// is machinery itself (the scheduler's run queue), where the tree
+// operation is as close to the bug as the report gets.
+var treeHelperRe = lazyre.New(`^rb_(?:first|last|next|prev|erase|insert_color|replace_node|link_node)$`)
+
 var (
-	machineryRe = lazyre.New(strings.Join(append(append(append([]string{},
+	machineryOnlyRe = lazyre.New(strings.Join(machineryPatterns, "|"))
+	machineryRe     = lazyre.New(strings.Join(append(append(append([]string{},
 		machineryPatterns...), dispatchPatterns...), helperPatterns...), "|"))
 	noDispatchRe = lazyre.New(strings.Join(append(append([]string{},
 		machineryPatterns...), helperPatterns...), "|"))
@@ -159,19 +166,43 @@ func Candidates(frames []Frame, rip *Frame, opt CulpritOptions) []string {
 		skip = noDispatchRe
 	}
 	var out []string
-	add := func(f *Frame) {
-		if f == nil || f.Function == "" || !f.Reliable && !opt.IncludeUnreliable {
+	usable := func(f *Frame) bool {
+		return f != nil && f.Function != "" && (f.Reliable || opt.IncludeUnreliable)
+	}
+	// caller is the frame after position i (-1: the faulting function)
+	// that could be a caller.
+	caller := func(i int) *Frame {
+		for j := i + 1; j < len(frames); j++ {
+			if usable(&frames[j]) {
+				return &frames[j]
+			}
+		}
+		return nil
+	}
+	add := func(f *Frame, i int) {
+		if !usable(f) {
 			return
 		}
 		name := NormalizeFunction(f.Function)
-		if !opt.NoDefaultSkips && skip.MatchString(name) || extra != nil && extra.MatchString(name) {
+		if extra != nil && extra.MatchString(name) {
 			return
+		}
+		if !opt.NoDefaultSkips {
+			if skip.MatchString(name) {
+				return
+			}
+			if treeHelperRe.MatchString(name) {
+				c := caller(i)
+				if c == nil || !machineryOnlyRe.MatchString(NormalizeFunction(c.Function)) {
+					return
+				}
+			}
 		}
 		out = append(out, name)
 	}
-	add(rip)
+	add(rip, -1)
 	for i := range frames {
-		add(&frames[i])
+		add(&frames[i], i)
 	}
 	return out
 }

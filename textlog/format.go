@@ -57,6 +57,7 @@ var (
 	dmesgRe = lazyre.New(`^(?:<(\d{1,3})>)?\[\s*(\d+\.\d+)\](?:\[\s*([TC]?\d+)\])?(?: ?<([0-7])>)? ?(.*)$`)
 	// <0>msg — vmcore-dmesg of kernels before 3.5 and crash's log -m.
 	levelOnlyRe = lazyre.New(`^<([0-7])>(.*)$`)
+	cutStampRe  = lazyre.New(`^\s*(\d{1,8}\.\d{6})\] ?(.*)$`)
 	dmesgWallRe = lazyre.New(`^\[((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4})\](?:\[\s*([TC]\d+)\])? ?(.*)$`)
 	// The month is whatever the writer's locale abbreviates it to ("Jul",
 	// "juil.", "июл", "heinä"); the host may be absent ("Jul 19 21:58:29
@@ -305,6 +306,16 @@ func decodeKernelMessage(s string, l *line) {
 		l.rec.Level = atoi(m[1])
 		l.rec.Text = m[2]
 		l.format = FormatVmcoreDmesg
+		return
+	}
+	// A paste whose selection began a character late: "22734.139015] msg".
+	// Only the kernel's six-digit precision is taken for a stamp.
+	if m := cutStampRe.FindStringSubmatch(s); m != nil {
+		if ts, err := strconv.ParseFloat(m[1], 64); err == nil {
+			l.rec.Time = &ts
+		}
+		l.rec.Text = m[2]
+		cutMessagePrefix(l)
 		return
 	}
 	// A console interleaves other programs' output with the kernel's on

@@ -159,7 +159,9 @@ var followUps = map[string]int{
 
 var (
 	hungHeaderRe  = lazyre.New(`INFO: task (.+):(\d+) (?:blocked (?:in I/O wait )?for more than (\d+) seconds|can't die for more than (\d+) seconds)`)
-	oldTaskLineRe = lazyre.New(`^(\S.{0,15}?)\s+([RSDTtZXxKWPIN])\s+[0-9a-f]{8,16}\s+\d+\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s*$`)
+	// sched_show_task before 4.14: the saved PC, or "running" for the task
+	// on the CPU (3.x); 4.x prints "running task" or nothing there.
+	oldTaskLineRe = lazyre.New(`^(\S.{0,15}?)\s+([RSDTtZXxKWPIN])\s+(?:[0-9a-f]{8,16}\s+|running(?: task)?\s+)?\d+\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s*$`)
 	newTaskLineRe = lazyre.New(`^\s*task:(.+?)\s+state:(\S+)\s+stack:\s*\d+\s+pid:\s*(\d+)\s+(?:tgid:\s*\d+\s+)?ppid:\s*(\d+)`)
 	softLockupRe  = lazyre.New(`soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]`)
 	hardLockupRe  = lazyre.New(`hard LOCKUP on cpu (\d+)`)

@@ -445,6 +445,15 @@ func lockup(skip ...string) culpritFn {
 			opt.IncludeUnreliable = true
 			kept = keptFrames(frames, rip, opt)
 		}
+		// A CPU caught spinning on a lock (the NMI or timer found it in
+		// the lock's slow path) is stuck in the function that takes the
+		// lock, not in the loop that called that function.
+		if spinning(frames, rip) && len(kept) > 0 {
+			name := incident.StripSyscallPrefix(incident.NormalizeFunction(kept[0].Function))
+			if !stallAnchors.MatchString(name) {
+				return name, true
+			}
+		}
 		for _, f := range kept {
 			name := incident.NormalizeFunction(f.Function)
 			if stallAnchors.MatchString(incident.StripSyscallPrefix(name)) {
@@ -470,6 +479,25 @@ func lockup(skip ...string) culpritFn {
 		}
 		return "", false
 	}
+}
+
+// spinLockRe is the spinning part of the lock code: the slow paths a CPU
+// loops in while another holds the lock.
+var spinLockRe = lazyre.New(`queued_spin_lock_slowpath|queued_(?:read|write)_lock_slowpath|^__pv_queued_spin|` +
+	`^do_raw_spin_lock|^_raw_spin_lock|^__raw_spin_lock|^raw_spin_lock|^arch_spin_lock|^__ticket_spin_lock|^_spin_lock`)
+
+// spinning reports whether the faulting function, or else the first
+// reliable frame, is a lock's spinning loop.
+func spinning(frames []incident.Frame, rip *incident.Frame) bool {
+	if rip != nil && rip.Function != "" {
+		return spinLockRe.MatchString(incident.NormalizeFunction(rip.Function))
+	}
+	for _, f := range frames {
+		if f.Reliable {
+			return spinLockRe.MatchString(incident.NormalizeFunction(f.Function))
+		}
+	}
+	return false
 }
 
 // keptFrames returns the faulting frame and the trace's frames that the
@@ -509,11 +537,37 @@ func rcuStall(rt *reportText, _ []string) (string, bool) {
 			return c, true
 		}
 	}
+	// Kernels before 4.x (and some later arches) print no interrupt
+	// frame: "Task dump for CPU 0:" and the stalled CPU's task with its
+	// stack. The CPU was running that stack's first frame that is not
+	// machinery; the dispatch point above it names the loop when printed.
+	for i, l := range rt.lines {
+		if !strings.Contains(l, "Task dump for CPU") {
+			continue
+		}
+		cands := incident.Candidates(rt.framesFrom(i+1, true), nil,
+			incident.CulpritOptions{Skip: skip, KeepDispatch: true})
+		if c, ok := stallPick(cands); ok {
+			return c, true
+		}
+		if len(cands) > 0 {
+			return incident.StripSyscallPrefix(cands[0]), true
+		}
+	}
 	return "", false
 }
 
-var hangSkip = lazyre.New(`sched|_lock|_slowlock|down|rwsem|completion|kthread|wait|synchronize|` +
-	`context_switch|__switch_to|cancel_delayed_work|rcu_barrier`)
+// hangSkip is the scheduler, lock and wait machinery a blocked task sleeps
+// in. The generic waiting primitives are named rather than matched by
+// "wait" anywhere: a subsystem's own wait (jbd2_log_wait_commit,
+// rq_qos_wait, zio_wait) is where the task waits, and says for what.
+var hangSkip = lazyre.New(`sched|_lock|_slowlock|down|rwsem|completion|kthread|synchronize|` +
+	`context_switch|__switch_to|cancel_delayed_work|rcu_barrier|` +
+	`^_*(?:prepare_to_wait|finish_wait|wait_woken|wait_event|wait_for_|do_wait_for|wait_on_bit|` +
+	`out_of_line_wait_on|bit_wait|wait_on_buffer|sleep_on_buffer|sleep_on_page|wait_on_page|folio_wait|` +
+	`wait_var_event|wait_bit|wake_up|autoremove_wake|default_wake|` +
+	// The Solaris porting layer's condition variables (ZFS) are waits too.
+	`cv_wait|cv_timedwait)`)
 
 // hungTask: hung tasks are victims; they are grouped by what they wait
 // for. Waits for RCU and for the RTNL lock are common enough to get their
