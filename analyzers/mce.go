@@ -21,8 +21,10 @@ import (
 
 var (
 	mceStatusLine = lazyre.New(`CPU (\d+): Machine Check( Exception)?: ([0-9a-fA-F]+) Bank (\d+): ([0-9a-fA-F]+)`)
-	mceAddrLine   = lazyre.New(`\bADDR ([0-9a-fA-F]+)`)
-	mcePanicLine  = lazyre.New(`Fatal [Mm]achine check|Machine check from unknown source|Not all CPUs entered broadcast exception handler|Kernel panic - not syncing: Machine check`)
+	// The bank line as some kernels and pastes print it, without MCi_STATUS.
+	mceBankLine  = lazyre.New(`CPU (\d+): Machine Check( Exception)?: ([0-9a-fA-F]+) Bank (\d+)\s*$`)
+	mceAddrLine  = lazyre.New(`\bADDR ([0-9a-fA-F]+)`)
+	mcePanicLine = lazyre.New(`Fatal [Mm]achine check|Machine check from unknown source|Not all CPUs entered broadcast exception handler|Kernel panic - not syncing: Machine check`)
 )
 
 // mciStatus flag bits, high to low.
@@ -90,7 +92,8 @@ func detectMCE(v *view) *Detection {
 	}}
 	found, decoded := false, false
 	for _, l := range v.lines {
-		if !strings.Contains(l.text, "Machine") && !strings.Contains(l.text, "ADDR ") && !strings.Contains(l.text, "broadcast exception") {
+		// "achine": the panic line says "Fatal machine check" in lower case.
+		if !strings.Contains(l.text, "achine") && !strings.Contains(l.text, "ADDR ") && !strings.Contains(l.text, "broadcast exception") {
 			continue
 		}
 		if m := mceStatusLine.FindStringSubmatch(l.text); m != nil {
@@ -109,6 +112,13 @@ func detectMCE(v *view) *Detection {
 				d.Facts["class"] = mcaErrorClass(status)
 				d.Facts["verdict"] = mceVerdict(status)
 			}
+			d.Evidence = append(d.Evidence, l.String())
+			continue
+		}
+		if m := mceBankLine.FindStringSubmatch(l.text); m != nil && !decoded {
+			// CPU and bank are read; the error itself is not.
+			found = true
+			d.Facts["cpu"], d.Facts["bank"] = m[1], m[4]
 			d.Evidence = append(d.Evidence, l.String())
 			continue
 		}
