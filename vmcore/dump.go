@@ -313,6 +313,13 @@ func (e *PageError) Unwrap() error { return e.Err }
 // core holds only in part, go straight to the file.
 func (d *Dump) readELF(p []byte, paddr uint64) (int, error) {
 	ps := uint64(d.PageSize)
+	if d.PageHook != nil && ps != 0 && len(p) > 0 {
+		// The hook sees ELF reads too: the minimizer learns from it which
+		// pages a reader needs, whatever the source's format.
+		for pfn := paddr / ps; pfn <= (paddr+uint64(len(p))-1)/ps; pfn++ {
+			d.PageHook(pfn)
+		}
+	}
 	if ps == 0 || len(p) >= int(ps) {
 		return d.elf.readPhys(p, paddr)
 	}

@@ -32,7 +32,9 @@ var allowed = map[string][]string{
 	"crashdir":                 {"triage", "analyzers", "textlog", "incident", "vmcore", "crashdir/store"},
 	"crashdir/store":           {"incident"}, // results as plain rows; SQLite and PostgreSQL
 	"crashdir/store/storetest": {"crashdir/store"},
-	"cmd/ktriage":              {"triage", "kernel", "symbols", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir", "crashdir/store"},
+	"cmd/ktriage":              {"triage", "kernel", "symbols", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir", "crashdir/store", "minimize"},
+	// A small copy of a dump: the pages the triage reads, learned by running it.
+	"minimize": {"triage", "kernel", "vmcore", "elfcore"},
 	"elfcore/internal/cutcore": {"elfcore"},
 }
 

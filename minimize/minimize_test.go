@@ -1,0 +1,147 @@
+package minimize
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ktriage/ktriage/analyzers"
+	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/triage"
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// fixtureSets lists every dump fixture of the repository as the paths that
+// open it (the parts of a split set together).
+func fixtureSets(t *testing.T) [][]string {
+	t.Helper()
+	var files []string
+	for _, pat := range []string{"../testdata/dumps*/*.vmcore*", "../testdata/elf/*.elf"} {
+		m, _ := filepath.Glob(pat)
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	var sets [][]string
+	parts := map[string][]string{}
+	for _, f := range files {
+		if base, _, ok := strings.Cut(f, ".vmcore."); ok {
+			parts[base] = append(parts[base], f)
+			continue
+		}
+		sets = append(sets, []string{f})
+	}
+	for _, p := range parts {
+		sets = append(sets, p)
+	}
+	if len(sets) == 0 {
+		t.Fatal("no fixtures found")
+	}
+	return sets
+}
+
+// analyzeJSON is `ktriage analyze --format json` of a dump without its
+// source fields (path, format: the copy is another file, zlib-compressed).
+func analyzeJSON(t *testing.T, paths []string, opts triage.Options) []byte {
+	t.Helper()
+	in, err := triage.LoadDump(paths, opts)
+	if err != nil {
+		t.Fatalf("analyze %v: %v", paths, err)
+	}
+	rb, err := analyzers.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyzers.Analyze(in, rb)
+	in.Source.Path, in.Source.Format = "", ""
+	b, err := json.MarshalIndent(in, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkSameTriage minimizes src and checks that the copy triages to the
+// same incident, with the dump's own kallsyms+BTF and with a debug vmlinux
+// found the usual way (when this machine has one).
+func checkSameTriage(t *testing.T, src []string, opts Options) *Result {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "min.vmcore")
+	opts.Attach.Discover = true
+	res, err := Minimize(src, out, opts)
+	if err != nil {
+		t.Fatalf("minimize %v: %v", src, err)
+	}
+	for _, discover := range []bool{false, true} {
+		want := analyzeJSON(t, src, triage.Options{Discover: discover})
+		got := analyzeJSON(t, []string{out}, triage.Options{Discover: discover})
+		if !bytes.Equal(got, want) {
+			t.Errorf("%v (debuginfo discovery %v): the copy's analysis differs:\n%s", src, discover, firstDiff(got, want))
+		}
+	}
+	d, err := vmcore.Open(out)
+	if err != nil {
+		t.Fatalf("the copy does not open: %v", err)
+	}
+	defer d.Close()
+	if d.Compression != "zlib" || d.Format != vmcore.FormatKdump || d.Flattened || d.Split {
+		t.Errorf("copy is %s, want plain kdump-compressed with zlib pages", d.Describe())
+	}
+	// The manifest inside is the one beside, and accounts for every page.
+	var inside []byte
+	for _, n := range d.Notes {
+		if n.Name == ManifestNote {
+			inside = n.Desc
+		}
+	}
+	var m Manifest
+	if err := json.Unmarshal(inside, &m); err != nil {
+		t.Fatalf("manifest note: %v", err)
+	}
+	var inRanges uint64
+	for _, r := range m.Ranges {
+		inRanges += r.Pages
+		for pfn := r.FirstPFN; pfn < r.FirstPFN+r.Pages; pfn++ {
+			if _, _, _, _, err := d.PageDescriptor(pfn); err != nil {
+				t.Fatalf("manifest range %+v: pfn %#x not in the copy: %v", r, pfn, err)
+			}
+		}
+	}
+	if pc := d.Pages(); pc.Present != inRanges || int(inRanges) != m.Pages {
+		t.Errorf("copy holds %d pages, manifest ranges %d, manifest count %d", pc.Present, inRanges, m.Pages)
+	}
+	return res
+}
+
+func firstDiff(a, b []byte) string {
+	la, lb := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := 0; i < len(la) && i < len(lb); i++ {
+		if la[i] != lb[i] {
+			return "copy:     " + la[i] + "\noriginal: " + lb[i]
+		}
+	}
+	return "lengths differ"
+}
+
+func TestFixturesTriageTheSame(t *testing.T) {
+	for _, src := range fixtureSets(t) {
+		t.Run(filepath.Base(src[0]), func(t *testing.T) {
+			checkSameTriage(t, src, Options{})
+		})
+	}
+}
+
+// TestCorpusTriageTheSame runs on the real corpus beside the repository.
+func TestCorpusTriageTheSame(t *testing.T) {
+	if testing.Short() {
+		t.Skip("corpus dumps take minutes")
+	}
+	for _, dump := range corpus.Dumps(t) {
+		t.Run(dump.Name, func(t *testing.T) {
+			res := checkSameTriage(t, dump.Files, Options{})
+			t.Logf("%s: %d bytes from %d (%d pages) in %v", dump.Name, res.Size, res.InputSize, res.Manifest.Pages, res.Elapsed)
+		})
+	}
+}
