@@ -86,6 +86,9 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 	if opts.Rename {
 		opts.Redact = true
 	}
+	if opts.Redact {
+		return nil, errors.New("--redact and --rename are not implemented yet")
+	}
 	packer, err := cutdump.NewPacker(opts.Compression)
 	if err != nil {
 		return nil, err
