@@ -36,6 +36,12 @@ func ELFBuildID(f *elf.File) (string, error) {
 	return "", fmt.Errorf("no GNU build-id note: %w", ErrNotFound)
 }
 
+// NoteBuildID finds the GNU build-id in ELF note data (a PT_NOTE segment
+// or an SHT_NOTE section), for callers that read the notes themselves.
+func NoteBuildID(data []byte, bo binary.ByteOrder) (string, bool) {
+	return findBuildIDNote(data, bo)
+}
+
 // findBuildIDNote scans ELF notes for NT_GNU_BUILD_ID owned by "GNU".
 func findBuildIDNote(data []byte, bo binary.ByteOrder) (string, bool) {
 	for len(data) >= 12 {

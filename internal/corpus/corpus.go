@@ -18,6 +18,10 @@ import (
 // Release is the kernel every corpus dump was taken from.
 const Release = "6.1.0-56-cloud-amd64"
 
+// BuildID is the corpus kernel's vmlinux build-id (VMCOREINFO BUILD-ID of
+// every corpus dump).
+const BuildID = "3b43fad5034874490492495d552c0af6a5fab235"
+
 // repoRoot is found from this file's location, so tests in any package agree.
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)

@@ -19,20 +19,23 @@ var allowed = map[string][]string{
 	"elfcore": {},
 	"vmcore":  {"elfcore"},
 	"symbols": {"vmcore", "elfcore"},
-	"kernel":  {"symbols", "vmcore", "elfcore"},
+	"kernel":  {"symbols", "debuginfo", "vmcore", "elfcore"},
+	// Debuginfo fetched by build-id (debuginfod, debug packages); it
+	// reads a fetched file's build-id with symbols.
+	"debuginfo": {"symbols"},
 	// The model both front ends fill, and the text-log front end.
 	"incident": {},
 	"textlog":  {"incident", "vmcore"}, // vmcore only for its sniffer: what a file is
 	// Judgement, the straight line from an input to an incident, rendering.
 	"analyzers":                {"incident", "analyzers/pciids"},
 	"analyzers/pciids":         {},
-	"triage":                   {"kernel", "symbols", "vmcore", "elfcore", "textlog", "analyzers", "incident"},
+	"triage":                   {"kernel", "symbols", "debuginfo", "vmcore", "elfcore", "textlog", "analyzers", "incident"},
 	"report":                   {"incident"},
 	"report/fleet":             {"crashdir", "crashdir/store", "incident"}, // views of a batch
-	"crashdir":                 {"triage", "analyzers", "textlog", "incident", "vmcore", "crashdir/store"},
+	"crashdir":                 {"triage", "debuginfo", "analyzers", "textlog", "incident", "vmcore", "crashdir/store"},
 	"crashdir/store":           {"incident"}, // results as plain rows; SQLite and PostgreSQL
 	"crashdir/store/storetest": {"crashdir/store"},
-	"cmd/ktriage":              {"triage", "kernel", "symbols", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir", "crashdir/store", "minimize"},
+	"cmd/ktriage":              {"triage", "kernel", "symbols", "debuginfo", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir", "crashdir/store", "minimize"},
 	// A small copy of a dump: the pages the triage reads, learned by running it.
 	"minimize": {"triage", "kernel", "vmcore", "elfcore"},
 	"elfcore/internal/cutcore": {"elfcore"},
