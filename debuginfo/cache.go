@@ -51,6 +51,7 @@ func (c *Client) store(dir, id string, kind Kind, r io.Reader, total int64, orig
 	if total > 0 && n != total {
 		return Result{}, fmt.Errorf("cut short: %d of %d bytes", n, total)
 	}
+	f.Chmod(0o644) // CreateTemp makes it 0600; debuginfo is no secret
 	if err := f.Close(); err != nil {
 		return Result{}, fmt.Errorf("debuginfo cache: %w", err)
 	}
@@ -101,6 +102,7 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	f.Chmod(0o644)
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		os.Remove(f.Name())

@@ -102,6 +102,18 @@ type Result struct {
 	Took time.Duration
 }
 
+// Describe names where the file came from, for a report: "debuginfod
+// <server>" or "debug package <path> (<member>)".
+func (r Result) Describe() string {
+	switch {
+	case r.Origin == "":
+		return "the debuginfo cache"
+	case strings.HasPrefix(r.Origin, "http://") || strings.HasPrefix(r.Origin, "https://"):
+		return "debuginfod " + r.Origin
+	}
+	return "debug package " + r.Origin
+}
+
 type call struct {
 	done chan struct{}
 	res  Result
@@ -212,7 +224,12 @@ func (c *Client) Fetch(ctx context.Context, id string, kind Kind) (Result, error
 	if at, ok := c.missRemembered(id, kind); ok {
 		return Result{}, fmt.Errorf("%s of build-id %s: %w (a miss remembered since %s; cache_miss_s)", kind, id, ErrNotFound, at.Format(time.RFC3339))
 	}
-	key := id + "/" + string(kind)
+	return c.shared(ctx, id, kind, "", func() (Result, error) { return c.fetch(ctx, id, kind) })
+}
+
+// shared runs fetch once for concurrent callers asking for the same thing.
+func (c *Client) shared(ctx context.Context, id string, kind Kind, how string, fetch func() (Result, error)) (Result, error) {
+	key := id + "/" + string(kind) + "/" + how
 	c.mu.Lock()
 	if cl, ok := c.inflight[key]; ok {
 		c.mu.Unlock()
@@ -231,8 +248,8 @@ func (c *Client) Fetch(ctx context.Context, id string, kind Kind) (Result, error
 	c.mu.Unlock()
 
 	start := time.Now()
-	cl.res, cl.err = c.fetch(ctx, id, kind)
-	if cl.err == nil {
+	cl.res, cl.err = fetch()
+	if cl.err == nil && !cl.res.Cached {
 		cl.res.Took = time.Since(start)
 	}
 	c.mu.Lock()
@@ -240,6 +257,33 @@ func (c *Client) Fetch(ctx context.Context, id string, kind Kind) (Result, error
 	c.mu.Unlock()
 	close(cl.done)
 	return cl.res, cl.err
+}
+
+// FetchLocal is Fetch without servers: the cache, then the debug packages
+// in pkgDirs (besides PackageDirs). It never touches the network, and
+// remembers no miss (a server may still have the file).
+func (c *Client) FetchLocal(ctx context.Context, id string, kind Kind, pkgDirs []string) (Result, error) {
+	id, err := NormalizeBuildID(id)
+	if err != nil {
+		return Result{}, err
+	}
+	if r, ok := c.Cached(id, kind); ok {
+		return r, nil
+	}
+	dirs := append(append([]string(nil), c.PackageDirs...), pkgDirs...)
+	if kind != Debuginfo || len(dirs) == 0 {
+		return Result{}, fmt.Errorf("%s of build-id %s: %w in the cache", kind, id, ErrNotFound)
+	}
+	if c.Offline {
+		return Result{}, fmt.Errorf("%s of build-id %s: %w", kind, id, ErrOffline)
+	}
+	return c.shared(ctx, id, kind, "local", func() (Result, error) {
+		dir := filepath.Join(c.cacheDir(), id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return Result{}, fmt.Errorf("debuginfo cache: %w", err)
+		}
+		return c.fromPackages(ctx, id, dir, dirs)
+	})
 }
 
 // FetchError lists why each source could not give the file.
@@ -271,6 +315,10 @@ func (e *FetchError) Is(target error) bool {
 }
 
 func (c *Client) fetch(ctx context.Context, id string, kind Kind) (Result, error) {
+	if len(c.URLs) == 0 && len(c.PackageDirs) == 0 {
+		return Result{}, &FetchError{BuildID: id, Kind: kind,
+			Failures: []error{errors.New("no debuginfod server (DEBUGINFOD_URLS) or package folder to ask")}}
+	}
 	dir := filepath.Join(c.cacheDir(), id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("debuginfo cache: %w", err)
@@ -278,7 +326,7 @@ func (c *Client) fetch(ctx context.Context, id string, kind Kind) (Result, error
 	removeStaleTemps(dir)
 	fe := &FetchError{BuildID: id, Kind: kind}
 	if kind == Debuginfo && len(c.PackageDirs) > 0 {
-		r, err := c.fromPackages(ctx, id, dir)
+		r, err := c.fromPackages(ctx, id, dir, c.PackageDirs)
 		if err == nil {
 			return r, nil
 		}
@@ -290,9 +338,6 @@ func (c *Client) fetch(ctx context.Context, id string, kind Kind) (Result, error
 			return r, nil
 		}
 		fe.Failures = append(fe.Failures, errs...)
-	}
-	if len(fe.Failures) == 0 {
-		fe.Failures = append(fe.Failures, errors.New("no debuginfod server (DEBUGINFOD_URLS) or package folder to ask"))
 	}
 	if errors.Is(fe, ErrNotFound) {
 		c.rememberMiss(id, kind)

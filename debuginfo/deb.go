@@ -44,9 +44,9 @@ const maxWholeELF = 128 << 20
 // packageExts are the debug package files looked at in a folder.
 var packageExts = []string{".deb", ".ddeb"}
 
-func (c *Client) fromPackages(ctx context.Context, id, dir string) (Result, error) {
+func (c *Client) fromPackages(ctx context.Context, id, dir string, pkgDirs []string) (Result, error) {
 	var debs []string
-	for _, d := range c.PackageDirs {
+	for _, d := range pkgDirs {
 		ents, err := os.ReadDir(d)
 		if err != nil {
 			return Result{}, fmt.Errorf("package folder: %w", err)
@@ -79,9 +79,9 @@ func (c *Client) fromPackages(ctx context.Context, id, dir string) (Result, erro
 		}
 	}
 	if len(failures) > 0 {
-		return Result{}, fmt.Errorf("not found in the debug packages of %s (%s)", strings.Join(c.PackageDirs, ", "), strings.Join(failures, "; "))
+		return Result{}, fmt.Errorf("not found in the debug packages of %s (%s)", strings.Join(pkgDirs, ", "), strings.Join(failures, "; "))
 	}
-	return Result{}, fmt.Errorf("%w in the %d debug packages of %s", ErrNotFound, len(debs), strings.Join(c.PackageDirs, ", "))
+	return Result{}, fmt.Errorf("%w in the %d debug packages of %s", ErrNotFound, len(debs), strings.Join(pkgDirs, ", "))
 }
 
 // packageRecord is what a package read to its end holds.

@@ -22,6 +22,9 @@ type Kernel struct {
 	// Source says where names and types came from: a vmlinux path, or
 	// "kallsyms+BTF from dump".
 	Source string
+	// Fetched says where a vmlinux brought by build-id came from (a
+	// debuginfod server, a debug package); "" for one found on the machine.
+	Fetched string
 	// Warnings say what could not be loaded (module symbols, for one).
 	Warnings []string
 

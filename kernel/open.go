@@ -1,10 +1,12 @@
 package kernel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/ktriage/ktriage/debuginfo"
 	"github.com/ktriage/ktriage/internal/phase"
 	"github.com/ktriage/ktriage/symbols"
 	"github.com/ktriage/ktriage/vmcore"
@@ -23,6 +25,14 @@ type AttachOptions struct {
 	// skipped with a warning, and the dump's own kallsyms+BTF are used.
 	Discover     bool
 	DebuginfoDir string
+	// Fetch brings the debug vmlinux by the dump's build-id when none is
+	// given or found on the machine: from its cache (used like a local file),
+	// from the debug packages in DebuginfoDir, and from debuginfod servers
+	// — the servers only when the dump cannot name things itself (no
+	// kallsyms and BTF) or WantDWARF asks, so a BTF kernel never waits
+	// for a download it does not need.
+	Fetch     *debuginfo.Client
+	WantDWARF bool
 }
 
 // Opened is a dump read as far as it allows: the address space always, the
@@ -117,12 +127,74 @@ func attach(d *vmcore.Dump, as *AddressSpace, opts AttachOptions, tr *phase.Reco
 			notes = append(notes, fmt.Sprintf("debug vmlinux %s not used: %v", found, err))
 		}
 	}
+	if k, note := attachFetched(d, as, opts, false); k != nil {
+		k.Warnings = append(notes, k.Warnings...)
+		return k, nil
+	} else if note != "" {
+		notes = append(notes, note)
+	}
 	k, err := attachFromDump(d, as, tr)
+	if err != nil || opts.WantDWARF {
+		fk, note := attachFetched(d, as, opts, true)
+		if fk != nil {
+			if k != nil {
+				k.Close()
+			}
+			fk.Warnings = append(notes, fk.Warnings...)
+			return fk, nil
+		}
+		if note != "" {
+			notes = append(notes, note)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no vmlinux given and %w", err)
 	}
 	k.Warnings = append(notes, k.Warnings...)
 	return k, nil
+}
+
+// attachFetched attaches the debug vmlinux that opts.Fetch has or brings
+// for the dump's build-id: without servers, only what is cached or in the
+// debug packages of DebuginfoDir. It returns the kernel, or a note saying
+// why there is none ("" when there was nothing to try).
+func attachFetched(d *vmcore.Dump, as *AddressSpace, opts AttachOptions, servers bool) (*Kernel, string) {
+	c := opts.Fetch
+	id := d.VMCoreInfo.BuildID()
+	if c == nil {
+		return nil, ""
+	}
+	if id == "" {
+		if servers {
+			return nil, "debuginfod: the dump names no build-id (VMCOREINFO BUILD-ID, Linux 5.9+), so its vmlinux cannot be fetched"
+		}
+		return nil, ""
+	}
+	var r debuginfo.Result
+	var err error
+	if servers {
+		r, err = c.Fetch(context.Background(), id, debuginfo.Debuginfo)
+	} else {
+		var pkgs []string
+		if opts.DebuginfoDir != "" {
+			pkgs = []string{opts.DebuginfoDir}
+		}
+		r, err = c.FetchLocal(context.Background(), id, debuginfo.Debuginfo, pkgs)
+	}
+	if err != nil {
+		if !servers && errors.Is(err, debuginfo.ErrNotFound) {
+			return nil, "" // the servers may still have it
+		}
+		return nil, "debug vmlinux not fetched: " + err.Error()
+	}
+	o := opts
+	o.Vmlinux = r.Path
+	k, err := attachVmlinux(d, as, o)
+	if err != nil {
+		return nil, fmt.Sprintf("debug vmlinux from %s not used: %v", r.Describe(), err)
+	}
+	k.Fetched = r.Describe()
+	return k, ""
 }
 
 // attachFromDump names things with the dump's own kallsyms and BTF.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ktriage/ktriage/debuginfo"
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/internal/phase"
 	"github.com/ktriage/ktriage/internal/plausible"
@@ -25,6 +26,10 @@ type Options struct {
 	// paths (see kernel.AttachOptions).
 	Discover     bool
 	DebuginfoDir string
+	// Fetch and WantDWARF bring the debug vmlinux by build-id (debuginfod,
+	// debug packages; see kernel.AttachOptions).
+	Fetch     *debuginfo.Client
+	WantDWARF bool
 	// PageHook, if set, sees every physical page the analysis reads (the
 	// fixture cutter uses it to keep exactly those pages).
 	PageHook func(pfn uint64)
@@ -54,7 +59,8 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		in.Warn(w)
 	}
 	opened, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: kernel.AttachOptions{
-		Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir}, Trace: tr})
+		Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir,
+		Fetch: opts.Fetch, WantDWARF: opts.WantDWARF}, Trace: tr})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
@@ -85,6 +91,9 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 		return in, nil
 	}
 	sys.KernelSource = k.Source
+	if k.Fetched != "" {
+		sys.KernelSource += " (from " + k.Fetched + ")"
+	}
 	for _, w := range k.Warnings {
 		in.Warn(w)
 	}

@@ -25,6 +25,9 @@ type dumpOptions struct {
 	Vmlinux      string
 	DebuginfoDir string
 	NoDebuginfo  bool
+	Fetch        fetchFlags
+	// Stderr gets the fetch progress.
+	Stderr io.Writer
 }
 
 // loadDump turns a vmcore (all files of a split set) into an incident. The
@@ -76,6 +79,7 @@ docs/rules.md describes the format.`,
 			if err != nil {
 				return err
 			}
+			dopts.Stderr = cmd.ErrOrStderr()
 			in, err := loadIncident(cmd, args, dopts)
 			if err != nil {
 				return err
@@ -114,6 +118,7 @@ docs/rules.md describes the format.`,
 	cmd.Flags().StringVar(&dopts.Vmlinux, "vmlinux", "", "debug vmlinux matching the dump (default: found by release in the distro debuginfo paths, else the dump's own kallsyms and BTF)")
 	cmd.Flags().StringVar(&dopts.DebuginfoDir, "debuginfo-dir", "", "folder to search for the dump's debug vmlinux before the distro paths")
 	cmd.Flags().BoolVar(&dopts.NoDebuginfo, "no-debuginfo", false, "do not look for a debug vmlinux: use the dump's own kallsyms and BTF")
+	dopts.Fetch.register(cmd.Flags())
 	return cmd
 }
 

@@ -8,7 +8,15 @@ import (
 // The dump path: analyze reads vmcores through triage.LoadDump.
 func init() {
 	loadDump = func(paths []string, opts dumpOptions) (*incident.Incident, error) {
-		return triage.LoadDump(paths, triage.Options{Vmlinux: opts.Vmlinux,
-			Discover: !opts.NoDebuginfo, DebuginfoDir: opts.DebuginfoDir, Trace: runTrace})
+		o := triage.Options{Vmlinux: opts.Vmlinux, Discover: !opts.NoDebuginfo,
+			DebuginfoDir: opts.DebuginfoDir, WantDWARF: opts.Fetch.dwarf, Trace: runTrace}
+		if !opts.NoDebuginfo {
+			c, err := opts.Fetch.client(opts.Stderr)
+			if err != nil {
+				return nil, err
+			}
+			o.Fetch = c
+		}
+		return triage.LoadDump(paths, o)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ktriage/ktriage/debuginfo"
 	"github.com/ktriage/ktriage/kernel"
 	"github.com/ktriage/ktriage/vmcore"
 )
@@ -15,6 +16,7 @@ type dumpFlags struct {
 	debuginfoDir string
 	noDebuginfo  bool
 	format       string
+	fetch        fetchFlags
 }
 
 func (f *dumpFlags) register(cmd *cobra.Command) {
@@ -22,6 +24,7 @@ func (f *dumpFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.debuginfoDir, "debuginfo-dir", "", "folder to search for the dump's debug vmlinux before the distro paths")
 	cmd.Flags().BoolVar(&f.noDebuginfo, "no-debuginfo", false, "do not look for a debug vmlinux: use the dump's own kallsyms and BTF")
 	cmd.Flags().StringVar(&f.format, "format", "text", "output format: text or json")
+	f.fetch.register(cmd.Flags())
 }
 
 // openKernel opens a dump (anything resolveInputs takes) through
@@ -31,12 +34,21 @@ func (f *dumpFlags) openKernel(cmd *cobra.Command, paths []string) (*vmcore.Dump
 	if f.format != "text" && f.format != "json" && f.format != "" {
 		return nil, nil, fmt.Errorf("unknown --format %q (text or json)", f.format)
 	}
+	var fetch *debuginfo.Client
+	if !f.noDebuginfo {
+		c, err := f.fetch.client(cmd.ErrOrStderr())
+		if err != nil {
+			return nil, nil, err
+		}
+		fetch = c
+	}
 	d, _, err := openDump(cmd, paths)
 	if err != nil {
 		return nil, nil, err
 	}
 	o, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: kernel.AttachOptions{
-		Vmlinux: f.vmlinux, Discover: !f.noDebuginfo, DebuginfoDir: f.debuginfoDir}, Trace: runTrace})
+		Vmlinux: f.vmlinux, Discover: !f.noDebuginfo, DebuginfoDir: f.debuginfoDir,
+		Fetch: fetch, WantDWARF: f.fetch.dwarf}, Trace: runTrace})
 	if err == nil && o.Kernel == nil {
 		err = o.KernelErr
 	}
