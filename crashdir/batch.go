@@ -192,6 +192,7 @@ func Run(ctx context.Context, cfg Config) (*FleetResult, error) {
 type batch struct {
 	cfg      Config
 	rulebook string // digest of cfg.Rules
+	host     string
 	started  time.Time
 	cache    *fileCache
 	disc     *Discovery
@@ -214,9 +215,9 @@ func (b *batch) prepare(ctx context.Context) error {
 		cfg.Rules = rb
 	}
 	b.rulebook = rulebookDigest(cfg.Rules)
+	b.host, _ = os.Hostname()
 	if cfg.Worker == "" {
-		host, _ := os.Hostname()
-		cfg.Worker = fmt.Sprintf("%s:%d", host, os.Getpid())
+		cfg.Worker = fmt.Sprintf("%s:%d", b.host, os.Getpid())
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
@@ -540,7 +541,7 @@ func (b *batch) processCrash(ctx context.Context, i int) (r Result, out outcome,
 	c := b.disc.Crashes[i]
 	r.Crash = c
 	r.Row = store.Row{Path: c.Name(), Layout: string(c.Layout), Host: c.Host, Time: c.Time, Log: c.Log, Release: c.Release,
-		Version: cfg.Version, Rulebook: b.rulebook, Worker: workerHost(cfg.Worker)}
+		Version: cfg.Version, Rulebook: b.rulebook, Worker: cfg.Worker, WorkerHost: b.host}
 	if !c.Time.IsZero() {
 		r.Row.TimeSource = "directory name"
 	}
@@ -673,13 +674,6 @@ func absPaths(ps []string) []string {
 	return out
 }
 
-// workerHost is the host part of a worker name ("host:pid").
-func workerHost(worker string) string {
-	if i := strings.LastIndexByte(worker, ':'); i > 0 {
-		return worker[:i]
-	}
-	return worker
-}
 
 // analyzeCrash reads the crash into an incident — from the dump, or from
 // the companion log when the dump cannot be read — and runs the rulebook.

@@ -97,3 +97,21 @@ func (s *SQLStore) LastRun(ctx context.Context) (time.Time, error) {
 	t, _ := time.Parse(time.RFC3339Nano, last.String)
 	return t, nil
 }
+
+// Claims lists the keys of the crashes worker holds claims on.
+func (s *SQLStore) Claims(ctx context.Context, worker string) ([]string, error) {
+	q, err := s.db.QueryContext(ctx, `SELECT dump_key FROM ktriage_claims WHERE worker = $1`, worker)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.where, err)
+	}
+	defer q.Close()
+	var keys []string
+	for q.Next() {
+		var k string
+		if err := q.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, q.Err()
+}

@@ -35,10 +35,12 @@ type Row struct {
 	// BuildID and DumpTime are the dump's own identity as its header pages
 	// state it (VMCOREINFO's BUILD-ID and CRASHTIME), part of Key.
 	BuildID string `json:"build_id,omitempty"`
-	// Worker is the host (and process) that analyzed the crash; Version
-	// the ktriage that did, and Rulebook the digest of the rules it ran:
-	// a stored verdict says what produced it.
-	Worker   string `json:"worker,omitempty"`
+	// Worker names the worker that analyzed the crash (HOST:PID unless
+	// named otherwise) and WorkerHost its host; Version the ktriage that
+	// did, and Rulebook the digest of the rules it ran: a stored verdict
+	// says what produced it.
+	Worker     string `json:"worker,omitempty"`
+	WorkerHost string `json:"worker_host,omitempty"`
 	Version  string `json:"ktriage_version,omitempty"`
 	Rulebook string `json:"rulebook,omitempty"`
 	// Attempt is which claim of the crash produced the row: 2 and more

@@ -76,3 +76,11 @@ func Each(t *testing.T, f func(t *testing.T, open func() *store.SQLStore)) {
 		})
 	}
 }
+
+// EachDSN runs f against every store kind with the store's DSN, for tests
+// that hand it to other processes.
+func EachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
+	for name, dsn := range storeDSNs(t) {
+		t.Run(name, func(t *testing.T) { f(t, dsn(t)) })
+	}
+}
