@@ -674,7 +674,6 @@ func absPaths(ps []string) []string {
 	return out
 }
 
-
 // analyzeCrash reads the crash into an incident — from the dump, or from
 // the companion log when the dump cannot be read — and runs the rulebook.
 func analyzeCrash(cfg *Config, c Crash, r *Result) {

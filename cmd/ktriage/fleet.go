@@ -176,7 +176,7 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 
 	cfg := crashdir.Config{Roots: dirs, Jobs: o.jobs, Rules: rb, Force: o.force, Timeout: o.timeout,
 		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug},
-		Worker: o.worker, Lease: o.lease, Settle: o.settle, ReanalyzeStale: o.reanalyze, Version: versionString()}
+		Worker:    o.worker, Lease: o.lease, Settle: o.settle, ReanalyzeStale: o.reanalyze, Version: versionString()}
 	if !o.noStore {
 		st, err := store.Open(ctx, o.store)
 		if err != nil {

@@ -41,8 +41,8 @@ type Row struct {
 	// says what produced it.
 	Worker     string `json:"worker,omitempty"`
 	WorkerHost string `json:"worker_host,omitempty"`
-	Version  string `json:"ktriage_version,omitempty"`
-	Rulebook string `json:"rulebook,omitempty"`
+	Version    string `json:"ktriage_version,omitempty"`
+	Rulebook   string `json:"rulebook,omitempty"`
 	// Attempt is which claim of the crash produced the row: 2 and more
 	// mean a worker died holding it and another took it over.
 	Attempt int `json:"attempt,omitempty"`
