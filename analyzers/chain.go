@@ -61,6 +61,7 @@ func lockChains(in *incident.Incident, tasks []incident.BlockedTask) []string {
 		}
 		out = append(out, who+verb+chainFrom(ts[0].WaitsOn, blocked, seen, 0))
 	}
+	out = append(out, ioWaits(tasks)...)
 	// Honest gaps: a task whose lock could not be read says why.
 	for _, t := range tasks {
 		if t.WaitsOn == nil && t.WaitUnknown != "" {
@@ -98,7 +99,54 @@ func chainFrom(w *incident.Wait, blocked map[int]incident.BlockedTask, seen map[
 	if b, ok := blocked[o.PID]; ok && b.WaitsOn != nil {
 		return s + ", which waits for " + chainFrom(b.WaitsOn, blocked, seen, depth+1)
 	}
+	if b, ok := blocked[o.PID]; ok && b.IOWait != nil {
+		return s + ", which waits on " + b.IOWait.Describe()
+	}
+	if io := incident.IOWaitOf(o.Backtrace); io != nil {
+		return s + ", which waits on " + io.Describe()
+	}
 	return s + ", which sleeps in " + where(o.Backtrace)
+}
+
+// ioWaits describes the tasks that wait on I/O themselves (not on a lock),
+// one line per device and stack: "2 tasks (dd:12, dd:13) wait on I/O to
+// vda (…) — io_schedule ← …".
+func ioWaits(tasks []incident.BlockedTask) []string {
+	type group struct {
+		ts []incident.BlockedTask
+		w  *incident.IOWait
+	}
+	var keys []string
+	groups := map[string]*group{}
+	for _, t := range tasks {
+		if t.WaitsOn != nil || t.IOWait == nil {
+			continue
+		}
+		k := t.IOWait.Device + "\x00" + strings.Join(t.IOWait.Frames, "\x00")
+		g := groups[k]
+		if g == nil {
+			g = &group{w: t.IOWait}
+			groups[k] = g
+			keys = append(keys, k)
+		}
+		g.ts = append(g.ts, t)
+	}
+	var out []string
+	for _, k := range keys {
+		g := groups[k]
+		var names []string
+		for _, t := range g.ts {
+			names = append(names, t.Comm+":"+strconv.Itoa(t.PID))
+		}
+		w := *g.w
+		who, verb := names[0], " waits on "
+		if len(g.ts) > 1 {
+			who, verb = fmt.Sprintf("%d tasks (%s)", len(g.ts), strings.Join(limit(names, 6), ", ")), " wait on "
+			w.Object = "" // each its own; the device and the stack are shared
+		}
+		out = append(out, who+verb+w.Describe())
+	}
+	return out
 }
 
 func describeLock(w *incident.Wait) string {

@@ -299,6 +299,8 @@ func detectHungClass(v *view, class HungClass) *Detection {
 		d.Confidence = "medium" // in D state, for how long unknown
 	case class == HungLock && allWaitsRead(g.Tasks):
 		d.Confidence = "high" // every lock and its holder read from the dump
+	case class == HungBlockIO && allIOAtDevice(g.Tasks):
+		d.Confidence = "high" // every task's I/O read from the dump, pending at its device
 	}
 	if class == HungFrozenFS {
 		frozen := v.in.FrozenMounts()
@@ -418,6 +420,18 @@ func hungEvidence(v *view, g *HungGroup) []string {
 func allWaitsRead(tasks []incident.BlockedTask) bool {
 	for _, t := range tasks {
 		if t.WaitsOn == nil || (t.WaitsOn.Owner == nil && t.WaitsOn.Note == "") {
+			return false
+		}
+	}
+	return len(tasks) > 0
+}
+
+// allIOAtDevice: the dump shows, for every task, the device its I/O went
+// to and requests still in flight there.
+func allIOAtDevice(tasks []incident.BlockedTask) bool {
+	for _, t := range tasks {
+		w := t.IOWait
+		if w == nil || w.Device == "" || w.InFlight == nil || *w.InFlight == 0 {
 			return false
 		}
 	}

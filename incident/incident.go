@@ -157,8 +157,11 @@ type BlockedTask struct {
 	// why when a lock wait was expected).
 	WaitsOn *Wait `json:"waits_on,omitempty"`
 	// WaitUnknown says why the lock a task sleeps in could not be read.
-	WaitUnknown string     `json:"wait_unknown,omitempty"`
-	Container   *Container `json:"container,omitempty"`
+	WaitUnknown string `json:"wait_unknown,omitempty"`
+	// IOWait is set when the stack waits for I/O: its frames, and from a
+	// dump the request and device it waits for.
+	IOWait    *IOWait    `json:"io_wait,omitempty"`
+	Container *Container `json:"container,omitempty"`
 }
 
 // Wait is a lock a task sleeps on and what is known of its holder.

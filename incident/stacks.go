@@ -41,6 +41,9 @@ func (in *Incident) UninterruptibleTasks() []BlockedTask {
 	var tasks []BlockedTask
 	for _, t := range in.BlockedTasks {
 		seen[t.PID] = true
+		if t.IOWait == nil && t.WaitsOn == nil {
+			t.IOWait = IOWaitOf(t.Backtrace) // what the stack alone says
+		}
 		tasks = append(tasks, t)
 	}
 	for _, r := range in.Reports {
@@ -50,7 +53,7 @@ func (in *Incident) UninterruptibleTasks() []BlockedTask {
 			continue
 		}
 		seen[*r.PID] = true
-		tasks = append(tasks, BlockedTask{PID: *r.PID, Comm: r.Comm, State: "D", Backtrace: r.Backtrace})
+		tasks = append(tasks, BlockedTask{PID: *r.PID, Comm: r.Comm, State: "D", Backtrace: r.Backtrace, IOWait: IOWaitOf(r.Backtrace)})
 	}
 	return tasks
 }

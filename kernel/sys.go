@@ -202,13 +202,22 @@ func (k *Kernel) wallClock() (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	tk, err := k.timekeeper()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return xtimeSec(k, tk+xt)
+}
+
+// timekeeper is the address of the kernel's struct timekeeper.
+func (k *Kernel) timekeeper() (uint64, error) {
 	a, err := k.Addr("tk_core")
 	if err != nil {
 		// Before 3.17 the timekeeper was a plain static struct.
 		if tk, err2 := k.Addr("timekeeper"); err2 == nil {
-			return xtimeSec(k, tk+xt)
+			return tk, nil
 		}
-		return time.Time{}, err
+		return 0, err
 	}
 	// tk_core is an anonymous struct { seqcount_raw_spinlock_t seq; struct
 	// timekeeper timekeeper; }: the timekeeper follows the seqcount at the
@@ -217,8 +226,29 @@ func (k *Kernel) wallClock() (time.Time, error) {
 	if ti, err := k.Types.TypeInfo("seqcount_raw_spinlock_t"); err == nil && ti.Size > 0 {
 		seqSize = ti.Size
 	}
-	tkOff := (seqSize + 7) &^ 7
-	return xtimeSec(k, a+tkOff+xt)
+	return a + (seqSize+7)&^7, nil
+}
+
+// MonotonicNS is CLOCK_MONOTONIC in nanoseconds at the timekeeper's last
+// update (timekeeper.tkr_mono.base): within a tick of the crash, and the
+// clock the block layer stamps requests with (ktime_get_ns).
+func (k *Kernel) MonotonicNS() (uint64, error) {
+	base, err := k.Off("timekeeper", "tkr_mono.base")
+	if err != nil {
+		return 0, err
+	}
+	tk, err := k.timekeeper()
+	if err != nil {
+		return 0, err
+	}
+	ns, err := k.U64(tk + base)
+	if err != nil {
+		return 0, err
+	}
+	if int64(ns) <= 0 {
+		return 0, fmt.Errorf("tkr_mono.base %d is not a time since boot", int64(ns))
+	}
+	return ns, nil
 }
 
 func xtimeSec(k *Kernel, addr uint64) (time.Time, error) {

@@ -124,6 +124,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	finishFromLog(in, panicMsg, tasks)
 	end = tr.Start("waits and locks")
 	fillWaits(in, k, tasks, mounts, cr)
+	fillIOWaits(in, k, tasks)
 	end()
 	end = tr.Start("panic task")
 	fillPanicTask(in, k, cr)

@@ -115,27 +115,11 @@ func containsString(xs []string, s string) bool {
 
 // waitOf scans the task's stack for its waiter record of one of the kinds.
 func (lr *lockReader) waitOf(t kernel.Task, kinds []lockKind) (*incident.Wait, error) {
-	st, ok := lr.k.TaskStack(t)
-	if !ok {
-		return nil, fmt.Errorf("task_struct.stack not read")
+	buf, lo, err := readStack(lr.k, t)
+	if err != nil {
+		return nil, err
 	}
-	// Page by page: a filtered or cut dump may lack the stack's unused
-	// pages, and the waiter record lies near the frames that were kept.
-	buf := make([]byte, st.Hi-st.Lo)
-	read := 0
-	var readErr error
-	for p := uint64(0); p < uint64(len(buf)); p += stackPage {
-		end := min(p+stackPage, uint64(len(buf)))
-		if err := lr.k.Read(buf[p:end], st.Lo+p); err != nil {
-			clear(buf[p:end])
-			readErr = err
-			continue
-		}
-		read++
-	}
-	if read == 0 {
-		return nil, fmt.Errorf("its stack %#x..%#x: %w", st.Lo, st.Hi, readErr)
-	}
+	st := kernel.StackRange{Lo: lo, Hi: lo + uint64(len(buf))}
 	var errs []string
 	for _, lk := range kinds {
 		listOff, err1 := lr.k.Off(lk.waiter, lk.waiterList)

@@ -12,6 +12,10 @@
  *               uninterruptibly for an hour holding both: the lock holder
  *   holdio      take both, then append to /data1/ktriage.journal: on a frozen
  *               /data1 the holder itself blocks in the filesystem
+ *   stall       create /dev/ktriage_stall: a disk whose requests are started
+ *               and never completed, as a controller that stopped answering
+ *   holdblk     take both locks, then read sector 0 of ktriage_stall: the
+ *               holder waits on I/O that never completes
  *   lookup      take the table mutex (blocks behind a holder)
  *   readcfg     take the config rwsem for read (blocks behind a holder)
  *
@@ -34,6 +38,10 @@
 #include <linux/fcntl.h>
 #include <linux/err.h>
 #include <linux/version.h>
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/bio.h>
+#include <linux/completion.h>
 
 struct ktriage_widget {
 	unsigned long magic;
@@ -142,12 +150,114 @@ static noinline void ktriage_journal_append(void)
 	filp_close(f, NULL);
 }
 
-static noinline void ktriage_table_hold(bool io)
+/*
+ * ktriage_stall: a blk-mq disk that starts every request and completes none,
+ * and keeps re-arming their timeouts — what a host sees of a controller or
+ * path that stopped answering. Its requests stay in flight in the tag set.
+ */
+static struct blk_mq_tag_set ktriage_stall_set;
+static struct gendisk *ktriage_stall_disk;
+static int ktriage_stall_major;
+static DEFINE_MUTEX(ktriage_stall_setup);
+
+static blk_status_t ktriage_stall_queue_rq(struct blk_mq_hw_ctx *hctx,
+					   const struct blk_mq_queue_data *bd)
+{
+	blk_mq_start_request(bd->rq);
+	return BLK_STS_OK;	/* never completed */
+}
+
+static enum blk_eh_timer_return ktriage_stall_timeout(struct request *rq)
+{
+	return BLK_EH_RESET_TIMER;
+}
+
+static const struct blk_mq_ops ktriage_stall_mq_ops = {
+	.queue_rq = ktriage_stall_queue_rq,
+	.timeout = ktriage_stall_timeout,
+};
+
+static const struct block_device_operations ktriage_stall_fops = {
+	.owner = THIS_MODULE,
+};
+
+static int ktriage_stall_create(void)
+{
+	struct gendisk *disk;
+	int err;
+
+	mutex_lock(&ktriage_stall_setup);
+	err = 0;
+	if (ktriage_stall_disk)
+		goto out;
+	err = register_blkdev(0, "ktriage_stall");
+	if (err < 0)
+		goto out;
+	ktriage_stall_major = err;
+	err = blk_mq_alloc_sq_tag_set(&ktriage_stall_set, &ktriage_stall_mq_ops, 16, BLK_MQ_F_SHOULD_MERGE);
+	if (err)
+		goto out;
+	disk = blk_mq_alloc_disk(&ktriage_stall_set, NULL);
+	if (IS_ERR(disk)) {
+		err = PTR_ERR(disk);
+		goto out;
+	}
+	disk->major = ktriage_stall_major;
+	disk->first_minor = 0;
+	disk->minors = 1;
+	disk->fops = &ktriage_stall_fops;
+	disk->flags |= GENHD_FL_NO_PART;	/* no partition scan: it would wait forever */
+	snprintf(disk->disk_name, DISK_NAME_LEN, "ktriage_stall");
+	set_capacity(disk, 8192);
+	err = add_disk(disk);
+	if (err)
+		goto out;
+	ktriage_stall_disk = disk;
+	pr_info("ktriage_crash: /dev/ktriage_stall created; its requests never complete\n");
+out:
+	mutex_unlock(&ktriage_stall_setup);
+	return err;
+}
+
+static void ktriage_stall_endio(struct bio *bio)
+{
+	complete(bio->bi_private);
+}
+
+/* The holder's read under the locks: a driver reading its device's label. */
+static noinline void ktriage_label_read(void)
+{
+	DECLARE_COMPLETION_ONSTACK(done);
+	struct block_device *bdev;
+	struct page *page;
+	struct bio *bio;
+
+	if (ktriage_stall_create())
+		return;
+	bdev = blkdev_get_by_dev(disk_devt(ktriage_stall_disk), FMODE_READ, NULL);
+	if (IS_ERR(bdev))
+		return;
+	page = alloc_page(GFP_KERNEL);
+	if (!page)
+		return;
+	bio = bio_alloc(bdev, 1, REQ_OP_READ, GFP_KERNEL);
+	bio->bi_iter.bi_sector = 0;
+	bio_add_page(bio, page, PAGE_SIZE, 0);
+	bio->bi_private = &done;
+	bio->bi_end_io = ktriage_stall_endio;
+	pr_info("ktriage_crash: reading the label (holding the table lock)\n");
+	submit_bio(bio);
+	wait_for_completion_io(&done);
+}
+
+static noinline void ktriage_table_hold(int io)
 {
 	down_write(&ktriage_config_rwsem);
 	mutex_lock(&ktriage_table_lock);
-	if (io)
+	if (io == 1)
 		ktriage_journal_append();
+	else if (io == 2)
+		ktriage_label_read();
 	ktriage_table_rebuild_slow();
 	mutex_unlock(&ktriage_table_lock);
 	up_write(&ktriage_config_rwsem);
@@ -187,9 +297,17 @@ static ssize_t ktriage_crash_write(struct file *file, const char __user *ubuf,
 	else if (!strcmp(cmd, "warn"))
 		ktriage_widget_state_warn();
 	else if (!strcmp(cmd, "hold"))
-		ktriage_table_hold(false);
+		ktriage_table_hold(0);
 	else if (!strcmp(cmd, "holdio"))
-		ktriage_table_hold(true);
+		ktriage_table_hold(1);
+	else if (!strcmp(cmd, "holdblk"))
+		ktriage_table_hold(2);
+	else if (!strcmp(cmd, "stall")) {
+		int err = ktriage_stall_create();
+
+		if (err)
+			return err;
+	}
 	else if (!strcmp(cmd, "lookup"))
 		ktriage_table_lookup();
 	else if (!strcmp(cmd, "readcfg"))
@@ -217,7 +335,7 @@ static int __init ktriage_crash_init(void)
 {
 	if (!proc_create("ktriage_crash", 0200, NULL, &ktriage_crash_ops))
 		return -ENOMEM;
-	pr_info("ktriage_crash: loaded; write null|bug|softlockup|warn|hold|holdio|lookup|readcfg to /proc/ktriage_crash\n");
+	pr_info("ktriage_crash: loaded; write null|bug|softlockup|warn|hold|holdio|holdblk|stall|lookup|readcfg to /proc/ktriage_crash\n");
 	return 0;
 }
 
