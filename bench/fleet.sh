@@ -8,6 +8,7 @@
 #
 #   bash bench/fleet.sh            # the benchmark
 #   bash bench/fleet.sh tree DIR   # only build the 32-dump tree in DIR
+#   bash bench/fleet.sh scale [N…] # archives of N crashes (default 2000 10000), below
 #
 # Needs ../shared/corpus beside the repository.
 #
@@ -90,6 +91,10 @@ make_tree() {
 if [[ "${1:-}" == tree ]]; then
   make_tree "${2:?usage: fleet.sh tree DIR}"
   exit 0
+fi
+if [[ "${1:-}" == scale ]]; then
+  shift
+  exec bash bench/fleet-scale.sh "$@"
 fi
 
 if [[ ! -d "$corpus" ]]; then

@@ -23,20 +23,33 @@ func writeMarkdown(w io.Writer, res *crashdir.FleetResult, show sections) error 
 	if p := period(s); p != "" {
 		ew.printf(" Crash times %s.", p)
 	}
+	if l := newLine(s); l != "" {
+		ew.printf(" %s.", strings.ToUpper(l[:1])+l[1:])
+	}
 	ew.printf("\n")
 	if show&showGroups != 0 {
-		ew.printf("\n## By title\n\n| Count | Title | Hosts | Kernels | First seen | Last seen |\n|---:|---|---|---|---|---|\n")
-		for _, g := range s.ByTitle {
-			ew.printf("| %d | %s | %s | %s | %s | %s |\n", g.Count, mdCell(g.Label), mdCell(joinOrDash(g.Hosts)),
-				mdCell(joinOrDash(g.Kernels)), fmtDay(g.First), fmtDay(g.Last))
+		if len(s.ByHost) > 0 {
+			ew.printf("\n## Hosts\n\n%d hosts crashed; the most:\n\n| Crashes | New | Host |\n|---:|---:|---|\n", s.Hosts)
+			writeMDCounts(ew, s.ByHost)
+		}
+		if len(s.ByKernel) > 0 {
+			ew.printf("\n## Kernels\n\n| Crashes | New | Kernel |\n|---:|---:|---|\n")
+			writeMDCounts(ew, s.ByKernel)
+		}
+		ew.printf("\n## By title\n\n| Count | Title | Hosts | Kernels | First seen | Last seen | Flags |\n|---:|---|---|---|---|---|---|\n")
+		for i := range s.ByTitle {
+			g := &s.ByTitle[i]
+			ew.printf("| %d | %s | %s | %s | %s | %s | %s |\n", g.Count, mdCell(g.Label), mdCell(hostsCell(g)),
+				mdCell(capped(g.Kernels, kernelsShown)), fmtDay(g.First), fmtDay(g.Last), mdCell(flags(g)))
 		}
 		if len(s.ByFinding) > 0 {
 			ew.printf("\n## By finding\n\n| Count | Finding | Severity | Hosts | Affected kernels | Fixed kernels | First seen | Last seen |\n" +
 				"|---:|---|---|---|---|---|---|---|\n")
-			for _, g := range s.ByFinding {
+			for i := range s.ByFinding {
+				g := &s.ByFinding[i]
 				ew.printf("| %d | **%s** %s | %s | %s | %s | %s | %s | %s |\n", g.Count, mdCell(g.Key), mdCell(g.Label),
-					mdCell(orDash(g.Severity)), mdCell(joinOrDash(g.Hosts)), mdCell(joinOrDash(g.Affected)),
-					mdCell(joinOrDash(g.Fixed)), fmtDay(g.First), fmtDay(g.Last))
+					mdCell(orDash(g.Severity)), mdCell(hostsCell(g)), mdCell(capped(g.Affected, kernelsShown)),
+					mdCell(capped(g.Fixed, kernelsShown)), fmtDay(g.First), fmtDay(g.Last))
 			}
 		}
 	}
@@ -52,7 +65,11 @@ func writeMarkdown(w io.Writer, res *crashdir.FleetResult, show sections) error 
 	if show&showProblems != 0 {
 		if len(s.Broken) > 0 {
 			ew.printf("\n## Dumps that could not be read\n\n")
-			for _, r := range s.Broken {
+			for i, r := range s.Broken {
+				if i == brokenShown {
+					ew.printf("- … and %d more (`ktriage history` lists them all)\n", len(s.Broken)-brokenShown)
+					break
+				}
 				ew.printf("- %s: %s\n", mdCell(r.Path), mdCell(r.Status.String()))
 			}
 		}
@@ -69,4 +86,15 @@ func writeMarkdown(w io.Writer, res *crashdir.FleetResult, show sections) error 
 		}
 	}
 	return ew.err
+}
+
+// writeMDCounts writes the first topShown counts as table rows.
+func writeMDCounts(ew *errWriter, cs []crashdir.Count) {
+	for i, c := range cs {
+		if i == topShown {
+			ew.printf("| … | | %d more |\n", len(cs)-topShown)
+			break
+		}
+		ew.printf("| %d | %d | %s |\n", c.Count, c.New, mdCell(c.Key))
+	}
 }

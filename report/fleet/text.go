@@ -102,6 +102,69 @@ func orDash(s string) string {
 
 func joinOrDash(xs []string) string { return orDash(strings.Join(xs, ", ")) }
 
+// Lists of hosts and kernels in a table cell are cut short: at a fleet's
+// scale one signature strikes hundreds of hosts, and the title beside them
+// must stay readable.
+const (
+	hostsShown   = 3
+	kernelsShown = 4
+	topShown     = 10 // hosts and kernels listed in the overview
+	brokenShown  = 50 // unreadable dumps listed one by one
+)
+
+// capped joins the first n of xs and says how many more there are.
+func capped(xs []string, n int) string {
+	if len(xs) <= n {
+		return joinOrDash(xs)
+	}
+	return fmt.Sprintf("%s +%d more", strings.Join(xs[:n], ", "), len(xs)-n)
+}
+
+// hostsCell is a group's hosts for a table: how many, and the first few.
+func hostsCell(g *crashdir.Group) string {
+	if len(g.Hosts) <= hostsShown {
+		return joinOrDash(g.Hosts)
+	}
+	return fmt.Sprintf("%d hosts: %s", len(g.Hosts), capped(g.Hosts, hostsShown))
+}
+
+// flags marks a group that is new since the previous run, or that struck
+// a kernel for the first time.
+func flags(g *crashdir.Group) string {
+	var f []string
+	switch {
+	case g.NewSignature:
+		f = append(f, "NEW")
+	case g.New > 0:
+		f = append(f, fmt.Sprintf("+%d new", g.New))
+	}
+	if len(g.FirstOnKernels) > 0 {
+		f = append(f, "first on "+capped(g.FirstOnKernels, 2))
+	}
+	return strings.Join(f, "; ")
+}
+
+// topCounts lists the first n counts as "key (count)".
+func topCounts(cs []crashdir.Count, n int) string {
+	var parts []string
+	for i, c := range cs {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("… %d more", len(cs)-n))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d)", c.Key, c.Count))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// newLine says how many crashes are new since the previous run, or "".
+func newLine(s crashdir.Summary) string {
+	if s.PreviousRun.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d new since the previous run (%s UTC)", s.New, s.PreviousRun.UTC().Format("2006-01-02 15:04"))
+}
+
 // titleOf is a row's title for tables.
 func titleOf(r *store.Row) string {
 	switch {
@@ -119,6 +182,15 @@ func writeText(w io.Writer, res *crashdir.FleetResult, show sections) error {
 	ew.printf("%s\n", headline(res))
 	if p := period(s); p != "" {
 		ew.printf("Crash times: %s\n", p)
+	}
+	if l := newLine(s); l != "" {
+		ew.printf("%s\n", strings.ToUpper(l[:1])+l[1:])
+	}
+	if s.Hosts > 0 {
+		ew.printf("Hosts: %d; most crashes: %s\n", s.Hosts, topCounts(s.ByHost, topShown))
+	}
+	if len(s.ByKernel) > 0 {
+		ew.printf("Kernels: %d: %s\n", len(s.ByKernel), topCounts(s.ByKernel, topShown))
 	}
 	if show&showRows != 0 {
 		ew.printf("\nCRASHES\n")
@@ -143,10 +215,11 @@ func writeText(w io.Writer, res *crashdir.FleetResult, show sections) error {
 func writeTextGroups(ew *errWriter, s crashdir.Summary) {
 	ew.printf("\nBY TITLE\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "COUNT\tHOSTS\tKERNELS\tFIRST SEEN\tLAST SEEN\tTITLE")
-	for _, g := range s.ByTitle {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", g.Count, joinOrDash(g.Hosts), joinOrDash(g.Kernels),
-			fmtDay(g.First), fmtDay(g.Last), g.Label)
+	fmt.Fprintln(tw, "COUNT\tHOSTS\tKERNELS\tFIRST SEEN\tLAST SEEN\tFLAGS\tTITLE")
+	for i := range s.ByTitle {
+		g := &s.ByTitle[i]
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Count, hostsCell(g), capped(g.Kernels, kernelsShown),
+			fmtDay(g.First), fmtDay(g.Last), orDash(flags(g)), g.Label)
 	}
 	tw.Flush()
 
@@ -154,9 +227,10 @@ func writeTextGroups(ew *errWriter, s crashdir.Summary) {
 		ew.printf("\nBY FINDING\n")
 		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "COUNT\tFINDING\tHOSTS\tAFFECTED KERNELS\tFIXED KERNELS\tFIRST SEEN\tLAST SEEN")
-		for _, g := range s.ByFinding {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Count, g.Key, joinOrDash(g.Hosts),
-				joinOrDash(g.Affected), joinOrDash(g.Fixed), fmtDay(g.First), fmtDay(g.Last))
+		for i := range s.ByFinding {
+			g := &s.ByFinding[i]
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Count, g.Key, hostsCell(g),
+				capped(g.Affected, kernelsShown), capped(g.Fixed, kernelsShown), fmtDay(g.First), fmtDay(g.Last))
 		}
 		tw.Flush()
 		for _, g := range s.ByFinding {
@@ -169,7 +243,11 @@ func writeTextProblems(ew *errWriter, res *crashdir.FleetResult) {
 	s := res.Summary
 	if len(s.Broken) > 0 {
 		ew.printf("\nDUMPS THAT COULD NOT BE READ\n")
-		for _, r := range s.Broken {
+		for i, r := range s.Broken {
+			if i == brokenShown {
+				ew.printf("  … and %d more (`ktriage history` lists them all)\n", len(s.Broken)-brokenShown)
+				break
+			}
 			ew.printf("  %s\n    %s\n", r.Path, r.Status)
 		}
 	}

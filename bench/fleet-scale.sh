@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Fleet archives at scale, from the project's small fixtures (no corpus
+# needed): N crashes laid out as a crash archive, archive/<host>/…, one in
+# ten a kdump (a small fixture dump, made distinct by zero padding that
+# readers ignore: every entry is its own dump, its own content key), the
+# rest kernel logs (the seed logs with a line of their own), hosts skewed so
+# a few repeat offenders crash most, file times spread over 90 days with a
+# few from years before (outliers for the trend chart).
+#
+#   bash bench/fleet-scale.sh [N…]        # default: 2000 10000
+#   bash bench/fleet-scale.sh tree DIR N  # only build the tree
+#
+# For each N: the first run into a fresh SQLite store with -j 2 (crashes/s,
+# peak RSS), and a rerun with nothing new (wall time, peak RSS, and the
+# bytes read from the archive's files, counted by strace on every read of a
+# file below the tree). For the first N also -j 1 against -j 2 without a
+# store, beside the machine's own two-job control (two single-threaded
+# hash jobs against one). Everything runs under nice 10. The HTML report of
+# the last N is left in $OUT (default /tmp/fleet-scale.html).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+make_scale_tree() {
+  python3 - "$1" "$2" << 'PY'
+import os, sys, random
+root, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(n)
+dumps = [open(f"testdata/dumps/{f}", "rb").read()
+         for f in ("sysrq-kdump-lzo.vmcore", "sysrq-kdump-snappy.vmcore", "sysrq-incomplete-lzo.vmcore")]
+logs = [open(f"testdata/logs/{f}", "rb").read() for f in sorted(os.listdir("testdata/logs"))
+        if f.startswith("seed-") and f.endswith(".log")]
+hosts = max(10, n // 5)
+day = 86400
+end = 1796083200  # 2026-12-01 00:00 UTC
+for i in range(n):
+    host = f"web-{int(hosts * rnd.random() ** 3):04d}"  # skewed: low numbers crash most
+    when = end - rnd.randrange(90 * day)
+    if i % 997 == 5:
+        when -= 6 * 365 * day  # a few very old entries
+    stamp = __import__("time").strftime("%Y%m%d%H%M", __import__("time").gmtime(when))
+    if i % 10 == 0:
+        d = os.path.join(root, "archive", host, "var", "crash", f"127.0.0.1-{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}-{stamp[8:10]}:{stamp[10:]}:{i % 60:02d}")
+        os.makedirs(d, exist_ok=True)
+        p = os.path.join(d, "vmcore")
+        data = dumps[i % len(dumps)]
+        with open(p, "wb") as f:
+            f.write(data)
+            f.truncate(len(data) + 8 * (i + 1))  # a sparse tail: distinct size, no disk
+    else:
+        d = os.path.join(root, "archive", host, stamp[:8] + f"-{i}")
+        os.makedirs(d, exist_ok=True)
+        p = os.path.join(d, "kern.log")
+        with open(p, "wb") as f:
+            f.write(logs[i % len(logs)] + f"bench entry {i} on {host}\n".encode())
+    os.utime(p, (when, when))
+PY
+}
+
+if [[ "${1:-}" == tree ]]; then
+  make_scale_tree "${2:?usage: fleet-scale.sh tree DIR N}" "${3:?N}"
+  exit 0
+fi
+sizes=("$@")
+((${#sizes[@]})) || sizes=(2000 10000)
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+CGO_ENABLED=0 go build -o "$work/ktriage" ./cmd/ktriage
+
+# measure LABEL ARGS…: runs ktriage fleet niced; prints wall seconds and peak RSS (KiB).
+measure() {
+  local label="$1"; shift
+  nice -n 10 /usr/bin/time -f '%e %M' -o "$work/time.$label" "$work/ktriage" fleet --no-system-debuginfo "$@" \
+    > /dev/null 2> "$work/err.$label" || true
+  cat "$work/time.$label"
+}
+
+hash_once() { head -c 512M /dev/zero | sha256sum > /dev/null; }
+control() {
+  local t0 t1 t2
+  t0=$(date +%s.%N); nice -n 10 bash -c "$(declare -f hash_once); hash_once"; t1=$(date +%s.%N)
+  nice -n 10 bash -c "$(declare -f hash_once); hash_once & hash_once & wait"; t2=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "%.2f", 2 * (b - a) / (c - b)}'
+}
+
+first=1
+for n in "${sizes[@]}"; do
+  tree="$work/tree$n"
+  make_scale_tree "$tree" "$n"
+  echo "fleet at $n crashes ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+  if ((first)); then
+    first=0
+    c=$(control)
+    read -r w1 r1 < <(measure j1 --no-store -j 1 --format jsonl -o "$work/j1.jsonl" "$tree")
+    read -r w2 r2 < <(measure j2 --no-store -j 2 --format jsonl -o "$work/j2.jsonl" "$tree")
+    awk -v n="$n" -v w1="$w1" -v w2="$w2" -v r1="$r1" -v r2="$r2" -v c="$c" 'BEGIN {
+      printf "  no store -j 1: %7.1f s  %6.1f crashes/s  peak RSS %4d MiB\n", w1, n / w1, r1 / 1024
+      printf "  no store -j 2: %7.1f s  %6.1f crashes/s  peak RSS %4d MiB\n", w2, n / w2, r2 / 1024
+      printf "  -j 2 / -j 1 throughput: %.2f (the machine gives %.2f now: two hash jobs against one)\n", w1 / w2, c }'
+  fi
+  read -r wf rf < <(measure fill --store "$work/s$n.db" -j 2 --format jsonl -o "$work/fill$n.jsonl" "$tree")
+  rows=$(wc -l < "$work/fill$n.jsonl")
+  analyzed=$((rows - $(grep -c '"reused":true' "$work/fill$n.jsonl" || true)))
+  # The rerun under strace: every read(2)/pread64(2) of a file below the tree, summed.
+  nice -n 10 strace -f -qq -y -e trace=read,pread64 -o "$work/strace$n" \
+    /usr/bin/time -f '%e %M' -o "$work/time.rerun$n" "$work/ktriage" fleet --no-system-debuginfo \
+    --store "$work/s$n.db" -j 2 --format html -o "$work/rerun$n.html" "$tree" > /dev/null 2>&1 || true
+  read -r wr rr < "$work/time.rerun$n"
+  treebytes=$(awk -v t="$tree/" 'index($0, t) && $0 ~ /= [0-9]+$/ {s += $NF} END {print s + 0}' "$work/strace$n")
+  reused=$(grep -o '[0-9]* crashes: [0-9]* analyzed, [0-9]* reused' "$work/rerun$n.html" | head -1 || true)
+  awk -v n="$n" -v wf="$wf" -v rf="$rf" -v wr="$wr" -v rr="$rr" -v tb="$treebytes" -v re="$reused" -v a="$analyzed" 'BEGIN {
+    printf "  first run, SQLite store, -j 2: %7.1f s  %6.1f crashes/s  peak RSS %4d MiB (%d rows analyzed fresh)\n", wf, n / wf, rf / 1024, a
+    printf "  rerun, nothing new:            %7.1f s  peak RSS %4d MiB  %s\n", wr, rr / 1024, re
+    printf "  rerun read %d bytes of the archive: %.1f bytes per crash\n", tb, tb / n }'
+  cp "$work/rerun$n.html" "${OUT:-/tmp/fleet-scale.html}"
+done
