@@ -124,7 +124,8 @@ kmake() {
 
 # x86_64_defconfig, cut down for QEMU (no hardware drivers a q35 guest with
 # virtio disks does not use: every object costs on a 2-core machine), plus
-# what the dumps need. The el7
+# what the dumps need (no network device, SCSI disk, I2C, PTP, loop, evdev or
+# Xen frontends: the guests boot from an initramfs with virtio disks). The el7
 # tree only builds in the neighbourhood of RHEL's own config: several options
 # below (NR_CPUS ≥ 128 for the queued-spinlock ticket type, THP, FS_DAX,
 # DYNAMIC_DEBUG, CGROUP_PERF, BPF_JIT, IRQ_REMAP, PAGE_TABLE_ISOLATION, JUMP_LABEL,
@@ -141,9 +142,13 @@ configure() {
 		-d QUOTA -d AUTOFS4_FS -d HIBERNATION -d SUSPEND -d CPU_FREQ -d INPUT_MOUSE -d HWMON -d THERMAL \
 		-d WATCHDOG -d NEW_LEDS -d EDAC -d RTC_CLASS -d DMADEVICES -d SECURITY_SELINUX -d NET_SCHED -d RFKILL \
 		-d RETPOLINE \
+		-d INET6_AH -d INET6_ESP -d IP_PNP -d XFRM_USER -d NETLABEL -d DNS_RESOLVER -d VIRTIO_NET \
+		-d BLK_DEV_SD -d BLK_DEV_SR -d CHR_DEV_SG -d BLK_DEV_LOOP -d I2C -d PPS -d PTP_1588_CLOCK \
+		-d HW_RANDOM -d INPUT_MOUSEDEV -d INPUT_EVDEV -d INPUT_MISC \
+		-d XEN_NETDEV_FRONTEND -d XEN_BLKDEV_FRONTEND -d XEN_PCIDEV_FRONTEND -d XEN_BALLOON \
 		-e DEBUG_INFO -d DEBUG_INFO_REDUCED -e FRAME_POINTER \
 		-e KEXEC -e CRASH_DUMP -e PROC_VMCORE -e RELOCATABLE \
-		-e VIRTIO -e VIRTIO_PCI -e VIRTIO_BLK -e VIRTIO_NET -e VIRTIO_CONSOLE \
+		-e VIRTIO -e VIRTIO_PCI -e VIRTIO_BLK -e VIRTIO_CONSOLE \
 		-e ACPI -e PVPANIC -e FW_CFG_SYSFS \
 		-e DETECT_HUNG_TASK -e LOCKUP_DETECTOR -e MAGIC_SYSRQ \
 		-e MODULES -e MODULE_UNLOAD -e EXT4_FS -e DEVTMPFS -e DEVTMPFS_MOUNT -e BLK_DEV_INITRD \
