@@ -42,8 +42,13 @@ func LoadBTF(r io.ReaderAt) (*BTF, error) {
 // BTFFromDump reads the kernel's BTF out of the dump, between __start_BTF
 // and __stop_BTF (addresses from kallsyms or any other runtime table).
 func BTFFromDump(syms SymbolTable, mem Memory) (*BTF, error) {
-	start, ok1 := syms.Lookup("__start_BTF")
-	stop, ok2 := syms.Lookup("__stop_BTF")
+	return btfFromDump(syms.Lookup, mem)
+}
+
+// btfFromDump is BTFFromDump with the two symbols found by lookup.
+func btfFromDump(lookup func(string) (uint64, bool), mem Memory) (*BTF, error) {
+	start, ok1 := lookup("__start_BTF")
+	stop, ok2 := lookup("__stop_BTF")
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("symbols: kernel has no __start_BTF/__stop_BTF (built without CONFIG_DEBUG_INFO_BTF?): %w", ErrNotFound)
 	}

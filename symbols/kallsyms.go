@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -115,9 +116,11 @@ func decodeKallsymsNames(k *kallsymsTables) ([]Sym, error) {
 		}
 		tokens[i] = cString(k.tokenTable[off:])
 	}
-	syms := make([]Sym, 0, k.numSyms)
+	// All names go into one buffer that becomes one string, which each
+	// Sym slices: one allocation instead of one per symbol (150k of them).
+	ends := make([]int32, 0, k.numSyms)
+	buf := make([]byte, 0, 2*len(k.names))
 	pos := 0
-	var name []byte
 	for i := 0; i < k.numSyms; i++ {
 		if k.namesCut && pos+2 > len(k.names) {
 			break // the next name starts on or runs onto the lost page
@@ -140,15 +143,25 @@ func decodeKallsymsNames(k *kallsymsTables) ([]Sym, error) {
 			}
 			return nil, fmt.Errorf("kallsyms: symbol %d at names+%d: length %d runs past the table", i, pos-1, n)
 		}
-		name = name[:0]
+		start := len(buf)
 		for _, b := range k.names[pos : pos+n] {
-			name = append(name, tokens[b]...)
+			buf = append(buf, tokens[b]...)
 		}
 		pos += n
-		if len(name) < 2 {
-			return nil, fmt.Errorf("kallsyms: symbol %d expands to %q, want type letter and name", i, name)
+		if len(buf)-start < 2 {
+			return nil, fmt.Errorf("kallsyms: symbol %d expands to %q, want type letter and name", i, buf[start:])
 		}
-		syms = append(syms, Sym{Name: string(name[1:]), Type: name[0]})
+		if len(buf) > math.MaxInt32 {
+			return nil, fmt.Errorf("kallsyms: names expand past 2 GiB")
+		}
+		ends = append(ends, int32(len(buf)))
+	}
+	all := string(buf)
+	syms := make([]Sym, len(ends))
+	start := 0
+	for i, end := range ends {
+		syms[i] = Sym{Name: all[start+1 : end], Type: all[start]}
+		start = int(end)
 	}
 	return syms, nil
 }
@@ -157,6 +170,48 @@ func decodeKallsymsNames(k *kallsymsTables) ([]Sym, error) {
 // dump, given VMCOREINFO's SYMBOL() values (runtime addresses). The result
 // holds runtime addresses (slide 0). kernels ≥ 6.0 export the needed entries.
 func KallsymsFromDump(vmcoreSymbols map[string]uint64, mem Memory) (*Table, error) {
+	ds, err := decodeKallsymsFromDump(vmcoreSymbols, mem)
+	if err != nil {
+		return nil, err
+	}
+	return ds.table()
+}
+
+// decodedKallsyms are kallsyms decoded but not yet indexed: a Table takes
+// a while to build, and the BTF can be read meanwhile (FromDump).
+type decodedKallsyms struct {
+	syms      []Sym
+	damage    string
+	stext     uint64
+	haveStext bool
+}
+
+// addrs finds symbols by a linear scan, before the table exists.
+func (ds *decodedKallsyms) addrs(names ...string) map[string]uint64 {
+	found := make(map[string]uint64, len(names))
+	for i := range ds.syms {
+		for _, n := range names {
+			if _, dup := found[n]; !dup && ds.syms[i].Name == n {
+				found[n] = ds.syms[i].Addr
+			}
+		}
+	}
+	return found
+}
+
+// table indexes the symbols and checks them against VMCOREINFO's _stext.
+func (ds *decodedKallsyms) table() (*Table, error) {
+	t := newTable(ds.syms, 0, aliasCompare) // syms are ours: no copy
+	t.Damage = ds.damage
+	if ds.haveStext {
+		if got, ok := t.Lookup("_stext"); !ok || got != ds.stext {
+			return nil, fmt.Errorf("kallsyms: decoded _stext = %#x, VMCOREINFO says %#x: tables misread", got, ds.stext)
+		}
+	}
+	return t, nil
+}
+
+func decodeKallsymsFromDump(vmcoreSymbols map[string]uint64, mem Memory) (*decodedKallsyms, error) {
 	k, err := readKallsymsTables(vmcoreSymbols, mem)
 	if err != nil {
 		return nil, err
@@ -212,14 +267,7 @@ func KallsymsFromDump(vmcoreSymbols map[string]uint64, mem Memory) (*Table, erro
 		syms = append(syms, Sym{Name: lostSymbolName, Addr: at, Size: top - at + 1, Type: '?'})
 		damage = fmt.Sprintf("kallsyms: the names of %d of %d symbols (from %#x up) are lost: %v", k.numSyms-n, k.numSyms, at, k.namesErr)
 	}
-	t := NewTable(syms, 0)
-	t.Damage = damage
-	if haveStext {
-		if got, ok := t.Lookup("_stext"); !ok || got != stext {
-			return nil, fmt.Errorf("kallsyms: decoded _stext = %#x, VMCOREINFO says %#x: tables misread", got, stext)
-		}
-	}
-	return t, nil
+	return &decodedKallsyms{syms: syms, damage: damage, stext: stext, haveStext: haveStext}, nil
 }
 
 func readKallsymsTables(sym map[string]uint64, mem Memory) (*kallsymsTables, error) {

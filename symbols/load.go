@@ -52,14 +52,32 @@ func (v *Vmlinux) Symbols(modules []Module) *KernelSymbols {
 // tr (may be nil) times the three parts.
 func FromDump(vmcoreSymbols map[string]uint64, mem Memory, tr *phase.Recorder) (*KernelSymbols, *BTF, error) {
 	end := tr.Start("kallsyms")
-	ks, err := KallsymsFromDump(vmcoreSymbols, mem)
+	ds, err := decodeKallsymsFromDump(vmcoreSymbols, mem)
 	end()
 	if err != nil {
 		return nil, nil, err
 	}
-	end = tr.Start("BTF")
-	b, err := BTFFromDump(ks, mem)
+	// The BTF is read and parsed on another core while the symbol table
+	// is indexed: neither needs the other.
+	type loaded struct {
+		b   *BTF
+		err error
+	}
+	btfc := make(chan loaded, 1)
+	bounds := ds.addrs("__start_BTF", "__stop_BTF") // before the indexing reorders ds
+	go func() {
+		defer tr.Beside("BTF")()
+		b, err := btfFromDump(func(name string) (uint64, bool) { a, ok := bounds[name]; return a, ok }, mem)
+		btfc <- loaded{b, err}
+	}()
+	end = tr.Start("kallsyms index")
+	ks, err := ds.table()
 	end()
+	bl := <-btfc
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := bl.b, bl.err
 	if err != nil {
 		return nil, nil, err
 	}

@@ -97,23 +97,28 @@ func newTable(s []Sym, slide uint64, tie func(a, b Sym) int) *Table {
 // addresses, because slices.SortStableFunc's in-place merging spent ~50 ms
 // moving a vmlinux's 119k symbols around.
 func sortByAddr(syms []Sym, tie func(a, b Sym) int) []Sym {
-	type key struct {
-		addr uint64
-		pos  int
-	}
-	keys := make([]key, len(syms))
-	for i := range syms {
-		keys[i] = key{syms[i].Addr, i}
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if c := cmp.Compare(a.addr, b.addr); c != 0 {
-			return c
+	out := syms
+	// kallsyms and nm -n come sorted already: then only the runs of
+	// aliases need ordering, and the symbols need not move at all.
+	if !slices.IsSortedFunc(syms, func(a, b Sym) int { return cmp.Compare(a.Addr, b.Addr) }) {
+		type key struct {
+			addr uint64
+			pos  int
 		}
-		return cmp.Compare(a.pos, b.pos)
-	})
-	out := make([]Sym, len(syms))
-	for i, k := range keys {
-		out[i] = syms[k.pos]
+		keys := make([]key, len(syms))
+		for i := range syms {
+			keys[i] = key{syms[i].Addr, i}
+		}
+		slices.SortFunc(keys, func(a, b key) int {
+			if c := cmp.Compare(a.addr, b.addr); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.pos, b.pos)
+		})
+		out = make([]Sym, len(syms))
+		for i, k := range keys {
+			out[i] = syms[k.pos]
+		}
 	}
 	for lo := 0; lo < len(out); {
 		hi := lo + 1

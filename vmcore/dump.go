@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -53,9 +54,10 @@ type Dump struct {
 	// hits included). The fixture cutter uses it to learn which pages a
 	// reader needs.
 	PageHook func(pfn uint64)
+	hookMu   sync.Mutex // a Dump serves reads from several goroutines
 
 	files  []*os.File
-	read   readCounter // bytes and reads served by the files, for --trace
+	read   readCounter  // bytes and reads served by the files, for --trace
 	kdumps []*kdumpFile // sorted by startPFN (split sets)
 	elf    elfSource
 	cache  *pageCache
@@ -345,9 +347,7 @@ func (d *Dump) readELF(p []byte, paddr uint64) (int, error) {
 // readPageInto fills dst with page pfn from the cache or the file, without
 // caching it.
 func (d *Dump) readPageInto(pfn uint64, dst []byte) error {
-	if d.PageHook != nil {
-		d.PageHook(pfn)
-	}
+	d.seen(pfn)
 	if b, hit := d.cache.get(pfn); hit {
 		copy(dst, b)
 		return nil
@@ -355,10 +355,17 @@ func (d *Dump) readPageInto(pfn uint64, dst []byte) error {
 	return d.readUncached(pfn, dst)
 }
 
-func (d *Dump) page(pfn uint64) ([]byte, error) {
+// seen passes pfn to PageHook, one call at a time.
+func (d *Dump) seen(pfn uint64) {
 	if d.PageHook != nil {
+		d.hookMu.Lock()
 		d.PageHook(pfn)
+		d.hookMu.Unlock()
 	}
+}
+
+func (d *Dump) page(pfn uint64) ([]byte, error) {
+	d.seen(pfn)
 	if b, ok := d.cache.get(pfn); ok {
 		return b, nil
 	}

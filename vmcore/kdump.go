@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -320,7 +321,7 @@ var (
 
 func zstdDec() *zstd.Decoder {
 	zstdOnce.Do(func() {
-		zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+		zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(min(runtime.GOMAXPROCS(0), 4)), zstd.WithDecoderMaxMemory(64<<20))
 	})
 	return zstdDecoder
 }
@@ -427,7 +428,10 @@ func decompressPage(flags uint32, src, dst []byte) error {
 			return fmt.Errorf("snappy page: %v", err)
 		}
 	case flags&flagZstd != 0:
-		out, err := zstdDec().DecodeAll(src, dst[:0])
+		// dst's capacity is capped: the decoder may use spare capacity as
+		// scratch, and past dst lies the next page of a caller's buffer,
+		// possibly being filled by another goroutine.
+		out, err := zstdDec().DecodeAll(src, dst[:0:len(dst)])
 		if err != nil {
 			return fmt.Errorf("zstd page: %v", err)
 		}

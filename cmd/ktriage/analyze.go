@@ -73,18 +73,29 @@ docs/rules.md describes the format.`,
 					return err
 				}
 			}
-			end := runTrace.Start("rulebook")
-			rb, err := loadRulebook(rulesDir)
-			end()
-			if err != nil {
-				return err
+			// The rulebook is parsed on the other core while the input is
+			// read: neither needs the other until the analyzers run.
+			type loaded struct {
+				rb  *analyzers.Rulebook
+				err error
 			}
+			rulebook := make(chan loaded, 1)
+			go func() {
+				defer runTrace.Beside("rulebook")()
+				rb, err := loadRulebook(rulesDir)
+				rulebook <- loaded{rb, err}
+			}()
 			dopts.Stderr = cmd.ErrOrStderr()
 			in, err := loadIncident(cmd, args, dopts)
+			rules := <-rulebook
+			if rules.err != nil {
+				return rules.err
+			}
 			if err != nil {
 				return err
 			}
-			end = runTrace.Start("analyzers")
+			rb := rules.rb
+			end := runTrace.Start("analyzers")
 			analyzers.Analyze(in, rb)
 			end()
 

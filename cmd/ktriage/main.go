@@ -60,6 +60,7 @@ parts of a split dump), a kdump directory, the dump compressed (.gz .xz .zst
 	prof.register(root)
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		stopDeadline = startDeadline(cmd, args, deadline)
+		oneShotGC(cmd)
 		return prof.start()
 	}
 	root.PersistentPostRun = func(cmd *cobra.Command, _ []string) {

@@ -71,6 +71,17 @@ func (r *Recorder) Start(name string) (end func()) {
 	}
 }
 
+// Beside begins a phase that runs on another goroutine beside other
+// phases: its wall time is its own, but the bytes read meanwhile are not
+// attributable to it, so it counts none.
+func (r *Recorder) Beside(name string) (end func()) {
+	if r == nil {
+		return func() {}
+	}
+	t0 := time.Now()
+	return func() { r.Record(name+" (beside)", time.Since(t0), -1) }
+}
+
 // Record adds a phase measured by the caller (one that ran before the
 // byte counter existed, such as opening the dump).
 func (r *Recorder) Record(name string, wall time.Duration, bytes int64) {
