@@ -155,6 +155,8 @@ static noinline void ktriage_journal_append(void)
  * and keeps re-arming their timeouts — what a host sees of a controller or
  * path that stopped answering. Its requests stay in flight in the tag set.
  */
+/* blk_mq_alloc_disk, GENHD_FL_NO_PART and bio_alloc(bdev, ...) are 5.18's. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 18, 0)
 static struct blk_mq_tag_set ktriage_stall_set;
 static struct gendisk *ktriage_stall_disk;
 static int ktriage_stall_major;
@@ -249,6 +251,17 @@ static noinline void ktriage_label_read(void)
 	submit_bio(bio);
 	wait_for_completion_io(&done);
 }
+#else
+static int ktriage_stall_create(void)
+{
+	return -EOPNOTSUPP;
+}
+
+static noinline void ktriage_label_read(void)
+{
+	pr_info("ktriage_crash: no stall disk before 5.18\n");
+}
+#endif
 
 static noinline void ktriage_table_hold(int io)
 {
