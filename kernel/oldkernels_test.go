@@ -17,7 +17,10 @@ import (
 // beside each (NAME.crash/{log,sys,bt,bt_-a,foreach_UN_bt,ps,mod}.txt) and
 // the kernel's debuginfo pack. The full debug vmlinux is too large to
 // commit; KTRIAGE_EL7_VMLINUX names it (build-old-kernel.sh leaves it in
-// its build directory) to run the same checks through DWARF.
+// its build directory) to run the same checks through DWARF, and
+// KTRIAGE_EL7_DUMPS names make-dumps.sh's output folder to run them on
+// the full dumps too (every DIR/vmcore with crash's answers in
+// DIR/crash-*/), the ELF ones included.
 
 type oldFixture struct {
 	name, vmcore, crash string
@@ -31,7 +34,7 @@ type oldGeneration struct {
 func oldGenerations(t *testing.T) []oldGeneration {
 	t.Helper()
 	var gens []oldGeneration
-	for _, g := range []struct{ dir, env string }{{"dumps-el7", "KTRIAGE_EL7_VMLINUX"}} {
+	for _, g := range []struct{ dir, env, dumpsEnv string }{{"dumps-el7", "KTRIAGE_EL7_VMLINUX", "KTRIAGE_EL7_DUMPS"}} {
 		dir := filepath.Join("..", "testdata", g.dir)
 		packs, _ := filepath.Glob(filepath.Join(dir, "*.pack"))
 		vmcores, _ := filepath.Glob(filepath.Join(dir, "*.vmcore"))
@@ -46,6 +49,18 @@ func oldGenerations(t *testing.T) []oldGeneration {
 		for _, v := range vmcores {
 			name := strings.TrimSuffix(filepath.Base(v), ".vmcore")
 			gen.fixtures = append(gen.fixtures, oldFixture{name, v, filepath.Join(dir, name+".crash")})
+		}
+		if out := os.Getenv(g.dumpsEnv); out != "" {
+			full, _ := filepath.Glob(filepath.Join(out, "*", "vmcore"))
+			sort.Strings(full)
+			for _, v := range full {
+				oracles, _ := filepath.Glob(filepath.Join(filepath.Dir(v), "crash-*"))
+				if len(oracles) == 0 {
+					continue
+				}
+				name := "full-" + filepath.Base(filepath.Dir(v))
+				gen.fixtures = append(gen.fixtures, oldFixture{name, v, oracles[len(oracles)-1]})
+			}
 		}
 		gens = append(gens, gen)
 	}
