@@ -87,6 +87,9 @@ type Progress struct {
 	Done    int64
 	Total   int64 // X-DEBUGINFOD-SIZE or Content-Length; 0 if unknown
 	Final   bool  // the download ended (successfully or not)
+	// Elapsed is the time since the request was sent (a server may take
+	// long to extract a file from a package before its first byte).
+	Elapsed time.Duration
 }
 
 // Result is a file in the cache with the build-id asked for.
@@ -359,12 +362,13 @@ func (e *serverError) Unwrap() error { return e.Err }
 func (c *Client) fromServers(ctx context.Context, id string, kind Kind, dir string, urls []string) (Result, []error) {
 	var failures []error
 	for len(urls) > 0 {
+		start := time.Now()
 		resp, winner, errs := c.race(ctx, id, kind, urls)
 		failures = append(failures, errs...)
 		if resp == nil {
 			return Result{}, failures
 		}
-		r, err := c.download(ctx, resp, id, kind, dir, winner)
+		r, err := c.download(ctx, resp, id, kind, dir, winner, start)
 		if err == nil {
 			return r, nil
 		}
@@ -485,7 +489,7 @@ func (c *Client) get(ctx context.Context, cancel context.CancelCauseFunc, u stri
 
 // download copies a 200 response into the cache: under a temporary name,
 // checked (length, ELF, build-id), then renamed into place.
-func (c *Client) download(ctx context.Context, resp *watchedResponse, id string, kind Kind, dir, from string) (Result, error) {
+func (c *Client) download(ctx context.Context, resp *watchedResponse, id string, kind Kind, dir, from string, start time.Time) (Result, error) {
 	defer resp.Body.Close()
 	defer resp.cancel(nil)
 	total := resp.ContentLength
@@ -501,9 +505,10 @@ func (c *Client) download(ctx context.Context, resp *watchedResponse, id string,
 	defer wd.stop()
 	prog := func(done int64, final bool) {
 		if c.Progress != nil {
-			c.Progress(Progress{BuildID: id, Kind: kind, From: from, Done: done, Total: total, Final: final})
+			c.Progress(Progress{BuildID: id, Kind: kind, From: from, Done: done, Total: total, Final: final, Elapsed: time.Since(start)})
 		}
 	}
+	prog(0, false)
 	body := &watchedReader{r: resp.Body, wd: wd, progress: prog}
 	origin := from
 	if a := resp.Header.Get("X-Debuginfod-Archive"); a != "" {

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -130,6 +131,7 @@ func (c *Client) savePackageIndex(deb string, fi os.FileInfo, ids map[string]str
 // scanDeb reads deb's data member in order and stores the ELF entry whose
 // build-id is id. ErrNotFound when the package does not hold it.
 func (c *Client) scanDeb(ctx context.Context, deb, id, dir string) (Result, error) {
+	start := time.Now()
 	f, err := os.Open(deb)
 	if err != nil {
 		return Result{}, err
@@ -173,11 +175,11 @@ func (c *Client) scanDeb(ctx context.Context, deb, id, dir string) (Result, erro
 		}
 		origin := deb + " (" + strings.TrimPrefix(h.Name, ".") + ")"
 		if c.Progress != nil {
-			c.Progress(Progress{BuildID: id, Kind: Debuginfo, From: deb, Total: h.Size})
+			c.Progress(Progress{BuildID: id, Kind: Debuginfo, From: deb, Total: h.Size, Elapsed: time.Since(start)})
 		}
 		r, err := c.store(dir, id, Debuginfo, io.MultiReader(bytes.NewReader(head), tr), h.Size, origin)
 		if c.Progress != nil {
-			c.Progress(Progress{BuildID: id, Kind: Debuginfo, From: deb, Done: r.Size, Total: h.Size, Final: true})
+			c.Progress(Progress{BuildID: id, Kind: Debuginfo, From: deb, Done: r.Size, Total: h.Size, Final: true, Elapsed: time.Since(start)})
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("%s: %s: %w", deb, h.Name, err)

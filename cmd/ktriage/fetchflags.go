@@ -50,13 +50,14 @@ func progressPrinter(w io.Writer) func(debuginfo.Progress) {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	var mu sync.Mutex
-	var start, shown time.Time
+	var started bool
+	var shown time.Time
 	return func(p debuginfo.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		now := time.Now()
-		if start.IsZero() {
-			start = now
+		if !started {
+			started = true
 			if !tty {
 				fmt.Fprintf(w, "ktriage: fetching the %s of build-id %s from %s%s\n", p.Kind, p.BuildID, p.From, sizeNote(p.Total))
 			}
@@ -66,8 +67,8 @@ func progressPrinter(w io.Writer) func(debuginfo.Progress) {
 			if tty {
 				fmt.Fprint(w, "\r\033[K")
 			}
-			fmt.Fprintf(w, "ktriage: %s of build-id %s: %.1f MB from %s in %.1f s\n", p.Kind, p.BuildID, float64(p.Done)/1e6, p.From, now.Sub(start).Seconds())
-			start = time.Time{}
+			fmt.Fprintf(w, "ktriage: %s of build-id %s: %.1f MB from %s in %.1f s\n", p.Kind, p.BuildID, float64(p.Done)/1e6, p.From, p.Elapsed.Seconds())
+			started = false
 		case tty && now.Sub(shown) >= time.Second:
 			shown = now
 			pct := ""
