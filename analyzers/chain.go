@@ -85,7 +85,7 @@ func chainFrom(w *incident.Wait, blocked map[int]incident.BlockedTask, seen map[
 	if c := o.Container.Short(); c != "" {
 		state += "; " + c
 	}
-	s += ", held by " + o.Comm + ":" + strconv.Itoa(o.PID) + " (" + state + ")"
+	s += ", " + ownerRole(w) + " " + o.Comm + ":" + strconv.Itoa(o.PID) + " (" + state + ")"
 	switch {
 	case seen[o.PID]:
 		return s + " — a deadlock: that task is already in this chain"
@@ -149,6 +149,17 @@ func ioWaits(tasks []incident.BlockedTask) []string {
 	return out
 }
 
+// journalCommit is the Wait kind of a task waiting for a jbd2 commit; its
+// "owner" is the journal's commit thread, which writes it.
+const journalCommit = "jbd2 journal commit"
+
+func ownerRole(w *incident.Wait) string {
+	if w.Kind == journalCommit {
+		return "to be written by"
+	}
+	return "held by"
+}
+
 func describeLock(w *incident.Wait) string {
 	s := w.Kind
 	if w.Symbol != "" {
@@ -205,7 +216,11 @@ func heldBy(in *incident.Incident, tasks []incident.BlockedTask) []string {
 	var out []string
 	for _, t := range tasks {
 		for _, lw := range held[t.PID] {
-			out = append(out, fmt.Sprintf("%s:%d holds %s that %d D task(s) wait for", t.Comm, t.PID, describeLock(lw.w), lw.n))
+			verb := "holds"
+			if lw.w.Kind == journalCommit {
+				verb = "is to write the"
+			}
+			out = append(out, fmt.Sprintf("%s:%d %s %s that %d D task(s) wait for", t.Comm, t.PID, verb, describeLock(lw.w), lw.n))
 		}
 	}
 	return out

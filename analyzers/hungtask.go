@@ -299,8 +299,10 @@ func detectHungClass(v *view, class HungClass) *Detection {
 		d.Confidence = "medium" // in D state, for how long unknown
 	case class == HungLock && allWaitsRead(g.Tasks):
 		d.Confidence = "high" // every lock and its holder read from the dump
-	case class == HungBlockIO && allIOAtDevice(g.Tasks):
-		d.Confidence = "high" // every task's I/O read from the dump, pending at its device
+	case (class == HungBlockIO || class == HungJournal) && allFollowed(g.Tasks):
+		// Every task's wait read from the dump: its I/O pending at its
+		// device, or the commit or lock it waits for and who has it.
+		d.Confidence = "high"
 	}
 	if class == HungFrozenFS {
 		frozen := v.in.FrozenMounts()
@@ -426,12 +428,14 @@ func allWaitsRead(tasks []incident.BlockedTask) bool {
 	return len(tasks) > 0
 }
 
-// allIOAtDevice: the dump shows, for every task, the device its I/O went
-// to and requests still in flight there.
-func allIOAtDevice(tasks []incident.BlockedTask) bool {
+// allFollowed: the dump shows, for every task, the device its I/O went to
+// with requests still in flight there, or the holder of what it waits for.
+func allFollowed(tasks []incident.BlockedTask) bool {
 	for _, t := range tasks {
 		w := t.IOWait
-		if w == nil || w.Device == "" || w.InFlight == nil || *w.InFlight == 0 {
+		atDevice := w != nil && w.Device != "" && w.InFlight != nil && *w.InFlight > 0
+		held := t.WaitsOn != nil && t.WaitsOn.Owner != nil
+		if !atDevice && !held {
 			return false
 		}
 	}

@@ -166,7 +166,7 @@ type BlockedTask struct {
 
 // Wait is a lock a task sleeps on and what is known of its holder.
 type Wait struct {
-	Kind   string `json:"kind"` // "mutex", "rw_semaphore", "percpu_rw_semaphore"
+	Kind   string `json:"kind"` // "mutex", "rw_semaphore", "percpu_rw_semaphore", "jbd2 journal commit"
 	Lock   string `json:"lock"` // the lock's address, hex
 	Symbol string `json:"symbol,omitempty"`
 	// Mount is set when the lock is a super block's freeze protection.

@@ -136,11 +136,17 @@ func readStack(k *kernel.Kernel, t kernel.Task) ([]byte, uint64, error) {
 // private field is the task and whose func is the named wake function, as
 // the address of the struct that embeds them.
 func waitEntries(k *kernel.Kernel, t kernel.Task, buf []byte, lo uint64, outer, entry, wake string) ([]uint64, error) {
-	privOff, err := k.Off(outer, entry+".private")
+	member := func(m string) string {
+		if entry == "" {
+			return m
+		}
+		return entry + "." + m
+	}
+	privOff, err := k.Off(outer, member("private"))
 	if err != nil {
 		return nil, err
 	}
-	funcOff, err := k.Off(outer, entry+".func")
+	funcOff, err := k.Off(outer, member("func"))
 	if err != nil {
 		return nil, err
 	}
@@ -224,9 +230,11 @@ func pageWait(k *kernel.Kernel, t kernel.Task, buf []byte, lo uint64, _ *inciden
 	return f, true, nil
 }
 
-// bitWait: a struct wait_bit_queue_entry woken by wake_bit_function; with
-// __wait_on_buffer on the stack its word is a buffer head's b_state.
-func bitWait(k *kernel.Kernel, t kernel.Task, buf []byte, lo uint64, w *incident.IOWait) (ioFound, bool, error) {
+// bitWait: a struct wait_bit_queue_entry woken by wake_bit_function. Its
+// word is taken for a buffer head's b_state (buffer I/O, jbd2's shadow
+// buffers) when the struct around it reads as one: a device that has a
+// name, a block size the block layer allows, a page.
+func bitWait(k *kernel.Kernel, t kernel.Task, buf []byte, lo uint64, _ *incident.IOWait) (ioFound, bool, error) {
 	recs, err := waitEntries(k, t, buf, lo, "wait_bit_queue_entry", "wq_entry", "wake_bit_function")
 	if err != nil || len(recs) == 0 {
 		return ioFound{}, false, err
@@ -236,25 +244,36 @@ func bitWait(k *kernel.Kernel, t kernel.Task, buf []byte, lo uint64, w *incident
 	if err != nil {
 		return ioFound{}, false, err
 	}
-	ev := fmt.Sprintf("wait_bit_queue_entry at %#x on pid %d's stack (woken by wake_bit_function), word %#x", rec, t.PID, word)
-	onBuffer := false
-	for _, fn := range w.Frames {
-		if fn == "__wait_on_buffer" || fn == "__lock_buffer" || fn == "wait_on_buffer" {
-			onBuffer = true
-		}
+	bit, _ := k.Field(rec, "wait_bit_queue_entry", "key.bit_nr")
+	ev := fmt.Sprintf("wait_bit_queue_entry at %#x on pid %d's stack (woken by wake_bit_function), bit %d of the word at %#x", rec, t.PID, bit, word)
+	if f, ok := bufferHead(k, word-mustOff(k, "buffer_head", "b_state")); ok {
+		f.evidence = ev + ": " + f.evidence
+		return f, true, nil
 	}
-	if !onBuffer {
-		return ioFound{object: fmt.Sprintf("bit %#x", word), evidence: ev}, true, nil
+	return ioFound{object: fmt.Sprintf("bit %d of the word at %#x", bit, word), evidence: ev}, true, nil
+}
+
+// bufferHead reads bh as a struct buffer_head, if it is one.
+func bufferHead(k *kernel.Kernel, bh uint64) (ioFound, bool) {
+	size, err1 := k.Field(bh, "buffer_head", "b_size")
+	page, err2 := k.Field(bh, "buffer_head", "b_page")
+	if err2 != nil {
+		page, err2 = k.Field(bh, "buffer_head", "b_folio") // 6.4+
 	}
-	bh := word - mustOff(k, "buffer_head", "b_state")
+	bdev, err3 := k.Field(bh, "buffer_head", "b_bdev")
+	if firstErr(err1, err2, err3) != nil || size < 512 || size > 1<<16 || size&(size-1) != 0 || page < kernelHalf || bdev == 0 {
+		return ioFound{}, false
+	}
+	name, disk, err := bdevName(k, bdev)
+	if err != nil {
+		return ioFound{}, false
+	}
 	block, _ := k.Field(bh, "buffer_head", "b_blocknr")
-	f := ioFound{object: fmt.Sprintf("buffer head at %#x (block %d)", bh, block), evidence: ev + " = buffer_head.b_state"}
-	if bdev, err := k.Field(bh, "buffer_head", "b_bdev"); err == nil && bdev != 0 {
-		if name, disk, err := bdevName(k, bdev); err == nil {
-			f.device, f.disk = name, disk
-		}
-	}
-	return f, true, nil
+	return ioFound{
+		object: fmt.Sprintf("buffer head at %#x (block %d, %d bytes)", bh, block, size),
+		device: name, disk: disk,
+		evidence: fmt.Sprintf("the word is b_state of a buffer_head (b_bdev %#x, b_size %d)", bdev, size),
+	}, true
 }
 
 // bioWait: the bio the task waits to complete — on its stack (direct I/O)

@@ -76,6 +76,11 @@ func fillWaits(in *incident.Incident, k *kernel.Kernel, tasks []kernel.Task, mou
 		}
 		kinds := kindsOnStack(bt.Backtrace)
 		if len(kinds) == 0 {
+			if w, err := lr.journalWait(t, bt.Backtrace); w != nil {
+				bt.WaitsOn = w
+			} else if err != nil {
+				bt.WaitUnknown = "waits for a jbd2 journal commit, but the journal could not be read: " + err.Error()
+			}
 			continue
 		}
 		w, err := lr.waitOf(t, kinds)
@@ -293,4 +298,59 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// journalWait: a task in jbd2_log_wait_commit sleeps on its journal's
+// j_wait_done_commit queue — wait_event's entry on its stack, woken by
+// autoremove_wake_function, linked into the queue. The queue's head gives
+// the journal; the journal names its commit thread (j_task), the task the
+// waiter depends on. Nil without an error when the stack does not wait
+// for a commit.
+func (lr *lockReader) journalWait(t kernel.Task, frames []incident.Frame) (*incident.Wait, error) {
+	if !containsString(incident.ReliableFunctions(frames), "jbd2_log_wait_commit") {
+		return nil, nil
+	}
+	k := lr.k
+	buf, lo, err := readStack(k, t)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := waitEntries(k, t, buf, lo, "wait_queue_entry", "", "autoremove_wake_function")
+	if err != nil {
+		return nil, err
+	}
+	entryOff, err1 := k.Off("wait_queue_entry", "entry")
+	privOff, err2 := k.Off("wait_queue_entry", "private")
+	headOff, err3 := k.Off("journal_s", "j_wait_done_commit.head")
+	if err := firstErr(err1, err2, err3); err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		head, ok := lr.listHead(rec+entryOff, entryOff, privOff)
+		if !ok {
+			continue
+		}
+		j := head - headOff
+		commit, err := k.Field(j, "journal_s", "j_task")
+		if err != nil || !lr.isTask(commit) {
+			continue // not a journal's queue
+		}
+		dev := "?"
+		if bdev, err := k.Field(j, "journal_s", "j_dev"); err == nil && bdev != 0 {
+			if name, _, err := bdevName(k, bdev); err == nil {
+				dev = name
+			}
+		}
+		w := &incident.Wait{Kind: "jbd2 journal commit", Lock: fmt.Sprintf("%#x", j), Symbol: "(" + dev + ")",
+			Owner: lr.owner(commit)}
+		seq, err1 := k.Field(j, "journal_s", "j_commit_sequence")
+		req, err2 := k.Field(j, "journal_s", "j_commit_request")
+		if firstErr(err1, err2) == nil {
+			w.Note = fmt.Sprintf("commits requested up to transaction %d, committed up to %d", req, seq)
+		}
+		w.Evidence = fmt.Sprintf("wait_queue_entry at %#x on pid %d's stack (woken by autoremove_wake_function), linked into j_wait_done_commit of the journal at %#x, whose j_task is pid %d",
+			rec, t.PID, j, w.Owner.PID)
+		return w, nil
+	}
+	return nil, fmt.Errorf("no wait entry naming pid %d linked into a journal's j_wait_done_commit", t.PID)
 }

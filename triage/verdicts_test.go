@@ -229,6 +229,55 @@ func TestChainEndsAtTheStalledDevice(t *testing.T) {
 	}
 }
 
+// testdata/gen's io-journal dump: ext4 on ktriage_stall, which stops
+// completing requests. An fsync caller (dd:256) waits in
+// jbd2_log_wait_commit for the journal's commit, which its commit thread
+// (jbd2/ktriage_st:108) cannot write: it waits on a journal buffer's I/O.
+// crash 8.0.2 on the full dump: `struct journal_s` at 0xffff88a9827d5000
+// has j_task 0xffff88a982e2e000 (pid 108, "jbd2/ktriage_st"),
+// j_commit_sequence 125, j_commit_request 126; `struct buffer_head` at
+// 0xffff88a9821f7410 is block 17345, 1024 bytes, on the journal's j_dev;
+// `dev -d` gives ktriage_stall 6 requests in flight (6 writes).
+func TestChainThroughTheJournalToTheDevice(t *testing.T) {
+	in := loadAnalyzed(t, "../testdata/dumps-locks/io-journal-qemu-kdump-zlib.vmcore")
+	var waiter, commit *incident.BlockedTask
+	for i, b := range in.BlockedTasks {
+		switch b.PID {
+		case 256:
+			waiter = &in.BlockedTasks[i]
+		case 108:
+			commit = &in.BlockedTasks[i]
+		}
+	}
+	if waiter == nil || commit == nil {
+		t.Fatalf("D tasks %+v", in.BlockedTasks)
+	}
+	w := waiter.WaitsOn
+	if w == nil || w.Kind != "jbd2 journal commit" || w.Lock != "0xffff88a9827d5000" || w.Owner == nil || w.Owner.PID != 108 ||
+		w.Note != "commits requested up to transaction 126, committed up to 125" {
+		t.Fatalf("dd:256 waits on %+v (%s)", w, waiter.WaitUnknown)
+	}
+	io := commit.IOWait
+	if io == nil || io.Device != "ktriage_stall" || io.InFlight == nil || *io.InFlight != 6 ||
+		io.Object != "buffer head at 0xffff88a9821f7410 (block 17345, 1024 bytes)" || io.Caller() != "jbd2_journal_commit_transaction" {
+		t.Fatalf("the commit thread's I/O: %+v", io)
+	}
+	var ev string
+	for _, f := range in.Findings {
+		if f.ID == "hung-task-journal" {
+			ev = strings.Join(f.Evidence, "\n")
+			if f.Confidence != "high" {
+				t.Errorf("confidence %s with every wait followed", f.Confidence)
+			}
+		}
+	}
+	want := "dd:256 waits for jbd2 journal commit (ktriage_stall) at 0xffff88a9827d5000, to be written by jbd2/ktriage_st:108 (UN), " +
+		"which waits on I/O to ktriage_stall (6 requests in flight, the oldest for "
+	if !strings.Contains(ev, want) {
+		t.Errorf("evidence:\n%s", ev)
+	}
+}
+
 // A text log shows no device: the I/O wait is stated with its frames and
 // says the device is not known, never a guessed one (the jbd2 thread of a
 // GCE log, throttled by writeback throttling).

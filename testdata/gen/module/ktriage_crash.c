@@ -14,6 +14,8 @@
  *               /data1 the holder itself blocks in the filesystem
  *   stall       create /dev/ktriage_stall: a disk whose requests are started
  *               and never completed, as a controller that stopped answering
+ *   ramdisk     create /dev/ktriage_stall as a working 64 MiB RAM disk instead;
+ *               a later "stall" stops it completing requests
  *   holdblk     take both locks, then read sector 0 of ktriage_stall: the
  *               holder waits on I/O that never completes
  *   lookup      take the table mutex (blocks behind a holder)
@@ -42,6 +44,8 @@
 #include <linux/blkdev.h>
 #include <linux/bio.h>
 #include <linux/completion.h>
+#include <linux/highmem.h>
+#include <linux/vmalloc.h>
 
 struct ktriage_widget {
 	unsigned long magic;
@@ -161,12 +165,45 @@ static struct blk_mq_tag_set ktriage_stall_set;
 static struct gendisk *ktriage_stall_disk;
 static int ktriage_stall_major;
 static DEFINE_MUTEX(ktriage_stall_setup);
+/* The RAM behind a working disk; NULL, or stalled set, and nothing completes. */
+static u8 *ktriage_stall_ram;
+static bool ktriage_stalled;
+
+#define KTRIAGE_RAM_SECTORS (64 << 11)	/* 64 MiB */
+
+/* Serves a request from RAM, as long as the disk has not stalled. */
+static bool ktriage_stall_serve(struct request *rq)
+{
+	struct req_iterator iter;
+	struct bio_vec bv;
+	u64 pos = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
+
+	if (!ktriage_stall_ram || READ_ONCE(ktriage_stalled))
+		return false;
+	if (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE) {
+		rq_for_each_segment(bv, rq, iter) {
+			void *p = kmap_local_page(bv.bv_page) + bv.bv_offset;
+
+			if (pos + bv.bv_len <= (u64)KTRIAGE_RAM_SECTORS << SECTOR_SHIFT) {
+				if (req_op(rq) == REQ_OP_READ)
+					memcpy(p, ktriage_stall_ram + pos, bv.bv_len);
+				else
+					memcpy(ktriage_stall_ram + pos, p, bv.bv_len);
+			}
+			kunmap_local(p);
+			pos += bv.bv_len;
+		}
+	}
+	blk_mq_end_request(rq, BLK_STS_OK);
+	return true;
+}
 
 static blk_status_t ktriage_stall_queue_rq(struct blk_mq_hw_ctx *hctx,
 					   const struct blk_mq_queue_data *bd)
 {
 	blk_mq_start_request(bd->rq);
-	return BLK_STS_OK;	/* never completed */
+	ktriage_stall_serve(bd->rq);	/* once stalled: never completed */
+	return BLK_STS_OK;
 }
 
 static enum blk_eh_timer_return ktriage_stall_timeout(struct request *rq)
@@ -183,15 +220,25 @@ static const struct block_device_operations ktriage_stall_fops = {
 	.owner = THIS_MODULE,
 };
 
-static int ktriage_stall_create(void)
+static int ktriage_stall_create(bool ram)
 {
 	struct gendisk *disk;
 	int err;
 
 	mutex_lock(&ktriage_stall_setup);
 	err = 0;
-	if (ktriage_stall_disk)
+	if (ktriage_stall_disk) {
+		WRITE_ONCE(ktriage_stalled, true);
+		pr_info("ktriage_crash: ktriage_stall stops completing requests\n");
 		goto out;
+	}
+	if (ram) {
+		ktriage_stall_ram = vzalloc((size_t)KTRIAGE_RAM_SECTORS << SECTOR_SHIFT);
+		if (!ktriage_stall_ram) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
 	err = register_blkdev(0, "ktriage_stall");
 	if (err < 0)
 		goto out;
@@ -210,12 +257,15 @@ static int ktriage_stall_create(void)
 	disk->fops = &ktriage_stall_fops;
 	disk->flags |= GENHD_FL_NO_PART;	/* no partition scan: it would wait forever */
 	snprintf(disk->disk_name, DISK_NAME_LEN, "ktriage_stall");
-	set_capacity(disk, 8192);
+	set_capacity(disk, ram ? KTRIAGE_RAM_SECTORS : 8192);
 	err = add_disk(disk);
 	if (err)
 		goto out;
 	ktriage_stall_disk = disk;
-	pr_info("ktriage_crash: /dev/ktriage_stall created; its requests never complete\n");
+	if (ram)
+		pr_info("ktriage_crash: /dev/ktriage_stall created: a 64 MiB RAM disk until told to stall\n");
+	else
+		pr_info("ktriage_crash: /dev/ktriage_stall created; its requests never complete\n");
 out:
 	mutex_unlock(&ktriage_stall_setup);
 	return err;
@@ -234,7 +284,7 @@ static noinline void ktriage_label_read(void)
 	struct page *page;
 	struct bio *bio;
 
-	if (ktriage_stall_create())
+	if (ktriage_stall_create(false))
 		return;
 	bdev = blkdev_get_by_dev(disk_devt(ktriage_stall_disk), FMODE_READ, NULL);
 	if (IS_ERR(bdev))
@@ -315,8 +365,8 @@ static ssize_t ktriage_crash_write(struct file *file, const char __user *ubuf,
 		ktriage_table_hold(1);
 	else if (!strcmp(cmd, "holdblk"))
 		ktriage_table_hold(2);
-	else if (!strcmp(cmd, "stall")) {
-		int err = ktriage_stall_create();
+	else if (!strcmp(cmd, "stall") || !strcmp(cmd, "ramdisk")) {
+		int err = ktriage_stall_create(!strcmp(cmd, "ramdisk"));
 
 		if (err)
 			return err;
@@ -348,7 +398,7 @@ static int __init ktriage_crash_init(void)
 {
 	if (!proc_create("ktriage_crash", 0200, NULL, &ktriage_crash_ops))
 		return -ENOMEM;
-	pr_info("ktriage_crash: loaded; write null|bug|softlockup|warn|hold|holdio|holdblk|stall|lookup|readcfg to /proc/ktriage_crash\n");
+	pr_info("ktriage_crash: loaded; write null|bug|softlockup|warn|hold|holdio|holdblk|stall|ramdisk|lookup|readcfg to /proc/ktriage_crash\n");
 	return 0;
 }
 
