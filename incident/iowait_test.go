@@ -8,7 +8,7 @@ import (
 func framesOf(fns ...string) []Frame {
 	out := make([]Frame, len(fns))
 	for i, fn := range fns {
-		out[i] = Frame{Function: fn + "+0x10/0x40", Reliable: true}
+		out[i] = Frame{Function: fn, Reliable: true}
 	}
 	return out
 }
