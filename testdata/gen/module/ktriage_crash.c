@@ -302,7 +302,7 @@ static noinline void ktriage_label_read(void)
 	wait_for_completion_io(&done);
 }
 #else
-static int ktriage_stall_create(void)
+static int ktriage_stall_create(bool ram)
 {
 	return -EOPNOTSUPP;
 }
