@@ -28,6 +28,9 @@ type Manifest struct {
 	Redacted    bool        `json:"redacted"`
 	Pages       int         `json:"pages"`
 	Ranges      []Range     `json:"ranges"`
+	// Lost are pages a reader needed that the source lists but never
+	// wrote (an incomplete capture): the copy lists them lost too.
+	Lost []Range `json:"lost_in_source,omitempty"`
 	Reasons     []Count     `json:"pages_by_reason"`
 	Redactions  []Redaction `json:"redactions,omitempty"`
 	Dropped     []Count     `json:"dropped_for_size,omitempty"`
@@ -76,16 +79,21 @@ func reasonKind(r string) string {
 
 func (m *Manifest) addRanges(pages []cutdump.Packed, reason map[uint64]string) {
 	count := map[string]int{}
-	for i, p := range pages {
+	for _, p := range pages {
 		r := reason[p.PFN]
-		count[r]++
-		if n := len(m.Ranges); n > 0 && i > 0 && pages[i-1].PFN+1 == p.PFN && m.Ranges[n-1].Reason == r {
-			m.Ranges[n-1].Pages++
+		list := &m.Ranges
+		if p.Lost {
+			list = &m.Lost
+		} else {
+			count[r]++
+			m.Pages++
+		}
+		if n := len(*list); n > 0 && (*list)[n-1].FirstPFN+(*list)[n-1].Pages == p.PFN && (*list)[n-1].Reason == r {
+			(*list)[n-1].Pages++
 			continue
 		}
-		m.Ranges = append(m.Ranges, Range{FirstPFN: p.PFN, Pages: 1, Reason: r})
+		*list = append(*list, Range{FirstPFN: p.PFN, Pages: 1, Reason: r})
 	}
-	m.Pages = len(pages)
 	for r, n := range count {
 		m.Reasons = append(m.Reasons, Count{r, n})
 	}

@@ -58,13 +58,12 @@ const (
 	ReasonTriage     = "triage: what ktriage analyze reads (system facts, tasks, D and active stacks, locks, mounts, settings)"
 	ReasonDumpSyms   = "symbols: the dump's own kallsyms and BTF, for triage without a debug vmlinux"
 	ReasonStacks     = "stacks: every task's and every CPU's backtrace (bt -a, foreach bt, ps)"
-	ReasonCrash      = "crash: structures crash reads when it opens a dump"
 	ReasonKeepTask   = "--keep-task"
 	ReasonKeepSymbol = "--keep-symbol"
 )
 
 // optional lists the reasons --max-size may drop, first dropped first.
-var optional = []string{ReasonStacks, ReasonDumpSyms, ReasonKeepSymbol, ReasonKeepTask}
+var optional = []string{ReasonAllStacks, ReasonStacks, ReasonDumpSyms, ReasonKeepSymbol, ReasonKeepTask}
 
 // Result is what Minimize wrote.
 type Result struct {
@@ -249,8 +248,7 @@ func (g *gatherer) gather(paths []string, opts Options) error {
 		k.CPUBacktrace(cpu)
 	}
 
-	g.cur = ReasonCrash
-	keepForCrash(k)
+	g.keepForCrash(k, tasks)
 
 	for _, pid := range opts.KeepTasks {
 		g.cur = fmt.Sprintf("%s %d", ReasonKeepTask, pid)

@@ -3,6 +3,7 @@ package minimize
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -106,6 +107,14 @@ func checkSameTriage(t *testing.T, src []string, opts Options) *Result {
 		for pfn := r.FirstPFN; pfn < r.FirstPFN+r.Pages; pfn++ {
 			if _, _, _, _, err := d.PageDescriptor(pfn); err != nil {
 				t.Fatalf("manifest range %+v: pfn %#x not in the copy: %v", r, pfn, err)
+			}
+		}
+	}
+	page := make([]byte, d.PageSize)
+	for _, r := range m.Lost {
+		for pfn := r.FirstPFN; pfn < r.FirstPFN+r.Pages; pfn++ {
+			if _, err := d.ReadPhys(page, pfn*uint64(d.PageSize)); !errors.Is(err, vmcore.ErrLost) {
+				t.Errorf("pfn %#x, lost in the source, reads from the copy with %v", pfn, err)
 			}
 		}
 	}
