@@ -131,16 +131,20 @@ func (c *crashReader) kernelVariables() {
 		}
 	}
 	// It finds where a switched-out task resumes by disassembling
-	// __schedule (schedule on old kernels) as many instructions as the
-	// function has bytes, so gdb reads well past its end.
-	for _, name := range []string{"__schedule", "schedule"} {
-		if a, err := c.k.Addr(name); err == nil {
-			size := uint64(4096)
-			if _, off, sz, ok := c.k.Syms.Symbolize(a); ok && off == 0 && sz > 0 && sz < 64<<10 {
-				size = sz
+	// __schedule (schedule on old kernels), and how an interrupt frame
+	// links to the task's stack from common_interrupt, as many
+	// instructions as the function has bytes, so gdb reads well past its
+	// end.
+	for _, names := range [][]string{{"__schedule", "schedule"}, {"common_interrupt"}} {
+		for _, name := range names {
+			if a, err := c.k.Addr(name); err == nil {
+				size := uint64(4096)
+				if _, off, sz, ok := c.k.Syms.Symbolize(a); ok && off == 0 && sz > 0 && sz < 64<<10 {
+					size = sz
+				}
+				c.span(a, a+min(15*size, 256<<10))
+				break
 			}
-			c.span(a, a+min(15*size, 256<<10))
-			break
 		}
 	}
 	if p, err := c.k.Addr("kmem_cache"); err == nil {

@@ -85,9 +85,6 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 	if opts.Rename {
 		opts.Redact = true
 	}
-	if opts.Redact {
-		return nil, errors.New("--redact and --rename are not implemented yet")
-	}
 	packer, err := cutdump.NewPacker(opts.Compression)
 	if err != nil {
 		return nil, err
@@ -105,9 +102,11 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 	}
 
 	g := newGatherer(d)
+	defer g.close()
 	if err := g.gather(paths, opts); err != nil {
 		return nil, err
 	}
+	d.PageHook = nil // what is kept is decided; later reads are the writer's
 
 	m := newManifest(paths, d, opts)
 	kept := g.pfns()
@@ -117,7 +116,12 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: redaction: %w", paths[0], err)
 		}
-		kept = redactor.filter(kept, g.reason, m)
+		if kept, err = redactor.filter(kept, g.reason); err != nil {
+			return nil, fmt.Errorf("%s: %w", paths[0], err)
+		}
+		if opts.Rename {
+			redactor.rename(g.k, g.tasks)
+		}
 	}
 
 	// Pack every page, then drop optional evidence until the budget holds.
@@ -154,6 +158,7 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 	}
 	m.addRanges(packed, g.reason)
 	if redactor != nil {
+		redactor.sortDone()
 		m.Redactions = append(m.Redactions, redactor.done...)
 	}
 	m.finish(opts)
@@ -185,7 +190,15 @@ type gatherer struct {
 	reason map[uint64]string
 	cur    string
 	sys    kernel.SysInfo
-	nodump bool // the dump's own kallsyms+BTF were unusable
+	opened *kernel.Opened
+	k      *kernel.Kernel // nil when no names and types were found
+	tasks  []kernel.Task
+}
+
+func (g *gatherer) close() {
+	if g.opened != nil {
+		g.opened.Close()
+	}
 }
 
 func newGatherer(d *vmcore.Dump) *gatherer {
@@ -232,8 +245,9 @@ func (g *gatherer) gather(paths []string, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", paths[0], err)
 	}
-	defer opened.Close()
+	g.opened = opened
 	k := opened.Kernel
+	g.k = k
 	if k == nil {
 		// Only the log can be kept: no names, so no tasks or structures.
 		return nil
@@ -241,6 +255,7 @@ func (g *gatherer) gather(paths []string, opts Options) error {
 	g.sys, _ = k.Sys()
 	g.cur = ReasonStacks
 	tasks, _ := k.Tasks()
+	g.tasks = tasks
 	for _, t := range tasks {
 		k.Backtrace(t)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -152,5 +153,91 @@ func TestCorpusTriageTheSame(t *testing.T) {
 			res := checkSameTriage(t, dump.Files, Options{})
 			t.Logf("%s: %d bytes from %d (%d pages) in %v", dump.Name, res.Size, res.InputSize, res.Manifest.Pages, res.Elapsed)
 		})
+	}
+}
+
+// TestRedactRefusesWithoutMemoryMap: the fixtures are cut to the pages
+// ktriage reads, without the memory map, so no page can be shown not to be
+// user data: redaction must refuse rather than guess.
+func TestRedactRefusesWithoutMemoryMap(t *testing.T) {
+	_, err := Minimize([]string{"../testdata/dumps/hung-kdump-zstd.vmcore"}, filepath.Join(t.TempDir(), "min.vmcore"), Options{Redact: true})
+	if err == nil || !strings.Contains(err.Error(), "refusing to redact") || !strings.Contains(err.Error(), "hung-kdump-zstd.vmcore") {
+		t.Fatalf("redacting a dump without its memory map: %v", err)
+	}
+}
+
+// corpusDump returns the corpus dump of that name, or skips.
+func corpusDump(t *testing.T, name string) []string {
+	if testing.Short() {
+		t.Skip("corpus dumps take minutes")
+	}
+	for _, d := range corpus.Dumps(t) {
+		if d.Name == name {
+			return d.Files
+		}
+	}
+	t.Skipf("corpus dump %s not found", name)
+	return nil
+}
+
+// TestRedactedTriageTheSame: leaving out user, page-cache and free pages
+// loses nothing a triage reads (real dumps, with their memory map).
+func TestRedactedTriageTheSame(t *testing.T) {
+	for _, name := range []string{"hung-qemu-kdump-zlib", "hung-kdump-zstd", "sysrq-elf"} {
+		t.Run(name, func(t *testing.T) {
+			res := checkSameTriage(t, corpusDump(t, name), Options{Redact: true})
+			if !res.Manifest.Redacted {
+				t.Error("manifest does not say the copy is redacted")
+			}
+			for _, r := range res.Manifest.Redactions {
+				if r.What != "page" || r.Class == "" {
+					t.Errorf("redaction %+v: without --rename only pages are left out, each with its class", r)
+				}
+			}
+		})
+	}
+}
+
+// TestRenameReplacesNames: --rename rewrites every task's name and the
+// hostname in the copy, and the manifest names each rewrite.
+func TestRenameReplacesNames(t *testing.T) {
+	src := corpusDump(t, "hung-kdump-zstd")
+	out := filepath.Join(t.TempDir(), "min.vmcore")
+	res, err := Minimize(src, out, Options{Rename: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := triage.LoadDump(src, triage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := triage.LoadDump([]string{out}, triage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.BlockedTasks) == 0 || len(in.BlockedTasks) != len(orig.BlockedTasks) {
+		t.Fatalf("%d blocked tasks in the copy, %d in the original", len(in.BlockedTasks), len(orig.BlockedTasks))
+	}
+	for _, bt := range in.BlockedTasks {
+		if want := fmt.Sprintf("task-%d", bt.PID); bt.Comm != want {
+			t.Errorf("blocked task %d is named %q in the copy, want %q", bt.PID, bt.Comm, want)
+		}
+	}
+	for _, at := range in.ActiveTasks {
+		if want := fmt.Sprintf("task-%d", at.PID); at.Comm != want {
+			t.Errorf("active task %d is named %q in the copy, want %q", at.PID, at.Comm, want)
+		}
+	}
+	if in.System.Nodename != "redacted" {
+		t.Errorf("hostname %q in the copy", in.System.Nodename)
+	}
+	fields := 0
+	for _, r := range res.Manifest.Redactions {
+		if r.What == "field" {
+			fields++
+		}
+	}
+	if fields <= len(orig.BlockedTasks) {
+		t.Errorf("manifest lists %d rewritten fields", fields)
 	}
 }

@@ -36,8 +36,11 @@ written beside the copy as OUT.manifest.json and carried inside it as an ELF
 note named KTRIAGE.
 
 --redact leaves out every page the kernel accounts as user memory, page
-cache or free memory, even one a reader touched; --rename also replaces task
-names and the hostname. --max-size drops optional evidence (every task's
+cache or free memory (makedumpfile -d 31's classes, read from each page's
+struct page), even one a reader touched, and lists each in the manifest. A
+dump without its memory map cannot be judged that way, and --redact refuses
+it. --rename (implies --redact) also rewrites every task's name to task-PID
+and the hostname to "redacted"; names quoted in the kernel log stay. --max-size drops optional evidence (every task's
 stack, then the dump's own kallsyms and BTF, then --keep-symbol and
 --keep-task pages) until the copy fits, and the manifest says what went.`,
 		Example: `  ktriage minimize /var/crash/127.0.0.1-2026-11-20-10:23:45/vmcore -o small.vmcore
