@@ -9,6 +9,7 @@
 #
 #   bash bench/fleet-scale.sh [N…]        # default: 2000 10000
 #   bash bench/fleet-scale.sh tree DIR N  # only build the tree
+#   bash bench/fleet-scale.sh workers DSN [N]  # one worker against three on PostgreSQL
 #
 # For each N: the first run into a fresh SQLite store with -j 2 (crashes/s,
 # peak RSS), and a rerun with nothing new (wall time, peak RSS, and the
@@ -59,6 +60,41 @@ PY
 
 if [[ "${1:-}" == tree ]]; then
   make_scale_tree "${2:?usage: fleet-scale.sh tree DIR N}" "${3:?N}"
+  exit 0
+fi
+
+# workers DSN N: the same N-crash tree analyzed by one worker (-j 1) into a
+# fresh schema, then by three workers (-j 1 each) at once into another;
+# wall times, and how many analyses the three did in total (each crash
+# once: the rows with reused false across their three outputs).
+if [[ "${1:-}" == workers ]]; then
+  dsn="${2:?usage: fleet-scale.sh workers DSN [N]}"
+  n="${3:-150}"
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  CGO_ENABLED=0 go build -o "$work/ktriage" ./cmd/ktriage
+  make_scale_tree "$work/tree" "$n"
+  sep='?'
+  [[ "$dsn" == *\?* ]] && sep='&'
+  schema() {
+    psql -q "$dsn" -c "DROP SCHEMA IF EXISTS $1 CASCADE; CREATE SCHEMA $1" > /dev/null
+    echo "$dsn${sep}search_path=$1"
+  }
+  one=$(schema bench_one)
+  three=$(schema bench_three)
+  kt() { nice -n 10 "$work/ktriage" fleet --no-system-debuginfo -j 1 --format jsonl "$@" 2> /dev/null || true; }
+  t0=$(date +%s.%N)
+  kt --store "$one" -o "$work/one.jsonl" "$work/tree"
+  t1=$(date +%s.%N)
+  for w in 1 2 3; do kt --store "$three" --worker "w$w" -o "$work/w$w.jsonl" "$work/tree" & done
+  wait
+  t2=$(date +%s.%N)
+  fresh=$(cat "$work"/w[123].jsonl | grep -vc '"reused":true' || true)
+  rows=$(wc -l < "$work/w1.jsonl")
+  psql -q "$dsn" -c "DROP SCHEMA bench_one CASCADE; DROP SCHEMA bench_three CASCADE" > /dev/null
+  awk -v n="$n" -v a="$t0" -v b="$t1" -v c="$t2" -v f="$fresh" -v r="$rows" 'BEGIN {
+    printf "%d crashes on PostgreSQL: one worker %.1f s; three workers %.1f s (%.2f of one), %d analyses in total, %d rows in each report\n",
+      n, b - a, c - b, (c - b) / (b - a), f, r }'
   exit 0
 fi
 sizes=("$@")

@@ -3,9 +3,12 @@ package crashdir
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ktriage/ktriage/crashdir/store"
 	"github.com/ktriage/ktriage/crashdir/store/storetest"
@@ -66,6 +69,89 @@ func TestBatchRerunSkipsStored(t *testing.T) {
 		rows, _ := st.Rows(ctx)
 		if len(rows) != 6 {
 			t.Errorf("store holds %d rows after --force, want 6", len(rows))
+		}
+	})
+}
+
+// TestRerunReadsNothingUnchanged: a rerun over an unchanged tree reads no
+// byte of its files (stat alone tells nothing changed); a moved folder is
+// recognised by its inode, a copy elsewhere by its content. A deleted dump's
+// row is marked vanished, a deleted failed one is removed; a capture still
+// being written and rsync's hidden temporary file are not read at all.
+func TestRerunReadsNothingUnchanged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func() *store.SQLStore) {
+		ctx := context.Background()
+		st := open()
+		root := t.TempDir()
+		for i := 0; i < 5; i++ {
+			fakeDump(t, filepath.Join(root, fmt.Sprintf("10.0.0.%d-2026-11-2%d-10:00:00", i, i), "vmcore"),
+				fmt.Sprintf("BUG: crash %d", i))
+		}
+		broken := fakeDump(t, filepath.Join(root, "10.0.0.9-2026-11-29-10:00:00", "vmcore"), "BROKEN")
+		run := func(settle time.Duration) *FleetResult {
+			t.Helper()
+			res, err := Run(ctx, Config{Roots: []string{root}, Jobs: 2, Store: st, LoadDump: fakeLoader, Settle: settle})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		run(0)
+		before := ScanBytesRead()
+		res := run(0)
+		if n := ScanBytesRead() - before; n != 0 || res.Summary.Reused != 5 {
+			t.Errorf("rerun read %d bytes of the tree and reused %d crashes; want 0 bytes, 5 reused", n, res.Summary.Reused)
+		}
+		// Moved within the tree: the same inode, nothing read, nothing analyzed.
+		if err := os.Rename(filepath.Join(root, "10.0.0.1-2026-11-21-10:00:00"), filepath.Join(root, "moved")); err != nil {
+			t.Fatal(err)
+		}
+		before = ScanBytesRead()
+		res = run(0)
+		for _, r := range res.Results {
+			if !r.Row.Reused {
+				t.Errorf("after a move, %s was analyzed again", r.Row.Path)
+			}
+		}
+		if n := ScanBytesRead() - before; n > 1024 {
+			t.Errorf("after a move the rerun read %d bytes, want next to none (the moved file is known by its inode)", n)
+		}
+		// Deleted: the ok dump's row stays, marked vanished; the failed one goes.
+		if err := os.RemoveAll(filepath.Join(root, "moved")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(filepath.Dir(broken)); err != nil {
+			t.Fatal(err)
+		}
+		// A capture kdump is still writing, and an rsync temporary file.
+		inc := fakeDump(t, filepath.Join(root, "10.0.0.7-2026-11-30-10:00:00", "vmcore-incomplete"), "BUG: partial")
+		fakeDump(t, filepath.Join(root, "10.0.0.8-2026-11-30-11:00:00", ".vmcore.Xy12Ab"), "BUG: copying")
+		res = run(time.Hour)
+		waiting := false
+		for _, s := range res.Skipped {
+			waiting = waiting || s.Path == inc && strings.Contains(s.Reason, "still being written")
+		}
+		if !waiting || len(res.Results) != 4 {
+			t.Errorf("a fresh vmcore-incomplete was not left for later (%d results, skipped %v)", len(res.Results), res.Skipped)
+		}
+		rows, err := st.Rows(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vanished := 0
+		for _, r := range rows {
+			if r.Failed() {
+				t.Errorf("the failed row of a deleted dump is still stored: %s", r.Path)
+			}
+			if r.Vanished {
+				vanished++
+			}
+			if strings.Contains(r.Path, "-incomplete") || strings.Contains(r.Path, ".vmcore.") {
+				t.Errorf("%s was stored, though still being written", r.Path)
+			}
+		}
+		if len(rows) != 5 || vanished != 1 {
+			t.Errorf("%d rows, %d vanished; want 5 rows, the deleted dump's marked vanished", len(rows), vanished)
 		}
 	})
 }

@@ -29,3 +29,18 @@ func TestStatusRoundTrip(t *testing.T) {
 		t.Errorf("stored log-only row read as %+v", s)
 	}
 }
+
+// jsonb refuses the \u0000 escape; the store writes U+FFFD in its place,
+// and only for a real escape, not for an escaped backslash before "u0000".
+func TestReplaceNULEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"comm":"a\u0000b"}`:   `{"comm":"a\ufffdb"}`,
+		`{"path":"C:\\u0000"}`:  `{"path":"C:\\u0000"}`,
+		`{"x":"\\\u0000"}`:      `{"x":"\\\ufffd"}`,
+		`{"plain":"no escape"}`: `{"plain":"no escape"}`,
+	} {
+		if got := string(replaceNULEscapes([]byte(in))); got != want {
+			t.Errorf("replaceNULEscapes(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -29,7 +29,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		}
 		r := testRow("k1", 1)
 		in := &incident.Incident{Title: r.Title, Source: incident.Source{Path: r.Path, Kind: "vmcore"},
-			Warnings: []string{"ünïcode and \x01 control"}}
+			Warnings: []string{"ünïcode and \x01 control", "a NUL \x00 from a kernel string"}}
 		if err := st.Put(ctx, r, in); err != nil {
 			t.Fatal(err)
 		}
@@ -44,6 +44,10 @@ func TestStoreRoundTrip(t *testing.T) {
 		gotIn, err := st.Incident(ctx, "k1")
 		if err != nil || gotIn == nil || gotIn.Warnings[0] != in.Warnings[0] {
 			t.Errorf("incident round trip: %+v %v", gotIn, err)
+		}
+		// jsonb cannot hold a NUL: PostgreSQL keeps U+FFFD in its place.
+		if w := gotIn.Warnings[1]; w != in.Warnings[1] && w != "a NUL \ufffd from a kernel string" {
+			t.Errorf("a NUL in an incident came back as %q", w)
 		}
 		// --force analyzes again: the same key is replaced, not doubled.
 		r.Status = store.Failed("now broken")
