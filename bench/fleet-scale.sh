@@ -137,11 +137,10 @@ for n in "${sizes[@]}"; do
   read -r wf rf < <(measure fill --store "$work/s$n.db" -j 2 --format jsonl -o "$work/fill$n.jsonl" "$tree")
   rows=$(wc -l < "$work/fill$n.jsonl")
   analyzed=$((rows - $(grep -c '"reused":true' "$work/fill$n.jsonl" || true)))
-  # The rerun under strace: every read(2)/pread64(2) of a file below the tree, summed.
-  nice -n 10 strace -f -qq -y -e trace=read,pread64 -o "$work/strace$n" \
-    /usr/bin/time -f '%e %M' -o "$work/time.rerun$n" "$work/ktriage" fleet --no-system-debuginfo \
-    --store "$work/s$n.db" -j 2 --format html -o "$work/rerun$n.html" "$tree" > /dev/null 2>&1 || true
-  read -r wr rr < "$work/time.rerun$n"
+  read -r wr rr < <(measure rerun$n --store "$work/s$n.db" -j 2 --format html -o "$work/rerun$n.html" "$tree")
+  # Once more under strace: every read(2)/pread64(2) of a file below the tree, summed.
+  nice -n 10 strace -f -qq -y -e trace=read,pread64 -o "$work/strace$n" "$work/ktriage" fleet --no-system-debuginfo \
+    --store "$work/s$n.db" -j 2 --format html -o "$work/strace$n.html" "$tree" > /dev/null 2>&1 || true
   treebytes=$(awk -v t="$tree/" 'index($0, t) && $0 ~ /= [0-9]+$/ {s += $NF} END {print s + 0}' "$work/strace$n")
   reused=$(grep -o '[0-9]* crashes: [0-9]* analyzed, [0-9]* reused' "$work/rerun$n.html" | head -1 || true)
   awk -v n="$n" -v wf="$wf" -v rf="$rf" -v wr="$wr" -v rr="$rr" -v tb="$treebytes" -v re="$reused" -v a="$analyzed" 'BEGIN {

@@ -95,9 +95,11 @@ type FleetResult struct {
 	// (`ktriage history`, `ktriage summary`) rather than by a batch.
 	FromStore bool
 	// Started is when this batch began, PreviousRun when the one before it
-	// did (zero without a store or a previous run): rows first seen after
-	// PreviousRun are new.
-	Started, PreviousRun time.Time
+	// did (zero without a store or a previous run). NewSince is when the
+	// crashes counted as new were first seen from: this batch's start when
+	// there was a run before it; for rows read from the store, the latest
+	// run's start.
+	Started, PreviousRun, NewSince time.Time
 	// Store, when set, holds the incidents not kept in Results.
 	Store store.Store
 	// Since is the start of the reported period (KeepSince), zero for all.
@@ -114,7 +116,7 @@ func (f *FleetResult) KeepSince(t time.Time) {
 		}
 	}
 	f.Results, f.Since = kept, t
-	f.Summary = SummarizeRun(f.Rows(), f.PreviousRun)
+	f.Summary = SummarizeRun(f.Rows(), f.NewSince)
 }
 
 // IncidentOf returns the incident of Results[i]: the one in memory, or the
@@ -271,6 +273,9 @@ func (b *batch) run(ctx context.Context) (*FleetResult, error) {
 			return nil, err
 		}
 		b.res.PreviousRun = prev
+		if !prev.IsZero() {
+			b.res.NewSince = b.started
+		}
 		stopBeat := b.heartbeat(ctx)
 		defer stopBeat()
 	}
@@ -343,7 +348,7 @@ func (b *batch) run(ctx context.Context) (*FleetResult, error) {
 		}
 	}
 	sort.SliceStable(res.Results, func(i, j int) bool { return rowLess(&res.Results[i].Row, &res.Results[j].Row) })
-	res.Summary = SummarizeRun(res.Rows(), res.PreviousRun)
+	res.Summary = SummarizeRun(res.Rows(), res.NewSince)
 	if res.Interrupted && ctx.Err() != nil {
 		return res, ctx.Err()
 	}

@@ -155,3 +155,56 @@ func TestRerunReadsNothingUnchanged(t *testing.T) {
 		}
 	})
 }
+
+// TestNewSincePreviousRun: the first run has nothing to compare with; the
+// next counts only what it found, and flags a signature never seen before
+// and one that struck a kernel for the first time.
+func TestNewSincePreviousRun(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func() *store.SQLStore) {
+		ctx := context.Background()
+		st := open()
+		root := t.TempDir()
+		fakeDump(t, filepath.Join(root, "10.0.0.1-2026-11-20-10:00:00", "vmcore"), "BUG: old")
+		release := "6.1.0-56"
+		load := func(p []string, o triage.Options) (*incident.Incident, error) {
+			in, err := fakeLoader(p, o)
+			if in != nil {
+				in.System.Release = release
+			}
+			return in, err
+		}
+		run := func() Summary {
+			t.Helper()
+			res, err := Run(ctx, Config{Roots: []string{root}, Jobs: 1, Store: st, LoadDump: load})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.Summary
+		}
+		if s := run(); s.New != 0 || !s.NewSince.IsZero() {
+			t.Errorf("first run: %d new since %v; want nothing to compare with", s.New, s.NewSince)
+		}
+		release = "6.1.0-57"
+		fakeDump(t, filepath.Join(root, "10.0.0.2-2026-11-21-10:00:00", "vmcore"), "BUG: old\x00again")
+		fakeDump(t, filepath.Join(root, "10.0.0.3-2026-11-22-10:00:00", "vmcore"), "BUG: brand new")
+		s := run()
+		if s.New != 2 {
+			t.Errorf("second run: %d new, want the 2 it found", s.New)
+		}
+		for _, g := range s.ByTitle {
+			switch g.Key {
+			case "BUG: brand new":
+				if !g.NewSignature {
+					t.Errorf("a signature never seen before is not flagged new: %+v", g)
+				}
+			case "BUG: old":
+				if g.NewSignature || len(g.FirstOnKernels) != 1 || g.FirstOnKernels[0] != "6.1.0-57" {
+					t.Errorf("an old signature on a new kernel: %+v; want first on 6.1.0-57", g)
+				}
+			}
+		}
+		if s := run(); s.New != 0 {
+			t.Errorf("third run, nothing new: %d new", s.New)
+		}
+	})
+}

@@ -40,11 +40,12 @@ type Summary struct {
 	Hosts    int     `json:"hosts"`
 	ByHost   []Count `json:"by_host,omitempty"`
 	ByKernel []Count `json:"by_kernel,omitempty"`
-	// New counts the crashes first seen since the previous run (zero when
-	// there is none to compare with).
-	New int `json:"new"`
-	// PreviousRun is when the run the new crashes are counted from started.
-	PreviousRun time.Time `json:"previous_run,omitzero"`
+	// New counts the crashes first seen at or after NewSince: in a batch,
+	// the crashes this run found that no run before it had (zero on the
+	// first run, with nothing to compare with); from the store, the ones
+	// the latest run found.
+	New      int       `json:"new"`
+	NewSince time.Time `json:"new_since,omitzero"`
 }
 
 // Count is a host or a kernel and its crashes.
@@ -160,10 +161,10 @@ func sortedKeys(m map[string]bool) []string {
 // and listed as broken but belong to no group: they have no verdict.
 func Summarize(rows []store.Row) Summary { return SummarizeRun(rows, time.Time{}) }
 
-// SummarizeRun is Summarize with the crashes first seen after previous
-// (the start of the previous run) counted and flagged as new.
-func SummarizeRun(rows []store.Row, previous time.Time) Summary {
-	s := Summary{Total: len(rows), PreviousRun: previous}
+// SummarizeRun is Summarize with the crashes first seen at or after
+// newSince counted and flagged as new (none when it is zero).
+func SummarizeRun(rows []store.Row, newSince time.Time) Summary {
+	s := Summary{Total: len(rows), NewSince: newSince}
 	hosts, kernels := map[string]*Count{}, map[string]*Count{}
 	byTitle := map[string]*groupBuilder{}
 	byFinding := map[string]*groupBuilder{}
@@ -198,7 +199,7 @@ func SummarizeRun(rows []store.Row, previous time.Time) Summary {
 				s.Last = r.Time
 			}
 		}
-		isNew := !previous.IsZero() && r.FirstSeen.After(previous)
+		isNew := !newSince.IsZero() && !r.FirstSeen.Before(newSince)
 		if isNew {
 			s.New++
 		}

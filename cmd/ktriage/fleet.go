@@ -279,7 +279,7 @@ func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, s
 		}
 	}
 	res := &crashdir.FleetResult{FromStore: true, Store: st}
-	if res.PreviousRun, err = st.LastRun(ctx); err != nil {
+	if res.NewSince, err = st.LastRun(ctx); err != nil {
 		st.Close()
 		return nil, nil, err
 	}
@@ -295,7 +295,7 @@ func storedResult(cmd *cobra.Command, o *fleetOptions) (*crashdir.FleetResult, s
 		return nil, nil, err
 	}
 	res.Since = since
-	res.Summary = crashdir.SummarizeRun(res.Rows(), res.PreviousRun)
+	res.Summary = crashdir.SummarizeRun(res.Rows(), res.NewSince)
 	if len(res.Results) == 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "the store %s holds no crashes yet: run `ktriage fleet DIR` first\n", st.Where())
 	}

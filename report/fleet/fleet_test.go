@@ -201,7 +201,7 @@ func scaleResult(n int) *crashdir.FleetResult {
 		}
 		rows = append(rows, r)
 	}
-	res := &crashdir.FleetResult{PreviousRun: prev}
+	res := &crashdir.FleetResult{PreviousRun: prev.Add(-24 * time.Hour), NewSince: prev}
 	for _, r := range rows {
 		res.Results = append(res.Results, crashdir.Result{Row: r})
 	}
@@ -224,7 +224,7 @@ func TestReportAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"36 hosts: host00, host02, host03 +33 more", "NEW", "first on 6.1.0-57",
-		"80 new since the previous run", "Hosts: 40; most crashes: host00 (10)"} {
+		"80 new since the previous run (2026-11-24 00:00 UTC)", "Hosts: 40; most crashes: host00 (10)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q", want)
 		}

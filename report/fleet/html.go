@@ -96,7 +96,7 @@ type htmlBar struct {
 func writeHTML(w io.Writer, res *crashdir.FleetResult, show sections) error {
 	p := htmlPage{Headline: headline(res), Period: period(res.Summary), S: res.Summary, Skipped: crashdir.GroupSkipped(res.Skipped),
 		ShowRows: show&showRows != 0, ShowGroups: show&showGroups != 0, ShowProblems: show&showProblems != 0,
-		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC"), NewLine: newLine(res.Summary)}
+		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC"), NewLine: newLine(res)}
 	s := res.Summary
 	p.Hosts, p.MoreHosts = s.ByHost[:min(len(s.ByHost), topListed)], max(0, len(s.ByHost)-topListed)
 	p.Kernels, p.MoreKernels = s.ByKernel[:min(len(s.ByKernel), topListed)], max(0, len(s.ByKernel)-topListed)

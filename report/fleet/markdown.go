@@ -23,7 +23,7 @@ func writeMarkdown(w io.Writer, res *crashdir.FleetResult, show sections) error 
 	if p := period(s); p != "" {
 		ew.printf(" Crash times %s.", p)
 	}
-	if l := newLine(s); l != "" {
+	if l := newLine(res); l != "" {
 		ew.printf(" %s.", strings.ToUpper(l[:1])+l[1:])
 	}
 	ew.printf("\n")

@@ -157,12 +157,18 @@ func topCounts(cs []crashdir.Count, n int) string {
 	return strings.Join(parts, ", ")
 }
 
-// newLine says how many crashes are new since the previous run, or "".
-func newLine(s crashdir.Summary) string {
-	if s.PreviousRun.IsZero() {
+// newLine says how many crashes are new, or "" with nothing to compare.
+func newLine(res *crashdir.FleetResult) string {
+	s := res.Summary
+	switch {
+	case s.NewSince.IsZero():
 		return ""
+	case res.FromStore:
+		return fmt.Sprintf("%d new in the latest run (started %s UTC)", s.New, s.NewSince.UTC().Format("2006-01-02 15:04"))
+	case !res.PreviousRun.IsZero():
+		return fmt.Sprintf("%d new since the previous run (%s UTC)", s.New, res.PreviousRun.UTC().Format("2006-01-02 15:04"))
 	}
-	return fmt.Sprintf("%d new since the previous run (%s UTC)", s.New, s.PreviousRun.UTC().Format("2006-01-02 15:04"))
+	return fmt.Sprintf("%d new since %s UTC", s.New, s.NewSince.UTC().Format("2006-01-02 15:04"))
 }
 
 // titleOf is a row's title for tables.
@@ -183,7 +189,7 @@ func writeText(w io.Writer, res *crashdir.FleetResult, show sections) error {
 	if p := period(s); p != "" {
 		ew.printf("Crash times: %s\n", p)
 	}
-	if l := newLine(s); l != "" {
+	if l := newLine(res); l != "" {
 		ew.printf("%s\n", strings.ToUpper(l[:1])+l[1:])
 	}
 	if s.Hosts > 0 {
