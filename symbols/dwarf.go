@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ktriage/ktriage/internal/phase"
 )
 
 // DWARF is a vmlinux's debug info: a name index grown on demand by a fast
@@ -62,6 +64,8 @@ type DWARFOptions struct {
 	// lookup far into it (struct mount, a third of the way) asks. Close
 	// stops the walk and caches what it reached.
 	WalkAhead bool
+	// Trace, when set, times the index load and the symbol table (--trace).
+	Trace *phase.Recorder
 }
 
 // IndexStats says how the index was obtained and how far it reaches.

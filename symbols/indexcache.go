@@ -1,7 +1,6 @@
 package symbols
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -161,8 +160,21 @@ func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, erro
 const maxIndexCacheBytes = 256 << 20
 
 func readIndexCache(path, buildID string, fileSize int64) (*dwarfIndex, error) {
-	// Only a regular file, opened without blocking: a cache path that is a
-	// link to /dev/zero or a FIFO must not exhaust memory or hang the run.
+	data, err := readCacheFile(path, maxIndexCacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := decodeIndex(data, buildID, fileSize)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return idx, nil
+}
+
+// readCacheFile reads a whole cache file of at most limit bytes. Only a
+// regular file, opened without blocking: a cache path that is a link to
+// /dev/zero or a FIFO must not exhaust memory or hang the run.
+func readCacheFile(path string, limit int64) ([]byte, error) {
 	f, err := vmcore.OpenRegular(path)
 	if err != nil {
 		return nil, err
@@ -172,18 +184,14 @@ func readIndexCache(path, buildID string, fileSize int64) (*dwarfIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > maxIndexCacheBytes {
-		return nil, fmt.Errorf("%s: %w: %d bytes, more than an index can be", path, errBadIndex, st.Size())
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than a cache file of ours can be", path, st.Size())
 	}
 	data := make([]byte, st.Size())
 	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	idx, err := decodeIndex(data, buildID, fileSize)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return idx, nil
+	return data, nil
 }
 
 // checkSpans tells whether the cached unit spans can describe a .debug_info
@@ -202,9 +210,14 @@ func (x *dwarfIndex) checkSpans(infoLen int) error {
 	return nil
 }
 
-// writeIndexCache writes atomically: a temporary file renamed into place,
-// so a concurrent reader sees the old file or the whole new one.
+// writeIndexCache writes the index to the cache.
 func writeIndexCache(path, buildID string, fileSize int64, idx *dwarfIndex) error {
+	return writeCacheFile(path, encodeIndex(buildID, fileSize, idx))
+}
+
+// writeCacheFile writes atomically: a temporary file renamed into place,
+// so a concurrent reader sees the old file or the whole new one.
+func writeCacheFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -212,11 +225,7 @@ func writeIndexCache(path, buildID string, fileSize int64, idx *dwarfIndex) erro
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(tmp)
-	_, err = w.Write(encodeIndex(buildID, fileSize, idx))
-	if err == nil {
-		err = w.Flush()
-	}
+	_, err = tmp.Write(data)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

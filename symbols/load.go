@@ -1,7 +1,9 @@
 package symbols
 
 import (
+	"debug/elf"
 	"fmt"
+	"os"
 
 	"github.com/ktriage/ktriage/internal/phase"
 )
@@ -19,7 +21,29 @@ type Vmlinux struct {
 // table with slide (VMCOREINFO KERNELOFFSET) and indexes its DWARF. With an
 // empty DumpIdentity the check is skipped: the caller vouches for the file.
 func OpenVmlinux(path string, slide uint64, dump DumpIdentity, opts DWARFOptions) (*Vmlinux, error) {
+	// The symbol table is read on another core while the DWARF index is
+	// loaded (or built): each takes tens of milliseconds and neither needs
+	// the other. It is only used once the identity check has passed.
+	type table struct {
+		t   *Table
+		err error
+	}
+	symc := make(chan table, 1)
+	go func() {
+		f, err := elf.Open(path)
+		if err != nil {
+			symc <- table{nil, err}
+			return
+		}
+		defer f.Close()
+		defer opts.Trace.Beside("vmlinux symbols")()
+		t, err := vmlinuxSymbols(path, f, slide, opts)
+		symc <- table{t, err}
+	}()
+	end := opts.Trace.Start("DWARF index")
 	d, err := OpenDWARF(path, opts)
+	end()
+	syms := <-symc
 	if err != nil {
 		return nil, err
 	}
@@ -29,12 +53,38 @@ func OpenVmlinux(path string, slide uint64, dump DumpIdentity, opts DWARFOptions
 			return nil, err
 		}
 	}
-	syms, err := ELFSymbols(d.ELF(), slide)
-	if err != nil {
+	if syms.err != nil {
 		d.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, syms.err)
 	}
-	return &Vmlinux{Path: path, Syms: syms, DWARF: d}, nil
+	return &Vmlinux{Path: path, Syms: syms.t, DWARF: d}, nil
+}
+
+// vmlinuxSymbols is ELFSymbols through the symbol table cache
+// (tablecache.go): read from it when it holds this build's table, else
+// built and written there for the next run.
+func vmlinuxSymbols(path string, f *elf.File, slide uint64, opts DWARFOptions) (*Table, error) {
+	dir := opts.CacheDir
+	if dir == "" {
+		dir = DefaultIndexCacheDir()
+	}
+	id, _ := ELFBuildID(f)
+	fi, err := os.Stat(path)
+	if opts.NoCache || dir == "" || id == "" || err != nil {
+		return ELFSymbols(f, slide)
+	}
+	size := fi.Size()
+	cache := tableCachePath(dir, id)
+	if t, err := readTableCache(cache, id, size, slide); err == nil {
+		return t, nil
+	}
+	t, err := ELFSymbols(f, 0)
+	if err != nil {
+		return nil, err
+	}
+	frozen := encodeTable(id, size, t)
+	_ = writeCacheFile(cache, frozen) // a cache: a read-only home only costs the next run time
+	return decodeTable(frozen, id, size, slide)
 }
 
 // Close releases the DWARF mapping.

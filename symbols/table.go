@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"iter"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -41,7 +42,10 @@ type Table struct {
 	syms   []Sym // sorted by Addr, preferred alias first
 	sizes  []uint64
 	byName map[string]int32
-	slide  uint64
+	// sortedNames replaces byName in a table read from the cache
+	// (tablecache.go): indexes ordered by name, searched by bisection.
+	sortedNames []int32
+	slide       uint64
 	// Damage says what of a table read from a dump was lost (kallsyms
 	// names on pages the dump could not serve), or is "".
 	Damage string
@@ -181,9 +185,22 @@ func (t *Table) Slide() uint64 { return t.slide }
 // Len is the number of symbols.
 func (t *Table) Len() int { return len(t.syms) }
 
+// index finds the symbol called name.
+func (t *Table) index(name string) (int32, bool) {
+	if t.byName != nil {
+		i, ok := t.byName[name]
+		return i, ok
+	}
+	k := sort.Search(len(t.sortedNames), func(k int) bool { return t.syms[t.sortedNames[k]].Name >= name })
+	if k < len(t.sortedNames) && t.syms[t.sortedNames[k]].Name == name {
+		return t.sortedNames[k], true
+	}
+	return 0, false
+}
+
 // Lookup returns the runtime address of name.
 func (t *Table) Lookup(name string) (uint64, bool) {
-	i, ok := t.byName[name]
+	i, ok := t.index(name)
 	if !ok {
 		return 0, false
 	}
@@ -192,7 +209,7 @@ func (t *Table) Lookup(name string) (uint64, bool) {
 
 // Sym returns the symbol called name with its runtime address.
 func (t *Table) Sym(name string) (Sym, bool) {
-	i, ok := t.byName[name]
+	i, ok := t.index(name)
 	if !ok {
 		return Sym{}, false
 	}

@@ -1,0 +1,156 @@
+package symbols
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// A vmlinux's symbol table, once built (read from the ELF symtab, sorted,
+// sizes worked out, aliases ordered), is kept beside the DWARF index cache
+// as <build-id>.syms. The next run of the same kernel reads it in one piece
+// and looks names up by binary search in it, instead of decoding ~90k ELF
+// symbols, sorting them and hashing every name (most of a warm run).
+//
+// Layout, little-endian: magic, build-id (u16 length + bytes), vmlinux size
+// (u64), symbol count n (u32), names length (u32), distinct names m (u32);
+// n records of 32 bytes
+// {addr u64 (link-time), size u64 (as printed: gap to the next symbol),
+// source size u64, name offset u32, name length u16, nm type u8, 0}; m u32
+// indexes ordered by name (first of equal names = the one Lookup returns);
+// the names; a CRC-32 of everything before it.
+const (
+	tableMagic     = "KTSYMT01"
+	tableRecord    = 32
+	maxTableSyms   = 4 << 20
+	maxTableBytes  = 512 << 20
+	tableCacheName = ".syms"
+)
+
+func tableCachePath(dir, buildID string) string { return filepath.Join(dir, buildID+tableCacheName) }
+
+// encodeTable freezes t, built with slide 0.
+func encodeTable(buildID string, fileSize int64, t *Table) []byte {
+	n := len(t.syms)
+	var names strings.Builder
+	offs := make([]uint32, n)
+	for i, s := range t.syms {
+		offs[i] = uint32(names.Len())
+		names.WriteString(s.Name)
+	}
+	b := make([]byte, 0, 64+n*(tableRecord+4)+names.Len())
+	b = append(b, tableMagic...)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(buildID)))
+	b = append(b, buildID...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(fileSize))
+	b = binary.LittleEndian.AppendUint32(b, uint32(n))
+	b = binary.LittleEndian.AppendUint32(b, uint32(names.Len()))
+	order := t.nameOrder()
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(order)))
+	for i, s := range t.syms {
+		b = binary.LittleEndian.AppendUint64(b, s.Addr)
+		b = binary.LittleEndian.AppendUint64(b, t.sizes[i])
+		b = binary.LittleEndian.AppendUint64(b, s.Size)
+		b = binary.LittleEndian.AppendUint32(b, offs[i])
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(s.Name)))
+		b = append(b, s.Type, 0)
+	}
+	for _, i := range order {
+		b = binary.LittleEndian.AppendUint32(b, uint32(i))
+	}
+	b = append(b, names.String()...)
+	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+}
+
+// nameOrder lists symbol indexes by name, the first of equal names being
+// the one Lookup answers with.
+func (t *Table) nameOrder() []int32 {
+	if t.sortedNames != nil {
+		return t.sortedNames
+	}
+	order := make([]int32, 0, len(t.byName))
+	for _, i := range t.byName {
+		order = append(order, i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(t.syms[a].Name, t.syms[b].Name) })
+	return order
+}
+
+var errBadTable = errors.New("not a usable symbol table cache")
+
+// decodeTable thaws a table frozen by encodeTable and relocates it by slide.
+func decodeTable(data []byte, buildID string, fileSize int64, slide uint64) (*Table, error) {
+	le := binary.LittleEndian
+	if len(data) < len(tableMagic)+2+8+12+4 || !bytes.HasPrefix(data, []byte(tableMagic)) {
+		return nil, fmt.Errorf("%w: bad magic", errBadTable)
+	}
+	body := data[:len(data)-4]
+	if crc32.ChecksumIEEE(body) != le.Uint32(data[len(data)-4:]) {
+		return nil, fmt.Errorf("%w: checksum mismatch", errBadTable)
+	}
+	p := len(tableMagic)
+	idLen := int(le.Uint16(body[p:]))
+	p += 2
+	if p+idLen+20 > len(body) || string(body[p:p+idLen]) != buildID {
+		return nil, fmt.Errorf("%w: made for another build", errBadTable)
+	}
+	p += idLen
+	if le.Uint64(body[p:]) != uint64(fileSize) {
+		return nil, fmt.Errorf("%w: made for a vmlinux of another size", errBadTable)
+	}
+	n, namesLen, m := int(le.Uint32(body[p+8:])), int(le.Uint32(body[p+12:])), int(le.Uint32(body[p+16:]))
+	p += 20
+	if n > maxTableSyms || m > n || p+n*tableRecord+m*4+namesLen != len(body) {
+		return nil, fmt.Errorf("%w: sizes do not add up", errBadTable)
+	}
+	recs := body[p : p+n*tableRecord]
+	order := body[p+n*tableRecord : p+n*tableRecord+m*4]
+	names := string(body[p+n*tableRecord+m*4:]) // one copy; every name slices it
+	t := &Table{syms: make([]Sym, n), sizes: make([]uint64, n), slide: slide}
+	for i := range n {
+		r := recs[i*tableRecord:]
+		off, l := int(le.Uint32(r[24:])), int(le.Uint16(r[28:]))
+		if off+l > len(names) {
+			return nil, fmt.Errorf("%w: name of symbol %d outside the names", errBadTable, i)
+		}
+		a := le.Uint64(r)
+		if a >= KernelMapBase && a-KernelMapBase < KernelImageSize && a+slide >= a {
+			a += slide // as newTable relocates
+		}
+		t.syms[i] = Sym{Name: names[off : off+l], Addr: a, Size: le.Uint64(r[16:]), Type: r[30]}
+		t.sizes[i] = le.Uint64(r[8:])
+	}
+	t.sortedNames = make([]int32, len(order)/4)
+	for i := range t.sortedNames {
+		j := le.Uint32(order[4*i:])
+		if int(j) >= n {
+			return nil, fmt.Errorf("%w: name index %d out of range", errBadTable, j)
+		}
+		t.sortedNames[i] = int32(j)
+	}
+	if !sort.SliceIsSorted(t.sortedNames, func(a, b int) bool {
+		return t.syms[t.sortedNames[a]].Name < t.syms[t.sortedNames[b]].Name
+	}) {
+		return nil, fmt.Errorf("%w: names out of order", errBadTable)
+	}
+	return t, nil
+}
+
+// readTableCache loads the frozen table at path, or says why not.
+func readTableCache(path, buildID string, fileSize int64, slide uint64) (*Table, error) {
+	data, err := readCacheFile(path, maxTableBytes)
+	if err != nil {
+		return nil, err
+	}
+	t, err := decodeTable(data, buildID, fileSize, slide)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
