@@ -99,9 +99,15 @@ func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, erro
 		return nil, fmt.Errorf("%w: checksum mismatch", errBadIndex)
 	}
 	b := buf{data: body, pos: uint64(len(indexMagic))}
+	// Every name is a slice of one copy of the file: no allocation per name.
+	text := string(body)
 	str := func() string {
 		n := b.uleb()
-		return string(b.bytes(n))
+		start := b.pos
+		if b.bytes(n) == nil || b.err != nil {
+			return ""
+		}
+		return text[start : start+n]
 	}
 	if got := str(); got != buildID {
 		return nil, fmt.Errorf("%w: built for build-id %q, not %q", errBadIndex, got, buildID)
@@ -138,11 +144,15 @@ func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, erro
 		b.fail()
 	}
 	n = count()
+	// Sized up front: growing the maps name by name cost more than the
+	// whole rest of the decoding.
+	idx.structs, idx.plain = make(map[string]uint64, n), make(map[string]uint64, n/4)
 	for range n {
 		name := str()
 		idx.addTypeName(name, b.uleb())
 	}
 	n = count()
+	idx.globals = make(map[string]globalVar, n)
 	for range n {
 		name := str()
 		g := globalVar{die: b.uleb(), typeDie: b.uleb(), addr: b.uleb()}
