@@ -25,6 +25,8 @@ release=$(cat "$kbuild/include/config/kernel.release")
 out=${KTRIAGE_GEN_OUT:-/work/gen-out-el7}
 [ $# -gt 0 ] || set -- sysrq oops-null hung
 
+# TCG on a shared 2-core host: allow slow boots.
+KTRIAGE_GEN_QEMU_TIMEOUT=${KTRIAGE_GEN_QEMU_TIMEOUT:-600} KTRIAGE_GEN_KDUMP_TIMEOUT=${KTRIAGE_GEN_KDUMP_TIMEOUT:-900} \
 KTRIAGE_GEN_KBUILD=$kbuild KTRIAGE_GEN_OUT=$out KTRIAGE_GEN_QEMU_FORMATS="elf kdump-zlib" \
 	KTRIAGE_GEN_KDUMP_FORMATS="kdump-lzo" bash testdata/gen/make-dumps.sh "$@" || true
 

@@ -14,6 +14,8 @@
 #                              also known: kdump-raw (-d 31, no compression), elf (-E -d 31)
 #   KTRIAGE_GEN_QEMU_MEM, KTRIAGE_GEN_KDUMP_MEM, KTRIAGE_GEN_CRASHKERNEL
 #                         guest sizes                    (256M; 512M with crashkernel=160M)
+#   KTRIAGE_GEN_QEMU_TIMEOUT, KTRIAGE_GEN_KDUMP_TIMEOUT
+#                         seconds a QEMU run may take    (240; 420 for kdump)
 #   KTRIAGE_GEN_ACCEL     kvm or tcg; probed when unset
 #   KTRIAGE_GEN_CPU       QEMU -cpu model                 (qemu64)
 #   KTRIAGE_GEN_NO_INSTALL=1   do not apt-get install missing host tools
@@ -38,8 +40,8 @@ ALL_SCENARIOS="sysrq hung oops-null bug softlockup oom warn-panic lock-hold lock
 QEMU_MEM=${KTRIAGE_GEN_QEMU_MEM:-256M}
 KDUMP_MEM=${KTRIAGE_GEN_KDUMP_MEM:-512M}
 CRASHKERNEL=${KTRIAGE_GEN_CRASHKERNEL:-160M}
-QEMU_TIMEOUT=240   # seconds for boot + crash + dump-guest-memory
-KDUMP_TIMEOUT=420  # seconds for boot + crash + capture kernel + every makedumpfile run
+QEMU_TIMEOUT=${KTRIAGE_GEN_QEMU_TIMEOUT:-240}   # seconds for boot + crash + dump-guest-memory
+KDUMP_TIMEOUT=${KTRIAGE_GEN_KDUMP_TIMEOUT:-420} # seconds for boot + crash + capture kernel + every makedumpfile run
 COMMITTED_LOG_LIMIT=$((200 * 1024))
 
 KERNEL_DIR=$CACHE/kernel-$RELEASE
