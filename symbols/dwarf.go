@@ -47,6 +47,8 @@ type DWARF struct {
 	dataErr  error
 	unitData map[uint64]*dwarf.Data // per-unit views, by unit offset
 	layoutOf
+
+	lines lineTables // source lines, loaded on the first SourceLine
 }
 
 var _ Types = (*DWARF)(nil)
