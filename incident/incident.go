@@ -96,6 +96,10 @@ type Frame struct {
 	// kernel's own trace starts after them, and so do the report and the
 	// rules (see Faulting).
 	KdumpPath bool `json:"kdump_path,omitempty"`
+	// File and Line: the source line of the instruction (the call, for a
+	// return address), when the debuginfo has line tables.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 }
 
 // Faulting drops the leading frames that ran on kdump's way to the capture

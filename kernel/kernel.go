@@ -59,6 +59,10 @@ func (k *Kernel) Close() error {
 	return err
 }
 
+// HasLines says whether frames get file:line: a debug vmlinux (not a
+// pack, not the dump's own BTF) is attached.
+func (k *Kernel) HasLines() bool { return k.vmlinux != nil }
+
 // New attaches already-loaded symbols and types to a dump.
 func New(d *vmcore.Dump, as *AddressSpace, syms symbols.SymbolTable, types symbols.Types, source string) *Kernel {
 	return &Kernel{Dump: d, AS: as, Syms: syms, Types: types, Source: source}

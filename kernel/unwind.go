@@ -61,6 +61,10 @@ type Frame struct {
 	KdumpPath bool `json:"kdump_path,omitempty"`
 	// Via says how the caller of this frame was found ("" for the last).
 	Via FrameSource `json:"via,omitempty"`
+	// File and Line: where the instruction came from (the call, for a
+	// return address), when a debug vmlinux with line tables is attached.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 }
 
 // FrameSource is how an unwinding step found a frame's caller.
@@ -268,6 +272,11 @@ func (k *Kernel) frameAt(pc, slot uint64, exact bool) Frame {
 		f.Function, f.Offset, f.Size, f.Module = name, off, size, mod
 		if !exact {
 			f.Offset++
+		}
+		if mod == "" && k.vmlinux != nil {
+			if pos, ok := k.vmlinux.DWARF.SourceLine(look - k.AS.KernelOffset()); ok {
+				f.File, f.Line = pos.File, pos.Line
+			}
 		}
 	}
 	return f

@@ -244,6 +244,9 @@ func frameText(f incident.Frame) string {
 	if f.Module != "" {
 		s += " [" + f.Module + "]"
 	}
+	if f.File != "" {
+		s += fmt.Sprintf(" (%s:%d)", f.File, f.Line)
+	}
 	return s
 }
 

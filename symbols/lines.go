@@ -101,13 +101,23 @@ func (d *DWARF) SourceLine(pc uint64) (SourcePos, bool) {
 	if row.endSeq || row.line == 0 || row.file == "" {
 		return SourcePos{}, false
 	}
-	name := row.file
-	if ul.compDir != "" {
-		if rel, ok := strings.CutPrefix(name, strings.TrimSuffix(ul.compDir, "/")+"/"); ok {
-			name = rel
+	return SourcePos{File: treeRelative(row.file, ul.compDir), Line: row.line}, true
+}
+
+// treeRelative shortens an absolute source path to one relative to the
+// deepest folder it shares with the unit's compilation directory (the
+// kernel tree, or its build folder: Debian builds C in
+// <tree>/debian/build/<flavour> and names assembler files from <tree>),
+// keeping at least two components of that folder so an unrelated path
+// stays whole.
+func treeRelative(file, compDir string) string {
+	file = path.Clean(file)
+	for dir := path.Clean(compDir); strings.Count(dir, "/") >= 2; dir = path.Dir(dir) {
+		if rel, ok := strings.CutPrefix(file, dir+"/"); ok {
+			return rel
 		}
 	}
-	return SourcePos{File: path.Clean(name), Line: row.line}, true
+	return file
 }
 
 func (d *DWARF) loadLineTables() error {

@@ -47,7 +47,8 @@ func toFrames(frames []kernel.Frame) []incident.Frame {
 			ctx = f.Stack
 		}
 		fr := incident.Frame{Function: f.Function, Offset: f.Offset, Size: f.Size, Module: f.Module,
-			Address: f.PC, Reliable: f.Reliable, Context: ctx, Exception: f.Exception, KdumpPath: f.KdumpPath}
+			Address: f.PC, Reliable: f.Reliable, Context: ctx, Exception: f.Exception, KdumpPath: f.KdumpPath,
+			File: f.File, Line: f.Line}
 		if f.Exception && i > 0 && frames[i-1].Regs != nil {
 			fr.Registers = registerMap(frames[i-1].Regs, frames[i-1].IretOnly)
 		}

@@ -30,11 +30,13 @@ func newBtCmd() *cobra.Command {
 	var all bool
 	var pid int
 	var state string
+	var lines bool
 	cmd := &cobra.Command{
 		Use: "bt DUMP [DUMP.2 ...]",
 		Example: `  ktriage bt vmcore                 # the task that panicked
   ktriage bt --all vmcore           # the task on every CPU (crash's bt -a)
   ktriage bt --state D vmcore       # every blocked task (crash's foreach UN bt)
+  ktriage bt -l --fetch-debuginfo vmcore   # with file:line under each frame (crash's bt -l)
   ktriage bt --pid 1234 --format json /var/crash/127.0.0.1-2026-11-20-10:23:45`,
 		Short: "Kernel stack traces: the panic task, every CPU (--all), one task (--pid) or every task in a state (--state D)",
 		Long: `bt unwinds kernel stacks the way crash's bt does: by default the task that
@@ -43,7 +45,9 @@ with --state every task in that state (D is crash's foreach UN bt).
 
 Frames come from the kernel's ORC tables read out of the dump (no vmlinux needed);
 --vmlinux adds .debug_frame for the few functions ORC does not describe. A frame
-found only by scanning the stack is marked "?".`,
+found only by scanning the stack is marked "?". With -l, each frame of the
+kernel proper is followed by its source file and line (the call's, for a
+return address), read from the debug vmlinux's line tables.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			chosen := 0
@@ -108,12 +112,15 @@ found only by scanning the stack is marked "?".`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
 			}
+			if lines && !k.HasLines() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "ktriage: bt -l: no debug vmlinux, so no line tables (%s); --vmlinux or --fetch-debuginfo brings one\n", k.Source)
+			}
 			return writeSafe(cmd.OutOrStdout(), func(w io.Writer) {
 				for i, t := range out {
 					if i > 0 {
 						fmt.Fprintln(w)
 					}
-					printBt(w, t)
+					printBt(w, t, lines)
 				}
 			})
 		},
@@ -122,6 +129,7 @@ found only by scanning the stack is marked "?".`,
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "the task on every CPU (crash's bt -a)")
 	cmd.Flags().IntVarP(&pid, "pid", "p", 0, "the task with this pid")
 	cmd.Flags().StringVarP(&state, "state", "s", "", "every task in this state: D (or UN), R, S, T, Z, I…")
+	cmd.Flags().BoolVarP(&lines, "line", "l", false, "the source file and line under each frame (crash's bt -l; needs a debug vmlinux)")
 	return cmd
 }
 
@@ -138,7 +146,7 @@ func newBtTask(t kernel.Task, frames []kernel.Frame, err error) btTask {
 }
 
 // printBt prints one task the way crash's bt does.
-func printBt(w io.Writer, t btTask) {
+func printBt(w io.Writer, t btTask, lines bool) {
 	fmt.Fprintf(w, "PID: %-8d TASK: %s  CPU: %-3d  COMMAND: %q\n", t.PID, t.Task, t.CPU, t.Comm)
 	n := 0
 	for i, f := range t.Frames {
@@ -160,6 +168,9 @@ func printBt(w io.Writer, t btTask) {
 			mod = " [" + f.Module + "]"
 		}
 		fmt.Fprintf(w, "%3s [%016x] %s at %016x%s\n", fmt.Sprintf("#%d", n), f.SP, name, f.PC, mod)
+		if lines && f.File != "" {
+			fmt.Fprintf(w, "    %s: %d\n", f.File, f.Line)
+		}
 		n++
 		if f.Regs != nil {
 			if !kernel.UserMode(f.Regs) && i+1 < len(t.Frames) {
