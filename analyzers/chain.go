@@ -73,7 +73,7 @@ func lockChains(in *incident.Incident, tasks []incident.BlockedTask) []string {
 
 // chainFrom describes a lock and, through its owner, what holds it.
 func chainFrom(w *incident.Wait, blocked map[int]incident.BlockedTask, seen map[int]bool, depth int) string {
-	s := describeLock(w)
+	s := w.Describe()
 	o := w.Owner
 	if o == nil {
 		if w.Note != "" {
@@ -85,7 +85,7 @@ func chainFrom(w *incident.Wait, blocked map[int]incident.BlockedTask, seen map[
 	if c := o.Container.Short(); c != "" {
 		state += "; " + c
 	}
-	s += ", " + ownerRole(w) + " " + o.Comm + ":" + strconv.Itoa(o.PID) + " (" + state + ")"
+	s += ", " + w.OwnerRole() + " " + o.Comm + ":" + strconv.Itoa(o.PID) + " (" + state + ")"
 	switch {
 	case seen[o.PID]:
 		return s + " — a deadlock: that task is already in this chain"
@@ -149,29 +149,6 @@ func ioWaits(tasks []incident.BlockedTask) []string {
 	return out
 }
 
-// journalCommit is the Wait kind of a task waiting for a jbd2 commit; its
-// "owner" is the journal's commit thread, which writes it.
-const journalCommit = "jbd2 journal commit"
-
-func ownerRole(w *incident.Wait) string {
-	if w.Kind == journalCommit {
-		return "to be written by"
-	}
-	return "held by"
-}
-
-func describeLock(w *incident.Wait) string {
-	s := w.Kind
-	if w.Symbol != "" {
-		s += " " + w.Symbol
-	}
-	s += " at " + w.Lock
-	if w.Mount != "" {
-		s += " — the freeze protection of " + w.Mount
-	}
-	return s
-}
-
 // where names the first frames of a stack past the scheduler machinery.
 func where(frames []incident.Frame) string {
 	fns := incident.ReliableFunctions(frames)
@@ -217,10 +194,10 @@ func heldBy(in *incident.Incident, tasks []incident.BlockedTask) []string {
 	for _, t := range tasks {
 		for _, lw := range held[t.PID] {
 			verb := "holds"
-			if lw.w.Kind == journalCommit {
+			if lw.w.Kind == incident.WaitJournalCommit {
 				verb = "is to write the"
 			}
-			out = append(out, fmt.Sprintf("%s:%d %s %s that %d D task(s) wait for", t.Comm, t.PID, verb, describeLock(lw.w), lw.n))
+			out = append(out, fmt.Sprintf("%s:%d %s %s that %d D task(s) wait for", t.Comm, t.PID, verb, lw.w.Describe(), lw.n))
 		}
 	}
 	return out

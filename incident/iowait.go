@@ -140,3 +140,46 @@ func plural(n int, one, many string) string {
 func formatSeconds(s float64) string {
 	return strconv.FormatFloat(s, 'f', 1, 64) + " s"
 }
+
+// WaitJournalCommit is the Wait kind of a task waiting for a jbd2 journal
+// commit; its "owner" is the journal's commit thread, which writes it.
+const WaitJournalCommit = "jbd2 journal commit"
+
+// OwnerRole says how the owner relates to what is waited for.
+func (w *Wait) OwnerRole() string {
+	if w.Kind == WaitJournalCommit {
+		return "to be written by"
+	}
+	return "held by"
+}
+
+// Describe names the lock: "mutex ktriage_table_lock [mod] at 0x…".
+func (w *Wait) Describe() string {
+	s := w.Kind
+	if w.Symbol != "" {
+		s += " " + w.Symbol
+	}
+	s += " at " + w.Lock
+	if w.Mount != "" {
+		s += " — the freeze protection of " + w.Mount
+	}
+	return s
+}
+
+// WaitText is one line of what a blocked task waits for, as far as its
+// source shows: the lock and its holder, or the I/O; "" when not known.
+func (t *BlockedTask) WaitText() string {
+	if w := t.WaitsOn; w != nil {
+		s := "waits for " + w.Describe()
+		if o := w.Owner; o != nil {
+			s += ", " + w.OwnerRole() + " " + o.Comm + ":" + strconv.Itoa(o.PID) + " (" + o.State + ")"
+		} else if w.Note != "" {
+			s += " (" + w.Note + ")"
+		}
+		return s
+	}
+	if t.IOWait != nil {
+		return "waits on " + t.IOWait.Describe()
+	}
+	return ""
+}

@@ -57,6 +57,12 @@ func writeMarkdown(out io.Writer, m *model) error {
 		for _, g := range m.Groups {
 			p("**%d×** %s\n\n", g.Count, mdInline(g.Tasks))
 			fence(w, strings.Join(g.Stack, "\n"))
+			for _, wt := range g.Waits {
+				p("- %s\n", mdInline(wt))
+			}
+			if len(g.Waits) > 0 {
+				p("\n")
+			}
 		}
 	}
 

@@ -75,6 +75,10 @@ type groupView struct {
 	Tasks string // "dd:192, dd:193"
 	State string
 	Stack []string
+	// Waits says what the tasks wait for, as read from the source: the
+	// lock and its holder, or the I/O and its device (one line per
+	// distinct wait, the task named when the group's tasks differ).
+	Waits []string
 }
 
 type reportView struct {
@@ -120,6 +124,7 @@ func newModel(in *incident.Incident, opts Options) *model {
 				gv.Stack = append(gv.Stack, frameText(f))
 			}
 		}
+		gv.Waits = groupWaits(g.Tasks)
 		m.Groups = append(m.Groups, gv)
 	}
 	for _, r := range in.Reports {
@@ -342,5 +347,39 @@ func sortedKinds(rs []reportView) []string {
 		out = append(out, fmt.Sprintf("%s ×%d", k, n))
 	}
 	sort.Strings(out)
+	return out
+}
+
+// maxGroupWaits bounds the wait lines of one group.
+const maxGroupWaits = 4
+
+// groupWaits lists what a group's tasks wait for: one line when they all
+// wait for the same thing, else a line per task, each naming it.
+func groupWaits(tasks []incident.BlockedTask) []string {
+	var lines []string
+	same := true
+	for i := range tasks {
+		lines = append(lines, tasks[i].WaitText())
+		if lines[i] != lines[0] {
+			same = false
+		}
+	}
+	if same {
+		if lines[0] == "" {
+			return nil
+		}
+		return lines[:1]
+	}
+	var out []string
+	for i, l := range lines {
+		if l == "" {
+			continue
+		}
+		if len(out) == maxGroupWaits {
+			out = append(out, fmt.Sprintf("… and %d more", len(lines)-i))
+			break
+		}
+		out = append(out, fmt.Sprintf("%s:%d %s", tasks[i].Comm, tasks[i].PID, l))
+	}
 	return out
 }

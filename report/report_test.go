@@ -219,3 +219,32 @@ func TestProseCodeLinksReportsAndIndent(t *testing.T) {
 		}
 	}
 }
+
+// Every format says under each group of blocked tasks what they wait for:
+// the lock and its holder, the I/O and its device.
+func TestGroupsSayWhatTheyWaitFor(t *testing.T) {
+	in := sample()
+	n := 3
+	age := 31.1
+	in.BlockedTasks = []incident.BlockedTask{
+		{PID: 256, Comm: "dd", State: "UN", Backtrace: []incident.Frame{{Function: "jbd2_log_wait_commit", Reliable: true}},
+			WaitsOn: &incident.Wait{Kind: incident.WaitJournalCommit, Symbol: "(vdb)", Lock: "0xffff1000",
+				Owner: &incident.LockOwner{PID: 108, Comm: "jbd2/vdb-8", State: "UN"}}},
+		{PID: 108, Comm: "jbd2/vdb-8", State: "UN", Backtrace: []incident.Frame{{Function: "io_schedule", Reliable: true}, {Function: "bit_wait_io", Reliable: true}, {Function: "jbd2_journal_commit_transaction", Reliable: true}},
+			IOWait: &incident.IOWait{Frames: []string{"io_schedule", "bit_wait_io", "jbd2_journal_commit_transaction"}, Device: "vdb", InFlight: &n, OldestSeconds: &age,
+				Object: "buffer head at 0xffff2000 (block 17345, 1024 bytes)"}},
+	}
+	lock := "waits for jbd2 journal commit (vdb) at 0xffff1000, to be written by jbd2/vdb-8:108 (UN)"
+	io := "waits on I/O to vdb (3 requests in flight, the oldest for 31.1 s): buffer head at 0xffff2000 (block 17345, 1024 bytes) — io_schedule ← bit_wait_io ← jbd2_journal_commit_transaction"
+	for _, format := range []string{"text", "markdown", "html"} {
+		out := render(t, in, format)
+		if format == "markdown" {
+			out = strings.ReplaceAll(out, "\\", "")
+		}
+		for _, want := range []string{lock, io} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q", format, want)
+			}
+		}
+	}
+}

@@ -137,6 +137,9 @@ func writeText(out io.Writer, m *model, opts Options) error {
 			if len(g.Stack) == 0 {
 				t.printf("     (no stack in the source)\n")
 			}
+			for _, w := range g.Waits {
+				t.printf("     → %s\n", w)
+			}
 		}
 	}
 

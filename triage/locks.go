@@ -341,7 +341,7 @@ func (lr *lockReader) journalWait(t kernel.Task, frames []incident.Frame) (*inci
 				dev = name
 			}
 		}
-		w := &incident.Wait{Kind: "jbd2 journal commit", Lock: fmt.Sprintf("%#x", j), Symbol: "(" + dev + ")",
+		w := &incident.Wait{Kind: incident.WaitJournalCommit, Lock: fmt.Sprintf("%#x", j), Symbol: "(" + dev + ")",
 			Owner: lr.owner(commit)}
 		seq, err1 := k.Field(j, "journal_s", "j_commit_sequence")
 		req, err2 := k.Field(j, "journal_s", "j_commit_request")
