@@ -22,10 +22,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
+# make_scale_tree DIR N [K]: N crashes, every K-th a dump (default 10).
 make_scale_tree() {
-  python3 - "$1" "$2" << 'PY'
+  python3 - "$1" "$2" "${3:-10}" << 'PY'
 import os, sys, random
-root, n = sys.argv[1], int(sys.argv[2])
+root, n, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rnd = random.Random(n)
 dumps = [open(f"testdata/dumps/{f}", "rb").read()
          for f in ("sysrq-kdump-lzo.vmcore", "sysrq-kdump-snappy.vmcore", "sysrq-incomplete-lzo.vmcore")]
@@ -40,7 +41,7 @@ for i in range(n):
     if i % 997 == 5:
         when -= 6 * 365 * day  # a few very old entries
     stamp = __import__("time").strftime("%Y%m%d%H%M", __import__("time").gmtime(when))
-    if i % 10 == 0:
+    if i % every == 0:
         d = os.path.join(root, "archive", host, "var", "crash", f"127.0.0.1-{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}-{stamp[8:10]}:{stamp[10:]}:{i % 60:02d}")
         os.makedirs(d, exist_ok=True)
         p = os.path.join(d, "vmcore")
@@ -59,11 +60,11 @@ PY
 }
 
 if [[ "${1:-}" == tree ]]; then
-  make_scale_tree "${2:?usage: fleet-scale.sh tree DIR N}" "${3:?N}"
+  make_scale_tree "${2:?usage: fleet-scale.sh tree DIR N [K]}" "${3:?N}" "${4:-10}"
   exit 0
 fi
 
-# workers DSN N: the same N-crash tree analyzed by one worker (-j 1) into a
+# workers DSN N: the same tree of N dumps analyzed by one worker (-j 1) into a
 # fresh schema, then by three workers (-j 1 each) at once into another;
 # wall times, and how many analyses the three did in total (each crash
 # once: the rows with reused false across their three outputs).
@@ -73,7 +74,7 @@ if [[ "${1:-}" == workers ]]; then
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   CGO_ENABLED=0 go build -o "$work/ktriage" ./cmd/ktriage
-  make_scale_tree "$work/tree" "$n"
+  make_scale_tree "$work/tree" "$n" 1
   sep='?'
   [[ "$dsn" == *\?* ]] && sep='&'
   schema() {

@@ -297,13 +297,17 @@ func (b *batch) run(ctx context.Context) (*FleetResult, error) {
 		}
 		order = append(order, i)
 	}
-	poll := min(cfg.Lease/4, 2*time.Second)
+	// Crashes other workers hold are asked for again soon (most are being
+	// analyzed and done within a second), then less often: at most every
+	// quarter lease, and never more than every 2 s.
+	poll := 50 * time.Millisecond
 	for pass := 0; len(order) > 0; pass++ {
 		if pass > 0 {
 			select {
 			case <-ctx.Done():
 			case <-time.After(poll):
 			}
+			poll = min(2*poll, cfg.Lease/4, 2*time.Second)
 		}
 		if ctx.Err() != nil {
 			break

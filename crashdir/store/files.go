@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // File is what a batch saw of one file: enough to tell by stat alone that
@@ -41,15 +45,42 @@ func (s *SQLStore) Files(ctx context.Context) ([]File, error) {
 	return out, q.Err()
 }
 
-// SaveFiles implements Store, in one transaction; a file seen again under a
-// vanished crash brings the crash back.
+// SaveFiles implements Store; a file seen again under a vanished crash
+// brings the crash back. Workers on one tree save the same files at once:
+// rows are written in path order (so two writers never wait on each other
+// in a cycle) and in short transactions, and a transaction PostgreSQL
+// aborts as a deadlock all the same is tried again.
 func (s *SQLStore) SaveFiles(ctx context.Context, files []File) error {
-	if len(files) == 0 {
-		return nil
+	files = append([]File(nil), files...)
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	const chunk = 500
+	for len(files) > 0 {
+		n := min(chunk, len(files))
+		var err error
+		for attempt := 0; attempt < 4; attempt++ {
+			if err = s.saveFiles(ctx, files[:n]); err == nil || !retryable(err) {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("store %s: %w", s.where, err)
+		}
+		files = files[n:]
 	}
+	return nil
+}
+
+// retryable tells a PostgreSQL deadlock or serialization failure, which a
+// second try of the same transaction gets past.
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
+}
+
+func (s *SQLStore) saveFiles(ctx context.Context, files []File) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store %s: %w", s.where, err)
+		return err
 	}
 	defer tx.Rollback()
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO ktriage_files (path, dump_key, size, mtime_ns, inode, kind, vanished_at)
@@ -57,28 +88,25 @@ func (s *SQLStore) SaveFiles(ctx context.Context, files []File) error {
 		ON CONFLICT (path) DO UPDATE SET dump_key = excluded.dump_key, size = excluded.size,
 		 mtime_ns = excluded.mtime_ns, inode = excluded.inode, kind = excluded.kind, vanished_at = ''`)
 	if err != nil {
-		return fmt.Errorf("store %s: %w", s.where, err)
+		return err
 	}
 	defer ins.Close()
 	back, err := tx.PrepareContext(ctx, `UPDATE ktriage_crashes SET vanished_at = '' WHERE dump_key = $1 AND vanished_at <> ''`)
 	if err != nil {
-		return fmt.Errorf("store %s: %w", s.where, err)
+		return err
 	}
 	defer back.Close()
 	for _, f := range files {
 		if _, err := ins.ExecContext(ctx, f.Path, f.Key, f.Size, f.MtimeNs, int64(f.Inode), f.Kind); err != nil {
-			return fmt.Errorf("store %s: file %s: %w", s.where, f.Path, err)
+			return fmt.Errorf("file %s: %w", f.Path, err)
 		}
 		if f.Key != "" {
 			if _, err := back.ExecContext(ctx, f.Key); err != nil {
-				return fmt.Errorf("store %s: %w", s.where, err)
+				return err
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store %s: %w", s.where, err)
-	}
-	return nil
+	return tx.Commit()
 }
 
 // Vanish implements Store. A failed crash whose files are gone is deleted:
@@ -94,6 +122,8 @@ func (s *SQLStore) Vanish(ctx context.Context, paths []string) error {
 		return fmt.Errorf("store %s: %w", s.where, err)
 	}
 	defer tx.Rollback()
+	paths = append([]string(nil), paths...)
+	sort.Strings(paths) // the same order as SaveFiles: no deadlock between them
 	keys := map[string]bool{}
 	for _, p := range paths {
 		var key string
