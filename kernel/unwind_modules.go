@@ -3,6 +3,8 @@ package kernel
 import (
 	"encoding/binary"
 	"sort"
+
+	"github.com/ktriage/ktriage/symbols"
 )
 
 // Loadable modules carry their own ORC tables (struct module's arch
@@ -11,12 +13,13 @@ import (
 
 // loadedModule is what unwinding needs from one struct module.
 type loadedModule struct {
-	name   string
-	addr   uint64       // struct module
-	text   []StackRange // text ranges: core text, init text
-	orc    *orcTable
-	syms   []modSym // sorted by addr
-	symErr error
+	name    string
+	addr    uint64       // struct module
+	buildID string       // of its .ko, from the notes it keeps in memory
+	text    []StackRange // text ranges: core text, init text
+	orc     *orcTable
+	syms    []modSym // sorted by addr
+	symErr  error
 	// objects are the module's data symbols (locks, tables), read on the
 	// first Symbolize of an address no text holds.
 	objects     []modSym
@@ -75,7 +78,7 @@ func (k *Kernel) loadModules() []*loadedModule {
 		if err != nil {
 			return nil
 		}
-		m := &loadedModule{name: name, addr: mod, text: k.moduleText(mod)}
+		m := &loadedModule{name: name, addr: mod, text: k.moduleText(mod), buildID: symbols.ModuleBuildID(mod, k.AS, k.Types)}
 		m.orc = k.moduleORC(mod)
 		m.syms = k.moduleSyms(mod, stFunc)
 		out = append(out, m)

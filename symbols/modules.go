@@ -3,6 +3,7 @@ package symbols
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -14,6 +15,9 @@ type Module struct {
 	Addr   uint64  // of struct module
 	Ranges []Range // memory the module occupies (core layout, or 6.4+ mem[])
 	Syms   []Sym   // runtime addresses; Module set to Name
+	// BuildID is the GNU build-id of the module's .ko (hex), read from its
+	// notes in memory; "" when the kernel keeps none (no CONFIG_SYSFS).
+	BuildID string
 }
 
 // Range is a span of virtual memory [Start, Start+Size).
@@ -83,6 +87,7 @@ func ReadModules(modulesHead uint64, mem Memory, types Types) ([]Module, error) 
 		if m.Syms, err = moduleSyms(addr, m.Name, mem, types); err != nil {
 			return mods, fmt.Errorf("modules: %s at %#x: %w", m.Name, addr, err)
 		}
+		m.BuildID = ModuleBuildID(addr, mem, types) // optional: debuginfo lookups only
 		mods = append(mods, m)
 		if next, err = readU64(mem, next); err != nil {
 			return mods, fmt.Errorf("modules: %s at %#x: list.next: %w", m.Name, addr, err)
@@ -284,4 +289,52 @@ func decodeModuleSyms(raw, typetab, strtab []byte, modName string) []Sym {
 		syms = append(syms, Sym{Name: name, Addr: value, Size: size, Type: t, Module: modName})
 	}
 	return syms
+}
+
+// ModuleBuildID reads a module's GNU build-id from the notes the kernel
+// keeps for sysfs (/sys/module/<name>/notes): module.notes_attrs points at
+// a struct module_notes_attrs whose attrs[] are bin_attributes, each
+// .private pointing at one note section in the module's memory
+// (kernel/module/sysfs.c, add_notes_attrs). "" when any of it is missing.
+func ModuleBuildID(addr uint64, mem Memory, types Types) string {
+	notesOff, err := types.MemberOffset("module", "notes_attrs")
+	if err != nil {
+		return ""
+	}
+	attrs, err := readU64(mem, addr+notesOff)
+	if err != nil || attrs == 0 {
+		return ""
+	}
+	nOff, err1 := types.MemberOffset("module_notes_attrs", "notes")
+	arrOff, err2 := types.MemberOffset("module_notes_attrs", "attrs")
+	binSize, err3 := types.StructSize("bin_attribute")
+	privOff, err4 := types.MemberOffset("bin_attribute", "private")
+	sizeOff, err5 := types.MemberOffset("bin_attribute", "size")
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil || binSize == 0 {
+		return ""
+	}
+	var nb [4]byte
+	if mem.ReadVirt(nb[:], attrs+nOff) != nil {
+		return ""
+	}
+	n := min(binary.LittleEndian.Uint32(nb[:]), 64) // a module has a handful of note sections
+	for i := range uint64(n) {
+		a := attrs + arrOff + i*binSize
+		priv, err := readU64(mem, a+privOff)
+		if err != nil || priv == 0 {
+			continue
+		}
+		size, err := readU64(mem, a+sizeOff)
+		if err != nil || size == 0 || size > 4096 {
+			continue
+		}
+		note := make([]byte, size)
+		if mem.ReadVirt(note, priv) != nil {
+			continue
+		}
+		if id, ok := findBuildIDNote(note, binary.LittleEndian); ok {
+			return id
+		}
+	}
+	return ""
 }
