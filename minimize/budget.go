@@ -32,8 +32,7 @@ func fitBudget(pages []cutdump.Packed, reason map[uint64]string, img *cutdump.Im
 	return pages
 }
 
-// estimate is the size Build will write for pages, without the note area's
-// manifest (a few KB).
+// estimate is the size Build will write for pages, without the note area.
 func estimate(pages []cutdump.Packed, img *cutdump.Image) int64 {
 	bs := img.BlockSize
 	size := 2*bs + 2*((int64(img.MaxMapnr+7)/8+bs-1)/bs*bs)

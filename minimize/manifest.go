@@ -32,6 +32,9 @@ type Manifest struct {
 	// wrote (an incomplete capture): the copy lists them lost too.
 	Lost []Range `json:"lost_in_source,omitempty"`
 	Reasons     []Count     `json:"pages_by_reason"`
+	// Requests are the --keep-task and --keep-symbol asks with the pages
+	// each covers (ranges credit a page to its first reader only).
+	Requests []Count `json:"requests,omitempty"`
 	Redactions  []Redaction `json:"redactions,omitempty"`
 	Dropped     []Count     `json:"dropped_for_size,omitempty"`
 	Notes       []string    `json:"notes,omitempty"`

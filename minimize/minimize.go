@@ -154,9 +154,17 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 	ram := img.RAM
 	img.RAM = func(pfn uint64) bool { return ram(pfn) && !absent[pfn] }
 	if opts.MaxSize > 0 {
-		packed = fitBudget(packed, g.reason, img, opts.MaxSize, m)
+		// The note area (with the manifest, which only shrinks as pages
+		// are dropped) counts against the budget too.
+		probe := *m
+		probe.addRanges(packed, g.reason)
+		if err := probe.embed(img, d); err != nil {
+			return nil, err
+		}
+		packed = fitBudget(packed, g.reason, img, opts.MaxSize-int64(len(img.Notes)), m)
 	}
 	m.addRanges(packed, g.reason)
+	m.Requests = g.requests
 	if redactor != nil {
 		redactor.sortDone()
 		m.Redactions = append(m.Redactions, redactor.done...)
@@ -190,7 +198,11 @@ type gatherer struct {
 	reason map[uint64]string
 	cur    string
 	sys    kernel.SysInfo
-	opened *kernel.Opened
+	// request collects the pages of one --keep-* request, whoever was
+	// credited with them first.
+	request  map[uint64]bool
+	requests []Count
+	opened   *kernel.Opened
 	k      *kernel.Kernel // nil when no names and types were found
 	tasks  []kernel.Task
 }
@@ -210,6 +222,9 @@ func newGatherer(d *vmcore.Dump) *gatherer {
 func (g *gatherer) hook(pfn uint64) {
 	if _, seen := g.reason[pfn]; !seen {
 		g.reason[pfn] = g.cur
+	}
+	if g.request != nil {
+		g.request[pfn] = true
 	}
 }
 
@@ -250,6 +265,9 @@ func (g *gatherer) gather(paths []string, opts Options) error {
 	g.k = k
 	if k == nil {
 		// Only the log can be kept: no names, so no tasks or structures.
+		if len(opts.KeepTasks)+len(opts.KeepSymbols) > 0 {
+			return fmt.Errorf("%s: --keep-task and --keep-symbol need the kernel's names and types: %v", paths[0], opened.KernelErr)
+		}
 		return nil
 	}
 	g.sys, _ = k.Sys()
@@ -266,17 +284,26 @@ func (g *gatherer) gather(paths []string, opts Options) error {
 	g.keepForCrash(k, tasks)
 
 	for _, pid := range opts.KeepTasks {
-		g.cur = fmt.Sprintf("%s %d", ReasonKeepTask, pid)
-		if err := keepTask(k, tasks, pid); err != nil {
+		if err := g.keepRequest(fmt.Sprintf("%s %d", ReasonKeepTask, pid), func() error { return keepTask(k, tasks, pid) }); err != nil {
 			return err
 		}
 	}
 	for _, name := range opts.KeepSymbols {
-		g.cur = fmt.Sprintf("%s %s", ReasonKeepSymbol, name)
-		if err := keepSymbol(k, name); err != nil {
+		if err := g.keepRequest(fmt.Sprintf("%s %s", ReasonKeepSymbol, name), func() error { return keepSymbol(k, name) }); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// keepRequest runs one --keep-* reader and counts every page it touched.
+func (g *gatherer) keepRequest(what string, read func() error) error {
+	g.cur, g.request = what, map[uint64]bool{}
+	defer func() { g.request = nil }()
+	if err := read(); err != nil {
+		return err
+	}
+	g.requests = append(g.requests, Count{what, len(g.request)})
 	return nil
 }
 

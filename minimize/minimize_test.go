@@ -241,3 +241,67 @@ func TestRenameReplacesNames(t *testing.T) {
 		t.Errorf("manifest lists %d rewritten fields", fields)
 	}
 }
+
+// TestKeepRequests: --keep-task and --keep-symbol add their pages, say so
+// in the manifest, and name what they cannot find.
+func TestKeepRequests(t *testing.T) {
+	src := []string{"../testdata/dumps/hung-kdump-zstd.vmcore"}
+	dir := t.TempDir()
+	res, err := Minimize(src, filepath.Join(dir, "a.vmcore"), Options{KeepTasks: []int{1}, KeepSymbols: []string{"init_task"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, r := range res.Manifest.Requests {
+		got[r.Reason] = r.Pages
+	}
+	// task_struct is about 10 KB, a kernel stack 16 KB: at least 6 pages.
+	if got["--keep-task 1"] < 6 || got["--keep-symbol init_task"] < 2 {
+		t.Errorf("requests %v", res.Manifest.Requests)
+	}
+	for _, bad := range []Options{{KeepTasks: []int{99999}}, {KeepSymbols: []string{"no_such_symbol_here"}}} {
+		_, err := Minimize(src, filepath.Join(dir, "b.vmcore"), bad)
+		if err == nil || !strings.Contains(err.Error(), "--keep-") {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}
+
+// TestMaxSizeDropsOptionalFirst: a budget below the full copy drops the
+// least needed evidence first, says so, and fits; a budget below the
+// required pages drops all optional evidence and says it cannot fit.
+func TestMaxSizeDropsOptionalFirst(t *testing.T) {
+	src := []string{"../testdata/dumps/hung-kdump-zstd.vmcore"}
+	dir := t.TempDir()
+	full, err := Minimize(src, filepath.Join(dir, "full.vmcore"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first optional reason the copy has pages for is dropped first.
+	var first Count
+	for _, o := range optional {
+		for _, c := range full.Manifest.Reasons {
+			if c.Reason == o && first.Pages == 0 {
+				first = c
+			}
+		}
+	}
+	if first.Pages == 0 {
+		t.Fatalf("no optional pages kept: %v", full.Manifest.Reasons)
+	}
+	budget := full.Size - 4096
+	res, err := Minimize(src, filepath.Join(dir, "budget.vmcore"), Options{MaxSize: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Size > budget || len(res.Manifest.Dropped) != 1 || res.Manifest.Dropped[0] != first {
+		t.Errorf("budget %d: wrote %d, dropped %v", budget, res.Size, res.Manifest.Dropped)
+	}
+	tiny, err := Minimize(src, filepath.Join(dir, "tiny.vmcore"), Options{MaxSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tiny.Manifest.Dropped) == 0 || !strings.Contains(strings.Join(tiny.Manifest.Notes, " "), "more than --max-size") {
+		t.Errorf("budget 1: dropped %v, notes %v", tiny.Manifest.Dropped, tiny.Manifest.Notes)
+	}
+}
