@@ -60,6 +60,9 @@ type OpenOptions struct {
 	LogOnly bool
 	// Trace, when set, times the log and naming phases (`--trace`).
 	Trace *phase.Recorder
+	// OnLog, when set, gets the log as soon as it is read, before names
+	// and types are looked for, so a caller can work on it meanwhile.
+	OnLog func([]LogRecord, error)
 }
 
 // Open reads d as far as it allows. It fails only when the dump has no
@@ -75,6 +78,9 @@ func Open(d *vmcore.Dump, opts OpenOptions) (*Opened, error) {
 	end = opts.Trace.Start("log")
 	o.Log, o.LogErr = ReadLog(as, d.VMCoreInfo)
 	end()
+	if opts.OnLog != nil {
+		opts.OnLog(o.Log, o.LogErr)
+	}
 	if !opts.LogOnly {
 		end = opts.Trace.Start("names and types")
 		o.Kernel, o.KernelErr = attach(d, as, opts.AttachOptions, opts.Trace)

@@ -14,6 +14,7 @@ import (
 	"github.com/ktriage/ktriage/internal/phase"
 	"github.com/ktriage/ktriage/internal/plausible"
 	"github.com/ktriage/ktriage/kernel"
+	"github.com/ktriage/ktriage/textlog"
 	"github.com/ktriage/ktriage/vmcore"
 )
 
@@ -58,9 +59,23 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	for _, w := range d.Warnings {
 		in.Warn(w)
 	}
+	// The kernel's reports in the log are found on another core while the
+	// names, types and tasks are read; finishFromLog waits for them.
+	logReports := make(chan textlog.Extracted, 1)
+	var log []incident.LogRecord
+	onLog := func(recs []kernel.LogRecord, _ error) {
+		log = toLogRecords(recs)
+		if kernel.PanicMessage(recs) == "" {
+			return // finishFromLog will not ask
+		}
+		go func() {
+			defer tr.Beside("log reports")()
+			logReports <- textlog.FromRecords(log)
+		}()
+	}
 	opened, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: kernel.AttachOptions{
 		Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir,
-		Fetch: opts.Fetch, WantDWARF: opts.WantDWARF}, Trace: tr})
+		Fetch: opts.Fetch, WantDWARF: opts.WantDWARF}, Trace: tr, OnLog: onLog})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
@@ -73,7 +88,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	case err != nil:
 		in.Warn("kernel log unreadable: " + err.Error())
 	}
-	in.Log = toLogRecords(recs)
+	in.Log = log // converted by onLog
 	panicMsg := kernel.PanicMessage(recs)
 
 	sys := &incident.System{}
@@ -87,7 +102,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	k := opened.Kernel
 	if k == nil {
 		in.Warn("no kernel symbols, so no tasks or system facts: " + opened.KernelErr.Error())
-		finishFromLog(in, panicMsg, nil)
+		finishFromLog(in, panicMsg, logReports)
 		return in, nil
 	}
 	sys.KernelSource = k.Source
@@ -121,7 +136,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	} else {
 		in.Warn("mount table: " + err.Error())
 	}
-	finishFromLog(in, panicMsg, tasks)
+	finishFromLog(in, panicMsg, logReports)
 	end = tr.Start("waits and locks")
 	fillWaits(in, k, tasks, mounts, cr)
 	fillIOWaits(in, k, tasks)
@@ -235,13 +250,13 @@ func fillTasks(in *incident.Incident, k *kernel.Kernel, d *vmcore.Dump, tasks []
 
 // finishFromLog fills the panic from the log and the task that was running
 // on the panicking CPU.
-func finishFromLog(in *incident.Incident, panicMsg string, tasks []kernel.Task) {
+func finishFromLog(in *incident.Incident, panicMsg string, logReports <-chan textlog.Extracted) {
 	if panicMsg == "" {
 		return
 	}
 	p := &incident.Panic{Message: panicMsg}
 	in.Panic = p
-	reportsFromLog(in)
+	reportsFromLog(in, <-logReports)
 	if in.Title == "" {
 		in.Title = p.Title
 	}

@@ -8,8 +8,7 @@ import (
 // reportsFromLog finds the kernel's own reports (oops, panic, hung task...)
 // in the log decoded from the dump, with the same rules text logs go
 // through, so a dump and its console log give the same titles.
-func reportsFromLog(in *incident.Incident) {
-	ex := textlog.FromRecords(in.Log)
+func reportsFromLog(in *incident.Incident, ex textlog.Extracted) {
 	in.Reports = ex.Reports
 	in.HardwareErrs = ex.HardwareErrs
 	if ex.Panic != nil && in.Panic != nil {
