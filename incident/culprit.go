@@ -40,7 +40,8 @@ var machineryPatterns = []string{
 	`notifier_call_chain`, `^end_repeat_nmi`,
 	// Scheduling and waiting.
 	`^schedule$`, `^__schedule`, `^schedule_`, `^io_schedule`, `^preempt_schedule`, `^context_switch`,
-	`^__switch_to`, `^finish_task_switch`, `^do_wait_for_common`, `^__wait_for_common`, `wait_for_completion`,
+	`^__switch_to`, `^finish_task_switch`, `^do_wait_for_common`, `^__wait_for_common`, `^wait_for_common`, `wait_for_completion`,
+	`^_?_?cond_resched`,
 	`^complete$`, `^finish_wait`, `^prepare_to_wait`, `^__wake_up`, `^try_to_wake_up`, `^wake_up_`,
 	`^out_of_line_wait_on_bit`, `^__wait_on_bit`, `^wait_on_page_bit`, `^bit_wait`, `^usleep_range`,
 	`^msleep`, `^do_nanosleep`, `^hrtimer_nanosleep`, `^schedule_hrtimeout`,
@@ -85,7 +86,7 @@ var helperPatterns = []string{
 	`__might_resched`, `list_add`, `list_del`, `list_replace`, `list_move`, `list_splice`,
 	`^refcount_`, `^kref_`, `ref_tracker`, `atomic(64)?_(dec|inc|read|set|or|xor|and|add|sub|fetch|xchg|cmpxchg|try)`,
 	`(set|clear|change|test)_bit`, `^kv?free$`, `kfree_skb`, `^kfree_sensitive$`, `k?v?(m|z|c)alloc`,
-	`krealloc`, `kmem_cache`, `allocate_slab`, `slab_`, `alloc_pages`, `^__alloc_pages`, `^get_page_from_freelist`,
+	`krealloc`, `kmem_cache`, `allocate_slab`, `slab_`, `alloc_pages`, `^__alloc_pages`, `^get_page_from_freelist`, `^__?get_free_pages$`,
 	`^should_fail`, `string`, `pointer`, `^klist_`, `rhashtable_lookup`, `ida_free`,
 	`xas_(start|load|find)`, `^crc\d+`, `crc_itu_t`, `__phys_addr`, `assertfail`, `logic_(in|out)`,
 	`read[bwlq]$`, `write[bwlq]$`, `extract_(user|iter)_to_sg`, `seqprop_assert`,

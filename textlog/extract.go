@@ -82,7 +82,7 @@ func (x *extractor) feed(l *line) {
 	x.remember(l.rec, seq)
 	// Console noise is kept in the log, never in a report; but the boot
 	// loader's "Booting the kernel." is how a console shows a reboot.
-	if l.bare && !strings.HasPrefix(l.rec.Text, "Booting the kernel.") && !x.strayHeader(l) {
+	if l.bare && !strings.HasPrefix(l.rec.Text, "Booting the kernel.") && !x.strayHeader(l) && !x.traceGoesOn(l) {
 		x.joinWrapped(l)
 		return
 	}
@@ -216,6 +216,25 @@ const (
 // to handle kernel paging request at ...") or a header the syslog daemon
 // wrote without its prefix ("java: page allocation failure: order:0").
 // Only headers that cannot be a program's own output qualify.
+// traceGoesOn: a line without a stamp that is a stack frame, right after a
+// report's call trace heading or frame, is that trace going on — a paste
+// that kept the stamps of the first lines only. It joins the report.
+func (x *extractor) traceGoesOn(l *line) bool {
+	b := x.last
+	if b == nil || b.closed || len(b.rt.lines) == 0 {
+		return false
+	}
+	if _, _, ok := parseFrame(l.rec.Text); !ok {
+		return false
+	}
+	prev := b.rt.lines[len(b.rt.lines)-1]
+	if _, _, ok := parseFrame(prev); !ok && !callTraceName.MatchString(strings.TrimSpace(prev)) {
+		return false
+	}
+	l.rec.Host, l.rec.Caller = b.host, b.caller
+	return true
+}
+
 func (x *extractor) strayHeader(l *line) bool {
 	t := l.rec.Text
 	if !strings.Contains(t, "unable to handle") && !strings.Contains(t, "page allocation failure") {

@@ -158,7 +158,7 @@ var followUps = map[string]int{
 }
 
 var (
-	hungHeaderRe  = lazyre.New(`INFO: task (.+):(\d+) (?:blocked (?:in I/O wait )?for more than (\d+) seconds|can't die for more than (\d+) seconds)`)
+	hungHeaderRe = lazyre.New(`INFO: task (.+):(\d+) (?:blocked (?:in I/O wait )?for more than (\d+) seconds|can't die for more than (\d+) seconds)`)
 	// sched_show_task before 4.14: the saved PC, or "running" for the task
 	// on the CPU (3.x); 4.x prints "running task" or nothing there.
 	oldTaskLineRe = lazyre.New(`^(\S.{0,15}?)\s+([RSDTtZXxKWPIN])\s+(?:[0-9a-f]{8,16}\s+|running(?: task)?\s+)?\d+\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s*$`)
@@ -195,6 +195,8 @@ var (
 	cpuLineLooseRe = lazyre.New(`^\s*CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (\S+)`)
 	// "Read of size 8 at addr ffff88801 by task syz-executor.0/4321" (KASAN and friends).
 	byTaskRe = lazyre.New(`\bby task (\S+)/(\d+)`)
+	// __might_resched: "in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 7578, name: dd".
+	inAtomicRe = lazyre.New(`^in_atomic\(\): \d+, irqs_disabled\(\): \d+,.*\bpid: (\d+), name: (.{1,16})$`)
 )
 
 // maxReportLines bounds the text one report keeps; maxTitleLines bounds
@@ -395,6 +397,11 @@ var factRules = []factRule{
 		}
 		if b.rep.Comm == "" {
 			b.rep.Comm = m[1]
+		}
+	}},
+	{"in_atomic(): ", inAtomicRe, func(b *builder, m []string) {
+		if b.rep.PID == nil && b.rep.Comm == "" {
+			b.rep.Comm, b.rep.PID = strings.TrimSpace(m[2]), intp(m[1])
 		}
 	}},
 	{"by task ", byTaskRe, func(b *builder, m []string) {
