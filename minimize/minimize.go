@@ -251,9 +251,11 @@ func (g *gatherer) gather(paths []string, opts Options) error {
 		DebuginfoDir: a.DebuginfoDir, PageHook: g.hook}); err != nil {
 		return fmt.Errorf("triage of %s: %w", paths[0], err)
 	}
-	g.cur = ReasonDumpSyms
-	if _, err := triage.LoadDump(paths, triage.Options{PageHook: g.hook}); err != nil {
-		return fmt.Errorf("triage of %s without debuginfo: %w", paths[0], err)
+	if a.Vmlinux != "" || a.Discover {
+		g.cur = ReasonDumpSyms
+		if _, err := triage.LoadDump(paths, triage.Options{PageHook: g.hook}); err != nil {
+			return fmt.Errorf("triage of %s without debuginfo: %w", paths[0], err)
+		}
 	}
 
 	opened, err = kernel.Open(g.d, kernel.OpenOptions{AttachOptions: a})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -303,5 +304,73 @@ func TestMaxSizeDropsOptionalFirst(t *testing.T) {
 	}
 	if len(tiny.Manifest.Dropped) == 0 || !strings.Contains(strings.Join(tiny.Manifest.Notes, " "), "more than --max-size") {
 		t.Errorf("budget 1: dropped %v, notes %v", tiny.Manifest.Dropped, tiny.Manifest.Notes)
+	}
+}
+
+// plantedSecret is what testdata/gen's secret scenario writes into a
+// tmpfs file (page cache) and into two processes' memory before the crash.
+const plantedSecret = "KTRIAGE-PLANTED-SECRET-5f1c9e27"
+
+// secretDumps are the secret scenario's dumps, where make-dumps.sh puts
+// them (KTRIAGE_GEN_OUT, /work/gen-out by default).
+func secretDumps(t *testing.T) []string {
+	out := os.Getenv("KTRIAGE_GEN_OUT")
+	if out == "" {
+		out = "/work/gen-out"
+	}
+	found, _ := filepath.Glob(filepath.Join(out, "secret-*", "vmcore"))
+	if len(found) == 0 {
+		t.Skipf("no dump of the secret scenario under %s (run testdata/gen/make-dumps.sh secret)", out)
+	}
+	return found
+}
+
+// pagesHolding counts the pages of a dump whose bytes hold s.
+func pagesHolding(t *testing.T, path string, s string) int {
+	t.Helper()
+	d, err := vmcore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	page := make([]byte, d.PageSize)
+	n := 0
+	for pfn := uint64(0); pfn < d.MaxPFN(); pfn++ {
+		if _, err := d.ReadPhys(page, pfn*uint64(d.PageSize)); err == nil && bytes.Contains(page, []byte(s)) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRedactionLeavesOutPlantedSecret: the secret the guest planted in
+// user memory and the page cache is in the original dump and in no page
+// of the redacted copy, which still triages the same.
+func TestRedactionLeavesOutPlantedSecret(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads whole dumps")
+	}
+	for _, src := range secretDumps(t) {
+		t.Run(filepath.Base(filepath.Dir(src)), func(t *testing.T) {
+			if n := pagesHolding(t, src, plantedSecret); n == 0 {
+				t.Fatalf("the secret is in no page of the original %s: the scenario did not plant it", src)
+			} else {
+				t.Logf("original: %d pages hold the secret", n)
+			}
+			res := checkSameTriage(t, []string{src}, Options{Redact: true})
+			if n := pagesHolding(t, res.Out, plantedSecret); n != 0 {
+				t.Errorf("the redacted copy holds the secret in %d pages", n)
+			}
+			classes := map[string]int{}
+			for _, r := range res.Manifest.Redactions {
+				classes[r.Class]++
+			}
+			t.Logf("redacted copy: %d bytes, %d pages; left out %v", res.Size, res.Manifest.Pages, classes)
+			plain, err := Minimize([]string{src}, filepath.Join(t.TempDir(), "plain.vmcore"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("unredacted copy: %d pages hold the secret", pagesHolding(t, plain.Out, plantedSecret))
+		})
 	}
 }
