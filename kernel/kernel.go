@@ -45,6 +45,8 @@ type Kernel struct {
 	debugFrame []byte
 
 	unwind unwinder // ORC, CFI and module tables, loaded on first use
+
+	modDebug *moduleDebug // modules' line tables, looked for on first use
 }
 
 // Close releases the debug vmlinux, if one was attached, saving how far

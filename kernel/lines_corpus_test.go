@@ -11,15 +11,7 @@ import (
 // they carry none (BTF has no line tables).
 func TestCorpusFramesHaveSourceLines(t *testing.T) {
 	vmlinux := corpus.Vmlinux(t)
-	var dump corpus.Dump
-	for _, d := range corpus.Dumps(t) {
-		if d.Name == "hung-kdump-zstd" {
-			dump = d
-		}
-	}
-	if dump.Name == "" {
-		t.Skip("corpus dump hung-kdump-zstd not found")
-	}
+	dump := corpus.DumpNamed(t, "hung-kdump-zstd")
 	// Where each function's frame must point: the function's own file, or
 	// for vfs_write the inlined sb_start_write's percpu_down_read.
 	want := map[string]string{

@@ -105,6 +105,15 @@ func (o *Opened) Close() error {
 // in a warning — it decodes the kernel's kallsyms (6.0+ export them through
 // VMCOREINFO) and reads the BTF out of the dump's memory.
 func attach(d *vmcore.Dump, as *AddressSpace, opts AttachOptions, tr *phase.Recorder) (*Kernel, error) {
+	k, err := attachNames(d, as, opts, tr)
+	if k != nil {
+		k.modDebug = newModuleDebug(opts, d.VMCoreInfo.OSRelease())
+	}
+	return k, err
+}
+
+// attachNames is attach without the modules' debuginfo lookup.
+func attachNames(d *vmcore.Dump, as *AddressSpace, opts AttachOptions, tr *phase.Recorder) (*Kernel, error) {
 	opts.DWARF.Trace = tr // times the vmlinux's symbols and index
 	var notes []string
 	if opts.Vmlinux != "" {

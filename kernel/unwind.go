@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/ktriage/ktriage/elfcore"
+	"github.com/ktriage/ktriage/symbols"
 )
 
 // Frame is one function on a kernel stack.
@@ -273,10 +274,16 @@ func (k *Kernel) frameAt(pc, slot uint64, exact bool) Frame {
 		if !exact {
 			f.Offset++
 		}
-		if mod == "" && k.vmlinux != nil {
-			if pos, ok := k.vmlinux.DWARF.SourceLine(look - k.AS.KernelOffset()); ok {
-				f.File, f.Line = pos.File, pos.Line
-			}
+		var pos symbols.SourcePos
+		var found bool
+		switch {
+		case mod == "" && k.vmlinux != nil:
+			pos, found = k.vmlinux.DWARF.SourceLine(look - k.AS.KernelOffset())
+		case mod != "":
+			pos, found = k.moduleSourceLine(mod, name, off)
+		}
+		if found {
+			f.File, f.Line = pos.File, pos.Line
 		}
 	}
 	return f

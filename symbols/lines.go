@@ -86,19 +86,8 @@ func (d *DWARF) SourceLine(pc uint64) (SourcePos, bool) {
 	if err != nil || ul == nil {
 		return SourcePos{}, false
 	}
-	// The last row at or before pc; an end-of-sequence row there means pc
-	// is in a hole between sequences.
-	j, _ := slices.BinarySearchFunc(ul.rows, pc+1, func(r lineRow, x uint64) int {
-		if r.addr < x {
-			return -1
-		}
-		return 1
-	})
-	if j == 0 {
-		return SourcePos{}, false
-	}
-	row := ul.rows[j-1]
-	if row.endSeq || row.line == 0 || row.file == "" {
+	row, ok := rowAt(ul.rows, pc)
+	if !ok {
 		return SourcePos{}, false
 	}
 	return SourcePos{File: treeRelative(row.file, ul.compDir), Line: row.line}, true
@@ -264,23 +253,37 @@ func (d *DWARF) unitLines(off uint64) (*unitLines, error) {
 	}
 	compDir, _ := cu.Val(dwarf.AttrCompDir).(string)
 	ul := &unitLines{compDir: compDir}
+	if ul.rows, err = appendLineRows(nil, lr); err != nil {
+		return nil, fmt.Errorf("unit %#x: line program: %w", off, err)
+	}
+	sortRows(ul.rows)
+	lt.byUnit[off] = ul
+	return ul, nil
+}
+
+// appendLineRows appends every row of a line program to rows.
+func appendLineRows(rows []lineRow, lr *dwarf.LineReader) ([]lineRow, error) {
 	for {
 		var e dwarf.LineEntry
 		if err := lr.Next(&e); err != nil {
-			if err != io.EOF {
-				return nil, fmt.Errorf("unit %#x: line program: %w", off, err)
+			if err == io.EOF {
+				return rows, nil
 			}
-			break
+			return rows, err
 		}
 		r := lineRow{addr: e.Address, line: e.Line, endSeq: e.EndSequence}
 		if e.File != nil {
 			r.file = e.File.Name
 		}
-		ul.rows = append(ul.rows, r)
+		rows = append(rows, r)
 	}
-	// By address; where a sequence ends at the address another starts,
-	// the end comes first so the start is the row found.
-	slices.SortStableFunc(ul.rows, func(a, b lineRow) int {
+}
+
+// sortRows orders line rows by address; where a sequence ends at the
+// address another starts, the end comes first so the start is the row
+// found.
+func sortRows(rows []lineRow) {
+	slices.SortStableFunc(rows, func(a, b lineRow) int {
 		switch {
 		case a.addr != b.addr:
 			if a.addr < b.addr {
@@ -295,6 +298,23 @@ func (d *DWARF) unitLines(off uint64) (*unitLines, error) {
 		}
 		return 0
 	})
-	lt.byUnit[off] = ul
-	return ul, nil
+}
+
+// rowAt is the row for pc: the last at or before it, unless that row ends
+// a sequence (pc is in a hole between sequences) or names no line.
+func rowAt(rows []lineRow, pc uint64) (lineRow, bool) {
+	j, _ := slices.BinarySearchFunc(rows, pc+1, func(r lineRow, x uint64) int {
+		if r.addr < x {
+			return -1
+		}
+		return 1
+	})
+	if j == 0 {
+		return lineRow{}, false
+	}
+	row := rows[j-1]
+	if row.endSeq || row.line == 0 || row.file == "" {
+		return lineRow{}, false
+	}
+	return row, true
 }

@@ -22,15 +22,7 @@ func TestAnalyzeWithDebuginfod(t *testing.T) {
 		t.Skip("no debuginfod to ask (eval \"$(bash scripts/start-debuginfod.sh ~/.cache/ktriage/debs)\")")
 	}
 	vmlinux := corpus.Vmlinux(t)
-	var dump string
-	for _, d := range corpus.Dumps(t) {
-		if d.Name == "null-kdump-zstd" {
-			dump = d.Files[0]
-		}
-	}
-	if dump == "" {
-		t.Skip("corpus dump null-kdump-zstd not found")
-	}
+	dump := corpus.DumpNamed(t, "null-kdump-zstd").Files[0]
 	local, _ := runAnalyzeJSON(t, "--vmlinux", vmlinux, dump)
 
 	// Nothing on the machine: ktriage's cache is empty but for the DWARF

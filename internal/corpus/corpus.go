@@ -82,6 +82,18 @@ func Dumps(t testing.TB) []Dump {
 	return out
 }
 
+// DumpNamed returns the corpus dump in folder name, or skips the test.
+func DumpNamed(t testing.TB, name string) Dump {
+	t.Helper()
+	for _, d := range Dumps(t) {
+		if d.Name == name {
+			return d
+		}
+	}
+	t.Skipf("corpus dump %s not found", name)
+	return Dump{}
+}
+
 func isDigits(s string) bool {
 	if s == "" {
 		return false

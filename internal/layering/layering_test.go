@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"crashdir/store/storetest": {"crashdir/store"},
 	"cmd/ktriage":              {"triage", "kernel", "symbols", "debuginfo", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir", "crashdir/store", "minimize"},
 	// A small copy of a dump: the pages the triage reads, learned by running it.
-	"minimize": {"triage", "kernel", "vmcore", "elfcore"},
+	"minimize":                 {"triage", "kernel", "vmcore", "elfcore"},
 	"elfcore/internal/cutcore": {"elfcore"},
 }
 

@@ -1,0 +1,124 @@
+package kernel
+
+import (
+	"debug/elf"
+	"fmt"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ktriage/ktriage/debuginfo"
+	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/symbols"
+	"github.com/ktriage/ktriage/vmcore"
+)
+
+// Module frames get file:line from the module's debug .ko, found by the
+// build-id the module keeps in the dump: here Debian's pvpanic, taken out
+// of the kernel's -dbg package (kept by scripts/fetch-debug-vmlinux.sh) by
+// the debuginfo client and cached. Every function of the module is placed
+// where elfutils' eu-addr2line places it in that .ko.
+func TestModuleSourceLinesFromDebugPackage(t *testing.T) {
+	a2l, err := exec.LookPath("eu-addr2line")
+	if err != nil {
+		t.Skip("eu-addr2line (elfutils) not installed")
+	}
+	if testing.Short() {
+		t.Skip("the first run reads the module out of a 283 MB package")
+	}
+	debs := filepath.Join(corpus.CacheDir(), "debs")
+	if m, _ := filepath.Glob(filepath.Join(debs, "linux-image-"+corpus.Release+"-dbg_*.deb")); len(m) == 0 {
+		t.Skipf("no -dbg package in %s (scripts/fetch-debug-vmlinux.sh keeps it)", debs)
+	}
+	dump := corpus.DumpNamed(t, "null-kdump-zstd")
+	d, err := vmcore.Open(dump.Files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// The vmlinux is given, so only the module is looked for.
+	client := &debuginfo.Client{PackageDirs: []string{debs}}
+	k, err := Attach(d, AttachOptions{Vmlinux: corpus.Vmlinux(t), Fetch: client, WantDWARF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	var mod *loadedModule
+	for _, m := range k.modules() {
+		if m.name == "pvpanic" {
+			mod = m
+		}
+	}
+	if mod == nil || mod.buildID == "" {
+		t.Fatal("module pvpanic or its build-id not found in the dump")
+	}
+	checked := 0
+	for _, s := range mod.syms {
+		pos, ok := k.moduleSourceLine("pvpanic", s.name, 4)
+		if checked == 0 && !ok {
+			t.Fatalf("%s+4: no source line (debuginfo of build-id %s not found)", s.name, mod.buildID)
+		}
+		ml := k.modDebug.lines["pvpanic"]
+		loc := ml.Funcs()[s.name]
+		sec, value := elfSymbol(t, ml.Path, s.name)
+		out, err := exec.Command(a2l, "-e", ml.Path, "-j", sec, fmt.Sprintf("%#x", value+4)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, rest, _ := strings.Cut(strings.TrimSpace(string(out)), ":")
+		lineStr, _, _ := strings.Cut(rest, ":")
+		line, _ := strconv.Atoi(lineStr)
+		if file == "??" {
+			continue
+		}
+		if !ok || pos.Line != line || !strings.HasSuffix(path.Clean(file), pos.File) {
+			t.Errorf("%s+4 (section %d): %v %v, eu-addr2line %s", s.name, loc.Section, pos, ok, out)
+		}
+		checked++
+	}
+	t.Logf("%d functions of pvpanic checked against eu-addr2line", checked)
+	if checked < 2 {
+		t.Errorf("only %d functions checked", checked)
+	}
+}
+
+// elfSymbol returns the section name and value of function name in path.
+func elfSymbol(t *testing.T, p, name string) (string, uint64) {
+	f, err := elf.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, _ := f.Symbols()
+	for _, s := range syms {
+		if s.Name == name && elf.ST_TYPE(s.Info) == elf.STT_FUNC && int(s.Section) < len(f.Sections) {
+			return f.Sections[s.Section].Name, s.Value
+		}
+	}
+	t.Fatalf("%s: no function %s", p, name)
+	return "", 0
+}
+
+// A module file found by name is taken only when its functions lie where
+// the dump's kallsyms put them, section by section.
+func TestSameLayout(t *testing.T) {
+	funcs := map[string]symbols.FuncLoc{
+		"a": {Section: 3, Addr: 0x1000}, "b": {Section: 3, Addr: 0x1040}, "c": {Section: 3, Addr: 0x10a0},
+		"a.cold": {Section: 5, Addr: 0x2000}, "b.cold": {Section: 5, Addr: 0x2010},
+	}
+	dump := []modSym{{addr: 0xc000, name: "a"}, {addr: 0xc040, name: "b"}, {addr: 0xc0a0, name: "c"},
+		{addr: 0xc0c0, name: "a.cold"}, {addr: 0xc0d0, name: "b.cold"}, {addr: 0xc100, name: "other"}}
+	if !sameLayout(funcs, dump) {
+		t.Error("the same build was refused")
+	}
+	dump[1].addr = 0xc050 // b grew: another build
+	if sameLayout(funcs, dump) {
+		t.Error("another build was taken")
+	}
+	if sameLayout(map[string]symbols.FuncLoc{"a": {Section: 3, Addr: 0x1000}}, dump) {
+		t.Error("taken on one function")
+	}
+}
