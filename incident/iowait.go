@@ -21,6 +21,9 @@ type IOWait struct {
 	// InFlight counts the requests the device's blk-mq tags hold started
 	// and not completed at the crash.
 	InFlight *int `json:"in_flight,omitempty"`
+	// InFlightBios: the device is bio-based (device-mapper, md) and
+	// InFlight counts the bios it accounts in flight, not requests.
+	InFlightBios bool `json:"in_flight_bios,omitempty"`
 	// OldestSeconds is how long the oldest of them had been in flight,
 	// measured as OldestFrom says.
 	OldestSeconds *float64 `json:"oldest_seconds,omitempty"`
@@ -109,7 +112,11 @@ func (w *IOWait) Describe() string {
 	if w.InFlight != nil {
 		n := *w.InFlight
 		b.WriteString(" (")
-		b.WriteString(plural(n, "request", "requests") + " in flight")
+		if w.InFlightBios {
+			b.WriteString(plural(n, "bio", "bios") + " in flight")
+		} else {
+			b.WriteString(plural(n, "request", "requests") + " in flight")
+		}
 		if w.OldestSeconds != nil {
 			b.WriteString(", the oldest for " + formatSeconds(*w.OldestSeconds))
 		}

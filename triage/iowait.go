@@ -64,12 +64,12 @@ func fillIOWaits(in *incident.Incident, k *kernel.Kernel, tasks []kernel.Task) {
 		if f.disk == 0 {
 			continue
 		}
-		n, oldest, err := inFlight(k, f.disk)
+		n, oldest, bios, err := inFlight(k, f.disk)
 		if err != nil {
 			w.Evidence += "; requests in flight not read: " + err.Error()
 			continue
 		}
-		w.InFlight = &n
+		w.InFlight, w.InFlightBios = &n, bios
 		switch {
 		case oldest == 0:
 		case nowErr != nil:
@@ -426,26 +426,31 @@ func mustOff(k *kernel.Kernel, structName, path string) uint64 {
 
 // inFlight counts the requests of the disk's queue that its blk-mq tags
 // hold started and not completed (request.state MQ_RQ_IN_FLIGHT), and the
-// earliest start_time_ns among them (0 when none is stamped).
-func inFlight(k *kernel.Kernel, disk uint64) (int, uint64, error) {
+// earliest start_time_ns among them (0 when none is stamped); for a
+// bio-based disk (bios true) the bios it accounts in flight.
+func inFlight(k *kernel.Kernel, disk uint64) (int, uint64, bool, error) {
 	q, err := k.Field(disk, "gendisk", "queue")
 	if err != nil || q == 0 {
-		return 0, 0, fmt.Errorf("gendisk %#x: no request queue", disk)
+		return 0, 0, false, fmt.Errorf("gendisk %#x: no request queue", disk)
 	}
 	set, err := k.Field(q, "request_queue", "tag_set")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	if set == 0 {
-		return 0, 0, fmt.Errorf("the queue has no blk-mq tag set (a bio-based driver)")
+		// A bio-based driver (device-mapper, md): no requests, but the
+		// bios it accounted (bio_start_io_acct) and has not ended are its
+		// disk's per-CPU in_flight counts.
+		n, err := bioInFlight(k, disk)
+		return n, 0, true, err
 	}
 	tagsArr, err := k.Field(set, "blk_mq_tag_set", "tags")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	nrHW, err := k.Field(set, "blk_mq_tag_set", "nr_hw_queues")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	const mqRqInFlight = 1 // enum mq_rq_state
 	seen := map[uint64]bool{}
@@ -479,5 +484,40 @@ func inFlight(k *kernel.Kernel, disk uint64) (int, uint64, error) {
 			}
 		}
 	}
-	return n, oldest, nil
+	return n, oldest, false, nil
+}
+
+// bioInFlight sums part0's per-CPU disk_stats.in_flight (reads and
+// writes), as the kernel's part_in_flight does for a bio-based disk.
+func bioInFlight(k *kernel.Kernel, disk uint64) (int, error) {
+	part, err := k.Field(disk, "gendisk", "part0")
+	if err != nil || part == 0 {
+		return 0, fmt.Errorf("gendisk %#x: no part0", disk)
+	}
+	stats, err := k.Field(part, "block_device", "bd_stats")
+	if err != nil || stats == 0 {
+		return 0, fmt.Errorf("the queue has no blk-mq tag set and part0's per-CPU stats are not read")
+	}
+	off, err := k.Off("disk_stats", "in_flight")
+	if err != nil {
+		return 0, err
+	}
+	cpus, err := k.PerCPUOffsets()
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, c := range cpus {
+		for rw := uint64(0); rw < 2; rw++ {
+			v, err := k.U64(stats + c + off + 8*rw)
+			if err != nil {
+				return 0, fmt.Errorf("per-CPU in_flight: %w", err)
+			}
+			sum += int64(v) // local_t: a CPU may end a bio another started
+		}
+	}
+	if sum < 0 || sum > 1<<24 {
+		return 0, fmt.Errorf("per-CPU in_flight sums to %d", sum)
+	}
+	return int(sum), nil
 }

@@ -34,7 +34,7 @@ LOGS=$HERE/../logs/gen
 MODES=${KTRIAGE_GEN_MODES:-qemu kdump}
 QEMU_FORMATS=${KTRIAGE_GEN_QEMU_FORMATS:-elf kdump-zlib}
 KDUMP_FORMATS=${KTRIAGE_GEN_KDUMP_FORMATS:-kdump-lzo kdump-zlib flat-lzo}
-ALL_SCENARIOS="sysrq hung oops-null bug softlockup oom warn-panic lock-hold lock-frozen lock-pod io-hold io-journal secret"
+ALL_SCENARIOS="sysrq hung oops-null bug softlockup oom warn-panic lock-hold lock-frozen lock-pod io-hold io-journal io-bio secret"
 
 # Small guests keep the dumps small. The kdump guest needs room for the capture kernel.
 QEMU_MEM=${KTRIAGE_GEN_QEMU_MEM:-256M}

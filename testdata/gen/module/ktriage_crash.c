@@ -16,6 +16,9 @@
  *               and never completed, as a controller that stopped answering
  *   ramdisk     create /dev/ktriage_stall as a working 64 MiB RAM disk instead;
  *               a later "stall" stops it completing requests
+ *   bstall      create /dev/ktriage_bstall: a bio-based disk (as device-mapper
+ *               is) that accounts every bio in flight and ends none, as a
+ *               suspended dm device holds them
  *   holdblk     take both locks, then read sector 0 of ktriage_stall: the
  *               holder waits on I/O that never completes
  *   lookup      take the table mutex (blocks behind a holder)
@@ -301,8 +304,70 @@ static noinline void ktriage_label_read(void)
 	submit_bio(bio);
 	wait_for_completion_io(&done);
 }
+/*
+ * ktriage_bstall: a bio-based disk. Each bio is accounted in flight the way
+ * device-mapper accounts it (bio_start_io_acct) and kept, never ended.
+ */
+static struct gendisk *ktriage_bstall_disk;
+static DEFINE_SPINLOCK(ktriage_bstall_lock);
+static struct bio_list ktriage_bstall_held;
+
+static void ktriage_bstall_submit_bio(struct bio *bio)
+{
+	bio_start_io_acct(bio);
+	spin_lock(&ktriage_bstall_lock);
+	bio_list_add(&ktriage_bstall_held, bio);
+	spin_unlock(&ktriage_bstall_lock);
+}
+
+static const struct block_device_operations ktriage_bstall_fops = {
+	.owner = THIS_MODULE,
+	.submit_bio = ktriage_bstall_submit_bio,
+};
+
+static int ktriage_bstall_create(void)
+{
+	struct gendisk *disk;
+	int err;
+
+	mutex_lock(&ktriage_stall_setup);
+	err = 0;
+	if (ktriage_bstall_disk)
+		goto out;
+	if (!ktriage_stall_major) {
+		err = register_blkdev(0, "ktriage_stall");
+		if (err < 0)
+			goto out;
+		ktriage_stall_major = err;
+	}
+	disk = blk_alloc_disk(NUMA_NO_NODE);
+	if (!disk) {
+		err = -ENOMEM;
+		goto out;
+	}
+	disk->major = ktriage_stall_major;
+	disk->first_minor = 1;
+	disk->minors = 1;
+	disk->fops = &ktriage_bstall_fops;
+	disk->flags |= GENHD_FL_NO_PART;
+	snprintf(disk->disk_name, DISK_NAME_LEN, "ktriage_bstall");
+	set_capacity(disk, 8192);
+	err = add_disk(disk);
+	if (err)
+		goto out;
+	ktriage_bstall_disk = disk;
+	pr_info("ktriage_crash: /dev/ktriage_bstall created; it holds every bio\n");
+out:
+	mutex_unlock(&ktriage_stall_setup);
+	return err;
+}
 #else
 static int ktriage_stall_create(bool ram)
+{
+	return -EOPNOTSUPP;
+}
+
+static int ktriage_bstall_create(void)
 {
 	return -EOPNOTSUPP;
 }
@@ -365,7 +430,12 @@ static ssize_t ktriage_crash_write(struct file *file, const char __user *ubuf,
 		ktriage_table_hold(1);
 	else if (!strcmp(cmd, "holdblk"))
 		ktriage_table_hold(2);
-	else if (!strcmp(cmd, "stall") || !strcmp(cmd, "ramdisk")) {
+	else if (!strcmp(cmd, "bstall")) {
+		int err = ktriage_bstall_create();
+
+		if (err)
+			return err;
+	} else if (!strcmp(cmd, "stall") || !strcmp(cmd, "ramdisk")) {
 		int err = ktriage_stall_create(!strcmp(cmd, "ramdisk"));
 
 		if (err)
@@ -398,7 +468,7 @@ static int __init ktriage_crash_init(void)
 {
 	if (!proc_create("ktriage_crash", 0200, NULL, &ktriage_crash_ops))
 		return -ENOMEM;
-	pr_info("ktriage_crash: loaded; write null|bug|softlockup|warn|hold|holdio|holdblk|stall|ramdisk|lookup|readcfg to /proc/ktriage_crash\n");
+	pr_info("ktriage_crash: loaded; write null|bug|softlockup|warn|hold|holdio|holdblk|stall|ramdisk|bstall|lookup|readcfg to /proc/ktriage_crash\n");
 	return 0;
 }
 
