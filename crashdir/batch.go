@@ -755,11 +755,11 @@ func analyzeCrash(cfg *Config, c Crash, r *Result) {
 // first, and read again when debuginfo for the release it names exists.
 func loadWithDebuginfo(cfg *Config, c Crash, row *store.Row) (*incident.Incident, error) {
 	vmlinux := cfg.Debuginfo.Find(c.Release)
-	in, err := cfg.LoadDump(c.Dumps, triage.Options{Vmlinux: vmlinux})
+	in, err := cfg.LoadDump(c.Dumps, cfg.Debuginfo.fetchOptions(triage.Options{Vmlinux: vmlinux}))
 	if err != nil && vmlinux != "" {
 		// A wrong hint must not cost the dump: retry without the vmlinux.
 		vmlinux = ""
-		in, err = cfg.LoadDump(c.Dumps, triage.Options{})
+		in, err = cfg.LoadDump(c.Dumps, cfg.Debuginfo.fetchOptions(triage.Options{}))
 	}
 	if err != nil {
 		return nil, err

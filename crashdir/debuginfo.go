@@ -4,6 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/ktriage/ktriage/debuginfo"
+	"github.com/ktriage/ktriage/triage"
 )
 
 // Debuginfo finds the debug vmlinux for a kernel release. Crashes of a fleet
@@ -18,6 +21,12 @@ type Debuginfo struct {
 	// /usr/lib/debug/boot/vmlinux-<release>, Fedora, RHEL and SUSE's
 	// /usr/lib/debug/lib/modules/<release>/vmlinux.
 	System bool
+	// Fetch, when set, brings a dump's debug vmlinux by build-id where
+	// none is found (its cache; debuginfod servers when the dump has no BTF
+	// or WantDWARF): one client for the whole run, so every crash of one
+	// kernel shares one download.
+	Fetch     *debuginfo.Client
+	WantDWARF bool
 
 	mu    sync.Mutex
 	found map[string]string
@@ -79,4 +88,13 @@ func (d *Debuginfo) search(release string) string {
 		}
 	}
 	return ""
+}
+
+// fetchOptions are the triage options that let a dump's debug vmlinux be
+// fetched by build-id.
+func (d *Debuginfo) fetchOptions(o triage.Options) triage.Options {
+	if d != nil && d.Fetch != nil {
+		o.Fetch, o.WantDWARF = d.Fetch, d.WantDWARF
+	}
+	return o
 }

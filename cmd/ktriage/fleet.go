@@ -42,6 +42,7 @@ type fleetOptions struct {
 	rules         string
 	debuginfoDirs []string
 	noSystemDebug bool
+	fetch         fetchFlags
 	since         string
 	timeout       time.Duration
 	worker        string
@@ -130,6 +131,7 @@ names them), 130 when interrupted.`,
 		"folder with debug vmlinux files (vmlinux-<release>, <release>/vmlinux or a usr/lib/debug tree); repeatable")
 	cmd.Flags().BoolVar(&o.noSystemDebug, "no-system-debuginfo", false,
 		"do not look in /usr/lib/debug (read every dump with its own kallsyms and BTF)")
+	o.fetch.register(cmd.Flags())
 	return cmd
 }
 
@@ -174,8 +176,15 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 		stop()
 	}()
 
+	// One debuginfo client for the run: crashes of one kernel share its
+	// download and its cache.
+	fetch, err := o.fetch.client(cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
 	cfg := crashdir.Config{Roots: dirs, Jobs: o.jobs, Rules: rb, Force: o.force, Timeout: o.timeout,
-		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug},
+		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug,
+			Fetch: fetch, WantDWARF: o.fetch.dwarf},
 		Worker:    o.worker, Lease: o.lease, Settle: o.settle, ReanalyzeStale: o.reanalyze, Version: versionString()}
 	if !o.noStore {
 		st, err := store.Open(ctx, o.store)
