@@ -95,8 +95,9 @@ func (c *crashReader) kernelVariables() {
 	c.symSpan("__bss_start", "__bss_stop")
 	c.symSpan("__start_ro_after_init", "__end_ro_after_init")
 	// Read-only data crash checks: the banner it compares with the
-	// vmlinux, taint flag names, page flag names, task state names.
-	for _, name := range []string{"linux_banner", "taint_flags", "pageflag_names", "task_state_array"} {
+	// vmlinux, taint flag names, page flag names, task state names, the
+	// maple tree's node geometry (crash 8.0.3+).
+	for _, name := range []string{"linux_banner", "taint_flags", "pageflag_names", "task_state_array", "mt_slots", "mt_pivots"} {
 		if a, err := c.k.Addr(name); err == nil {
 			size := uint64(512)
 			if _, _, sz, ok := c.k.Syms.Symbolize(a); ok && sz > 0 && sz < 64<<10 {
