@@ -3,7 +3,9 @@
 // reader workload with a page hook to learn which pfns are needed, then
 // writes a new kdump-compressed file (optionally flattened, split or marked
 // incomplete) holding only those pages, their compressed bytes copied
-// verbatim: an LZO dump stays LZO, a zstd dump stays zstd.
+// verbatim: an LZO dump stays LZO, a zstd dump stays zstd. Build writes a
+// kdump-compressed file from scratch instead (a fresh header, recompressed
+// pages), for sources of any format: `ktriage minimize` uses it.
 package cutdump
 
 import (
