@@ -71,6 +71,8 @@ type Config struct {
 	// the text-log reader. Tests replace them.
 	LoadDump func(paths []string, opts triage.Options) (*incident.Incident, error)
 	ParseLog func(path string) (*incident.Incident, error)
+
+	dumpOptions triage.Options // what every LoadDump of the run shares (set by prepare)
 }
 
 // Progress hears how a batch advances. Done is called from the workers,
@@ -209,6 +211,9 @@ type batch struct {
 
 func (b *batch) prepare(ctx context.Context) error {
 	cfg := &b.cfg
+	// Most of a fleet runs a few kernel builds: each build's names and
+	// types are decoded from its first dump only.
+	cfg.dumpOptions = triage.Options{Names: triage.NewNamesCache()}
 	if cfg.Rules == nil {
 		rb, err := analyzers.Builtin()
 		if err != nil {
@@ -754,19 +759,24 @@ func analyzeCrash(cfg *Config, c Crash, r *Result) {
 // companion log); otherwise the dump is read with its own kallsyms and BTF
 // first, and read again when debuginfo for the release it names exists.
 func loadWithDebuginfo(cfg *Config, c Crash, row *store.Row) (*incident.Incident, error) {
+	opts := func(vmlinux string) triage.Options {
+		o := cfg.dumpOptions
+		o.Vmlinux = vmlinux
+		return cfg.Debuginfo.fetchOptions(o)
+	}
 	vmlinux := cfg.Debuginfo.Find(c.Release)
-	in, err := cfg.LoadDump(c.Dumps, cfg.Debuginfo.fetchOptions(triage.Options{Vmlinux: vmlinux}))
+	in, err := cfg.LoadDump(c.Dumps, opts(vmlinux))
 	if err != nil && vmlinux != "" {
 		// A wrong hint must not cost the dump: retry without the vmlinux.
 		vmlinux = ""
-		in, err = cfg.LoadDump(c.Dumps, cfg.Debuginfo.fetchOptions(triage.Options{}))
+		in, err = cfg.LoadDump(c.Dumps, opts(""))
 	}
 	if err != nil {
 		return nil, err
 	}
 	if vmlinux == "" && in.System != nil {
 		if v := cfg.Debuginfo.Find(in.System.Release); v != "" {
-			if again, err := cfg.LoadDump(c.Dumps, triage.Options{Vmlinux: v}); err == nil {
+			if again, err := cfg.LoadDump(c.Dumps, opts(v)); err == nil {
 				in, vmlinux = again, v
 			} else {
 				in.Warn(fmt.Sprintf("debuginfo %s did not fit the dump (%v); names and types come from the dump", v, err))

@@ -25,6 +25,9 @@ type AttachOptions struct {
 	// skipped with a warning, and the dump's own kallsyms+BTF are used.
 	Discover     bool
 	DebuginfoDir string
+	// Names, when set, shares the kernel's names and types decoded from
+	// the dump with later dumps of the same build (a fleet run).
+	Names *symbols.NamesCache
 	// Fetch brings the debug vmlinux by the dump's build-id when none is
 	// given or found on the machine: from its cache (used like a local file),
 	// from the debug packages in DebuginfoDir, and from debuginfod servers
@@ -123,7 +126,7 @@ func attachNames(d *vmcore.Dump, as *AddressSpace, opts AttachOptions, tr *phase
 		}
 		notes = append(notes, fmt.Sprintf("--vmlinux %s not used: %v; names and types come from the dump itself", opts.Vmlinux, err))
 		vmlinuxErr := err
-		k, err = attachFromDump(d, as, tr)
+		k, err = attachFromDump(d, as, opts.Names, tr)
 		if err != nil {
 			return nil, fmt.Errorf("the vmlinux given cannot be used (%v), and the dump cannot describe itself: %w", vmlinuxErr, err)
 		}
@@ -149,7 +152,7 @@ func attachNames(d *vmcore.Dump, as *AddressSpace, opts AttachOptions, tr *phase
 	} else if note != "" {
 		notes = append(notes, note)
 	}
-	k, err := attachFromDump(d, as, tr)
+	k, err := attachFromDump(d, as, opts.Names, tr)
 	if err != nil || opts.WantDWARF {
 		fk, note := attachFetched(d, as, opts, true)
 		if fk != nil {
@@ -214,8 +217,9 @@ func attachFetched(d *vmcore.Dump, as *AddressSpace, opts AttachOptions, servers
 }
 
 // attachFromDump names things with the dump's own kallsyms and BTF.
-func attachFromDump(d *vmcore.Dump, as *AddressSpace, tr *phase.Recorder) (*Kernel, error) {
-	syms, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as, tr)
+func attachFromDump(d *vmcore.Dump, as *AddressSpace, names *symbols.NamesCache, tr *phase.Recorder) (*Kernel, error) {
+	syms, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as, symbols.FromDumpOptions{Trace: tr,
+		Cache: names, BuildID: d.VMCoreInfo.BuildID(), KernelOffset: as.KernelOffset()})
 	if syms == nil || btf == nil {
 		return nil, fmt.Errorf("the dump cannot describe itself (kallsyms and BTF need Linux 6.0+ with CONFIG_DEBUG_INFO_BTF): %w", err)
 	}

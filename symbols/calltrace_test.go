@@ -20,7 +20,7 @@ var traceFrame = regexp.MustCompile(`^\[\s*[0-9.]+\]\s+(?:\? )?([A-Za-z0-9_.]+)\
 // and size, including return addresses just past a function's end.
 func TestFormatMatchesKernelCallTraces(t *testing.T) {
 	d := sysrqDump(t)
-	fromDump, _, err := symbols.FromDump(d.symbolValues(), d, nil)
+	fromDump, _, err := symbols.FromDump(d.symbolValues(), d, symbols.FromDumpOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

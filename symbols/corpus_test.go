@@ -25,7 +25,7 @@ func TestCorpusDumpsSymbols(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ks, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as, nil)
+			ks, btf, err := symbols.FromDump(d.VMCoreInfo.Symbols(), as, symbols.FromDumpOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

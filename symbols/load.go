@@ -95,12 +95,43 @@ func (v *Vmlinux) Symbols(modules []Module) *KernelSymbols {
 	return NewKernelSymbols(v.Syms, modules, v.DWARF)
 }
 
+// FromDumpOptions tune FromDump.
+type FromDumpOptions struct {
+	Trace *phase.Recorder // times the parts (may be nil)
+	// Cache, when set, reuses the kernel's names and types decoded from an
+	// earlier dump of the same build (BuildID, from VMCOREINFO), moved by
+	// the difference of the two KernelOffsets.
+	Cache        *NamesCache
+	BuildID      string
+	KernelOffset uint64
+}
+
 // FromDump loads names and types from the dump alone (kernels ≥ 6.0 with
 // BTF): kallsyms via VMCOREINFO, BTF between __start_BTF and __stop_BTF,
 // and the loaded modules' symbols. A module list that cannot be read is
 // reported in the error but the kernel's own symbols are still returned.
-// tr (may be nil) times the three parts.
-func FromDump(vmcoreSymbols map[string]uint64, mem Memory, tr *phase.Recorder) (*KernelSymbols, *BTF, error) {
+func FromDump(vmcoreSymbols map[string]uint64, mem Memory, opts FromDumpOptions) (*KernelSymbols, *BTF, error) {
+	tr := opts.Trace
+	ks, b, ok := opts.Cache.get(opts.BuildID, opts.KernelOffset, vmcoreSymbols, mem)
+	if !ok {
+		var err error
+		if ks, b, err = kernelFromDump(vmcoreSymbols, mem, tr); err != nil {
+			return nil, nil, err
+		}
+		opts.Cache.put(opts.BuildID, opts.KernelOffset, ks, b, vmcoreSymbols, mem)
+	}
+	var mods []Module
+	var modErr error
+	if head, ok := ks.Lookup("modules"); ok {
+		end := tr.Start("modules")
+		mods, modErr = ReadModules(head, mem, b)
+		end()
+	}
+	return NewKernelSymbols(ks, mods, b), b, modErr
+}
+
+// kernelFromDump decodes the kernel's own names and types from the dump.
+func kernelFromDump(vmcoreSymbols map[string]uint64, mem Memory, tr *phase.Recorder) (*Table, *BTF, error) {
 	end := tr.Start("kallsyms")
 	ds, err := decodeKallsymsFromDump(vmcoreSymbols, mem)
 	end()
@@ -127,18 +158,10 @@ func FromDump(vmcoreSymbols map[string]uint64, mem Memory, tr *phase.Recorder) (
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := bl.b, bl.err
-	if err != nil {
-		return nil, nil, err
+	if bl.err != nil {
+		return nil, nil, bl.err
 	}
-	var mods []Module
-	var modErr error
-	if head, ok := ks.Lookup("modules"); ok {
-		end = tr.Start("modules")
-		mods, modErr = ReadModules(head, mem, b)
-		end()
-	}
-	return NewKernelSymbols(ks, mods, b), b, modErr
+	return ks, bl.b, nil
 }
 
 // Addr is a global's runtime address: from the symbol table, else from its
@@ -152,7 +175,7 @@ func (v *Vmlinux) Addr(name string) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if a >= KernelMapBase && a-KernelMapBase < KernelImageSize {
+	if inImage(a) {
 		a += v.Syms.Slide()
 	}
 	return a, true

@@ -13,7 +13,7 @@ import (
 // the kernel and its modules, and the same layouts.
 func TestVmlinuxAndDumpAgree(t *testing.T) {
 	d := sysrqDump(t)
-	fromDump, btfTypes, err := symbols.FromDump(d.symbolValues(), d, nil)
+	fromDump, btfTypes, err := symbols.FromDump(d.symbolValues(), d, symbols.FromDumpOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

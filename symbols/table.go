@@ -46,6 +46,10 @@ type Table struct {
 	// (tablecache.go): indexes ordered by name, searched by bisection.
 	sortedNames []int32
 	slide       uint64
+	// moved is added to every kernel-image address stored in syms: a
+	// table shared with another dump of the same build (NamesCache) at
+	// another KASLR offset.
+	moved uint64
 	// Damage says what of a table read from a dump was lost (kallsyms
 	// names on pages the dump could not serve), or is "".
 	Damage string
@@ -63,7 +67,7 @@ func NewTable(syms []Sym, slide uint64) *Table {
 func newTable(s []Sym, slide uint64, tie func(a, b Sym) int) *Table {
 	for i := range s {
 		// Store runtime addresses, so lookups in both directions agree.
-		if a := s[i].Addr; a >= KernelMapBase && a-KernelMapBase < KernelImageSize && a+slide >= a {
+		if a := s[i].Addr; inImage(a) && a+slide >= a {
 			s[i].Addr = a + slide
 		}
 	}
@@ -180,7 +184,15 @@ func leadingUnderscores(name string) int {
 }
 
 // Slide is the KASLR offset this table applies to link-time addresses.
-func (t *Table) Slide() uint64 { return t.slide }
+func (t *Table) Slide() uint64 { return t.slide + t.moved }
+
+// movedBy is t for a dump whose kernel image lies delta bytes further: the
+// symbols are shared, not copied.
+func (t *Table) movedBy(delta uint64) *Table {
+	c := *t
+	c.moved += delta
+	return &c
+}
 
 // Len is the number of symbols.
 func (t *Table) Len() int { return len(t.syms) }
@@ -204,7 +216,18 @@ func (t *Table) Lookup(name string) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return t.syms[i].Addr, true
+	return t.place(t.syms[i].Addr), true
+}
+
+// inImage tells whether a is an address in the kernel image (one KASLR moves).
+func inImage(a uint64) bool { return a >= KernelMapBase && a-KernelMapBase < KernelImageSize }
+
+// place is a stored address where this table's dump has it.
+func (t *Table) place(a uint64) uint64 {
+	if t.moved != 0 && inImage(a) {
+		return a + t.moved
+	}
+	return a
 }
 
 // Sym returns the symbol called name with its runtime address.
@@ -215,6 +238,7 @@ func (t *Table) Sym(name string) (Sym, bool) {
 	}
 	s := t.syms[i]
 	s.Size = t.sizes[i]
+	s.Addr = t.place(s.Addr)
 	return s, true
 }
 
@@ -233,6 +257,9 @@ func (t *Table) Symbolize(addr uint64) (name string, off, size uint64, ok bool) 
 // runtime address and effective size.
 func (t *Table) SymbolAt(addr uint64) (Sym, bool) {
 	a := addr
+	if t.moved != 0 && inImage(addr) {
+		a = addr - t.moved // where the table stores it
+	}
 	i, _ := slices.BinarySearchFunc(t.syms, a+1, func(s Sym, x uint64) int { return cmp.Compare(s.Addr, x) })
 	i-- // last symbol with Addr <= a
 	if i < 0 {
@@ -244,6 +271,7 @@ func (t *Table) SymbolAt(addr uint64) (Sym, bool) {
 	}
 	if s := t.syms[i]; a-s.Addr < t.sizes[i] || a == s.Addr {
 		s.Size = t.sizes[i]
+		s.Addr = t.place(s.Addr)
 		return s, true
 	}
 	return Sym{}, false
@@ -254,6 +282,7 @@ func (t *Table) All() iter.Seq[Sym] {
 	return func(yield func(Sym) bool) {
 		for i, s := range t.syms {
 			s.Size = t.sizes[i]
+			s.Addr = t.place(s.Addr)
 			if !yield(s) {
 				return
 			}

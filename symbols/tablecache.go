@@ -120,7 +120,7 @@ func decodeTable(data []byte, buildID string, fileSize int64, slide uint64) (*Ta
 			return nil, fmt.Errorf("%w: name of symbol %d outside the names", errBadTable, i)
 		}
 		a := le.Uint64(r)
-		if a >= KernelMapBase && a-KernelMapBase < KernelImageSize && a+slide >= a {
+		if inImage(a) && a+slide >= a {
 			a += slide // as newTable relocates
 		}
 		t.syms[i] = Sym{Name: names[off : off+l], Addr: a, Size: le.Uint64(r[16:]), Type: r[30]}

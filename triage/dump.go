@@ -14,6 +14,7 @@ import (
 	"github.com/ktriage/ktriage/internal/phase"
 	"github.com/ktriage/ktriage/internal/plausible"
 	"github.com/ktriage/ktriage/kernel"
+	"github.com/ktriage/ktriage/symbols"
 	"github.com/ktriage/ktriage/textlog"
 	"github.com/ktriage/ktriage/vmcore"
 )
@@ -36,7 +37,14 @@ type Options struct {
 	PageHook func(pfn uint64)
 	// Trace, when set, times each phase of the reading (`--trace`).
 	Trace *phase.Recorder
+	// Names, when set (NewNamesCache), shares the kernel names and types
+	// decoded from a dump with later dumps of the same build: a batch over
+	// a fleet's dumps decodes each build's kallsyms and BTF once.
+	Names *symbols.NamesCache
 }
+
+// NewNamesCache is the Names cache for a batch run: a handful of builds.
+func NewNamesCache() *symbols.NamesCache { return symbols.NewNamesCache(8) }
 
 // LoadDump reads a dump (several paths: a split set) into an incident. It
 // degrades rather than fails: without usable symbols it still returns the
@@ -75,7 +83,7 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	}
 	opened, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: kernel.AttachOptions{
 		Vmlinux: opts.Vmlinux, Discover: opts.Discover, DebuginfoDir: opts.DebuginfoDir,
-		Fetch: opts.Fetch, WantDWARF: opts.WantDWARF}, Trace: tr, OnLog: onLog})
+		Fetch: opts.Fetch, WantDWARF: opts.WantDWARF, Names: opts.Names}, Trace: tr, OnLog: onLog})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
