@@ -19,6 +19,16 @@
 #   KTRIAGE_GEN_ACCEL     kvm or tcg; probed when unset
 #   KTRIAGE_GEN_CPU       QEMU -cpu model                 (qemu64)
 #   KTRIAGE_GEN_NO_INSTALL=1   do not apt-get install missing host tools
+#   KTRIAGE_GEN_DUMP_DISK size of the kdump run's dump disk (448M)
+#   KTRIAGE_GEN_TAG       appended to each output folder's name ("")
+#   KTRIAGE_GEN_GUEST     one guest size for both runs, e.g. 16G: a big guest's dumps. Sets
+#                         the sizes above to it (crashkernel=256M), the formats to
+#                         "elf" (unfiltered, as large as the guest) and "kdump-lzo"
+#                         (-d 31), the timeouts to an hour, the dump disk to 2G, the
+#                         tag to -SIZE, the output to ~/.cache/ktriage/guest-SIZE and
+#                         the cache to ~/.cache/ktriage/gen-SIZE (its own work and
+#                         build folders, so it can run beside a default run); the
+#                         settings above still override each of these
 #   KTRIAGE_GEN_KBUILD    a kernel build directory (build-old-kernel.sh's) to crash
 #                         instead of Debian's package: its bzImage, its modules,
 #                         the module built against it with the make variables
@@ -28,8 +38,21 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 DEFAULT_RELEASE=6.1.0-56-cloud-amd64
 RELEASE=${KTRIAGE_GEN_RELEASE:-$DEFAULT_RELEASE}
+GUEST=${KTRIAGE_GEN_GUEST:-}
+if [ -n "$GUEST" ]; then
+	# A big guest: its unfiltered ELF is as large as its memory, so it goes under
+	# ~/.cache rather than /work/gen-out; booting and filtering 16 GB under TCG
+	# takes minutes, not seconds.
+	: "${KTRIAGE_GEN_QEMU_MEM:=$GUEST}" "${KTRIAGE_GEN_KDUMP_MEM:=$GUEST}" "${KTRIAGE_GEN_CRASHKERNEL:=256M}"
+	: "${KTRIAGE_GEN_QEMU_FORMATS:=elf}" "${KTRIAGE_GEN_KDUMP_FORMATS:=kdump-lzo}"
+	: "${KTRIAGE_GEN_QEMU_TIMEOUT:=3600}" "${KTRIAGE_GEN_KDUMP_TIMEOUT:=3600}" "${KTRIAGE_GEN_DUMP_DISK:=2G}"
+	: "${KTRIAGE_GEN_TAG:=-$GUEST}" "${KTRIAGE_GEN_OUT:=$HOME/.cache/ktriage/guest-$GUEST}"
+	: "${KTRIAGE_GEN_CACHE:=$HOME/.cache/ktriage/gen-$GUEST}"
+fi
 CACHE=${KTRIAGE_GEN_CACHE:-$HOME/.cache/ktriage/gen}
 OUT=${KTRIAGE_GEN_OUT:-/work/gen-out}
+TAG=${KTRIAGE_GEN_TAG:-}
+DUMP_DISK=${KTRIAGE_GEN_DUMP_DISK:-448M}
 LOGS=$HERE/../logs/gen
 MODES=${KTRIAGE_GEN_MODES:-qemu kdump}
 QEMU_FORMATS=${KTRIAGE_GEN_QEMU_FORMATS:-elf kdump-zlib}
@@ -91,11 +114,24 @@ ensure_host_tools() {
 	fi
 }
 
+# A cache of its own (KTRIAGE_GEN_GUEST) takes the default cache's .debs rather
+# than downloading them again.
+reuse_default_cache() {
+	local f
+	mkdir -p "$CACHE"
+	ls "$CACHE"/$1 >/dev/null 2>&1 && return
+	for f in "$HOME"/.cache/ktriage/gen/$1; do
+		[ -f "$f" ] && cp "$f" "$CACHE/"
+	done
+	return 0
+}
+
 fetch_kernel() {
 	[ -f "$VMLINUZ" ] && return
 	[ -z "$KBUILD" ] || die "no $VMLINUZ: build the kernel first"
 	mkdir -p "$CACHE"
 	local deb
+	reuse_default_cache "linux-image-${RELEASE}_*.deb"
 	deb=$(ls "$CACHE"/linux-image-"$RELEASE"_*.deb 2>/dev/null | head -1 || true)
 	if [ -z "$deb" ]; then
 		log "downloading linux-image-$RELEASE"
@@ -112,6 +148,7 @@ fetch_busybox() {
 	BUSYBOX=$CACHE/busybox-static/bin/busybox
 	[ -x "$BUSYBOX" ] && return
 	local deb
+	reuse_default_cache "busybox-static_*.deb"
 	deb=$(ls "$CACHE"/busybox-static_*.deb 2>/dev/null | head -1 || true)
 	if [ -z "$deb" ]; then
 		log "downloading busybox-static"
@@ -269,9 +306,9 @@ write_summary() {
 
 save_console() {
 	local console=$1 scenario=$2 name=$3
-	# testdata/logs/gen holds the corpus kernel's logs; another release's
-	# stay beside its dumps only.
-	if [ "$RELEASE" != "$DEFAULT_RELEASE" ]; then
+	# testdata/logs/gen holds the corpus kernel's logs of the default guests;
+	# another release's, or a tagged (big guest's) run's, stay beside its dumps only.
+	if [ "$RELEASE" != "$DEFAULT_RELEASE" ] || [ -n "$TAG" ]; then
 		return
 	fi
 	if [ "$(file_size "$console")" -lt "$COMMITTED_LOG_LIMIT" ]; then
@@ -310,7 +347,7 @@ run_qemu_mode() {
 		return 1
 	fi
 	for fmt in $QEMU_FORMATS; do
-		local dir=$OUT/$scenario-qemu-$fmt
+		local dir=$OUT/$scenario-qemu-$fmt$TAG
 		rm -rf "$dir"
 		mkdir -p "$dir"
 		mv "$run/vmcore.$fmt" "$dir/vmcore"
@@ -330,7 +367,7 @@ run_kdump_mode() {
 	# The dump disk carries the capture kernel and initramfs in, and the dumps out.
 	cp "$VMLINUZ" "$run/dumpfs/boot/vmlinuz"
 	cp "$INITRD" "$run/dumpfs/boot/initrd.img"
-	truncate -s 448M "$run/dump.img"
+	truncate -s "$DUMP_DISK" "$run/dump.img"
 	mkfs.ext4 -q -F -L dump -d "$run/dumpfs" "$run/dump.img"
 	log "$scenario: kdump run ($ACCEL, $KDUMP_MEM, crashkernel=$CRASHKERNEL, formats: $KDUMP_FORMATS)"
 	start=$(date +%s)
@@ -357,7 +394,7 @@ run_kdump_mode() {
 			failed=1
 			continue
 		fi
-		local dir=$OUT/$scenario-$fmt
+		local dir=$OUT/$scenario-$fmt$TAG
 		rm -rf "$dir"
 		mkdir -p "$dir"
 		mv "$run/out/$fmt/vmcore" "$dir/vmcore"
