@@ -206,6 +206,7 @@ type batch struct {
 	results []Result
 	state   []outcome
 	why     []string // waiting or duplicate: the reason
+	strs    map[string]string
 	res     *FleetResult
 }
 
@@ -619,6 +620,7 @@ func (b *batch) processCrash(ctx context.Context, i int) (r Result, out outcome,
 		}
 	}
 	analyzeCrash(cfg, c, &r)
+	b.intern(&r.Row)
 	if r.Row.Failed() || r.Row.Status.Kind == store.KindIncomplete || r.Row.LogOnly() {
 		if w := b.unsettled(c, sts, true); w != "" {
 			if cfg.Store != nil {
@@ -639,7 +641,37 @@ func (b *batch) stored(ctx context.Context, key string, c Crash) (*store.Row, bo
 	}
 	row.Reused = true
 	row.Path = strings.Join(absPaths(c.Files()), " ")
+	b.intern(row)
 	return row, true
+}
+
+// intern makes the strings rows repeat (hosts, kernels, titles, findings,
+// versions) one copy each: every row read back from the store decodes its
+// own, and a fleet's rows are all kept for the report.
+func (b *batch) intern(r *store.Row) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.strs == nil {
+		b.strs = map[string]string{}
+	}
+	one := func(s *string) {
+		if v, ok := b.strs[*s]; ok {
+			*s = v
+		} else {
+			b.strs[*s] = *s
+		}
+	}
+	for _, s := range []*string{&r.Layout, &r.Host, &r.TimeSource, &r.Release, &r.Title, &r.BuildID,
+		&r.Worker, &r.WorkerHost, &r.Version, &r.Rulebook, &r.Debuginfo} {
+		one(s)
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		one(&f.ID)
+		one(&f.Title)
+		one(&f.Severity)
+		one(&f.Applies)
+	}
 }
 
 // unsettled says why a crash looks like a copy still being written, or "".
