@@ -358,3 +358,27 @@ func TestDebuginfoHintIsUsedAndWrongHintIsSurvived(t *testing.T) {
 		t.Errorf("loader calls %q, row debuginfo %q", calls, res.Results[0].Row.Debuginfo)
 	}
 }
+
+// Hosts come from archive paths when the crash folder does not name one:
+// the deepest folder below the root that is neither generic nor a date.
+func TestHostFromPath(t *testing.T) {
+	root := "/srv/archive"
+	for _, c := range []struct {
+		dir    string
+		layout Layout
+		want   string
+	}{
+		{"/srv/archive/web-3/var/crash/202611011200", LayoutDebian, "web-3"},
+		{"/srv/archive/web-3", LayoutArchive, "web-3"},
+		{"/srv/archive/2026/11/web-3/127.0.0.1-2026-11-01-10:00:00", LayoutRHEL, "web-3"},
+		{"/srv/archive/202611011200", LayoutDebian, ""},
+		{"/srv/archive/10.1.2.3", LayoutLoose, "10.1.2.3"},
+		{"/srv/archive/web-3/20261206-oops", LayoutLoose, "web-3"},
+		{"/srv/archive/crash/2026-12-06", LayoutSUSE, ""},
+		{"/elsewhere/web-9", LayoutLoose, ""},
+	} {
+		if got := hostFromPath(root, &Crash{Dir: c.dir, Layout: c.layout}); got != c.want {
+			t.Errorf("%s (%s): host %q, want %q", c.dir, c.layout, got, c.want)
+		}
+	}
+}

@@ -451,7 +451,9 @@ var genericDirs = map[string]bool{"var": true, "crash": true, "crashes": true, "
 	"dumps": true, "archive": true, "archives": true, "core": true, "cores": true, "vmcore": true, "vmcores": true,
 	"log": true, "logs": true, "data": true, "spool": true, "collected": true, "tmp": true, "srv": true, "mnt": true}
 
-var dateLikeRe = lazyre.New(`^[\d:._-]+$`)
+// dateLikeRe: numbers and dates, and folder names that begin with a date
+// (20261206-oops, 2026-12-06_web): time stamps of one crash, not hosts.
+var dateLikeRe = lazyre.New(`^([\d:._-]+|(\d{8}|\d{4}-\d{2}-\d{2})([-_.T].*)?)$`)
 
 // hostFromPath names the host of a crash from the folders between the root
 // and the crash (archive/<host>/var/crash/<stamp>/, archive/<host>/vmcore.zst):
