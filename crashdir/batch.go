@@ -66,7 +66,9 @@ type Config struct {
 	// KeepIncidents keeps every incident in memory; otherwise, with a
 	// store, an incident is dropped once stored and read back on demand
 	// (FleetResult.IncidentOf), so memory does not grow with the fleet.
-	KeepIncidents bool
+	// Without a store incidents are kept, unless DropIncidents says the
+	// report needs only the rows (every format but JSON Lines).
+	KeepIncidents, DropIncidents bool
 	// LoadDump and ParseLog read one crash; nil means triage.LoadDump and
 	// the text-log reader. Tests replace them.
 	LoadDump func(paths []string, opts triage.Options) (*incident.Incident, error)
@@ -460,6 +462,9 @@ func (b *batch) pass(ctx context.Context, order []int, reached []bool) {
 					if storeErr == nil && !cfg.KeepIncidents {
 						r.Incident = nil // stored; IncidentOf reads it back
 					}
+				}
+				if cfg.Store == nil && cfg.DropIncidents {
+					r.Incident = nil
 				}
 				b.mu.Lock()
 				b.results[i], b.state[i], b.why[i] = r, out, why

@@ -185,7 +185,9 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	cfg := crashdir.Config{Roots: dirs, Jobs: o.jobs, Rules: rb, Force: o.force, Timeout: o.timeout,
 		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug,
 			Fetch: fetch, WantDWARF: o.fetch.dwarf},
-		Worker:    o.worker, Lease: o.lease, Settle: o.settle, ReanalyzeStale: o.reanalyze, Version: versionString()}
+		Worker: o.worker, Lease: o.lease, Settle: o.settle, ReanalyzeStale: o.reanalyze, Version: versionString(),
+		// Only JSON Lines carry whole incidents; the other views need the rows.
+		DropIncidents: o.format != "jsonl" && o.format != "json"}
 	if !o.noStore {
 		st, err := store.Open(ctx, o.store)
 		if err != nil {
