@@ -134,6 +134,7 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 	}{
 		{".debug_info", &d.secs.info}, {".debug_abbrev", &d.secs.abbrev}, {".debug_str", &d.secs.str},
 		{".debug_line_str", &d.secs.lineStr}, {".debug_str_offsets", &d.secs.strOffsets}, {".debug_addr", &d.secs.addr},
+		{".debug_line", &d.secs.line}, {".debug_aranges", &d.secs.aranges}, {".debug_rnglists", &d.secs.rnglists},
 	} {
 		if *sec.dst, err = get(sec.name); err != nil {
 			d.Close()

@@ -90,6 +90,9 @@ const (
 // dwarfSections are the raw section bytes the walk reads.
 type dwarfSections struct {
 	info, abbrev, str, lineStr, strOffsets, addr []byte
+	// For source lines (lines.go), mapped like the rest, read only by
+	// SourceLine.
+	line, aranges, rnglists []byte
 	// walked, if set, is told each .debug_info range the walk is done with.
 	walked func(off, end uint64)
 }

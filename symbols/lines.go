@@ -2,7 +2,6 @@ package symbols
 
 import (
 	"debug/dwarf"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -111,28 +110,12 @@ func treeRelative(file, compDir string) string {
 
 func (d *DWARF) loadLineTables() error {
 	lt := &d.lines
-	sec := func(name string) ([]byte, error) {
-		s := d.elf.Section(name)
-		if s == nil || s.Type == elf.SHT_NOBITS {
-			return nil, nil
-		}
-		return s.Data()
-	}
-	ar, err := sec(".debug_aranges")
-	if err != nil {
-		return err
-	}
-	if lt.line, err = sec(".debug_line"); err != nil {
-		return err
-	}
-	if len(ar) == 0 || len(lt.line) == 0 {
+	lt.line, lt.rngl = d.secs.line, d.secs.rnglists
+	if len(d.secs.aranges) == 0 || len(lt.line) == 0 {
 		return errors.New("no .debug_aranges or .debug_line")
 	}
-	if lt.rngl, err = sec(".debug_rnglists"); err != nil {
-		return err
-	}
-	lt.ranges, err = parseAranges(ar, d.elf.ByteOrder)
-	if err != nil {
+	var err error
+	if lt.ranges, err = parseAranges(d.secs.aranges, d.elf.ByteOrder); err != nil {
 		return fmt.Errorf("%s: .debug_aranges: %w", d.path, err)
 	}
 	lt.byUnit = map[uint64]*unitLines{}
