@@ -16,6 +16,7 @@ import (
 // non-per-CPU globals, so GlobalType falls back to the table in globals.go.
 type BTF struct {
 	spec *btf.Spec
+	raw  []byte // as read from a dump, kept for the NamesCache's disk copy
 	layoutOf
 	// Damage says what of the BTF read from a dump was lost (pages of its
 	// string section the dump could not serve), or is "".
@@ -60,6 +61,9 @@ func btfFromDump(lookup func(string) (uint64, bool), mem Memory) (*BTF, error) {
 		return nil, fmt.Errorf("symbols: reading BTF from the dump at %#x: %w", start, err)
 	}
 	b, perr := LoadBTF(bytes.NewReader(raw))
+	if b != nil {
+		b.raw = raw
+	}
 	if perr != nil {
 		if len(lost) > 0 {
 			return nil, fmt.Errorf("symbols: reading BTF from the dump at %#x: %w", start, err)

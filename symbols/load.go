@@ -112,7 +112,9 @@ type FromDumpOptions struct {
 // reported in the error but the kernel's own symbols are still returned.
 func FromDump(vmcoreSymbols map[string]uint64, mem Memory, opts FromDumpOptions) (*KernelSymbols, *BTF, error) {
 	tr := opts.Trace
+	end := tr.Start("names cache")
 	ks, b, ok := opts.Cache.get(opts.BuildID, opts.KernelOffset, vmcoreSymbols, mem)
+	end()
 	if !ok {
 		var err error
 		if ks, b, err = kernelFromDump(vmcoreSymbols, mem, tr); err != nil {
@@ -123,7 +125,7 @@ func FromDump(vmcoreSymbols map[string]uint64, mem Memory, opts FromDumpOptions)
 	var mods []Module
 	var modErr error
 	if head, ok := ks.Lookup("modules"); ok {
-		end := tr.Start("modules")
+		end = tr.Start("modules")
 		mods, modErr = ReadModules(head, mem, b)
 		end()
 	}

@@ -1,6 +1,11 @@
 package symbols
 
 import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -14,6 +19,7 @@ import (
 type NamesCache struct {
 	mu     sync.Mutex
 	max    int
+	dir    string // where builds are kept between runs; "" keeps them in memory only
 	builds map[string]*buildNames
 	order  []string // oldest first, for eviction
 	reused atomic.Int64
@@ -62,10 +68,12 @@ func proof(t *Table, vmcoreSymbols map[string]uint64, mem Memory) ([]byte, bool)
 	return out, true
 }
 
-// NewNamesCache keeps the names of at most max builds (a 6.1 kernel's take
-// ~25 MB).
-func NewNamesCache(max int) *NamesCache {
-	return &NamesCache{max: max, builds: map[string]*buildNames{}}
+// NewNamesCache keeps the names of at most max builds in memory (a 6.1
+// kernel's take ~25 MB) and, when dir is set, every build's on disk there
+// (<build-id>.names, ~6 MB), so later runs on a kernel seen before skip
+// decoding it too.
+func NewNamesCache(max int, dir string) *NamesCache {
+	return &NamesCache{max: max, dir: dir, builds: map[string]*buildNames{}}
 }
 
 // get returns the build's table moved to offset, and its BTF, when the
@@ -79,7 +87,10 @@ func (c *NamesCache) get(buildID string, offset uint64, vmcoreSymbols map[string
 	b := c.builds[buildID]
 	c.mu.Unlock()
 	if b == nil {
-		return nil, nil, false
+		if b = c.load(buildID); b == nil {
+			return nil, nil, false
+		}
+		c.keep(buildID, b)
 	}
 	t := b.table.movedBy(offset - b.offset)
 	stext, ok := vmcoreSymbols["_stext"]
@@ -103,15 +114,92 @@ func (c *NamesCache) put(buildID string, offset uint64, t *Table, b *BTF, vmcore
 	if !ok {
 		return
 	}
+	bn := &buildNames{table: t, btf: b, offset: offset, proof: p}
+	if c.keep(buildID, bn) {
+		c.save(buildID, bn)
+	}
+}
+
+// keep adds a build to the memory cache; false when it was there already.
+func (c *NamesCache) keep(buildID string, b *buildNames) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.builds[buildID]; ok {
-		return
+		return false
 	}
 	if len(c.order) >= c.max && len(c.order) > 0 {
 		delete(c.builds, c.order[0])
 		c.order = c.order[1:]
 	}
-	c.builds[buildID] = &buildNames{table: t, btf: b, offset: offset, proof: p}
+	c.builds[buildID] = b
 	c.order = append(c.order, buildID)
+	return true
+}
+
+// The disk copy of a build, little-endian: magic, offset (u64), then the
+// proof, the frozen table (tablecache.go) and the raw BTF, each as a u32
+// length and its bytes, and a CRC-32 of everything before it.
+const namesMagic = "KTNAMES1"
+
+func (c *NamesCache) path(buildID string) string {
+	if c.dir == "" || strings.ContainsAny(buildID, "/\\.") {
+		return ""
+	}
+	return filepath.Join(c.dir, buildID+".names")
+}
+
+// save writes a build's names for later runs; a cache, so failures only
+// cost the next run its time.
+func (c *NamesCache) save(buildID string, b *buildNames) {
+	path := c.path(buildID)
+	if path == "" || b.btf.raw == nil {
+		return
+	}
+	le := binary.LittleEndian
+	out := append([]byte(namesMagic), make([]byte, 8)...)
+	le.PutUint64(out[len(namesMagic):], b.offset)
+	for _, part := range [][]byte{b.proof, encodeTable(buildID, 0, b.table), b.btf.raw} {
+		out = le.AppendUint32(out, uint32(len(part)))
+		out = append(out, part...)
+	}
+	out = le.AppendUint32(out, crc32.ChecksumIEEE(out))
+	_ = writeCacheFile(path, out)
+}
+
+// load reads a build's names saved by an earlier run, or nil.
+func (c *NamesCache) load(buildID string) *buildNames {
+	path := c.path(buildID)
+	if path == "" {
+		return nil
+	}
+	data, err := readCacheFile(path, maxTableBytes)
+	le := binary.LittleEndian
+	if err != nil || len(data) < len(namesMagic)+8+4 || string(data[:len(namesMagic)]) != namesMagic ||
+		crc32.ChecksumIEEE(data[:len(data)-4]) != le.Uint32(data[len(data)-4:]) {
+		return nil
+	}
+	b := &buildNames{offset: le.Uint64(data[len(namesMagic):])}
+	rest := data[len(namesMagic)+8 : len(data)-4]
+	var parts [3][]byte
+	for i := range parts {
+		if len(rest) < 4 || uint64(le.Uint32(rest)) > uint64(len(rest)-4) {
+			return nil
+		}
+		n := le.Uint32(rest)
+		parts[i], rest = rest[4:4+n], rest[4+n:]
+	}
+	if len(rest) != 0 {
+		return nil
+	}
+	t, err := decodeTable(parts[1], buildID, 0, 0)
+	if err != nil {
+		return nil
+	}
+	bt, err := LoadBTF(bytes.NewReader(parts[2]))
+	if err != nil {
+		return nil
+	}
+	bt.raw = parts[2]
+	b.proof, b.table, b.btf = parts[0], t, bt
+	return b
 }

@@ -43,8 +43,11 @@ type Options struct {
 	Names *symbols.NamesCache
 }
 
-// NewNamesCache is the Names cache for a batch run: a handful of builds.
-func NewNamesCache() *symbols.NamesCache { return symbols.NewNamesCache(8) }
+// NewNamesCache is the Names cache of a run: a handful of builds in
+// memory, every build seen on disk beside the DWARF index cache.
+func NewNamesCache() *symbols.NamesCache {
+	return symbols.NewNamesCache(8, symbols.DefaultIndexCacheDir())
+}
 
 // LoadDump reads a dump (several paths: a split set) into an incident. It
 // degrades rather than fails: without usable symbols it still returns the

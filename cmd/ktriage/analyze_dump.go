@@ -9,7 +9,8 @@ import (
 func init() {
 	loadDump = func(paths []string, opts dumpOptions) (*incident.Incident, error) {
 		o := triage.Options{Vmlinux: opts.Vmlinux, Discover: !opts.NoDebuginfo,
-			DebuginfoDir: opts.DebuginfoDir, WantDWARF: opts.Fetch.dwarf, Trace: runTrace}
+			DebuginfoDir: opts.DebuginfoDir, WantDWARF: opts.Fetch.dwarf, Trace: runTrace,
+			Names: triage.NewNamesCache()}
 		if !opts.NoDebuginfo {
 			c, err := opts.Fetch.client(opts.Stderr)
 			if err != nil {

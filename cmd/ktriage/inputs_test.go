@@ -265,7 +265,7 @@ func TestTracePrintsPhases(t *testing.T) {
 	if traced != plain {
 		t.Error("--trace changed the report")
 	}
-	for _, phase := range []string{"open", "log", "kallsyms", "BTF (beside)", "stack", "analyzers", "render", "total"} {
+	for _, phase := range []string{"open", "log", "names and types", "stack", "analyzers", "render", "total"} {
 		if !containsField(table, phase) {
 			t.Errorf("trace table lacks phase %q:\n%s", phase, table)
 		}
