@@ -149,7 +149,9 @@ func TestFetchFailureModes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newServer(t, tc.handler)
 			c := newClient(t, s.URL)
-			c.Timeout = 300 * time.Millisecond
+			// Long enough that a loaded machine still reads the first
+			// 100 KiB of "stalls after 200 KiB" in time.
+			c.Timeout = 2 * time.Second
 			_, err := c.Fetch(context.Background(), wantID, Debuginfo)
 			if err == nil {
 				t.Fatal("fetch succeeded")
