@@ -80,7 +80,8 @@ func readFleetLines(t *testing.T, path string) []store.Row {
 }
 
 // TestFleetWorkersShareOneStore: three `ktriage fleet` workers on one store
-// over a 150-crash tree. One is killed with SIGKILL while it holds a claim.
+// over a 150-crash tree. One is killed with SIGKILL while it holds a claim
+// and the two others work.
 // Every crash still ends analyzed, exactly once in total (the survivors'
 // rows say reused: false once per crash, or the store says the killed
 // worker did it before dying), and the crash the dead worker held is taken
@@ -114,16 +115,27 @@ func TestFleetWorkersShareOneStore(t *testing.T) {
 		cmds := map[string]*exec.Cmd{}
 		for _, n := range names {
 			cmds[n] = worker(n, filepath.Join(work, n+".jsonl"), root)
-			if err := cmds[n].Start(); err != nil {
-				t.Fatal(err)
-			}
 		}
 		st, err := store.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		held := killHoldingClaim(t, st, dsn, cmds["victim"])
+		// The victim starts first and is stopped while it holds a claim on
+		// a crash it has not finished; the two others start, and the victim
+		// dies with SIGKILL, its claim held, while they work. (Caught this
+		// way, a loaded machine cannot let the victim finish first.)
+		if err := cmds["victim"].Start(); err != nil {
+			t.Fatal(err)
+		}
+		held := stopHoldingClaim(t, st, cmds["victim"])
+		for _, n := range names[:2] {
+			if err := cmds[n].Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmds["victim"].Process.Kill()
+		cmds["victim"].Wait()
 		for _, n := range names[:2] {
 			if err := cmds[n].Wait(); err != nil {
 				t.Fatalf("worker %s: %v", n, err)
@@ -219,17 +231,18 @@ func TestFleetWorkersShareOneStore(t *testing.T) {
 	})
 }
 
-// killHoldingClaim waits until the victim holds a claim on a crash it has
-// not finished, kills it with SIGKILL, and returns that crash's key. The
-// victim is stopped first, so the claim looked at cannot finish meanwhile.
-func killHoldingClaim(t *testing.T, st *store.SQLStore, dsn string, victim *exec.Cmd) string {
+// stopHoldingClaim waits until the victim holds a claim on a crash it has
+// not finished and leaves it stopped (SIGSTOP) there; it returns that
+// crash's key. Stopped first and looked at after, the claim cannot finish
+// meanwhile.
+func stopHoldingClaim(t *testing.T, st *store.SQLStore, victim *exec.Cmd) string {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 		if err := victim.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatalf("victim ended before it could be killed: %v", err)
+			t.Fatalf("victim ended before it could be stopped: %v", err)
 		}
 		keys, err := st.Claims(ctx, "victim")
 		if err != nil {
@@ -237,8 +250,6 @@ func killHoldingClaim(t *testing.T, st *store.SQLStore, dsn string, victim *exec
 		}
 		for _, k := range keys {
 			if _, done, _ := st.Get(ctx, k); !done {
-				victim.Process.Kill()
-				victim.Wait()
 				return k
 			}
 		}
