@@ -106,6 +106,15 @@ func (m *Manifest) addRanges(pages []cutdump.Packed, reason map[uint64]string) {
 func (m *Manifest) finish(opts Options) {
 	if !opts.Redact {
 		m.Notes = append(m.Notes, "not redacted: kept pages are whole, and may hold user data the kernel copied into them")
+		return
+	}
+	m.Notes = append(m.Notes, "redacted: no page the kernel accounts as user memory, page cache or free is kept; "+
+		"kept kernel pages are whole (the kernel's variables, slab pages, stacks) and can still hold what the kernel "+
+		"copied there, such as the kernel log's text and the random generator's state")
+	if !opts.Rename {
+		m.Notes = append(m.Notes, "task names and the hostname are kept as they were (--rename replaces them)")
+	} else {
+		m.Notes = append(m.Notes, "task names and the hostname are replaced in kernel memory; the kernel log still quotes the original names")
 	}
 }
 
