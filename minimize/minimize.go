@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/ktriage/ktriage/internal/cutdump"
@@ -194,6 +195,7 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 
 // gatherer runs each reader on the source with the page hook on.
 type gatherer struct {
+	mu     sync.Mutex // guards reason and request
 	d      *vmcore.Dump
 	reason map[uint64]string
 	cur    string
@@ -220,6 +222,10 @@ func newGatherer(d *vmcore.Dump) *gatherer {
 }
 
 func (g *gatherer) hook(pfn uint64) {
+	// Readers read in parallel (symbols pages the dump's BTF in on
+	// several goroutines).
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if _, seen := g.reason[pfn]; !seen {
 		g.reason[pfn] = g.cur
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ktriage/ktriage/kernel"
 	"github.com/ktriage/ktriage/vmcore"
@@ -58,8 +59,13 @@ func Run(d *vmcore.Dump, reads Reads) (*Workload, error) {
 // BTF).
 func RunWith(d *vmcore.Dump, reads Reads, attach kernel.AttachOptions) (*Workload, error) {
 	seen := map[uint64]bool{}
+	var mu sync.Mutex // readers read pages on several goroutines
 	prev := d.PageHook
-	d.PageHook = func(pfn uint64) { seen[pfn] = true }
+	d.PageHook = func(pfn uint64) {
+		mu.Lock()
+		seen[pfn] = true
+		mu.Unlock()
+	}
 	defer func() { d.PageHook = prev }()
 
 	w := &Workload{Reads: reads}
