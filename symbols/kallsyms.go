@@ -44,6 +44,10 @@ type kallsymsTables struct {
 	// serve (namesErr); symbols past it are not decoded.
 	namesCut bool
 	namesErr error
+	// lost are the [start, end) spans of names the dump could not serve
+	// (read as zeros). names then runs up to the token table, so it holds
+	// kallsyms_markers too, from which decoding resumes after a loss.
+	lost [][2]int
 }
 
 // lostSymbolName stands for every symbol whose name lay on a lost page of
@@ -118,31 +122,67 @@ func decodeKallsymsNames(k *kallsymsTables) ([]Sym, error) {
 	}
 	// All names go into one buffer that becomes one string, which each
 	// Sym slices: one allocation instead of one per symbol (150k of them).
+	// A symbol whose name lay on a lost page has end -1.
 	ends := make([]int32, 0, k.numSyms)
 	buf := make([]byte, 0, 2*len(k.names))
+	var every256 []int // names offset of symbols 0, 256, 512... as decoded
+	var markers []uint32
 	pos := 0
-	for i := 0; i < k.numSyms; i++ {
+	// skip marks symbols from i on as lost up to the first marker past
+	// names offset from, and returns where decoding resumes (i == numSyms:
+	// nowhere).
+	skip := func(i, from int) (int, int) {
+		if markers == nil {
+			markers = k.markers(every256)
+		}
+		next, at := k.numSyms, 0
+		for m, off := range markers {
+			if int(off) >= from && 256*m > i {
+				next, at = 256*m, int(off)
+				break
+			}
+		}
+		for ; i < next; i++ {
+			ends = append(ends, -1)
+		}
+		return next, at
+	}
+	for i := 0; i < k.numSyms; {
+		if i%256 == 0 && len(every256) == i/256 {
+			every256 = append(every256, pos)
+		}
 		if k.namesCut && pos+2 > len(k.names) {
-			break // the next name starts on or runs onto the lost page
+			i, pos = skip(i, len(k.names)) // the next name starts past what was read
+			continue
 		}
 		if pos >= len(k.names) {
 			return nil, fmt.Errorf("kallsyms: names end after %d of %d symbols", i, k.numSyms)
 		}
+		if end, hit := k.lostIn(pos, pos+2); hit {
+			i, pos = skip(i, end)
+			continue
+		}
 		n := int(k.names[pos])
-		pos++
+		length := 1
 		if n&0x80 != 0 { // "big" symbol (6.1+): a second length byte
-			if pos >= len(k.names) {
+			if pos+1 >= len(k.names) {
 				return nil, fmt.Errorf("kallsyms: symbol %d: truncated length", i)
 			}
-			n = n&0x7f | int(k.names[pos])<<7
-			pos++
+			n = n&0x7f | int(k.names[pos+1])<<7
+			length = 2
 		}
-		if pos+n > len(k.names) {
+		if pos+length+n > len(k.names) {
 			if k.namesCut {
-				break
+				i, pos = skip(i, len(k.names))
+				continue
 			}
-			return nil, fmt.Errorf("kallsyms: symbol %d at names+%d: length %d runs past the table", i, pos-1, n)
+			return nil, fmt.Errorf("kallsyms: symbol %d at names+%d: length %d runs past the table", i, pos, n)
 		}
+		if end, hit := k.lostIn(pos, pos+length+n); hit {
+			i, pos = skip(i, end)
+			continue
+		}
+		pos += length
 		start := len(buf)
 		for _, b := range k.names[pos : pos+n] {
 			buf = append(buf, tokens[b]...)
@@ -155,15 +195,93 @@ func decodeKallsymsNames(k *kallsymsTables) ([]Sym, error) {
 			return nil, fmt.Errorf("kallsyms: names expand past 2 GiB")
 		}
 		ends = append(ends, int32(len(buf)))
+		i++
 	}
 	all := string(buf)
 	syms := make([]Sym, len(ends))
 	start := 0
 	for i, end := range ends {
+		if end < 0 {
+			syms[i] = Sym{Name: lostSymbolName, Type: '?'}
+			continue
+		}
 		syms[i] = Sym{Name: all[start+1 : end], Type: all[start]}
 		start = int(end)
 	}
 	return syms, nil
+}
+
+// lostIn tells whether names[from:to] touches a lost span, and where that
+// span ends.
+func (k *kallsymsTables) lostIn(from, to int) (int, bool) {
+	for _, l := range k.lost {
+		if from < l[1] && to > l[0] {
+			return l[1], true
+		}
+	}
+	return 0, false
+}
+
+// markers finds kallsyms_markers (the names offset of every 256th symbol)
+// in the bytes between the names and the token table. scripts/kallsyms
+// writes it 8-aligned right after the names, as u32 or (older kernels)
+// unsigned long, followed by the token table or, from 6.2 and in some
+// 6.1 stable kernels, by kallsyms_seqs_of_names (3 bytes a symbol). It is
+// trusted only where it agrees with the offsets decoded before the first
+// loss (at least two); otherwise nothing resumes.
+func (k *kallsymsTables) markers(decoded []int) []uint32 {
+	count := (k.numSyms + 255) / 256
+	if len(decoded) < 2 {
+		return []uint32{}
+	}
+	align8 := func(n int) int { return (n + 7) &^ 7 }
+	for _, end := range []int{len(k.names), len(k.names) - align8(3*k.numSyms)} {
+		for _, w := range []int{4, 8} {
+			start := end - align8(count*w)
+			if start < decoded[len(decoded)-1] || end > len(k.names) {
+				continue
+			}
+			if m, ok := k.readMarkers(start, w, count, decoded); ok {
+				return m
+			}
+		}
+	}
+	return []uint32{}
+}
+
+// readMarkers reads count markers of width w at names[start:] and checks
+// them: increasing, inside the names, equal to what was decoded.
+func (k *kallsymsTables) readMarkers(start, w, count int, decoded []int) ([]uint32, bool) {
+	if _, hit := k.lostIn(start, start+count*w); hit {
+		return nil, false
+	}
+	m := make([]uint32, count)
+	for i := range m {
+		v := uint64(binary.LittleEndian.Uint32(k.names[start+i*w:]))
+		if w == 8 {
+			v = binary.LittleEndian.Uint64(k.names[start+i*w:])
+		}
+		if v >= uint64(start) || (i > 0 && uint32(v) <= m[i-1]) {
+			return nil, false
+		}
+		m[i] = uint32(v)
+	}
+	for i, off := range decoded {
+		if int(m[i]) != off {
+			return nil, false
+		}
+	}
+	return m, true
+}
+
+func countLost(syms []Sym) int {
+	n := 0
+	for _, s := range syms {
+		if s.Name == lostSymbolName {
+			n++
+		}
+	}
+	return n
 }
 
 // KallsymsFromDump decodes the running kernel's own symbol table from the
@@ -251,21 +369,11 @@ func decodeKallsymsFromDump(vmcoreSymbols map[string]uint64, mem Memory) (*decod
 		return nil, err
 	}
 	damage := ""
-	if n := len(syms); k.namesCut && n < k.numSyms {
-		// Every symbol from here up is unnamed: one stand-in at the first
-		// one's address keeps their addresses from the last decoded name.
-		addr := func(i int) uint64 {
-			if k.addresses != nil {
-				return binary.LittleEndian.Uint64(k.addresses[8*i:])
-			}
-			return kallsymsAddr(k.offset(i), k.relativeBase, abs)
-		}
-		at, top := addr(n), addr(n)
-		for i := n + 1; i < k.numSyms; i++ {
-			top = max(top, addr(i))
-		}
-		syms = append(syms, Sym{Name: lostSymbolName, Addr: at, Size: top - at + 1, Type: '?'})
-		damage = fmt.Sprintf("kallsyms: the names of %d of %d symbols (from %#x up) are lost: %v", k.numSyms-n, k.numSyms, at, k.namesErr)
+	if lost := countLost(syms); lost > 0 {
+		// Each unnamed symbol keeps its address under lostSymbolName, so
+		// an address there is never given a neighbour's name.
+		first := slices.IndexFunc(syms, func(s Sym) bool { return s.Name == lostSymbolName })
+		damage = fmt.Sprintf("kallsyms: the names of %d of %d symbols (the first at %#x) are lost: %v", lost, k.numSyms, syms[first].Addr, k.namesErr)
 	}
 	return &decodedKallsyms{syms: syms, damage: damage, stext: stext, haveStext: haveStext}, nil
 }
@@ -331,14 +439,22 @@ func readKallsymsTables(sym map[string]uint64, mem Memory) (*kallsymsTables, err
 	if span > uint64(k.numSyms)*(2+255) {
 		span = uint64(k.numSyms) * (2 + 255)
 	}
-	// Names are read up to the first page the dump cannot serve: the
-	// symbols before it are decoded, those after it are marked lost.
-	out, lost, err := readPaged(mem, names, int(span), true)
+	// Where the layout is the usual one, every page of the names is read
+	// and a lost one costs only the symbols up to the next marker; else
+	// names are read up to the first page the dump cannot serve.
+	tt := sym["kallsyms_token_table"]
+	bounded := tt > names && tt-names == span
+	out, lost, err := readPaged(mem, names, int(span), !bounded)
 	if len(lost) > 0 {
 		if lost[0][0] == 0 {
 			return nil, fmt.Errorf("kallsyms: reading kallsyms_names: %w", err)
 		}
-		out, k.namesCut, k.namesErr = out[:lost[0][0]], true, err
+		k.namesCut, k.namesErr = true, err
+		if bounded {
+			k.lost = lost
+		} else {
+			out = out[:lost[0][0]]
+		}
 	}
 	k.names = out
 	return k, nil

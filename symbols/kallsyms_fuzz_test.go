@@ -137,13 +137,22 @@ func FuzzDecodeKallsyms(f *testing.F) {
 	if b, err := os.ReadFile(fixturePath(kallsymsFixturePath)); err == nil {
 		var fx kallsymsFixture
 		if gob.NewDecoder(bytes.NewReader(b)).Decode(&fx) == nil {
-			f.Add(uint16(fx.NumSyms), fx.Names, fx.TokenTable, fx.TokenIndex, fx.Offsets, fx.RelativeBase, true)
-			f.Add(uint16(40), fx.Names[:300], fx.TokenTable, fx.TokenIndex, fx.Offsets[:160], fx.RelativeBase, false)
+			f.Add(uint16(fx.NumSyms), fx.Names, fx.TokenTable, fx.TokenIndex, fx.Offsets, fx.RelativeBase, true, uint32(0))
+			f.Add(uint16(40), fx.Names[:300], fx.TokenTable, fx.TokenIndex, fx.Offsets[:160], fx.RelativeBase, false, uint32(0))
+			f.Add(uint16(fx.NumSyms), fx.Names, fx.TokenTable, fx.TokenIndex, fx.Offsets, fx.RelativeBase, true, uint32(len(fx.Names)/2))
 		}
 	}
-	f.Add(uint16(1), []byte{2, 'T', 'x'}, []byte("T\x00x\x00"), []byte{}, []byte{0, 0, 0, 0}, uint64(KernelMapBase), false)
-	f.Fuzz(func(t *testing.T, num uint16, names, tokTab, tokIdx, offsets []byte, base uint64, abs bool) {
-		syms, err := decodeKallsyms(tablesFromRaw(int(num), names, tokTab, tokIdx, offsets, base), abs)
+	f.Add(uint16(1), []byte{2, 'T', 'x'}, []byte("T\x00x\x00"), []byte{}, []byte{0, 0, 0, 0}, uint64(KernelMapBase), false, uint32(0))
+	// lostAt > 0 loses the 4 KiB of names from there, as a dump page the
+	// capture could not save: decoding must resume or mark, never fail.
+	f.Fuzz(func(t *testing.T, num uint16, names, tokTab, tokIdx, offsets []byte, base uint64, abs bool, lostAt uint32) {
+		k := tablesFromRaw(int(num), bytes.Clone(names), tokTab, tokIdx, offsets, base)
+		if lostAt > 0 && int(lostAt) < len(names) {
+			end := min(int(lostAt)+4096, len(names))
+			clear(k.names[lostAt:end])
+			k.lost, k.namesCut = [][2]int{{int(lostAt), end}}, true
+		}
+		syms, err := decodeKallsyms(k, abs)
 		if (err == nil) == (syms == nil) && num > 0 {
 			t.Fatalf("result %d symbols with err %v", len(syms), err)
 		}
