@@ -8,6 +8,7 @@ import (
 // The dump path: analyze reads vmcores through triage.LoadDump.
 func init() {
 	loadDump = func(paths []string, opts dumpOptions) (*incident.Incident, error) {
+		dumpGC()
 		o := triage.Options{Vmlinux: opts.Vmlinux, Discover: !opts.NoDebuginfo,
 			DebuginfoDir: opts.DebuginfoDir, WantDWARF: opts.Fetch.dwarf, Trace: runTrace,
 			Names: triage.NewNamesCache()}
