@@ -254,10 +254,10 @@ func (g *gatherer) gather(paths []string, opts Options) error {
 	g.cur = ReasonTriage
 	a := opts.Attach
 	if _, err := triage.LoadDump(paths, triage.Options{Vmlinux: a.Vmlinux, Discover: a.Discover,
-		DebuginfoDir: a.DebuginfoDir, PageHook: g.hook}); err != nil {
+		DebuginfoDir: a.DebuginfoDir, Fetch: a.Fetch, WantDWARF: a.WantDWARF, PageHook: g.hook}); err != nil {
 		return fmt.Errorf("triage of %s: %w", paths[0], err)
 	}
-	if a.Vmlinux != "" || a.Discover {
+	if a.Vmlinux != "" || a.Discover || a.Fetch != nil {
 		g.cur = ReasonDumpSyms
 		if _, err := triage.LoadDump(paths, triage.Options{PageHook: g.hook}); err != nil {
 			return fmt.Errorf("triage of %s without debuginfo: %w", paths[0], err)

@@ -71,6 +71,13 @@ stack, then the dump's own kallsyms and BTF, then --keep-symbol and
 				return err
 			}
 			opts.Attach = kernel.AttachOptions{Vmlinux: f.vmlinux, Discover: !f.noDebuginfo, DebuginfoDir: f.debuginfoDir}
+			if !f.noDebuginfo {
+				c, err := f.fetch.client(cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				opts.Attach.Fetch, opts.Attach.WantDWARF = c, f.fetch.dwarf
+			}
 			res, err := minimize.Minimize(r.Dumps, out, opts)
 			if err != nil {
 				return err
