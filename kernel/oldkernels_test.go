@@ -38,7 +38,8 @@ func oldGenerations(t *testing.T) []oldGeneration {
 		dir := filepath.Join("..", "testdata", g.dir)
 		packs, _ := filepath.Glob(filepath.Join(dir, "*.pack"))
 		vmcores, _ := filepath.Glob(filepath.Join(dir, "*.vmcore"))
-		if len(vmcores) == 0 {
+		out := os.Getenv(g.dumpsEnv)
+		if len(vmcores) == 0 && out == "" {
 			continue
 		}
 		if len(packs) != 1 {
@@ -50,7 +51,7 @@ func oldGenerations(t *testing.T) []oldGeneration {
 			name := strings.TrimSuffix(filepath.Base(v), ".vmcore")
 			gen.fixtures = append(gen.fixtures, oldFixture{name, v, filepath.Join(dir, name+".crash")})
 		}
-		if out := os.Getenv(g.dumpsEnv); out != "" {
+		if out != "" {
 			full, _ := filepath.Glob(filepath.Join(out, "*", "vmcore"))
 			sort.Strings(full)
 			for _, v := range full {
