@@ -129,7 +129,7 @@ kmake() {
 # tree only builds in the neighbourhood of RHEL's own config: several options
 # below (NR_CPUS ≥ 128 for the queued-spinlock ticket type, THP, FS_DAX,
 # DYNAMIC_DEBUG, CGROUP_PERF, BPF_JIT, IRQ_REMAP, PAGE_TABLE_ISOLATION, JUMP_LABEL,
-# XEN, SCHED_TRACER; CALGARY_IOMMU off) are there because RHEL's
+# XEN, SCHED_TRACER, NETPRIO_CGROUP, SCSI_DH; CALGARY_IOMMU off) are there because RHEL's
 # sources do not compile without them.
 configure() {
 	mkdir -p "$BUILD"
@@ -160,7 +160,8 @@ configure() {
 		"$SRC/scripts/config" --file "$BUILD/.config" \
 			-e FS_DAX -e ZONE_DEVICE -e MEMORY_HOTPLUG -e MEMORY_HOTREMOVE -e SPARSEMEM_VMEMMAP \
 			-e CGROUP_PERF -e BPF_JIT -e PCI_MSI -e INTEL_IOMMU -e IRQ_REMAP \
-			-e PAGE_TABLE_ISOLATION -e JUMP_LABEL -e XEN -e SCHED_TRACER -d CALGARY_IOMMU
+			-e PAGE_TABLE_ISOLATION -e JUMP_LABEL -e XEN -e SCHED_TRACER -d CALGARY_IOMMU \
+			-e NETPRIO_CGROUP -e SCSI_DH
 	else
 		"$SRC/scripts/config" --file "$BUILD/.config" -e UNWINDER_ORC -e DEBUG_INFO_DWARF4 \
 			-e FW_CFG_SYSFS -e PVPANIC
