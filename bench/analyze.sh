@@ -4,6 +4,7 @@
 #
 #   bench/analyze.sh                     # every dump
 #   bench/analyze.sh DUMP [DUMP.2 ...]   # one dump (every file of a split one)
+#   DUMPS=corpus bench/analyze.sh        # only the corpus dumps (DUMPS=fixtures: only the fixtures)
 #   RUNS=3 PEER_RUNS=1 PEERS_ON_FIXTURES=1 RESULTS=FILE bench/analyze.sh   (the defaults; RESULTS gets the summary)
 #
 # What runs, and what each does and does not do:
@@ -60,7 +61,7 @@ printf 'dump\tload1\tnodebug_s\tcold_s\twarm_s\tfastest_crash\tcrash_s\tfastest_
 # Each dump as "NAME<TAB>FILE [FILE...]".
 list_dumps() {
   local d f
-  for d in ../shared/corpus/dumps/*/; do
+  [[ ${DUMPS:-all} == fixtures ]] || for d in ../shared/corpus/dumps/*/; do
     d="${d%/}"
     if [[ -f $d/vmcore ]]; then printf '%s\t%s\n' "corpus/${d##*/}" "$d/vmcore"
     elif [[ -f $d/vmcore.1 ]]; then printf '%s\t%s\n' "corpus/${d##*/}" "$(ls "$d"/vmcore.[0-9]* | sort -V | tr '\n' ' ')"
@@ -70,7 +71,7 @@ list_dumps() {
       printf '%s\t%s\n' "corpus/${d##*/}" "$out/${d##*/}.vmcore"
     fi
   done
-  for f in testdata/dumps*/*.vmcore testdata/dumps*/*.vmcore.1; do
+  [[ ${DUMPS:-all} == corpus ]] || for f in testdata/dumps*/*.vmcore testdata/dumps*/*.vmcore.1; do
     [[ -f $f ]] || continue
     case "$f" in
       *.vmcore.1) printf '%s\t%s\n' "${f%.1}" "$(ls "${f%.1}".[0-9]* | sort -V | tr '\n' ' ')" ;;
@@ -92,7 +93,11 @@ try() {
     drgn) grep -q '^#0 ' "$out/try.$name" || ok=0 ;;
   esac
   if [[ $ok == 0 ]]; then
-    echo "  $name cannot: exit $rc, $(grep -v '^Command exited' "$out/try.$name" | grep . | tail -1 | cut -c1-110)"
+    # crash ends with its usage text: its own "crash: ..." line says why.
+    local why
+    why="$(grep -E '^crash: ' "$out/try.$name" | tail -1)"
+    [[ -n $why ]] || why="$(grep -v '^Command exited' "$out/try.$name" | grep . | tail -1)"
+    echo "  $name cannot: exit $rc, ${why:0:140}"
     return 1
   fi
 }
@@ -126,12 +131,17 @@ bench_dump() {
           add "$v" "$peers/$v bench/drgn-triage.py $first $vmlinux"
       done
       for v in crash-8.0.2 crash-8.0.6; do
-        try "$v" crash "$peers/$v" -s -i "$out/crash.cmds" "$vmlinux" $files &&
+        # Tried without -s, which silences even the error that stops crash's start-up.
+        try "$v" crash "$peers/$v" -i "$out/crash.cmds" "$vmlinux" $files &&
           { pnames+=("$v"); pcmds+=("$peers/$v -s -i $out/crash.cmds $vmlinux $files"); }
       done
     fi
   else
-    echo "  no debug vmlinux for $rel here: ktriage-nodebug only, no peer"
+    if [[ -z $rel || $rel == null ]]; then
+      echo "  no kernel release readable (a fixture cut to the log's pages): ktriage-nodebug only, no peer"
+    else
+      echo "  no debug vmlinux for $rel here: ktriage-nodebug only, no peer"
+    fi
   fi
   local args=() i
   for i in "${!names[@]}"; do args+=(--prepare "${preps[$i]}" -n "${names[$i]}" "${cmds[$i]}"); done
