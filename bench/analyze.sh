@@ -10,7 +10,9 @@
 # What runs, and what each does and does not do:
 #   ktriage-nodebug  ktriage analyze --format json --no-debuginfo: kallsyms and BTF from the dump;
 #                    the log, sys, every task, the stacks of the panic task, the CPUs and the D tasks,
-#                    locks and waits, the rulebook, the JSON report.
+#                    locks and waits, the rulebook, the JSON report. The kernel build's names are in
+#                    the index cache after the first run (warm).
+#   ktriage-nodebug-cold  the same with the index cache emptied before each run: a build never seen.
 #   ktriage-cold     the same with --vmlinux (DWARF, the vmlinux's symbol table), its index cache emptied
 #                    before each run: the first triage of a new kernel.
 #   ktriage-warm     the same with the index cached: every later triage of that kernel.
@@ -113,6 +115,9 @@ bench_dump() {
   echo "== $name ($rel; $(stat -c %s $files | paste -sd+ | bc) bytes) load $(cut -d' ' -f1-3 /proc/loadavg)"
   local names=() cmds=() preps=() pnames=() pcmds=()
   add() { names+=("$1"); cmds+=("$2"); preps+=("${3:-true}"); }
+  rm -rf "$idx"
+  try ktriage-nodebug-cold kt "$kt" analyze --format json --no-debuginfo $files &&
+    add ktriage-nodebug-cold "$kt analyze --format json --no-debuginfo $files" "rm -rf $idx"
   try ktriage-nodebug kt "$kt" analyze --format json --no-debuginfo $files &&
     add ktriage-nodebug "$kt analyze --format json --no-debuginfo $files"
   if [[ $rel == "$vmrel" ]]; then
@@ -165,6 +170,8 @@ bench_dump() {
   [[ -n $fc ]] && echo "  fastest crash ($fc) / ktriage-cold: ${rc}x (goal >= 30x)"
   [[ -n $fd ]] && echo "  fastest drgn ($fd) / ktriage-warm: ${rd}x (goal >= 3x)"
   [[ -n $nd ]] && echo "  ktriage-nodebug: $(printf '%.0f' "$(echo "$nd * 1000" | bc -l)") ms (goal <= 60 ms)"
+  s="$(med ktriage-nodebug-cold)"
+  [[ -n $s ]] && echo "  ktriage-nodebug-cold: $(printf '%.0f' "$(echo "$s * 1000" | bc -l)") ms"
   for n in "${names[@]}"; do [[ $n == ktriage-* ]] && (($(cat "$out/rss.$n") > ktrss)) && ktrss=$(cat "$out/rss.$n"); done
   for n in "${names[@]}"; do [[ $n == drgn-* ]] || continue; s=$(cat "$out/rss.$n"); [[ -z $drss ]] || ((s < drss)) && drss=$s; done
   [[ -n $drss ]] && echo "  peak RSS: ktriage's largest $((ktrss / 1024)) MiB, drgn's smallest $((drss / 1024)) MiB (goal: below)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Where ktriage analyze spends its time, phase by phase (its --trace table: wall ms and KiB read per
 # phase, "beside" phases run on another core), on every corpus dump or the dumps named:
-# without debuginfo (kallsyms and BTF from the dump) and with the debug vmlinux, its index cached (warm;
-# an untimed run first fills a KTRIAGE_CACHE of this script's own).
+# without debuginfo (kallsyms and BTF from the dump), first with the index cache emptied (cold: the
+# build's names decoded) then warm, and with the debug vmlinux, its index cached (warm). Untimed runs
+# first fill a KTRIAGE_CACHE of this script's own.
 #   bench/phases.sh                  # every dump under ../shared/corpus/dumps
 #   bench/phases.sh DUMP [DUMP...]   # these (a split dump: give its folder's vmcore.1; the rest are found)
 #   RUNS=3 bench/phases.sh           # each table RUNS times (the machine is shared: look at the spread)
@@ -35,12 +36,15 @@ if [[ ${#dumps[@]} -eq 0 ]]; then
 fi
 for p in "${dumps[@]}"; do
   files="$(files_of "$p")"
-  # shellcheck disable=SC2086
-  "$kt" analyze --format json --vmlinux "$vmlinux" $files </dev/null >/dev/null 2>&1 || true
   for ((i = 1; i <= runs; i++)); do
-    for mode in no-debuginfo vmlinux-warm; do
+    for mode in no-debuginfo-cold no-debuginfo vmlinux-warm; do
+      case $mode in
+        no-debuginfo-cold) rm -rf "$KTRIAGE_CACHE/index"; set -- --no-debuginfo ;;
+        no-debuginfo) set -- --no-debuginfo ;;
+        vmlinux-warm) "$kt" analyze --format json --vmlinux "$vmlinux" $files </dev/null >/dev/null 2>&1 || true
+          set -- --vmlinux "$vmlinux" ;;
+      esac
       echo "== $p: $mode (run $i/$runs, load $(cut -d' ' -f1-3 /proc/loadavg))"
-      if [[ $mode == no-debuginfo ]]; then set -- --no-debuginfo; else set -- --vmlinux "$vmlinux"; fi
       # shellcheck disable=SC2086
       "$kt" analyze --trace --format json "$@" $files </dev/null 2>&1 >/dev/null | grep -v '^$' || echo "(ktriage failed)"
     done

@@ -37,7 +37,9 @@ trace() {
 for fmt in qemu-elf kdump-lzo; do
   b="$(dir "$big" "$fmt")"; s="$(dir "$small" "$fmt")"
   [[ -f $b && -f $s ]] || { echo "no $b or $s: run bench/scale.sh --make" >&2; continue; }
-  "$kt" analyze --format json --vmlinux "$vmlinux" "$s" </dev/null >/dev/null 2>&1 || true  # fill the index
+  # Fill the index (the build's names, the vmlinux's DWARF index): both guests run the same build.
+  "$kt" analyze --format json --no-debuginfo "$s" </dev/null >/dev/null 2>&1 || true
+  "$kt" analyze --format json --vmlinux "$vmlinux" "$s" </dev/null >/dev/null 2>&1 || true
   for mode in nodebug warm; do
     echo "== $fmt, $mode: $big guest ($(stat -c %s "$b") bytes) against $small guest ($(stat -c %s "$s") bytes), load $(cut -d' ' -f1-3 /proc/loadavg)"
     trace "$mode" "$b" > "$out/big.tsv"; trace "$mode" "$s" > "$out/small.tsv"
