@@ -56,7 +56,7 @@ if objcopy -O binary --only-section=.BTF "$vmlinux" "$out/vmlinux.btf" 2>/dev/nu
 else
   "$kt" pack "$vmlinux" -o "$pack" >/dev/null
 fi
-echo "pack: $(stat -c %s "$pack") bytes for a $(stat -c %s "$vmlinux")-byte vmlinux; $(nproc) CPUs; $(date -u +%FT%TZ)"
+echo "ktriage $(git describe --always --dirty 2>/dev/null); pack: $(stat -c %s "$pack") bytes for a $(stat -c %s "$vmlinux")-byte vmlinux; $(nproc) CPUs; $(date -u +%FT%TZ)"
 results="${RESULTS:-/dev/null}"
 printf 'dump\tload1\tnodebug_s\tcold_s\twarm_s\tfastest_crash\tcrash_s\tfastest_drgn\tdrgn_s\tcrash/cold\tdrgn/warm\tkt_rss_kb\tdrgn_rss_kb\n' > "$out/summary.tsv"
 
