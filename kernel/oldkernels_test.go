@@ -185,6 +185,7 @@ func TestOldBacktraces(t *testing.T) {
 							t.Errorf("%s: task %d %q %x, crash %d %q %s", what, tk.PID, tk.Comm, tk.Addr, w.pid, w.comm, w.task)
 							return
 						}
+						frames = crashDisplayNames(frames)
 						if d := sameFrames(w, frames); d != "" {
 							t.Errorf("%s: %s\n got  %v\n want %v", what, d, funcNames(frames), w.funcs)
 						}
@@ -262,4 +263,28 @@ func TestOldModules(t *testing.T) {
 			})
 		}
 	}
+}
+
+// crashDisplayNames renames frames as crash prints them (symbols.c):
+// strip_symbol_end cuts gcc's clone suffixes ".isra.", ".part." and
+// ".llvm." ("__crash_kexec.part.0" is shown as "__crash_kexec"), and
+// value_search skips the "SyS_" and "compat_SyS_" aliases 3.x's
+// SYSCALL_DEFINE puts at the same address as "sys_…".
+func crashDisplayNames(frames []Frame) []Frame {
+	out := append([]Frame(nil), frames...)
+	for i := range out {
+		name := out[i].Function
+		for _, cut := range []string{".isra.", ".part.", ".llvm."} {
+			if j := strings.Index(name, cut); j > 0 {
+				name = name[:j]
+			}
+		}
+		if rest, ok := strings.CutPrefix(name, "SyS_"); ok {
+			name = "sys_" + rest
+		} else if rest, ok := strings.CutPrefix(name, "compat_SyS_"); ok {
+			name = "compat_sys_" + rest
+		}
+		out[i].Function = name
+	}
+	return out
 }

@@ -455,6 +455,24 @@ func (k *Kernel) stepCFI(st walkState, r cfaRule, stacks stackSet) (walkState, u
 		}
 	}
 	var regs *elfcore.X86_64Regs
+	const ripOff = iretOffset - ptRegsSize // from the end of pt_regs
+	if !r.spSaved && r.raOff == ripOff {
+		// A system call's entry (3.10's system_call) describes its
+		// struct pt_regs by the saved RIP alone, with the CFA at the
+		// end of pt_regs: the frame below is the one saved there.
+		b := make([]byte, ptRegsSize)
+		if err := k.Read(b, cfa-ptRegsSize); err == nil {
+			pr := decodePtRegs(b)
+			if pr.RIP == pc {
+				regs = &pr
+				next = walkState{pc: pr.RIP, sp: pr.RSP, bp: pr.RBP, signal: true, regs: regs, full: true}
+				slot = pr.RSP
+				if UserMode(regs) {
+					return next, slot, regs, nil
+				}
+			}
+		}
+	}
 	if r.spSaved {
 		sp, err := k.U64(cfa + uint64(r.spOff))
 		if err != nil {
@@ -462,10 +480,13 @@ func (k *Kernel) stepCFI(st walkState, r cfaRule, stacks stackSet) (walkState, u
 		}
 		next.sp, next.signal = sp, true
 		slot = sp
-		const ripOff, spOff = iretOffset - ptRegsSize, iretOffset + 3*8 - ptRegsSize // from the end of pt_regs
-		if r.raOff == ripOff && r.spOff == spOff {
+		// RIP and RSP where pt_regs keeps them (RSP three slots above
+		// RIP): the row describes a struct pt_regs, whose end is the
+		// CFA (or one slot below it: 3.10's error entries count the
+		// error code's slot in).
+		if r.spOff-r.raOff == 3*8 && (r.raOff == ripOff || r.raOff == ripOff-8) {
 			b := make([]byte, ptRegsSize)
-			if err := k.Read(b, cfa-ptRegsSize); err == nil {
+			if err := k.Read(b, cfa+uint64(r.raOff)-iretOffset); err == nil {
 				pr := decodePtRegs(b)
 				regs = &pr
 				next.regs, next.full, next.bp = regs, true, pr.RBP
@@ -566,6 +587,12 @@ func (k *Kernel) stepScan(st walkState, stacks stackSet) (walkState, uint64, boo
 		}
 	}
 	if fallback < 0 {
+		if r, ok := stacks.find(st.sp); ok && top == r.Hi {
+			// Nothing called this frame up to the top of its stack:
+			// the first function the stack ran (start_cpu on a
+			// secondary CPU's idle stack).
+			return st, 0, false, errEndOfStack
+		}
 		return st, 0, false, fmt.Errorf("scan: no return address above %#x", st.sp)
 	}
 	slot := st.sp + uint64(8*fallback)

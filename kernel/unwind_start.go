@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ktriage/ktriage/elfcore"
 )
@@ -92,7 +93,7 @@ func (k *Kernel) PanicCPU() int {
 	// The saved RIP comes before the kdump header: makedumpfile writes
 	// current_cpu 0 for a panic on CPU 1 (hung-kdump-zstd).
 	for cpu, p := range k.Dump.PRStatus() {
-		if name, _, _, _, ok := k.symbolize(p.Regs.RIP); ok && crashSaveSites[name] {
+		if name, _, _, _, ok := k.symbolize(p.Regs.RIP); ok && crashSaveSites[cloneBase(name)] {
 			return cpu
 		}
 	}
@@ -105,6 +106,18 @@ func (k *Kernel) PanicCPU() int {
 // crashSaveSites are the functions where kdump's crash_setup_regs saves the
 // panic CPU's registers.
 var crashSaveSites = map[string]bool{"__crash_kexec": true, "crash_kexec": true, "crash_setup_regs": true}
+
+// cloneBase is a function's name without the suffix gcc gives a clone of
+// it (__crash_kexec.part.0, nmi_handle.constprop.0): the clone runs the
+// same code.
+func cloneBase(name string) string {
+	for _, cut := range []string{".part.", ".isra.", ".constprop."} {
+		if i := strings.Index(name, cut); i > 0 {
+			name = name[:i]
+		}
+	}
+	return name
+}
 
 // nmiParkSites are the NMI handlers where kdump parks the other CPUs.
 var nmiParkSites = map[string]bool{"crash_nmi_callback": true}
@@ -165,7 +178,7 @@ func (k *Kernel) unwindRegs(t Task, cpu int, regs elfcore.X86_64Regs) ([]Frame, 
 // handoffFrame finds where crash starts a CPU whose registers the dump
 // saved on the way to the capture kernel: the frame that ran above them.
 func (k *Kernel) handoffFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkState, uint64, bool) {
-	if name, _, _, _, ok := k.symbolize(regs.RIP); ok && crashSaveSites[name] {
+	if name, _, _, _, ok := k.symbolize(regs.RIP); ok && crashSaveSites[cloneBase(name)] {
 		if st, slot, ok := k.kexecFrame(regs, stacks); ok {
 			return st, slot, true
 		}
@@ -225,10 +238,40 @@ func (k *Kernel) kexecAboveException(regs elfcore.X86_64Regs, stacks stackSet) (
 				if k.reachesRegs(st, regs, stacks, maxHandoffDepth) {
 					return st, lo + off, true
 				}
+				// Without ORC the hand-off's frame is found through its
+				// frame pointer, which no saved register holds: try each
+				// frame record above the slot (a saved rbp pointing
+				// further up the stack, then a return address).
+				if k.noORC() {
+					for _, bp := range k.frameRecordsAbove(r, lo+off+8) {
+						st.bp = bp
+						if k.reachesRegs(st, regs, stacks, maxHandoffDepth) {
+							return st, lo + off, true
+						}
+					}
+				}
 			}
 		}
 	}
 	return walkState{}, 0, false
+}
+
+// frameRecordsAbove lists the slots in r, from sp up to a page above it,
+// that look like a frame-pointer record: the saved rbp of the caller
+// (higher on the same stack) followed by a return address.
+func (k *Kernel) frameRecordsAbove(r StackRange, sp uint64) []uint64 {
+	var out []uint64
+	for p := sp; p+16 <= r.Hi && p < sp+4096; p += 8 {
+		saved, err1 := k.U64(p)
+		ret, err2 := k.U64(p + 8)
+		if err1 != nil || err2 != nil || saved <= p || !r.contains(saved) {
+			continue
+		}
+		if _, isCall := k.callBefore(ret); isCall {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // maxHandoffDepth bounds the frames between kdump's hand-off and the
@@ -287,6 +330,21 @@ func (k *Kernel) kexecFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkState
 		if res, err := k.step(st, stacks); err == nil && !res.via.Scanned() && res.slot == retSlot {
 			return st, s, true
 		}
+		// Without ORC the callee's frame is found through its own
+		// frame pointer: a frame record between it and the saved SP.
+		if k.noORC() {
+			if r, ok := stacks.find(s); ok {
+				for _, bp := range k.frameRecordsAbove(r, s+8) {
+					if bp >= retSlot {
+						break
+					}
+					st.bp = bp
+					if res, err := k.step(st, stacks); err == nil && !res.via.Scanned() && res.slot == retSlot {
+						return st, s, true
+					}
+				}
+			}
+		}
 	}
 	return walkState{}, 0, false
 }
@@ -318,6 +376,14 @@ func (k *Kernel) nmiParkFrame(regs elfcore.X86_64Regs, stacks stackSet) (walkSta
 		st := walkState{pc: v, sp: slot + 8, bp: regs.RBP}
 		if k.reachesRegs(st, regs, stacks, 16) {
 			return st, slot, true
+		}
+		if k.noORC() { // the handler's frame pointer, as in kexecAboveException
+			for _, bp := range k.frameRecordsAbove(nmi, slot+8) {
+				st.bp = bp
+				if k.reachesRegs(st, regs, stacks, 16) {
+					return st, slot, true
+				}
+			}
 		}
 	}
 	return walkState{}, 0, false
