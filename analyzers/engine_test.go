@@ -286,6 +286,28 @@ func TestSysrqIsOperatorInitiated(t *testing.T) {
 	if f := top(t, Run(old, builtin(t))); f.ID != "sysrq-triggered-crash" {
 		t.Errorf("RHEL 6 wording not recognised: %s", f.ID)
 	}
+	// RHEL 7's 3.10 crashes for SysRq-c by writing through NULL in
+	// sysrq_handle_crash: that oops is the request, not a bug to report.
+	el7 := &incident.Incident{
+		Panic: &incident.Panic{Message: "Kernel panic - not syncing: Fatal exception", Kind: incident.KindNullDeref,
+			RIP: &incident.Frame{Function: "sysrq_handle_crash", Offset: 0xd, Size: 0x20, Reliable: true}},
+		Log: []incident.LogRecord{{Text: "SysRq : Trigger a crash"},
+			{Text: "BUG: unable to handle kernel NULL pointer dereference at           (null)"}},
+	}
+	fs := Run(el7, builtin(t))
+	if f := top(t, fs); f.ID != "sysrq-triggered-crash-oops" || f.Severity != "info" {
+		t.Errorf("3.10 SysRq-c oops: top %s %s", f.ID, f.Severity)
+	}
+	for _, f := range fs {
+		if f.ID == "null-pointer-dereference" {
+			t.Error("the SysRq-c oops is still reported as a NULL pointer bug")
+		}
+	}
+	// The same oops anywhere else is a bug.
+	el7.Panic.RIP.Function = "ktriage_widget_account_hit"
+	if f := top(t, Run(el7, builtin(t))); f.ID == "sysrq-triggered-crash-oops" {
+		t.Error("a NULL dereference outside sysrq_handle_crash was taken for SysRq-c")
+	}
 }
 
 func TestClassifyHungTasks(t *testing.T) {
