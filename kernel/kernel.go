@@ -44,7 +44,7 @@ type Kernel struct {
 	// vmlinux's is read from the file named by Source).
 	debugFrame []byte
 
-	unwind unwinder // ORC, CFI and module tables, loaded on first use
+	unwind unwindTables // the Unwinder and its ORC, CFI and module tables, loaded on first use
 
 	modDebug *moduleDebug // modules' line tables, looked for on first use
 }

@@ -1,318 +1,61 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"fmt"
-	"sort"
+
+	"github.com/ktriage/ktriage/kernel/unwind"
 )
 
-// ORC ("oops rewind capability") is the x86_64 kernel's own unwind table,
-// built by objtool: for every text address, where the caller's stack
-// pointer, frame pointer and return address are. Two parallel arrays hold
-// it: .orc_unwind_ip (s32 offsets, each relative to its own slot, sorted)
-// and .orc_unwind (6-byte entries). The kernel keeps both in memory, so a
-// dump carries them even when no vmlinux is at hand.
-
-// orcReg names where the caller's SP (or BP) is computed from
-// (arch/x86/include/asm/orc_types.h; unchanged from 4.14 to 6.x).
-type orcReg uint8
-
-const (
-	orcRegUndefined  orcReg = 0
-	orcRegPrevSP     orcReg = 1
-	orcRegDX         orcReg = 2
-	orcRegDI         orcReg = 3
-	orcRegBP         orcReg = 4
-	orcRegSP         orcReg = 5
-	orcRegR10        orcReg = 6
-	orcRegR13        orcReg = 7
-	orcRegBPIndirect orcReg = 8
-	orcRegSPIndirect orcReg = 9
-)
-
-// orcType is the kind of frame an entry describes, normalized across the
-// kernel's two numberings.
-type orcType uint8
-
-const (
-	// orcUndefined: objtool could not describe the frame; unwinding stops
-	// with an error.
-	orcUndefined orcType = iota
-	// orcEndOfStack: the outermost frame (ret_from_fork of a kthread,
-	// the idle task's startup code).
-	orcEndOfStack
-	// orcCall: an ordinary frame; the return address is at CFA-8.
-	orcCall
-	// orcRegs: a full struct pt_regs sits at the CFA (exception and
-	// interrupt entry).
-	orcRegs
-	// orcRegsPartial: only the hardware iret frame sits at the CFA.
-	orcRegsPartial
-)
-
-func (t orcType) String() string {
-	switch t {
-	case orcEndOfStack:
-		return "end"
-	case orcCall:
-		return "call"
-	case orcRegs:
-		return "regs"
-	case orcRegsPartial:
-		return "regs_partial"
-	}
-	return "undefined"
-}
-
-// orcEntry is one decoded ORC entry.
-type orcEntry struct {
-	spOffset, bpOffset int16
-	spReg, bpReg       orcReg
-	typ                orcType
-	// signal: the frame was entered asynchronously, so its IP is exact,
-	// not a return address (6.4+; implied by REGS types before).
-	signal bool
-}
-
-const orcEntrySize = 6
-
-// orcLayout tells the two encodings of the flags word apart.
-type orcLayout int
-
-const (
-	// orcLayout61 is 4.14–6.3: sp_reg:4 bp_reg:4 type:2 end:1, types
-	// CALL 0, REGS 1, REGS_PARTIAL 2.
-	orcLayout61 orcLayout = iota
-	// orcLayout64 is 6.4 on: sp_reg:4 bp_reg:4 type:3 signal:1, types
-	// UNDEFINED 0, END_OF_STACK 1, CALL 2, REGS 3, REGS_PARTIAL 4.
-	orcLayout64
-)
-
-// decodeORCEntry decodes one little-endian 6-byte entry.
-func decodeORCEntry(b []byte, layout orcLayout) orcEntry {
-	e := orcEntry{
-		spOffset: int16(binary.LittleEndian.Uint16(b[0:])),
-		bpOffset: int16(binary.LittleEndian.Uint16(b[2:])),
-		spReg:    orcReg(b[4] & 15),
-		bpReg:    orcReg(b[4] >> 4),
-	}
-	if layout == orcLayout64 {
-		e.signal = b[5]>>3&1 != 0
-		switch b[5] & 7 {
-		case 1:
-			e.typ = orcEndOfStack
-		case 2:
-			e.typ = orcCall
-		case 3:
-			e.typ = orcRegs
-		case 4:
-			e.typ = orcRegsPartial
-		default:
-			e.typ = orcUndefined
-		}
-		if e.typ == orcRegs || e.typ == orcRegsPartial {
-			e.signal = true
-		}
-		return e
-	}
-	end := b[5]>>2&1 != 0
-	switch b[5] & 3 {
-	case 0:
-		e.typ = orcCall
-	case 1:
-		e.typ, e.signal = orcRegs, true
-	case 2:
-		e.typ, e.signal = orcRegsPartial, true
-	default:
-		e.typ = orcUndefined
-	}
-	// Before 6.4 an undefined SP register is either the end of the stack
-	// (end bit, UNWIND_HINT_EMPTY with end) or an unreliable spot.
-	if e.spReg == orcRegUndefined {
-		if end {
-			e.typ = orcEndOfStack
-		} else {
-			e.typ = orcUndefined
-		}
-	}
-	return e
-}
-
-// orcTable is one ORC table (the kernel's or a module's), with the IP
-// array resolved to absolute addresses.
-type orcTable struct {
-	ips     []uint64 // sorted
-	entries []byte   // 6 bytes each, parallel to ips
-	layout  orcLayout
-	// lo, hi bound the text the table covers, so a PC past the last
-	// function of a module does not borrow its last entry.
-	lo, hi uint64
-}
-
-// maxORCEntries bounds the tables read from a possibly corrupt dump (6.1
-// has ~370k for the whole kernel; 4M entries is 40 MiB of reads at most).
-const maxORCEntries = 1 << 22
-
-// parseORCTable builds a table from the raw arrays as they sit in memory:
-// ipRaw at address ipAddr holding s32 offsets, and the entries.
-func parseORCTable(ipRaw []byte, ipAddr uint64, entries []byte, layout orcLayout) (*orcTable, error) {
-	n := len(ipRaw) / 4
-	if n == 0 {
-		return nil, fmt.Errorf("orc: empty table")
-	}
-	if len(entries) < n*orcEntrySize {
-		return nil, fmt.Errorf("orc: %d IPs but room for only %d entries", n, len(entries)/orcEntrySize)
-	}
-	t := &orcTable{ips: make([]uint64, n), entries: entries[:n*orcEntrySize], layout: layout}
-	sorted := true
-	for i := 0; i < n; i++ {
-		rel := int32(binary.LittleEndian.Uint32(ipRaw[4*i:]))
-		t.ips[i] = ipAddr + uint64(4*i) + uint64(int64(rel))
-		if i > 0 && t.ips[i] < t.ips[i-1] {
-			sorted = false
-		}
-	}
-	if !sorted {
-		// Module tables are sorted at load time and the kernel's at build
-		// time; a dump caught mid-load might not be, so sort both arrays.
-		idx := make([]int, n)
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.SliceStable(idx, func(a, b int) bool { return t.ips[idx[a]] < t.ips[idx[b]] })
-		ips := make([]uint64, n)
-		ents := make([]byte, n*orcEntrySize)
-		for to, from := range idx {
-			ips[to] = t.ips[from]
-			copy(ents[to*orcEntrySize:], t.entries[from*orcEntrySize:(from+1)*orcEntrySize])
-		}
-		t.ips, t.entries = ips, ents
-	}
-	t.lo, t.hi = t.ips[0], t.ips[n-1]+1
-	return t, nil
-}
-
-// find returns the entry covering pc: the last one whose IP is <= pc.
-func (t *orcTable) find(pc uint64) (orcEntry, bool) {
-	if t == nil || pc < t.lo || pc >= t.hi {
-		return orcEntry{}, false
-	}
-	i := sort.Search(len(t.ips), func(i int) bool { return t.ips[i] > pc }) - 1
-	if i < 0 {
-		return orcEntry{}, false
-	}
-	return decodeORCEntry(t.entries[i*orcEntrySize:], t.layout), true
-}
+// The kernel keeps its ORC tables in memory (kernel/unwind reads the
+// format); here is where they lie and which layout their entries use.
 
 // orcLayoutFor picks the entry layout from struct orc_entry's last bit
 // field (6.4 replaced "end" by "signal"), or, when the types do not
 // describe the struct, from the kernel release.
-func (k *Kernel) orcLayoutFor() orcLayout {
+func (k *Kernel) orcLayoutFor() unwind.ORCLayout {
 	if k.Types != nil {
 		switch {
 		case k.Types.HasMember("orc_entry", "signal"):
-			return orcLayout64
+			return unwind.ORCLayout64
 		case k.Types.HasMember("orc_entry", "end"):
-			return orcLayout61
+			return unwind.ORCLayout61
 		}
 	}
 	if k.kernelBefore(6, 4) {
-		return orcLayout61
+		return unwind.ORCLayout61
 	}
-	return orcLayout64
+	return unwind.ORCLayout64
 }
 
-// orcBounds locate the kernel's ORC arrays in its memory.
-type orcBounds struct {
-	ipAddr, entAddr uint64
-	n               int
-}
-
-func (k *Kernel) kernelORCBounds() (orcBounds, error) {
+// kernelORCBounds locates the kernel's ORC arrays through the
+// __start/__stop_orc_unwind* symbols (kallsyms carries them, so no vmlinux
+// is needed).
+func (k *Kernel) kernelORCBounds() (unwind.ORCBounds, error) {
 	ipStart, err := k.Addr("__start_orc_unwind_ip")
 	if err != nil {
-		return orcBounds{}, fmt.Errorf("orc: %w", err)
+		return unwind.ORCBounds{}, fmt.Errorf("orc: %w", err)
 	}
 	ipStop, err := k.Addr("__stop_orc_unwind_ip")
 	if err != nil {
-		return orcBounds{}, fmt.Errorf("orc: %w", err)
+		return unwind.ORCBounds{}, fmt.Errorf("orc: %w", err)
 	}
 	entStart, err := k.Addr("__start_orc_unwind")
 	if err != nil {
-		return orcBounds{}, fmt.Errorf("orc: %w", err)
+		return unwind.ORCBounds{}, fmt.Errorf("orc: %w", err)
 	}
-	if ipStop <= ipStart || (ipStop-ipStart)%4 != 0 || (ipStop-ipStart)/4 > maxORCEntries {
-		return orcBounds{}, fmt.Errorf("orc: implausible .orc_unwind_ip bounds %#x..%#x", ipStart, ipStop)
+	if ipStop <= ipStart || (ipStop-ipStart)%4 != 0 || (ipStop-ipStart)/4 > unwind.MaxORCEntries {
+		return unwind.ORCBounds{}, fmt.Errorf("orc: implausible .orc_unwind_ip bounds %#x..%#x", ipStart, ipStop)
 	}
-	return orcBounds{ipAddr: ipStart, entAddr: entStart, n: int((ipStop - ipStart) / 4)}, nil
+	// The last entry is objtool's terminator; anything up to the end of
+	// the kernel image (modules live above it) falls under it.
+	return unwind.ORCBounds{IPAddr: ipStart, EntAddr: entStart, N: int((ipStop - ipStart) / 4), End: kernelMapEnd}, nil
 }
 
-// inPlaceORC is the kernel's own ORC table searched where it lies in the
-// dump. An unwind touches a few dozen of its pages; reading it whole (3.6
-// MB in 6.1, page by page out of a compressed dump) cost a tenth of a
-// triage run. The kernel's table is sorted (at build time, or by the kernel
-// at boot before 5.x), which the binary search relies on.
-type inPlaceORC struct {
-	// as, not the Kernel: the unwinder cache holding this table is keyed
-	// by a weak pointer to the Kernel, which a reference from here would
-	// keep alive, and with it the dump and its page cache (a fleet batch
-	// grew by ~25 MB a dump).
-	as     *AddressSpace
-	b      orcBounds
-	layout orcLayout
-	lo     uint64
-}
-
-func (k *Kernel) openKernelORC() (*inPlaceORC, error) {
+// openKernelORC opens the kernel's table where it lies in the dump.
+func (k *Kernel) openKernelORC() (*unwind.InPlaceORC, error) {
 	b, err := k.kernelORCBounds()
 	if err != nil {
 		return nil, err
 	}
-	t := &inPlaceORC{as: k.AS, b: b, layout: k.orcLayoutFor()}
-	if t.lo, err = t.ip(0); err != nil {
-		return nil, fmt.Errorf("orc: reading .orc_unwind_ip at %#x: %w", b.ipAddr, err)
-	}
-	if _, err := t.ip(b.n - 1); err != nil {
-		return nil, fmt.Errorf("orc: reading the end of .orc_unwind_ip: %w", err)
-	}
-	var e [orcEntrySize]byte
-	if err := t.as.ReadVirt(e[:], b.entAddr+uint64(b.n-1)*orcEntrySize); err != nil {
-		return nil, fmt.Errorf("orc: reading the end of .orc_unwind at %#x: %w", b.entAddr, err)
-	}
-	return t, nil
-}
-
-// ip is the address entry i covers (the array holds s32 self-relative
-// offsets).
-func (t *inPlaceORC) ip(i int) (uint64, error) {
-	var b [4]byte
-	at := t.b.ipAddr + uint64(4*i)
-	if err := t.as.ReadVirt(b[:], at); err != nil {
-		return 0, err
-	}
-	return at + uint64(int64(int32(binary.LittleEndian.Uint32(b[:])))), nil
-}
-
-// find returns the entry covering pc, as orcTable.find does.
-func (t *inPlaceORC) find(pc uint64) (orcEntry, bool) {
-	if t == nil || pc < t.lo || pc >= kernelMapEnd {
-		return orcEntry{}, false
-	}
-	var readErr error
-	i := sort.Search(t.b.n, func(i int) bool {
-		ip, err := t.ip(i)
-		if err != nil {
-			readErr = err
-			return true
-		}
-		return ip > pc
-	}) - 1
-	if readErr != nil || i < 0 {
-		return orcEntry{}, false
-	}
-	var e [orcEntrySize]byte
-	if err := t.as.ReadVirt(e[:], t.b.entAddr+uint64(i)*orcEntrySize); err != nil {
-		return orcEntry{}, false
-	}
-	return decodeORCEntry(e[:], t.layout), true
+	return unwind.OpenInPlaceORC(k.AS, b, k.orcLayoutFor())
 }

@@ -3,6 +3,8 @@ package kernel
 import (
 	"fmt"
 	"sort"
+
+	"github.com/ktriage/ktriage/kernel/unwind"
 )
 
 // A kernel thread runs on several stacks: its own task stack, the CPU's IRQ
@@ -11,13 +13,8 @@ import (
 // bounds to tell a legitimate stack switch from a corrupt frame, to know how
 // far it may scan, and to label the transitions as crash does.
 
-// StackRange is one stack: [Lo, Hi).
-type StackRange struct {
-	Name   string // "task", "IRQ", "NMI", "DF", "DB", "MCE", "VC", "VC2", "ENTRY"
-	Lo, Hi uint64
-}
-
-func (r StackRange) contains(a uint64) bool { return a >= r.Lo && a < r.Hi }
+// StackRange is one stack: [Lo, Hi) (unwind.StackRange).
+type StackRange = unwind.StackRange
 
 // defaultThreadSize is THREAD_SIZE on x86_64 without KASAN (16 KiB).
 const defaultThreadSize = 16 << 10
@@ -44,7 +41,7 @@ func (k *Kernel) TaskStack(t Task) (StackRange, bool) {
 	if t.StackBase == 0 {
 		return StackRange{}, false
 	}
-	return StackRange{"task", t.StackBase, t.StackBase + k.threadSize()}, true
+	return StackRange{Name: "task", Lo: t.StackBase, Hi: t.StackBase + k.threadSize()}, true
 }
 
 // exceptionStackNames are the members of struct cea_exception_stacks that
@@ -74,7 +71,7 @@ func (k *Kernel) CPUStacks(cpu int) ([]StackRange, error) {
 			if top%4096 != 0 {
 				top += 8
 			}
-			out = append(out, StackRange{"IRQ", top - size, top})
+			out = append(out, StackRange{Name: "IRQ", Lo: top - size, Hi: top})
 		}
 	} else if r, ok := k.oldIRQStack(cpu); ok {
 		out = append(out, r)
@@ -89,7 +86,7 @@ func (k *Kernel) CPUStacks(cpu int) ([]StackRange, error) {
 				if err != nil || m.Type.Size == 0 {
 					continue
 				}
-				out = append(out, StackRange{s.name, base + m.Offset, base + m.Offset + m.Type.Size})
+				out = append(out, StackRange{Name: s.name, Lo: base + m.Offset, Hi: base + m.Offset + m.Type.Size})
 			}
 			// The exception stacks sit inside the CPU's struct
 			// cpu_entry_area, which also holds the entry trampoline's
@@ -99,7 +96,7 @@ func (k *Kernel) CPUStacks(cpu int) ([]StackRange, error) {
 			entry, err2 := k.Types.MemberInfo("cpu_entry_area", "entry_stack_page")
 			if err1 == nil && err2 == nil && entry.Type.Size != 0 && base >= estacks {
 				lo := base - estacks + entry.Offset
-				out = append(out, StackRange{"ENTRY", lo, lo + entry.Type.Size})
+				out = append(out, StackRange{Name: "ENTRY", Lo: lo, Hi: lo + entry.Type.Size})
 			}
 		}
 	}
@@ -109,22 +106,10 @@ func (k *Kernel) CPUStacks(cpu int) ([]StackRange, error) {
 	return out, nil
 }
 
-// stackSet is every stack one unwind may visit.
-type stackSet []StackRange
-
-func (s stackSet) find(a uint64) (StackRange, bool) {
-	for _, r := range s {
-		if r.contains(a) {
-			return r, true
-		}
-	}
-	return StackRange{}, false
-}
-
 // stacksFor gathers the task's own stack and its CPU's IRQ and exception
 // stacks.
-func (k *Kernel) stacksFor(t Task, cpu int) stackSet {
-	var s stackSet
+func (k *Kernel) stacksFor(t Task, cpu int) unwind.Stacks {
+	var s unwind.Stacks
 	if r, ok := k.TaskStack(t); ok {
 		s = append(s, r)
 	}
@@ -152,7 +137,7 @@ func (k *Kernel) oldIRQStack(cpu int) (StackRange, bool) {
 		return StackRange{}, false
 	}
 	lo := base + m.Offset
-	return StackRange{"IRQ", lo, lo + m.Type.Size}, true
+	return StackRange{Name: "IRQ", Lo: lo, Hi: lo + m.Type.Size}, true
 }
 
 // istNames are the IST stacks in the order of their indices
@@ -198,7 +183,7 @@ func (k *Kernel) oldExceptionStacks(cpu int) []StackRange {
 		if from == 0 || t.addr-from > 64<<10 {
 			from = t.addr - 4096 // EXCEPTION_STKSZ, the smallest
 		}
-		out = append(out, StackRange{t.name, from, t.addr})
+		out = append(out, StackRange{Name: t.name, Lo: from, Hi: t.addr})
 	}
 	return out
 }

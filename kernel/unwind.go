@@ -1,130 +1,38 @@
 package kernel
 
-// Kernel stack unwinding on x86_64, the way the kernel's own ORC unwinder
-// does it (arch/x86/kernel/unwind_orc.c): for each frame, look the PC up
-// in ORC (the kernel's table, or the module's), compute the caller's SP,
-// then either read the return address below it (CALL), or a struct
-// pt_regs / iret frame at it (REGS, REGS_PARTIAL: an interrupt, exception
-// or system call, possibly on another stack). Where ORC has nothing, the
-// vmlinux's .debug_frame (when one is given), then the frame-pointer chain
-// (kernels without ORC), then a scan of the stack for a return address.
-// Starting points are in unwind_start.go, stack bounds in stack.go.
+// The Kernel's side of stack unwinding: the walk itself is kernel/unwind's
+// Unwinder, which reads the dump's memory and names functions only through
+// the sources built here (symbols, the kernel's and modules' ORC, the
+// vmlinux's .debug_frame, line tables). Where a walk starts (a task's
+// switch frame, a CPU's saved registers) is in unwind_start.go, stack
+// bounds in stack.go.
 
 import (
-	"encoding/binary"
-	"errors"
-	"fmt"
 	"os"
 	"sync"
 
-	"github.com/ktriage/ktriage/elfcore"
+	"github.com/ktriage/ktriage/kernel/unwind"
 	"github.com/ktriage/ktriage/symbols"
 )
 
-// Frame is one function on a kernel stack.
-type Frame struct {
-	// PC is the return address into the function, or the exact
-	// instruction when the function was interrupted (Interrupted).
-	PC uint64 `json:"pc"`
-	// SP is the stack slot crash prints for the frame: where the return
-	// address was read from, or the interrupted stack pointer.
-	SP       uint64 `json:"sp"`
-	Function string `json:"function,omitempty"`
-	Offset   uint64 `json:"offset"`
-	Size     uint64 `json:"size,omitempty"`
-	Module   string `json:"module,omitempty"`
-	// Stack names the stack the frame lives on: task, IRQ, NMI, DF, DB, MCE.
-	Stack string `json:"stack,omitempty"`
-	// Reliable is false when the caller was found by scanning the stack
-	// (no ORC nor CFI for the function), so the frame may be stale.
-	Reliable bool `json:"reliable"`
-	// Interrupted: PC is where an interrupt or exception stopped the code.
-	Interrupted bool `json:"interrupted,omitempty"`
-	// Regs is set on the frame whose code saved a struct pt_regs (an
-	// exception, interrupt or system-call entry): the registers of the
-	// interrupted code, which the next frame continues from (or user
-	// space, when the entry came from there).
-	Regs *elfcore.X86_64Regs `json:"regs,omitempty"`
-	// IretOnly: Regs came from a bare iret frame, so only RIP, CS,
-	// RFLAGS, RSP and SS are known.
-	IretOnly bool `json:"iret_only,omitempty"`
-	// Exception: the function was stopped by the exception or interrupt
-	// whose entry code is the previous frame (which holds its Regs): PC
-	// is the faulting or interrupted instruction, crash's
-	// "[exception RIP: …]".
-	Exception bool `json:"exception,omitempty"`
-	// KdumpPath: the frame ran after the dump saved this CPU's registers,
-	// between them and kdump's hand-off: machine_kexec (and, when the
-	// saved registers are an oops's exception registers, the exception
-	// handling that called it), or the NMI handler that parked a CPU.
-	// crash's bt lists these frames first; the kernel's own oops trace
-	// and drgn start after them, at the saved registers.
-	KdumpPath bool `json:"kdump_path,omitempty"`
-	// Via says how the caller of this frame was found ("" for the last).
-	Via FrameSource `json:"via,omitempty"`
-	// File and Line: where the instruction came from (the call, for a
-	// return address), when a debug vmlinux with line tables is attached.
-	File string `json:"file,omitempty"`
-	Line int    `json:"line,omitempty"`
-}
+// Frame is one function on a kernel stack (unwind.Frame).
+type Frame = unwind.Frame
 
-// FrameSource is how an unwinding step found a frame's caller.
-type FrameSource string
+// unwindTables holds what unwinding loads once per Kernel. It lives and
+// dies with the Kernel: nothing global keeps a dump alive.
+type unwindTables struct {
+	once sync.Once
+	u    *unwind.Unwinder
 
-const (
-	ViaORC        FrameSource = "orc"         // the kernel's ORC unwind table
-	ViaDebugFrame FrameSource = "debug_frame" // CFI from .debug_frame
-	ViaFP         FrameSource = "fp"          // the frame-pointer chain (kernels without ORC)
-	ViaScan       FrameSource = "scan"        // a return address whose call targets this function
-	ViaScanWeak   FrameSource = "scan?"       // any return address found on the stack
-)
-
-// Scanned tells whether the caller was found by scanning the stack
-// rather than from unwind data: such a frame may be stale.
-func (s FrameSource) Scanned() bool { return s == ViaScan || s == ViaScanWeak }
-
-// stepResult is one unwinding step: the caller's state, the stack slot
-// its PC came from, how it was found, and the registers of an exception
-// frame crossed on the way.
-type stepResult struct {
-	next walkState
-	slot uint64
-	via  FrameSource
-	regs *elfcore.X86_64Regs
-}
-
-// Name is crash's "function+off" spelling (or the bare address).
-func (f Frame) Name() string {
-	if f.Function == "" {
-		return fmt.Sprintf("%#x", f.PC)
-	}
-	return fmt.Sprintf("%s+%d", f.Function, f.Offset)
-}
-
-// ShownByCrash tells whether crash's bt gives frames[i] a numbered line of
-// its own. A function stopped by an exception whose frame sits on the same
-// stack appears only in that frame's "[exception RIP: …]" line; after a
-// switch of stacks (NMI, IRQ) crash lists it again as the first frame of
-// the stack it was running on.
-func ShownByCrash(frames []Frame, i int) bool {
-	f := frames[i]
-	return !f.Exception || i == 0 || f.Stack != frames[i-1].Stack
-}
-
-// UserMode reports whether saved registers belong to user space.
-func UserMode(r *elfcore.X86_64Regs) bool { return r != nil && r.CS&3 != 0 }
-
-// unwinder holds what unwinding loads once per attached kernel.
-type unwinder struct {
 	orcOnce sync.Once
-	orc     *inPlaceORC
+	orc     *unwind.InPlaceORC
 	orcErr  error
 
 	modOnce sync.Once
 	mods    []*loadedModule
 
 	cfiOnce sync.Once
-	cfi     *debugFrames
+	cfi     *unwind.DebugFrame
 	cfiErr  error
 
 	// Where a task switched out by the old inline switch_to resumes.
@@ -133,23 +41,82 @@ type unwinder struct {
 	resumeErr  error
 }
 
-// unwinder is what unwinding has loaded for this kernel (no global state:
-// it lives and dies with the Kernel).
-func (k *Kernel) unwinder() *unwinder { return &k.unwind }
+// unwinder is this kernel's Unwinder, built on first use. Its sources
+// load their tables lazily: a walk that never leaves ORC never reads the
+// vmlinux's .debug_frame.
+func (k *Kernel) unwinder() *unwind.Unwinder {
+	k.unwind.once.Do(func() {
+		src := unwindSources{k}
+		k.unwind.u = unwind.New(unwind.Config{Memory: k.AS, Symbols: src, ORC: src, CFI: src, Lines: src})
+	})
+	return k.unwind.u
+}
 
-func (k *Kernel) kernelORC() (*inPlaceORC, error) {
-	u := k.unwinder()
+// unwindSources is the Kernel seen as the Unwinder's sources.
+type unwindSources struct{ k *Kernel }
+
+// FuncAt names the function holding addr, kernel or module.
+func (s unwindSources) FuncAt(addr uint64) (unwind.Func, bool) {
+	name, off, size, mod, ok := s.k.symbolize(addr)
+	return unwind.Func{Name: name, Offset: off, Size: size, Module: mod}, ok
+}
+
+// Find looks a text address up in the kernel's ORC table, or in that of
+// the module holding it.
+func (s unwindSources) Find(pc uint64) (unwind.ORCEntry, bool) {
+	k := s.k
+	if pc >= kernelMapEnd {
+		if m := k.moduleAt(pc); m != nil {
+			return m.orc.Find(pc)
+		}
+		return unwind.ORCEntry{}, false
+	}
+	t, err := k.kernelORC()
+	if err != nil {
+		return unwind.ORCEntry{}, false
+	}
+	return t.Find(pc)
+}
+
+// Absent tells that the kernel has no ORC table (built before 4.14, or
+// with frame pointers).
+func (s unwindSources) Absent() bool {
+	_, err := s.k.kernelORC()
+	return err != nil
+}
+
+// Rule is the .debug_frame row for pc, when a vmlinux (or a debuginfo
+// pack's .debug_frame) is attached.
+func (s unwindSources) Rule(pc uint64) (unwind.CFARule, bool) { return s.k.debugFrames().Rule(pc) }
+
+// Line is the source line of pc: from the debug vmlinux for the kernel
+// proper, from the module's debug .ko for a module.
+func (s unwindSources) Line(pc uint64, f unwind.Func) (string, int, bool) {
+	k := s.k
+	var pos symbols.SourcePos
+	var found bool
+	switch {
+	case f.Module == "" && k.vmlinux != nil:
+		pos, found = k.vmlinux.DWARF.SourceLine(pc - k.AS.KernelOffset())
+	case f.Module != "":
+		pos, found = k.moduleSourceLine(f.Module, f.Name, f.Offset)
+	}
+	return pos.File, pos.Line, found
+}
+
+func (k *Kernel) kernelORC() (*unwind.InPlaceORC, error) {
+	u := &k.unwind
 	u.orcOnce.Do(func() { u.orc, u.orcErr = k.openKernelORC() })
 	return u.orc, u.orcErr
 }
 
-// debugFrameSource is the vmlinux whose .debug_frame backs up ORC: only
+// debugFrames is the vmlinux's .debug_frame, which backs up ORC: only
 // when one was attached.
-func (k *Kernel) debugFrames() *debugFrames {
-	u := k.unwinder()
+func (k *Kernel) debugFrames() *unwind.DebugFrame {
+	u := &k.unwind
 	u.cfiOnce.Do(func() {
 		if k.debugFrame != nil {
-			u.cfi, u.cfiErr = newDebugFrames(k.debugFrame, k.AS.KernelOffset())
+			u.cfi, u.cfiErr = unwind.NewDebugFrame(k.debugFrame, k.AS.KernelOffset())
 			return
 		}
 		if k.Source == "" {
@@ -158,471 +125,7 @@ func (k *Kernel) debugFrames() *debugFrames {
 		if st, err := os.Stat(k.Source); err != nil || st.IsDir() {
 			return
 		}
-		u.cfi, u.cfiErr = loadDebugFrames(k.Source, k.AS.KernelOffset())
+		u.cfi, u.cfiErr = unwind.LoadDebugFrame(k.Source, k.AS.KernelOffset())
 	})
 	return u.cfi
-}
-
-// orcFind looks a text address up in the kernel's table, then in the
-// module holding it.
-func (k *Kernel) orcFind(pc uint64) (orcEntry, bool) {
-	if pc >= kernelMapEnd {
-		if m := k.moduleAt(pc); m != nil {
-			return m.orc.find(pc)
-		}
-		return orcEntry{}, false
-	}
-	t, err := k.kernelORC()
-	if err != nil {
-		return orcEntry{}, false
-	}
-	return t.find(pc)
-}
-
-// ptRegsSize is sizeof(struct pt_regs) on x86_64; its first 21 words are
-// in the same order as the user_regs_struct an NT_PRSTATUS note holds.
-const ptRegsSize = 21 * 8
-
-// iretOffset is offsetof(struct pt_regs, ip): where the hardware iret
-// frame (ip, cs, flags, sp, ss) starts.
-const iretOffset = 16 * 8
-
-func decodePtRegs(b []byte) elfcore.X86_64Regs {
-	var w [21]uint64
-	for i := range w {
-		w[i] = binary.LittleEndian.Uint64(b[8*i:])
-	}
-	return elfcore.X86_64Regs{R15: w[0], R14: w[1], R13: w[2], R12: w[3], RBP: w[4], RBX: w[5], R11: w[6],
-		R10: w[7], R9: w[8], R8: w[9], RAX: w[10], RCX: w[11], RDX: w[12], RSI: w[13], RDI: w[14],
-		OrigRAX: w[15], RIP: w[16], CS: w[17], EFLAGS: w[18], RSP: w[19], SS: w[20]}
-}
-
-// walkState is the unwinder's view of one frame: the kernel's struct
-// unwind_state in spirit.
-type walkState struct {
-	pc, sp, bp uint64
-	// signal: pc is exact (interrupted), so look it up as is rather than
-	// pc-1 (a return address may sit past the end of a noreturn call).
-	signal bool
-	// regs are the registers of the last exception frame crossed (or the
-	// starting register set); full is false for a bare iret frame.
-	regs *elfcore.X86_64Regs
-	full bool
-	// iretOnly: the step into this state crossed a bare iret frame.
-	iretOnly bool
-}
-
-// maxFrames bounds a walk over a corrupt stack.
-const maxFrames = 128
-
-// walk unwinds from st, whose PC was found at stack slot slot, and returns
-// the frames outermost last. The error says why the walk stopped short of
-// the end of the stack (user-mode registers or an end-of-stack entry); the
-// frames up to there are returned with it.
-func (k *Kernel) walk(st walkState, slot uint64, stacks stackSet) ([]Frame, error) {
-	var frames []Frame
-	reliable, tainted := true, false
-	for len(frames) < maxFrames {
-		f := k.frameAt(st.pc, slot, st.signal)
-		f.Reliable = reliable
-		if n := len(frames); n > 0 && frames[n-1].Regs != nil && !UserMode(frames[n-1].Regs) {
-			f.Exception = true
-		}
-		if r, ok := stacks.find(slot); ok {
-			f.Stack = r.Name
-		}
-		r, err := k.step(st, stacks)
-		next, nslot, via, regs := r.next, r.slot, r.via, r.regs
-		f.Via = via
-		if regs != nil {
-			f.Regs, f.IretOnly = regs, next.iretOnly
-		}
-		frames = append(frames, f)
-		if errors.Is(err, errEndOfStack) || err == nil && UserMode(regs) {
-			return frames, nil
-		}
-		if err != nil {
-			return frames, fmt.Errorf("unwinding stopped after %s: %w", f.Name(), err)
-		}
-		// A caller found by scanning may be stale. When its call
-		// instruction targets this very function the chain above it is
-		// trusted again; a mere text address taints everything above.
-		switch via {
-		case ViaScan:
-			reliable = false
-		case ViaScanWeak:
-			reliable, tainted = false, true
-		default:
-			reliable = !tainted
-		}
-		st, slot = next, nslot
-	}
-	return frames, fmt.Errorf("more than %d frames: stopped (corrupt or looping stack)", maxFrames)
-}
-
-// frameAt symbolizes one frame. A return address is named after the
-// function holding pc-1: a call at the very end of a function returns
-// past it.
-func (k *Kernel) frameAt(pc, slot uint64, exact bool) Frame {
-	f := Frame{PC: pc, SP: slot, Interrupted: exact}
-	look := pc
-	if !exact {
-		look--
-	}
-	if name, off, size, mod, ok := k.symbolize(look); ok {
-		f.Function, f.Offset, f.Size, f.Module = name, off, size, mod
-		if !exact {
-			f.Offset++
-		}
-		var pos symbols.SourcePos
-		var found bool
-		switch {
-		case mod == "" && k.vmlinux != nil:
-			pos, found = k.vmlinux.DWARF.SourceLine(look - k.AS.KernelOffset())
-		case mod != "":
-			pos, found = k.moduleSourceLine(mod, name, off)
-		}
-		if found {
-			f.File, f.Line = pos.File, pos.Line
-		}
-	}
-	return f
-}
-
-// errEndOfStack ends a walk normally.
-var errEndOfStack = errors.New("end of stack")
-
-// step finds the caller of st: the next state, the slot its PC came from,
-// how, and the registers of an exception frame it crossed.
-func (k *Kernel) step(st walkState, stacks stackSet) (stepResult, error) {
-	look := st.pc
-	if !st.signal {
-		look--
-	}
-	e, ok := k.orcFind(look)
-	// Functions objtool skipped (STACK_FRAME_NON_STANDARD) have no entry,
-	// or fall under an undefined one: ask the CFI, then scan.
-	if !ok || e.typ == orcUndefined {
-		if r, ok := k.debugFrames().rule(look); ok {
-			next, slot, regs, err := k.stepCFI(st, r, stacks)
-			if err == nil || !k.noORC() {
-				return stepResult{next, slot, ViaDebugFrame, regs}, err
-			}
-			// Without ORC, the frame chain may still hold where the
-			// CFI's register rules did not (hand-written entry code).
-		}
-		// A kernel with no ORC at all was built with frame pointers.
-		if k.noORC() {
-			if next, slot, regs, err := k.stepFP(st, stacks); err == nil {
-				return stepResult{next, slot, ViaFP, regs}, nil
-			}
-		}
-		next, slot, strong, err := k.stepScan(st, stacks)
-		if !strong {
-			return stepResult{next, slot, ViaScanWeak, nil}, err
-		}
-		return stepResult{next, slot, ViaScan, nil}, err
-	}
-	switch e.typ {
-	case orcEndOfStack:
-		return stepResult{next: st}, errEndOfStack
-	}
-	rd := func(a uint64) (uint64, error) { return k.U64(a) }
-	var sp uint64
-	indirect := false
-	switch e.spReg {
-	case orcRegSP:
-		sp = st.sp + uint64(int64(e.spOffset))
-	case orcRegBP:
-		sp = st.bp + uint64(int64(e.spOffset))
-	case orcRegSPIndirect:
-		sp, indirect = st.sp, true
-	case orcRegBPIndirect:
-		sp, indirect = st.bp+uint64(int64(e.spOffset)), true
-	case orcRegR10, orcRegR13, orcRegDI, orcRegDX:
-		if st.regs == nil || !st.full {
-			return stepResult{next: st}, fmt.Errorf("at %#x the caller's SP is in a register not saved", st.pc)
-		}
-		sp = map[orcReg]uint64{orcRegR10: st.regs.R10, orcRegR13: st.regs.R13, orcRegDI: st.regs.RDI, orcRegDX: st.regs.RDX}[e.spReg]
-	default:
-		return stepResult{next: st}, fmt.Errorf("at %#x: unknown ORC sp_reg %d", st.pc, e.spReg)
-	}
-	if indirect {
-		v, err := rd(sp)
-		if err != nil {
-			return stepResult{next: st}, err
-		}
-		sp = v
-		if e.spReg == orcRegSPIndirect {
-			sp += uint64(int64(e.spOffset))
-		}
-	}
-	next := walkState{bp: st.bp}
-	var slot uint64
-	var regs *elfcore.X86_64Regs
-	switch e.typ {
-	case orcCall:
-		slot = sp - 8
-		pc, err := rd(slot)
-		if err != nil {
-			return stepResult{next: st}, err
-		}
-		next.pc, next.sp = pc, sp
-	case orcRegs:
-		b := make([]byte, ptRegsSize)
-		if err := k.Read(b, sp); err != nil {
-			return stepResult{next: st}, fmt.Errorf("pt_regs at %#x: %w", sp, err)
-		}
-		r := decodePtRegs(b)
-		regs = &r
-		next.pc, next.sp, next.signal, next.regs, next.full = r.RIP, r.RSP, true, regs, true
-		slot = r.RSP
-	case orcRegsPartial:
-		b := make([]byte, 5*8)
-		if err := k.Read(b, sp); err != nil {
-			return stepResult{next: st}, fmt.Errorf("iret frame at %#x: %w", sp, err)
-		}
-		r := elfcore.X86_64Regs{RIP: binary.LittleEndian.Uint64(b), CS: binary.LittleEndian.Uint64(b[8:]),
-			EFLAGS: binary.LittleEndian.Uint64(b[16:]), RSP: binary.LittleEndian.Uint64(b[24:]), SS: binary.LittleEndian.Uint64(b[32:])}
-		regs = &r
-		// A bare iret frame leaves the other registers as they were.
-		next.pc, next.sp, next.signal, next.regs, next.full = r.RIP, r.RSP, true, st.regs, st.full
-		next.iretOnly = true
-		slot = r.RSP
-	}
-	switch e.bpReg {
-	case orcRegUndefined:
-		if e.typ == orcRegs {
-			next.bp = regs.RBP
-		}
-	case orcRegPrevSP:
-		v, err := rd(sp + uint64(int64(e.bpOffset)))
-		if err != nil {
-			return stepResult{next: st}, err
-		}
-		next.bp = v
-	case orcRegBP:
-		v, err := rd(st.bp + uint64(int64(e.bpOffset)))
-		if err != nil {
-			return stepResult{next: st}, err
-		}
-		next.bp = v
-	}
-	if UserMode(regs) {
-		return stepResult{next, slot, ViaORC, regs}, nil
-	}
-	if err := checkProgress(st.sp, next.sp, stacks); err != nil {
-		return stepResult{next: st, regs: regs}, err
-	}
-	return stepResult{next, slot, ViaORC, regs}, nil
-}
-
-// checkProgress refuses a caller whose SP does not move up its stack,
-// unless it moved to another known stack (IRQ or exception stack exit).
-func checkProgress(oldSP, newSP uint64, stacks stackSet) error {
-	or, ok1 := stacks.find(oldSP)
-	nr, ok2 := stacks.find(newSP)
-	if ok1 && ok2 && or == nr && newSP <= oldSP {
-		return fmt.Errorf("stack pointer went down from %#x to %#x: corrupt frame", oldSP, newSP)
-	}
-	if len(stacks) > 0 && !ok2 {
-		return fmt.Errorf("stack pointer %#x is on no known stack", newSP)
-	}
-	return nil
-}
-
-// stepCFI applies a .debug_frame row. A row that saves the stack pointer
-// itself describes an exception or interrupt entry (the kernel's entry code
-// before ORC annotated its struct pt_regs this way): the caller resumes at
-// the saved RIP and RSP exactly, and when RIP and RSP sit where pt_regs
-// keeps them below the CFA (the end of the hardware frame), the whole
-// struct is read as the exception frame's registers.
-func (k *Kernel) stepCFI(st walkState, r cfaRule, stacks stackSet) (walkState, uint64, *elfcore.X86_64Regs, error) {
-	base := st.sp
-	if r.cfaReg == dwarfRegRBP {
-		base = st.bp
-	}
-	cfa := base + uint64(r.cfaOff)
-	slot := cfa + uint64(r.raOff)
-	pc, err := k.U64(slot)
-	if err != nil {
-		return st, 0, nil, err
-	}
-	next := walkState{pc: pc, sp: cfa, bp: st.bp}
-	if r.bpSaved {
-		if v, err := k.U64(cfa + uint64(r.bpOff)); err == nil {
-			next.bp = v
-		}
-	}
-	var regs *elfcore.X86_64Regs
-	const ripOff = iretOffset - ptRegsSize // from the end of pt_regs
-	if !r.spSaved && r.raOff == ripOff {
-		// A system call's entry (3.10's system_call) describes its
-		// struct pt_regs by the saved RIP alone, with the CFA at the
-		// end of pt_regs: the frame below is the one saved there.
-		b := make([]byte, ptRegsSize)
-		if err := k.Read(b, cfa-ptRegsSize); err == nil {
-			pr := decodePtRegs(b)
-			if pr.RIP == pc {
-				regs = &pr
-				next = walkState{pc: pr.RIP, sp: pr.RSP, bp: pr.RBP, signal: true, regs: regs, full: true}
-				slot = pr.RSP
-				if UserMode(regs) {
-					return next, slot, regs, nil
-				}
-			}
-		}
-	}
-	if r.spSaved {
-		sp, err := k.U64(cfa + uint64(r.spOff))
-		if err != nil {
-			return st, 0, nil, err
-		}
-		next.sp, next.signal = sp, true
-		slot = sp
-		// RIP and RSP where pt_regs keeps them (RSP three slots above
-		// RIP): the row describes a struct pt_regs, whose end is the
-		// CFA (or one slot below it: 3.10's error entries count the
-		// error code's slot in).
-		if r.spOff-r.raOff == 3*8 && (r.raOff == ripOff || r.raOff == ripOff-8) {
-			b := make([]byte, ptRegsSize)
-			if err := k.Read(b, cfa+uint64(r.raOff)-iretOffset); err == nil {
-				pr := decodePtRegs(b)
-				regs = &pr
-				next.regs, next.full, next.bp = regs, true, pr.RBP
-			}
-		}
-		if UserMode(regs) {
-			return next, slot, regs, nil
-		}
-	}
-	if err := checkProgress(st.sp, next.sp, stacks); err != nil {
-		return st, 0, nil, err
-	}
-	return next, slot, regs, nil
-}
-
-// noORC tells whether the kernel has no ORC table at all (built before
-// 4.14, or with frame pointers): its stacks unwind by CFI and frame pointers.
-func (k *Kernel) noORC() bool {
-	_, err := k.kernelORC()
-	return err != nil
-}
-
-// stepFP follows the frame-pointer chain of a kernel built without ORC:
-// rbp points at the saved rbp with the return address above it. Entry
-// code marks a struct pt_regs by setting the low bit (ENCODE_FRAME_POINTER).
-func (k *Kernel) stepFP(st walkState, stacks stackSet) (walkState, uint64, *elfcore.X86_64Regs, error) {
-	cur, ok := stacks.find(st.sp)
-	if !ok {
-		return st, 0, nil, fmt.Errorf("fp: %#x is on no known stack", st.sp)
-	}
-	if st.bp&1 != 0 {
-		at := st.bp &^ 1
-		if !cur.contains(at) || at+ptRegsSize > cur.Hi {
-			return st, 0, nil, fmt.Errorf("fp: encoded pt_regs %#x off the stack", at)
-		}
-		b := make([]byte, ptRegsSize)
-		if err := k.Read(b, at); err != nil {
-			return st, 0, nil, err
-		}
-		r := decodePtRegs(b)
-		return walkState{pc: r.RIP, sp: r.RSP, bp: r.RBP, signal: true, regs: &r, full: true}, r.RSP, &r, nil
-	}
-	if st.bp < st.sp || st.bp%8 != 0 || !cur.contains(st.bp+8) {
-		return st, 0, nil, fmt.Errorf("fp: rbp %#x is not a frame above %#x", st.bp, st.sp)
-	}
-	savedBP, err1 := k.U64(st.bp)
-	pc, err2 := k.U64(st.bp + 8)
-	if err1 != nil || err2 != nil {
-		return st, 0, nil, fmt.Errorf("fp: frame at %#x unreadable", st.bp)
-	}
-	if _, isCall := k.callBefore(pc); !isCall {
-		return st, 0, nil, fmt.Errorf("fp: %#x above rbp %#x is no return address", pc, st.bp)
-	}
-	return walkState{pc: pc, sp: st.bp + 16, bp: savedBP}, st.bp + 8, nil, nil
-}
-
-// maxScan bounds how far up the stack a scan looks for a return address.
-const maxScan = 4096
-
-// stepScan finds the caller of a function with no unwind information by
-// looking up the stack for a return address. A return address whose call
-// instruction targets the current function is taken first (strong);
-// failing that, the nearest text address that follows any call.
-func (k *Kernel) stepScan(st walkState, stacks stackSet) (walkState, uint64, bool, error) {
-	top := st.sp + maxScan
-	if r, ok := stacks.find(st.sp); ok && r.Hi < top {
-		top = r.Hi
-	}
-	fnStart := uint64(0)
-	look := st.pc
-	if !st.signal {
-		look--
-	}
-	if _, off, _, _, ok := k.symbolize(look); ok {
-		fnStart = look - off
-	}
-	n := int((top - st.sp) / 8)
-	if n <= 0 {
-		return st, 0, false, fmt.Errorf("scan: no stack above %#x", st.sp)
-	}
-	buf := make([]byte, n*8)
-	if err := k.Read(buf, st.sp); err != nil {
-		return st, 0, false, fmt.Errorf("scan: %w", err)
-	}
-	fallback := -1
-	for i := 0; i < n; i++ {
-		v := binary.LittleEndian.Uint64(buf[8*i:])
-		target, isCall := k.callBefore(v)
-		if !isCall {
-			continue
-		}
-		if fnStart != 0 && target == fnStart {
-			slot := st.sp + uint64(8*i)
-			return walkState{pc: v, sp: slot + 8, bp: st.bp}, slot, true, nil
-		}
-		if fallback < 0 {
-			fallback = i
-		}
-	}
-	if fallback < 0 {
-		if r, ok := stacks.find(st.sp); ok && top == r.Hi {
-			// Nothing called this frame up to the top of its stack:
-			// the first function the stack ran (start_cpu on a
-			// secondary CPU's idle stack).
-			return st, 0, false, errEndOfStack
-		}
-		return st, 0, false, fmt.Errorf("scan: no return address above %#x", st.sp)
-	}
-	slot := st.sp + uint64(8*fallback)
-	v := binary.LittleEndian.Uint64(buf[8*fallback:])
-	return walkState{pc: v, sp: slot + 8, bp: st.bp}, slot, false, nil
-}
-
-// callBefore tells whether v is a kernel text address that follows a call
-// instruction, and the call's target when it is a direct call (else 0).
-func (k *Kernel) callBefore(v uint64) (uint64, bool) {
-	if v < startKernelMap {
-		return 0, false
-	}
-	if _, _, _, _, ok := k.symbolize(v - 1); !ok {
-		return 0, false
-	}
-	var b [7]byte
-	if err := k.Read(b[:], v-7); err != nil {
-		return 0, false
-	}
-	if b[2] == 0xe8 { // call rel32
-		return v + uint64(int64(int32(binary.LittleEndian.Uint32(b[3:])))), true
-	}
-	// Indirect calls: ff /2 with a register (2 bytes, 3 with REX) or a
-	// memory operand (3 to 7 bytes).
-	for n := 2; n <= 7; n++ {
-		op := b[7-n]
-		if op == 0xff && n >= 2 && (b[8-n]>>3)&7 == 2 {
-			return 0, true
-		}
-	}
-	return 0, false
 }

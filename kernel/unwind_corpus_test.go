@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/kernel/unwind"
 )
 
 // crashBT is one task block of crash's bt output.
@@ -134,7 +135,7 @@ func sameFrames(want crashBT, got []Frame) string {
 	}
 	var shown []Frame
 	for i := range got {
-		if ShownByCrash(got, i) {
+		if unwind.ShownByCrash(got, i) {
 			shown = append(shown, got[i])
 		}
 	}
@@ -223,7 +224,7 @@ func crashDiffers(t *testing.T, k *Kernel, cpu int, want crashBT, got []Frame) s
 		}
 	}
 	last := got[len(got)-1]
-	if last.Via != "" && !UserMode(last.Regs) {
+	if last.Via != "" && !unwind.UserMode(last.Regs) {
 		return ""
 	}
 	if m := crashReadFailure.FindStringSubmatch(want.err); m != nil {
@@ -448,7 +449,7 @@ func TestCorpusWithoutORC(t *testing.T) {
 		}
 		want := readCrashBT(t, c.Oracle("crash-8.0.6", "foreach_UN_bt.txt"))
 		k := attachCorpus(t, c, "")
-		u := k.unwinder()
+		u := &k.unwind
 		u.orcOnce.Do(func() { u.orcErr = errors.New("ORC disabled by the test") })
 		tasks, err := k.Tasks()
 		if err != nil {

@@ -2,8 +2,10 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"sort"
 
+	"github.com/ktriage/ktriage/kernel/unwind"
 	"github.com/ktriage/ktriage/symbols"
 )
 
@@ -17,7 +19,7 @@ type loadedModule struct {
 	addr    uint64       // struct module
 	buildID string       // of its .ko, from the notes it keeps in memory
 	text    []StackRange // text ranges: core text, init text
-	orc     *orcTable
+	orc     *unwind.ORCTable
 	syms    []modSym // sorted by addr
 	symErr  error
 	// objects are the module's data symbols (locks, tables), read on the
@@ -38,7 +40,7 @@ const (
 )
 
 func (k *Kernel) modules() []*loadedModule {
-	u := k.unwinder()
+	u := &k.unwind
 	u.modOnce.Do(func() { u.mods = k.loadModules() })
 	return u.mods
 }
@@ -46,7 +48,7 @@ func (k *Kernel) modules() []*loadedModule {
 func (k *Kernel) moduleAt(pc uint64) *loadedModule {
 	for _, m := range k.modules() {
 		for _, r := range m.text {
-			if r.contains(pc) {
+			if r.Contains(pc) {
 				return m
 			}
 		}
@@ -70,9 +72,10 @@ func (k *Kernel) loadModules() []*loadedModule {
 		return nil
 	}
 	var out []*loadedModule
+	enough := errors.New("enough modules")
 	_ = k.ListEach(head, listOff, func(mod uint64) error {
 		if len(out) >= maxModules {
-			return errEndOfStack
+			return enough
 		}
 		name, err := k.String(mod+nameOff, 56)
 		if err != nil {
@@ -97,7 +100,7 @@ func (k *Kernel) moduleText(mod uint64) []StackRange {
 			base, err1 := k.Field(mod, "module", idx+".base")
 			size, err2 := k.Field(mod, "module", idx+".size")
 			if err1 == nil && err2 == nil && base != 0 && size != 0 {
-				out = append(out, StackRange{"text", base, base + size})
+				out = append(out, StackRange{Name: "text", Lo: base, Hi: base + size})
 			}
 		}
 		return out
@@ -106,25 +109,25 @@ func (k *Kernel) moduleText(mod uint64) []StackRange {
 		base, err1 := k.Field(mod, "module", l+".base")
 		size, err2 := k.Field(mod, "module", l+".text_size")
 		if err1 == nil && err2 == nil && base != 0 && size != 0 {
-			out = append(out, StackRange{"text", base, base + size})
+			out = append(out, StackRange{Name: "text", Lo: base, Hi: base + size})
 		}
 	}
 	return out
 }
 
-func (k *Kernel) moduleORC(mod uint64) *orcTable {
+func (k *Kernel) moduleORC(mod uint64) *unwind.ORCTable {
 	n, err1 := k.Field(mod, "module", "arch.num_orcs")
 	ipAddr, err2 := k.Field(mod, "module", "arch.orc_unwind_ip")
 	entAddr, err3 := k.Field(mod, "module", "arch.orc_unwind")
-	if err1 != nil || err2 != nil || err3 != nil || n == 0 || n > maxORCEntries || ipAddr == 0 || entAddr == 0 {
+	if err1 != nil || err2 != nil || err3 != nil || n == 0 || n > unwind.MaxORCEntries || ipAddr == 0 || entAddr == 0 {
 		return nil
 	}
 	ipRaw := make([]byte, n*4)
-	ents := make([]byte, n*orcEntrySize)
+	ents := make([]byte, n*unwind.ORCEntrySize)
 	if k.Read(ipRaw, ipAddr) != nil || k.Read(ents, entAddr) != nil {
 		return nil
 	}
-	t, err := parseORCTable(ipRaw, ipAddr, ents, k.orcLayoutFor())
+	t, err := unwind.ParseORCTable(ipRaw, ipAddr, ents, k.orcLayoutFor())
 	if err != nil {
 		return nil
 	}

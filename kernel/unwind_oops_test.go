@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ktriage/ktriage/internal/corpus"
+	"github.com/ktriage/ktriage/kernel/unwind"
 )
 
 // kernelStaleFrame is a frame the kernel's own trace printed with "?": a
@@ -76,7 +77,7 @@ func TestOopsFixturesAgainstCrash(t *testing.T) {
 				}
 				var shown []Frame
 				for i, f := range frames {
-					if ShownByCrash(frames, i) {
+					if unwind.ShownByCrash(frames, i) {
 						shown = append(shown, f)
 					}
 				}

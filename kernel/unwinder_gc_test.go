@@ -29,7 +29,7 @@ func TestUnwinderReleasedWithKernel(t *testing.T) {
 		if _, frames, err := k.CPUBacktrace(k.PanicCPU()); err != nil || len(frames) == 0 {
 			t.Fatalf("no panic backtrace: %v", err)
 		}
-		if k.unwinder().orc == nil && k.unwinder().orcErr == nil {
+		if k.unwind.orc == nil && k.unwind.orcErr == nil {
 			t.Fatal("the backtrace loaded no unwind table")
 		}
 		key = weak.Make(k)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ktriage/ktriage/kernel"
+	"github.com/ktriage/ktriage/kernel/unwind"
 )
 
 func init() { addCommand(newBtCmd) }
@@ -153,7 +154,7 @@ func printBt(w io.Writer, t btTask, lines bool) {
 		if i > 0 && f.Stack != t.Frames[i-1].Stack && t.Frames[i-1].Stack != "task" && t.Frames[i-1].Stack != "" {
 			fmt.Fprintf(w, "--- <%s> ---\n", stackLabel(t.Frames[i-1].Stack))
 		}
-		if !kernel.ShownByCrash(t.Frames, i) {
+		if !unwind.ShownByCrash(t.Frames, i) {
 			continue // printed as the [exception RIP: …] line above
 		}
 		name := f.Function
@@ -173,7 +174,7 @@ func printBt(w io.Writer, t btTask, lines bool) {
 		}
 		n++
 		if f.Regs != nil {
-			if !kernel.UserMode(f.Regs) && i+1 < len(t.Frames) {
+			if !unwind.UserMode(f.Regs) && i+1 < len(t.Frames) {
 				fmt.Fprintf(w, "    [exception RIP: %s]\n", t.Frames[i+1].Name())
 			}
 			printRegs(w, f.Regs, f.IretOnly)

@@ -19,7 +19,10 @@ var allowed = map[string][]string{
 	"elfcore": {},
 	"vmcore":  {"elfcore"},
 	"symbols": {"vmcore", "elfcore"},
-	"kernel":  {"symbols", "debuginfo", "vmcore", "elfcore"},
+	"kernel":  {"kernel/unwind", "symbols", "debuginfo", "vmcore", "elfcore"},
+	// Stack unwinding: registers, a memory reader and the symbol, ORC and
+	// CFI sources the kernel hands it; nothing of the dump or the kernel.
+	"kernel/unwind": {"elfcore"},
 	// Debuginfo fetched by build-id (debuginfod, debug packages); it
 	// reads a fetched file's build-id with symbols.
 	"debuginfo": {"symbols"},
@@ -35,7 +38,7 @@ var allowed = map[string][]string{
 	"crashdir":                 {"triage", "debuginfo", "analyzers", "textlog", "incident", "vmcore", "crashdir/store"},
 	"crashdir/store":           {"incident"}, // results as plain rows; SQLite and PostgreSQL
 	"crashdir/store/storetest": {"crashdir/store"},
-	"cmd/ktriage":              {"triage", "kernel", "symbols", "debuginfo", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir", "crashdir/store", "minimize"},
+	"cmd/ktriage":              {"triage", "kernel", "kernel/unwind", "symbols", "debuginfo", "vmcore", "textlog", "analyzers", "incident", "report", "report/fleet", "crashdir", "crashdir/store", "minimize"},
 	// A small copy of a dump: the pages the triage reads, learned by running it.
 	"minimize":                 {"triage", "kernel", "vmcore", "elfcore"},
 	"elfcore/internal/cutcore": {"elfcore"},

@@ -1,4 +1,4 @@
-package kernel
+package unwind
 
 import (
 	"cmp"
@@ -12,7 +12,7 @@ import (
 	"github.com/go-delve/delve/pkg/dwarf/frame"
 )
 
-// debugFrames is the vmlinux's .debug_frame (DWARF CFI), the fallback for
+// DebugFrame is the vmlinux's .debug_frame (DWARF CFI), the fallback for
 // the few functions objtool leaves without ORC (STACK_FRAME_NON_STANDARD,
 // such as __crash_kexec, exactly where a kdump panic CPU's registers were
 // saved). Addresses in it are link-time; slide converts.
@@ -20,7 +20,7 @@ import (
 // Only the FDE headers are read up front; an FDE is parsed (by delve, with
 // its CIE) the first time a PC falls in it. Parsing all 2.5 MB of a 6.1
 // vmlinux's CFI cost a tenth of a triage run that needs one or two FDEs.
-type debugFrames struct {
+type DebugFrame struct {
 	data  []byte
 	fdes  []fdeSpan // sorted by begin
 	slide uint64
@@ -44,7 +44,7 @@ const (
 	dwarfRegRSP = 7
 )
 
-func loadDebugFrames(path string, slide uint64) (*debugFrames, error) {
+func LoadDebugFrame(path string, slide uint64) (*DebugFrame, error) {
 	f, err := elf.Open(path)
 	if err != nil {
 		return nil, err
@@ -58,19 +58,19 @@ func loadDebugFrames(path string, slide uint64) (*debugFrames, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: .debug_frame: %w", path, err)
 	}
-	d, err := newDebugFrames(data, slide)
+	d, err := NewDebugFrame(data, slide)
 	if err != nil {
 		return nil, fmt.Errorf("%s: .debug_frame: %w", path, err)
 	}
 	return d, nil
 }
 
-func newDebugFrames(data []byte, slide uint64) (*debugFrames, error) {
+func NewDebugFrame(data []byte, slide uint64) (*DebugFrame, error) {
 	fdes, err := scanFDEs(data)
 	if err != nil {
 		return nil, err
 	}
-	return &debugFrames{data: data, fdes: fdes, slide: slide, parsed: map[int]*frame.FrameDescriptionEntry{}}, nil
+	return &DebugFrame{data: data, fdes: fdes, slide: slide, parsed: map[int]*frame.FrameDescriptionEntry{}}, nil
 }
 
 // scanFDEs lists the FDEs of a .debug_frame section (64-bit addresses)
@@ -135,7 +135,7 @@ func scanFDEs(data []byte) ([]fdeSpan, error) {
 }
 
 // fdeFor finds and parses the FDE covering a link-time PC.
-func (d *debugFrames) fdeFor(lpc uint64) (*frame.FrameDescriptionEntry, bool) {
+func (d *DebugFrame) fdeFor(lpc uint64) (*frame.FrameDescriptionEntry, bool) {
 	i := sort.Search(len(d.fdes), func(i int) bool { return d.fdes[i].begin > lpc }) - 1
 	if i < 0 || lpc >= d.fdes[i].end {
 		return nil, false
@@ -164,9 +164,9 @@ func (d *debugFrames) fdeFor(lpc uint64) (*frame.FrameDescriptionEntry, bool) {
 	return fde, fde != nil
 }
 
-// cfaRule is what one CFI row says about the caller: CFA = reg + off, the
+// CFARule is what one CFI row says about the caller: CFA = reg + off, the
 // return address at CFA+raOff, and (when saved) rbp at CFA+bpOff.
-type cfaRule struct {
+type CFARule struct {
 	cfaReg      uint64 // dwarfRegRSP or dwarfRegRBP
 	cfaOff      int64
 	raOff       int64
@@ -178,28 +178,28 @@ type cfaRule struct {
 	fnEndExclus uint64
 }
 
-func (d *debugFrames) rule(pc uint64) (cfaRule, bool) {
+func (d *DebugFrame) Rule(pc uint64) (CFARule, bool) {
 	if d == nil {
-		return cfaRule{}, false
+		return CFARule{}, false
 	}
 	lpc := pc - d.slide
 	fde, ok := d.fdeFor(lpc)
 	if !ok || !fde.Cover(lpc) {
-		return cfaRule{}, false
+		return CFARule{}, false
 	}
 	fc, err := safeEstablish(fde, lpc)
 	if err != nil || fc.CFA.Rule != frame.RuleCFA {
-		return cfaRule{}, false
+		return CFARule{}, false
 	}
 	return d.ruleFrom(fde, fc, lpc)
 }
 
 // ruleFrom reads the caller's rule out of an established CFI row.
-func (d *debugFrames) ruleFrom(fde *frame.FrameDescriptionEntry, fc *frame.FrameContext, lpc uint64) (cfaRule, bool) {
-	r := cfaRule{cfaReg: fc.CFA.Reg, cfaOff: fc.CFA.Offset, raOff: -8,
+func (d *DebugFrame) ruleFrom(fde *frame.FrameDescriptionEntry, fc *frame.FrameContext, lpc uint64) (CFARule, bool) {
+	r := CFARule{cfaReg: fc.CFA.Reg, cfaOff: fc.CFA.Offset, raOff: -8,
 		fnStart: fde.Begin() + d.slide, fnEndExclus: fde.End() + d.slide}
 	if r.cfaReg != dwarfRegRSP && r.cfaReg != dwarfRegRBP {
-		return cfaRule{}, false
+		return CFARule{}, false
 	}
 	if ra, ok := fc.Regs[fc.RetAddrReg]; ok && ra.Rule == frame.RuleOffset {
 		r.raOff = ra.Offset
