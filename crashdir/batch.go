@@ -72,6 +72,9 @@ type Config struct {
 	// LoadDump and ParseLog read one crash; nil means triage.LoadDump and
 	// the text-log reader. Tests replace them.
 	LoadDump func(paths []string, opts triage.Options) (*incident.Incident, error)
+	// MemoryLimit is each dump's memory budget (triage.Options.MemoryLimit):
+	// a dump whose sizes ask more fails alone, its row saying why.
+	MemoryLimit int64
 	ParseLog func(path string) (*incident.Incident, error)
 
 	dumpOptions triage.Options // what every LoadDump of the run shares (set by prepare)
@@ -216,7 +219,7 @@ func (b *batch) prepare(ctx context.Context) error {
 	cfg := &b.cfg
 	// Most of a fleet runs a few kernel builds: each build's names and
 	// types are decoded from its first dump only.
-	cfg.dumpOptions = triage.Options{Names: triage.NewNamesCache()}
+	cfg.dumpOptions = triage.Options{Names: triage.NewNamesCache(), MemoryLimit: cfg.MemoryLimit}
 	if cfg.Rules == nil {
 		rb, err := analyzers.Builtin()
 		if err != nil {

@@ -82,6 +82,16 @@ func NewAddressSpace(d *vmcore.Dump) (*AddressSpace, error) {
 	return as, nil
 }
 
+// Reserve takes n bytes of the dump's memory budget for what, before an
+// allocation sized by a value read from the dump (see vmcore.Budget). A
+// reader without a budget refuses nothing.
+func (as *AddressSpace) Reserve(what string, n int64) error {
+	if r, ok := as.phys.(interface{ Reserve(string, int64) error }); ok {
+		return r.Reserve(what, n)
+	}
+	return nil
+}
+
 // KernelOffset is the KASLR slide of the kernel image.
 func (as *AddressSpace) KernelOffset() uint64 { return as.kernelOffset }
 

@@ -268,3 +268,18 @@ func (k *Kernel) ArrayElem(base uint64, structName, path string, i uint64) (uint
 	}
 	return base + m.Offset + i*elem, nil
 }
+
+// reserve and release use the dump's memory budget (vmcore.Budget) around
+// an allocation sized by a value read from the dump.
+func (k *Kernel) reserve(what string, n int64) error {
+	if k.Dump == nil {
+		return nil
+	}
+	return k.Dump.Reserve(what, n)
+}
+
+func (k *Kernel) release(n int64) {
+	if k.Dump != nil {
+		k.Dump.Release(n)
+	}
+}

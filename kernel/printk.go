@@ -100,6 +100,9 @@ func readBlock(as *AddressSpace, addr, n uint64, what string) ([]byte, error) {
 			return nil, fmt.Errorf("reading %s (%d bytes at %#x): %w", what, n, addr, err)
 		}
 	}
+	if err := as.Reserve(what, int64(n)); err != nil {
+		return nil, err
+	}
 	b := make([]byte, n)
 	if err := as.ReadVirt(b, addr); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)

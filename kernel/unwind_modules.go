@@ -122,6 +122,9 @@ func (k *Kernel) moduleORC(mod uint64) *unwind.ORCTable {
 	if err1 != nil || err2 != nil || err3 != nil || n == 0 || n > unwind.MaxORCEntries || ipAddr == 0 || entAddr == 0 {
 		return nil
 	}
+	if k.reserve("a module's ORC table", int64(n)*(4+8+unwind.ORCEntrySize)) != nil {
+		return nil
+	}
 	ipRaw := make([]byte, n*4)
 	ents := make([]byte, n*unwind.ORCEntrySize)
 	if k.Read(ipRaw, ipAddr) != nil || k.Read(ents, entAddr) != nil {
@@ -153,6 +156,10 @@ func (k *Kernel) moduleSyms(mod uint64, symType byte) []modSym {
 	if err1 != nil || err2 != nil || err3 != nil || num == 0 || num > maxModSyms {
 		return nil
 	}
+	if k.reserve("a module's symbol table", int64(num)*24) != nil {
+		return nil
+	}
+	defer k.release(int64(num) * 24) // raw is dropped once decoded
 	raw := make([]byte, num*24)
 	if k.Read(raw, symtab) != nil {
 		return nil

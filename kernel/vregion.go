@@ -35,7 +35,11 @@ func (r *vregion) page(vpn uint64) []byte {
 		return b
 	}
 	b := make([]byte, vpageSize)
-	if err := r.as.ReadVirt(b, vpn<<pageShift); err != nil {
+	err := r.as.Reserve(r.what, vpageSize)
+	if err == nil {
+		err = r.as.ReadVirt(b, vpn<<pageShift)
+	}
+	if err != nil {
 		b = nil
 		r.lost++
 		if r.firstErr == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // The kallsyms tables a kernel ≥ 6.0 exports in VMCOREINFO (SYMBOL(name)),
@@ -444,6 +445,12 @@ func readKallsymsTables(sym map[string]uint64, mem Memory) (*kallsymsTables, err
 	// names are read up to the first page the dump cannot serve.
 	tt := sym["kallsyms_token_table"]
 	bounded := tt > names && tt-names == span
+	// Decoding keeps a Sym and an end offset per symbol and expands the
+	// names into twice their compressed size, copied once into a string.
+	if err := reserve(mem, fmt.Sprintf("kallsyms' %d decoded symbols", k.numSyms),
+		k.numSyms*(int(unsafe.Sizeof(Sym{}))+4)+4*int(span)); err != nil {
+		return nil, fmt.Errorf("kallsyms: %w", err)
+	}
 	out, lost, err := readPaged(mem, names, int(span), !bounded)
 	if len(lost) > 0 {
 		if lost[0][0] == 0 {

@@ -3,6 +3,7 @@ package symbols
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 )
@@ -44,8 +45,12 @@ func readChunked(m Memory, addr uint64, n int) ([]byte, error) {
 
 // readPaged reads n bytes at addr a page at a time. A page the dump cannot
 // serve reads as zeros and is listed in lost as [start, end) offsets, with
-// the first error; stopEarly gives up at the first one.
+// the first error; stopEarly gives up at the first one. A read the dump's
+// memory budget refuses is lost whole, with nothing allocated.
 func readPaged(m Memory, addr uint64, n int, stopEarly bool) (out []byte, lost [][2]int, first error) {
+	if err := reserve(m, fmt.Sprintf("the read at %#x", addr), n); err != nil {
+		return nil, [][2]int{{0, n}}, err
+	}
 	out = make([]byte, n)
 	// The pages are read by up to four goroutines, each over its own run
 	// of pages: kallsyms and BTF are hundreds of compressed pages, a third
@@ -100,6 +105,15 @@ func readPaged(m Memory, addr uint64, n int, stopEarly bool) (out []byte, lost [
 		}
 	}
 	return out, lost, first
+}
+
+// reserve takes n bytes of the dump's memory budget before an allocation
+// sized by the dump, when m carries one (kernel's AddressSpace does).
+func reserve(m Memory, what string, n int) error {
+	if r, ok := m.(interface{ Reserve(string, int64) error }); ok {
+		return r.Reserve(what, int64(n))
+	}
+	return nil
 }
 
 // pageSize is the unit readPaged reads and loses; parallelPages the fewest

@@ -41,6 +41,9 @@ type Options struct {
 	// decoded from a dump with later dumps of the same build: a batch over
 	// a fleet's dumps decodes each build's kallsyms and BTF once.
 	Names *symbols.NamesCache
+	// MemoryLimit bounds what reading the dump may allocate on sizes the
+	// dump states (vmcore.OpenLimited; 0: vmcore.DefaultMemoryLimit).
+	MemoryLimit int64
 }
 
 // NewNamesCache is the Names cache of a run: a handful of builds in
@@ -54,7 +57,7 @@ func NewNamesCache() *symbols.NamesCache {
 // log, with a warning saying what could not be read.
 func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	t0 := time.Now()
-	d, err := vmcore.Open(paths...)
+	d, err := vmcore.OpenLimited(opts.MemoryLimit, paths...)
 	if err != nil {
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func TestFlattenedManyOverlaps(t *testing.T) {
 	}
 	buf.Write(bytes.Repeat([]byte{0xff}, 16))
 	b := buf.Bytes()
-	fr, err := openFlat(bytes.NewReader(b), int64(len(b)), "overlaps.vmcore")
+	fr, err := openFlat(bytes.NewReader(b), int64(len(b)), "overlaps.vmcore", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

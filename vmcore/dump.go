@@ -61,6 +61,7 @@ type Dump struct {
 	kdumps []*kdumpFile // sorted by startPFN (split sets)
 	elf    elfSource
 	cache  *pageCache
+	budget *Budget
 }
 
 // Utsname is the kernel's struct new_utsname.
@@ -75,12 +76,17 @@ type elfSource interface {
 }
 
 // Open opens a dump. Several paths open a split set (makedumpfile --split).
-// Files are opened read-only.
-func Open(paths ...string) (*Dump, error) {
+// Files are opened read-only. Its reading may take DefaultMemoryLimit.
+func Open(paths ...string) (*Dump, error) { return OpenLimited(0, paths...) }
+
+// OpenLimited is Open with a memory budget of limit bytes (<= 0: the
+// default) for what the dump's own sizes ask to allocate, here and in the
+// readers above (Reserve). A dump over it fails with a *BudgetError.
+func OpenLimited(limit int64, paths ...string) (*Dump, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no dump file given")
 	}
-	d := &Dump{Paths: paths, cache: newPageCache(DefaultCachePages), PanicCPU: -1, DumpLevel: -1}
+	d := &Dump{Paths: paths, cache: newPageCache(DefaultCachePages), PanicCPU: -1, DumpLevel: -1, budget: NewBudget(limit)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -117,7 +123,7 @@ func (d *Dump) addFile(r io.ReaderAt, size int64, path string) error {
 	}
 	flat := false
 	if isFlattened(head) {
-		fr, err := openFlat(r, size, path)
+		fr, err := openFlat(r, size, path, d.budget)
 		if err != nil {
 			return err
 		}
@@ -129,7 +135,7 @@ func (d *Dump) addFile(r io.ReaderAt, size int64, path string) error {
 	d.Flattened = d.Flattened || flat
 	switch {
 	case isKdump(head):
-		k, err := openKdump(r, size, path)
+		k, err := openKdump(r, size, path, d.budget)
 		if err != nil {
 			return err
 		}
@@ -233,6 +239,17 @@ func (d *Dump) setVMCoreInfo(raw []byte) {
 		d.PhysBase = uint64(pb)
 	}
 }
+
+// Reserve takes n bytes of the dump's memory budget for what, before a
+// reader allocates them on a size the dump states; a *BudgetError (which
+// wraps ErrMemoryBudget) says the dump asks for more than it may.
+func (d *Dump) Reserve(what string, n int64) error { return d.budget.Reserve(what, n) }
+
+// Release gives back what Reserve took, once no longer held.
+func (d *Dump) Release(n int64) { d.budget.Release(n) }
+
+// Budget is the dump's memory budget (nil for a Dump not made by Open).
+func (d *Dump) Budget() *Budget { return d.budget }
 
 // Close releases the files.
 func (d *Dump) Close() error {

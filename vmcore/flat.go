@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"unsafe"
 )
 
 // The flattened format (makedumpfile -F, and QEMU when it writes to a pipe)
@@ -56,7 +57,10 @@ func allZero(b []byte) bool {
 	return true
 }
 
-func openFlat(r io.ReaderAt, fileSize int64, path string) (*flatReader, error) {
+// flatChunk is how many records' index memory is reserved at a time.
+const flatChunk = 1 << 16
+
+func openFlat(r io.ReaderAt, fileSize int64, path string, budget *Budget) (*flatReader, error) {
 	var hdr [32]byte
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
 		return nil, formatErrWrap(path, 0, err, "flattened header unreadable: %v", err)
@@ -76,6 +80,13 @@ func openFlat(r io.ReaderAt, fileSize int64, path string) (*flatReader, error) {
 	for seq := 0; ; seq++ {
 		if seq > maxFlatRecords {
 			return nil, formatErr(path, pos, "more than %d records in flattened stream", maxFlatRecords)
+		}
+		if seq%flatChunk == 0 {
+			// The index (and resolveOverlaps' boundaries and output, as
+			// large again at most) grows with the stream's record count.
+			if err := budget.Reserve("the flattened stream's record index", 3*flatChunk*int64(unsafe.Sizeof(flatRecord{}))); err != nil {
+				return nil, formatErrWrap(path, pos, err, "%v", err)
+			}
 		}
 		if n, _ := r.ReadAt(rh[:], pos); n < len(rh) {
 			if pos+int64(n) < fileSize { // not the end of the file: a read error

@@ -23,7 +23,7 @@ const fuzzPath = "fuzz.vmcore"
 // openKdumpBytes opens a kdump-compressed image held in memory, the way
 // Open does a file: header, sub-header, bitmaps, notes and VMCOREINFO.
 func openKdumpBytes(b []byte) (*Dump, error) {
-	k, err := openKdump(bytes.NewReader(b), int64(len(b)), fuzzPath)
+	k, err := openKdump(bytes.NewReader(b), int64(len(b)), fuzzPath, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func FuzzFlattened(f *testing.F) {
 		if len(b) < 24 || !isFlattened(b) {
 			return
 		}
-		fr, err := openFlat(bytes.NewReader(b), int64(len(b)), fuzzPath)
+		fr, err := openFlat(bytes.NewReader(b), int64(len(b)), fuzzPath, nil)
 		want, ok, fits := reassemble(b, 1<<20)
 		if err != nil {
 			checkInputError(t, err)

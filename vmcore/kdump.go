@@ -85,6 +85,8 @@ type kdumpFile struct {
 	descBase  uint64   // rank of startPFN: descriptor 0 of this file
 	descCount uint64   // descriptors in this file
 
+	budget *Budget // the dump's (nil: unbounded)
+
 	// truncated: the file ends before the data its descriptors point to
 	// (a capture cut short without the incomplete flag, or a flattened
 	// stream cut short). Its missing pages are lost, as in an incomplete
@@ -96,8 +98,8 @@ func isKdump(head []byte) bool {
 	return len(head) >= 8 && (string(head[:8]) == kdumpSignature || string(head[:8]) == "DISKDUMP")
 }
 
-func openKdump(r io.ReaderAt, size int64, path string) (*kdumpFile, error) {
-	k := &kdumpFile{path: path, r: r, size: size}
+func openKdump(r io.ReaderAt, size int64, path string, budget *Budget) (*kdumpFile, error) {
+	k := &kdumpFile{path: path, r: r, size: size, budget: budget}
 	hdr := make([]byte, diskDumpHeaderSize)
 	if n, err := r.ReadAt(hdr, 0); n < len(hdr) {
 		return nil, formatErrWrap(path, 0, err, "kdump header truncated (%d of %d bytes): %v", n, len(hdr), err)
@@ -151,6 +153,13 @@ func openKdump(r io.ReaderAt, size int64, path string) (*kdumpFile, error) {
 	if k.maxMapnr > uint64(bitmapLen)*8 {
 		// Not fatal: pfns beyond the bitmap are simply absent.
 		k.maxMapnr = uint64(bitmapLen) * 8
+	}
+	// Both bitmaps and the rank table live as long as the dump: a header
+	// claiming a machine of petabytes (a sparse file can back it) is
+	// refused here, not after reading gigabytes of zeros.
+	words := (bitmapLen + 7) / 8
+	if err := budget.Reserve(fmt.Sprintf("kdump bitmaps of %d blocks", bitmapBlocks), 8*(3*words+1)); err != nil {
+		return nil, formatErrWrap(path, hdrOffBitmapBlocks, err, "%v", err)
 	}
 	var err error
 	if k.bitmap1, err = k.readBitmap(bitmapOff, bitmapLen); err != nil {
@@ -223,6 +232,9 @@ func (k *kdumpFile) readSubHeader() error {
 		if off < 0 || sz > 64<<20 || off+int64(sz) > k.size {
 			return nil, formatErr(k.path, k.blockSize+int64(offAt), "%s at %#x size %d lies outside the file", what, off, sz)
 		}
+		if err := k.budget.Reserve(what, int64(sz)); err != nil {
+			return nil, formatErrWrap(k.path, k.blockSize+int64(sizeAt), err, "%v", err)
+		}
 		b := make([]byte, sz)
 		if _, err := k.r.ReadAt(b, off); err != nil {
 			return nil, formatErrWrap(k.path, off, err, "%s unreadable: %v", what, err)
@@ -255,16 +267,22 @@ func (k *kdumpFile) readSubHeader() error {
 	return nil
 }
 
+// readBitmap reads n bytes of bitmap at off as words, through a bounded
+// buffer: the bitmap is not held twice.
 func (k *kdumpFile) readBitmap(off, n int64) ([]uint64, error) {
-	raw := make([]byte, n)
-	if _, err := k.r.ReadAt(raw, off); err != nil {
-		return nil, formatErrWrap(k.path, off, err, "kdump bitmap unreadable: %v", err)
-	}
 	words := make([]uint64, (n+7)/8)
-	for i := range words {
-		var w [8]byte
-		copy(w[:], raw[i*8:])
-		words[i] = binary.LittleEndian.Uint64(w[:])
+	raw := make([]byte, min(n, 1<<20))
+	for done := int64(0); done < n; {
+		chunk := raw[:min(int64(len(raw)), n-done)]
+		if _, err := k.r.ReadAt(chunk, off+done); err != nil {
+			return nil, formatErrWrap(k.path, off+done, err, "kdump bitmap unreadable: %v", err)
+		}
+		for i := int64(0); i < int64(len(chunk)); i += 8 {
+			var w [8]byte
+			copy(w[:], chunk[i:])
+			words[(done+i)/8] = binary.LittleEndian.Uint64(w[:])
+		}
+		done += int64(len(chunk))
 	}
 	return words, nil
 }

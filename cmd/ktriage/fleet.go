@@ -143,6 +143,7 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if o.jobs < 1 {
 		return fmt.Errorf("--jobs %d: give at least 1 (crashes analyzed at once)", o.jobs)
 	}
+	softMemoryLimit(o.jobs) // each worker's dump has its own budget
 	if o.timeout < 0 {
 		return fmt.Errorf("--timeout %s: give a duration such as 15m, or 0 for none", o.timeout)
 	}
@@ -187,6 +188,7 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug,
 			Fetch: fetch, WantDWARF: o.fetch.dwarf},
 		Worker: o.worker, Lease: o.lease, Settle: o.settle, ReanalyzeStale: o.reanalyze, Version: versionString(),
+		MemoryLimit: memoryLimit,
 		// Only JSON Lines carry whole incidents; the other views need the rows.
 		DropIncidents: o.format != "jsonl" && o.format != "json"}
 	if !o.noStore {

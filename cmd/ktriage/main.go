@@ -56,6 +56,8 @@ parts of a split dump), a kdump directory, the dump compressed (.gz .xz .zst
 	var stopDeadline func()
 	root.PersistentFlags().DurationVar(&deadline, "deadline", defaultDeadline,
 		"give up on a command after this long (0: never); fleet bounds each crash with --timeout instead")
+	root.PersistentFlags().Var(sizeFlag{&memoryLimit}, "memory-limit",
+		"memory reading one dump may take for sizes the dump states (e.g. 512M, 4G); a dump asking more fails by name, in fleet that dump alone")
 	var prof profiling
 	prof.register(root)
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {

@@ -45,7 +45,7 @@ func dumpGC() {
 		return
 	}
 	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(2 << 30)
+	softMemoryLimit(1)
 }
 
 // oneShotGC applies dumpGC to the commands that only read a dump.

@@ -301,6 +301,9 @@ type Case struct {
 	Name    string // what was done, e.g. "truncate at 0x1000"
 	Part    int    // which file of the fixture
 	Apply   func([]byte) []byte
+	// Extend, when set, is the size the changed file is extended to,
+	// sparse: a header's huge claim backed by a file that holds it.
+	Extend int64
 	// Checked: the format carries a check that can tell this damage from
 	// good data, so a changed log line without a warning is a failure.
 	// Flips of page data in formats with no checksum (ELF, LZO, snappy,
@@ -390,6 +393,14 @@ func Cases(f Fixture, full bool, rng *rand.Rand, offset int) ([]Case, error) {
 				})
 			}
 		}
+		// A huge claim the file can back: bitmaps of 1 GiB each in a file
+		// extended, sparse, past them (ktriage must refuse it by its memory
+		// budget, not read it).
+		if len(b) >= 464 && string(b[:8]) == "KDUMP   " {
+			claim, size := HugeClaim(b, 1<<30)
+			out = append(out, Case{Fixture: f, Kind: "huge-claim", Name: "bitmap_blocks claiming 2 x 1 GiB of bitmaps, in a sparse file",
+				Part: part, Apply: func(b []byte) []byte { copy(b, claim); return b }, Extend: size, Checked: true})
+		}
 		// Hostile VMCOREINFO values, in every copy of the text.
 		if part == 0 && len(l.Regions) > 0 {
 			values := HostileVMCoreInfo
@@ -410,6 +421,19 @@ func Cases(f Fixture, full bool, rng *rand.Rand, offset int) ([]Case, error) {
 		}
 	}
 	return out, nil
+}
+
+// HugeClaim returns the first page of a kdump-compressed file b whose
+// bitmap_blocks claims two bitmaps of bitmapBytes each, and the size the
+// file must then have (sparse: nothing is written past its data) for the
+// claim to fit in it.
+func HugeClaim(b []byte, bitmapBytes int64) (head []byte, size int64) {
+	le := binary.LittleEndian
+	bs := int64(le.Uint32(b[428:]))
+	sub := int64(le.Uint32(b[432:]))
+	head = append([]byte(nil), b[:min(len(b), 4096)]...)
+	le.PutUint32(head[436:], uint32(2*bitmapBytes/bs))
+	return head, (1+sub)*bs + 2*bitmapBytes + int64(len(b))
 }
 
 func putField(b []byte, f Field, v uint64) {

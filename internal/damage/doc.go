@@ -2,7 +2,8 @@
 // takes the real fixture dumps of every format, damages them in the ways a
 // failing disk, a cut transfer or a hostile producer would (truncation at
 // every header boundary and at evenly spaced points, byte flips in headers,
-// page data and VMCOREINFO, hostile header sizes and VMCOREINFO values),
+// page data and VMCOREINFO, hostile header sizes and VMCOREINFO values,
+// kdump bitmaps of gigabytes claimed in a file extended sparse to hold them),
 // runs the ktriage binary on each, and checks what must hold whatever the
 // input: no panic, no hang, memory under a bound, and no log line changed
 // without a warning where the format carries a check that could tell.

@@ -112,7 +112,7 @@ func (r *Runner) baseline(f Fixture, part int, sacrificed bool) (map[string]int,
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	paths, err := writeCase(dir, f, part, func(b []byte) []byte {
+	paths, err := writeCase(dir, f, part, 0, func(b []byte) []byte {
 		if sacrificed {
 			return Baseline(b)
 		}
@@ -133,9 +133,10 @@ func (r *Runner) baseline(f Fixture, part int, sacrificed bool) (map[string]int,
 	return set, nil
 }
 
-// writeCase writes the fixture's files into dir, part changed by apply,
-// under their own names (a split set keeps its .1 .2 order).
-func writeCase(dir string, f Fixture, part int, apply func([]byte) []byte) ([]string, error) {
+// writeCase writes the fixture's files into dir, part changed by apply
+// (and extended, sparse, to extend bytes when that is more), under their
+// own names (a split set keeps its .1 .2 order).
+func writeCase(dir string, f Fixture, part int, extend int64, apply func([]byte) []byte) ([]string, error) {
 	var paths []string
 	for i, src := range f.Files {
 		b, err := os.ReadFile(src)
@@ -150,6 +151,11 @@ func writeCase(dir string, f Fixture, part int, apply func([]byte) []byte) ([]st
 		p := filepath.Join(dir, filepath.Base(src))
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			return nil, err
+		}
+		if i == part && extend > int64(len(b)) {
+			if err := os.Truncate(p, extend); err != nil {
+				return nil, err
+			}
 		}
 		paths = append(paths, p)
 	}
@@ -168,7 +174,7 @@ func (r *Runner) Run(c Case) (Outcome, error) {
 		return o, err
 	}
 	defer os.RemoveAll(dir)
-	paths, err := writeCase(dir, c.Fixture, c.Part, c.Apply)
+	paths, err := writeCase(dir, c.Fixture, c.Part, c.Extend, c.Apply)
 	if err != nil {
 		return o, err
 	}
