@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -185,6 +186,11 @@ func TestOldBacktraces(t *testing.T) {
 							t.Errorf("%s: task %d %q %x, crash %d %q %s", what, tk.PID, tk.Comm, tk.Addr, w.pid, w.comm, w.task)
 							return
 						}
+						var why []string
+						w, frames, why = crashView(t, k, w, frames)
+						for _, y := range why {
+							t.Logf("%s: %s", what, y)
+						}
 						frames = crashDisplayNames(frames)
 						if d := sameFrames(w, frames); d != "" {
 							t.Errorf("%s: %s\n got  %v\n want %v", what, d, funcNames(frames), w.funcs)
@@ -287,4 +293,80 @@ func crashDisplayNames(frames []Frame) []Frame {
 		out[i].Function = name
 	}
 	return out
+}
+
+// crashView turns a stack into what crash's bt lists, each change made
+// only where the dump shows that crash's listing differs from the stack
+// the CPU ran and not from ktriage's, and says which and why:
+//
+//   - a return address one byte past the end of its function: the function
+//     ends with a call to a noreturn function (oops_end's panic("Fatal
+//     exception")), so its return address is the first byte of the next
+//     symbol. crash names a return address by the address itself
+//     (__die+0) and does not list it; the call instruction just before it,
+//     whose target is the function of the frame below, shows the frame is
+//     real (the kernel's own dump_stack names it from address-1).
+//   - on a dump QEMU wrote (no kdump hand-off: the CPU's registers are
+//     where QEMU stopped it, inside panic's notifier chain, pvpanic's
+//     notifier having told QEMU to stop), crash does not start from those
+//     registers: it looks for the first return address into panic on the
+//     stack (x86_64_get_dumpfile_stack_frame) and starts there. The frames
+//     before it are where the CPU was: the first one holds the saved RIP
+//     and all lie below crash's first slot.
+//   - a CPU QEMU stopped elsewhere (halted in stop_this_cpu by panic's
+//     IPI): from an ELF dump crash starts at a stale return address into
+//     the same function a slot or two below the saved RSP (ktriage's frame
+//     #0 is the saved RIP and RSP); from a kdump-format one it prints the
+//     saved registers as an "[exception RIP: …]" block with no frame
+//     number. Same function either way.
+func crashView(t *testing.T, k *Kernel, w crashBT, frames []Frame) (crashBT, []Frame, []string) {
+	t.Helper()
+	var out []Frame
+	var why []string
+	for i, f := range frames {
+		if i > 0 && !f.Interrupted && f.Size > 0 && f.Offset == f.Size {
+			below := frames[i-1]
+			var call [5]byte
+			if err := k.Read(call[:], f.PC-5); err == nil && call[0] == 0xe8 &&
+				f.PC+uint64(int64(int32(binary.LittleEndian.Uint32(call[1:])))) == below.PC-below.Offset {
+				why = append(why, fmt.Sprintf("crash leaves out %s (return address %#x is past its end, after its call to %s)", f.Name(), f.PC, below.Function))
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	if len(out) == 0 || out[0].KdumpPath {
+		return w, out, why
+	}
+	regs, ok := k.cpuRegs(w.cpu)
+	if !ok || out[0].PC != regs.RIP {
+		return w, out, why
+	}
+	first := out[0]
+	switch {
+	case len(w.funcs) > 0 && w.funcs[0] == "panic" && first.Function != "panic":
+		for i, f := range out {
+			if f.Function != "panic" {
+				continue
+			}
+			if f.SP != w.sps[0] {
+				break
+			}
+			for _, g := range out[:i] {
+				why = append(why, fmt.Sprintf("crash leaves out %s at [%x] (the CPU's saved RIP %#x is in the first of these; crash starts at the return address into panic at [%x])", g.Name(), g.SP, regs.RIP, f.SP))
+			}
+			return w, out[i:], why
+		}
+	case len(w.funcs) > 0 && w.funcs[0] == first.Function && w.sps[0] != first.SP && w.sps[0] < first.SP && first.SP-w.sps[0] <= 64:
+		if v, err := k.U64(w.sps[0]); err == nil && v != regs.RIP && v > first.PC-first.Offset && v <= first.PC-first.Offset+first.Size {
+			why = append(why, fmt.Sprintf("crash lists %s at [%x], where a stale return address %#x into it lies, not at the saved RSP %#x", first.Function, w.sps[0], v, first.SP))
+			out = append([]Frame(nil), out...)
+			out[0].SP = w.sps[0]
+		}
+	case len(w.exceptions) > 0 && w.exceptions[0] == first.Name() && (len(w.funcs) == 0 || w.funcs[0] != first.Function):
+		why = append(why, fmt.Sprintf("crash shows the saved registers (%s) as an [exception RIP] block, not as frame #0", first.Name()))
+		w.exceptions = w.exceptions[1:]
+		out = out[1:]
+	}
+	return w, out, why
 }

@@ -1,6 +1,7 @@
 package unwind
 
 import (
+	"bytes"
 	"cmp"
 	"debug/elf"
 	"encoding/binary"
@@ -10,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/go-delve/delve/pkg/dwarf/frame"
+	"github.com/go-delve/delve/pkg/dwarf/leb128"
 )
 
 // DebugFrame is the vmlinux's .debug_frame (DWARF CFI), the fallback for
@@ -167,13 +169,19 @@ func (d *DebugFrame) fdeFor(lpc uint64) (*frame.FrameDescriptionEntry, bool) {
 // CFARule is what one CFI row says about the caller: CFA = reg + off, the
 // return address at CFA+raOff, and (when saved) rbp at CFA+bpOff.
 type CFARule struct {
-	cfaReg      uint64 // dwarfRegRSP or dwarfRegRBP
-	cfaOff      int64
-	raOff       int64
-	bpOff       int64
-	bpSaved     bool
-	spOff       int64 // where the caller's rsp is saved, when the row says (entry code)
-	spSaved     bool
+	cfaReg  uint64 // dwarfRegRSP or dwarfRegRBP
+	cfaOff  int64
+	raOff   int64
+	bpOff   int64
+	bpSaved bool
+	spOff   int64 // where the caller's rsp is saved, when the row says (entry code)
+	spSaved bool
+	// switched: the CFA is an expression that reads the stack (3.10's
+	// interrupt entry once it moved to the IRQ stack): CFA =
+	// *(cfaReg+cfaOff) + derefAdd, the end of the struct pt_regs the
+	// entry left on the interrupted stack.
+	switched    bool
+	derefAdd    int64
 	fnStart     uint64
 	fnEndExclus uint64
 }
@@ -188,10 +196,65 @@ func (d *DebugFrame) Rule(pc uint64) (CFARule, bool) {
 		return CFARule{}, false
 	}
 	fc, err := safeEstablish(fde, lpc)
-	if err != nil || fc.CFA.Rule != frame.RuleCFA {
+	if err != nil {
 		return CFARule{}, false
 	}
-	return d.ruleFrom(fde, fc, lpc)
+	switch fc.CFA.Rule {
+	case frame.RuleCFA:
+		return d.ruleFrom(fde, fc, lpc)
+	case frame.RuleExpression:
+		reg, off, add, ok := derefCFA(fc.CFA.Expression)
+		if !ok {
+			return CFARule{}, false
+		}
+		return CFARule{cfaReg: reg, cfaOff: off, switched: true, derefAdd: add,
+			fnStart: fde.Begin() + d.slide, fnEndExclus: fde.End() + d.slide}, true
+	}
+	return CFARule{}, false
+}
+
+// DWARF expression opcodes derefCFA knows.
+const (
+	dwOpBreg0      = 0x70
+	dwOpDeref      = 0x06
+	dwOpConst1u    = 0x08
+	dwOpConst2u    = 0x0a
+	dwOpPlus       = 0x22
+	dwOpPlusUconst = 0x23
+)
+
+// derefCFA recognizes the one CFA expression the kernel's entry code
+// writes, "DW_OP_bregN off; DW_OP_deref; then a constant added"
+// (SAVE_ARGS_IRQ's CFI_ESCAPE after it pushes the interrupted stack
+// pointer on the IRQ stack): the register, its offset, the constant.
+func derefCFA(e []byte) (reg uint64, off, add int64, ok bool) {
+	if len(e) < 2 || e[0] < dwOpBreg0 || e[0] > dwOpBreg0+16 {
+		return 0, 0, 0, false
+	}
+	reg = uint64(e[0] - dwOpBreg0)
+	buf := bytes.NewBuffer(e[1:])
+	off, n := leb128.DecodeSigned(buf)
+	if n == 0 || reg != dwarfRegRSP && reg != dwarfRegRBP {
+		return 0, 0, 0, false
+	}
+	if op, err := buf.ReadByte(); err != nil || op != dwOpDeref {
+		return 0, 0, 0, false
+	}
+	rest := buf.Bytes()
+	switch {
+	case len(rest) == 3 && rest[0] == dwOpConst1u && rest[2] == dwOpPlus:
+		return reg, off, int64(rest[1]), true
+	case len(rest) == 4 && rest[0] == dwOpConst2u && rest[3] == dwOpPlus:
+		return reg, off, int64(binary.LittleEndian.Uint16(rest[1:])), true
+	case len(rest) >= 2 && rest[0] == dwOpPlusUconst:
+		buf.Next(1)
+		v, n := leb128.DecodeUnsigned(buf)
+		if n == 0 || buf.Len() != 0 {
+			return 0, 0, 0, false
+		}
+		return reg, off, int64(v), true
+	}
+	return 0, 0, 0, false
 }
 
 // ruleFrom reads the caller's rule out of an established CFI row.

@@ -225,6 +225,10 @@ type walkState struct {
 	full bool
 	// iretOnly: the step into this state crossed a bare iret frame.
 	iretOnly bool
+	// pending: this frame is an interrupt entry shown again on the stack
+	// it interrupted, where it left these registers (stepSwitched); the
+	// next step crosses them.
+	pending *elfcore.X86_64Regs
 }
 
 // maxFrames bounds a walk over a corrupt stack.
@@ -304,6 +308,15 @@ var errEndOfStack = errors.New("end of stack")
 // step finds the caller of st: the next state, the slot its PC came from,
 // how, and the registers of an exception frame it crossed.
 func (u *Unwinder) step(st walkState, stacks Stacks) (stepResult, error) {
+	if r := st.pending; r != nil {
+		next := walkState{pc: r.RIP, sp: r.RSP, bp: r.RBP, signal: true, regs: r, full: true}
+		if !UserMode(r) {
+			if err := checkProgress(st.sp, next.sp, stacks); err != nil {
+				return stepResult{next: st, regs: r}, err
+			}
+		}
+		return stepResult{next, r.RSP, ViaDebugFrame, r}, nil
+	}
 	look := st.pc
 	if !st.signal {
 		look--
@@ -447,6 +460,9 @@ func checkProgress(oldSP, newSP uint64, stacks Stacks) error {
 // keeps them below the CFA (the end of the hardware frame), the whole
 // struct is read as the exception frame's registers.
 func (u *Unwinder) stepCFI(st walkState, r CFARule, stacks Stacks) (walkState, uint64, *elfcore.X86_64Regs, error) {
+	if r.switched {
+		return u.stepSwitched(st, r, stacks)
+	}
 	base := st.sp
 	if r.cfaReg == dwarfRegRBP {
 		base = st.bp
@@ -509,6 +525,41 @@ func (u *Unwinder) stepCFI(st walkState, r CFARule, stacks Stacks) (walkState, u
 		return st, 0, nil, err
 	}
 	return next, slot, regs, nil
+}
+
+// stepSwitched leaves an IRQ stack the way 3.10's interrupt entry left
+// it: the entry saved the interrupted stack pointer on the IRQ stack, and
+// its CFI's expression turns that into the end of the struct pt_regs it
+// wrote on the interrupted stack (the kernel's own dump_trace follows the
+// same pointer). crash shows the entry function again there, at the
+// pt_regs, with the registers as its exception frame; so does this: the
+// next state is the entry once more, on the interrupted stack, and its
+// step crosses the registers.
+func (u *Unwinder) stepSwitched(st walkState, r CFARule, stacks Stacks) (walkState, uint64, *elfcore.X86_64Regs, error) {
+	base := st.sp
+	if r.cfaReg == dwarfRegRBP {
+		base = st.bp
+	}
+	prev, err := u.u64(base + uint64(r.cfaOff))
+	if err != nil {
+		return st, 0, nil, err
+	}
+	at := prev + uint64(r.derefAdd) - ptRegsSize
+	b := make([]byte, ptRegsSize)
+	if err := u.read(b, at); err != nil {
+		return st, 0, nil, fmt.Errorf("pt_regs at %#x: %w", at, err)
+	}
+	pr := decodePtRegs(b)
+	if !UserMode(&pr) {
+		if _, ok := u.funcAt(pr.RIP); !ok {
+			return st, 0, nil, fmt.Errorf("pt_regs at %#x: RIP %#x is not kernel text", at, pr.RIP)
+		}
+	}
+	next := walkState{pc: st.pc, sp: at, bp: st.bp, signal: st.signal, pending: &pr}
+	if err := checkProgress(st.sp, next.sp, stacks); err != nil {
+		return st, 0, nil, err
+	}
+	return next, at, nil, nil
 }
 
 // stepFP follows the frame-pointer chain of a kernel built without ORC:
