@@ -17,27 +17,61 @@ import (
 // rings at 256 descriptors and 16 KiB of text (readLockless itself accepts
 // up to 2^30 of each and allocates only the pages it reads).
 
+// sliceRing is a log buffer in memory whose pages of ringPage bytes are
+// lost where a bit of lost is set (page i: bit i%64).
+type sliceRing struct {
+	buf  []byte
+	lost uint64
+}
+
+const ringPage = 256
+
+func (r sliceRing) bytes(off, n uint64) ([]byte, bool) {
+	if off > uint64(len(r.buf)) || n > uint64(len(r.buf))-off {
+		return nil, false
+	}
+	for p := off / ringPage; n > 0 && p <= (off+n-1)/ringPage; p++ {
+		if r.lost&(1<<(p%64)) != 0 {
+			return nil, false
+		}
+	}
+	return r.buf[off : off+n], true
+}
+
+var testLayout = structLayout{hdr: printkLogHdr, ts: 0, len: 8, textLen: 10, dict: 12, hasDict: true}
+
+// FuzzDecodeStructured feeds the 3.5-5.9 record walk damaged buffers with
+// pages lost: it ends, every record's text is bytes of the buffer on pages
+// that were read, and there are no more records than headers fit.
 func FuzzDecodeStructured(f *testing.F) {
 	for _, n := range []int{3, 60, 500} {
 		l := &structuredLog{buf: make([]byte, 4096)}
 		for _, m := range structuredMessages(n) {
 			l.store(m)
 		}
-		f.Add(l.buf, l.first, l.next)
+		f.Add(l.buf, l.first, l.next, uint64(0))
+		f.Add(l.buf, l.first, l.next, uint64(1<<3|1<<9))
 	}
-	f.Fuzz(func(t *testing.T, buf []byte, first, next uint32) {
-		recs, err := decodeStructured(buf, first, next, printkLogHdr, 0, 8, 10)
+	f.Fuzz(func(t *testing.T, buf []byte, first, next uint32, lost uint64) {
+		r := sliceRing{buf: buf, lost: lost}
+		recs, problems := decodeStructured(r, uint64(len(buf)), uint64(first), uint64(next), testLayout)
 		if len(recs) > len(buf)/printkLogHdr+1 {
 			t.Fatalf("%d records from a %d-byte buffer", len(recs), len(buf))
 		}
-		total := 0
-		for _, r := range recs {
-			total += len(r.Text)
+		for _, rec := range recs {
+			if len(rec.Text) == 0 {
+				continue
+			}
+			off := cap(buf) - cap(rec.Text) // rec.Text is buf[off:off+len]
+			if _, ok := r.bytes(uint64(off), uint64(len(rec.Text))); !ok || &buf[off] != &rec.Text[0] {
+				t.Fatalf("record text %q is not bytes of a page that was read", rec.Text)
+			}
 		}
-		if total > len(buf)*(len(buf)/printkLogHdr+1) {
-			t.Fatalf("%d bytes of text from a %d-byte buffer", total, len(buf))
+		for _, p := range problems {
+			if strings.Contains(p, "\n") {
+				t.Fatalf("problem spans lines: %q", p)
+			}
 		}
-		_ = err
 	})
 }
 

@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -108,75 +107,6 @@ func readBlock(as *AddressSpace, addr, n uint64, what string) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	return b, nil
-}
-
-func readStructured(as *AddressSpace, vi *vmcore.VMCoreInfo) ([]LogRecord, error) {
-	l := &layout{vi: vi}
-	bufPtr := l.sym("log_buf")
-	lenAddr := l.sym("log_buf_len")
-	firstAddr := l.sym("log_first_idx")
-	nextAddr := l.sym("log_next_idx")
-	hdrSize := l.size("printk_log", "log")
-	if l.err != nil {
-		return nil, l.err
-	}
-	// Before 3.11 the struct was "log"; try printk_log first.
-	field := func(f string) uint64 {
-		if v, ok := vi.Offset("printk_log." + f); ok {
-			return uint64(v)
-		}
-		return l.off("log." + f)
-	}
-	tsOff, lenOff, textLenOff := field("ts_nsec"), field("len"), field("text_len")
-	if l.err != nil {
-		return nil, l.err
-	}
-	bufAddr, err1 := as.ReadU64(bufPtr)
-	bufLen, err2 := as.ReadU32(lenAddr)
-	first, err3 := as.ReadU32(firstAddr)
-	next, err4 := as.ReadU32(nextAddr)
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		return nil, fmt.Errorf("reading the log buffer variables: %w", err)
-	}
-	buf, err := readBlock(as, bufAddr, uint64(bufLen), "log buffer")
-	if err != nil {
-		return nil, err
-	}
-	return decodeStructured(buf, first, next, hdrSize, tsOff, lenOff, textLenOff)
-}
-
-// decodeStructured walks printk_log records from first to next. A record
-// with len 0 marks the wrap back to the start of the buffer.
-func decodeStructured(buf []byte, first, next uint32, hdrSize, tsOff, lenOff, textLenOff uint64) ([]LogRecord, error) {
-	le := binary.LittleEndian
-	var out []LogRecord
-	idx := uint64(first)
-	wrapped := false
-	for steps := 0; idx != uint64(next); steps++ {
-		if steps > len(buf) || idx+hdrSize > uint64(len(buf)) {
-			return out, fmt.Errorf("log record at %d runs past the buffer (%d bytes)", idx, len(buf))
-		}
-		h := buf[idx:]
-		recLen := uint64(le.Uint16(h[lenOff:]))
-		if recLen == 0 {
-			if wrapped {
-				return out, errors.New("log buffer wraps twice: damaged")
-			}
-			wrapped, idx = true, 0
-			continue
-		}
-		textLen := uint64(le.Uint16(h[textLenOff:]))
-		if idx+hdrSize+textLen > uint64(len(buf)) || recLen < hdrSize {
-			return out, fmt.Errorf("log record at %d is damaged", idx)
-		}
-		out = append(out, LogRecord{
-			TsNsec: le.Uint64(h[tsOff:]),
-			Level:  -1,
-			Text:   buf[idx+hdrSize : idx+hdrSize+textLen],
-		})
-		idx += recLen
-	}
-	return out, nil
 }
 
 func readLegacy(as *AddressSpace, vi *vmcore.VMCoreInfo) ([]LogRecord, error) {

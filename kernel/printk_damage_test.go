@@ -357,3 +357,107 @@ func TestKallsymsNamesPageLost(t *testing.T) {
 	}
 	t.Logf("%d addresses named as before, %d named lost; %s", named, lost, cut.Damage)
 }
+
+// pageGone serves a dump's memory with one physical page unreadable, or
+// (zero) read as zeros.
+type pageGone struct {
+	PhysReader
+	pfn  uint64
+	zero bool
+}
+
+func (p pageGone) ReadPhys(b []byte, pa uint64) (int, error) {
+	n, err := p.PhysReader.ReadPhys(b, pa)
+	for i := 0; i < n; i++ {
+		if (pa+uint64(i))>>12 != p.pfn {
+			continue
+		}
+		if !p.zero {
+			return i, &vmcore.PageError{Addr: pa + uint64(i), Err: vmcore.ErrNotPresent}
+		}
+		b[i] = 0
+	}
+	return n, err
+}
+
+// TestOldLogPageLost: on the CentOS 7 (3.10, struct log) dumps, a page of
+// the log buffer the dump lacks lost the whole log. Now, with a page in the
+// middle of the log lost or zeroed, every other line is crash's log as it
+// is, the lines lost are one run of them, and the warning names the
+// records around it by their time stamps.
+func TestOldLogPageLost(t *testing.T) {
+	fixtures, _ := filepath.Glob(filepath.Join("..", "testdata", "dumps-el7", "*.vmcore"))
+	if len(fixtures) == 0 {
+		t.Skip("no 3.10 fixtures in testdata/dumps-el7")
+	}
+	for _, f := range fixtures {
+		oracle, err := os.ReadFile(strings.TrimSuffix(f, ".vmcore") + ".crash/log.txt")
+		if err != nil {
+			t.Fatalf("crash's log beside %s: %v", f, err)
+		}
+		want := strings.Split(strings.TrimSuffix(string(oracle), "\n"), "\n")
+		for _, zero := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/zeroed=%v", filepath.Base(f), zero), func(t *testing.T) {
+				d, as := openDumpAS(t, f)
+				vi := d.VMCoreInfo
+				bufVar, _ := vi.Symbol("log_buf")
+				nextVar, _ := vi.Symbol("log_next_idx")
+				buf, err1 := as.ReadU64(bufVar)
+				next, err2 := as.ReadU32(nextVar)
+				if err := errors.Join(err1, err2); err != nil {
+					t.Fatal(err)
+				}
+				pa, err := as.Translate(buf + uint64(next)/2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				as.phys = pageGone{as.phys, pa >> 12, zero}
+				recs, err := ReadLog(as, vi)
+				var dmg *LogDamage
+				if !errors.As(err, &dmg) {
+					t.Fatalf("error %v, want a LogDamage", err)
+				}
+				got := strings.Split(strings.TrimSuffix(dmesgOf(t, recs), "\n"), "\n")
+				// got is want with one run of lines left out (and, zeroed,
+				// the lines of records whose text was zeroed in its place).
+				i := 0
+				for i < len(got) && i < len(want) && got[i] == want[i] {
+					i++
+				}
+				j := 0
+				for j < len(got)-i && j < len(want)-i && got[len(got)-1-j] == want[len(want)-1-j] {
+					j++
+				}
+				lost, changed := want[i:len(want)-j], got[i:len(got)-j]
+				for _, c := range changed {
+					if !zero || !strings.Contains(c, `\x00`) {
+						t.Fatalf("line %q is not in crash's log", c)
+					}
+				}
+				if len(lost) == 0 || len(lost) > 100 || i == 0 || j == 0 {
+					t.Fatalf("%d of %d lines lost, %d kept before and %d after: want one run from the page's middle", len(lost), len(want), i, j)
+				}
+				// The warning names the records on either side of the loss.
+				before, after := lastStamp(want[:i]), lastStamp(want[:len(want)-j+1])
+				if zero && len(changed) > 0 {
+					before = lastStamp(want[:i+1])
+				}
+				msg := err.Error()
+				if !strings.Contains(msg, before) || !strings.Contains(msg, after) {
+					t.Errorf("warning %q does not name the records around the loss (%s, %s)", msg, before, after)
+				}
+				t.Logf("%d of %d lines lost; %s", len(lost), len(want), msg)
+			})
+		}
+	}
+}
+
+// lastStamp is the time stamp of the last record among lines.
+func lastStamp(lines []string) string {
+	for k := len(lines) - 1; k >= 0; k-- {
+		if strings.HasPrefix(lines[k], "[") {
+			return lines[k][:strings.IndexByte(lines[k], ']')+1]
+		}
+	}
+	return ""
+}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -249,19 +250,27 @@ func TestStructuredLogImage(t *testing.T) {
 	}
 }
 
-// TestStructuredLogDamage: a record header pointing past the buffer ends
-// the walk with an error, keeping the records decoded so far.
+// TestStructuredLogDamage: a record header log_store could not have
+// written (text_len past the buffer) ended the walk, losing every record
+// after it. Now only that record is lost: the walk finds the next one,
+// and the error names the loss by the time stamps around it.
 func TestStructuredLogDamage(t *testing.T) {
 	l := &structuredLog{buf: make([]byte, 4096)}
-	for _, m := range structuredMessages(10) {
+	msgs := structuredMessages(10)
+	for _, m := range msgs {
 		l.store(m)
 	}
 	third := l.nextIdxN(0, 3)
 	binary.LittleEndian.PutUint16(l.buf[third+10:], 5000) // text_len past the end
 	as, vi := imageStructured(t, l, "printk_log")
 	recs, err := ReadLog(as, vi)
-	if err == nil || len(recs) != 3 {
-		t.Errorf("got %d records, error %v; want 3 and an error", len(recs), err)
+	var dmg *LogDamage
+	if !errors.As(err, &dmg) || !strings.Contains(err.Error(), "records between [    2.469135] and [    4.938271] lost") {
+		t.Fatalf("error %v, want a LogDamage naming the records around the damaged one", err)
+	}
+	want := append(append([]structuredMsg(nil), msgs[:3]...), msgs[4:]...)
+	if got := dmesgOf(t, recs); got != wantDmesg(want) {
+		t.Errorf("got:\n%s\nwant every record but the damaged one:\n%s", got, wantDmesg(want))
 	}
 }
 
@@ -468,5 +477,62 @@ func TestLocklessLogImage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStructuredLogPagesLost: on a buffer that wrapped many times, each
+// page in turn lost, then zeroed. Every record whose header and text lie
+// off that page is read, in order, and nothing else; the loss is named.
+func TestStructuredLogPagesLost(t *testing.T) {
+	l := &structuredLog{buf: make([]byte, 4096)}
+	for _, m := range structuredMessages(500) {
+		l.store(m)
+	}
+	live := l.msgs[l.firstSeq:]
+	// Where each live record lies, from first to next.
+	offs := make([]uint32, len(live))
+	for i, idx := 0, l.first; i < len(live); i++ {
+		if l.recLen(idx) == 0 {
+			idx = 0
+		}
+		offs[i], idx = idx, idx+l.recLen(idx)
+	}
+	for page := uint64(0); page < uint64(len(l.buf))/ringPage; page++ {
+		for _, zero := range []bool{false, true} {
+			r := sliceRing{buf: l.buf, lost: 1 << page}
+			if zero {
+				r = sliceRing{buf: append([]byte(nil), l.buf...)}
+				clear(r.buf[page*ringPage : (page+1)*ringPage])
+			}
+			recs, problems := decodeStructured(r, uint64(len(l.buf)), uint64(l.first), uint64(l.next), testLayout)
+			var want []structuredMsg
+			touched := false
+			for i, m := range live {
+				from, to := uint64(offs[i]), uint64(offs[i])+printkLogHdr+uint64(len(m.text))
+				if to <= page*ringPage || from >= (page+1)*ringPage {
+					want = append(want, m)
+				} else {
+					touched = true
+				}
+			}
+			got := dmesgOf(t, recs)
+			if zero {
+				// A record whose text was zeroed is kept, NULs and all,
+				// and named: compare the others.
+				var kept []LogRecord
+				for _, r := range recs {
+					if bytes.IndexByte(r.Text, 0) < 0 {
+						kept = append(kept, r)
+					}
+				}
+				got = dmesgOf(t, kept)
+			}
+			if got != wantDmesg(want) {
+				t.Fatalf("page %d (zeroed %v): %d records read, want the %d off the page\nproblems: %q", page, zero, len(recs), len(want), problems)
+			}
+			if touched && len(problems) == 0 {
+				t.Fatalf("page %d (zeroed %v): records lost and no problem named", page, zero)
+			}
+		}
 	}
 }

@@ -69,6 +69,12 @@ func formatOf(files []string) (string, error) {
 	if !bytes.HasPrefix(b, []byte("KDUMP   ")) || len(b) < 432 {
 		return "", fmt.Errorf("%s: not a kdump-compressed file", files[0])
 	}
+	// Kernels before 5.10 keep the log in printk_log records (3.10's
+	// "struct log"): counted apart, as their log is read another way.
+	suffix := ""
+	if bytes.Contains(b, []byte("SYMBOL(log_first_idx)=")) {
+		suffix = "+printk_log"
+	}
 	status := binary.LittleEndian.Uint32(b[424:])
 	if status&0x8 != 0 {
 		prefix = "incomplete-"
@@ -78,10 +84,10 @@ func formatOf(files []string) (string, error) {
 		name string
 	}{{1, "zlib"}, {2, "lzo"}, {4, "snappy"}, {0x20, "zstd"}} {
 		if status&c.flag != 0 {
-			return prefix + "kdump-" + c.name, nil
+			return prefix + "kdump-" + c.name + suffix, nil
 		}
 	}
-	return prefix + "kdump-none", nil
+	return prefix + "kdump-none" + suffix, nil
 }
 
 // flatRec is one record of a flattened stream: data at file offset phys
