@@ -38,6 +38,12 @@ func Fixtures(repo string) ([]Fixture, error) {
 			if err != nil {
 				return nil, err
 			}
+			if d := filepath.Base(dir); d != "dumps" {
+				// Fixtures of other folders may share a name with one
+				// of testdata/dumps (dumps-el7/sysrq-kdump-lzo): the
+				// name keys each fixture's undamaged log.
+				name = d + "/" + name
+			}
 			out = append(out, Fixture{Name: name, Format: format, Files: fs})
 		}
 	}
