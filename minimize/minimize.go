@@ -90,11 +90,13 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := vmcore.Open(paths...)
+	g := newGatherer()
+	d, err := vmcore.OpenWith(vmcore.OpenOptions{PageHook: g.hook}, paths...)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
+	g.d = d
 	if d.PageSize <= 0 {
 		return nil, fmt.Errorf("%s: page size unknown (no VMCOREINFO): cannot lay out a kdump file", paths[0])
 	}
@@ -102,12 +104,11 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("%s: %v: a minimized dump needs it to be read at all", paths[0], d.VMCoreInfoErr)
 	}
 
-	g := newGatherer(d)
 	defer g.close()
 	if err := g.gather(paths, opts); err != nil {
 		return nil, err
 	}
-	d.PageHook = nil // what is kept is decided; later reads are the writer's
+	g.stop() // what is kept is decided; later reads are the writer's
 
 	m := newManifest(paths, d, opts)
 	kept := g.pfns()
@@ -195,18 +196,19 @@ func Minimize(paths []string, out string, opts Options) (*Result, error) {
 
 // gatherer runs each reader on the source with the page hook on.
 type gatherer struct {
-	mu     sync.Mutex // guards reason and request
-	d      *vmcore.Dump
-	reason map[uint64]string
-	cur    string
-	sys    kernel.SysInfo
+	mu      sync.Mutex // guards reason, request and stopped
+	stopped bool       // the hook no longer records
+	d       *vmcore.Dump
+	reason  map[uint64]string
+	cur     string
+	sys     kernel.SysInfo
 	// request collects the pages of one --keep-* request, whoever was
 	// credited with them first.
 	request  map[uint64]bool
 	requests []Count
 	opened   *kernel.Opened
-	k      *kernel.Kernel // nil when no names and types were found
-	tasks  []kernel.Task
+	k        *kernel.Kernel // nil when no names and types were found
+	tasks    []kernel.Task
 }
 
 func (g *gatherer) close() {
@@ -215,23 +217,32 @@ func (g *gatherer) close() {
 	}
 }
 
-func newGatherer(d *vmcore.Dump) *gatherer {
-	g := &gatherer{d: d, reason: map[uint64]string{}}
-	d.PageHook = g.hook
-	return g
+func newGatherer() *gatherer {
+	return &gatherer{reason: map[uint64]string{}}
 }
 
+// hook records a page read from the dump (the dump's page hook).
 func (g *gatherer) hook(pfn uint64) {
 	// Readers read in parallel (symbols pages the dump's BTF in on
 	// several goroutines).
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.stopped {
+		return
+	}
 	if _, seen := g.reason[pfn]; !seen {
 		g.reason[pfn] = g.cur
 	}
 	if g.request != nil {
 		g.request[pfn] = true
 	}
+}
+
+// stop ends the recording: later reads are not the triage's.
+func (g *gatherer) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
 }
 
 func (g *gatherer) pfns() []uint64 {

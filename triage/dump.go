@@ -42,7 +42,7 @@ type Options struct {
 	// a fleet's dumps decodes each build's kallsyms and BTF once.
 	Names *symbols.NamesCache
 	// MemoryLimit bounds what reading the dump may allocate on sizes the
-	// dump states (vmcore.OpenLimited; 0: vmcore.DefaultMemoryLimit).
+	// dump states (vmcore.OpenOptions.MemoryLimit; 0: vmcore.DefaultMemoryLimit).
 	MemoryLimit int64
 }
 
@@ -57,7 +57,7 @@ func NewNamesCache() *symbols.NamesCache {
 // log, with a warning saying what could not be read.
 func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	t0 := time.Now()
-	d, err := vmcore.OpenLimited(opts.MemoryLimit, paths...)
+	d, err := vmcore.OpenWith(vmcore.OpenOptions{MemoryLimit: opts.MemoryLimit, PageHook: opts.PageHook}, paths...)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,6 @@ func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	tr := opts.Trace
 	tr.Record("open", time.Since(t0), d.BytesRead())
 	tr.CountBytes(d.BytesRead)
-	d.PageHook = opts.PageHook
 	in := &incident.Incident{Source: incident.Source{Path: strings.Join(paths, " "), Kind: incident.SourceVmcore, Format: d.Describe()}}
 	if d.Incomplete {
 		in.Warn("the dump is incomplete: pages the capture did not write are missing")

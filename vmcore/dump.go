@@ -50,11 +50,8 @@ type Dump struct {
 	// file cut short, a VMCOREINFO value ignored), one line each.
 	Warnings []string
 
-	// PageHook, when set, is called with every pfn the dump serves (cache
-	// hits included). The fixture cutter uses it to learn which pages a
-	// reader needs.
-	PageHook func(pfn uint64)
-	hookMu   sync.Mutex // a Dump serves reads from several goroutines
+	pageHook func(pfn uint64) // OpenOptions.PageHook
+	hookMu   sync.Mutex       // a Dump serves reads from several goroutines
 
 	files  []*os.File
 	read   readCounter  // bytes and reads served by the files, for --trace
@@ -77,16 +74,33 @@ type elfSource interface {
 
 // Open opens a dump. Several paths open a split set (makedumpfile --split).
 // Files are opened read-only. Its reading may take DefaultMemoryLimit.
-func Open(paths ...string) (*Dump, error) { return OpenLimited(0, paths...) }
+func Open(paths ...string) (*Dump, error) { return OpenWith(OpenOptions{}, paths...) }
 
-// OpenLimited is Open with a memory budget of limit bytes (<= 0: the
-// default) for what the dump's own sizes ask to allocate, here and in the
-// readers above (Reserve). A dump over it fails with a *BudgetError.
+// OpenLimited is Open with a memory budget of limit bytes (see
+// OpenOptions.MemoryLimit).
 func OpenLimited(limit int64, paths ...string) (*Dump, error) {
+	return OpenWith(OpenOptions{MemoryLimit: limit}, paths...)
+}
+
+// OpenOptions are what a dump is opened with.
+type OpenOptions struct {
+	// MemoryLimit is the budget in bytes (<= 0: DefaultMemoryLimit) for
+	// what the dump's own sizes ask to allocate, here and in the readers
+	// above (Reserve). A dump over it fails with a *BudgetError.
+	MemoryLimit int64
+	// PageHook, when set, is called with every pfn the open dump serves
+	// (cache hits included; not the pages read while opening it). The
+	// fixture tools (minimize, the fixture cutter) learn from it which
+	// pages a reader needs.
+	PageHook func(pfn uint64)
+}
+
+// OpenWith is Open with options.
+func OpenWith(opts OpenOptions, paths ...string) (*Dump, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no dump file given")
 	}
-	d := &Dump{Paths: paths, cache: newPageCache(DefaultCachePages), PanicCPU: -1, DumpLevel: -1, budget: NewBudget(limit)}
+	d := &Dump{Paths: paths, cache: newPageCache(DefaultCachePages), PanicCPU: -1, DumpLevel: -1, budget: NewBudget(opts.MemoryLimit)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -110,6 +124,7 @@ func OpenLimited(limit int64, paths ...string) (*Dump, error) {
 	if err := d.finish(); err != nil {
 		return nil, err
 	}
+	d.pageHook = opts.PageHook
 	ok = true
 	return d, nil
 }
@@ -332,11 +347,11 @@ func (e *PageError) Unwrap() error { return e.Err }
 // core holds only in part, go straight to the file.
 func (d *Dump) readELF(p []byte, paddr uint64) (int, error) {
 	ps := uint64(d.PageSize)
-	if d.PageHook != nil && ps != 0 && len(p) > 0 {
+	if d.pageHook != nil && ps != 0 && len(p) > 0 {
 		// The hook sees ELF reads too: the minimizer learns from it which
 		// pages a reader needs, whatever the source's format.
 		for pfn := paddr / ps; pfn <= (paddr+uint64(len(p))-1)/ps; pfn++ {
-			d.PageHook(pfn)
+			d.pageHook(pfn)
 		}
 	}
 	if ps == 0 || len(p) >= int(ps) {
@@ -372,11 +387,11 @@ func (d *Dump) readPageInto(pfn uint64, dst []byte) error {
 	return d.readUncached(pfn, dst)
 }
 
-// seen passes pfn to PageHook, one call at a time.
+// seen passes pfn to the page hook, one call at a time.
 func (d *Dump) seen(pfn uint64) {
-	if d.PageHook != nil {
+	if d.pageHook != nil {
 		d.hookMu.Lock()
-		d.PageHook(pfn)
+		d.pageHook(pfn)
 		d.hookMu.Unlock()
 	}
 }

@@ -11,7 +11,7 @@ import (
 // source.
 func TestBuildReadsBack(t *testing.T) {
 	src := open(t, filepath.Join(fixtureDir, "sysrq-kdump-zlib.vmcore"))
-	w, err := Run(src, ReadDmesg)
+	w, err := Run(src.Paths, ReadDmesg)
 	if err != nil {
 		t.Fatal(err)
 	}

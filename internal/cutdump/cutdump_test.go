@@ -29,7 +29,7 @@ func open(t *testing.T, paths ...string) *vmcore.Dump {
 
 func TestCutReadsTheSame(t *testing.T) {
 	src := open(t, filepath.Join(fixtureDir, "sysrq-kdump-zlib.vmcore"))
-	want, err := Run(src, ReadDmesg)
+	want, err := Run(src.Paths, ReadDmesg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestCutReadsTheSame(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := open(t, res.Paths...)
-			got, err := Run(d, ReadDmesg)
+			got, err := Run(res.Paths, ReadDmesg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func TestCutDropsPagesTheSourceLacks(t *testing.T) {
 			}
 		}
 	}
-	w, err := Run(src, ReadDmesg)
+	w, err := Run(src.Paths, ReadDmesg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestCutDropsPagesTheSourceLacks(t *testing.T) {
 
 func TestCutRefusesWhatItCannotDo(t *testing.T) {
 	src := open(t, filepath.Join(fixtureDir, "sysrq-kdump-lzo.vmcore"))
-	w, err := Run(src, ReadDmesg)
+	w, err := Run(src.Paths, ReadDmesg)
 	if err != nil {
 		t.Fatal(err)
 	}

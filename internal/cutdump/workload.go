@@ -46,27 +46,30 @@ type Workload struct {
 	PFNs   []uint64 // every pfn read, sorted, without repeats
 }
 
-// Run reads the dump the way `ktriage dmesg` does and, as reads asks, the
-// way `ktriage sys` and `ktriage bt` do (kallsyms and BTF from the dump,
-// the task list, stacks), recording every pfn read. Any failure is an
+// Run opens the dump of paths (every part of a split set) and reads it the
+// way `ktriage dmesg` does and, as reads asks, the way `ktriage sys` and
+// `ktriage bt` do (kallsyms and BTF from the dump, the task list, stacks),
+// recording every pfn read. Any failure is an
 // error: a fixture meant to carry facts it cannot give is useless.
-func Run(d *vmcore.Dump, reads Reads) (*Workload, error) {
-	return RunWith(d, reads, kernel.AttachOptions{})
+func Run(paths []string, reads Reads) (*Workload, error) {
+	return RunWith(paths, reads, kernel.AttachOptions{})
 }
 
 // RunWith is Run with names and types from where attach says (a debug
 // vmlinux or debuginfo pack, for kernels whose dumps carry no kallsyms or
 // BTF).
-func RunWith(d *vmcore.Dump, reads Reads, attach kernel.AttachOptions) (*Workload, error) {
+func RunWith(paths []string, reads Reads, attach kernel.AttachOptions) (*Workload, error) {
 	seen := map[uint64]bool{}
 	var mu sync.Mutex // readers read pages on several goroutines
-	prev := d.PageHook
-	d.PageHook = func(pfn uint64) {
+	d, err := vmcore.OpenWith(vmcore.OpenOptions{PageHook: func(pfn uint64) {
 		mu.Lock()
 		seen[pfn] = true
 		mu.Unlock()
+	}}, paths...)
+	if err != nil {
+		return nil, err
 	}
-	defer func() { d.PageHook = prev }()
+	defer d.Close()
 
 	w := &Workload{Reads: reads}
 	opened, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: attach, LogOnly: reads < ReadSys})

@@ -65,7 +65,7 @@ func run(src []string, out string, reads cutdump.Reads, attach kernel.AttachOpti
 		return err
 	}
 	defer d.Close()
-	want, err := cutdump.RunWith(d, reads, attach)
+	want, err := cutdump.RunWith(src, reads, attach)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src[0], err)
 	}
@@ -104,7 +104,7 @@ func run(src []string, out string, reads cutdump.Reads, attach kernel.AttachOpti
 		return fmt.Errorf("the cut dump does not open: %w", err)
 	}
 	defer c.Close()
-	got, err := cutdump.RunWith(c, reads, attach)
+	got, err := cutdump.RunWith(res.Paths, reads, attach)
 	if err != nil {
 		return fmt.Errorf("the cut dump does not read: %w", err)
 	}
