@@ -3,6 +3,7 @@
 package layering
 
 import (
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -98,4 +99,25 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestREADMENamesEveryPackage: the README's layout section names every
+// package the table above places, so the two cannot drift apart.
+func TestREADMENamesEveryPackage(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skipf("no README: %v", err)
+	}
+	_, layout, ok := strings.Cut(string(b), "\n## Layout")
+	if !ok {
+		t.Fatal("README has no Layout section")
+	}
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	for _, table := range []map[string][]string{allowed, internalMay} {
+		for pkg := range table {
+			if !strings.Contains(layout, "`"+pkg+"`") {
+				t.Errorf("README's layout section does not name `%s`", pkg)
+			}
+		}
+	}
 }
