@@ -461,3 +461,30 @@ func lastStamp(lines []string) string {
 	}
 	return ""
 }
+
+// TestOldLogHostileVMCoreInfo: struct log offsets and sizes outside the
+// struct they index, on the CentOS 7 fixtures, are refused by name; a
+// dict_len offset outside it only loses that check.
+func TestOldLogHostileVMCoreInfo(t *testing.T) {
+	f := filepath.Join("..", "testdata", "dumps-el7", "sysrq-kdump-lzo.vmcore")
+	if _, err := os.Stat(f); err != nil {
+		t.Skip("no 3.10 fixtures in testdata/dumps-el7")
+	}
+	d, as := openDumpAS(t, f)
+	want, err := ReadLog(as, d.VMCoreInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []string{"SIZE(log)=0", "SIZE(log)=99999999", "OFFSET(log.len)=99999", "OFFSET(log.text_len)=-8",
+		"OFFSET(log.ts_nsec)=12"} {
+		recs, err := ReadLog(as, withVMCoreInfo(t, d.VMCoreInfo, set))
+		key, _, _ := strings.Cut(set, "=")
+		if err == nil || !strings.Contains(err.Error(), key) || len(recs) != 0 {
+			t.Errorf("%s: %d records, error %v; want an error naming %s", set, len(recs), err, key)
+		}
+	}
+	got, err := ReadLog(as, withVMCoreInfo(t, d.VMCoreInfo, "OFFSET(log.dict_len)=4096"))
+	if err != nil || dmesgOf(t, got) != dmesgOf(t, want) {
+		t.Errorf("dict_len outside the struct: error %v, log changed %v", err, dmesgOf(t, got) != dmesgOf(t, want))
+	}
+}

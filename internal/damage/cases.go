@@ -337,6 +337,8 @@ var HostileVMCoreInfo = []string{
 	"CRASHTIME=99999999999999", "CRASHTIME=-10000000000", "SYMBOL(prb)=ffffffffffffffff",
 	"NUMBER(phys_base)=-1", "KERNELOFFSET=ffffffffffffffff", "SYMBOL(init_top_pgt)=0",
 	"LENGTH(node_data)=99999999", "OFFSET(prb_desc_ring.count_bits)=-100", "SYMBOL(_stext)=1",
+	// The 3.5-5.9 log's (struct log before 3.11).
+	"SIZE(log)=0", "OFFSET(log.len)=99999", "OFFSET(log.text_len)=-8", "SYMBOL(log_buf_len)=ffffffffffffffff",
 }
 
 // Cases makes the damaged inputs for one fixture. With full false it
