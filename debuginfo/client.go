@@ -52,7 +52,7 @@ type Client struct {
 	// URLs are debuginfod servers (DEBUGINFOD_URLS), asked in parallel;
 	// the first that has the file serves it.
 	URLs []string
-	// PackageDirs hold distribution debug packages (.deb) searched by
+	// PackageDirs hold distribution debug packages (.deb, .rpm) searched by
 	// build-id before any server is asked.
 	PackageDirs []string
 	// CacheDir is where fetched files are kept: <CacheDir>/<build-id>/<kind>.
@@ -281,11 +281,7 @@ func (c *Client) FetchLocal(ctx context.Context, id string, kind Kind, pkgDirs [
 		return Result{}, fmt.Errorf("%s of build-id %s: %w", kind, id, ErrOffline)
 	}
 	return c.shared(ctx, id, kind, "local", func() (Result, error) {
-		dir := filepath.Join(c.cacheDir(), id)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return Result{}, fmt.Errorf("debuginfo cache: %w", err)
-		}
-		return c.fromPackages(ctx, id, dir, dirs)
+		return c.fromPackages(ctx, id, dirs)
 	})
 }
 
@@ -329,7 +325,7 @@ func (c *Client) fetch(ctx context.Context, id string, kind Kind) (Result, error
 	removeStaleTemps(dir)
 	fe := &FetchError{BuildID: id, Kind: kind}
 	if kind == Debuginfo && len(c.PackageDirs) > 0 {
-		r, err := c.fromPackages(ctx, id, dir, c.PackageDirs)
+		r, err := c.fromPackages(ctx, id, c.PackageDirs)
 		if err == nil {
 			return r, nil
 		}

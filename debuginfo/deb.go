@@ -43,35 +43,61 @@ const maxHeadBytes = 96 << 20
 const maxWholeELF = 128 << 20
 
 // packageExts are the debug package files looked at in a folder.
-var packageExts = []string{".deb", ".ddeb"}
+var packageExts = []string{".deb", ".ddeb", ".rpm"}
 
-func (c *Client) fromPackages(ctx context.Context, id, dir string, pkgDirs []string) (Result, error) {
-	var debs []string
-	for _, d := range pkgDirs {
+// listPackages returns the debug packages in dirs, sorted.
+func listPackages(dirs []string) ([]string, error) {
+	var pkgs []string
+	for _, d := range dirs {
 		ents, err := os.ReadDir(d)
 		if err != nil {
-			return Result{}, fmt.Errorf("package folder: %w", err)
+			return nil, fmt.Errorf("package folder: %w", err)
 		}
 		for _, e := range ents {
 			for _, ext := range packageExts {
 				if strings.HasSuffix(e.Name(), ext) && e.Type().IsRegular() {
-					debs = append(debs, filepath.Join(d, e.Name()))
+					pkgs = append(pkgs, filepath.Join(d, e.Name()))
 				}
 			}
 		}
 	}
-	sort.Strings(debs)
+	sort.Strings(pkgs)
+	return pkgs, nil
+}
+
+// fromPackages looks for build-id id in the debug packages of pkgDirs.
+func (c *Client) fromPackages(ctx context.Context, id string, pkgDirs []string) (Result, error) {
+	return c.searchPackages(ctx, pkgDirs, func(rec packageRecord) (string, bool) {
+		_, has := rec.IDs[id]
+		return id, has
+	}, func(got, _ string) bool { return got == id })
+}
+
+// searchPackages reads the packages of pkgDirs until one holds a file that
+// match takes. known answers from a package's remembered contents: the
+// build-id it would take, and whether it holds one.
+func (c *Client) searchPackages(ctx context.Context, pkgDirs []string, known func(packageRecord) (string, bool),
+	match func(id, name string) bool) (Result, error) {
+	pkgs, err := listPackages(pkgDirs)
+	if err != nil {
+		return Result{}, err
+	}
 	var failures []string
-	for _, deb := range debs {
+	for _, pkg := range pkgs {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		if idx, ok := c.packageIndex(deb); ok {
-			if _, has := idx.IDs[id]; !has {
+		if idx, ok := c.packageIndex(pkg); ok {
+			id, has := known(idx)
+			if has {
+				if r, ok := c.Cached(id, Debuginfo); ok {
+					return r, nil
+				}
+			} else if !idx.Partial {
 				continue
 			}
 		}
-		r, err := c.scanDeb(ctx, deb, id, dir)
+		r, err := c.scanPackage(ctx, pkg, match)
 		if err == nil {
 			return r, nil
 		}
@@ -82,7 +108,51 @@ func (c *Client) fromPackages(ctx context.Context, id, dir string, pkgDirs []str
 	if len(failures) > 0 {
 		return Result{}, fmt.Errorf("not found in the debug packages of %s (%s)", strings.Join(pkgDirs, ", "), strings.Join(failures, "; "))
 	}
-	return Result{}, fmt.Errorf("%w in the %d debug packages of %s", ErrNotFound, len(debs), strings.Join(pkgDirs, ", "))
+	return Result{}, fmt.Errorf("%w in the %d debug packages of %s", ErrNotFound, len(pkgs), strings.Join(pkgDirs, ", "))
+}
+
+// vmlinuxPaths are where debug packages put a release's vmlinux: Debian
+// and Ubuntu's linux-image-*-dbg, and Fedora/RHEL's kernel-debuginfo.
+func vmlinuxPaths(release string) []string {
+	return []string{"usr/lib/debug/boot/vmlinux-" + release, "usr/lib/debug/lib/modules/" + release + "/vmlinux"}
+}
+
+func isVmlinuxOf(name, release string) bool {
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "."), "/")
+	for _, p := range vmlinuxPaths(release) {
+		if name == p {
+			return true
+		}
+	}
+	return false
+}
+
+// FetchLocalByRelease finds the debug vmlinux of a kernel release in the
+// debug packages of pkgDirs (and PackageDirs) by its path there, for a
+// dump that names no build-id (Linux before 5.9). The file is cached under
+// its own build-id, which the result's Path names; whether it is the
+// dump's build is for the caller to check (linux_banner).
+func (c *Client) FetchLocalByRelease(ctx context.Context, release string, pkgDirs []string) (Result, error) {
+	dirs := append(append([]string(nil), c.PackageDirs...), pkgDirs...)
+	if release == "" || strings.ContainsAny(release, "/\x00") {
+		return Result{}, fmt.Errorf("kernel release %q: %w", release, ErrNotFound)
+	}
+	if len(dirs) == 0 {
+		return Result{}, fmt.Errorf("vmlinux of %s: %w (no package folder)", release, ErrNotFound)
+	}
+	if c.Offline {
+		return Result{}, fmt.Errorf("vmlinux of %s: %w", release, ErrOffline)
+	}
+	return c.shared(ctx, release, Debuginfo, "release", func() (Result, error) {
+		return c.searchPackages(ctx, dirs, func(rec packageRecord) (string, bool) {
+			for id, name := range rec.IDs {
+				if isVmlinuxOf(name, release) {
+					return id, true
+				}
+			}
+			return "", false
+		}, func(_, name string) bool { return isVmlinuxOf(name, release) })
+	})
 }
 
 // packageRecord is what a package read to its end holds.
@@ -91,6 +161,9 @@ type packageRecord struct {
 	Size  int64             `json:"size"`
 	MTime int64             `json:"mtime_ns"`
 	IDs   map[string]string `json:"build_ids"` // build-id → entry name
+	// Partial: the package was read only up to the file taken from it,
+	// so IDs may lack build-ids further on.
+	Partial bool `json:"partial,omitempty"`
 }
 
 func (c *Client) packageIndexPath(deb string) string {
@@ -117,8 +190,20 @@ func (c *Client) packageIndex(deb string) (packageRecord, bool) {
 	return rec, rec.Size == fi.Size() && rec.MTime == fi.ModTime().UnixNano() && rec.IDs != nil
 }
 
-func (c *Client) savePackageIndex(deb string, fi os.FileInfo, ids map[string]string) {
-	b, err := json.Marshal(packageRecord{Path: deb, Size: fi.Size(), MTime: fi.ModTime().UnixNano(), IDs: ids})
+func (c *Client) savePackageIndex(deb string, fi os.FileInfo, ids map[string]string, partial bool) {
+	if partial {
+		if old, ok := c.packageIndex(deb); ok {
+			if !old.Partial {
+				return // a whole record already says more
+			}
+			for id, name := range old.IDs { // what earlier partial reads saw
+				if _, seen := ids[id]; !seen {
+					ids[id] = name
+				}
+			}
+		}
+	}
+	b, err := json.Marshal(packageRecord{Path: deb, Size: fi.Size(), MTime: fi.ModTime().UnixNano(), IDs: ids, Partial: partial})
 	if err != nil {
 		return
 	}
@@ -128,11 +213,53 @@ func (c *Client) savePackageIndex(deb string, fi os.FileInfo, ids map[string]str
 	}
 }
 
-// scanDeb reads deb's data member in order and stores the ELF entry whose
-// build-id is id. ErrNotFound when the package does not hold it.
-func (c *Client) scanDeb(ctx context.Context, deb, id, dir string) (Result, error) {
+// packageFiles walks a package's regular files in order: next names the
+// next one and its size, Read reads its bytes.
+type packageFiles interface {
+	io.Reader
+	next() (name string, size int64, err error)
+}
+
+type tarFiles struct{ r *tar.Reader }
+
+func (t tarFiles) Read(p []byte) (int, error) { return t.r.Read(p) }
+
+func (t tarFiles) next() (string, int64, error) {
+	for {
+		h, err := t.r.Next()
+		if err != nil {
+			return "", 0, err
+		}
+		if h.Typeflag == tar.TypeReg {
+			return h.Name, h.Size, nil
+		}
+	}
+}
+
+// openPackage returns the files of a .deb (its data.tar member) or an
+// .rpm (its cpio payload), and what is read, for messages.
+func openPackage(f *os.File, size int64) (packageFiles, io.Closer, string, error) {
+	br := bufio.NewReaderSize(f, 1<<16)
+	if strings.HasSuffix(f.Name(), ".rpm") {
+		r, closer, comp, err := rpmPayload(br, size)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return cpioFiles{r}, closer, "payload (cpio." + comp + ")", nil
+	}
+	data, name, err := debData(br)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return tarFiles{tar.NewReader(data)}, data, name, nil
+}
+
+// scanPackage reads pkg's files in order and stores the first ELF file
+// that match takes (by its build-id and its name in the package) into
+// the cache under its build-id. ErrNotFound when none is taken.
+func (c *Client) scanPackage(ctx context.Context, pkg string, match func(id, name string) bool) (Result, error) {
 	start := time.Now()
-	f, err := os.Open(deb)
+	f, err := os.Open(pkg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -141,58 +268,61 @@ func (c *Client) scanDeb(ctx context.Context, deb, id, dir string) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	data, name, err := debData(f)
+	files, closer, what, err := openPackage(f, fi.Size())
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", deb, err)
+		return Result{}, fmt.Errorf("%s: %w", pkg, err)
 	}
-	defer data.Close()
+	defer closer.Close()
 	seen := map[string]string{}
-	tr := tar.NewReader(data)
 	for {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		h, err := tr.Next()
+		name, size, err := files.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return Result{}, fmt.Errorf("%s: %s: %w", deb, name, err)
+			return Result{}, fmt.Errorf("%s: %s: %w", pkg, what, err)
 		}
-		if h.Typeflag != tar.TypeReg || h.Size < 64 {
+		if size < 64 {
 			continue
 		}
-		head, got, err := entryBuildID(tr, h.Size)
+		head, got, err := entryBuildID(files, size)
 		if err != nil {
-			return Result{}, fmt.Errorf("%s: %s: %s: %w", deb, name, h.Name, err)
+			return Result{}, fmt.Errorf("%s: %s: %s: %w", pkg, what, name, err)
 		}
 		if got == "" {
 			continue
 		}
-		seen[got] = h.Name
-		if got != id {
+		seen[got] = name
+		if !match(got, name) {
 			continue
 		}
-		origin := deb + " (" + strings.TrimPrefix(h.Name, ".") + ")"
-		if c.Progress != nil {
-			c.Progress(Progress{BuildID: id, Kind: Debuginfo, From: deb, Total: h.Size, Elapsed: time.Since(start)})
+		dir := filepath.Join(c.cacheDir(), got)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return Result{}, fmt.Errorf("debuginfo cache: %w", err)
 		}
-		r, err := c.store(dir, id, Debuginfo, io.MultiReader(bytes.NewReader(head), tr), h.Size, origin)
+		origin := pkg + " (" + strings.TrimPrefix(name, ".") + ")"
 		if c.Progress != nil {
-			c.Progress(Progress{BuildID: id, Kind: Debuginfo, From: deb, Done: r.Size, Total: h.Size, Final: true, Elapsed: time.Since(start)})
+			c.Progress(Progress{BuildID: got, Kind: Debuginfo, From: pkg, Total: size, Elapsed: time.Since(start)})
+		}
+		r, err := c.store(dir, got, Debuginfo, io.MultiReader(bytes.NewReader(head), files), size, origin)
+		if c.Progress != nil {
+			c.Progress(Progress{BuildID: got, Kind: Debuginfo, From: pkg, Done: r.Size, Total: size, Final: true, Elapsed: time.Since(start)})
 		}
 		if err != nil {
-			return Result{}, fmt.Errorf("%s: %s: %w", deb, h.Name, err)
+			return Result{}, fmt.Errorf("%s: %s: %w", pkg, name, err)
 		}
+		c.savePackageIndex(pkg, fi, seen, true)
 		return r, nil
 	}
-	c.savePackageIndex(deb, fi, seen)
+	c.savePackageIndex(pkg, fi, seen, false)
 	return Result{}, ErrNotFound
 }
 
 // debData finds the data.tar member of a .deb and returns it decompressed.
-func debData(f *os.File) (io.ReadCloser, string, error) {
-	br := bufio.NewReader(f)
+func debData(br *bufio.Reader) (io.ReadCloser, string, error) {
 	magic := make([]byte, 8)
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != "!<arch>\n" {
 		return nil, "", errors.New("not a .deb (no ar archive header)")
