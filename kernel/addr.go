@@ -17,10 +17,13 @@ import (
 const (
 	startKernelMap = 0xffffffff80000000 // __START_KERNEL_map
 	kernelMapEnd   = 0xffffffffc0000000 // KERNEL_IMAGE_SIZE max (1 GiB) above it
-	pteAddrMask    = 0x000ffffffffff000
-	ptePresent     = 1 << 0
-	ptePSE         = 1 << 7
-	pageShift      = 12
+	// oldModulesVaddr is MODULES_VADDR while KERNEL_IMAGE_SIZE was 512 MiB
+	// (3.10, RHEL 7): modules below kernelMapEnd.
+	oldModulesVaddr = 0xffffffffa0000000
+	pteAddrMask     = 0x000ffffffffff000
+	ptePresent      = 1 << 0
+	ptePSE          = 1 << 7
+	pageShift       = 12
 )
 
 // PhysReader is what address translation needs from a dump.

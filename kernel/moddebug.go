@@ -15,7 +15,8 @@ import (
 
 // Module debuginfo: the file:line of a module's frames comes from its
 // .ko's DWARF, found by the build-id the module keeps in memory — in the
-// debuginfo cache, in --debuginfo-dir (any .ko or .ko.debug below it),
+// debuginfo cache, in --debuginfo-dir (any .ko or .ko.debug below it, or
+// inside the .deb and .rpm debug packages there),
 // in the distributions' /usr/lib/debug trees, or, when DWARF was asked
 // for, from the debuginfod servers. A module whose build-id the dump lost
 // may be matched by name in --debuginfo-dir, and is taken only when its
@@ -95,6 +96,13 @@ func (md *moduleDebug) find(m *loadedModule) *symbols.ModuleLines {
 	if p := md.inDirs(m.buildID); p != "" {
 		if ml := open(p); ml != nil {
 			return ml
+		}
+	}
+	if md.fetch != nil && len(md.dirs) > 0 { // debug packages (.deb, .rpm) there
+		if r, err := md.fetch.FetchLocal(context.Background(), m.buildID, debuginfo.Debuginfo, md.dirs); err == nil {
+			if ml := open(r.Path); ml != nil {
+				return ml
+			}
 		}
 	}
 	for _, root := range md.roots {

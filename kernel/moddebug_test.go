@@ -122,3 +122,62 @@ func TestSameLayout(t *testing.T) {
 		t.Error("taken on one function")
 	}
 }
+
+// The CentOS 7 oops fixture crashed in the testdata module
+// (testdata/gen), whose debug file is kept beside it by build-id
+// (testdata/dumps-el7/make-debug.sh): loose, and inside kernel-debuginfo
+// RPMs with xz and zstd payloads. With any of the three as
+// --debuginfo-dir, every module frame of the panic stack gets the file
+// and line elfutils' eu-addr2line gives for it in that file.
+func TestModuleFramesSourceLinesEl7(t *testing.T) {
+	a2l, err := exec.LookPath("eu-addr2line")
+	if err != nil {
+		t.Skip("eu-addr2line (elfutils) not installed")
+	}
+	dir := filepath.Join("..", "testdata", "dumps-el7")
+	debugFile := filepath.Join(dir, "debug", "ktriage_crash.ko.debug")
+	for _, sub := range []string{"debug", "debug-rpm-xz", "debug-rpm-zstd"} {
+		t.Run(sub, func(t *testing.T) {
+			d, err := vmcore.Open(filepath.Join(dir, "oops-null-kdump-lzo.vmcore"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			k, err := Attach(d, AttachOptions{Vmlinux: filepath.Join(dir, "vmlinux-3.10.0-1160.el7.x86_64.pack"),
+				DebuginfoDir: filepath.Join(dir, sub), Fetch: &debuginfo.Client{CacheDir: t.TempDir()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer k.Close()
+			_, frames, err := k.CPUBacktrace(k.PanicCPU())
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			for _, f := range frames {
+				if f.Module != "ktriage_crash" {
+					continue
+				}
+				sec, value := elfSymbol(t, debugFile, f.Function)
+				at := value + f.Offset
+				if !f.Interrupted {
+					at-- // the call, not the return address
+				}
+				out, err := exec.Command(a2l, "-e", debugFile, "-j", sec, fmt.Sprintf("%#x", at)).Output()
+				if err != nil {
+					t.Fatal(err)
+				}
+				file, rest, _ := strings.Cut(strings.TrimSpace(string(out)), ":")
+				line, _ := strconv.Atoi(strings.Split(rest, ":")[0])
+				if f.File == "" || !strings.HasSuffix(path.Clean(file), f.File) || f.Line != line {
+					t.Errorf("%s+%#x: %s:%d, eu-addr2line %s", f.Function, f.Offset, f.File, f.Line, out)
+				}
+				t.Logf("%s+%#x [%s] %s:%d", f.Function, f.Offset, f.Module, f.File, f.Line)
+				checked++
+			}
+			if checked < 3 {
+				t.Errorf("%d module frames checked, want the exception RIP's and its two callers'", checked)
+			}
+		})
+	}
+}

@@ -183,21 +183,22 @@ func attachFetched(d *vmcore.Dump, as *AddressSpace, opts AttachOptions, servers
 	if c == nil {
 		return nil, ""
 	}
-	if id == "" {
-		if servers {
-			return nil, "debuginfod: the dump names no build-id (VMCOREINFO BUILD-ID, Linux 5.9+), so its vmlinux cannot be fetched"
-		}
-		return nil, ""
+	var pkgs []string
+	if opts.DebuginfoDir != "" {
+		pkgs = []string{opts.DebuginfoDir}
 	}
 	var r debuginfo.Result
 	var err error
-	if servers {
+	switch {
+	case id == "" && servers:
+		return nil, "debuginfod: the dump names no build-id (VMCOREINFO BUILD-ID, Linux 5.9+), so its vmlinux cannot be fetched"
+	case id == "":
+		// Packages are searched by the release's vmlinux path instead;
+		// attachVmlinux then compares linux_banner with the dump's.
+		r, err = c.FetchLocalByRelease(context.Background(), d.VMCoreInfo.OSRelease(), pkgs)
+	case servers:
 		r, err = c.Fetch(context.Background(), id, debuginfo.Debuginfo)
-	} else {
-		var pkgs []string
-		if opts.DebuginfoDir != "" {
-			pkgs = []string{opts.DebuginfoDir}
-		}
+	default:
 		r, err = c.FetchLocal(context.Background(), id, debuginfo.Debuginfo, pkgs)
 	}
 	if err != nil {

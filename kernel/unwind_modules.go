@@ -105,9 +105,13 @@ func (k *Kernel) moduleText(mod uint64) []StackRange {
 		}
 		return out
 	}
-	for _, l := range []string{"core_layout", "init_layout"} {
-		base, err1 := k.Field(mod, "module", l+".base")
-		size, err2 := k.Field(mod, "module", l+".text_size")
+	fields := [][2]string{{"core_layout.base", "core_layout.text_size"}, {"init_layout.base", "init_layout.text_size"}}
+	if !k.Types.HasMember("module", "core_layout") { // before 4.5 (3.10, RHEL 7)
+		fields = [][2]string{{"module_core", "core_text_size"}, {"module_init", "init_text_size"}}
+	}
+	for _, f := range fields {
+		base, err1 := k.Field(mod, "module", f[0])
+		size, err2 := k.Field(mod, "module", f[1])
 		if err1 == nil && err2 == nil && base != 0 && size != 0 {
 			out = append(out, StackRange{Name: "text", Lo: base, Hi: base + size})
 		}
@@ -210,6 +214,13 @@ func (k *Kernel) Symbolize(addr uint64) (name string, off uint64, module string,
 func (k *Kernel) symbolize(addr uint64) (name string, off, size uint64, module string, ok bool) {
 	if addr < kernelMapEnd && k.Syms != nil {
 		if n, o, s, ok := k.Syms.Symbolize(addr); ok {
+			// Where the image was limited to 512 MiB (3.10, RHEL 7),
+			// modules are mapped right above it, below kernelMapEnd.
+			if addr >= oldModulesVaddr {
+				if m := k.moduleAt(addr); m != nil {
+					return n, o, s, m.name, true
+				}
+			}
 			return n, o, s, "", true
 		}
 		return "", 0, 0, "", false

@@ -127,7 +127,7 @@ docs/rules.md describes the format.`,
 	cmd.Flags().StringVar(&rulesDir, "rules", "", "folder of extra YAML rules (a team's own rulebook)")
 	cmd.Flags().StringVarP(&outFile, "output", "o", "", "write the report to FILE instead of standard output")
 	cmd.Flags().StringVar(&dopts.Vmlinux, "vmlinux", "", "debug vmlinux matching the dump (default: found by release in the distro debuginfo paths, else the dump's own kallsyms and BTF)")
-	cmd.Flags().StringVar(&dopts.DebuginfoDir, "debuginfo-dir", "", "folder to search for the dump's debug vmlinux before the distro paths")
+	cmd.Flags().StringVar(&dopts.DebuginfoDir, "debuginfo-dir", "", "folder to search for the dump's debug vmlinux and modules' debuginfo (files, or .deb/.rpm debug packages read in place) before the distro paths")
 	cmd.Flags().BoolVar(&dopts.NoDebuginfo, "no-debuginfo", false, "do not look for a debug vmlinux: use the dump's own kallsyms and BTF")
 	dopts.Fetch.register(cmd.Flags())
 	return cmd

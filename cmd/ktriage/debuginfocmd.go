@@ -26,7 +26,7 @@ func newDebuginfoCmd() *cobra.Command {
 		Short: "Fetch the debug vmlinux of a dump (or a build-id) into the cache and print its path",
 		Long: `Brings the debuginfo of each build-id — given in hex, or read from a dump's
 VMCOREINFO — from the debuginfod servers in DEBUGINFOD_URLS (asked in
-parallel) or from the .deb debug packages in --debuginfo-dir, checks that
+parallel) or from the .deb/.rpm debug packages in --debuginfo-dir, checks that
 the file has that build-id, and prints where it is kept:
 DEBUGINFOD_CACHE_PATH/<build-id>/debuginfo, else
 ` + debuginfo.DefaultCacheDir() + `/<build-id>/debuginfo.
@@ -71,7 +71,7 @@ server answered 404) is remembered for cache_miss_s seconds (600).`,
 	}
 	fetch.register(cmd.Flags())
 	cmd.Flags().Lookup("fetch-debuginfo").Hidden = true // this command always fetches
-	cmd.Flags().StringVar(&pkgDir, "debuginfo-dir", "", "folder of .deb debug packages (linux-image-*-dbg) to search by build-id before any server")
+	cmd.Flags().StringVar(&pkgDir, "debuginfo-dir", "", "folder of debug packages (linux-image-*-dbg .deb, kernel-debuginfo .rpm) to search by build-id before any server")
 	cmd.Flags().BoolVar(&exeKind, "executable", false, "fetch the stripped executable instead of the debuginfo")
 	return cmd
 }

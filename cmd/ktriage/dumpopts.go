@@ -23,7 +23,7 @@ type dumpFlags struct {
 
 func (f *dumpFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.vmlinux, "vmlinux", "", "debug vmlinux matching the dump (default: the dump's own kallsyms and BTF)")
-	cmd.Flags().StringVar(&f.debuginfoDir, "debuginfo-dir", "", "folder to search for the dump's debug vmlinux before the distro paths")
+	cmd.Flags().StringVar(&f.debuginfoDir, "debuginfo-dir", "", "folder to search for the dump's debug vmlinux and modules' debuginfo (files, or .deb/.rpm debug packages read in place) before the distro paths")
 	cmd.Flags().BoolVar(&f.noDebuginfo, "no-debuginfo", false, "do not look for a debug vmlinux: use the dump's own kallsyms and BTF")
 	cmd.Flags().StringVar(&f.format, "format", "text", "output format: text or json")
 	f.fetch.register(cmd.Flags())

@@ -128,7 +128,7 @@ names them), 130 when interrupted.`,
 	o.registerOutput(cmd)
 	cmd.Flags().StringVar(&o.rules, "rules", "", "folder of extra YAML rules (a team's own rulebook)")
 	cmd.Flags().StringArrayVar(&o.debuginfoDirs, "debuginfo-dir", nil,
-		"folder with debug vmlinux files (vmlinux-<release>, <release>/vmlinux, a usr/lib/debug tree, or -dbg .deb packages); repeatable")
+		"folder with debug vmlinux files (vmlinux-<release>, <release>/vmlinux, a usr/lib/debug tree, -dbg .deb or kernel-debuginfo .rpm packages); repeatable")
 	cmd.Flags().BoolVar(&o.noSystemDebug, "no-system-debuginfo", false,
 		"do not look in /usr/lib/debug (read every dump with its own kallsyms and BTF)")
 	o.fetch.register(cmd.Flags())
@@ -183,7 +183,7 @@ func runFleet(cmd *cobra.Command, dirs []string, o *fleetOptions) error {
 	if err != nil {
 		return err
 	}
-	fetch.PackageDirs = o.debuginfoDirs // .deb debug packages there are read by build-id
+	fetch.PackageDirs = o.debuginfoDirs // .deb/.rpm debug packages there are read by build-id
 	cfg := crashdir.Config{Roots: dirs, Jobs: o.jobs, Rules: rb, Force: o.force, Timeout: o.timeout,
 		Debuginfo: &crashdir.Debuginfo{Dirs: o.debuginfoDirs, System: !o.noSystemDebug,
 			Fetch: fetch, WantDWARF: o.fetch.dwarf},

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAnalyzeWithDebuginfoRPM analyzes the CentOS 7 oops fixture with only
+// a folder holding a kernel-debuginfo RPM (built here by rpmbuild from
+// the debug vmlinux of the fixtures' kernel and the module's debug file,
+// at RHEL's paths): the vmlinux and the module's DWARF are read out of the
+// RPM, the report equals the one made with the vmlinux and the module's
+// debug file given as files, and a second run reads nothing from the RPM.
+// 3.10 names no build-id in its dump, so the vmlinux is found by the
+// release's path in the package and checked by linux_banner.
+func TestAnalyzeWithDebuginfoRPM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("packs and reads a 143 MB vmlinux")
+	}
+	const release = "3.10.0-1160.el7.x86_64"
+	vmlinux := os.Getenv("KTRIAGE_EL7_VMLINUX")
+	if vmlinux == "" {
+		home, _ := os.UserHomeDir()
+		vmlinux = filepath.Join(home, ".cache", "ktriage", "old", "build-linux-3.10.0-1160.el7", "vmlinux")
+	}
+	if _, err := os.Stat(vmlinux); err != nil {
+		t.Skipf("no CentOS 7 debug vmlinux at %s (KTRIAGE_EL7_VMLINUX; testdata/gen/build-old-kernel.sh el7 builds it)", vmlinux)
+	}
+	if _, err := exec.LookPath("rpmbuild"); err != nil {
+		t.Skip("no rpmbuild (apt-get install rpm)")
+	}
+	el7 := filepath.Join("..", "..", "testdata", "dumps-el7")
+	dump := filepath.Join(el7, "oops-null-kdump-lzo.vmcore")
+	moduleDebug, _ := filepath.Abs(filepath.Join(el7, "debug", "ktriage_crash.ko.debug"))
+	rpms := t.TempDir()
+	out, err := exec.Command("sh", "../../scripts/make-debuginfo-rpm.sh", rpms, release, "w3.zstdio",
+		vmlinux+"=/usr/lib/debug/lib/modules/"+release+"/vmlinux",
+		moduleDebug+"=/usr/lib/debug/lib/modules/"+release+"/extra/ktriage_crash.ko.debug").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make-debuginfo-rpm.sh: %v\n%s", err, out)
+	}
+	rpm := strings.TrimSpace(string(out[strings.LastIndexByte(strings.TrimSpace(string(out)), '\n')+1:]))
+
+	t.Setenv("KTRIAGE_CACHE", t.TempDir())
+	t.Setenv("DEBUGINFOD_URLS", "")
+	t.Setenv("DEBUGINFOD_CACHE_PATH", "")
+	local, _ := runAnalyzeJSON(t, "--vmlinux", vmlinux, "--debuginfo-dir", filepath.Dir(moduleDebug), dump)
+	fromRPM, stderr := runAnalyzeJSON(t, "--debuginfo-dir", rpms, dump)
+	t.Logf("first run: %s", strings.TrimSpace(stderr))
+	want := "(from debug package " + rpm + " (/usr/lib/debug/lib/modules/" + release + "/vmlinux))"
+	if src := kernelSource(t, fromRPM); !strings.HasSuffix(src, want) {
+		t.Fatalf("kernel source %q: want it to end in %q", src, want)
+	}
+	if !strings.Contains(fromRPM, `"file": "gen/build-`+release+`/module/ktriage_crash.c"`) {
+		t.Error("no module frame has its file and line")
+	}
+	if a, b := withoutKernelSource(t, local), withoutKernelSource(t, fromRPM); a != b {
+		t.Errorf("the report with the debuginfo from the RPM differs from the one with the files:\nfiles: %.600s\nRPM:   %.600s", a, b)
+	}
+	again, stderr := runAnalyzeJSON(t, "--debuginfo-dir", rpms, dump)
+	if strings.Contains(stderr, "fetching") {
+		t.Errorf("second run read the RPM again: %s", stderr)
+	}
+	if again != fromRPM {
+		t.Error("the second run's report differs from the first")
+	}
+}
