@@ -114,7 +114,7 @@ return address), read from the debug vmlinux's line tables.`,
 				return enc.Encode(out)
 			}
 			if lines && !k.HasLines() {
-				fmt.Fprintf(cmd.ErrOrStderr(), "ktriage: bt -l: no debug vmlinux, so no line tables (%s); --vmlinux or --fetch-debuginfo brings one\n", k.Source)
+				fmt.Fprintf(cmd.ErrOrStderr(), "ktriage: bt -l: no debug vmlinux, so no line tables for the kernel proper (%s; modules' come from their own debuginfo); --vmlinux or --fetch-debuginfo brings one\n", k.Source)
 			}
 			return writeSafe(cmd.OutOrStdout(), func(w io.Writer) {
 				for i, t := range out {

@@ -36,13 +36,13 @@ func TestAnalyzeWithDebuginfoRPM(t *testing.T) {
 	dump := filepath.Join(el7, "oops-null-kdump-lzo.vmcore")
 	moduleDebug, _ := filepath.Abs(filepath.Join(el7, "debug", "ktriage_crash.ko.debug"))
 	rpms := t.TempDir()
-	out, err := exec.Command("sh", "../../scripts/make-debuginfo-rpm.sh", rpms, release, "w3.zstdio",
+	built, err := exec.Command("sh", "../../scripts/make-debuginfo-rpm.sh", rpms, release, "w3.zstdio",
 		vmlinux+"=/usr/lib/debug/lib/modules/"+release+"/vmlinux",
 		moduleDebug+"=/usr/lib/debug/lib/modules/"+release+"/extra/ktriage_crash.ko.debug").CombinedOutput()
 	if err != nil {
-		t.Fatalf("make-debuginfo-rpm.sh: %v\n%s", err, out)
+		t.Fatalf("make-debuginfo-rpm.sh: %v\n%s", err, built)
 	}
-	rpm := strings.TrimSpace(string(out[strings.LastIndexByte(strings.TrimSpace(string(out)), '\n')+1:]))
+	rpm := strings.TrimSpace(string(built[strings.LastIndexByte(strings.TrimSpace(string(built)), '\n')+1:]))
 
 	t.Setenv("KTRIAGE_CACHE", t.TempDir())
 	t.Setenv("DEBUGINFOD_URLS", "")
@@ -60,11 +60,46 @@ func TestAnalyzeWithDebuginfoRPM(t *testing.T) {
 	if a, b := withoutKernelSource(t, local), withoutKernelSource(t, fromRPM); a != b {
 		t.Errorf("the report with the debuginfo from the RPM differs from the one with the files:\nfiles: %.600s\nRPM:   %.600s", a, b)
 	}
+	// ktriage debuginfo finds it the same way and prints where it is kept.
+	out, stderr, err := runSplit(t, "debuginfo", "--debuginfo-dir", rpms, dump)
+	if err != nil {
+		t.Fatalf("debuginfo --debuginfo-dir: %v\n%s", err, stderr)
+	}
+	if got := strings.TrimSpace(out); !strings.HasSuffix(got, "/2c398ac4b7760a13201b3a6ec169ae011274595a/debuginfo") {
+		t.Errorf("debuginfo --debuginfo-dir printed %q, want the cached vmlinux of build-id 2c398ac4…", got)
+	}
+	if _, _, err := runSplit(t, "debuginfo", dump); err == nil || !strings.Contains(err.Error(), "--debuginfo-dir") {
+		t.Errorf("debuginfo without packages on a dump with no build-id: %v, want it to point at --debuginfo-dir", err)
+	}
 	again, stderr := runAnalyzeJSON(t, "--debuginfo-dir", rpms, dump)
 	if strings.Contains(stderr, "fetching") {
 		t.Errorf("second run read the RPM again: %s", stderr)
 	}
 	if again != fromRPM {
 		t.Error("the second run's report differs from the first")
+	}
+}
+
+// bt -l with the CentOS 7 fixture's debuginfo pack and a folder holding
+// only the kernel-debuginfo RPM of its module: the module's frames are
+// marked as crash marks them and carry their source lines (the lines
+// kernel.TestModuleFramesSourceLinesEl7 checks against eu-addr2line).
+func TestBtLinesFromDebuginfoRPM(t *testing.T) {
+	el7 := filepath.Join("..", "..", "testdata", "dumps-el7")
+	t.Setenv("KTRIAGE_CACHE", t.TempDir())
+	t.Setenv("DEBUGINFOD_URLS", "")
+	t.Setenv("DEBUGINFOD_CACHE_PATH", "")
+	out, stderr, err := runSplit(t, "bt", "-l", "--vmlinux", filepath.Join(el7, "vmlinux-3.10.0-1160.el7.x86_64.pack"),
+		"--debuginfo-dir", filepath.Join(el7, "debug-rpm-xz"), filepath.Join(el7, "oops-null-kdump-lzo.vmcore"))
+	if err != nil {
+		t.Fatalf("bt -l: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{
+		"ktriage_widget_refresh at ffffffffa00002f5 [ktriage_crash]\n    gen/build-3.10.0-1160.el7.x86_64/module/ktriage_crash.c: 88\n",
+		"ktriage_crash_write.cold at ffffffffa000043a [ktriage_crash]\n    gen/build-3.10.0-1160.el7.x86_64/module/ktriage_crash.c: 420\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bt -l lacks %q:\n%s", want, out)
+		}
 	}
 }
