@@ -208,3 +208,7 @@ func TestNewSincePreviousRun(t *testing.T) {
 		}
 	})
 }
+
+// ScanBytesRead is how many bytes of input files discovery and
+// identification have read in this process.
+func ScanBytesRead() int64 { return bytesRead.Load() }

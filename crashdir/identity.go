@@ -39,10 +39,6 @@ type Identity struct {
 // should read next to nothing.
 var bytesRead atomic.Int64
 
-// ScanBytesRead is how many bytes of input files discovery and
-// identification have read in this process.
-func ScanBytesRead() int64 { return bytesRead.Load() }
-
 // identify computes the identity of a crash's files from their sizes, the
 // hash of their first identityPrefix bytes, and the kernel build-id and
 // crash time found there.

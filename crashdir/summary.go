@@ -157,12 +157,10 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// Summarize groups rows by title and by finding. Failed rows are counted
-// and listed as broken but belong to no group: they have no verdict.
-func Summarize(rows []store.Row) Summary { return SummarizeRun(rows, time.Time{}) }
-
-// SummarizeRun is Summarize with the crashes first seen at or after
-// newSince counted and flagged as new (none when it is zero).
+// SummarizeRun groups rows by title and by finding, with the crashes first
+// seen at or after newSince counted and flagged as new (none when it is
+// zero). Failed rows are counted and listed as broken but belong to no
+// group: they have no verdict.
 func SummarizeRun(rows []store.Row, newSince time.Time) Summary {
 	s := Summary{Total: len(rows), NewSince: newSince}
 	hosts, kernels := map[string]*Count{}, map[string]*Count{}
@@ -322,16 +320,4 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("--since %q: give a duration (36h, 30d, 2w) or a date (2026-11-01)", s)
-}
-
-// Since keeps the rows of crashes at or after t; rows without a crash time
-// are dropped, as no one can say when they happened.
-func Since(rows []store.Row, t time.Time) []store.Row {
-	var out []store.Row
-	for _, r := range rows {
-		if !r.Time.IsZero() && !r.Time.Before(t) {
-			out = append(out, r)
-		}
-	}
-	return out
 }

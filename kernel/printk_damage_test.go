@@ -289,8 +289,9 @@ func TestBTFStringPageLost(t *testing.T) {
 	le := binary.LittleEndian
 	strs := start + uint64(le.Uint32(hdr[4:])) + uint64(le.Uint32(hdr[16:]))
 	page := (strs + uint64(le.Uint32(hdr[20:]))/2) &^ 4095
-	b, err := symbols.BTFFromDump(k.Syms, lossyMemory{as, page})
-	if err != nil {
+	vsyms := d.VMCoreInfo.Symbols()
+	_, b, err := symbols.FromDump(vsyms, lossyMemory{as, page}, symbols.FromDumpOptions{})
+	if b == nil {
 		t.Fatalf("BTF with one string page lost: %v", err)
 	}
 	if !strings.Contains(b.Damage, "string section") {
@@ -300,7 +301,7 @@ func TestBTFStringPageLost(t *testing.T) {
 		t.Logf("task_struct: %v", err)
 	}
 	// A lost page of the type section is still fatal: layouts would be wrong.
-	if _, err := symbols.BTFFromDump(k.Syms, lossyMemory{as, (start + 4096) &^ 4095}); err == nil {
+	if _, b, err := symbols.FromDump(vsyms, lossyMemory{as, (start + 4096) &^ 4095}, symbols.FromDumpOptions{}); b != nil || err == nil {
 		t.Fatal("BTF with a type-section page lost was accepted")
 	}
 }
@@ -312,15 +313,18 @@ func TestBTFStringPageLost(t *testing.T) {
 func TestKallsymsNamesPageLost(t *testing.T) {
 	d, as := openDumpAS(t, filepath.Join(fixtureDir, "hung-kdump-zstd.vmcore"))
 	vsyms := d.VMCoreInfo.Symbols()
-	whole, err := symbols.KallsymsFromDump(vsyms, as)
+	// FromDump reads the BTF and module list too; the lost page is in
+	// neither.
+	wholeSyms, _, err := symbols.FromDump(vsyms, as, symbols.FromDumpOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	page := (vsyms["kallsyms_names"] + 300<<10) &^ 4095
-	cut, err := symbols.KallsymsFromDump(vsyms, lossyMemory{as, page})
+	cutSyms, _, err := symbols.FromDump(vsyms, lossyMemory{as, page}, symbols.FromDumpOptions{})
 	if err != nil {
 		t.Fatalf("kallsyms with one names page lost: %v", err)
 	}
+	whole, cut := wholeSyms.Kernel, cutSyms.Kernel
 	if !strings.Contains(cut.Damage, "lost") || cut.Len() != whole.Len() {
 		t.Fatalf("%d of %d symbols, damage %q", cut.Len(), whole.Len(), cut.Damage)
 	}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"os"
 	"testing"
 
 	"github.com/ktriage/ktriage/symbols"
@@ -48,7 +49,12 @@ func TestStateBitsFromLetters(t *testing.T) {
 // task's unwind cannot use inactive_task_frame (it starts at __schedule's
 // call to __switch_to instead).
 func TestTaskLayoutEL7(t *testing.T) {
-	b, err := symbols.OpenBTF("../testdata/symbols/el7/module.o.btf")
+	f, err := os.Open("../testdata/symbols/el7/module.o.btf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := symbols.LoadBTF(f)
 	if err != nil {
 		t.Fatal(err)
 	}

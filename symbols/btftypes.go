@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/cilium/ebpf/btf"
 )
@@ -40,13 +39,8 @@ func LoadBTF(r io.ReaderAt) (*BTF, error) {
 	return b, nil
 }
 
-// BTFFromDump reads the kernel's BTF out of the dump, between __start_BTF
-// and __stop_BTF (addresses from kallsyms or any other runtime table).
-func BTFFromDump(syms SymbolTable, mem Memory) (*BTF, error) {
-	return btfFromDump(syms.Lookup, mem)
-}
-
-// btfFromDump is BTFFromDump with the two symbols found by lookup.
+// btfFromDump reads the kernel's BTF out of the dump, between __start_BTF
+// and __stop_BTF, found by lookup.
 func btfFromDump(lookup func(string) (uint64, bool), mem Memory) (*BTF, error) {
 	start, ok1 := lookup("__start_BTF")
 	stop, ok2 := lookup("__stop_BTF")
@@ -310,19 +304,4 @@ func (b *BTF) GlobalType(name string) (TypeInfo, error) {
 		return b.TypeInfo(expr)
 	}
 	return TypeInfo{}, fmt.Errorf("BTF describes no global %q and the table of known globals lacks it: %w", name, ErrNotFound)
-}
-
-// OpenBTF reads BTF from a vmlinux (its .BTF section) or a raw BTF file
-// such as /sys/kernel/btf/vmlinux.
-func OpenBTF(path string) (*BTF, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("symbols: %w", err)
-	}
-	defer f.Close()
-	b, err := LoadBTF(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return b, nil
 }

@@ -285,17 +285,6 @@ func countLost(syms []Sym) int {
 	return n
 }
 
-// KallsymsFromDump decodes the running kernel's own symbol table from the
-// dump, given VMCOREINFO's SYMBOL() values (runtime addresses). The result
-// holds runtime addresses (slide 0). kernels ≥ 6.0 export the needed entries.
-func KallsymsFromDump(vmcoreSymbols map[string]uint64, mem Memory) (*Table, error) {
-	ds, err := decodeKallsymsFromDump(vmcoreSymbols, mem)
-	if err != nil {
-		return nil, err
-	}
-	return ds.table()
-}
-
 // decodedKallsyms are kallsyms decoded but not yet indexed: a Table takes
 // a while to build, and the BTF can be read meanwhile (FromDump).
 type decodedKallsyms struct {

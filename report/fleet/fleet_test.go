@@ -27,7 +27,7 @@ func hostileResult() *crashdir.FleetResult {
 	for _, r := range rows {
 		res.Results = append(res.Results, crashdir.Result{Row: r})
 	}
-	res.Summary = crashdir.Summarize(res.Rows())
+	res.Summary = crashdir.SummarizeRun(res.Rows(), time.Time{})
 	return res
 }
 
@@ -151,9 +151,10 @@ func TestSince(t *testing.T) {
 			t.Errorf("ParseSince(%q) accepted", bad)
 		}
 	}
-	rows := hostileResult().Rows()
-	if got := crashdir.Since(rows, time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)); len(got) != 1 || got[0].Key != "b" {
-		t.Errorf("Since kept %+v, want only the row of the 22nd", got)
+	res := hostileResult()
+	res.KeepSince(time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC))
+	if got := res.Rows(); len(got) != 1 || got[0].Key != "b" {
+		t.Errorf("KeepSince kept %+v, want only the row of the 22nd", got)
 	}
 }
 
