@@ -29,7 +29,7 @@ func TestBudgetRefusesHugeBitmaps(t *testing.T) {
 	if err := os.Truncate(p, size); err != nil {
 		t.Fatal(err)
 	}
-	_, err = OpenLimited(limit, p)
+	_, err = OpenWith(OpenOptions{MemoryLimit: limit}, p)
 	var be *BudgetError
 	if !errors.Is(err, ErrMemoryBudget) || !errors.As(err, &be) {
 		t.Fatalf("huge bitmaps: %v, want a *BudgetError", err)
@@ -37,7 +37,7 @@ func TestBudgetRefusesHugeBitmaps(t *testing.T) {
 	if !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "kdump bitmaps") || be.Used > 1<<20 {
 		t.Errorf("error %q (%d bytes taken before): want the file and what was refused named, before the bitmaps", err, be.Used)
 	}
-	d, err := OpenLimited(limit, src)
+	d, err := OpenWith(OpenOptions{MemoryLimit: limit}, src)
 	if err != nil {
 		t.Fatalf("the undamaged fixture under the same budget: %v", err)
 	}

@@ -76,12 +76,6 @@ type elfSource interface {
 // Files are opened read-only. Its reading may take DefaultMemoryLimit.
 func Open(paths ...string) (*Dump, error) { return OpenWith(OpenOptions{}, paths...) }
 
-// OpenLimited is Open with a memory budget of limit bytes (see
-// OpenOptions.MemoryLimit).
-func OpenLimited(limit int64, paths ...string) (*Dump, error) {
-	return OpenWith(OpenOptions{MemoryLimit: limit}, paths...)
-}
-
 // OpenOptions are what a dump is opened with.
 type OpenOptions struct {
 	// MemoryLimit is the budget in bytes (<= 0: DefaultMemoryLimit) for

@@ -328,7 +328,7 @@ func openDump(cmd *cobra.Command, args []string) (*vmcore.Dump, *resolvedInput, 
 		return nil, nil, err
 	}
 	r.printNotes(cmd)
-	d, err := vmcore.OpenLimited(memoryLimit, r.Dumps...)
+	d, err := vmcore.OpenWith(vmcore.OpenOptions{MemoryLimit: memoryLimit}, r.Dumps...)
 	if err != nil {
 		return nil, nil, err
 	}
