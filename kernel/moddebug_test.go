@@ -153,31 +153,83 @@ func TestModuleFramesSourceLinesEl7(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checked := 0
-			for _, f := range frames {
-				if f.Module != "ktriage_crash" {
-					continue
-				}
-				sec, value := elfSymbol(t, debugFile, f.Function)
-				at := value + f.Offset
-				if !f.Interrupted {
-					at-- // the call, not the return address
-				}
-				out, err := exec.Command(a2l, "-e", debugFile, "-j", sec, fmt.Sprintf("%#x", at)).Output()
-				if err != nil {
-					t.Fatal(err)
-				}
-				file, rest, _ := strings.Cut(strings.TrimSpace(string(out)), ":")
-				line, _ := strconv.Atoi(strings.Split(rest, ":")[0])
-				if f.File == "" || !strings.HasSuffix(path.Clean(file), f.File) || f.Line != line {
-					t.Errorf("%s+%#x: %s:%d, eu-addr2line %s", f.Function, f.Offset, f.File, f.Line, out)
-				}
-				t.Logf("%s+%#x [%s] %s:%d", f.Function, f.Offset, f.Module, f.File, f.Line)
-				checked++
-			}
+			checked := checkModuleLines(t, a2l, frames, "ktriage_crash", debugFile)
 			if checked < 3 {
 				t.Errorf("%d module frames checked, want the exception RIP's and its two callers'", checked)
 			}
 		})
+	}
+}
+
+// checkModuleLines compares the file:line of each frame of module mod with
+// what eu-addr2line gives for it in debugFile, and counts the frames.
+func checkModuleLines(t *testing.T, a2l string, frames []Frame, mod, debugFile string) int {
+	t.Helper()
+	checked := 0
+	for _, f := range frames {
+		if f.Module != mod {
+			continue
+		}
+		sec, value := elfSymbol(t, debugFile, f.Function)
+		at := value + f.Offset
+		if !f.Interrupted {
+			at-- // the call, not the return address
+		}
+		out, err := exec.Command(a2l, "-e", debugFile, "-j", sec, fmt.Sprintf("%#x", at)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, rest, _ := strings.Cut(strings.TrimSpace(string(out)), ":")
+		line, _ := strconv.Atoi(strings.Split(rest, ":")[0])
+		if f.File == "" || !strings.HasSuffix(path.Clean(file), f.File) || f.Line != line {
+			t.Errorf("%s+%#x: %s:%d, eu-addr2line %s", f.Function, f.Offset, f.File, f.Line, out)
+		}
+		t.Logf("%s+%#x [%s] %s:%d", f.Function, f.Offset, f.Module, f.File, f.Line)
+		checked++
+	}
+	return checked
+}
+
+// A 6.1 dump (BTF, no vmlinux) whose tasks sleep in the testdata module,
+// with that module build's debug file (testdata/dumps-modules, build-id
+// read from the module's note in the dump): every module frame of every
+// task gets the file and line eu-addr2line gives.
+func TestModuleFramesSourceLines61(t *testing.T) {
+	a2l, err := exec.LookPath("eu-addr2line")
+	if err != nil {
+		t.Skip("eu-addr2line (elfutils) not installed")
+	}
+	dir := filepath.Join("..", "testdata", "dumps-modules")
+	debugFile := filepath.Join(dir, "debug", "ktriage_crash.ko.debug")
+	d, err := vmcore.Open(filepath.Join(dir, "lock-hold-qemu-kdump-zlib.vmcore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	k, err := Attach(d, AttachOptions{DebuginfoDir: filepath.Join(dir, "debug")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	for _, m := range k.modules() {
+		if m.name == "ktriage_crash" && m.buildID != "132f3a009d1d2f6ca461d2f5284eba2fb02f59aa" {
+			t.Fatalf("module build-id %q in the dump, the debug file is 132f3a00…: regenerate both (make.sh)", m.buildID)
+		}
+	}
+	tasks, err := k.Tasks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked, inTasks := 0, 0
+	for _, task := range tasks {
+		frames, _ := k.Backtrace(task)
+		if n := checkModuleLines(t, a2l, frames, "ktriage_crash", debugFile); n > 0 {
+			checked += n
+			inTasks++
+		}
+	}
+	t.Logf("%d module frames in %d tasks checked against eu-addr2line", checked, inTasks)
+	if checked < 4 {
+		t.Errorf("%d module frames checked, want the holder's and the waiters'", checked)
 	}
 }
