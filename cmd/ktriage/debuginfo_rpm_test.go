@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +78,23 @@ func TestAnalyzeWithDebuginfoRPM(t *testing.T) {
 	}
 	if again != fromRPM {
 		t.Error("the second run's report differs from the first")
+	}
+
+	// A fleet run over the CentOS 7 fixtures, from a new cache,
+	// reads the vmlinux out of the RPM once for all of them.
+	cache := t.TempDir()
+	t.Setenv("KTRIAGE_CACHE", cache)
+	dumps, _ := filepath.Glob(filepath.Join(el7, "*.vmcore"))
+	args := append([]string{"fleet", "--store", filepath.Join(cache, "store.db"), "--debuginfo-dir", rpms}, dumps...)
+	out, stderr, err = runSplit(t, args...)
+	if err != nil {
+		t.Fatalf("fleet: %v\n%s", err, stderr)
+	}
+	if n := strings.Count(stderr, "fetching the debuginfo of build-id 2c398ac4"); n != 1 {
+		t.Errorf("fleet over %d dumps of one kernel read its vmlinux out of the RPM %d times, want once:\n%s", len(dumps), n, stderr)
+	}
+	if !strings.Contains(out, fmt.Sprintf("%d analyzed", len(dumps))) {
+		t.Errorf("fleet: %.400s", out)
 	}
 }
 

@@ -22,7 +22,7 @@ type fetchFlags struct {
 
 func (f *fetchFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.offline, "offline", false, "fetch no debuginfo (DEBUGINFOD_URLS is ignored; what is already cached is still used)")
-	fs.BoolVar(&f.dwarf, "fetch-debuginfo", false, "fetch the debug vmlinux by build-id (DEBUGINFOD_URLS, .deb packages in --debuginfo-dir) even when the dump's own kallsyms and BTF suffice")
+	fs.BoolVar(&f.dwarf, "fetch-debuginfo", false, "fetch the debug vmlinux by build-id (DEBUGINFOD_URLS, .deb/.rpm packages in --debuginfo-dir) even when the dump's own kallsyms and BTF suffice")
 }
 
 // client returns the debuginfo client for one command, configured from
