@@ -179,7 +179,10 @@ func decodeStructured(src ringBytes, size, first, next uint64, lay structLayout)
 				continue
 			}
 		}
-		if !readable {
+		switch {
+		case idx+lay.hdr > size:
+			why = "past the end of the buffer (no wrap marker)"
+		case !readable:
 			why = "on an unreadable page"
 		}
 		before := "the start of the log"
