@@ -5,6 +5,7 @@
 #   bench/analyze.sh                     # every dump
 #   bench/analyze.sh DUMP [DUMP.2 ...]   # one dump (every file of a split one)
 #   DUMPS=corpus bench/analyze.sh        # only the corpus dumps (DUMPS=fixtures: only the fixtures)
+#   VMLINUX=DIR/vmlinux-REL DUMPS="A/vmcore B/vmcore" bench/analyze.sh   # these dumps, of the kernel REL
 #   RUNS=3 PEER_RUNS=1 PEERS_ON_FIXTURES=1 RESULTS=FILE bench/analyze.sh   (the defaults; RESULTS gets the summary)
 #
 # What runs, and what each does and does not do:
@@ -63,6 +64,13 @@ printf 'dump\tload1\tnodebug_s\tcold_s\twarm_s\tfastest_crash\tcrash_s\tfastest_
 # Each dump as "NAME<TAB>FILE [FILE...]".
 list_dumps() {
   local d f
+  case ${DUMPS:-all} in
+    all | corpus | fixtures) ;;
+    *)
+      # A list of dump files (one file each), e.g. an older kernel's full dumps with VMLINUX its build's.
+      for f in $DUMPS; do printf '%s\t%s\n' "$f" "$f"; done
+      return ;;
+  esac
   [[ ${DUMPS:-all} == fixtures ]] || for d in ../shared/corpus/dumps/*/; do
     d="${d%/}"
     if [[ -f $d/vmcore ]]; then printf '%s\t%s\n' "corpus/${d##*/}" "$d/vmcore"

@@ -22,7 +22,7 @@ var oldScenarioVerdicts = []struct {
 	{"hung", []string{"hung-task-frozen-filesystem"}, "/data1"},
 	{"bug", []string{"kernel-bug-assertion"}, "kernel BUG at ktriage_crash/ktriage_crash.c"},
 	{"softlockup", []string{"soft-lockup"}, "ktriage_poll_device_busy"},
-	{"oom", []string{"panic-on-oom"}, "memhog"},
+	{"oom", []string{"panic-on-oom"}, "vm.panic_on_oom = 1"},
 }
 
 func TestOldScenarioVerdicts(t *testing.T) {

@@ -121,6 +121,14 @@ func (w *Workload) readKernel(k *kernel.Kernel, reads Reads) error {
 	for cpu := 0; cpu < k.NrCPUIDs(); cpu++ {
 		t, frames, err := k.CPUBacktrace(cpu)
 		w.Stacks[fmt.Sprintf("cpu%d %d@%#x", cpu, t.PID, t.Addr)] = framesText(frames, err)
+		// The call before each return address: the evidence the old-kernel
+		// tests read where crash leaves a frame out.
+		var call [7]byte
+		for _, f := range frames {
+			if !f.Interrupted && f.Function != "" {
+				_ = k.Read(call[:], f.PC-uint64(len(call)))
+			}
+		}
 	}
 	// The mount table too: analyze names the frozen mount from it.
 	mounts, err := k.Mounts()
