@@ -35,7 +35,7 @@ func LoadBTF(r io.ReaderAt) (*BTF, error) {
 		return nil, fmt.Errorf("symbols: loading BTF: %w", err)
 	}
 	b := &BTF{spec: spec}
-	b.layoutOf = b.lookupStruct
+	b.layoutOf.find = b.lookupStruct
 	return b, nil
 }
 

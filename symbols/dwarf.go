@@ -108,7 +108,7 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 		return nil, err
 	}
 	d := &DWARF{path: path, file: f, elf: ef}
-	d.layoutOf = d.lookupStruct
+	d.layoutOf.find = d.lookupStruct
 	d.buildID, _ = ELFBuildID(ef)
 	mm, unmap, err := mapFile(f, st.Size())
 	if err != nil {

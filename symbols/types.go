@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Kind is what a type is once typedefs and qualifiers are looked through.
@@ -231,30 +232,59 @@ func structKey(name string) (keyword, bare string) {
 }
 
 // layoutOf implements Types over any backend that can find a named ctype.
-type layoutOf func(name string) (ctype, error)
+// A triage asks for the same few dozen members thousands of times (every
+// task, every frame), so answers are kept: each path is resolved once.
+type layoutOf struct {
+	find func(name string) (ctype, error)
 
-func (l layoutOf) StructSize(name string) (uint64, error) {
-	t, err := l(name)
+	mu   sync.Mutex
+	memo map[memberKey]memberAnswer
+}
+
+type memberKey struct{ structName, path string }
+
+type memberAnswer struct {
+	m   Member
+	err error
+}
+
+func (l *layoutOf) StructSize(name string) (uint64, error) {
+	t, err := l.find(name)
 	if err != nil {
 		return 0, err
 	}
 	return t.size(), nil
 }
 
-func (l layoutOf) MemberOffset(structName, path string) (uint64, error) {
+func (l *layoutOf) MemberOffset(structName, path string) (uint64, error) {
 	m, err := l.MemberInfo(structName, path)
 	return m.Offset, err
 }
 
-func (l layoutOf) MemberInfo(structName, path string) (Member, error) {
-	t, err := l(structName)
-	if err != nil {
-		return Member{}, err
+func (l *layoutOf) MemberInfo(structName, path string) (Member, error) {
+	k := memberKey{structName, path}
+	l.mu.Lock()
+	a, ok := l.memo[k]
+	l.mu.Unlock()
+	if ok {
+		return a.m, a.err
 	}
-	return findMember(t, structName, path)
+	t, err := l.find(structName)
+	if err == nil {
+		a.m, a.err = findMember(t, structName, path)
+	} else {
+		a.err = err
+	}
+	l.mu.Lock()
+	if l.memo == nil {
+		l.memo = map[memberKey]memberAnswer{}
+	}
+	l.memo[k] = a
+	l.mu.Unlock()
+	return a.m, a.err
 }
 
-func (l layoutOf) HasMember(structName, path string) bool {
+func (l *layoutOf) HasMember(structName, path string) bool {
 	_, err := l.MemberInfo(structName, path)
 	return err == nil
 }
