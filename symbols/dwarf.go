@@ -301,8 +301,9 @@ func (d *DWARF) saveIndex() {
 		return
 	}
 	// Runs on the same kernel may overlap (a fleet batch): keep whichever
-	// index reaches further.
-	if cur, err := readIndexCache(d.stats.CachePath, d.buildID, d.fileSize); err == nil && cur.walked >= d.idx.walked {
+	// index reaches further. Its head says how far (decoding its names
+	// too cost as much as the write).
+	if cur, err := readIndexCacheTo(d.stats.CachePath, d.buildID, d.fileSize, true); err == nil && cur.walked >= d.idx.walked {
 		return
 	}
 	// A cache that cannot be written only costs the next run time.

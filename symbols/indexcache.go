@@ -91,6 +91,12 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 var errBadIndex = errors.New("index cache: malformed")
 
 func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, error) {
+	return decodeIndexTo(data, buildID, fileSize, false)
+}
+
+// decodeIndexTo decodes an index file; headOnly stops after the unit spans
+// and the count walked (no names: what saveIndex compares).
+func decodeIndexTo(data []byte, buildID string, fileSize int64, headOnly bool) (*dwarfIndex, error) {
 	if len(data) < len(indexMagic)+4 || !bytes.HasPrefix(data, []byte(indexMagic)) {
 		return nil, fmt.Errorf("%w: bad magic", errBadIndex)
 	}
@@ -143,6 +149,12 @@ func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, erro
 	} else {
 		b.fail()
 	}
+	if headOnly {
+		if b.err != nil {
+			return nil, fmt.Errorf("%w: truncated", errBadIndex)
+		}
+		return idx, nil
+	}
 	n = count()
 	// Sized up front: growing the maps name by name cost more than the
 	// whole rest of the decoding.
@@ -170,11 +182,16 @@ func decodeIndex(data []byte, buildID string, fileSize int64) (*dwarfIndex, erro
 const maxIndexCacheBytes = 256 << 20
 
 func readIndexCache(path, buildID string, fileSize int64) (*dwarfIndex, error) {
+	return readIndexCacheTo(path, buildID, fileSize, false)
+}
+
+// readIndexCacheTo is readIndexCache, stopping after the head if headOnly.
+func readIndexCacheTo(path, buildID string, fileSize int64, headOnly bool) (*dwarfIndex, error) {
 	data, err := readCacheFile(path, maxIndexCacheBytes)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := decodeIndex(data, buildID, fileSize)
+	idx, err := decodeIndexTo(data, buildID, fileSize, headOnly)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
