@@ -28,9 +28,16 @@ export KTRIAGE_CACHE="$out/kcache"
 ms() {
   local name=$1 t0 t1; shift
   [[ ${COLD:-0} == 1 ]] && rm -rf "$KTRIAGE_CACHE/index"
-  t0=$(date +%s%N); /usr/bin/time -o "$out/cpu" -f '%U %S' "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N)
-  echo $(( (t1 - t0) / 1000000 )) >>"$out/$name.t"
-  awk '{printf "%.0f\n", ($1 + $2) * 1000}' "$out/cpu" >>"$out/$name.c"
+  # getrusage's microseconds (GNU time rounds CPU to 10 ms).
+  python3 -c '
+import resource, subprocess, sys, time
+t0 = time.monotonic()
+subprocess.run(sys.argv[3:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wall = time.monotonic() - t0
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "a").write("%.0f\n" % (wall * 1000))
+open(sys.argv[2], "a").write("%.1f\n" % ((r.ru_utime + r.ru_stime) * 1000))
+' "$out/$name.t" "$out/$name.c" "$@"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "ktriage analyze ${args[*]}$([[ ${COLD:-0} == 1 ]] && echo ', index cache emptied before each run'); load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -43,7 +50,7 @@ for d in "${dumps[@]}"; do
     ms new "$out/ktriage-new" analyze "${args[@]}" --format json "$d"
   done
   o=$(median <"$out/old.t") n=$(median <"$out/new.t") oc=$(median <"$out/old.c") nc=$(median <"$out/new.c")
-  printf '%-34s %10s %10s %7s %11s %11s %7s\n' "$(basename "$d")" "$o" "$n" "$(awk -v o="$o" -v n="$n" 'BEGIN {printf "%.2f", n/o}')" \
+  printf '%-34s %10s %10s %7s %11s %11s %7s\n' "$(basename "$(dirname "$d")")/$(basename "$d")" "$o" "$n" "$(awk -v o="$o" -v n="$n" 'BEGIN {printf "%.2f", n/o}')" \
     "$oc" "$nc" "$(awk -v o="$oc" -v n="$nc" 'BEGIN {printf "%.2f", n/o}')"
 done
 rm -rf "$out"
