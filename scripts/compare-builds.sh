@@ -5,6 +5,9 @@
 #
 #   bash scripts/compare-builds.sh HEAD~1 HEAD
 #
+#   VMLINUX=~/.cache/ktriage/vmlinux-6.1.0-56-cloud-amd64 bash scripts/compare-builds.sh HEAD~1 HEAD
+#                      # also with that debug vmlinux (DWARF, its symbols, .debug_frame) on the corpus dumps
+#
 # Outputs go to $OUT (default a temporary folder) as old/ and new/, one
 # file per command and input; the script prints the differing files and
 # exits 1 when there are any.
@@ -59,6 +62,18 @@ for b in old new; do
     run $b "bt-D-$n" bt --no-debuginfo --state D "$f"
     run $b "ps-$n" ps --no-debuginfo "$f"
   done
+  if [ -n "${VMLINUX:-}" ] && [ -d ../shared/corpus/dumps ]; then
+    # Each build indexes the vmlinux afresh into a cache of its own.
+    for d in ../shared/corpus/dumps/*/; do
+      [ -f "$d/vmcore" ] || continue
+      n=$(basename "$d")
+      for fmt in text json; do
+        KTRIAGE_CACHE="$out/$b.cache" run $b "vmlinux-analyze-$fmt-$n" analyze --vmlinux "$VMLINUX" --format $fmt "$d/vmcore"
+      done
+      KTRIAGE_CACHE="$out/$b.cache" run $b "vmlinux-bt-all-$n" bt --vmlinux "$VMLINUX" --all "$d/vmcore"
+      KTRIAGE_CACHE="$out/$b.cache" run $b "vmlinux-sys-$n" sys --vmlinux "$VMLINUX" "$d/vmcore"
+    done
+  fi
   run $b "analyze-split" analyze --no-debuginfo --format json "${split[@]}"
   for f in "${logs[@]}"; do
     n=$(basename "$f")
