@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -40,12 +39,12 @@ type DWARF struct {
 	stopAhead chan struct{} // closed by Close to stop the walk ahead
 	aheadDone chan struct{} // closed when the walk ahead has stopped
 
-	// debug/dwarf's Data caches decoded types in a map and fills DWARF 5
-	// unit headers lazily, so every use of it goes through mu.
-	mu       sync.Mutex
-	data     *dwarf.Data
-	dataErr  error
-	unitData map[uint64]*dwarf.Data // per-unit views, by unit offset
+	// debug/dwarf's Data (WithData) caches decoded types in a map and
+	// fills DWARF 5 unit headers lazily, so every use of it goes through mu.
+	mu      sync.Mutex
+	data    *dwarf.Data
+	dataErr error
+	types   *dieTypes // the types lookups answer with (dwarftypes.go)
 	layoutOf
 
 	lines lineTables // source lines, loaded on the first SourceLine
@@ -156,6 +155,7 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 		d.Close()
 		return nil, err
 	}
+	d.types = newDIETypes(&d.secs, d.unitSpans)
 	if opts.WalkAhead {
 		d.walkAhead()
 	}
@@ -339,6 +339,13 @@ func (d *DWARF) BuildID() string { return d.buildID }
 // Path is the file the DWARF came from.
 func (d *DWARF) Path() string { return d.path }
 
+// unitSpans are the bounds of .debug_info's units, as the index holds them.
+func (d *DWARF) unitSpans() []unitSpan {
+	d.idxMu.Lock()
+	defer d.idxMu.Unlock()
+	return d.idx.units
+}
+
 // Stats reports how the index was built or loaded.
 func (d *DWARF) Stats() IndexStats {
 	d.idxMu.Lock()
@@ -397,52 +404,6 @@ func (d *DWARF) newData(info []byte) (*dwarf.Data, error) {
 	return data, nil
 }
 
-// typeAt decodes the type whose DIE is at off. It decodes within a
-// debug/dwarf view of that one unit: dwarf.New over the whole file would
-// parse every unit's abbreviations up front (~150 MB of heap on a kernel),
-// while types only reference DIEs of their own unit (DW_FORM_ref*). A unit
-// that refers outside itself (DW_FORM_ref_addr) falls back to the full view.
-func (d *DWARF) typeAt(off uint64) (dwarf.Type, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.unitData == nil {
-		d.unitData = map[uint64]*dwarf.Data{}
-	}
-	units := d.idx.units
-	i, found := slices.BinarySearchFunc(units, off, func(u unitSpan, x uint64) int {
-		switch {
-		case x < u.off:
-			return 1
-		case x >= u.end:
-			return -1
-		}
-		return 0
-	})
-	if !found {
-		return nil, fmt.Errorf("DIE offset %#x is in no unit of .debug_info", off)
-	}
-	u := units[i]
-	if u.end > uint64(len(d.secs.info)) {
-		return nil, fmt.Errorf("%s: unit %#x..%#x beyond .debug_info", d.path, u.off, u.end)
-	}
-	data := d.unitData[u.off]
-	if data == nil {
-		var err error
-		if data, err = d.newData(d.secs.info[u.off:u.end]); err != nil {
-			return nil, err
-		}
-		d.unitData[u.off] = data
-	}
-	t, err := data.Type(dwarf.Offset(off - u.off))
-	if err != nil {
-		if err := d.ensureData(); err != nil {
-			return nil, err
-		}
-		return d.data.Type(dwarf.Offset(off))
-	}
-	return t, nil
-}
-
 // TypeOffset is the DIE offset of a named type ("struct rq", "pid_t"). A
 // bare name is whichever typedef, base type, struct, union or enum of that
 // name is defined first: in C a typedef and a struct rarely share a name
@@ -490,33 +451,21 @@ func (d *DWARF) named(name string) (ctype, error) {
 		}
 		return nil, fmt.Errorf("DWARF has no type %q: %w", name, ErrNotFound)
 	}
-	t, err := d.typeAt(off)
+	t, err := d.types.get(off)
 	if err != nil {
 		return nil, fmt.Errorf("DWARF type %q at %#x: %w", name, off, err)
 	}
-	if _, bare := structKey(name); dwarfTypeName(t) != bare {
+	if _, bare := structKey(name); t.name != bare {
 		// Only a cache file can hold an index that disagrees with the
 		// DWARF itself (one with a valid checksum but wrong content):
 		// drop it, index afresh, and look again.
-		why := fmt.Sprintf("the index cache says %q is the DIE at %#x, which is %q", name, off, dwarfTypeName(t))
+		why := fmt.Sprintf("the index cache says %q is the DIE at %#x, which is %q", name, off, t.name)
 		if d.dropCachedIndex(why) {
 			return d.named(name)
 		}
 		return nil, fmt.Errorf("DWARF: %s", why)
 	}
-	return dwarfType{t}, nil
-}
-
-// dwarfTypeName is the name a type is indexed under (a struct's tag, not
-// "struct x").
-func dwarfTypeName(t dwarf.Type) string {
-	switch t := t.(type) {
-	case *dwarf.StructType:
-		return t.StructName
-	case *dwarf.EnumType:
-		return t.EnumName
-	}
-	return t.Common().Name
+	return t, nil
 }
 
 // dropCachedIndex replaces an index loaded from the cache by a fresh one,
@@ -541,9 +490,7 @@ func (d *DWARF) dropCachedIndex(why string) bool {
 			return
 		}
 		os.Remove(d.stats.CachePath)
-		d.mu.Lock()
-		d.unitData = nil
-		d.mu.Unlock()
+		d.types = newDIETypes(&d.secs, d.unitSpans)
 		d.idx, d.savedAt, d.stats.FromCache, d.stats.CacheRejected = idx, 0, false, why
 		dropped = true
 	})
@@ -586,141 +533,14 @@ func (d *DWARF) indexErr() error {
 // for globals DWARF lacks (jiffies) from the table in globals.go.
 func (d *DWARF) GlobalType(name string) (TypeInfo, error) {
 	if g, ok := d.global(name); ok && g.typeDie != 0 {
-		t, err := d.typeAt(g.typeDie)
+		t, err := d.types.get(g.typeDie)
 		if err != nil {
 			return TypeInfo{}, fmt.Errorf("DWARF type of %s at %#x: %w", name, g.typeDie, err)
 		}
-		return describe(dwarfType{t}), nil
+		return describe(t), nil
 	}
 	if expr, _, ok := KnownGlobal(name); ok {
 		return d.TypeInfo(expr)
 	}
 	return TypeInfo{}, fmt.Errorf("DWARF has no global %q: %w", name, ErrNotFound)
-}
-
-// dwarfType adapts a debug/dwarf type to ctype.
-type dwarfType struct{ t dwarf.Type }
-
-func (w dwarfType) cname() string {
-	switch t := w.t.(type) {
-	case nil, *dwarf.VoidType:
-		return "void"
-	case *dwarf.StructType:
-		kw := t.Kind
-		if kw == "class" {
-			kw = "struct"
-		}
-		return compositeName(kw, t.StructName)
-	case *dwarf.EnumType:
-		return compositeName("enum", t.EnumName)
-	case *dwarf.TypedefType:
-		return t.Name
-	case *dwarf.PtrType:
-		return pointerName(dwarfType{t.Type}.cname())
-	case *dwarf.ArrayType:
-		n := t.Count
-		if n < 0 {
-			n = 0
-		}
-		return arrayName(dwarfType{t.Type}.cname(), uint64(n))
-	case *dwarf.QualType:
-		if t.Qual == "const" || t.Qual == "volatile" {
-			return t.Qual + " " + dwarfType{t.Type}.cname()
-		}
-		return dwarfType{t.Type}.cname()
-	case *dwarf.FuncType:
-		return "func"
-	}
-	return w.t.Common().Name
-}
-
-func (w dwarfType) under() dwarf.Type {
-	t := w.t
-	for range 64 {
-		switch u := t.(type) {
-		case *dwarf.TypedefType:
-			t = u.Type
-		case *dwarf.QualType:
-			t = u.Type
-		default:
-			return t
-		}
-	}
-	return t
-}
-
-func (w dwarfType) kind() Kind {
-	switch t := w.under().(type) {
-	case nil, *dwarf.VoidType:
-		return KindVoid
-	case *dwarf.PtrType:
-		return KindPointer
-	case *dwarf.ArrayType:
-		return KindArray
-	case *dwarf.StructType:
-		if t.Kind == "union" {
-			return KindUnion
-		}
-		return KindStruct
-	case *dwarf.EnumType:
-		return KindEnum
-	case *dwarf.FuncType:
-		return KindFunc
-	case *dwarf.FloatType, *dwarf.ComplexType:
-		return KindFloat
-	case *dwarf.IntType, *dwarf.UintType, *dwarf.CharType, *dwarf.UcharType, *dwarf.BoolType, *dwarf.AddrType:
-		return KindInt
-	}
-	return KindOther
-}
-
-func (w dwarfType) size() uint64 {
-	u := w.under()
-	if u == nil {
-		return 0
-	}
-	switch u.(type) {
-	case *dwarf.VoidType, *dwarf.FuncType:
-		return 0
-	}
-	if n := w.t.Size(); n > 0 {
-		return uint64(n)
-	}
-	return 0
-}
-
-func (w dwarfType) fields() []cfield {
-	st, ok := w.under().(*dwarf.StructType)
-	if !ok {
-		return nil
-	}
-	out := make([]cfield, len(st.Field))
-	for i, f := range st.Field {
-		bit := uint64(f.ByteOffset) * 8
-		switch {
-		case f.BitSize == 0:
-		case f.ByteSize != 0:
-			// DWARF ≤ 4: DW_AT_bit_offset counts from the most significant
-			// bit of a ByteSize storage unit; little-endian flips it.
-			bit += uint64(f.ByteSize*8 - f.BitOffset - f.BitSize)
-		default:
-			bit += uint64(f.DataBitOffset)
-		}
-		out[i] = cfield{name: f.Name, bitOff: bit, bitSize: uint64(f.BitSize), typ: dwarfType{f.Type}}
-	}
-	return out
-}
-
-func (w dwarfType) elem() (ctype, uint64) {
-	switch t := w.under().(type) {
-	case *dwarf.PtrType:
-		return dwarfType{t.Type}, 0
-	case *dwarf.ArrayType:
-		n := t.Count
-		if n < 0 {
-			n = 0
-		}
-		return dwarfType{t.Type}, uint64(n)
-	}
-	return nil, 0
 }

@@ -125,46 +125,55 @@ var errTruncated = errors.New("truncated")
 func readUnitHeaders(info []byte) ([]unitHeader, error) {
 	var units []unitHeader
 	for off := uint64(0); off < uint64(len(info)); {
-		b := buf{data: info, pos: off}
-		u := unitHeader{off: off, offSize: 4}
-		length := uint64(b.u32())
-		if length == 0xffffffff {
-			length = b.u64()
-			u.offSize = 8
-		} else if length >= 0xfffffff0 {
-			return nil, fmt.Errorf("unit at %#x: reserved length %#x", off, length)
+		u, err := readUnitHeader(info, off)
+		if err != nil {
+			return nil, err
 		}
-		if b.err != nil || length > uint64(len(info))-b.pos {
-			return nil, fmt.Errorf("unit at %#x: length %#x runs past .debug_info (%#x bytes)", off, length, len(info))
-		}
-		u.end = b.pos + length
-		u.version = b.u16()
-		switch {
-		case u.version >= 2 && u.version <= 4:
-			u.unitType = utCompile
-			u.abbrevOff = b.offset(u.offSize)
-			u.addrSize = b.u8()
-		case u.version == 5:
-			u.unitType = b.u8()
-			u.addrSize = b.u8()
-			u.abbrevOff = b.offset(u.offSize)
-			switch u.unitType {
-			case utSkeleton, utSplitCompile:
-				b.skip(8) // dwo_id
-			case utType, utSplitType:
-				b.skip(8 + uint64(u.offSize)) // signature, type offset
-			}
-		default:
-			return nil, fmt.Errorf("unit at %#x: unsupported DWARF version %d", off, u.version)
-		}
-		if b.err != nil || b.pos > u.end {
-			return nil, fmt.Errorf("unit at %#x: truncated header", off)
-		}
-		u.dieStart = b.pos
 		units = append(units, u)
 		off = u.end
 	}
 	return units, nil
+}
+
+// readUnitHeader reads the header of the unit at off.
+func readUnitHeader(info []byte, off uint64) (unitHeader, error) {
+	b := buf{data: info, pos: off}
+	u := unitHeader{off: off, offSize: 4}
+	length := uint64(b.u32())
+	if length == 0xffffffff {
+		length = b.u64()
+		u.offSize = 8
+	} else if length >= 0xfffffff0 {
+		return u, fmt.Errorf("unit at %#x: reserved length %#x", off, length)
+	}
+	if b.err != nil || length > uint64(len(info))-b.pos {
+		return u, fmt.Errorf("unit at %#x: length %#x runs past .debug_info (%#x bytes)", off, length, len(info))
+	}
+	u.end = b.pos + length
+	u.version = b.u16()
+	switch {
+	case u.version >= 2 && u.version <= 4:
+		u.unitType = utCompile
+		u.abbrevOff = b.offset(u.offSize)
+		u.addrSize = b.u8()
+	case u.version == 5:
+		u.unitType = b.u8()
+		u.addrSize = b.u8()
+		u.abbrevOff = b.offset(u.offSize)
+		switch u.unitType {
+		case utSkeleton, utSplitCompile:
+			b.skip(8) // dwo_id
+		case utType, utSplitType:
+			b.skip(8 + uint64(u.offSize)) // signature, type offset
+		}
+	default:
+		return u, fmt.Errorf("unit at %#x: unsupported DWARF version %d", off, u.version)
+	}
+	if b.err != nil || b.pos > u.end {
+		return u, fmt.Errorf("unit at %#x: truncated header", off)
+	}
+	u.dieStart = b.pos
+	return u, nil
 }
 
 // abbrevEntry is one abbreviation, with what the walk precomputes to skip
