@@ -3,6 +3,7 @@ package analyzers
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/ktriage/ktriage/incident"
 	"github.com/ktriage/ktriage/internal/lazyre"
@@ -42,7 +43,9 @@ type stackVerdict struct {
 
 func judgeStack(v *view) (stackVerdict, bool) {
 	for _, l := range v.lines {
-		if overflowLines.MatchString(l.text) {
+		// Every message contains "stack": the test skips the regexp
+		// (backtracking over each of thousands of lines) on all others.
+		if strings.Contains(l.text, "stack") && overflowLines.MatchString(l.text) {
 			return stackVerdict{overflow: true, known: true, confidence: "high", evidence: []string{l.String()},
 				summary: "The kernel itself reported a stack overflow (guard page hit or stack end overwritten)."}, true
 		}
