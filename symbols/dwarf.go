@@ -63,7 +63,11 @@ type DWARFOptions struct {
 	// goroutine, a few units at a time, until Close: a triage run is mostly
 	// single-threaded, so a second core can have the index ready before a
 	// lookup far into it (struct mount, a third of the way) asks. Close
-	// stops the walk and caches what it reached.
+	// stops the walk and caches what it reached. Only when the index is not
+	// from the cache: a cached index holds what an earlier triage of this
+	// kernel looked up (and what its walk reached), so a later one rarely
+	// walks at all; walking ahead there grew the file a little each run, and
+	// each run then paid for reading the unit headers and writing the file.
 	WalkAhead bool
 	// Trace, when set, times the index load and the symbol table (--trace).
 	Trace *phase.Recorder
@@ -156,7 +160,7 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 		return nil, err
 	}
 	d.types = newDIETypes(&d.secs, d.unitSpans)
-	if opts.WalkAhead {
+	if opts.WalkAhead && !d.stats.FromCache {
 		d.walkAhead()
 	}
 	return d, nil
