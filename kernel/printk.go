@@ -62,18 +62,6 @@ func (l *layout) off(name string) uint64 {
 	return uint64(v)
 }
 
-func (l *layout) size(names ...string) uint64 {
-	for _, n := range names {
-		if v, ok := l.vi.Size(n); ok {
-			return uint64(v)
-		}
-	}
-	if l.err == nil {
-		l.err = fmt.Errorf("VMCOREINFO lacks SIZE(%s)", names[0])
-	}
-	return 0
-}
-
 func (l *layout) sym(name string) uint64 {
 	v, ok := l.vi.Symbol(name)
 	if !ok && l.err == nil {
