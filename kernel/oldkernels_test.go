@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -13,15 +14,16 @@ import (
 	"github.com/ktriage/ktriage/vmcore"
 )
 
-// Older kernel generations (testdata/dumps-el7: CentOS 7's 3.10; see the
-// make.sh beside the fixtures): cut-down real dumps with crash's answers
-// beside each (NAME.crash/{log,sys,bt,bt_-a,foreach_UN_bt,ps,mod}.txt) and
-// the kernel's debuginfo pack. The full debug vmlinux is too large to
-// commit; KTRIAGE_EL7_VMLINUX names it (build-old-kernel.sh leaves it in
-// its build directory) to run the same checks through DWARF, and
-// KTRIAGE_EL7_DUMPS names make-dumps.sh's output folder to run them on
-// the full dumps too (every DIR/vmcore with crash's answers in
-// DIR/crash-*/), the ELF ones included.
+// Older kernel generations (testdata/dumps-el7: CentOS 7's 3.10;
+// testdata/dumps-5.4: Linux 5.4.286; see the make.sh beside the
+// fixtures): cut-down real dumps with crash's answers beside each
+// (NAME.crash/{log,sys,bt,bt_-a,foreach_UN_bt,ps,mod}.txt) and the
+// kernel's debuginfo pack. The full debug vmlinux is too large to commit;
+// KTRIAGE_EL7_VMLINUX (KTRIAGE_54_VMLINUX) names it (build-old-kernel.sh
+// leaves it in its build directory) to run the same checks through DWARF,
+// and KTRIAGE_EL7_DUMPS (KTRIAGE_54_DUMPS) names make-dumps.sh's output
+// folder to run them on the full dumps too (every DIR/vmcore with crash's
+// answers in DIR/crash-*/), the ELF ones included.
 
 type oldFixture struct {
 	name, vmcore, crash string
@@ -35,7 +37,10 @@ type oldGeneration struct {
 func oldGenerations(t *testing.T) []oldGeneration {
 	t.Helper()
 	var gens []oldGeneration
-	for _, g := range []struct{ dir, env, dumpsEnv string }{{"dumps-el7", "KTRIAGE_EL7_VMLINUX", "KTRIAGE_EL7_DUMPS"}} {
+	for _, g := range []struct{ dir, env, dumpsEnv string }{
+		{"dumps-el7", "KTRIAGE_EL7_VMLINUX", "KTRIAGE_EL7_DUMPS"},
+		{"dumps-5.4", "KTRIAGE_54_VMLINUX", "KTRIAGE_54_DUMPS"},
+	} {
 		dir := filepath.Join("..", "testdata", g.dir)
 		packs, _ := filepath.Glob(filepath.Join(dir, "*.pack"))
 		vmcores, _ := filepath.Glob(filepath.Join(dir, "*.vmcore"))
@@ -56,7 +61,9 @@ func oldGenerations(t *testing.T) []oldGeneration {
 			full, _ := filepath.Glob(filepath.Join(out, "*", "vmcore"))
 			sort.Strings(full)
 			for _, v := range full {
-				oracles, _ := filepath.Glob(filepath.Join(filepath.Dir(v), "crash-*"))
+				// KTRIAGE_OLD_CRASH=8.0.2 checks against that crash's answers
+				// instead of the newest.
+				oracles, _ := filepath.Glob(filepath.Join(filepath.Dir(v), "crash-"+os.Getenv("KTRIAGE_OLD_CRASH")+"*"))
 				if len(oracles) == 0 {
 					continue
 				}
@@ -319,6 +326,12 @@ func crashDisplayNames(frames []Frame) []Frame {
 //     #0 is the saved RIP and RSP); from a kdump-format one it prints the
 //     saved registers as an "[exception RIP: …]" block with no frame
 //     number. Same function either way.
+//   - a return address below the stack pointer an exception saved: dead
+//     stack, a call that had returned before the fault.
+//   - an exception frame on the stack the interrupted code ran on (not a
+//     switch of stacks): crash lists the entry again and reads the saved
+//     ip of its pt_regs as a return address (the value and the saved RSP
+//     three words above it match the registers ktriage crossed).
 func crashView(t *testing.T, k *Kernel, w crashBT, frames []Frame) (crashBT, []Frame, []string) {
 	t.Helper()
 	var out []Frame
@@ -334,6 +347,59 @@ func crashView(t *testing.T, k *Kernel, w crashBT, frames []Frame) (crashBT, []F
 			}
 		}
 		out = append(out, f)
+	}
+	// crash misses an exception frame that lies on the stack the
+	// interrupted code ran on (5.4: a reboot IPI taken on the IRQ stack
+	// in __do_softirq): it lists the entry function twice and then the
+	// pt_regs' saved ip as if it were a return address.
+	for i := 1; i < len(out); i++ {
+		x, e := out[i], out[i-1]
+		if !x.Exception || e.Regs == nil || x.Stack != e.Stack {
+			continue
+		}
+		for j := 0; j+2 < len(w.funcs); j++ {
+			if w.funcs[j] != e.Function || w.sps[j] != e.SP || w.funcs[j+1] != e.Function {
+				continue
+			}
+			at := w.sps[j+2]
+			ip, err1 := k.U64(at)
+			rsp, err2 := k.U64(at + 24)
+			if err1 != nil || err2 != nil || ip != e.Regs.RIP || rsp != e.Regs.RSP {
+				continue
+			}
+			why = append(why, fmt.Sprintf("crash misses %s's exception frame (it interrupted %s, RSP %#x): it lists %s again, then at [%x], the pt_regs' ip, %s", e.Function, x.Name(), e.Regs.RSP, e.Function, at, w.funcs[j+2]))
+			// In crash's exception list, before the next one ktriage has.
+			pos := len(w.exceptions)
+			for _, f := range out[i+1:] {
+				if f.Exception {
+					if p := slices.Index(w.exceptions, f.Name()); p >= 0 {
+						pos = p
+					}
+					break
+				}
+			}
+			w.funcs = append(append([]string(nil), w.funcs[:j+1]...), w.funcs[j+3:]...)
+			w.sps = append(append([]uint64(nil), w.sps[:j+1]...), w.sps[j+3:]...)
+			w.exceptions = slices.Insert(slices.Clone(w.exceptions), pos, x.Name())
+			break
+		}
+	}
+	// crash lists a stale return address into a function an exception
+	// stopped, found in the dead stack just below the RSP the exception
+	// saved (5.4: the return from the printk the function made before its
+	// BUG); that function's live frame is the exception frame.
+	for _, ef := range out {
+		if !ef.Exception {
+			continue
+		}
+		for j := 0; j < len(w.funcs); j++ {
+			if w.funcs[j] == ef.Function && w.sps[j] < ef.SP && ef.SP-w.sps[j] <= 64 {
+				why = append(why, fmt.Sprintf("crash lists %s at [%x], a stale return address below the RSP %#x its exception frame saved", ef.Function, w.sps[j], ef.SP))
+				w.funcs = append(append([]string(nil), w.funcs[:j]...), w.funcs[j+1:]...)
+				w.sps = append(append([]uint64(nil), w.sps[:j]...), w.sps[j+1:]...)
+				j--
+			}
+		}
 	}
 	if len(out) == 0 || out[0].KdumpPath {
 		return w, out, why

@@ -82,8 +82,11 @@ type stepResult struct {
 
 // Name is crash's "function+off" spelling (or the bare address).
 func (f Frame) Name() string {
-	if f.Function == "" {
+	switch {
+	case f.Function == "":
 		return fmt.Sprintf("%#x", f.PC)
+	case f.Offset == 0:
+		return f.Function // crash prints no "+0"
 	}
 	return fmt.Sprintf("%s+%d", f.Function, f.Offset)
 }
@@ -396,6 +399,13 @@ func (u *Unwinder) step(st walkState, stacks Stacks) (stepResult, error) {
 			return stepResult{next: st}, fmt.Errorf("pt_regs at %#x: %w", sp, err)
 		}
 		r := decodePtRegs(b)
+		// An entry that switched to the IRQ stack itself (before 5.8)
+		// left its pt_regs on the stack it interrupted: crash lists the
+		// entry again there, at the pt_regs, as stepSwitched does.
+		if cur, ok := stacks.Find(st.sp); ok && !cur.Contains(sp) && !UserMode(&r) && cur.Name == "IRQ" {
+			dup := walkState{pc: st.pc, sp: sp, bp: st.bp, signal: st.signal, pending: &r}
+			return stepResult{dup, sp, ViaORC, nil}, nil
+		}
 		regs = &r
 		next.pc, next.sp, next.signal, next.regs, next.full = r.RIP, r.RSP, true, regs, true
 		slot = r.RSP

@@ -163,8 +163,10 @@ configure() {
 			-e PAGE_TABLE_ISOLATION -e JUMP_LABEL -e XEN -e SCHED_TRACER -d CALGARY_IOMMU \
 			-e NETPRIO_CGROUP -e SCSI_DH
 	else
+		# 4.13 split LOCKUP_DETECTOR (now selected, not set) into
+		# SOFTLOCKUP_DETECTOR and HARDLOCKUP_DETECTOR.
 		"$SRC/scripts/config" --file "$BUILD/.config" -e UNWINDER_ORC -e DEBUG_INFO_DWARF4 \
-			-e FW_CFG_SYSFS -e PVPANIC
+			-e FW_CFG_SYSFS -e PVPANIC -e SOFTLOCKUP_DETECTOR
 	fi
 	kmake olddefconfig >/dev/null
 	local want
