@@ -31,7 +31,7 @@ install: build man
 test:
 	$(GO) vet ./...
 	@$(GO) build -o .testsummary ./internal/cmd/testsummary
-	@$(GO) test -json ./... | ./.testsummary; st=$$?; rm -f .testsummary; exit $$st
+	@$(GO) test -timeout 40m -json ./... | ./.testsummary; st=$$?; rm -f .testsummary; exit $$st
 
 # The damage sweep at length (internal/damage: every truncation point, flip
 # and hostile value on every fixture; `go test` runs a sample), then every
