@@ -7,6 +7,7 @@
 #   DUMPS=corpus bench/analyze.sh        # only the corpus dumps (DUMPS=fixtures: only the fixtures)
 #   VMLINUX=DIR/vmlinux-REL DUMPS="A/vmcore B/vmcore" bench/analyze.sh   # these dumps, of the kernel REL
 #   RUNS=3 PEER_RUNS=1 PEERS_ON_FIXTURES=1 RESULTS=FILE bench/analyze.sh   (the defaults; RESULTS gets the summary)
+#   PACK=FILE                            # the vmlinux's debuginfo pack, instead of making one
 #
 # What runs, and what each does and does not do:
 #   ktriage-nodebug  ktriage analyze --format json --no-debuginfo: kallsyms and BTF from the dump;
@@ -52,12 +53,14 @@ kt="$PWD/bin/ktriage"
 printf 'sys\nbt\nbt -a\nforeach UN bt\nlog\nquit\n' > "$out/crash.cmds"
 # The pack's BTF: the vmlinux's own .BTF when it has one, else pahole's.
 pack="$out/vmlinux.pack"
-if objcopy -O binary --only-section=.BTF "$vmlinux" "$out/vmlinux.btf" 2>/dev/null && [[ -s $out/vmlinux.btf ]]; then
+if [[ -n ${PACK:-} ]]; then
+  pack="$PACK"   # the vmlinux's pack, made before (ktriage pack takes minutes on a large vmlinux)
+elif objcopy -O binary --only-section=.BTF "$vmlinux" "$out/vmlinux.btf" 2>/dev/null && [[ -s $out/vmlinux.btf ]]; then
   "$kt" pack "$vmlinux" --btf "$out/vmlinux.btf" -o "$pack" >/dev/null
 else
   "$kt" pack "$vmlinux" -o "$pack" >/dev/null
 fi
-echo "ktriage $(git describe --always --dirty 2>/dev/null); pack: $(stat -c %s "$pack") bytes for a $(stat -c %s "$vmlinux")-byte vmlinux; $(nproc) CPUs; $(date -u +%FT%TZ)"
+echo "ktriage $(git describe --always --dirty 2>/dev/null); pack: $(stat -L -c %s "$pack") bytes for a $(stat -L -c %s "$vmlinux")-byte vmlinux; $(nproc) CPUs; $(date -u +%FT%TZ)"
 results="${RESULTS:-/dev/null}"
 printf 'dump\tload1\tnodebug_s\tcold_s\twarm_s\tfastest_crash\tcrash_s\tfastest_drgn\tdrgn_s\tcrash/cold\tdrgn/warm\tkt_rss_kb\tdrgn_rss_kb\n' > "$out/summary.tsv"
 
@@ -120,6 +123,8 @@ bench_dump() {
   read -r first _ <<<"$files"
   rm -f "$out"/h.*.json "$out"/rss.*
   rel="$("$kt" sys --format json --no-debuginfo $files </dev/null 2>/dev/null | jq -r .release || true)"
+  # Kernels before 6.0 cannot describe themselves: their release is in VMCOREINFO (ktriage info).
+  [[ -n $rel && $rel != null ]] || rel="$("$kt" info --format json $files </dev/null 2>/dev/null | jq -r .release || true)"
   echo "== $name ($rel; $(stat -c %s $files | paste -sd+ | bc) bytes) load $(cut -d' ' -f1-3 /proc/loadavg)"
   local names=() cmds=() preps=() pnames=() pcmds=()
   add() { names+=("$1"); cmds+=("$2"); preps+=("${3:-true}"); }

@@ -42,6 +42,7 @@ func oldGenerations(t *testing.T) []oldGeneration {
 		{"dumps-5.4", "KTRIAGE_54_VMLINUX", "KTRIAGE_54_DUMPS"},
 	} {
 		dir := filepath.Join("..", "testdata", g.dir)
+		label := strings.TrimPrefix(g.dir, "dumps-") // el7, 5.4: the same scenario names in both
 		packs, _ := filepath.Glob(filepath.Join(dir, "*.pack"))
 		vmcores, _ := filepath.Glob(filepath.Join(dir, "*.vmcore"))
 		out := os.Getenv(g.dumpsEnv)
@@ -55,7 +56,7 @@ func oldGenerations(t *testing.T) []oldGeneration {
 		sort.Strings(vmcores)
 		for _, v := range vmcores {
 			name := strings.TrimSuffix(filepath.Base(v), ".vmcore")
-			gen.fixtures = append(gen.fixtures, oldFixture{name, v, filepath.Join(dir, name+".crash")})
+			gen.fixtures = append(gen.fixtures, oldFixture{label + "-" + name, v, filepath.Join(dir, name+".crash")})
 		}
 		if out != "" {
 			full, _ := filepath.Glob(filepath.Join(out, "*", "vmcore"))
@@ -67,7 +68,7 @@ func oldGenerations(t *testing.T) []oldGeneration {
 				if len(oracles) == 0 {
 					continue
 				}
-				name := "full-" + filepath.Base(filepath.Dir(v))
+				name := label + "-full-" + filepath.Base(filepath.Dir(v))
 				gen.fixtures = append(gen.fixtures, oldFixture{name, v, oracles[len(oracles)-1]})
 			}
 		}
