@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"github.com/ktriage/ktriage/analyzers"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,6 +43,11 @@ func TestOldScenarioVerdicts(t *testing.T) {
 					t.Fatal(err)
 				}
 				analyze(t, in)
+				// The seed's version checks judge RHEL fixes by the release
+				// the dump gives: CentOS 7.9's must read as the el7 package.
+				if k := analyzers.KernelOf(in); strings.HasSuffix(dir, "el7") && (k.Stream != "el7" || k.Package != "3.10.0-1160.el7") {
+					t.Errorf("kernel %+v, want stream el7, package 3.10.0-1160.el7", k)
+				}
 				for _, s := range oldScenarioVerdicts {
 					if !strings.HasPrefix(name, s.scenario+"-") {
 						continue
