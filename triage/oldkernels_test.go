@@ -1,10 +1,11 @@
 package triage
 
 import (
-	"github.com/ktriage/ktriage/analyzers"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ktriage/ktriage/analyzers"
 )
 
 // The older generations' fixtures (testdata/dumps-el7: CentOS 7's 3.10;
