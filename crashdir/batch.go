@@ -75,7 +75,7 @@ type Config struct {
 	// MemoryLimit is each dump's memory budget (triage.Options.MemoryLimit):
 	// a dump whose sizes ask more fails alone, its row saying why.
 	MemoryLimit int64
-	ParseLog func(path string) (*incident.Incident, error)
+	ParseLog    func(path string) (*incident.Incident, error)
 
 	dumpOptions triage.Options // what every LoadDump of the run shares (set by prepare)
 }

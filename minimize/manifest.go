@@ -20,24 +20,24 @@ const ManifestNote = "KTRIAGE"
 // Manifest says what the copy holds and why: every kept page range with
 // its reason, every redaction, and what a size budget dropped.
 type Manifest struct {
-	Tool        string      `json:"tool"`
-	Created     time.Time   `json:"created"`
-	Source      []string    `json:"source"`
-	Format      string      `json:"source_format"`
-	Compression string      `json:"compression"`
-	Redacted    bool        `json:"redacted"`
-	Pages       int         `json:"pages"`
-	Ranges      []Range     `json:"ranges"`
+	Tool        string    `json:"tool"`
+	Created     time.Time `json:"created"`
+	Source      []string  `json:"source"`
+	Format      string    `json:"source_format"`
+	Compression string    `json:"compression"`
+	Redacted    bool      `json:"redacted"`
+	Pages       int       `json:"pages"`
+	Ranges      []Range   `json:"ranges"`
 	// Lost are pages a reader needed that the source lists but never
 	// wrote (an incomplete capture): the copy lists them lost too.
-	Lost []Range `json:"lost_in_source,omitempty"`
-	Reasons     []Count     `json:"pages_by_reason"`
+	Lost    []Range `json:"lost_in_source,omitempty"`
+	Reasons []Count `json:"pages_by_reason"`
 	// Requests are the --keep-task and --keep-symbol asks with the pages
 	// each covers (ranges credit a page to its first reader only).
-	Requests []Count `json:"requests,omitempty"`
-	Redactions  []Redaction `json:"redactions,omitempty"`
-	Dropped     []Count     `json:"dropped_for_size,omitempty"`
-	Notes       []string    `json:"notes,omitempty"`
+	Requests   []Count     `json:"requests,omitempty"`
+	Redactions []Redaction `json:"redactions,omitempty"`
+	Dropped    []Count     `json:"dropped_for_size,omitempty"`
+	Notes      []string    `json:"notes,omitempty"`
 }
 
 // Range is a run of consecutive kept pfns with one reason.

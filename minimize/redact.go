@@ -32,10 +32,10 @@ type redactor struct {
 
 	// struct page layout and flag bits, from VMCOREINFO.
 	pageSize, flagsOff, mappingOff, mapcountOff, privateOff, headOff uint64
-	lru, slab, swapcache                                            uint64
-	buddy                                                           int64
-	sectionShift, perRoot, sectionSize, roots                       uint64
-	memSection                                                      uint64
+	lru, slab, swapcache                                             uint64
+	buddy                                                            int64
+	sectionShift, perRoot, sectionSize, roots                        uint64
+	memSection                                                       uint64
 
 	patches map[uint64][]patch // pfn → bytes to overwrite (--rename)
 	host    string             // the hostname, replaced
