@@ -37,20 +37,15 @@ func TestCorpusORCFromDumpIsVmlinuxORC(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	ipSec, entSec := f.Section(".orc_unwind_ip"), f.Section(".orc_unwind")
-	if ipSec == nil || entSec == nil {
-		t.Fatal("vmlinux has no ORC sections")
-	}
-	fileIPs, _ := ipSec.Data()
-	fileEnts, _ := entSec.Data()
+	fileIPs, fileIPAddr, fileEnts := corpus.ORCSections(t, f)
 	if string(fileIPs) != string(ipRaw) {
 		t.Errorf(".orc_unwind_ip differs between vmlinux (%d bytes) and dump (%d bytes)", len(fileIPs), len(ipRaw))
 	}
 	if string(fileEnts) != string(ents) {
 		t.Error(".orc_unwind differs between vmlinux and dump")
 	}
-	if ipSec.Addr+k.AS.KernelOffset() != b.IPAddr {
-		t.Errorf(".orc_unwind_ip at %#x in vmlinux + slide %#x != %#x in the dump", ipSec.Addr, k.AS.KernelOffset(), b.IPAddr)
+	if fileIPAddr+k.AS.KernelOffset() != b.IPAddr {
+		t.Errorf(".orc_unwind_ip at %#x in vmlinux + slide %#x != %#x in the dump", fileIPAddr, k.AS.KernelOffset(), b.IPAddr)
 	}
 
 	// The unwinder searches the table in place; it must find what the

@@ -4,6 +4,7 @@
 package corpus
 
 import (
+	"debug/elf"
 	"io"
 	"os"
 	"path/filepath"
@@ -172,4 +173,22 @@ func Vmlinux(t testing.TB) string {
 	}
 	t.Skipf("debug vmlinux of %s not found (set KTRIAGE_VMLINUX or run scripts/fetch-debug-vmlinux.sh)", Release)
 	return ""
+}
+
+// ORCSections returns a vmlinux's ORC tables as the file holds them: the
+// .orc_unwind_ip bytes and their link-time address, and .orc_unwind.
+func ORCSections(t testing.TB, f *elf.File) (ip []byte, ipAddr uint64, entries []byte) {
+	t.Helper()
+	ipSec, entSec := f.Section(".orc_unwind_ip"), f.Section(".orc_unwind")
+	if ipSec == nil || entSec == nil {
+		t.Fatal("vmlinux has no ORC sections")
+	}
+	ip, err := ipSec.Data()
+	if err != nil {
+		t.Fatalf(".orc_unwind_ip: %v", err)
+	}
+	if entries, err = entSec.Data(); err != nil {
+		t.Fatalf(".orc_unwind: %v", err)
+	}
+	return ip, ipSec.Addr, entries
 }

@@ -255,13 +255,8 @@ func TestVmlinuxORCAndCFI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	ipSec, entSec := f.Section(".orc_unwind_ip"), f.Section(".orc_unwind")
-	if ipSec == nil || entSec == nil {
-		t.Fatal("vmlinux has no ORC sections")
-	}
-	ipRaw, _ := ipSec.Data()
-	ents, _ := entSec.Data()
-	tab, err := ParseORCTable(ipRaw, ipSec.Addr, ents, ORCLayout61)
+	ipRaw, ipAddr, ents := corpus.ORCSections(t, f)
+	tab, err := ParseORCTable(ipRaw, ipAddr, ents, ORCLayout61)
 	if err != nil {
 		t.Fatal(err)
 	}
