@@ -1,21 +1,21 @@
 package symbols
 
 import (
-	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/cilium/ebpf/btf"
+	"os"
 )
 
 // BTF is the kernel's BTF, from vmlinux's .BTF section or raw bytes read
-// from the dump's memory. It answers layout questions; BTF describes no
-// non-per-CPU globals, so GlobalType falls back to the table in globals.go.
+// from the dump's memory, decoded on demand (btfdecode.go). It answers
+// layout questions; BTF describes no non-per-CPU globals, so GlobalType
+// falls back to the table in globals.go.
 type BTF struct {
-	spec *btf.Spec
-	raw  []byte // as read from a dump, kept for the NamesCache's disk copy
+	raw []byte // the blob, kept for the NamesCache's disk copy
+	dec *btfRaw
 	layoutOf
 	// Damage says what of the BTF read from a dump was lost (pages of its
 	// string section the dump could not serve), or is "".
@@ -27,16 +27,56 @@ var _ Types = (*BTF)(nil)
 // maxBTFSize bounds a raw BTF read from a dump (the 6.1 vmlinux's is 4 MB).
 const maxBTFSize = 64 << 20
 
-// LoadBTF parses BTF from r: either an ELF file with a .BTF section or raw
-// BTF bytes (cilium/ebpf detects which).
-func LoadBTF(r io.ReaderAt) (*BTF, error) {
-	spec, err := btf.LoadSpecFromReader(r)
+// ParseBTF reads raw BTF bytes (the blob itself, kept, not copied).
+func ParseBTF(raw []byte) (*BTF, error) {
+	dec, err := parseBTF(raw)
 	if err != nil {
 		return nil, fmt.Errorf("symbols: loading BTF: %w", err)
 	}
-	b := &BTF{spec: spec}
+	b := &BTF{raw: raw, dec: dec}
 	b.layoutOf.find = b.lookupStruct
 	return b, nil
+}
+
+// LoadBTF reads BTF from r: an ELF file's .BTF section, or raw BTF bytes
+// (r must then tell its size, as *os.File, *bytes.Reader and
+// *io.SectionReader do).
+func LoadBTF(r io.ReaderAt) (*BTF, error) {
+	if f, err := elf.NewFile(r); err == nil {
+		sec := f.Section(".BTF")
+		if sec == nil {
+			return nil, fmt.Errorf("symbols: loading BTF: the ELF file has no .BTF section: %w", ErrNotFound)
+		}
+		if sec.Size > maxBTFSize<<2 {
+			return nil, fmt.Errorf("symbols: loading BTF: .BTF section of %d bytes", sec.Size)
+		}
+		data, err := sec.Data()
+		if err != nil {
+			return nil, fmt.Errorf("symbols: loading BTF: %w", err)
+		}
+		return ParseBTF(data)
+	}
+	var size int64
+	switch s := r.(type) {
+	case interface{ Size() int64 }:
+		size = s.Size()
+	case interface{ Stat() (os.FileInfo, error) }:
+		st, err := s.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("symbols: loading BTF: %w", err)
+		}
+		size = st.Size()
+	default:
+		return nil, errors.New("symbols: loading BTF: the reader does not tell its size")
+	}
+	if size < 0 || size > maxBTFSize<<2 {
+		return nil, fmt.Errorf("symbols: loading BTF: %d bytes", size)
+	}
+	raw := make([]byte, size)
+	if _, err := r.ReadAt(raw, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("symbols: loading BTF: %w", err)
+	}
+	return ParseBTF(raw)
 }
 
 // btfFromDump reads the kernel's BTF out of the dump, between __start_BTF
@@ -54,10 +94,7 @@ func btfFromDump(lookup func(string) (uint64, bool), mem Memory) (*BTF, error) {
 	if len(lost) > 0 && !btfStringsOnly(raw, lost) {
 		return nil, fmt.Errorf("symbols: reading BTF from the dump at %#x: %w", start, err)
 	}
-	b, perr := LoadBTF(bytes.NewReader(raw))
-	if b != nil {
-		b.raw = raw
-	}
+	b, perr := ParseBTF(raw)
 	if perr != nil {
 		if len(lost) > 0 {
 			return nil, fmt.Errorf("symbols: reading BTF from the dump at %#x: %w", start, err)
@@ -90,9 +127,6 @@ func btfStringsOnly(raw []byte, lost [][2]int) bool {
 	return true
 }
 
-// Spec exposes the parsed BTF for callers that need more than layouts.
-func (b *BTF) Spec() *btf.Spec { return b.spec }
-
 // TypeInfo describes a named type or type expression ("struct rq *").
 func (b *BTF) TypeInfo(name string) (TypeInfo, error) {
 	t, err := parseTypeExpr(name, b.named)
@@ -105,16 +139,14 @@ func (b *BTF) TypeInfo(name string) (TypeInfo, error) {
 // PerCPUVar gives the type and per-CPU offset of a variable in BTF's
 // .data..percpu section (the only globals BTF describes).
 func (b *BTF) PerCPUVar(name string) (TypeInfo, uint64, error) {
-	var ds *btf.Datasec
-	if err := b.spec.TypeByName(".data..percpu", &ds); err != nil {
+	if len(b.dec.byNameAll(".data..percpu")) == 0 {
 		return TypeInfo{}, 0, fmt.Errorf("BTF has no .data..percpu: %w", ErrNotFound)
 	}
-	for _, v := range ds.Vars {
-		if vr, ok := v.Type.(*btf.Var); ok && vr.Name == name {
-			return describe(btfType{vr.Type}), uint64(v.Offset), nil
-		}
+	t, off, ok := b.dec.datasecVar(".data..percpu", name)
+	if !ok {
+		return TypeInfo{}, 0, fmt.Errorf("BTF: no per-CPU variable %q: %w", name, ErrNotFound)
 	}
-	return TypeInfo{}, 0, fmt.Errorf("BTF: no per-CPU variable %q: %w", name, ErrNotFound)
+	return describe(t), off, nil
 }
 
 // lookupStruct finds a struct/union (or typedef of one) by name.
@@ -133,88 +165,43 @@ func (b *BTF) lookupStruct(name string) (ctype, error) {
 // prefers typedefs and base types, then structs, unions, enums.
 func (b *BTF) named(name string) (ctype, error) {
 	kw, bare := structKey(name)
-	cands, err := b.spec.AnyTypesByName(bare)
-	if err != nil && !errors.Is(err, btf.ErrNotFound) {
-		return nil, fmt.Errorf("BTF: %q: %w", name, err)
-	}
-	rank := func(t btf.Type) int {
-		switch t := t.(type) {
-		case *btf.Struct:
+	rank := func(h btfHeader) int {
+		switch h.kind {
+		case btfStruct:
 			if kw == "struct" || kw == "" {
 				return 3
 			}
-		case *btf.Union:
+		case btfUnion:
 			if kw == "union" || kw == "" {
 				return 3
 			}
-		case *btf.Enum:
+		case btfEnum, btfEnum64:
 			if kw == "enum" || kw == "" {
 				return 3
 			}
-		case *btf.Fwd:
-			if (kw == "struct" && t.Kind == btf.FwdStruct) || (kw == "union" && t.Kind == btf.FwdUnion) {
+		case btfFwd:
+			if (kw == "struct" && !h.flag) || (kw == "union" && h.flag) {
 				return 1
 			}
-		case *btf.Typedef, *btf.Int, *btf.Float:
+		case btfTypedef, btfInt, btfFloat:
 			if kw == "" {
 				return 4
 			}
 		}
 		return 0
 	}
-	var best btf.Type
+	var best uint32
 	bestRank := 0
-	for _, c := range cands {
-		if r := rank(c); r > bestRank {
-			best, bestRank = c, r
+	for _, id := range b.dec.byNameAll(bare) {
+		h, _ := b.dec.header(id)
+		if r := rank(h); r > bestRank {
+			best, bestRank = id, r
 		}
 	}
-	if best == nil {
+	if bestRank == 0 {
 		return nil, fmt.Errorf("BTF has no type %q: %w", name, ErrNotFound)
 	}
-	return btfType{best}, nil
-}
-
-// btfType adapts a cilium/ebpf BTF type to ctype.
-type btfType struct{ t btf.Type }
-
-func (b btfType) cname() string {
-	switch t := b.t.(type) {
-	case *btf.Void:
-		return "void"
-	case *btf.Int:
-		return t.Name
-	case *btf.Float:
-		return t.Name
-	case *btf.Typedef:
-		return t.Name
-	case *btf.Struct:
-		return compositeName("struct", t.Name)
-	case *btf.Union:
-		return compositeName("union", t.Name)
-	case *btf.Enum:
-		return compositeName("enum", t.Name)
-	case *btf.Fwd:
-		if t.Kind == btf.FwdUnion {
-			return "union " + t.Name
-		}
-		return "struct " + t.Name
-	case *btf.Pointer:
-		return pointerName(btfType{t.Target}.cname())
-	case *btf.Array:
-		return arrayName(btfType{t.Type}.cname(), uint64(t.Nelems))
-	case *btf.Const:
-		return "const " + btfType{t.Type}.cname()
-	case *btf.Volatile:
-		return "volatile " + btfType{t.Type}.cname()
-	case *btf.Restrict:
-		return btfType{t.Type}.cname()
-	case *btf.TypeTag:
-		return btfType{t.Type}.cname()
-	case *btf.FuncProto, *btf.Func:
-		return "func"
-	}
-	return fmt.Sprintf("%T", b.t)
+	return btfRef{b.dec, best}, nil
 }
 
 func compositeName(kw, name string) string {
@@ -222,76 +209,6 @@ func compositeName(kw, name string) string {
 		return kw + " {...}"
 	}
 	return kw + " " + name
-}
-
-func (b btfType) under() btf.Type { return btf.UnderlyingType(b.t) }
-
-func (b btfType) kind() Kind {
-	switch t := b.under().(type) {
-	case *btf.Int:
-		return KindInt
-	case *btf.Float:
-		return KindFloat
-	case *btf.Pointer:
-		return KindPointer
-	case *btf.Array:
-		return KindArray
-	case *btf.Struct:
-		return KindStruct
-	case *btf.Union:
-		return KindUnion
-	case *btf.Enum:
-		return KindEnum
-	case *btf.FuncProto, *btf.Func:
-		return KindFunc
-	case *btf.Void:
-		return KindVoid
-	case *btf.Fwd:
-		if t.Kind == btf.FwdUnion {
-			return KindUnion
-		}
-		return KindStruct
-	}
-	return KindOther
-}
-
-func (b btfType) size() uint64 {
-	switch b.under().(type) {
-	case *btf.Void, *btf.FuncProto, *btf.Func, *btf.Fwd:
-		return 0
-	}
-	n, err := btf.Sizeof(b.t)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return uint64(n)
-}
-
-func (b btfType) fields() []cfield {
-	var ms []btf.Member
-	switch t := b.under().(type) {
-	case *btf.Struct:
-		ms = t.Members
-	case *btf.Union:
-		ms = t.Members
-	default:
-		return nil
-	}
-	out := make([]cfield, len(ms))
-	for i, m := range ms {
-		out[i] = cfield{name: m.Name, bitOff: uint64(m.Offset), bitSize: uint64(m.BitfieldSize), typ: btfType{m.Type}}
-	}
-	return out
-}
-
-func (b btfType) elem() (ctype, uint64) {
-	switch t := b.under().(type) {
-	case *btf.Pointer:
-		return btfType{t.Target}, 0
-	case *btf.Array:
-		return btfType{t.Type}, uint64(t.Nelems)
-	}
-	return nil, 0
 }
 
 // GlobalType gives a global's C type: per-CPU variables from BTF itself,

@@ -65,4 +65,12 @@ func init() {
 		d := sysrqDump(t)
 		return d.symbolValues(), d
 	}
+	symbols.FixtureDump = func(t testing.TB, path string) (map[string]uint64, symbols.Memory) {
+		d, err := openCorpusDump(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.dump.Close() })
+		return d.symbolValues(), d
+	}
 }

@@ -15,6 +15,10 @@ import (
 // symbols and the kernel memory of the corpus sysrq-elf dump, or skips.
 var SysrqDump func(t testing.TB) (map[string]uint64, Memory)
 
+// FixtureDump is set by package symbols_test too: the VMCOREINFO symbols
+// and kernel memory of a dump fixture, or a skip.
+var FixtureDump func(t testing.TB, path string) (map[string]uint64, Memory)
+
 // CrashModules parses crash's `mod` output.
 var CrashModules = crashModules
 

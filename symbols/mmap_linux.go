@@ -23,6 +23,18 @@ func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
 	return b, func() error { return syscall.Munmap(b) }, nil
 }
 
+// mapWhole maps f read-only for a reader about to go through all of it (a
+// cache file: checksummed whole, then used in place). The mapping is never
+// unmapped: tables and BTF read from it refer to its bytes for the rest of
+// the run. Cache files are replaced by rename, never rewritten in place, so
+// the mapped file stays as it was read.
+func mapWhole(f *os.File, size int64) ([]byte, error) {
+	if size == 0 {
+		return nil, nil
+	}
+	return syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+}
+
 // adviseSequential asks for readahead on mm[off:end], about to be walked.
 func adviseSequential(mm []byte, off, end uint64) {
 	if lo, hi := pageSpan(off, end, true); hi > lo && hi <= uint64(len(mm)) {

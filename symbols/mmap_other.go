@@ -15,5 +15,10 @@ func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
 	return b, func() error { return nil }, nil
 }
 
+func mapWhole(f *os.File, size int64) ([]byte, error) {
+	b, _, err := mapFile(f, size)
+	return b, err
+}
+
 func adviseSequential(mm []byte, off, end uint64) {}
 func dropPages(mm []byte, off, end uint64)        {}

@@ -1,7 +1,6 @@
 package symbols
 
 import (
-	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"path/filepath"
@@ -191,21 +190,14 @@ func (c *NamesCache) load(buildID string) *buildNames {
 	if len(rest) != 0 {
 		return nil
 	}
-	// The BTF is parsed on the other core while the table is thawed.
-	btfc := make(chan *BTF, 1)
-	go func() {
-		bt, err := LoadBTF(bytes.NewReader(parts[2]))
-		if err != nil {
-			bt = nil
-		}
-		btfc <- bt
-	}()
-	t, err := decodeTable(parts[1], buildID, 0, 0)
-	bt := <-btfc
-	if err != nil || bt == nil {
+	bt, err := ParseBTF(parts[2])
+	if err != nil {
 		return nil
 	}
-	bt.raw = parts[2]
+	t, err := decodeTable(parts[1], buildID, 0, 0)
+	if err != nil {
+		return nil
+	}
 	b.proof, b.table, b.btf = parts[0], t, bt
 	return b
 }

@@ -62,7 +62,7 @@ func WritePack(w io.Writer, vmlinuxPath, btfPath string) error {
 	if err != nil {
 		return fmt.Errorf("symbols: %w", err)
 	}
-	if _, err := LoadBTF(bytes.NewReader(btfData)); err != nil {
+	if _, err := ParseBTF(btfData); err != nil {
 		return fmt.Errorf("%s: %w", btfPath, err)
 	}
 	syms, err := ELFSymbols(f, 0)
@@ -154,7 +154,7 @@ func OpenPack(path string, slide uint64, dump DumpIdentity) (*Pack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.BTF, err = LoadBTF(bytes.NewReader(b)); err != nil {
+	if p.BTF, err = ParseBTF(b); err != nil {
 		return nil, fmt.Errorf("debuginfo pack %s: %w", path, err)
 	}
 	if p.DebugFrame, err = read(packDebugFrame); err != nil {
