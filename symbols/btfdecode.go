@@ -63,7 +63,7 @@ type btfRaw struct {
 	offsets []uint32 // offsets[id] = where type id starts in types; [0] is void
 
 	indexOnce sync.Once
-	slots     []uint32 // index(): types by name
+	slots     []byte // index(): types by name
 }
 
 // parseBTF checks raw's header and walks its type section once to find
@@ -173,17 +173,17 @@ func lookupKind(k uint32) bool {
 }
 
 // index builds, once, an open-addressing hash table of the types a name
-// lookup may return: slots hold type ids (0 = empty), placed by a hash of
-// the name and probed linearly. Sized from the type count, it never grows;
-// it costs a fraction of a Go map keyed by name (no string headers, no
-// rehashing), which matters because every no-debuginfo triage builds it.
+// lookup may return: slots hold type ids (little-endian u32, 0 = empty),
+// placed by a hash of the name and probed linearly. Sized from the type
+// count, it never grows, and as bytes it can be kept in the NamesCache's
+// file and mapped back (useIndex) instead of built on every run.
 func (b *btfRaw) index() {
 	b.indexOnce.Do(func() {
 		n := 1
 		for n < 2*len(b.offsets) {
 			n <<= 1
 		}
-		b.slots = make([]uint32, n)
+		slots := make([]byte, 4*n)
 		mask := uint32(n - 1)
 		for id := uint32(1); int(id) < len(b.offsets); id++ {
 			h, _ := b.header(id)
@@ -191,12 +191,25 @@ func (b *btfRaw) index() {
 				continue
 			}
 			i := nameHash(b.name(h.nameOff)) & mask
-			for b.slots[i] != 0 {
+			for binary.LittleEndian.Uint32(slots[4*i:]) != 0 {
 				i = (i + 1) & mask
 			}
-			b.slots[i] = id
+			binary.LittleEndian.PutUint32(slots[4*i:], id)
 		}
+		b.slots = slots
 	})
+}
+
+// useIndex adopts slots an earlier index() built for the same blob, if
+// their size is one index() could have made.
+func (b *btfRaw) useIndex(slots []byte) bool {
+	n := len(slots) / 4
+	if len(slots)%4 != 0 || n < 2*len(b.offsets) || n&(n-1) != 0 || n > 8*len(b.offsets)+8 {
+		return false
+	}
+	used := false
+	b.indexOnce.Do(func() { b.slots, used = slots, true })
+	return used
 }
 
 // nameHash is FNV-1a.
@@ -213,9 +226,12 @@ func nameHash(s string) uint32 {
 func (b *btfRaw) byNameAll(name string) []uint32 {
 	b.index()
 	var ids []uint32
-	mask := uint32(len(b.slots) - 1)
-	for i := nameHash(name) & mask; b.slots[i] != 0; i = (i + 1) & mask {
-		id := b.slots[i]
+	mask := uint32(len(b.slots)/4 - 1)
+	for i, probes := nameHash(name)&mask, 0; probes <= int(mask); i, probes = (i+1)&mask, probes+1 {
+		id := binary.LittleEndian.Uint32(b.slots[4*i:])
+		if id == 0 {
+			break
+		}
 		if h, _ := b.header(id); b.name(h.nameOff) == name {
 			ids = append(ids, id)
 		}

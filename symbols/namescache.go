@@ -136,9 +136,11 @@ func (c *NamesCache) keep(buildID string, b *buildNames) bool {
 }
 
 // The disk copy of a build, little-endian: magic, offset (u64), then the
-// proof, the frozen table (tablecache.go) and the raw BTF, each as a u32
-// length and its bytes, and a CRC-32 of everything before it.
-const namesMagic = "KTNAMES1"
+// proof, the frozen table (tablecache.go), the raw BTF and its name index
+// (btfdecode.go), each as a u32 length and its bytes, and a CRC-32 of
+// everything before it. A later run maps the file and uses all four in
+// place.
+const namesMagic = "KTNAMES2"
 
 func (c *NamesCache) path(buildID string) string {
 	if c.dir == "" || strings.ContainsAny(buildID, "/\\.") {
@@ -157,7 +159,8 @@ func (c *NamesCache) save(buildID string, b *buildNames) {
 	le := binary.LittleEndian
 	out := append([]byte(namesMagic), make([]byte, 8)...)
 	le.PutUint64(out[len(namesMagic):], b.offset)
-	for _, part := range [][]byte{b.proof, encodeTable(buildID, 0, b.table), b.btf.raw} {
+	b.btf.dec.index()
+	for _, part := range [][]byte{b.proof, encodeTable(buildID, 0, b.table), b.btf.raw, b.btf.dec.slots} {
 		out = le.AppendUint32(out, uint32(len(part)))
 		out = append(out, part...)
 	}
@@ -179,7 +182,7 @@ func (c *NamesCache) load(buildID string) *buildNames {
 	}
 	b := &buildNames{offset: le.Uint64(data[len(namesMagic):])}
 	rest := data[len(namesMagic)+8 : len(data)-4]
-	var parts [3][]byte
+	var parts [4][]byte
 	for i := range parts {
 		if len(rest) < 4 || uint64(le.Uint32(rest)) > uint64(len(rest)-4) {
 			return nil
@@ -191,7 +194,7 @@ func (c *NamesCache) load(buildID string) *buildNames {
 		return nil
 	}
 	bt, err := ParseBTF(parts[2])
-	if err != nil {
+	if err != nil || !bt.dec.useIndex(parts[3]) {
 		return nil
 	}
 	t, err := decodeTable(parts[1], buildID, 0, 0)

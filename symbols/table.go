@@ -42,10 +42,10 @@ type Table struct {
 	syms   []Sym // sorted by Addr, preferred alias first
 	sizes  []uint64
 	byName map[string]int32
-	// sortedNames replaces byName in a table read from the cache
-	// (tablecache.go): indexes ordered by name, searched by bisection.
-	sortedNames []int32
-	slide       uint64
+	// frozen replaces syms, sizes and byName in a table read from the
+	// cache (tablecache.go): its records are read in place.
+	frozen *frozenTable
+	slide  uint64
 	// moved is added to every kernel-image address stored in syms: a
 	// table shared with another dump of the same build (NamesCache) at
 	// another KASLR offset.
@@ -195,19 +195,38 @@ func (t *Table) movedBy(delta uint64) *Table {
 }
 
 // Len is the number of symbols.
-func (t *Table) Len() int { return len(t.syms) }
+func (t *Table) Len() int {
+	if t.frozen != nil {
+		return t.frozen.n
+	}
+	return len(t.syms)
+}
+
+// addr is symbol i's address as stored (before moved).
+func (t *Table) addr(i int) uint64 {
+	if t.frozen != nil {
+		return t.frozen.addr(i)
+	}
+	return t.syms[i].Addr
+}
+
+// sym is symbol i as stored, with its effective size.
+func (t *Table) sym(i int) Sym {
+	if t.frozen != nil {
+		return t.frozen.sym(i)
+	}
+	s := t.syms[i]
+	s.Size = t.sizes[i]
+	return s
+}
 
 // index finds the symbol called name.
-func (t *Table) index(name string) (int32, bool) {
-	if t.byName != nil {
-		i, ok := t.byName[name]
-		return i, ok
+func (t *Table) index(name string) (int, bool) {
+	if t.frozen != nil {
+		return t.frozen.index(name)
 	}
-	k := sort.Search(len(t.sortedNames), func(k int) bool { return t.syms[t.sortedNames[k]].Name >= name })
-	if k < len(t.sortedNames) && t.syms[t.sortedNames[k]].Name == name {
-		return t.sortedNames[k], true
-	}
-	return 0, false
+	i, ok := t.byName[name]
+	return int(i), ok
 }
 
 // Lookup returns the runtime address of name.
@@ -216,7 +235,7 @@ func (t *Table) Lookup(name string) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return t.place(t.syms[i].Addr), true
+	return t.place(t.addr(i)), true
 }
 
 // inImage tells whether a is an address in the kernel image (one KASLR moves).
@@ -236,8 +255,7 @@ func (t *Table) Sym(name string) (Sym, bool) {
 	if !ok {
 		return Sym{}, false
 	}
-	s := t.syms[i]
-	s.Size = t.sizes[i]
+	s := t.sym(i)
 	s.Addr = t.place(s.Addr)
 	return s, true
 }
@@ -260,17 +278,16 @@ func (t *Table) SymbolAt(addr uint64) (Sym, bool) {
 	if t.moved != 0 && inImage(addr) {
 		a = addr - t.moved // where the table stores it
 	}
-	i, _ := slices.BinarySearchFunc(t.syms, a+1, func(s Sym, x uint64) int { return cmp.Compare(s.Addr, x) })
+	i := sort.Search(t.Len(), func(i int) bool { return t.addr(i) > a })
 	i-- // last symbol with Addr <= a
 	if i < 0 {
 		return Sym{}, false
 	}
 	// Step back to the preferred alias at this address.
-	for i > 0 && t.syms[i-1].Addr == t.syms[i].Addr {
+	for i > 0 && t.addr(i-1) == t.addr(i) {
 		i--
 	}
-	if s := t.syms[i]; a-s.Addr < t.sizes[i] || a == s.Addr {
-		s.Size = t.sizes[i]
+	if s := t.sym(i); a-s.Addr < s.Size || a == s.Addr {
 		s.Addr = t.place(s.Addr)
 		return s, true
 	}
@@ -280,8 +297,8 @@ func (t *Table) SymbolAt(addr uint64) (Sym, bool) {
 // All yields every symbol with runtime addresses, in address order.
 func (t *Table) All() iter.Seq[Sym] {
 	return func(yield func(Sym) bool) {
-		for i, s := range t.syms {
-			s.Size = t.sizes[i]
+		for i := range t.Len() {
+			s := t.sym(i)
 			s.Addr = t.place(s.Addr)
 			if !yield(s) {
 				return

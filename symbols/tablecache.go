@@ -9,7 +9,9 @@ import (
 	"hash/crc32"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
+	"unsafe"
 )
 
 // A vmlinux's symbol table, once built (read from the ELF symtab, sorted,
@@ -35,7 +37,8 @@ const (
 
 func tableCachePath(dir, buildID string) string { return filepath.Join(dir, buildID+tableCacheName) }
 
-// encodeTable freezes t, built with slide 0.
+// encodeTable freezes t, built with slide 0 (a table decoded from a dump;
+// never a frozen one, which is already on disk).
 func encodeTable(buildID string, fileSize int64, t *Table) []byte {
 	n := len(t.syms)
 	var names strings.Builder
@@ -71,9 +74,6 @@ func encodeTable(buildID string, fileSize int64, t *Table) []byte {
 // nameOrder lists symbol indexes by name, the first of equal names being
 // the one Lookup answers with.
 func (t *Table) nameOrder() []int32 {
-	if t.sortedNames != nil {
-		return t.sortedNames
-	}
 	// Sorted by each name's first 8 bytes as a big-endian integer, the rest
 	// compared only on a tie: half the time of comparing the strings
 	// through the index (~90k names, most of a cold run's table work).
@@ -102,7 +102,59 @@ func (t *Table) nameOrder() []int32 {
 
 var errBadTable = errors.New("not a usable symbol table cache")
 
-// decodeTable thaws a table frozen by encodeTable and relocates it by slide.
+// frozenTable is a table as encodeTable wrote it, read in place: a run
+// that looks up a few hundred of ~90k symbols does not decode the rest.
+// The file's CRC vouches for its contents; reads are still bounded, so a
+// bad record gives a wrong name, never a panic.
+type frozenTable struct {
+	n     int
+	recs  []byte // n records of tableRecord bytes
+	order []byte // u32 symbol indexes ordered by name
+	names string
+	slide uint64 // added to link-time kernel-image addresses, as newTable does
+}
+
+func (f *frozenTable) addr(i int) uint64 {
+	a := binary.LittleEndian.Uint64(f.recs[i*tableRecord:])
+	if inImage(a) && a+f.slide >= a {
+		a += f.slide
+	}
+	return a
+}
+
+func (f *frozenTable) name(i int) string {
+	r := f.recs[i*tableRecord:]
+	off, l := int(binary.LittleEndian.Uint32(r[24:])), int(binary.LittleEndian.Uint16(r[28:]))
+	if off+l > len(f.names) {
+		return ""
+	}
+	return f.names[off : off+l]
+}
+
+func (f *frozenTable) sym(i int) Sym {
+	r := f.recs[i*tableRecord:]
+	return Sym{Name: f.name(i), Addr: f.addr(i), Size: binary.LittleEndian.Uint64(r[8:]), Type: r[30]}
+}
+
+// index finds name by bisecting the name order.
+func (f *frozenTable) index(name string) (int, bool) {
+	m := len(f.order) / 4
+	at := func(k int) int {
+		j := int(binary.LittleEndian.Uint32(f.order[4*k:]))
+		if j >= f.n {
+			return 0
+		}
+		return j
+	}
+	k := sort.Search(m, func(k int) bool { return f.name(at(k)) >= name })
+	if k < m && f.name(at(k)) == name {
+		return at(k), true
+	}
+	return 0, false
+}
+
+// decodeTable opens a table frozen by encodeTable, relocated by slide. The
+// table refers to data's bytes, which must not change afterwards.
 func decodeTable(data []byte, buildID string, fileSize int64, slide uint64) (*Table, error) {
 	le := binary.LittleEndian
 	if len(data) < len(tableMagic)+2+8+12+4 || !bytes.HasPrefix(data, []byte(tableMagic)) {
@@ -127,34 +179,16 @@ func decodeTable(data []byte, buildID string, fileSize int64, slide uint64) (*Ta
 	if n > maxTableSyms || m > n || p+n*tableRecord+m*4+namesLen != len(body) {
 		return nil, fmt.Errorf("%w: sizes do not add up", errBadTable)
 	}
-	recs := body[p : p+n*tableRecord]
-	order := body[p+n*tableRecord : p+n*tableRecord+m*4]
-	names := string(body[p+n*tableRecord+m*4:]) // one copy; every name slices it
-	t := &Table{syms: make([]Sym, n), sizes: make([]uint64, n), slide: slide}
-	for i := range n {
-		r := recs[i*tableRecord:]
-		off, l := int(le.Uint32(r[24:])), int(le.Uint16(r[28:]))
-		if off+l > len(names) {
-			return nil, fmt.Errorf("%w: name of symbol %d outside the names", errBadTable, i)
-		}
-		a := le.Uint64(r)
-		if inImage(a) && a+slide >= a {
-			a += slide // as newTable relocates
-		}
-		t.syms[i] = Sym{Name: names[off : off+l], Addr: a, Size: le.Uint64(r[16:]), Type: r[30]}
-		t.sizes[i] = le.Uint64(r[8:])
+	namesAt := body[p+n*tableRecord+m*4:]
+	f := &frozenTable{
+		n: n, recs: body[p : p+n*tableRecord], order: body[p+n*tableRecord : p+n*tableRecord+m*4], slide: slide,
 	}
-	// The name order is the one encodeTable wrote (the CRC vouches for the
-	// file); checking it again cost more than the rest of the decoding.
-	t.sortedNames = make([]int32, len(order)/4)
-	for i := range t.sortedNames {
-		j := le.Uint32(order[4*i:])
-		if int(j) >= n {
-			return nil, fmt.Errorf("%w: name index %d out of range", errBadTable, j)
-		}
-		t.sortedNames[i] = int32(j)
+	if len(namesAt) > 0 {
+		// The names stay where they are (usually a mapped file): each
+		// Sym's Name is a slice of them, as a string, without a copy.
+		f.names = unsafe.String(&namesAt[0], len(namesAt))
 	}
-	return t, nil
+	return &Table{frozen: f, slide: slide}, nil
 }
 
 // readTableCache loads the frozen table at path, or says why not.

@@ -33,10 +33,10 @@ func TestTableCacheAnswersAsTheELF(t *testing.T) {
 			if got.Len() != want.Len() || got.Len() == 0 {
 				t.Fatalf("%s, %s: %d symbols, want %d", path, how, got.Len(), want.Len())
 			}
-			for i, s := range want.syms {
-				g := got.syms[i]
-				if g != s || got.sizes[i] != want.sizes[i] {
-					t.Fatalf("%s, %s: symbol %d = %+v size %d, want %+v size %d", path, how, i, g, got.sizes[i], s, want.sizes[i])
+			for i := range want.Len() {
+				s, g := want.sym(i), got.sym(i)
+				if g != s {
+					t.Fatalf("%s, %s: symbol %d = %+v, want %+v", path, how, i, g, s)
 				}
 				wa, _ := want.Lookup(s.Name)
 				if ga, ok := got.Lookup(s.Name); !ok || ga != wa {
