@@ -2,7 +2,10 @@ package analyzers
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -10,7 +13,9 @@ import (
 )
 
 // FuzzParseRules: any YAML either parses with every returned rule checked,
-// or fails with an error naming the file; rules without problems are usable.
+// or fails with an error naming the file; rules without problems are usable;
+// the shape guessed from the first line decodes as the shape of the whole
+// parse (shapeOf) would.
 func FuzzParseRules(f *testing.F) {
 	_ = fs.WalkDir(builtinRules, "rules", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -20,10 +25,33 @@ func FuzzParseRules(f *testing.F) {
 		return nil
 	})
 	f.Add([]byte("rules:\n  - id: x\n    match: {log: ['(']}\n"))
+	f.Add([]byte("# pasted\n- id: x\n  title: t\n"))
+	f.Add([]byte("id: x\ntitle: t\n"))
+	f.Add([]byte("rules: []\nid: x\n"))
+	f.Add([]byte("%YAML 1.2\n---\n- id: x\n"))
+	f.Add([]byte("- 1\n- id: x\n"))
+	f.Add([]byte("~\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rules, err := ParseRules("fuzz.yaml", bytes.NewReader(data))
 		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.yaml") {
 			t.Fatalf("error does not name the file: %v", err)
+		}
+		want, werr := decodeAs(data, shapeOf(data))
+		switch {
+		case werr != nil && !errors.Is(werr, io.EOF):
+			if err == nil || !strings.HasPrefix(err.Error(), "fuzz.yaml: "+werr.Error()+" (") {
+				t.Fatalf("error %v, want the decoder's %v", err, werr)
+			}
+		case len(rules) != len(want):
+			t.Fatalf("%d rules, want %d", len(rules), len(want))
+		default:
+			for i := range want {
+				got := rules[i]
+				got.File, got.compiled = "", nil
+				if !reflect.DeepEqual(got, want[i]) {
+					t.Fatalf("rule %d: %#v, want %#v", i, got, want[i])
+				}
+			}
 		}
 		rb := &Rulebook{Rules: rules}
 		in := &incident.Incident{Log: []incident.LogRecord{{Text: "Kernel panic - not syncing: sysrq triggered crash"}}}

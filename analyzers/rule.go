@@ -158,6 +158,50 @@ func shapeOf(data []byte) int {
 	return shapeFile
 }
 
+// guessShape guesses from the first line with content: a list, else a
+// whole file. A good guess saves parsing the file twice; a wrong one
+// costs only that.
+func guessShape(data []byte) int {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' || bytes.Equal(line, []byte("---")) {
+			continue
+		}
+		if bytes.Equal(line, []byte("-")) || bytes.HasPrefix(line, []byte("- ")) {
+			return shapeList
+		}
+		break
+	}
+	return shapeFile
+}
+
+// decodeAs decodes the file's first document as a file of that shape.
+func decodeAs(data []byte, shape int) ([]Rule, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored condition
+	switch shape {
+	case shapeList:
+		var rules []Rule
+		err := dec.Decode(&rules)
+		return rules, err
+	case shapeOneRule:
+		var one Rule
+		if err := dec.Decode(&one); err != nil {
+			return nil, err
+		}
+		return []Rule{one}, nil
+	}
+	var f ruleFile
+	err := dec.Decode(&f)
+	return f.Rules, err
+}
+
 // ParseRules reads the rules of one YAML file. name is used in errors.
 // Rules are returned even when some fail their checks; the error lists every
 // problem, one per line, each naming the file and rule.
@@ -166,21 +210,18 @@ func ParseRules(name string, r io.Reader) ([]Rule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true) // a misspelt key is an error, not a silently ignored condition
 	// A file holds "rules:" and a list, or (pasted from `rules show` or
-	// written by hand) the list alone, or one rule.
-	var f ruleFile
-	switch shapeOf(data) {
-	case shapeList:
-		err = dec.Decode(&f.Rules)
-	case shapeOneRule:
-		var one Rule
-		if err = dec.Decode(&one); err == nil {
-			f.Rules = []Rule{one}
+	// written by hand) the list alone, or one rule. The file is decoded
+	// as the shape its first line suggests; only when that fails is it
+	// parsed whole for its shape (a top-level id: means one rule). A
+	// guess that decodes is the shape shapeOf tells (a list or a mapping
+	// without id), so the outcome is the same, at one parse instead of two.
+	guess := guessShape(data)
+	rules, err := decodeAs(data, guess)
+	if err != nil {
+		if shape := shapeOf(data); shape != guess {
+			rules, err = decodeAs(data, shape)
 		}
-	default:
-		err = dec.Decode(&f)
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -189,16 +230,16 @@ func ParseRules(name string, r io.Reader) ([]Rule, error) {
 		return nil, fmt.Errorf("%s: %w (a rules file is `rules:` followed by a list of rules; see docs/rules.md)", name, err)
 	}
 	var problems []string
-	for i := range f.Rules {
-		f.Rules[i].File = name
-		for _, p := range f.Rules[i].check() {
-			problems = append(problems, fmt.Sprintf("%s: rule %q: %s", name, f.Rules[i].ID, p))
+	for i := range rules {
+		rules[i].File = name
+		for _, p := range rules[i].check() {
+			problems = append(problems, fmt.Sprintf("%s: rule %q: %s", name, rules[i].ID, p))
 		}
 	}
 	if len(problems) > 0 {
-		return f.Rules, errors.New(strings.Join(problems, "\n"))
+		return rules, errors.New(strings.Join(problems, "\n"))
 	}
-	return f.Rules, nil
+	return rules, nil
 }
 
 // check validates the rule and compiles its patterns; it returns every
