@@ -4,14 +4,17 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+
+	"github.com/ktriage/ktriage/internal/lazyre"
 )
 
 // pattern is a compiled rule pattern with a literal every match must
 // contain: checking strings.Contains first skips the regexp engine on the
 // overwhelming majority of log lines (a 500k-line log against the whole
-// rulebook went from a minute to a second).
+// rulebook went from a minute to a second). The built-in rules' patterns
+// are compiled only when a line holds their literal (builtin_gen.go).
 type pattern struct {
-	re  *regexp.Regexp
+	re  *lazyre.Regexp
 	lit string // "" when no literal is required
 }
 
@@ -20,7 +23,7 @@ func compilePattern(expr string) (pattern, error) {
 	if err != nil {
 		return pattern{}, err
 	}
-	return pattern{re: re, lit: requiredLiteral(expr)}, nil
+	return pattern{re: lazyre.Of(re), lit: requiredLiteral(expr)}, nil
 }
 
 func (p pattern) match(s string) bool {

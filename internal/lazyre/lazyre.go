@@ -20,6 +20,17 @@ type Regexp struct {
 // New returns a lazily compiled expr.
 func New(expr string) *Regexp { return &Regexp{expr: expr} }
 
+// Of wraps an expression already compiled (to check it), so that it is
+// not compiled again.
+func Of(re *regexp.Regexp) *Regexp {
+	r := &Regexp{expr: re.String(), re: re}
+	r.once.Do(func() {})
+	return r
+}
+
+// String returns the expression's source text, compiling nothing.
+func (r *Regexp) String() string { return r.expr }
+
 // Re returns the compiled expression.
 func (r *Regexp) Re() *regexp.Regexp {
 	r.once.Do(func() { r.re = regexp.MustCompile(r.expr) })
