@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ktriage/ktriage/internal/lazyre"
@@ -249,9 +251,10 @@ func (r *Rule) check() []string {
 	if !idPattern.MatchString(r.ID) {
 		p = append(p, "id must be lower-case words joined by '-', '/' or '.'")
 	}
-	for field, v := range map[string]string{"title": r.Title, "cause": r.Cause, "fix": r.Fix} {
-		if strings.TrimSpace(v) == "" {
-			p = append(p, field+" is required")
+	// Problems come in the same order every run: slices, sorted keys, no map order.
+	for _, f := range [][2]string{{"title", r.Title}, {"cause", r.Cause}, {"fix", r.Fix}} {
+		if strings.TrimSpace(f[1]) == "" {
+			p = append(p, f[0]+" is required")
 		}
 	}
 	if _, ok := severities[r.Severity]; !ok {
@@ -291,7 +294,8 @@ func (r *Rule) check() []string {
 	c.panic = compile("panic", m.Panic)
 	c.log = compile("log", m.Log)
 	c.release = compile("release", m.Release)
-	for k, e := range m.Hardware {
+	for _, k := range slices.Sorted(maps.Keys(m.Hardware)) {
+		e := m.Hardware[k]
 		if re := compile("hardware."+k, []string{e}); len(re) == 1 {
 			c.hardware[k] = re[0]
 		}
@@ -363,7 +367,11 @@ func (r *Rule) checkExamples(c *compiledMatch) []string {
 		return []string{"examples are required for rules with log or panic patterns: give the kernel lines it fires on"}
 	}
 	var p []string
-	for what, res := range map[string][]pattern{"log": c.log, "panic": c.panic} {
+	for _, f := range []struct {
+		what string
+		res  []pattern
+	}{{"log", c.log}, {"panic", c.panic}} {
+		what, res := f.what, f.res
 		if len(res) == 0 {
 			continue
 		}
