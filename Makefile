@@ -14,8 +14,9 @@ build:
 # go test's own lines, then one line counting the skipped tests by reason
 # (no corpus beside the repository, no debug vmlinux …).
 # Manual pages, generated from the commands' help (cobra's doc generator).
-man: build
-	rm -rf man && bin/ktriage gen-man man
+man:
+	CGO_ENABLED=0 $(GO) build -tags man -o bin/ktriage-man ./cmd/ktriage
+	rm -rf man && bin/ktriage-man gen-man man
 
 # The binary, its manual pages, and the systemd units that analyze each new
 # crash under /var/crash (dist/systemd; enable them as the last line says).

@@ -1,3 +1,9 @@
+//go:build man
+
+// The manual page writer is built only with -tags man (`make man`): cobra's
+// doc generator pulls in a Markdown engine whose package init alone costs
+// every run ~0.5 ms (GODEBUG=inittrace=1), a tenth of a `ktriage dmesg`.
+
 package main
 
 import (
