@@ -194,6 +194,7 @@ func Run(ctx context.Context, cfg Config) (*FleetResult, error) {
 	if err := b.prepare(ctx); err != nil {
 		return nil, err
 	}
+	defer b.cfg.dumpOptions.Names.Wait() // the names cache's disk copies
 	return b.run(ctx)
 }
 

@@ -11,7 +11,7 @@ func init() {
 		dumpGC()
 		o := triage.Options{Vmlinux: opts.Vmlinux, Discover: !opts.NoDebuginfo,
 			DebuginfoDir: opts.DebuginfoDir, WantDWARF: opts.Fetch.dwarf, Trace: runTrace,
-			Names: triage.NewNamesCache(), MemoryLimit: memoryLimit}
+			Names: names(), MemoryLimit: memoryLimit}
 		if !opts.NoDebuginfo {
 			c, err := opts.Fetch.client(opts.Stderr)
 			if err != nil {

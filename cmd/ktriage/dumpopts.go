@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 
-	"github.com/ktriage/ktriage/triage"
-
 	"github.com/spf13/cobra"
 
 	"github.com/ktriage/ktriage/debuginfo"
@@ -50,7 +48,7 @@ func (f *dumpFlags) openKernel(cmd *cobra.Command, paths []string) (*vmcore.Dump
 	}
 	o, err := kernel.Open(d, kernel.OpenOptions{AttachOptions: kernel.AttachOptions{
 		Vmlinux: f.vmlinux, Discover: !f.noDebuginfo, DebuginfoDir: f.debuginfoDir,
-		Fetch: fetch, WantDWARF: f.fetch.dwarf, Names: triage.NewNamesCache()}, Trace: runTrace})
+		Fetch: fetch, WantDWARF: f.fetch.dwarf, Names: names()}, Trace: runTrace})
 	if err == nil && o.Kernel == nil {
 		err = o.KernelErr
 	}

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ktriage/ktriage/internal/termsafe"
+	"github.com/ktriage/ktriage/triage"
 )
 
 // exitError carries a process exit status through cobra.
@@ -77,9 +79,15 @@ parts of a split dump), a kdump directory, the dump compressed (.gz .xz .zst
 	return root
 }
 
+// names returns the one names cache of this process (its commands read one
+// dump, or fleet's batch keeps its own).
+var names = sync.OnceValue(triage.NewNamesCache)
+
 func main() {
 	root := newRootCmd()
-	if err := root.Execute(); err != nil {
+	err := root.Execute()
+	names().Wait() // the cache's disk copies, written beside the triage
+	if err != nil {
 		// Errors name paths and quote dump contents: escape them too.
 		fmt.Fprintln(os.Stderr, "ktriage:", termsafe.String(err.Error()))
 		var ee *exitError
