@@ -1,6 +1,7 @@
 package symbols
 
 import (
+	"bytes"
 	"debug/dwarf"
 	"debug/elf"
 	"errors"
@@ -34,10 +35,11 @@ type DWARF struct {
 	workers   int
 	useCache  bool
 	fileSize  int64
-	savedAt   int           // units the cache file held when loaded (0: none)
-	rebuild   sync.Once     // a cached index found wrong is replaced once
-	stopAhead chan struct{} // closed by Close to stop the walk ahead
-	aheadDone chan struct{} // closed when the walk ahead has stopped
+	savedAt   int             // units the cache file held when loaded (0: none)
+	absent    map[string]bool // names nowhere in the unwalked DWARF (nameAbsent)
+	rebuild   sync.Once       // a cached index found wrong is replaced once
+	stopAhead chan struct{}   // closed by Close to stop the walk ahead
+	aheadDone chan struct{}   // closed when the walk ahead has stopped
 
 	// debug/dwarf's Data (WithData) caches decoded types in a map and
 	// fills DWARF 5 unit headers lazily, so every use of it goes through mu.
@@ -427,10 +429,44 @@ func (d *DWARF) TypeOffset(name string) (uint64, bool) {
 				best, found = off, true
 			}
 		}
-		if found || !d.extendIndex() {
+		if found || d.nameAbsent(bare) || !d.extendIndex() {
 			return best, found
 		}
 	}
+}
+
+// nameAbsent tells, without walking, that no unit left to walk can name
+// name: every name the walk indexes is a NUL-terminated string in
+// .debug_str or .debug_line_str, or inline in .debug_info, so a name in
+// none of them is not there. Without it a type an older kernel lacks
+// (seqcount_raw_spinlock_t before 5.10, struct cea_exception_stacks before
+// 4.14), asked to pick a layout, walked all of .debug_info: two thirds of
+// a cold 5.4 run's walk. A search of the sections costs tens of ms; a name
+// found there (most names asked for) is walked to as before. Call with
+// idxMu held.
+func (d *DWARF) nameAbsent(name string) bool {
+	if name == "" || d.idx.complete() {
+		return false
+	}
+	if a, ok := d.absent[name]; ok {
+		return a
+	}
+	want := append([]byte(name), 0)
+	a := !bytes.Contains(d.secs.str, want) && !bytes.Contains(d.secs.lineStr, want)
+	if a {
+		// Only the units not yet walked: inline names in the walked
+		// ones are indexed already.
+		u := d.idx.units
+		a = !bytes.Contains(d.secs.info[u[d.idx.walked].off:], want)
+		if d.secs.walked != nil {
+			d.secs.walked(u[d.idx.walked].off, u[len(u)-1].end) // as the walk does
+		}
+	}
+	if d.absent == nil {
+		d.absent = map[string]bool{}
+	}
+	d.absent[name] = a
+	return a
 }
 
 // global finds a global's definition, walking on until it is settled: an
@@ -441,7 +477,7 @@ func (d *DWARF) global(name string) (globalVar, bool) {
 	defer d.idxMu.Unlock()
 	for {
 		g, ok := d.idx.globals[name]
-		if (ok && g.external) || !d.extendIndex() {
+		if (ok && g.external) || (!ok && d.nameAbsent(name)) || !d.extendIndex() {
 			return g, ok
 		}
 	}

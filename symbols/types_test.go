@@ -192,8 +192,8 @@ func TestDWARFLazyLookupsMatchComplete(t *testing.T) {
 	if _, ok := lazy.TypeOffset("struct no_such_type_anywhere"); ok {
 		t.Error("a type no unit defines was found")
 	}
-	if st := lazy.Stats(); st.Walked != st.Units {
-		t.Errorf("a missing name stopped the walk at %d of %d units", st.Walked, st.Units)
+	if st := lazy.Stats(); st.Walked != 0 {
+		t.Errorf("a name in no section walked %d of %d units (nameAbsent settles it by a search)", st.Walked, st.Units)
 	}
 	t.Logf("%d lazy lookups agree with the complete index", checked)
 }
