@@ -196,6 +196,7 @@ func (d *DWARF) walkAhead() {
 		// index while lookups extend it, but skipping the names it found
 		// itself keeps its spans (and the merges under the lock) small.
 		mine := newUnitIndex()
+		var marks []strMarks
 		for {
 			select {
 			case <-d.stopAhead:
@@ -213,7 +214,7 @@ func (d *DWARF) walkAhead() {
 			}
 			// headers and the sections never change once loaded.
 			to := min(len(d.idx.units), from+aheadSpan)
-			parts, err := walkSpan(&d.secs, d.idx.headers[from:to], &mine, 1)
+			parts, err := walkSpan(&d.secs, d.idx.headers[from:to], &mine, 1, &marks)
 			d.idxMu.Lock()
 			switch {
 			case err != nil:

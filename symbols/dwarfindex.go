@@ -1,9 +1,11 @@
 package symbols
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -21,6 +23,42 @@ type dwarfIndex struct {
 	// headers are the parsed unit headers, read on the first walk (an index
 	// loaded from the cache has only the spans).
 	headers []unitHeader
+	marks   []strMarks // walkTo's workers' (walkSpan)
+}
+
+// strMarks are, per type kind, the .debug_str offsets of the names one
+// walker has settled: in later units a DIE naming the same string is
+// passed over without reading the name or hashing it (each unit repeats
+// the types of the headers it includes, so most type DIEs are such
+// repeats). A walker goes through units in order, so what it settled has
+// the lower DIE offset.
+type strMarks struct{ bits [4][]uint64 }
+
+func (m *strMarks) has(kind int, off uint64) bool {
+	w := off >> 6
+	return w < uint64(len(m.bits[kind])) && m.bits[kind][w]&(1<<(off&63)) != 0
+}
+
+func (m *strMarks) set(kind int, off uint64, strLen int) {
+	if m.bits[kind] == nil {
+		m.bits[kind] = make([]uint64, strLen/64+1)
+	}
+	if w := off >> 6; w < uint64(len(m.bits[kind])) {
+		m.bits[kind][w] |= 1 << (off & 63)
+	}
+}
+
+// typeKind numbers the type tags for strMarks.
+func typeKind(tag uint32) int {
+	switch tag {
+	case tagStructureType:
+		return 0
+	case tagUnionType:
+		return 1
+	case tagEnumerationType:
+		return 2
+	}
+	return 3
 }
 
 // unitSpan is where one unit lies in .debug_info.
@@ -164,7 +202,7 @@ func (x *dwarfIndex) walkTo(s *dwarfSections, to, workers int) error {
 	if err := x.loadHeaders(s); err != nil {
 		return err
 	}
-	parts, err := walkSpan(s, x.headers[x.walked:to], &x.unitIndex, workers)
+	parts, err := walkSpan(s, x.headers[x.walked:to], &x.unitIndex, workers, &x.marks)
 	if err != nil {
 		return err
 	}
@@ -204,11 +242,17 @@ func (x *dwarfIndex) mergeSpan(s *dwarfSections, parts []unitIndex, to int) {
 
 // walkSpan indexes the units of span with workers goroutines, leaving out
 // what seen settles (seen is only read).
-func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int) ([]unitIndex, error) {
+//
+// marks holds what each worker settled in earlier spans (grown to workers
+// entries): a caller walking its spans in order passes the same one.
+func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int, marks *[]strMarks) ([]unitIndex, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = max(1, min(workers, len(span)))
+	for len(*marks) < workers {
+		*marks = append(*marks, strMarks{})
+	}
 	parts := make([]unitIndex, workers)
 	errs := make([]error, workers)
 	var next atomic.Int64
@@ -218,6 +262,7 @@ func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int)
 		go func() {
 			defer wg.Done()
 			part := newUnitIndex()
+			m := &(*marks)[w]
 			// Units rarely share abbreviation tables (each kernel unit has
 			// its own), so remember only the last one rather than all.
 			var lastKey abbrevKey
@@ -234,13 +279,13 @@ func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int)
 				k := abbrevKey{u.abbrevOff, u.version, u.offSize, u.addrSize}
 				if tab == nil || k != lastKey {
 					var err error
-					if tab, err = parseAbbrevTable(s.abbrev, u.abbrevOff, u); err != nil {
+					if tab, err = parseAbbrevTableInto(tab, s.abbrev, u.abbrevOff, u); err != nil {
 						errs[w] = fmt.Errorf("unit at %#x: %w", u.off, err)
 						return
 					}
 					lastKey = k
 				}
-				if err := walkUnit(s, u, tab, &part, seen); err != nil {
+				if err := walkUnit(s, u, tab, &part, seen, m); err != nil {
 					errs[w] = err
 					return
 				}
@@ -259,14 +304,17 @@ func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int)
 
 // walkUnit indexes the top-level DIEs of one unit into out, leaving out what
 // seen (the index of all earlier units, read-only during the walk) settles.
-func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out, seen *unitIndex) error {
+func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out, seen *unitIndex, marks *strMarks) error {
 	b := buf{data: s.info[:u.end], pos: u.dieStart}
 	var strOffBase, addrBase uint64
 	type decl struct {
-		name    []byte
+		off     uint64
+		name    attrValue
 		typeDie uint64
 	}
-	var decls map[uint64]decl // variable declarations, for DW_AT_specification
+	// Variable declarations, for DW_AT_specification, in DIE order; their
+	// names are read only for the few a definition refers to.
+	var decls []decl
 	type pending struct {
 		spec uint64
 		g    globalVar
@@ -302,7 +350,9 @@ func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out, seen *unit
 				b.skip(uint64(ab.fixedSize))
 			default:
 				sib := uint64(0)
-				for _, a := range ab.attrs {
+				for i := range ab.ops {
+					a := &ab.ops[i]
+					b.skip(uint64(a.skip))
 					v := readAttr(&b, a.form, a.implicit, u)
 					if a.attr == atSibling {
 						sib = v.u
@@ -315,6 +365,7 @@ func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out, seen *unit
 						}
 					}
 				}
+				b.skip(uint64(ab.tail))
 				if ab.children {
 					if sib != 0 {
 						b.pos = sib
@@ -329,19 +380,22 @@ func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out, seen *unit
 			continue
 		}
 
-		var name []byte
+		var nameV attrValue
+		hasName := false
 		var sibling, typeDie, spec uint64
 		var loc []byte
 		var declaration, external bool
 		hasLoc := false
-		for _, a := range ab.attrs {
+		for i := range ab.ops {
+			a := &ab.ops[i]
+			b.skip(uint64(a.skip))
 			v := readAttr(&b, a.form, a.implicit, u)
 			if b.err != nil {
 				return fmt.Errorf("unit at %#x: DIE at %#x: attribute %#x form %#x: %w", u.off, dieOff, a.attr, a.form, b.err)
 			}
 			switch a.attr {
 			case atName:
-				name = s.attrString(v, u, strOffBase)
+				nameV, hasName = v, true
 			case atSibling:
 				next, err := siblingTarget(u, v, dieOff)
 				if err != nil {
@@ -370,21 +424,35 @@ func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out, seen *unit
 				}
 			}
 		}
+		b.skip(uint64(ab.tail))
+		if b.err != nil {
+			return fmt.Errorf("unit at %#x: DIE at %#x: %w", u.off, dieOff, b.err)
+		}
 		if depth == 1 {
 			switch ab.tag {
 			case tagStructureType, tagUnionType, tagEnumerationType, tagTypedef, tagBaseType:
-				if len(name) > 0 && !declaration {
-					if _, settled := seen.kindMap(ab.tag)[string(name)]; !settled {
-						keepFirst(out.kindMap(ab.tag), name, dieOff)
-					}
+				if !hasName || declaration {
+					break
+				}
+				kind := typeKind(ab.tag)
+				strOff, inStr := s.strOffset(nameV, u, strOffBase)
+				if inStr && marks.has(kind, strOff) {
+					break
+				}
+				name := s.attrString(nameV, u, strOffBase)
+				if len(name) == 0 {
+					break
+				}
+				if _, settled := seen.kindMap(ab.tag)[string(name)]; !settled {
+					keepFirst(out.kindMap(ab.tag), name, dieOff)
+				}
+				if inStr {
+					marks.set(kind, strOff, len(s.str))
 				}
 			case tagVariable:
 				if declaration {
-					if len(name) > 0 {
-						if decls == nil {
-							decls = map[uint64]decl{}
-						}
-						decls[dieOff] = decl{name, typeDie}
+					if hasName {
+						decls = append(decls, decl{dieOff, nameV, typeDie})
 					}
 					break
 				}
@@ -396,6 +464,10 @@ func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out, seen *unit
 					break
 				}
 				g := globalVar{die: dieOff, typeDie: typeDie, addr: addr, external: external}
+				var name []byte
+				if hasName {
+					name = s.attrString(nameV, u, strOffBase)
+				}
 				if len(name) == 0 && spec != 0 {
 					specs = append(specs, pending{spec, g})
 					break
@@ -414,15 +486,20 @@ func walkUnit(s *dwarfSections, u *unitHeader, tab *abbrevTable, out, seen *unit
 		}
 	}
 	for _, p := range specs {
-		d, ok := decls[p.spec]
+		i, ok := slices.BinarySearchFunc(decls, p.spec, func(d decl, off uint64) int { return cmp.Compare(d.off, off) })
 		if !ok {
 			continue // declared in another unit: rare, and that unit names it
+		}
+		d := decls[i]
+		name := s.attrString(d.name, u, strOffBase)
+		if len(name) == 0 {
+			continue
 		}
 		if p.g.typeDie == 0 {
 			p.g.typeDie = d.typeDie
 		}
 		p.g.external = true // a prior extern declaration
-		addGlobal(out, seen, d.name, p.g)
+		addGlobal(out, seen, name, p.g)
 	}
 	return nil
 }
@@ -483,24 +560,32 @@ func (s *dwarfSections) attrString(v attrValue, u *unitHeader, strOffBase uint64
 	switch v.form {
 	case formString:
 		return v.bytes
-	case formStrp:
-		return cstrAt(s.str, v.u)
 	case formLineStrp:
 		return cstrAt(s.lineStr, v.u)
-	case formStrx, formStrx1, formStrx2, formStrx3, formStrx4, formGNUStrIndex:
-		at := strOffBase + v.u*uint64(u.offSize)
-		if at < strOffBase || at+uint64(u.offSize) > uint64(len(s.strOffsets)) {
-			return nil
-		}
-		var off uint64
-		if u.offSize == 8 {
-			off = binary.LittleEndian.Uint64(s.strOffsets[at:])
-		} else {
-			off = uint64(binary.LittleEndian.Uint32(s.strOffsets[at:]))
-		}
+	}
+	if off, ok := s.strOffset(v, u, strOffBase); ok {
 		return cstrAt(s.str, off)
 	}
 	return nil
+}
+
+// strOffset is where in .debug_str a string attribute's value lies, when
+// it lies there.
+func (s *dwarfSections) strOffset(v attrValue, u *unitHeader, strOffBase uint64) (uint64, bool) {
+	switch v.form {
+	case formStrp:
+		return v.u, true
+	case formStrx, formStrx1, formStrx2, formStrx3, formStrx4, formGNUStrIndex:
+		at := strOffBase + v.u*uint64(u.offSize)
+		if at < strOffBase || at+uint64(u.offSize) > uint64(len(s.strOffsets)) {
+			return 0, false
+		}
+		if u.offSize == 8 {
+			return binary.LittleEndian.Uint64(s.strOffsets[at:]), true
+		}
+		return uint64(binary.LittleEndian.Uint32(s.strOffsets[at:])), true
+	}
+	return 0, false
 }
 
 // locationAddr reads a static address from a location expression that is

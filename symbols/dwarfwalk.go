@@ -189,6 +189,29 @@ type abbrevEntry struct {
 	// when every attribute before it is fixed-size, else -1.
 	siblingAt   int
 	siblingForm uint32
+	// ops are the attributes the index walk reads, each after the fixed
+	// size of the attributes before it that it ignores, and tail the fixed
+	// size of those after the last: most of a DIE's attributes (decl_file,
+	// decl_line, byte_size...) are passed over in one step, not decoded.
+	ops  []walkOp
+	tail uint32
+}
+
+// walkOp is one attribute the index walk reads: one it uses (attr is not
+// 0) or one of varying size it must decode to pass over.
+type walkOp struct {
+	skip       uint32
+	attr, form uint32
+	implicit   int64
+}
+
+// walkAttr tells whether the index walk uses an attribute's value.
+func walkAttr(a uint32) bool {
+	switch a {
+	case atName, atSibling, atType, atSpecification, atDeclaration, atExternal, atLocation, atStrOffsetsBase, atAddrBase:
+		return true
+	}
+	return false
 }
 
 type abbrevAttr struct {
@@ -200,6 +223,10 @@ type abbrevAttr struct {
 type abbrevTable struct {
 	dense  []*abbrevEntry
 	sparse map[uint64]*abbrevEntry
+	// The slabs, kept so the next table parsed into this one reuses them.
+	entries []abbrevEntry
+	attrs   []abbrevAttr
+	ops     []walkOp
 }
 
 func (t *abbrevTable) get(code uint64) *abbrevEntry {
@@ -214,6 +241,14 @@ func (t *abbrevTable) get(code uint64) *abbrevEntry {
 // slabs, so a kernel unit's table costs a handful of allocations, not
 // hundreds.
 func parseAbbrevTable(data []byte, off uint64, u *unitHeader) (*abbrevTable, error) {
+	return parseAbbrevTableInto(nil, data, off, u)
+}
+
+// parseAbbrevTableInto is parseAbbrevTable reusing t's memory (t may be
+// nil): the index walk parses one table per unit, and allocating each
+// afresh cost more than parsing it. Entries of t's previous table must no
+// longer be in use.
+func parseAbbrevTableInto(t *abbrevTable, data []byte, off uint64, u *unitHeader) (*abbrevTable, error) {
 	// First pass: count, so the slabs are allocated once at their size.
 	nEntries, nAttrs, maxCode := 0, 0, uint64(0)
 	b := buf{data: data, pos: off}
@@ -246,21 +281,27 @@ func parseAbbrevTable(data []byte, off uint64, u *unitHeader) (*abbrevTable, err
 			nAttrs++
 		}
 	}
-	t := &abbrevTable{}
-	if maxCode < 1<<14 {
-		t.dense = make([]*abbrevEntry, maxCode+1)
-	} else {
-		t.sparse = make(map[uint64]*abbrevEntry, nEntries)
+	if t == nil {
+		t = &abbrevTable{}
 	}
-	entries := make([]abbrevEntry, nEntries)
-	attrs := make([]abbrevAttr, 0, nAttrs)
+	t.sparse = nil
+	if maxCode < 1<<14 {
+		t.dense = reuse(t.dense, int(maxCode)+1)
+		clear(t.dense)
+	} else {
+		t.dense, t.sparse = t.dense[:0], make(map[uint64]*abbrevEntry, nEntries)
+	}
+	t.entries = reuse(t.entries, nEntries)
+	t.attrs, t.ops = reuse(t.attrs, nAttrs)[:0], reuse(t.ops, nAttrs)[:0]
+	entries, attrs, ops := t.entries, t.attrs, t.ops
 	b = buf{data: data, pos: off}
 	for i := range entries {
 		code := b.uleb()
 		e := &entries[i]
 		*e = abbrevEntry{tag: uint32(b.uleb()), children: b.u8() != 0, siblingAt: -1}
 		fixed := 0
-		first := len(attrs)
+		first, firstOp := len(attrs), len(ops)
+		var skip uint32 // fixed size of ignored attributes since the last op
 		for {
 			a, f := b.uleb(), b.uleb()
 			if a == 0 && f == 0 {
@@ -273,24 +314,44 @@ func parseAbbrevTable(data []byte, off uint64, u *unitHeader) (*abbrevTable, err
 			if a == atSibling && fixed >= 0 {
 				e.siblingAt, e.siblingForm = fixed, uint32(f)
 			}
+			n := formSize(uint32(f), u)
 			if fixed >= 0 {
-				if n := formSize(uint32(f), u); n >= 0 {
+				if n >= 0 {
 					fixed += n
 				} else {
 					fixed = -1
 				}
 			}
 			attrs = append(attrs, at)
+			switch {
+			case walkAttr(at.attr):
+				ops = append(ops, walkOp{skip: skip, attr: at.attr, form: at.form, implicit: at.implicit})
+				skip = 0
+			case n >= 0:
+				skip += uint32(n)
+			default:
+				ops = append(ops, walkOp{skip: skip, form: at.form, implicit: at.implicit})
+				skip = 0
+			}
 		}
 		e.fixedSize = fixed
 		e.attrs = attrs[first:len(attrs):len(attrs)]
-		if t.dense != nil {
+		e.ops, e.tail = ops[firstOp:len(ops):len(ops)], skip
+		if t.sparse == nil {
 			t.dense[code] = e
 		} else {
 			t.sparse[code] = e
 		}
 	}
 	return t, nil
+}
+
+// reuse is s with length n, reallocated only when too short.
+func reuse[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // formSize is the fixed size of a form's value, or -1 when it varies.
