@@ -11,6 +11,9 @@ import (
 // link-time; slide (VMCOREINFO KERNELOFFSET) relocates them to the dump's.
 func ELFSymbols(f *elf.File, slide uint64) (*Table, error) {
 	var syms []Sym
+	if sec := f.SectionByType(elf.SHT_SYMTAB); sec != nil && sec.Entsize > 0 {
+		syms = make([]Sym, 0, min(sec.Size/sec.Entsize, 1<<22)) // most entries are kept
+	}
 	err := eachELFSymbol(f, func(s elf.Symbol) {
 		if s.Name == "" {
 			return

@@ -14,6 +14,9 @@ type Vmlinux struct {
 	Path  string
 	Syms  *Table
 	DWARF *DWARF
+	// saving is closed when the symbol table cache this run writes (if
+	// any) is on disk: Close waits for it.
+	saving <-chan struct{}
 }
 
 // OpenVmlinux checks that the vmlinux at path was built for the dump
@@ -25,45 +28,51 @@ func OpenVmlinux(path string, slide uint64, dump DumpIdentity, opts DWARFOptions
 	// loaded (or built): each takes tens of milliseconds and neither needs
 	// the other. It is only used once the identity check has passed.
 	type table struct {
-		t   *Table
-		err error
+		t      *Table
+		saving <-chan struct{}
+		err    error
 	}
 	symc := make(chan table, 1)
 	go func() {
 		f, err := elf.Open(path)
 		if err != nil {
-			symc <- table{nil, err}
+			symc <- table{err: err}
 			return
 		}
 		defer f.Close()
 		defer opts.Trace.Beside("vmlinux symbols")()
-		t, err := vmlinuxSymbols(path, f, slide, opts)
-		symc <- table{t, err}
+		t, saving, err := vmlinuxSymbols(path, f, slide, opts)
+		symc <- table{t, saving, err}
 	}()
 	end := opts.Trace.Start("DWARF index")
 	d, err := OpenDWARF(path, opts)
 	end()
 	syms := <-symc
+	if syms.saving != nil && (err != nil || syms.err != nil) {
+		<-syms.saving
+	}
 	if err != nil {
 		return nil, err
 	}
+	v := &Vmlinux{Path: path, Syms: syms.t, DWARF: d, saving: syms.saving}
 	if dump != (DumpIdentity{}) {
 		if err := checkELF(d.ELF(), path, dump); err != nil {
-			d.Close()
+			v.Close()
 			return nil, err
 		}
 	}
 	if syms.err != nil {
-		d.Close()
+		v.Close()
 		return nil, fmt.Errorf("%s: %w", path, syms.err)
 	}
-	return &Vmlinux{Path: path, Syms: syms.t, DWARF: d}, nil
+	return v, nil
 }
 
 // vmlinuxSymbols is ELFSymbols through the symbol table cache
 // (tablecache.go): read from it when it holds this build's table, else
-// built and written there for the next run.
-func vmlinuxSymbols(path string, f *elf.File, slide uint64, opts DWARFOptions) (*Table, error) {
+// built and written there for the next run. The write goes on beside the
+// run; saving is closed when it is done (nil when there is none).
+func vmlinuxSymbols(path string, f *elf.File, slide uint64, opts DWARFOptions) (t *Table, saving <-chan struct{}, err error) {
 	dir := opts.CacheDir
 	if dir == "" {
 		dir = DefaultIndexCacheDir()
@@ -71,24 +80,36 @@ func vmlinuxSymbols(path string, f *elf.File, slide uint64, opts DWARFOptions) (
 	id, _ := ELFBuildID(f)
 	fi, err := os.Stat(path)
 	if opts.NoCache || dir == "" || id == "" || err != nil {
-		return ELFSymbols(f, slide)
+		t, err := ELFSymbols(f, slide)
+		return t, nil, err
 	}
 	size := fi.Size()
 	cache := tableCachePath(dir, id)
 	if t, err := readTableCache(cache, id, size, slide); err == nil {
-		return t, nil
+		return t, nil, nil
 	}
-	t, err := ELFSymbols(f, 0)
-	if err != nil {
-		return nil, err
+	if t, err = ELFSymbols(f, 0); err != nil {
+		return nil, nil, err
 	}
 	frozen := encodeTable(id, size, t)
-	_ = writeCacheFile(cache, frozen) // a cache: a read-only home only costs the next run time
-	return decodeTable(frozen, id, size, slide)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = writeCacheFile(cache, frozen) // a cache: a read-only home only costs the next run time
+	}()
+	t, err = decodeTable(frozen, id, size, slide)
+	return t, done, err
 }
 
-// Close releases the DWARF mapping.
-func (v *Vmlinux) Close() error { return v.DWARF.Close() }
+// Close waits for the symbol table cache to be written, then saves the
+// DWARF index cache and releases the mapping.
+func (v *Vmlinux) Close() error {
+	if v.saving != nil {
+		<-v.saving
+		v.saving = nil
+	}
+	return v.DWARF.Close()
+}
 
 // Symbols combines the vmlinux's table with modules read from the dump.
 func (v *Vmlinux) Symbols(modules []Module) *KernelSymbols {

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+
+	"github.com/ktriage/ktriage/internal/radix"
 )
 
 // KernelMapBase is __START_KERNEL_map on x86_64: vmlinux is linked in the
@@ -41,7 +44,7 @@ type SymbolTable interface {
 type Table struct {
 	syms   []Sym // sorted by Addr, preferred alias first
 	sizes  []uint64
-	byName map[string]int32
+	byName *nameIndex
 	// frozen replaces syms, sizes and byName in a table read from the
 	// cache (tablecache.go): its records are read in place.
 	frozen *frozenTable
@@ -72,7 +75,7 @@ func newTable(s []Sym, slide uint64, tie func(a, b Sym) int) *Table {
 		}
 	}
 	s = sortByAddr(s, tie)
-	t := &Table{syms: s, byName: make(map[string]int32, len(s)), slide: slide}
+	t := &Table{syms: s, byName: &nameIndex{}, slide: slide}
 	t.sizes = make([]uint64, len(s))
 	// One backward pass: nextAddr is the first address above s[i].Addr.
 	// The kernel's rule (kallsyms get_symbol_pos): a symbol extends to the
@@ -91,12 +94,28 @@ func newTable(s []Sym, slide uint64, tie func(a, b Sym) int) *Table {
 		}
 		t.sizes[i] = size
 	}
-	for i := range s {
-		if _, dup := t.byName[s[i].Name]; !dup {
-			t.byName[s[i].Name] = int32(i)
-		}
-	}
 	return t
+}
+
+// nameIndex maps names to symbol indexes (the first of equal names). It is
+// made on the first lookup: a vmlinux's table built only to be frozen into
+// the cache (which has its own name order) never needs it.
+type nameIndex struct {
+	once sync.Once
+	m    map[string]int32
+}
+
+func (x *nameIndex) get(syms []Sym, name string) (int32, bool) {
+	x.once.Do(func() {
+		x.m = make(map[string]int32, len(syms))
+		for i := range syms {
+			if _, dup := x.m[syms[i].Name]; !dup {
+				x.m[syms[i].Name] = int32(i)
+			}
+		}
+	})
+	i, ok := x.m[name]
+	return i, ok
 }
 
 // sortByAddr returns syms ordered by address, symbols at one address by
@@ -109,23 +128,14 @@ func sortByAddr(syms []Sym, tie func(a, b Sym) int) []Sym {
 	// kallsyms and nm -n come sorted already: then only the runs of
 	// aliases need ordering, and the symbols need not move at all.
 	if !slices.IsSortedFunc(syms, func(a, b Sym) int { return cmp.Compare(a.Addr, b.Addr) }) {
-		type key struct {
-			addr uint64
-			pos  int
-		}
-		keys := make([]key, len(syms))
+		keys := make([]radix.Key, len(syms))
 		for i := range syms {
-			keys[i] = key{syms[i].Addr, i}
+			keys[i] = radix.Key{K: syms[i].Addr, I: int32(i)}
 		}
-		slices.SortFunc(keys, func(a, b key) int {
-			if c := cmp.Compare(a.addr, b.addr); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.pos, b.pos)
-		})
+		radix.Sort(keys) // stable: equal addresses stay in input order
 		out = make([]Sym, len(syms))
 		for i, k := range keys {
-			out[i] = syms[k.pos]
+			out[i] = syms[k.I]
 		}
 	}
 	for lo := 0; lo < len(out); {
@@ -225,7 +235,7 @@ func (t *Table) index(name string) (int, bool) {
 	if t.frozen != nil {
 		return t.frozen.index(name)
 	}
-	i, ok := t.byName[name]
+	i, ok := t.byName.get(t.syms, name)
 	return int(i), ok
 }
 

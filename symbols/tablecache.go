@@ -2,15 +2,12 @@ package symbols
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"path/filepath"
-	"slices"
 	"sort"
-	"strings"
 	"unsafe"
 )
 
@@ -41,64 +38,41 @@ func tableCachePath(dir, buildID string) string { return filepath.Join(dir, buil
 // never a frozen one, which is already on disk).
 func encodeTable(buildID string, fileSize int64, t *Table) []byte {
 	n := len(t.syms)
-	var names strings.Builder
-	offs := make([]uint32, n)
-	for i, s := range t.syms {
-		offs[i] = uint32(names.Len())
-		names.WriteString(s.Name)
+	namesLen := 0
+	for _, s := range t.syms {
+		namesLen += len(s.Name)
 	}
-	b := make([]byte, 0, 64+n*(tableRecord+4)+names.Len())
+	b := make([]byte, 0, 64+len(buildID)+n*(tableRecord+4)+namesLen)
 	b = append(b, tableMagic...)
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(buildID)))
 	b = append(b, buildID...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(fileSize))
 	b = binary.LittleEndian.AppendUint32(b, uint32(n))
-	b = binary.LittleEndian.AppendUint32(b, uint32(names.Len()))
+	b = binary.LittleEndian.AppendUint32(b, uint32(namesLen))
 	order := t.nameOrder()
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(order)))
+	off := 0
 	for i, s := range t.syms {
 		b = binary.LittleEndian.AppendUint64(b, s.Addr)
 		b = binary.LittleEndian.AppendUint64(b, t.sizes[i])
 		b = binary.LittleEndian.AppendUint64(b, s.Size)
-		b = binary.LittleEndian.AppendUint32(b, offs[i])
+		b = binary.LittleEndian.AppendUint32(b, uint32(off))
+		off += len(s.Name)
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(s.Name)))
 		b = append(b, s.Type, 0)
 	}
 	for _, i := range order {
 		b = binary.LittleEndian.AppendUint32(b, uint32(i))
 	}
-	b = append(b, names.String()...)
+	for _, s := range t.syms {
+		b = append(b, s.Name...)
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
 }
 
 // nameOrder lists symbol indexes by name, the first of equal names being
 // the one Lookup answers with.
-func (t *Table) nameOrder() []int32 {
-	// Sorted by each name's first 8 bytes as a big-endian integer, the rest
-	// compared only on a tie: half the time of comparing the strings
-	// through the index (~90k names, most of a cold run's table work).
-	type key struct {
-		prefix uint64
-		i      int32
-	}
-	keys := make([]key, 0, len(t.byName))
-	for name, i := range t.byName {
-		var b [8]byte
-		copy(b[:], name)
-		keys = append(keys, key{binary.BigEndian.Uint64(b[:]), i})
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-			return c
-		}
-		return strings.Compare(t.syms[a.i].Name, t.syms[b.i].Name)
-	})
-	order := make([]int32, len(keys))
-	for j, k := range keys {
-		order[j] = k.i
-	}
-	return order
-}
+func (t *Table) nameOrder() []int32 { return nameOrderOf(t.syms) }
 
 var errBadTable = errors.New("not a usable symbol table cache")
 

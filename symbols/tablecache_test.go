@@ -26,9 +26,12 @@ func TestTableCacheAnswersAsTheELF(t *testing.T) {
 		}
 		opts := DWARFOptions{CacheDir: t.TempDir()}
 		for run, how := range []string{"built", "from the cache"} {
-			got, err := vmlinuxSymbols(path, f, slide, opts)
+			got, saving, err := vmlinuxSymbols(path, f, slide, opts)
 			if err != nil {
 				t.Fatalf("%s, %s: %v", path, how, err)
+			}
+			if saving != nil {
+				<-saving
 			}
 			if got.Len() != want.Len() || got.Len() == 0 {
 				t.Fatalf("%s, %s: %d symbols, want %d", path, how, got.Len(), want.Len())
@@ -72,8 +75,10 @@ func TestTableCacheDamageIsRebuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := DWARFOptions{CacheDir: t.TempDir()}
-	if _, err := vmlinuxSymbols(path, f, 0, opts); err != nil {
+	if _, saving, err := vmlinuxSymbols(path, f, 0, opts); err != nil {
 		t.Fatal(err)
+	} else {
+		<-saving
 	}
 	files, _ := filepath.Glob(filepath.Join(opts.CacheDir, "*.syms"))
 	if len(files) != 1 {
@@ -89,9 +94,12 @@ func TestTableCacheDamageIsRebuilt(t *testing.T) {
 		if err := os.WriteFile(files[0], bad, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		got, err := vmlinuxSymbols(path, f, 0, opts)
+		got, saving, err := vmlinuxSymbols(path, f, 0, opts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if saving != nil {
+			<-saving
 		}
 		if got.Len() != want.Len() {
 			t.Errorf("flip at %d: %d symbols, want %d", at, got.Len(), want.Len())

@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-delve/delve/pkg/dwarf/frame"
 	"github.com/go-delve/delve/pkg/dwarf/leb128"
+
+	"github.com/ktriage/ktriage/internal/radix"
 )
 
 // DebugFrame is the vmlinux's .debug_frame (DWARF CFI), the fallback for
@@ -155,36 +157,14 @@ func scanFDEs(data []byte) ([]fdeSpan, error) {
 // passes are stable, and the bytes every begin shares (the top ones of
 // kernel text addresses) are skipped.
 func sortFDEs(fdes []fdeSpan) []fdeSpan {
-	type key struct {
-		begin uint64
-		i     int32
-	}
-	keys := make([]key, len(fdes))
+	keys := make([]radix.Key, len(fdes))
 	for i, f := range fdes {
-		keys[i] = key{f.begin, int32(i)}
+		keys[i] = radix.Key{K: f.begin, I: int32(i)}
 	}
-	tmp := make([]key, len(keys))
-	for shift := 0; shift < 64; shift += 8 {
-		var count [257]int
-		for _, k := range keys {
-			count[int(byte(k.begin>>shift))+1]++
-		}
-		if count[int(byte(keys[0].begin>>shift))+1] == len(keys) {
-			continue // every key has this byte
-		}
-		for b := 1; b < len(count); b++ {
-			count[b] += count[b-1]
-		}
-		for _, k := range keys {
-			d := byte(k.begin >> shift)
-			tmp[count[d]] = k
-			count[d]++
-		}
-		keys, tmp = tmp, keys
-	}
+	radix.Sort(keys)
 	out := make([]fdeSpan, len(fdes))
 	for j, k := range keys {
-		out[j] = fdes[k.i]
+		out[j] = fdes[k.I]
 	}
 	return out
 }
