@@ -43,6 +43,8 @@ type Kernel struct {
 	// debugFrame is the .debug_frame of an attached debuginfo pack (a
 	// vmlinux's is read from the file named by Source).
 	debugFrame []byte
+	// packLines are that pack's source lines (nil: none in it).
+	packLines *symbols.LineTable
 
 	unwind unwindTables // the Unwinder and its ORC, CFI and module tables, loaded on first use
 

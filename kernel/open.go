@@ -282,7 +282,7 @@ func attachVmlinux(d *vmcore.Dump, as *AddressSpace, opts AttachOptions) (*Kerne
 
 // attachPack attaches a debuginfo pack (symbols.WritePack): its symbol
 // table and BTF stand in for the vmlinux's symtab and DWARF, its
-// .debug_frame for the vmlinux's.
+// .debug_frame and line table for the vmlinux's.
 func attachPack(d *vmcore.Dump, as *AddressSpace, path string, id symbols.DumpIdentity) (*Kernel, error) {
 	p, err := symbols.OpenPack(path, as.KernelOffset(), id)
 	if err != nil {
@@ -299,7 +299,7 @@ func attachPack(d *vmcore.Dump, as *AddressSpace, path string, id symbols.DumpId
 		mods, modErr = symbols.ReadModules(head, as, p.BTF)
 	}
 	k := New(d, as, p.Symbols(mods), p.BTF, path)
-	k.debugFrame = p.DebugFrame
+	k.debugFrame, k.packLines = p.DebugFrame, p.Lines
 	if modErr != nil {
 		k.Warnings = append(k.Warnings, "module symbols: "+modErr.Error())
 	}

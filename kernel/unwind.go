@@ -89,8 +89,9 @@ func (s unwindSources) Absent() bool {
 // pack's .debug_frame) is attached.
 func (s unwindSources) Rule(pc uint64) (unwind.CFARule, bool) { return s.k.debugFrames().Rule(pc) }
 
-// Line is the source line of pc: from the debug vmlinux for the kernel
-// proper, from the module's debug .ko for a module.
+// Line is the source line of pc: from the debug vmlinux (or the pack's
+// line table) for the kernel proper, from the module's debug .ko for a
+// module.
 func (s unwindSources) Line(pc uint64, f unwind.Func) (string, int, bool) {
 	k := s.k
 	var pos symbols.SourcePos
@@ -98,6 +99,8 @@ func (s unwindSources) Line(pc uint64, f unwind.Func) (string, int, bool) {
 	switch {
 	case f.Module == "" && k.vmlinux != nil:
 		pos, found = k.vmlinux.DWARF.SourceLine(pc - k.AS.KernelOffset())
+	case f.Module == "" && k.packLines != nil:
+		pos, found = k.packLines.SourceLine(pc - k.AS.KernelOffset())
 	case f.Module != "":
 		pos, found = k.moduleSourceLine(f.Module, f.Name, f.Offset)
 	}

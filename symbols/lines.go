@@ -3,7 +3,6 @@ package symbols
 import (
 	"debug/dwarf"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -112,7 +111,7 @@ func (d *DWARF) loadLineTables() error {
 	lt := &d.lines
 	lt.line, lt.rngl = d.secs.line, d.secs.rnglists
 	if len(d.secs.aranges) == 0 || len(lt.line) == 0 {
-		return errors.New("no .debug_aranges or .debug_line")
+		return fmt.Errorf("no .debug_aranges or .debug_line: %w", ErrNotFound)
 	}
 	var err error
 	if lt.ranges, err = parseAranges(d.secs.aranges, d.elf.ByteOrder); err != nil {

@@ -15,24 +15,32 @@ import (
 // A debuginfo pack is the part of a debug vmlinux ktriage reads, a few MB
 // instead of hundreds: the kernel's types as BTF (encoded from its DWARF by
 // pahole, for kernels built without CONFIG_DEBUG_INFO_BTF), its symbol table
-// in System.map form, its .debug_frame for unwinding, and what identifies
-// the build (build-id, linux_banner). It is a zip file, so any tool can
-// look inside; WritePack makes one, OpenPack reads it.
+// in System.map form, its .debug_frame for unwinding, its source lines
+// (packlines.go), and what identifies the build (build-id, linux_banner).
+// It is a zip file, so any tool can look inside; WritePack makes one,
+// OpenPack reads it. Packs made before the lines entry still load, without
+// source lines.
 const (
 	packBTF        = "btf"
 	packSymbols    = "System.map"
 	packDebugFrame = "debug_frame"
 	packBanner     = "linux_banner"
 	packBuildID    = "build-id"
+	packLines      = PackLinesEntry
 	packMagic      = "PK\x03\x04"
 )
+
+// PackLinesEntry names a pack's line table, which packs made before it
+// lack.
+const PackLinesEntry = "lines"
 
 // Pack is an opened debuginfo pack, relocated for one dump.
 type Pack struct {
 	Path       string
 	Syms       *Table
 	BTF        *BTF
-	DebugFrame []byte // .debug_frame, link-time addresses
+	DebugFrame []byte     // .debug_frame, link-time addresses
+	Lines      *LineTable // nil in a pack made before it carried lines
 	Banner     string
 	BuildID    string
 }
@@ -51,14 +59,25 @@ func IsPack(path string) bool {
 }
 
 // WritePack writes a pack for the vmlinux at vmlinuxPath, whose types come
-// from the raw BTF file at btfPath (pahole --btf_encode_detached).
+// from the raw BTF file at btfPath (pahole --btf_encode_detached) or from
+// the pack at btfPath, which must have been made from the same build.
 func WritePack(w io.Writer, vmlinuxPath, btfPath string) error {
 	f, err := elf.Open(vmlinuxPath)
 	if err != nil {
 		return fmt.Errorf("symbols: %w", err)
 	}
 	defer f.Close()
-	btfData, err := os.ReadFile(btfPath)
+	banner, err := ELFBanner(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", vmlinuxPath, err)
+	}
+	id, _ := ELFBuildID(f)
+	var btfData []byte
+	if IsPack(btfPath) {
+		btfData, err = packBTFOf(btfPath, DumpIdentity{BuildID: id, Banner: banner})
+	} else {
+		btfData, err = os.ReadFile(btfPath)
+	}
 	if err != nil {
 		return fmt.Errorf("symbols: %w", err)
 	}
@@ -75,15 +94,18 @@ func WritePack(w io.Writer, vmlinuxPath, btfPath string) error {
 			return fmt.Errorf("%s: .debug_frame: %w", vmlinuxPath, err)
 		}
 	}
-	banner, err := ELFBanner(f)
+	lines, err := vmlinuxLines(vmlinuxPath)
 	if err != nil {
-		return fmt.Errorf("%s: %w", vmlinuxPath, err)
+		return err
 	}
-	id, _ := ELFBuildID(f)
 
 	z := zip.NewWriter(w)
 	add := func(name string, data []byte) error {
-		fw, err := z.Create(name)
+		h := &zip.FileHeader{Name: name, Method: zip.Deflate}
+		if name == packLines {
+			h.Method = zip.Store // deflated block by block already
+		}
+		fw, err := z.CreateHeader(h)
 		if err != nil {
 			return err
 		}
@@ -100,7 +122,10 @@ func WritePack(w io.Writer, vmlinuxPath, btfPath string) error {
 		name string
 		data []byte
 	}{{packBTF, btfData}, {packSymbols, sm.Bytes()}, {packDebugFrame, frame},
-		{packBanner, []byte(banner)}, {packBuildID, []byte(id)}} {
+		{packBanner, []byte(banner)}, {packBuildID, []byte(id)}, {packLines, lines}} {
+		if e.name == packLines && lines == nil {
+			continue
+		}
 		if err := add(e.name, e.data); err != nil {
 			return fmt.Errorf("symbols: writing pack: %w", err)
 		}
@@ -117,14 +142,7 @@ func OpenPack(path string, slide uint64, dump DumpIdentity) (*Pack, error) {
 		return nil, fmt.Errorf("symbols: debuginfo pack %s: %w", path, err)
 	}
 	defer z.Close()
-	read := func(name string) ([]byte, error) {
-		f, err := z.Open(name)
-		if err != nil {
-			return nil, fmt.Errorf("debuginfo pack %s: no %s: %w", path, name, err)
-		}
-		defer f.Close()
-		return io.ReadAll(io.LimitReader(f, 1<<30))
-	}
+	read := packEntryReader(z, path)
 	p := &Pack{Path: path}
 	banner, err1 := read(packBanner)
 	id, err2 := read(packBuildID)
@@ -160,7 +178,72 @@ func OpenPack(path string, slide uint64, dump DumpIdentity) (*Pack, error) {
 	if p.DebugFrame, err = read(packDebugFrame); err != nil {
 		return nil, err
 	}
+	if f, err := z.Open(packLines); err == nil {
+		f.Close()
+		b, err := read(packLines)
+		if err != nil {
+			return nil, err
+		}
+		if p.Lines, err = ParseLineTable(b); err != nil {
+			return nil, fmt.Errorf("debuginfo pack %s: %w", path, err)
+		}
+	}
 	return p, nil
+}
+
+// vmlinuxLines is the encoded line table of the vmlinux at path; nil when
+// it has no DWARF lines (the pack then has none, like an older pack).
+func vmlinuxLines(path string) ([]byte, error) {
+	d, err := OpenDWARF(path, DWARFOptions{NoCache: true})
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	t, err := d.LineTable()
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.MarshalBinary()
+}
+
+// packBTFOf returns the BTF of the pack at path, which must be of the
+// build id names (so a pack's BTF is reused only for its own kernel).
+func packBTFOf(path string, id DumpIdentity) ([]byte, error) {
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, fmt.Errorf("debuginfo pack %s: %w", path, err)
+	}
+	defer z.Close()
+	read := packEntryReader(z, path)
+	gotID, err1 := read(packBuildID)
+	banner, err2 := read(packBanner)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(string(gotID)) != id.BuildID || strings.TrimSpace(string(banner)) != strings.TrimSpace(id.Banner) {
+		return nil, fmt.Errorf("debuginfo pack %s is of another build (build-id %q, %q), not of the vmlinux (build-id %q, %q)",
+			path, strings.TrimSpace(string(gotID)), strings.TrimSpace(string(banner)), id.BuildID, strings.TrimSpace(id.Banner))
+	}
+	return read(packBTF)
+}
+
+// packEntryReader reads whole entries of the pack z (at path), up to 1 GiB
+// each.
+func packEntryReader(z *zip.ReadCloser, path string) func(name string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		f, err := z.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("debuginfo pack %s: no %s: %w", path, name, err)
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, 1<<30))
+	}
 }
 
 // Symbols combines the pack's table with modules read from the dump.

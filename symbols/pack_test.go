@@ -1,10 +1,13 @@
 package symbols
 
 import (
+	"archive/zip"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -79,8 +82,98 @@ void _start(void) { schedule(&init_task); for (;;); }
 	if p.Banner != banner {
 		t.Errorf("banner %q", p.Banner)
 	}
+	// The pack's lines answer as the program's DWARF, at every byte of
+	// schedule (link-time addresses: lines are not relocated).
+	d, err := OpenDWARF(elfPath, DWARFOptions{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var sched uint64
+	elfSyms, _ := d.ELF().Symbols()
+	for _, s := range elfSyms {
+		if s.Name == "schedule" {
+			sched = s.Value
+		}
+	}
+	lined := 0
+	for pc := sched; pc < sched+16; pc++ {
+		want, wok := d.SourceLine(pc)
+		got, gok := p.Lines.SourceLine(pc)
+		if got != want || gok != wok {
+			t.Errorf("%#x: pack %v %v, DWARF %v %v", pc, got, gok, want, wok)
+		}
+		if wok && strings.HasSuffix(want.File, "k.c") {
+			lined++
+		}
+	}
+	if lined == 0 {
+		t.Errorf("no line of schedule (%#x) in k.c: nothing compared", sched)
+	}
+	checkOlderPacks(t, packPath, slide, banner)
 	var mismatch *MismatchError
 	if _, err := OpenPack(packPath, slide, DumpIdentity{Banner: "Linux version 3.10.0-957.el7.x86_64"}); !errors.As(err, &mismatch) {
 		t.Errorf("a dump of another build: %v, want a MismatchError", err)
+	}
+}
+
+// checkOlderPacks: the pack at path with its line table left out (as packs
+// made before it had one) still opens, without lines; with the table
+// damaged it fails, naming the pack.
+func checkOlderPacks(t *testing.T, path string, slide uint64, banner string) {
+	t.Helper()
+	rewrite := func(name string, lines func([]byte) []byte) string {
+		z, err := zip.OpenReader(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer z.Close()
+		out := filepath.Join(t.TempDir(), name)
+		f, err := os.Create(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := zip.NewWriter(f)
+		for _, e := range z.File {
+			r, err := e.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(r)
+			r.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Name == PackLinesEntry {
+				if b = lines(b); b == nil {
+					continue
+				}
+			}
+			ew, err := w.Create(e.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ew.Write(b)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return out
+	}
+	old := rewrite("old.pack", func([]byte) []byte { return nil })
+	p, err := OpenPack(old, slide, DumpIdentity{Banner: banner})
+	if err != nil {
+		t.Fatalf("a pack without lines: %v", err)
+	}
+	if p.Lines != nil {
+		t.Error("a pack without lines has a line table")
+	}
+	if _, ok := p.Lines.SourceLine(0x401000); ok {
+		t.Error("no line table, yet a line")
+	}
+	bad := rewrite("bad.pack", func(b []byte) []byte { return b[:len(b)-1] })
+	if _, err := OpenPack(bad, slide, DumpIdentity{Banner: banner}); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("a pack with a cut line table: %v, want an error naming it", err)
 	}
 }
