@@ -15,6 +15,8 @@
 #                      ps, mod on the ORIGINAL dump, with the full debug vmlinux
 #   NAME.crash-V/      an older crash's answers, where it was run too
 #   NAME.gen.txt       how the dump was made
+#   NAME.lines.txt     each kernel frame's file:line from the full vmlinux
+#                      (fixture-lines.sh)
 # and vmlinux-<release>.pack, the kernel's debuginfo pack (ktriage pack),
 # which lets the tests read the fixtures without the full debug vmlinux.
 # The full dumps stay in $KTRIAGE_GEN_OUT (the tests read them too when
@@ -41,7 +43,13 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/ktriage" ./cmd/ktriage
 go build -o "$tmp/cut" testdata/dumps/cut.go
 pack=$here/vmlinux-$release.pack
-[ -f "$pack" ] && [ "$pack" -nt "$kbuild/vmlinux" ] || "$tmp/ktriage" pack "$kbuild/vmlinux" -o "$pack"
+if ! { [ -f "$pack" ] && [ "$pack" -nt "$kbuild/vmlinux" ] && unzip -l "$pack" | grep -q ' lines$'; }; then
+	# A pack of this very build lends its BTF (pahole takes minutes on
+	# 3.10); a pack of another build is refused, and pahole runs.
+	"$tmp/ktriage" pack "$kbuild/vmlinux" --btf "$pack" -o "$tmp/pack" 2>/dev/null ||
+		"$tmp/ktriage" pack "$kbuild/vmlinux" -o "$tmp/pack"
+	mv "$tmp/pack" "$pack"
+fi
 
 crashes=crash
 newer=$HOME/.cache/ktriage/peers/bin/crash-8.0.6
@@ -74,4 +82,5 @@ for s in "$@"; do
 		cp "$dir/gen.txt" "$here/$name.gen.txt"
 	done
 done
+sh testdata/gen/fixture-lines.sh "$kbuild/vmlinux" "$here"
 ls -l "$here"
