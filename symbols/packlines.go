@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	kflate "github.com/klauspost/compress/flate"
 )
 
 // Source lines for a debuginfo pack. A pack carries no DWARF, so WritePack
@@ -33,7 +35,17 @@ type LineTable struct {
 	data   []byte // the encoding, which the blocks' bytes are in
 
 	mu      sync.Mutex
-	decoded map[int]*lineSpans // nil: the block could not be decoded
+	decoded map[int]decodedBlock
+	// Reused from block to block (under mu): inflating into fresh state
+	// each time, and a map for the lines, took two thirds of a lookup.
+	zr   io.ReadCloser
+	raw  []byte
+	last []int64
+}
+
+type decodedBlock struct {
+	s   *lineSpans
+	err error
 }
 
 // lineBlock is where a block's spans start, how many there are and where
@@ -95,14 +107,8 @@ func (t *LineTable) SourceLine(pc uint64) (SourcePos, bool) {
 	if bi < 0 {
 		return SourcePos{}, false
 	}
-	t.mu.Lock()
-	s, ok := t.decoded[bi]
-	if !ok {
-		s, _ = t.decodeBlock(bi)
-		t.decoded[bi] = s
-	}
-	t.mu.Unlock()
-	if s == nil {
+	s, err := t.block(bi)
+	if err != nil {
 		return SourcePos{}, false
 	}
 	i, found := slices.BinarySearch(s.start, pc)
@@ -119,11 +125,23 @@ func (t *LineTable) SourceLine(pc uint64) (SourcePos, bool) {
 // that fails).
 func (t *LineTable) Check() error {
 	for i := range t.blocks {
-		if _, err := t.decodeBlock(i); err != nil {
+		if _, err := t.block(i); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// block is block bi's spans, decoded on the first call.
+func (t *LineTable) block(bi int) (*lineSpans, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b, ok := t.decoded[bi]
+	if !ok {
+		b.s, b.err = t.decodeBlock(bi)
+		t.decoded[bi] = b
+	}
+	return b.s, b.err
 }
 
 // LineTable reads every line program the vmlinux's .debug_aranges reaches
@@ -303,7 +321,7 @@ func ParseLineTable(b []byte) (*LineTable, error) {
 		files, d.err = decodeFileNames(namesZ, nfiles)
 	}
 	nblocks := d.count("block count")
-	t := &LineTable{files: files, data: b, decoded: map[int]*lineSpans{}}
+	t := &LineTable{files: files, data: b, decoded: map[int]decodedBlock{}}
 	if d.err == nil {
 		t.blocks = make([]lineBlock, 0, nblocks)
 	}
@@ -343,7 +361,7 @@ func ParseLineTable(b []byte) (*LineTable, error) {
 
 // decodeFileNames reads n front-coded names, each after the one before.
 func decodeFileNames(z []byte, n uint64) ([]string, error) {
-	raw, err := inflateBytes(z, 64<<20)
+	raw, err := inflateBytes(nil, nil, z, 64<<20)
 	if err != nil {
 		return nil, fmt.Errorf("line table: file names: %w", err)
 	}
@@ -381,14 +399,19 @@ func decodeFileNames(z []byte, n uint64) ([]string, error) {
 	return files, nil
 }
 
-// decodeBlock inflates and checks block bi.
+// decodeBlock inflates and checks block bi. Call with mu held.
 func (t *LineTable) decodeBlock(bi int) (*lineSpans, error) {
 	blk := t.blocks[bi]
+	if t.zr == nil {
+		t.zr = kflate.NewReader(bytes.NewReader(nil))
+		t.last = make([]int64, len(t.files)+1)
+	}
 	// A span takes at most 10 bytes of address, 5 of file, 5 of line.
-	raw, err := inflateBytes(t.data[blk.off:blk.end], uint64(20*blk.n))
+	raw, err := inflateBytes(t.zr, t.raw[:0], t.data[blk.off:blk.end], uint64(20*blk.n))
 	if err != nil {
 		return nil, fmt.Errorf("line table: block %d: %w", bi, err)
 	}
+	t.raw = raw
 	next := uint64(1<<64 - 1) // the block's spans must end below the next block
 	if bi+1 < len(t.blocks) {
 		next = t.blocks[bi+1].first - 1
@@ -410,7 +433,8 @@ func (t *LineTable) decodeBlock(bi int) (*lineSpans, error) {
 		}
 		s.file[i] = uint32(f)
 	}
-	last := map[uint32]int64{}
+	last := t.last
+	clear(last)
 	for i := 0; i < blk.n && d.err == nil; i++ {
 		f := s.file[i]
 		if f == 0 {
@@ -446,18 +470,23 @@ func deflateBytes(b []byte) ([]byte, error) {
 	return z.Bytes(), nil
 }
 
-// inflateBytes inflates z, refusing more than limit bytes of output.
-func inflateBytes(z []byte, limit uint64) ([]byte, error) {
-	r := flate.NewReader(bytes.NewReader(z))
-	defer r.Close()
-	b, err := io.ReadAll(io.LimitReader(r, int64(min(limit, 1<<40))+1))
-	if err != nil {
+// inflateBytes inflates z into buf, refusing more than limit bytes of
+// output, with r (a flate reader to reset) or a new reader when r is nil.
+func inflateBytes(r io.ReadCloser, buf, z []byte, limit uint64) ([]byte, error) {
+	if r == nil {
+		r = kflate.NewReader(bytes.NewReader(z))
+		defer r.Close()
+	} else if err := r.(kflate.Resetter).Reset(bytes.NewReader(z), nil); err != nil {
 		return nil, err
 	}
-	if uint64(len(b)) > limit {
+	w := bytes.NewBuffer(buf)
+	if _, err := w.ReadFrom(io.LimitReader(r, int64(min(limit, 1<<40))+1)); err != nil {
+		return nil, err
+	}
+	if uint64(w.Len()) > limit {
 		return nil, fmt.Errorf("inflates past %d bytes", limit)
 	}
-	return b, nil
+	return w.Bytes(), nil
 }
 
 type lineDecoder struct {

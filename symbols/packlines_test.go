@@ -37,7 +37,7 @@ func lineTableKernels(t *testing.T) map[string]string {
 func allSpans(t *LineTable) (*lineSpans, error) {
 	var all lineSpans
 	for i := range t.blocks {
-		s, err := t.decodeBlock(i)
+		s, err := t.block(i)
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +198,7 @@ func FuzzParseLineTable(f *testing.F) {
 	}
 	// The head of the 5.4 fixtures' real table, with the files it names.
 	if p, err := OpenPack("../testdata/dumps-5.4/vmlinux-5.4.286.pack", 0, DumpIdentity{}); err == nil && p.Lines != nil {
-		if s, err := p.Lines.decodeBlock(0); err == nil {
+		if s, err := p.Lines.block(0); err == nil {
 			var head lineSpans
 			var names []string
 			for i := range min(300, len(s.start)) {
@@ -263,4 +263,23 @@ func FuzzParseLineTable(f *testing.F) {
 			t.Fatalf("re-encoded table decodes to %+v (%v)", got, err)
 		}
 	})
+}
+
+// BenchmarkLineTableLookups: opening the 5.4 fixtures' table and looking
+// up 40 addresses in as many blocks, as a triage's frames do.
+func BenchmarkLineTableLookups(b *testing.B) {
+	p, err := OpenPack("../testdata/dumps-5.4/vmlinux-5.4.286.pack", 0, DumpIdentity{})
+	if err != nil || p.Lines == nil {
+		b.Skipf("no 5.4 pack with lines: %v", err)
+	}
+	data, _ := p.Lines.MarshalBinary()
+	for b.Loop() {
+		tab, err := ParseLineTable(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range 40 {
+			tab.SourceLine(tab.blocks[i*len(tab.blocks)/40].first + 5)
+		}
+	}
 }
