@@ -2,6 +2,7 @@ package symbols
 
 import (
 	"archive/zip"
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -25,7 +26,11 @@ func TestPackRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "k.c")
 	if err := os.WriteFile(src, []byte(`
+#ifdef OTHER
+const char linux_banner[] = "Linux version 3.10.0-1160.el7.x86_64 (ktriage@test) #2 SMP\n";
+#else
 const char linux_banner[] = "Linux version 3.10.0-1160.el7.x86_64 (ktriage@test) #1 SMP\n";
+#endif
 struct task_struct { volatile long state; void *stack; unsigned int flags:3, ptrace:5; int pid; };
 struct task_struct init_task;
 int schedule(struct task_struct *t) { return t->pid + t->ptrace; }
@@ -111,6 +116,19 @@ void _start(void) { schedule(&init_task); for (;;); }
 		t.Errorf("no line of schedule (%#x) in k.c: nothing compared", sched)
 	}
 	checkOlderPacks(t, packPath, slide, banner)
+
+	// A pack lends its BTF to a new pack of its own build only.
+	var again bytes.Buffer
+	if err := WritePack(&again, elfPath, packPath); err != nil {
+		t.Fatalf("BTF from the pack of the same build: %v", err)
+	}
+	other := filepath.Join(dir, "other")
+	if out, err := exec.Command("gcc", "-g", "-O1", "-nostdlib", "-static", "-DOTHER", "-Wl,--build-id", "-o", other, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	if err := WritePack(io.Discard, other, packPath); err == nil || !strings.Contains(err.Error(), "another build") {
+		t.Errorf("BTF from the pack of another build: %v, want it refused", err)
+	}
 	var mismatch *MismatchError
 	if _, err := OpenPack(packPath, slide, DumpIdentity{Banner: "Linux version 3.10.0-957.el7.x86_64"}); !errors.As(err, &mismatch) {
 		t.Errorf("a dump of another build: %v, want a MismatchError", err)
