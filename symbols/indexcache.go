@@ -53,18 +53,36 @@ func encodeIndex(buildID string, fileSize int64, idx *dwarfIndex) []byte {
 		prev = u.end
 	}
 	b = binary.AppendUvarint(b, uint64(idx.walked))
-	types := idx.typeNames()
-	names := slices.Sorted(mapKeys(types))
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, n := range names {
-		putStr(n)
-		b = binary.AppendUvarint(b, types[n])
+	// The type names keyed as typeNames keys them (no two kinds share a
+	// key), without making that map.
+	var names []string
+	var offs []uint64
+	for _, k := range idx.typeKinds() {
+		for name, off := range k.m {
+			names, offs = append(names, k.kw+name), append(offs, off)
+		}
 	}
-	gnames := slices.Sorted(mapKeys(idx.globals))
-	b = binary.AppendUvarint(b, uint64(len(gnames)))
+	gnames, gvars := make([]string, 0, len(idx.globals)), make([]globalVar, 0, len(idx.globals))
+	for n, g := range idx.globals {
+		gnames, gvars = append(gnames, n), append(gvars, g)
+	}
+	size := len(b) + 16*len(names) + 32*len(gnames) + 8
+	for _, n := range names {
+		size += len(n)
+	}
 	for _, n := range gnames {
-		g := idx.globals[n]
-		putStr(n)
+		size += len(n)
+	}
+	b = slices.Grow(b, size-len(b))
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, k := range sortedStrings(names) {
+		putStr(names[k.I])
+		b = binary.AppendUvarint(b, offs[k.I])
+	}
+	b = binary.AppendUvarint(b, uint64(len(gnames)))
+	for _, k := range sortedStrings(gnames) {
+		g := gvars[k.I]
+		putStr(gnames[k.I])
 		b = binary.AppendUvarint(b, g.die)
 		b = binary.AppendUvarint(b, g.typeDie)
 		b = binary.AppendUvarint(b, g.addr)
