@@ -190,6 +190,7 @@ func (d *DWARF) walkAhead() {
 		return
 	}
 	d.stopAhead, d.aheadDone = make(chan struct{}), make(chan struct{})
+	stop := d.stopAhead
 	go func() {
 		defer close(d.aheadDone)
 		// mine is what this walk has merged: it cannot read the shared
@@ -199,7 +200,7 @@ func (d *DWARF) walkAhead() {
 		var marks []strMarks
 		for {
 			select {
-			case <-d.stopAhead:
+			case <-stop:
 				return
 			default:
 			}
@@ -214,7 +215,12 @@ func (d *DWARF) walkAhead() {
 			}
 			// headers and the sections never change once loaded.
 			to := min(len(d.idx.units), from+aheadSpan)
-			parts, err := walkSpan(&d.secs, d.idx.headers[from:to], &mine, 1, &marks)
+			// Close stops it mid-span: what it walked of the span is
+			// dropped rather than waited for.
+			parts, err := walkSpan(&d.secs, d.idx.headers[from:to], &mine, 1, &marks, stop)
+			if err == errWalkStopped {
+				return
+			}
 			d.idxMu.Lock()
 			switch {
 			case err != nil:

@@ -3,6 +3,7 @@ package symbols
 import (
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -202,7 +203,7 @@ func (x *dwarfIndex) walkTo(s *dwarfSections, to, workers int) error {
 	if err := x.loadHeaders(s); err != nil {
 		return err
 	}
-	parts, err := walkSpan(s, x.headers[x.walked:to], &x.unitIndex, workers, &x.marks)
+	parts, err := walkSpan(s, x.headers[x.walked:to], &x.unitIndex, workers, &x.marks, nil)
 	if err != nil {
 		return err
 	}
@@ -244,8 +245,10 @@ func (x *dwarfIndex) mergeSpan(s *dwarfSections, parts []unitIndex, to int) {
 // what seen settles (seen is only read).
 //
 // marks holds what each worker settled in earlier spans (grown to workers
-// entries): a caller walking its spans in order passes the same one.
-func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int, marks *[]strMarks) ([]unitIndex, error) {
+// entries): a caller walking its spans in order passes the same one. Once
+// stop (may be nil) is closed the walk gives up between units with
+// errWalkStopped.
+func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int, marks *[]strMarks, stop <-chan struct{}) ([]unitIndex, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -272,6 +275,12 @@ func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int,
 				if i >= len(span) {
 					break
 				}
+				select {
+				case <-stop:
+					errs[w] = errWalkStopped
+					return
+				default:
+				}
 				u := &span[i]
 				if u.unitType != utCompile && u.unitType != utPartial {
 					continue
@@ -295,12 +304,18 @@ func walkSpan(s *dwarfSections, span []unitHeader, seen *unitIndex, workers int,
 	}
 	wg.Wait()
 	for _, e := range errs {
+		if e == errWalkStopped {
+			return nil, e
+		}
 		if e != nil {
 			return nil, fmt.Errorf(".debug_info: %w", e)
 		}
 	}
 	return parts, nil
 }
+
+// errWalkStopped is walkSpan's answer when told to stop.
+var errWalkStopped = errors.New("walk stopped")
 
 // walkUnit indexes the top-level DIEs of one unit into out, leaving out what
 // seen (the index of all earlier units, read-only during the walk) settles.

@@ -48,3 +48,26 @@ func TestWalkAheadLookups(t *testing.T) {
 		t.Errorf("cache after Close: from cache %v, %d units; the run had walked %d", st.FromCache, st.Walked, walked)
 	}
 }
+
+// A walk told to stop gives up before its next unit (Close does not wait
+// for the walk ahead's span), and says so rather than failing the index.
+func TestWalkSpanStops(t *testing.T) {
+	d, err := OpenDWARF(fixturePath(dwarfFixtures[1]), DWARFOptions{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	x, err := newDWARFIndex(&d.secs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	close(stop)
+	var marks []strMarks
+	if parts, err := walkSpan(&d.secs, x.headers, &x.unitIndex, 1, &marks, stop); err != errWalkStopped || parts != nil {
+		t.Errorf("stopped walk: %d parts, error %v; want none and errWalkStopped", len(parts), err)
+	}
+	if parts, err := walkSpan(&d.secs, x.headers, &x.unitIndex, 1, &marks, nil); err != nil || len(parts) != 1 {
+		t.Errorf("walk: %d parts, error %v", len(parts), err)
+	}
+}
