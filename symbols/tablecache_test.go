@@ -2,8 +2,11 @@ package symbols
 
 import (
 	"debug/elf"
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -108,4 +111,37 @@ func TestTableCacheDamageIsRebuilt(t *testing.T) {
 	if _, err := decodeTable(good[:len(good)-9], "x", 0, 0); err == nil {
 		t.Error("a cut cache decoded")
 	}
+}
+
+// FuzzDecodeTable feeds the frozen-table reader made-up files that pass
+// its checksum (the fuzzer's bytes with the CRC made right): decoding may
+// refuse them, but a table it accepts must answer every question — every
+// symbol, lookups by name and by address — without a panic.
+func FuzzDecodeTable(f *testing.F) {
+	t := NewTable([]Sym{
+		{Name: "_stext", Addr: 0xffffffff81000000, Type: 'T'},
+		{Name: "start_kernel", Addr: 0xffffffff81001000, Size: 0x40, Type: 'T'},
+		{Name: "runqueues", Addr: 0x2a4c0, Size: 0x1000, Type: 'D'},
+		{Name: "_etext", Addr: 0xffffffff82000000, Type: 'T'},
+	}, 0)
+	good := encodeTable("id", 7, t)
+	f.Add(good[:len(good)-4])
+	f.Add([]byte(tableMagic))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		data := binary.LittleEndian.AppendUint32(slices.Clone(body), crc32.ChecksumIEEE(body))
+		tab, err := decodeTable(data, "id", 7, 0x1e000000)
+		if err != nil {
+			return
+		}
+		for s := range tab.All() {
+			tab.Lookup(s.Name)
+			tab.SymbolAt(s.Addr)
+			tab.Symbolize(s.Addr + 1)
+		}
+		for _, a := range []uint64{0, 0x2a4c0, 0xffffffff9f001010, ^uint64(0)} {
+			tab.SymbolAt(a)
+		}
+		tab.Lookup("start_kernel")
+		tab.Sym("no such symbol")
+	})
 }
