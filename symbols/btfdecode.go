@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // A triage reads a few dozen of the ~100k types a kernel's BTF describes,
@@ -93,7 +94,12 @@ func parseBTF(raw []byte) (*btfRaw, error) {
 	if strOff+strLen > uint64(len(body)) {
 		return nil, fmt.Errorf("BTF: string section %d+%d outside the %d bytes after the header", strOff, strLen, len(body))
 	}
-	b := &btfRaw{order: order, types: body[typeOff : typeOff+typeLen], strs: string(body[strOff : strOff+strLen])}
+	b := &btfRaw{order: order, types: body[typeOff : typeOff+typeLen]}
+	if strLen > 0 {
+		// The names stay in raw (often a mapped cache file) as one string
+		// every name slices: raw is never written after it is parsed.
+		b.strs = unsafe.String(&body[strOff], int(strLen))
+	}
 	if strLen > 0 && b.strs[0] != 0 {
 		return nil, errors.New("BTF: string section does not start with an empty string")
 	}
