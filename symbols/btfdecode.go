@@ -425,8 +425,8 @@ func (r btfRef) elem() (ctype, uint64) {
 }
 
 // datasecVar finds variable name in the data section sec: its type and
-// offset in the section.
-func (b *btfRaw) datasecVar(sec, name string) (btfRef, uint64, bool) {
+// offset in the section; hasSec says whether the section was there at all.
+func (b *btfRaw) datasecVar(sec, name string) (t btfRef, off uint64, hasSec, found bool) {
 	for _, id := range b.byNameAll(sec) {
 		h, _ := b.header(id)
 		if h.kind != btfDatasec {
@@ -436,10 +436,10 @@ func (b *btfRaw) datasecVar(sec, name string) (btfRef, uint64, bool) {
 			v := h.data[12*i:]
 			vh, ok := b.header(b.order.Uint32(v))
 			if ok && vh.kind == btfVar && b.name(vh.nameOff) == name {
-				return btfRef{b, vh.sizeOrType}, uint64(b.order.Uint32(v[4:])), true
+				return btfRef{b, vh.sizeOrType}, uint64(b.order.Uint32(v[4:])), true, true
 			}
 		}
-		return btfRef{}, 0, false
+		return btfRef{}, 0, true, false
 	}
-	return btfRef{}, 0, false
+	return btfRef{}, 0, false, false
 }

@@ -139,11 +139,11 @@ func (b *BTF) TypeInfo(name string) (TypeInfo, error) {
 // PerCPUVar gives the type and per-CPU offset of a variable in BTF's
 // .data..percpu section (the only globals BTF describes).
 func (b *BTF) PerCPUVar(name string) (TypeInfo, uint64, error) {
-	if len(b.dec.byNameAll(".data..percpu")) == 0 {
+	t, off, hasSec, found := b.dec.datasecVar(".data..percpu", name)
+	if !hasSec {
 		return TypeInfo{}, 0, fmt.Errorf("BTF has no .data..percpu: %w", ErrNotFound)
 	}
-	t, off, ok := b.dec.datasecVar(".data..percpu", name)
-	if !ok {
+	if !found {
 		return TypeInfo{}, 0, fmt.Errorf("BTF: no per-CPU variable %q: %w", name, ErrNotFound)
 	}
 	return describe(t), off, nil

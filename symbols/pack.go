@@ -248,25 +248,21 @@ func packEntryReader(z *zip.ReadCloser, path string) func(name string) ([]byte, 
 			return nil, fmt.Errorf("debuginfo pack %s: no %s: %w", path, name, err)
 		}
 		defer f.Close()
-		const limit = 1 << 30
-		if st, err := f.Stat(); err == nil && st.Size() >= 0 && st.Size() <= limit {
-			// The stated size is a hint (the CRC check at EOF vouches for
-			// the bytes); one byte more tells a lie from the truth.
-			buf := make([]byte, st.Size()+1)
-			n, err := io.ReadFull(f, buf)
-			switch {
-			case err == io.ErrUnexpectedEOF || err == io.EOF:
-				return buf[:n], nil
-			case err != nil:
-				return nil, fmt.Errorf("debuginfo pack %s: %s: %w", path, name, err)
-			}
-			rest, err := io.ReadAll(io.LimitReader(f, limit-int64(n)))
-			if err != nil {
-				return nil, fmt.Errorf("debuginfo pack %s: %s: %w", path, name, err)
-			}
-			return append(buf, rest...), nil
+		st, err := f.Stat()
+		if err != nil || st.Size() < 0 || st.Size() > 1<<30 {
+			return nil, fmt.Errorf("debuginfo pack %s: %s: implausible size", path, name)
 		}
-		return io.ReadAll(io.LimitReader(f, limit))
+		// One byte beyond the stated size: the zip reader checks the CRC
+		// at the end and refuses an entry longer than its header says.
+		buf := make([]byte, st.Size()+1)
+		n, err := io.ReadFull(f, buf)
+		if err != io.ErrUnexpectedEOF && err != io.EOF {
+			if err == nil {
+				err = errors.New("longer than its stated size")
+			}
+			return nil, fmt.Errorf("debuginfo pack %s: %s: %w", path, name, err)
+		}
+		return buf[:n], nil
 	}
 }
 
