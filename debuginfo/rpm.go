@@ -2,13 +2,13 @@ package debuginfo
 
 import (
 	"bufio"
+	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/cavaliergopher/cpio"
 	"github.com/klauspost/compress/zstd"
@@ -88,7 +88,7 @@ func readRPMHeader(r *bufio.Reader, off, size int64, want ...uint32) (rpmHeader,
 	}
 	for i, o := range wanted {
 		s := data[o:]
-		end := strings.IndexByte(string(s), 0)
+		end := bytes.IndexByte(s, 0)
 		if end < 0 {
 			return rpmHeader{}, 0, &RPMFormatError{off + 16 + nindex*16 + int64(o), fmt.Sprintf("tag %d: string not terminated", tags[i])}
 		}

@@ -238,8 +238,8 @@ func packBTFOf(path string, id DumpIdentity) ([]byte, error) {
 // packEntryReader reads whole entries of the pack z (at path), up to 1 GiB
 // each. Entries are inflated by klauspost/compress's flate (about twice the
 // standard library's speed: the 3.10 pack's 20 MB of BTF was most of a
-// triage with it) into a buffer of the size the zip directory states, not
-// grown by io.ReadAll's doubling.
+// triage with it) into a buffer sized once, not grown by io.ReadAll's
+// doubling.
 func packEntryReader(z *zip.ReadCloser, path string) func(name string) ([]byte, error) {
 	z.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser { return kflate.NewReader(r) })
 	return func(name string) ([]byte, error) {
@@ -248,21 +248,21 @@ func packEntryReader(z *zip.ReadCloser, path string) func(name string) ([]byte, 
 			return nil, fmt.Errorf("debuginfo pack %s: no %s: %w", path, name, err)
 		}
 		defer f.Close()
-		st, err := f.Stat()
-		if err != nil || st.Size() < 0 || st.Size() > 1<<30 {
-			return nil, fmt.Errorf("debuginfo pack %s: %s: implausible size", path, name)
-		}
-		// One byte beyond the stated size: the zip reader checks the CRC
-		// at the end and refuses an entry longer than its header says.
-		buf := make([]byte, st.Size()+1)
-		n, err := io.ReadFull(f, buf)
-		if err != io.ErrUnexpectedEOF && err != io.EOF {
-			if err == nil {
-				err = errors.New("longer than its stated size")
+		// The buffer is sized once from the zip's stated size, which is not
+		// trusted further than deflate's largest ratio (1032:1) over the
+		// stored bytes: a small hostile pack must not claim a huge buffer.
+		// ReadFrom passes on the zip reader's CRC and size errors.
+		hint := uint64(0)
+		if st, err := f.Stat(); err == nil {
+			if h, ok := st.Sys().(*zip.FileHeader); ok {
+				hint = min(h.UncompressedSize64, 1032*h.CompressedSize64+512, 1<<30)
 			}
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, int(hint)+bytes.MinRead))
+		if _, err := buf.ReadFrom(io.LimitReader(f, 1<<30)); err != nil {
 			return nil, fmt.Errorf("debuginfo pack %s: %s: %w", path, name, err)
 		}
-		return buf[:n], nil
+		return buf.Bytes(), nil
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -193,5 +194,48 @@ func checkOlderPacks(t *testing.T, path string, slide uint64, banner string) {
 	bad := rewrite("bad.pack", func(b []byte) []byte { return b[:len(b)-1] })
 	if _, err := OpenPack(bad, slide, DumpIdentity{Banner: banner}); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("a pack with a cut line table: %v, want an error naming it", err)
+	}
+}
+
+// A pack's entries are read whole only as the zip vouches for them: an
+// entry cut short or with a wrong CRC is an error, and a header claiming
+// a huge size over a few stored bytes does not get a buffer that size.
+func TestPackEntryReaderDistrustsHeaders(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.pack")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := zip.NewWriter(f)
+	for _, h := range []*zip.FileHeader{
+		{Name: "short", Method: zip.Store, CRC32: 0x0d4a1185, CompressedSize64: 5, UncompressedSize64: 1 << 30},
+		{Name: "badcrc", Method: zip.Store, CRC32: 1, CompressedSize64: 5, UncompressedSize64: 5},
+	} {
+		w, err := z.CreateRaw(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("hello"))
+	}
+	if err := errors.Join(z.Close(), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	read := packEntryReader(r, path)
+	for _, name := range []string{"short", "badcrc"} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b, err := read(name)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Errorf("%s: read %q without an error", name, b)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+			t.Errorf("%s: %d MB allocated for 5 stored bytes", name, grew>>20)
+		}
 	}
 }

@@ -14,6 +14,11 @@ import (
 	kflate "github.com/klauspost/compress/flate"
 )
 
+// maxLineFileNames bounds the names a line table's file list may spell
+// out: prefix sharing lets a few input bytes repeat a long name, so the
+// input's size alone does not bound them (a kernel's ~3k paths: ~200 KB).
+const maxLineFileNames = 64 << 20
+
 // Source lines for a debuginfo pack. A pack carries no DWARF, so WritePack
 // flattens what DWARF.SourceLine answers for the kernel's text into spans:
 // each span starts at a link-time address and gives one file:line (or
@@ -371,6 +376,7 @@ func decodeFileNames(z []byte, n uint64) ([]string, error) {
 	d := lineDecoder{b: raw}
 	files := make([]string, 0, n)
 	prev := ""
+	total := 0 // bytes of names built: each may repeat all of the previous one
 	for range n {
 		shared := d.uvarint("file name prefix")
 		rest := d.count("file name length")
@@ -379,6 +385,10 @@ func decodeFileNames(z []byte, n uint64) ([]string, error) {
 		}
 		if shared > uint64(len(prev)) {
 			d.fail(fmt.Sprintf("file %d shares %d bytes of a %d-byte name", len(files), shared, len(prev)))
+			break
+		}
+		if total += int(shared) + rest; total > maxLineFileNames {
+			d.fail(fmt.Sprintf("file names longer than %d bytes in all", maxLineFileNames))
 			break
 		}
 		name := prev[:shared] + string(d.b[d.off:d.off+rest])
