@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"debug/elf"
 	"encoding/binary"
@@ -18,9 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 
 	"github.com/ktriage/ktriage/symbols"
 )
@@ -350,30 +346,15 @@ func debData(br *bufio.Reader) (io.ReadCloser, string, error) {
 			continue
 		}
 		body := io.LimitReader(br, size)
-		switch filepath.Ext(name) {
-		case ".xz":
-			r, err := xz.NewReader(body)
-			if err != nil {
-				return nil, "", fmt.Errorf("%s: %w", name, err)
-			}
-			return io.NopCloser(r), name, nil
-		case ".zst":
-			r, err := zstd.NewReader(body, zstd.WithDecoderConcurrency(1))
-			if err != nil {
-				return nil, "", fmt.Errorf("%s: %w", name, err)
-			}
-			return r.IOReadCloser(), name, nil
-		case ".gz":
-			r, err := gzip.NewReader(body)
-			if err != nil {
-				return nil, "", fmt.Errorf("%s: %w", name, err)
-			}
-			return r, name, nil
-		case ".tar":
-			return io.NopCloser(body), name, nil
-		default:
+		kind, ok := map[string]string{".xz": "xz", ".zst": "zstd", ".gz": "gzip", ".tar": "none"}[filepath.Ext(name)]
+		if !ok {
 			return nil, "", fmt.Errorf("%s: compression not supported (xz, zst, gz)", name)
 		}
+		r, err := decompress(kind, body)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", name, err)
+		}
+		return r, name, nil
 	}
 }
 

@@ -3,17 +3,12 @@ package debuginfo
 import (
 	"bufio"
 	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/cavaliergopher/cpio"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
-	"github.com/ulikunitz/xz/lzma"
 )
 
 // An RPM (kernel-debuginfo-*.rpm) is a 96-byte lead, a signature header
@@ -133,42 +128,14 @@ func rpmPayload(r *bufio.Reader, size int64) (*cpio.Reader, io.Closer, string, e
 		}
 	}
 	body := io.LimitReader(r, size-off)
-	var dec io.Reader
-	closer := io.NopCloser(nil)
-	switch comp {
-	case "gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return nil, nil, comp, &RPMFormatError{off, "gzip payload: " + err.Error()}
-		}
-		dec, closer = zr, zr
-	case "bzip2":
-		dec = bzip2.NewReader(body)
-	case "xz":
-		xr, err := xz.NewReader(body)
-		if err != nil {
-			return nil, nil, comp, &RPMFormatError{off, "xz payload: " + err.Error()}
-		}
-		dec = xr
-	case "lzma":
-		lr, err := lzma.NewReader(body)
-		if err != nil {
-			return nil, nil, comp, &RPMFormatError{off, "lzma payload: " + err.Error()}
-		}
-		dec = lr
-	case "none":
-		dec = body
-	case "zstd":
-		zr, err := zstd.NewReader(body, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, nil, comp, &RPMFormatError{off, "zstd payload: " + err.Error()}
-		}
-		rc := zr.IOReadCloser()
-		dec, closer = rc, rc
-	default:
+	dec, err := decompress(comp, body)
+	switch {
+	case errors.Is(err, errCompression):
 		return nil, nil, comp, &RPMFormatError{off, fmt.Sprintf("payload compressor %q not supported (gzip, bzip2, xz, lzma, zstd, none)", comp)}
+	case err != nil:
+		return nil, nil, comp, &RPMFormatError{off, comp + " payload: " + err.Error()}
 	}
-	return cpio.NewReader(dec), closer, comp, nil
+	return cpio.NewReader(dec), dec, comp, nil
 }
 
 // cpioFiles walks an RPM payload's regular files. rpm 4.12+ writes
