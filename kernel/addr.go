@@ -127,25 +127,40 @@ func (as *AddressSpace) Translate(vaddr uint64) (uint64, error) {
 }
 
 func (as *AddressSpace) walk(vaddr uint64) (uint64, error) {
-	table := as.pgdPhys
+	pa, present, table, err := as.lookup(vaddr)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%#x: page table at %#x unreadable: %w", vaddr, table, err)
+	case !present:
+		return 0, fmt.Errorf("%#x: %w", vaddr, ErrNoTranslation)
+	}
+	return pa, nil
+}
+
+// lookup walks the page tables for vaddr. An address that is not mapped is
+// not an error here (present is false), so probing many addresses, as
+// findDirectMap does, formats no error for each; err names a table that
+// could not be read, whose address is table.
+func (as *AddressSpace) lookup(vaddr uint64) (pa uint64, present bool, table uint64, err error) {
+	table = as.pgdPhys
 	var buf [8]byte
 	for level := as.levels; level >= 1; level-- {
 		shift := uint(pageShift + 9*(level-1))
 		idx := (vaddr >> shift) & 0x1ff
 		if _, err := as.phys.ReadPhys(buf[:], table+idx*8); err != nil {
-			return 0, fmt.Errorf("%#x: page table at %#x unreadable: %w", vaddr, table, err)
+			return 0, false, table, err
 		}
 		e := binary.LittleEndian.Uint64(buf[:]) &^ as.smeMask
 		if e&ptePresent == 0 {
-			return 0, fmt.Errorf("%#x: %w", vaddr, ErrNoTranslation)
+			return 0, false, table, nil
 		}
 		if e&ptePSE != 0 && (level == 2 || level == 3) { // 2 MiB or 1 GiB page
 			mask := uint64(1)<<shift - 1
-			return (e & pteAddrMask &^ mask) | vaddr&mask, nil
+			return (e & pteAddrMask &^ mask) | vaddr&mask, true, table, nil
 		}
 		table = e & pteAddrMask
 	}
-	return table | vaddr&(1<<pageShift-1), nil
+	return table | vaddr&(1<<pageShift-1), true, table, nil
 }
 
 // ReadVirt reads len(p) bytes of kernel virtual memory at vaddr.
@@ -198,10 +213,8 @@ func (as *AddressSpace) findDirectMap() uint64 {
 	topShift := uint(pageShift + 9*(as.levels-1))
 	for base := lo; base < hi && base >= lo; base += 1 << topShift {
 		// Walk every 1 GiB step of this slot only if its top entry exists.
-		if _, err := as.walk(base); err != nil && !errors.Is(err, ErrNoTranslation) {
-			continue
-		}
-		if !as.topPresent(base) {
+		// A slot whose tables are not in the dump is passed over whole.
+		if _, _, _, err := as.lookup(base); err != nil || !as.topPresent(base) {
 			continue
 		}
 		span := uint64(1) << topShift
@@ -209,7 +222,7 @@ func (as *AddressSpace) findDirectMap() uint64 {
 			span = 1 << 39 // look in the first P4D slot only
 		}
 		for off := uint64(0); off < span; off += 1 << 30 {
-			if pa, err := as.walk(base + off); err == nil && pa == 0 {
+			if pa, present, _, err := as.lookup(base + off); err == nil && present && pa == 0 {
 				return base + off
 			}
 		}

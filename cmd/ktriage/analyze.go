@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	addCommand(newAnalyzeCmd)
+	addCommand("analyze", newAnalyzeCmd)
 	loadLog = textlog.ParseFile
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/ktriage/ktriage/kernel/unwind"
 )
 
-func init() { addCommand(newBtCmd) }
+func init() { addCommand("bt", newBtCmd) }
 
 // btTask is one unwound task, as bt --format json prints it.
 type btTask struct {

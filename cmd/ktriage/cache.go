@@ -9,7 +9,7 @@ import (
 	"github.com/ktriage/ktriage/internal/unpack"
 )
 
-func init() { addCommand(newCacheCmd) }
+func init() { addCommand("cache", newCacheCmd) }
 
 func newCacheCmd() *cobra.Command {
 	cmd := &cobra.Command{

@@ -12,7 +12,7 @@ import (
 	"github.com/ktriage/ktriage/kernel"
 )
 
-func init() { addCommand(newDebuginfoCmd) }
+func init() { addCommand("debuginfo", newDebuginfoCmd) }
 
 // newDebuginfoCmd fetches a debug vmlinux ahead of analysis, by a dump's
 // build-id or a build-id given: what analyze --fetch-debuginfo does first,

@@ -11,7 +11,7 @@ import (
 	"github.com/ktriage/ktriage/kernel"
 )
 
-func init() { addCommand(newDmesgCmd) }
+func init() { addCommand("dmesg", newDmesgCmd) }
 
 func newDmesgCmd() *cobra.Command {
 	var format string

@@ -25,9 +25,9 @@ import (
 )
 
 func init() {
-	addCommand(newFleetCmd)
-	addCommand(newHistoryCmd)
-	addCommand(newSummaryCmd)
+	addCommand("fleet", newFleetCmd)
+	addCommand("history", newHistoryCmd)
+	addCommand("summary", newSummaryCmd)
 }
 
 // fleetOptions are the batch flags; analyze fills them when it hands a

@@ -14,7 +14,7 @@ import (
 	"github.com/ktriage/ktriage/vmcore"
 )
 
-func init() { addCommand(newInfoCmd) }
+func init() { addCommand("info", newInfoCmd) }
 
 // dumpInfo is what a user needs to judge a dump before analysing it.
 type dumpInfo struct {

@@ -12,7 +12,7 @@ import (
 	"github.com/ktriage/ktriage/textlog"
 )
 
-func init() { addCommand(newParseLogCmd) }
+func init() { addCommand("parse-log", newParseLogCmd) }
 
 // newParseLogCmd lists the reports textlog finds in a kernel log; a
 // debugging aid for the text-log front end.

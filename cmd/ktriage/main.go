@@ -25,12 +25,29 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 
-var commands []func() *cobra.Command
+// command is a registered subcommand: its name, and how to build it.
+type command struct {
+	name  string
+	build func() *cobra.Command
+}
 
-// addCommand registers a subcommand constructor; called from init().
-func addCommand(f func() *cobra.Command) { commands = append(commands, f) }
+var commands []command
 
-func newRootCmd() *cobra.Command {
+// addCommand registers a subcommand constructor under the name the user
+// types; called from init().
+func addCommand(name string, build func() *cobra.Command) {
+	commands = append(commands, command{name, build})
+}
+
+// newRootCmd builds the whole command tree: help, completion and the tests.
+func newRootCmd() *cobra.Command { return newRootCmdFor(nil) }
+
+// newRootCmdFor builds the tree a command line needs. When its first word
+// names a subcommand, only that one is built: a run of `ktriage dmesg`
+// should not pay for constructing every other command and its flags (a
+// tenth of its start-up). Anything else (help, completion, a flag first, a
+// typo cobra suggests a fix for) gets the whole tree.
+func newRootCmdFor(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ktriage",
 		Short: "Tell why a Linux kernel crashed, from a vmcore or a kernel log",
@@ -73,8 +90,17 @@ parts of a split dump), a kdump directory, the dump compressed (.gz .xz .zst
 		}
 		prof.stop(cmd.ErrOrStderr())
 	}
-	for _, f := range commands {
-		root.AddCommand(f())
+	if len(args) > 0 {
+		for _, c := range commands {
+			if c.name == args[0] {
+				root.AddCommand(c.build())
+				root.CompletionOptions.DisableDefaultCmd = true
+				return root
+			}
+		}
+	}
+	for _, c := range commands {
+		root.AddCommand(c.build())
 	}
 	return root
 }
@@ -84,7 +110,7 @@ parts of a split dump), a kdump directory, the dump compressed (.gz .xz .zst
 var names = sync.OnceValue(triage.NewNamesCache)
 
 func main() {
-	root := newRootCmd()
+	root := newRootCmdFor(os.Args[1:])
 	err := root.Execute()
 	names().Wait() // the cache's disk copies, written beside the triage
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra/doc"
 )
 
-func init() { addCommand(newGenManCmd) }
+func init() { addCommand("gen-man", newGenManCmd) }
 
 // newGenManCmd writes the manual pages from the command tree, so they say
 // what --help says (`make man`, `make install`). Hidden: it is for packagers.

@@ -13,7 +13,7 @@ import (
 	"github.com/ktriage/ktriage/minimize"
 )
 
-func init() { addCommand(newMinimizeCmd) }
+func init() { addCommand("minimize", newMinimizeCmd) }
 
 func newMinimizeCmd() *cobra.Command {
 	var f dumpFlags

@@ -14,7 +14,7 @@ import (
 	"github.com/ktriage/ktriage/symbols"
 )
 
-func init() { addCommand(newPackCmd) }
+func init() { addCommand("pack", newPackCmd) }
 
 func newPackCmd() *cobra.Command {
 	var out, btfPath, pahole string

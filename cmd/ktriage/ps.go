@@ -11,7 +11,7 @@ import (
 	"github.com/ktriage/ktriage/kernel"
 )
 
-func init() { addCommand(newPsCmd) }
+func init() { addCommand("ps", newPsCmd) }
 
 // psTask is one row of ps --format json.
 type psTask struct {

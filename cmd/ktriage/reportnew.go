@@ -15,7 +15,7 @@ import (
 	"github.com/ktriage/ktriage/report"
 )
 
-func init() { addCommand(newReportNewCmd) }
+func init() { addCommand("report-new", newReportNewCmd) }
 
 // reportBaseName is what report-new calls the reports it leaves beside a
 // crash: ktriage-report.txt, .json, .html. crashdir knows the name too and

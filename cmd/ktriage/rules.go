@@ -14,7 +14,7 @@ import (
 	"github.com/ktriage/ktriage/analyzers"
 )
 
-func init() { addCommand(newRulesCmd) }
+func init() { addCommand("rules", newRulesCmd) }
 
 func newRulesCmd() *cobra.Command {
 	cmd := &cobra.Command{

@@ -14,7 +14,7 @@ import (
 	"github.com/ktriage/ktriage/kernel"
 )
 
-func init() { addCommand(newSysCmd) }
+func init() { addCommand("sys", newSysCmd) }
 
 type sysJSON struct {
 	Kernel        string     `json:"kernel"`

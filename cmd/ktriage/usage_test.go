@@ -29,6 +29,27 @@ func TestEveryCommandHasExamples(t *testing.T) {
 	walk(root)
 }
 
+// A command line naming a subcommand builds that one alone, under the name
+// it was registered with; and it behaves as in the whole tree.
+func TestRootBuiltForOneCommand(t *testing.T) {
+	for _, c := range commands {
+		root := newRootCmdFor([]string{c.name, "--help"})
+		if subs := root.Commands(); len(subs) != 1 || subs[0].Name() != c.name {
+			t.Errorf("%s: built %d commands, the first %q", c.name, len(subs), subs[0].Name())
+			continue
+		}
+		var out strings.Builder
+		root.SetOut(&out)
+		root.SetArgs([]string{c.name, "--help"})
+		if err := root.Execute(); err != nil || !strings.Contains(out.String(), "Usage:\n  ktriage "+c.name) {
+			t.Errorf("%s --help: %v\n%s", c.name, err, out.String())
+		}
+	}
+	if subs := newRootCmdFor([]string{"--deadline", "1s", "dmesg"}).Commands(); len(subs) != len(commands) {
+		t.Errorf("a flag before the command: %d commands built, want all %d", len(subs), len(commands))
+	}
+}
+
 // Shell completion scripts come from the binary itself.
 func TestCompletionScripts(t *testing.T) {
 	for sh, want := range map[string]string{"bash": "__start_ktriage", "zsh": "#compdef ktriage", "fish": "complete -c ktriage"} {
