@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ktriage/ktriage/internal/phase"
@@ -46,7 +47,7 @@ type DWARF struct {
 	mu      sync.Mutex
 	data    *dwarf.Data
 	dataErr error
-	types   *dieTypes // the types lookups answer with (dwarftypes.go)
+	types   atomic.Pointer[dieTypes] // the types lookups answer with (dwarftypes.go); replaced when a bad cached index is dropped
 	layoutOf
 
 	lines lineTables // source lines, loaded on the first SourceLine
@@ -161,7 +162,7 @@ func openDWARF(f *os.File, path string, opts DWARFOptions) (*DWARF, error) {
 		d.Close()
 		return nil, err
 	}
-	d.types = newDIETypes(&d.secs, d.unitSpans)
+	d.types.Store(newDIETypes(&d.secs, d.unitSpans))
 	if opts.WalkAhead && !d.stats.FromCache {
 		d.walkAhead()
 	}
@@ -498,7 +499,7 @@ func (d *DWARF) named(name string) (ctype, error) {
 		}
 		return nil, fmt.Errorf("DWARF has no type %q: %w", name, ErrNotFound)
 	}
-	t, err := d.types.get(off)
+	t, err := d.types.Load().get(off)
 	if err != nil {
 		return nil, fmt.Errorf("DWARF type %q at %#x: %w", name, off, err)
 	}
@@ -537,7 +538,7 @@ func (d *DWARF) dropCachedIndex(why string) bool {
 			return
 		}
 		os.Remove(d.stats.CachePath)
-		d.types = newDIETypes(&d.secs, d.unitSpans)
+		d.types.Store(newDIETypes(&d.secs, d.unitSpans))
 		d.idx, d.savedAt, d.stats.FromCache, d.stats.CacheRejected = idx, 0, false, why
 		dropped = true
 	})
@@ -580,7 +581,7 @@ func (d *DWARF) indexErr() error {
 // for globals DWARF lacks (jiffies) from the table in globals.go.
 func (d *DWARF) GlobalType(name string) (TypeInfo, error) {
 	if g, ok := d.global(name); ok && g.typeDie != 0 {
-		t, err := d.types.get(g.typeDie)
+		t, err := d.types.Load().get(g.typeDie)
 		if err != nil {
 			return TypeInfo{}, fmt.Errorf("DWARF type of %s at %#x: %w", name, g.typeDie, err)
 		}
