@@ -46,7 +46,7 @@ func firstStoredPage(t *testing.T, d *Dump, flag uint32) (pfn uint64, off int64,
 	t.Helper()
 	k := d.kdumps[0]
 	for pfn := k.startPFN; pfn < k.endPFN; pfn++ {
-		if !testBit(k.bitmap2, pfn) {
+		if !dumpedBit(k, pfn) {
 			continue
 		}
 		_, off, size, flags, err := d.PageDescriptor(pfn)

@@ -428,27 +428,10 @@ func (d *Dump) Pages() PageCounts {
 	}
 	var c PageCounts
 	for _, k := range d.kdumps {
-		for pfn := k.startPFN; pfn < k.endPFN; {
-			w := pfn / 64
-			if pfn%64 == 0 && pfn+64 <= k.endPFN && w < uint64(len(k.bitmap1)) {
-				c.Total += uint64(popcount(k.bitmap1[w]))
-				c.Present += uint64(popcount(k.bitmap2[w]))
-				c.Excluded += uint64(popcount(k.bitmap1[w] &^ k.bitmap2[w]))
-				pfn += 64
-				continue
-			}
-			ram, dumped := testBit(k.bitmap1, pfn), testBit(k.bitmap2, pfn)
-			if ram {
-				c.Total++
-				if !dumped {
-					c.Excluded++
-				}
-			}
-			if dumped {
-				c.Present++
-			}
-			pfn++
-		}
+		total, present, excluded := k.pageCounts()
+		c.Total += total
+		c.Present += present
+		c.Excluded += excluded
 		if k.incomplete() {
 			lost := k.countLost()
 			c.Lost += lost
@@ -488,8 +471,11 @@ func (d *Dump) KdumpParts() []KdumpPart {
 func (d *Dump) PageDescriptor(pfn uint64) (part int, off int64, size, flags uint32, err error) {
 	for i, k := range d.kdumps {
 		if k.holds(pfn) {
-			if !testBit(k.bitmap2, pfn) {
-				return i, 0, 0, 0, ErrExcluded
+			if dumped, err := k.isDumped(pfn); err != nil || !dumped {
+				if err == nil {
+					err = ErrExcluded
+				}
+				return i, 0, 0, 0, err
 			}
 			off, size, flags, err = k.pageDesc(pfn)
 			return i, off, size, flags, err
@@ -520,7 +506,8 @@ func (d *Dump) MaxPFN() uint64 {
 func (d *Dump) InRAM(pfn uint64) bool {
 	for _, k := range d.kdumps {
 		if pfn < k.maxMapnr {
-			return testBit(k.bitmap1, pfn)
+			ram, _ := k.isRAM(pfn) // unreadable: not known to be RAM
+			return ram
 		}
 	}
 	return false

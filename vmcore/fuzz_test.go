@@ -121,7 +121,7 @@ func FuzzKdump(f *testing.F) {
 		page := make([]byte, d.PageSize)
 		read := 0
 		for pfn := k.startPFN; pfn < k.endPFN && read < 16; pfn++ {
-			if !testBit(k.bitmap2, pfn) {
+			if !dumpedBit(k, pfn) {
 				continue
 			}
 			read++

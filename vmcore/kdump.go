@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math/bits"
 	"runtime"
 	"strings"
 	"sync"
@@ -78,12 +77,17 @@ type kdumpFile struct {
 	eraseinfoOff int64
 	eraseinfoLen uint64
 
-	bitmap1   []uint64 // bit set: the pfn is RAM
-	bitmap2   []uint64 // bit set: the pfn was dumped
-	rank64    []uint64 // rank64[i]: set bits of bitmap2 in words [0, i)
-	dataOff   int64    // page descriptors start here
-	descBase  uint64   // rank of startPFN: descriptor 0 of this file
-	descCount uint64   // descriptors in this file
+	// The bitmaps are read in blocks as pages are asked for (bitmap.go),
+	// by several goroutines: mu guards their blocks and the counts.
+	mu      sync.Mutex
+	ram     lazyBitmap // bitmap 1, bit set: the pfn is RAM
+	dumped  lazyBitmap // bitmap 2, bit set: the pfn was dumped
+	below   []uint64   // below[i]: set bits of bitmap 2 in blocks [0, i), for i <= counted
+	counted int
+
+	dataOff   int64  // page descriptors start here
+	descBase  uint64 // rank of startPFN: descriptor 0 of this file
+	descCount uint64 // descriptors in this file
 
 	budget *Budget // the dump's (nil: unbounded)
 
@@ -154,24 +158,18 @@ func openKdump(r io.ReaderAt, size int64, path string, budget *Budget) (*kdumpFi
 		// Not fatal: pfns beyond the bitmap are simply absent.
 		k.maxMapnr = uint64(bitmapLen) * 8
 	}
-	// Both bitmaps and the rank table live as long as the dump: a header
+	// What is read of both bitmaps lives as long as the dump: a header
 	// claiming a machine of petabytes (a sparse file can back it) is
-	// refused here, not after reading gigabytes of zeros.
+	// refused here, not after reading gigabytes of zeros. (The amount is
+	// what both bitmaps and a count per word took when they were read
+	// whole: an upper bound on the blocks and counts now kept.)
 	words := (bitmapLen + 7) / 8
 	if err := budget.Reserve(fmt.Sprintf("kdump bitmaps of %d blocks", bitmapBlocks), 8*(3*words+1)); err != nil {
 		return nil, formatErrWrap(path, hdrOffBitmapBlocks, err, "%v", err)
 	}
-	var err error
-	if k.bitmap1, err = k.readBitmap(bitmapOff, bitmapLen); err != nil {
-		return nil, err
-	}
-	if k.bitmap2, err = k.readBitmap(bitmapOff+bitmapLen, bitmapLen); err != nil {
-		return nil, err
-	}
-	k.rank64 = make([]uint64, len(k.bitmap2)+1)
-	for i, w := range k.bitmap2 {
-		k.rank64[i+1] = k.rank64[i] + uint64(bits.OnesCount64(w))
-	}
+	k.ram = newLazyBitmap("bitmap 1", bitmapOff, bitmapLen)
+	k.dumped = newLazyBitmap("bitmap 2", bitmapOff+bitmapLen, bitmapLen)
+	k.below = make([]uint64, len(k.dumped.blocks)+1)
 	k.dataOff = bitmapOff + 2*bitmapLen
 	if !k.split {
 		k.startPFN, k.endPFN = 0, k.maxMapnr
@@ -179,8 +177,17 @@ func openKdump(r io.ReaderAt, size int64, path string, budget *Budget) (*kdumpFi
 	if k.endPFN > k.maxMapnr || k.startPFN > k.endPFN {
 		return nil, formatErr(path, int64(k.blockSize), "split range [%d, %d) lies outside max_mapnr %d", k.startPFN, k.endPFN, k.maxMapnr)
 	}
-	k.descBase = k.rankOf(k.startPFN)
-	k.descCount = k.rankOf(k.endPFN) - k.descBase
+	// The count of dumped pages up to endPFN places the last descriptor,
+	// which tells a file cut short: bitmap 2 is counted that far now.
+	var err error
+	if k.descBase, err = k.rankOf(k.startPFN); err != nil {
+		return nil, err
+	}
+	end, err := k.rankOf(k.endPFN)
+	if err != nil {
+		return nil, err
+	}
+	k.descCount = end - k.descBase
 	k.truncated = k.cutShort()
 	return k, nil
 }
@@ -267,41 +274,6 @@ func (k *kdumpFile) readSubHeader() error {
 	return nil
 }
 
-// readBitmap reads n bytes of bitmap at off as words, through a bounded
-// buffer: the bitmap is not held twice.
-func (k *kdumpFile) readBitmap(off, n int64) ([]uint64, error) {
-	words := make([]uint64, (n+7)/8)
-	raw := make([]byte, min(n, 1<<20))
-	for done := int64(0); done < n; {
-		chunk := raw[:min(int64(len(raw)), n-done)]
-		if _, err := k.r.ReadAt(chunk, off+done); err != nil {
-			return nil, formatErrWrap(k.path, off+done, err, "kdump bitmap unreadable: %v", err)
-		}
-		for i := int64(0); i < int64(len(chunk)); i += 8 {
-			var w [8]byte
-			copy(w[:], chunk[i:])
-			words[(done+i)/8] = binary.LittleEndian.Uint64(w[:])
-		}
-		done += int64(len(chunk))
-	}
-	return words, nil
-}
-
-func testBit(bm []uint64, pfn uint64) bool {
-	w := pfn / 64
-	return w < uint64(len(bm)) && bm[w]&(1<<(pfn%64)) != 0
-}
-
-// rankOf is the number of dumped pages below pfn: the index of pfn's page
-// descriptor when the descriptors of every pfn are in one file.
-func (k *kdumpFile) rankOf(pfn uint64) uint64 {
-	w := pfn / 64
-	if w >= uint64(len(k.bitmap2)) {
-		return k.rank64[len(k.bitmap2)]
-	}
-	return k.rank64[w] + uint64(bits.OnesCount64(k.bitmap2[w]&(1<<(pfn%64)-1)))
-}
-
 func (k *kdumpFile) holds(pfn uint64) bool { return pfn >= k.startPFN && pfn < k.endPFN }
 
 // incomplete: flagged so by makedumpfile, or found cut short.
@@ -309,7 +281,11 @@ func (k *kdumpFile) incomplete() bool { return k.status&flagIncomplete != 0 || k
 
 // pageDesc reads the descriptor of a dumped pfn.
 func (k *kdumpFile) pageDesc(pfn uint64) (off int64, size, flags uint32, err error) {
-	idx := k.rankOf(pfn) - k.descBase
+	rank, err := k.rankOf(pfn)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	idx := rank - k.descBase
 	var d [pageDescSize]byte
 	pos := k.dataOff + int64(idx)*pageDescSize
 	n, _ := k.r.ReadAt(d[:], pos)
@@ -346,10 +322,20 @@ func zstdDec() *zstd.Decoder {
 
 // readPage returns the decompressed page of pfn into dst (len blockSize).
 func (k *kdumpFile) readPage(pfn uint64, dst []byte) error {
-	if pfn >= k.maxMapnr || !testBit(k.bitmap1, pfn) {
+	if pfn >= k.maxMapnr {
 		return ErrNotPresent
 	}
-	if !testBit(k.bitmap2, pfn) {
+	// A dumped pfn is RAM: bitmap 1 is read only for the others.
+	if dumped, err := k.isDumped(pfn); err != nil || !dumped {
+		if err != nil {
+			return err
+		}
+		if ram, err := k.isRAM(pfn); err != nil || !ram {
+			if err != nil {
+				return err
+			}
+			return ErrNotPresent
+		}
 		return ErrExcluded
 	}
 	off, size, flags, err := k.pageDesc(pfn)
@@ -485,8 +471,6 @@ func compressionName(status uint32) string {
 	}
 	return strings.Join(names, "+")
 }
-
-func popcount(w uint64) int { return bits.OnesCount64(w) }
 
 // countLost counts dumped pages whose descriptor was never written.
 func (k *kdumpFile) countLost() uint64 {

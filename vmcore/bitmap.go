@@ -1,0 +1,164 @@
+package vmcore
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// A kdump file's two bitmaps, read in blocks when first asked for.
+//
+// Bitmap 1 marks the pfns that are RAM, bitmap 2 those dumped. A dumped
+// page's descriptor is found by counting the dumped pages below it, so
+// bitmap 2's blocks below a pfn are counted (once) before its page is
+// read; bitmap 1 only tells a hole from a filtered page, for pages not
+// dumped. A 16 GiB machine's bitmaps are 1.1 MiB; a triage needs a few
+// of their blocks, and the counts.
+
+const (
+	bitmapBlockBytes = 4096
+	bitmapBlockWords = bitmapBlockBytes / 8
+	bitmapBlockPFNs  = bitmapBlockBytes * 8
+)
+
+type bitmapBlock [bitmapBlockWords]uint64
+
+// lazyBitmap is one bitmap of a kdump file. Its blocks are read under
+// the file's lock (kdumpFile.mu).
+type lazyBitmap struct {
+	name   string // "bitmap 1" or "bitmap 2", for errors
+	off, n int64  // where it lies in the (logical) file, its length in bytes
+	blocks []*bitmapBlock
+}
+
+func newLazyBitmap(name string, off, n int64) lazyBitmap {
+	return lazyBitmap{name: name, off: off, n: n, blocks: make([]*bitmapBlock, (n+bitmapBlockBytes-1)/bitmapBlockBytes)}
+}
+
+// block returns block i of bm, reading it on first use. The caller holds
+// k.mu. Open checked that the bitmaps lie inside the file: a short read
+// here is a file cut short since, or a failing disk.
+func (k *kdumpFile) block(bm *lazyBitmap, i int) (*bitmapBlock, error) {
+	if b := bm.blocks[i]; b != nil {
+		return b, nil
+	}
+	off := int64(i) * bitmapBlockBytes
+	n := min(bitmapBlockBytes, bm.n-off)
+	var raw [bitmapBlockBytes]byte // past n: zeros, no pfn
+	if got, err := k.r.ReadAt(raw[:n], bm.off+off); int64(got) < n {
+		return nil, formatErrWrap(k.path, bm.off+off+int64(got), err,
+			"kdump %s cut short: %d of the %d bytes of its block %d could be read: %v", bm.name, got, n, i, err)
+	}
+	b := new(bitmapBlock)
+	for w := range b {
+		b[w] = binary.LittleEndian.Uint64(raw[w*8:])
+	}
+	bm.blocks[i] = b
+	return b, nil
+}
+
+func blockCount(b *bitmapBlock) uint64 {
+	var n int
+	for _, w := range b {
+		n += bits.OnesCount64(w)
+	}
+	return uint64(n)
+}
+
+// word returns word w (pfns 64w to 64w+63) of bm; the caller holds k.mu.
+// Past the bitmap's end every bit is clear.
+func (k *kdumpFile) word(bm *lazyBitmap, w uint64) (uint64, error) {
+	i := w / bitmapBlockWords
+	if i >= uint64(len(bm.blocks)) {
+		return 0, nil
+	}
+	b, err := k.block(bm, int(i))
+	if err != nil {
+		return 0, err
+	}
+	return b[w%bitmapBlockWords], nil
+}
+
+// bit tells whether pfn's bit is set in bm.
+func (k *kdumpFile) bit(bm *lazyBitmap, pfn uint64) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	w, err := k.word(bm, pfn/64)
+	return w&(1<<(pfn%64)) != 0, err
+}
+
+func (k *kdumpFile) isDumped(pfn uint64) (bool, error) { return k.bit(&k.dumped, pfn) }
+func (k *kdumpFile) isRAM(pfn uint64) (bool, error)    { return k.bit(&k.ram, pfn) }
+
+// countTo counts bitmap 2's blocks [0, i), those not yet counted; the
+// caller holds k.mu.
+func (k *kdumpFile) countTo(i int) error {
+	for ; k.counted < i; k.counted++ {
+		b, err := k.block(&k.dumped, k.counted)
+		if err != nil {
+			return err
+		}
+		k.below[k.counted+1] = k.below[k.counted] + blockCount(b)
+	}
+	return nil
+}
+
+// rankOf is the number of dumped pages below pfn: the index of pfn's page
+// descriptor when the descriptors of every pfn are in one file.
+func (k *kdumpFile) rankOf(pfn uint64) (uint64, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	nb := len(k.dumped.blocks)
+	i := pfn / bitmapBlockPFNs
+	if i >= uint64(nb) {
+		if err := k.countTo(nb); err != nil {
+			return 0, err
+		}
+		return k.below[nb], nil
+	}
+	if err := k.countTo(int(i)); err != nil {
+		return 0, err
+	}
+	b, err := k.block(&k.dumped, int(i))
+	if err != nil {
+		return 0, err
+	}
+	n := k.below[i]
+	r := pfn % bitmapBlockPFNs
+	for _, w := range b[:r/64] {
+		n += uint64(bits.OnesCount64(w))
+	}
+	return n + uint64(bits.OnesCount64(b[r/64]&(1<<(r%64)-1))), nil
+}
+
+// pageCounts counts the RAM, dumped and excluded pages of [startPFN,
+// endPFN), reading both bitmaps whole. A block that cannot be read
+// counts as neither RAM nor dumped (the pages there fail to read, with
+// the error naming the file).
+func (k *kdumpFile) pageCounts() (total, present, excluded uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for pfn := k.startPFN; pfn < k.endPFN; {
+		w := pfn / 64
+		ram, _ := k.word(&k.ram, w)
+		dumped, _ := k.word(&k.dumped, w)
+		if pfn%64 == 0 && pfn+64 <= k.endPFN {
+			total += uint64(bits.OnesCount64(ram))
+			present += uint64(bits.OnesCount64(dumped))
+			excluded += uint64(bits.OnesCount64(ram &^ dumped))
+			pfn += 64
+			continue
+		}
+		bit := uint64(1) << (pfn % 64)
+		if ram&bit != 0 {
+			total++
+			if dumped&bit == 0 {
+				excluded++
+			}
+		}
+		if dumped&bit != 0 {
+			present++
+		}
+		pfn++
+	}
+	return total, present, excluded
+}
