@@ -7,7 +7,7 @@ package analyzers
 import "github.com/ktriage/ktriage/internal/lazyre"
 
 // builtinGenSum is the digest (rulesDigest) of the YAML builtinGen was made from.
-const builtinGenSum = "1d952805eba48db63dd0d3f2859ff0caeddcc7a12e53d476578e8f815142998a"
+const builtinGenSum = "a62c9e48b258db20963b47b5d0e16e060b75e93241e6ece88cca0e1bcadf8c14"
 
 // builtinGen returns the built-in rules as ParseRules reads and checks them.
 func builtinGen() []Rule {
@@ -341,15 +341,17 @@ func builtinGen() []Rule {
 			Commands:   []string{"crash> bt -a", "sysctl kernel.hardlockup_panic kernel.nmi_watchdog kernel.watchdog_thresh"},
 			References: []string{"Documentation/admin-guide/lockup-watchdogs.rst", "Documentation/admin-guide/sysctl/kernel.rst (hardlockup_panic, nmi_watchdog)"},
 			Match: Match{
-				Log: []string{"[Ww]atchdog detected hard LOCKUP on cpu", "Kernel panic - not syncing: Hard LOCKUP", "Kernel panic - not syncing: Watchdog detected hard LOCKUP"},
+				Log: []string{"[Ww]atchdog detected hard LOCKUP on cpu", "Kernel panic - not syncing: Hard LOCKUP", "Kernel panic - not syncing: Watchdog detected hard LOCKUP", `Watchdog CPU:\d+ (detected )?Hard LOCKUP`, `CPU \d+ (self-)?detected hard LOCKUP`},
 			},
-			Examples: []string{"[ 5678.123456] NMI watchdog: Watchdog detected hard LOCKUP on cpu 7", "[ 5678.223456] Kernel panic - not syncing: Hard LOCKUP"},
+			Examples: []string{"[ 5678.123456] NMI watchdog: Watchdog detected hard LOCKUP on cpu 7", "[ 5678.223456] Kernel panic - not syncing: Hard LOCKUP", "[  252.718655] Watchdog CPU:59 Hard LOCKUP", "[10237.670313] watchdog: CPU 19 self-detected hard LOCKUP @ _raw_spin_lock_irq+0x60/0x100"},
 			File:     "builtin:rules/lockups.yaml",
 			compiled: &compiledMatch{
 				log: []pattern{
 					{re: lazyre.New("[Ww]atchdog detected hard LOCKUP on cpu"), lit: "atchdog detected hard LOCKUP on cpu"},
 					{re: lazyre.New("Kernel panic - not syncing: Hard LOCKUP"), lit: "Kernel panic - not syncing: Hard LOCKUP"},
 					{re: lazyre.New("Kernel panic - not syncing: Watchdog detected hard LOCKUP"), lit: "Kernel panic - not syncing: Watchdog detected hard LOCKUP"},
+					{re: lazyre.New(`Watchdog CPU:\d+ (detected )?Hard LOCKUP`), lit: "Watchdog CPU:"},
+					{re: lazyre.New(`CPU \d+ (self-)?detected hard LOCKUP`), lit: "detected hard LOCKUP"},
 				},
 				hardware: map[string]pattern{},
 			},

@@ -71,6 +71,12 @@ var kindExcerpts = []struct {
 [  118.523307]  entry_SYSCALL_64_after_hwframe+0x6e/0xd8
 [  118.523340]  </TASK>
 `},
+	// powerpc's own watchdog names the stuck function on its header line.
+	{name: "powerpc self-detected hard lockup", kind: incident.KindHardLockup, title: "BUG: hard lockup in _raw_spin_lock_irq", text: `
+[10237.670313] watchdog: CPU 19 self-detected hard LOCKUP @ _raw_spin_lock_irq+0x60/0x100
+[10237.670314] watchdog: CPU 19 TB:5287683334232, last heartbeat TB:5281606533730 (11868ms ago)
+[10237.670314] Modules linked in: appletalk(+) netrom bluetooth
+`},
 	{name: "hard lockup", kind: incident.KindHardLockup, title: "BUG: hard lockup in irqoff_spin", text: `
 [  201.001122] NMI watchdog: Watchdog detected hard LOCKUP on cpu 3
 [  201.001180] CPU: 3 PID: 911 Comm: irqoff Tainted: G           OE      6.1.0-56-cloud-amd64 #1  Debian 6.1.192-2

@@ -111,7 +111,7 @@ var families = sync.OnceValue(func() []family {
 		{key: "Unhandled fault:", match: contains("Unhandled fault:")},
 		{key: "Alignment trap:", match: contains("Alignment trap:")},
 		{key: "trusty: panic", match: contains("trusty: panic")},
-		{key: "Watchdog detected hard LOCKUP", match: contains("Watchdog detected hard LOCKUP")},
+		{key: "Watchdog detected hard LOCKUP", match: containsThen("ard LOCKUP", hardLockupHeaderRe)},
 		{key: "oom-killer", match: contains("invoked oom-killer")},
 		{key: "Out of memory", match: containsThen("of memory: Kill", lazyre.New(`(?:^|: )(?:Out of memory|Memory cgroup out of memory): Kill`))},
 		{key: "EPT: Misconfiguration", match: contains("EPT: Misconfiguration")},
@@ -164,7 +164,15 @@ var (
 	oldTaskLineRe = lazyre.New(`^(\S.{0,15}?)\s+([RSDTtZXxKWPIN])\s+(?:[0-9a-f]{8,16}\s+|running(?: task)?\s+)?\d+\s+(\d+)\s+(\d+)\s+0x[0-9a-f]+\s*$`)
 	newTaskLineRe = lazyre.New(`^\s*task:(.+?)\s+state:(\S+)\s+stack:\s*\d+\s+pid:\s*(\d+)\s+(?:tgid:\s*\d+\s+)?ppid:\s*(\d+)`)
 	softLockupRe  = lazyre.New(`soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]`)
-	hardLockupRe  = lazyre.New(`hard LOCKUP on cpu (\d+)`)
+	// The NMI watchdog's "Watchdog detected hard LOCKUP on cpu 3"; powerpc's
+	// own watchdog prints "Watchdog CPU:59 Hard LOCKUP" (4.13-5.x) or
+	// "watchdog: CPU 19 self-detected hard LOCKUP @ func+0x60/0x100", and,
+	// for CPUs another one found stuck, "Watchdog CPU:3 detected Hard LOCKUP
+	// other CPUS:8-11" / "CPU 3 detected hard LOCKUP on other CPUs 8-11".
+	hardLockupHeaderRe = lazyre.New(`Watchdog detected hard LOCKUP|Watchdog CPU:\d+ (?:detected )?Hard LOCKUP|CPU \d+ (?:self-)?detected hard LOCKUP`)
+	// The stuck CPU: only the self-detected shapes name it (the others name
+	// the CPU that noticed).
+	hardLockupRe  = lazyre.New(`hard LOCKUP on cpu (\d+)|Watchdog CPU:(\d+) Hard LOCKUP|CPU (\d+) self-detected hard LOCKUP`)
 	panicMsgRe    = lazyre.New(`Kernel panic - not syncing: ?(.*)$`)
 	killedRe      = lazyre.New(`Kill(?:ed)? process (\d+) \((.*?)\)`)
 	oomInvokedRe  = lazyre.New(`^(.+?) invoked oom-killer:`)
@@ -468,9 +476,9 @@ var factRules = []factRule{
 		b.rep.CPU, b.rep.Comm, b.rep.PID = intp(m[1]), m[3], intp(m[4])
 		b.addField("stuck_seconds", m[2])
 	}},
-	{"hard LOCKUP", hardLockupRe, func(b *builder, m []string) {
+	{"ard LOCKUP", hardLockupRe, func(b *builder, m []string) {
 		if b.rep.CPU == nil {
-			b.rep.CPU = intp(m[1])
+			b.rep.CPU = intp(m[1] + m[2] + m[3])
 		}
 	}},
 	{"Kernel panic", panicMsgRe, func(b *builder, m []string) {

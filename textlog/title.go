@@ -839,7 +839,8 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			{title: rx(`Oops: `), format: "Oops in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
 		},
 		"Watchdog detected hard LOCKUP": {
-			{title: rx(`Watchdog detected hard LOCKUP`), format: "BUG: hard lockup in %[1]v", culprit: lockup(), kind: incident.KindHardLockup},
+			{title: rx(`self-detected hard LOCKUP @ {{FUNC}}`), format: "BUG: hard lockup in %[2]v", culprit: orHeader(lockup(), 1), kind: incident.KindHardLockup},
+			{title: rx(`(?:Watchdog detected hard|Watchdog CPU:\d+ (?:detected )?Hard|CPU \d+ detected hard) LOCKUP`), format: "BUG: hard lockup in %[1]v", culprit: lockup(), kind: incident.KindHardLockup},
 		},
 		"oom-killer": {
 			{title: rx(`invoked oom-killer`), report: rx(`(?:Out of memory|Memory cgroup out of memory): Kill(?:ed)? process \d+ \((.*?)\)`),
