@@ -7,7 +7,7 @@ package analyzers
 import "github.com/ktriage/ktriage/internal/lazyre"
 
 // builtinGenSum is the digest (rulesDigest) of the YAML builtinGen was made from.
-const builtinGenSum = "a62c9e48b258db20963b47b5d0e16e060b75e93241e6ece88cca0e1bcadf8c14"
+const builtinGenSum = "ecac47ace86c81bd87f585568c4a121f92b2d91c90d8448d89da48288fc68d85"
 
 // builtinGen returns the built-in rules as ParseRules reads and checks them.
 func builtinGen() []Rule {
@@ -1018,14 +1018,15 @@ func builtinGen() []Rule {
 			Fix:        "The backtrace names the list's owner (the caller of list_add/list_del). Search for a known race there with this release; upgrade. Reproduce with slub_debug to find a freed node.",
 			References: []string{"lib/list_debug.c", "include/linux/poison.h"},
 			Match: Match{
-				Log: []string{"list_(add|del) corruption", `list_del corruption, \S+->(next|prev) is LIST_POISON`},
+				Log: []string{"list_(add|del) corruption", `list_del corruption, \S+->(next|prev) is LIST_POISON`, `(RIP: |PC is at |pc : ).*\b__list_(add|del_entry)_valid`},
 			},
-			Examples: []string{"[ 1800.000000] list_del corruption. prev->next should be ffff8801b7ba5e48, but was ffff8801b7ba5e40"},
+			Examples: []string{"[ 1800.000000] list_del corruption. prev->next should be ffff8801b7ba5e48, but was ffff8801b7ba5e40", "[ 8204.349536] RIP: 0010:__list_del_entry_valid+0x81/0x90"},
 			File:     "builtin:rules/oops.yaml",
 			compiled: &compiledMatch{
 				log: []pattern{
 					{re: lazyre.New("list_(add|del) corruption"), lit: " corruption"},
 					{re: lazyre.New(`list_del corruption, \S+->(next|prev) is LIST_POISON`), lit: "list_del corruption, "},
+					{re: lazyre.New(`(RIP: |PC is at |pc : ).*\b__list_(add|del_entry)_valid`), lit: "__list_"},
 				},
 				hardware: map[string]pattern{},
 			},

@@ -635,6 +635,10 @@ var (
 	isTryingRel   = rx(`is trying to release lock`)
 	takesRe       = rx(`takes`)
 	leavingKernel = rx(`leaving the kernel with locks still held`)
+	// listCheckRIP: the fault is in CONFIG_DEBUG_LIST's checker, whose
+	// BUG() is the list-corruption report even when the paste lost the
+	// "list_del corruption" and "kernel BUG at lib/list_debug.c" lines.
+	listCheckRIP = rx(`(?m)^\s*(?:RIP: (?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\]\s+)*|PC is at |pc : (?:\[<[0-9a-f]+>\]\s*)?)__list_(?:add|del_entry)_valid`)
 )
 
 // titleRules are tried in order for the header's family; the first rule
@@ -800,6 +804,7 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			{title: rx(`divide_error: `), format: "divide error in %[1]v", culprit: ripOnly(), kind: incident.KindDivideError},
 		},
 		"invalid opcode:": {
+			{title: rx(`invalid opcode: `), report: listCheckRIP, format: "BUG: corrupted list in %[1]v", culprit: callTrace(), kind: incident.KindListCorrupt},
 			{title: rx(`invalid opcode: `), format: "invalid opcode in %[1]v", culprit: ripOnly(), kind: incident.KindInvalidOpcode},
 		},
 		"UBSAN:": {
@@ -820,6 +825,7 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			{title: rx(`VFS: Busy inodes after unmount`), format: "VFS: Busy inodes after unmount (use-after-free)", kind: incident.KindBUG},
 		},
 		"Internal error:": {
+			{title: rx(`Internal error:`), report: listCheckRIP, format: "BUG: corrupted list in %[1]v", culprit: callTrace(), kind: incident.KindListCorrupt},
 			{title: rx(`Internal error:`), format: "Internal error in %[1]v", culprit: ripThenTrace(), kind: incident.KindOops},
 		},
 		"Unhandled fault:": {
