@@ -181,3 +181,20 @@ func TestRealLogs(t *testing.T) {
 		}
 	}
 }
+
+// A WARNING whose header names only the list checker that fired on its
+// caller's behalf ("at lib/list_debug.c:29 __list_add_valid_or_report")
+// names no culprit when the paste lost the stack: the checker is not it.
+func TestCheckerHeaderNamesNoCulprit(t *testing.T) {
+	in, err := ParseFile(filepath.Join("..", "testdata", "logs", "real", "119-bcachefs-list-add-warning-checker-header.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Reports) != 1 {
+		t.Fatalf("%d reports", len(in.Reports))
+	}
+	r := in.Reports[0]
+	if r.Kind != incident.KindListCorrupt || r.Culprit != "" || r.Fields["culprit_from"] != "" {
+		t.Errorf("kind %q culprit %q (from %q), want list-corruption and none", r.Kind, r.Culprit, r.Fields["culprit_from"])
+	}
+}

@@ -999,8 +999,12 @@ func makeTitle(family string, rt *reportText) titled {
 				return t
 			default:
 				c, t.corrupted = "corrupted", true
+				// A header naming a helper (the list or refcount checker
+				// that WARNs on its caller's behalf) names no culprit.
 				if k := rule.header; k > 0 && k <= len(args) && identRe.MatchString(args[k-1]) {
-					t.culprit, t.fromHeader = incident.NormalizeFunction(args[k-1]), true
+					if h := incident.CulpritWith(nil, &incident.Frame{Function: args[k-1], Reliable: true}, incident.CulpritOptions{}); h != "" {
+						t.culprit, t.fromHeader = h, true
+					}
 				}
 			}
 			vals = append(vals, c)
