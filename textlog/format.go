@@ -122,11 +122,11 @@ func decodeLine(s string) line {
 }
 
 // cutPastePrefix removes what a paste puts before a log line: ">" quote
-// marks, "|", markdown "*" and "`", blanks, then a line number ("123:",
-// "123-", "123 ").
+// marks, the opening '"' of a log quoted inside a sentence, "|", markdown
+// "*" and "`", blanks, then a line number ("123:", "123-", "123 ").
 func cutPastePrefix(s string) (string, bool) {
 	i := 0
-	for i < len(s) && strings.IndexByte(" \t>|*`", s[i]) >= 0 {
+	for i < len(s) && strings.IndexByte(" \t>|*`\"", s[i]) >= 0 {
 		i++
 	}
 	j := i

@@ -316,3 +316,12 @@ func TestWrappedLinesBounded(t *testing.T) {
 		}
 	}
 }
+
+// A log quoted inside a sentence keeps its opening '"' on the first line;
+// the syslog stamp after it is still the line's prefix.
+func TestQuotedSentencePrefix(t *testing.T) {
+	l := decodeLine(`"Nov 29 01:00:04 localhost kernel: Out of memory: Kill process 21578 (redis-server) score 555 or sacrifice child`)
+	if l.format != FormatSyslog || l.rec.Host != "localhost" || !strings.HasPrefix(l.rec.Text, "Out of memory: Kill process 21578") {
+		t.Errorf("format %v host %q text %q", l.format, l.rec.Host, l.rec.Text)
+	}
+}
