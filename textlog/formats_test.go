@@ -325,3 +325,29 @@ func TestQuotedSentencePrefix(t *testing.T) {
 		t.Errorf("format %v host %q text %q", l.format, l.rec.Host, l.rec.Text)
 	}
 }
+
+// A crash time read from stamps without a year (BSD syslog) or without a
+// zone (dmesg -T) is said to rest on an assumption; ISO stamps with a zone
+// need no such note.
+func TestStampNote(t *testing.T) {
+	for _, c := range []struct{ name, text, want string }{
+		{"syslog", "Mar 12 13:22:14 egzos kernel: BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\nMar 12 13:22:14 egzos kernel: Oops: 0000 [#1] SMP\n",
+			"no year and no time zone: DATE's year (2017)"},
+		{"dmesg -T", "[Thu Mar 25 00:50:20 2021] BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\n[Thu Mar 25 00:50:20 2021] Oops: 0000 [#1] SMP\n",
+			"(dmesg -T) carry no time zone"},
+		{"iso", "2017-03-12T13:22:14.000000+01:00 egzos kernel: BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\n2017-03-12T13:22:14.000000+01:00 egzos kernel: Oops: 0000 [#1] SMP\n", ""},
+	} {
+		incs, err := ParseHostsWith(strings.NewReader(c.text), c.name, Options{Year: 2017})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := incs[0]
+		if in.System == nil || in.System.CrashTime == nil {
+			t.Fatalf("%s: no crash time", c.name)
+		}
+		got := strings.Join(in.Warnings, "\n")
+		if c.want == "" && strings.Contains(got, "stamps") || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%s: warnings %q, want %q", c.name, got, c.want)
+		}
+	}
+}

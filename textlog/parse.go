@@ -92,6 +92,13 @@ func ParseHostsWith(r io.Reader, name string, opt Options) ([]*incident.Incident
 	}
 	src := incident.Source{Path: name, Kind: incident.SourceLog, Format: format}
 	incs := x.incidents(src)
+	for _, in := range incs {
+		if in.System != nil && in.System.CrashTime != nil {
+			if note := rs.stampNote(*in.System.CrashTime); note != "" {
+				in.Warn(note)
+			}
+		}
+	}
 	if rs.lr.nuls > 0 {
 		for _, in := range incs {
 			in.Warn(fmt.Sprintf("%s: %d NUL bytes skipped (the zeros a machine that lost power leaves in a log it was writing)", name, rs.lr.nuls))

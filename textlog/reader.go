@@ -161,6 +161,10 @@ type recordStream struct {
 	isoConsole              bool // no line named the kernel: ISO lines are the console's
 	format                  Format
 	lastMon                 int
+	// yearless, zoneless: wall stamps completed with the guessed year (BSD
+	// syslog and journal short stamps), and those read without a zone
+	// (dmesg -T); timed: every wall stamp.
+	yearless, zoneless, timed int
 }
 
 func newRecordStream(r io.Reader, year int) *recordStream {
@@ -267,7 +271,28 @@ func (rs *recordStream) finish(l line) line {
 		if t, err := time.ParseInLocation("2006-1-2 15:04:05.999999999",
 			fmt.Sprintf("%d-%d-%d %s", year, l.month, l.day, l.clock), rs.loc); err == nil {
 			l.rec.WallTime = &t
+			rs.yearless++
+		}
+	}
+	if l.rec.WallTime != nil {
+		rs.timed++
+		if l.format == FormatDmesgWall {
+			rs.zoneless++
 		}
 	}
 	return l
+}
+
+// stampNote says what a crash time read from this log's wall stamps
+// assumed, when every stamp lacked the year or the zone; "" otherwise.
+func (rs *recordStream) stampNote(crash time.Time) string {
+	switch {
+	case rs.timed == 0:
+		return ""
+	case rs.yearless == rs.timed:
+		return fmt.Sprintf("the log's stamps carry no year and no time zone: DATE's year (%d) and its UTC zone are assumed, not read", crash.Year())
+	case rs.zoneless == rs.timed:
+		return "the log's stamps (dmesg -T) carry no time zone: DATE reads the clock as UTC"
+	}
+	return ""
 }
