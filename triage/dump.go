@@ -6,6 +6,7 @@ package triage
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,6 +45,20 @@ type Options struct {
 	// MemoryLimit bounds what reading the dump may allocate on sizes the
 	// dump states (vmcore.OpenOptions.MemoryLimit; 0: vmcore.DefaultMemoryLimit).
 	MemoryLimit int64
+	// BitmapCountsDir keeps a kdump file's counts of dumped pages between
+	// runs (vmcore.OpenOptions.BitmapCountsDir; DefaultBitmapCountsDir).
+	BitmapCountsDir string
+}
+
+// DefaultBitmapCountsDir is where the counts of a kdump file's bitmap
+// are kept: beside the DWARF index cache ("" when there is no cache
+// folder).
+func DefaultBitmapCountsDir() string {
+	d := symbols.DefaultIndexCacheDir()
+	if d == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(d), "bitmaps")
 }
 
 // NewNamesCache is the Names cache of a run: a handful of builds in
@@ -57,7 +72,8 @@ func NewNamesCache() *symbols.NamesCache {
 // log, with a warning saying what could not be read.
 func LoadDump(paths []string, opts Options) (*incident.Incident, error) {
 	t0 := time.Now()
-	d, err := vmcore.OpenWith(vmcore.OpenOptions{MemoryLimit: opts.MemoryLimit, PageHook: opts.PageHook}, paths...)
+	d, err := vmcore.OpenWith(vmcore.OpenOptions{MemoryLimit: opts.MemoryLimit, PageHook: opts.PageHook,
+		BitmapCountsDir: opts.BitmapCountsDir}, paths...)
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,14 @@ func (k *kdumpFile) block(bm *lazyBitmap, i int) (*bitmapBlock, error) {
 	for w := range b {
 		b[w] = binary.LittleEndian.Uint64(raw[w*8:])
 	}
+	if bm == &k.dumped && i < k.keptCounted {
+		// Counts kept from an earlier run rank the pages: a block that
+		// does not match its count would misplace them.
+		if got, want := blockCount(b), k.below[i+1]-k.below[i]; got != want {
+			return nil, formatErr(k.path, bm.off+off, "kdump bitmap 2 block %d marks %d pages dumped, but the counts kept for this file in %s say %d: remove that file",
+				i, got, k.countsFile, want)
+		}
+	}
 	bm.blocks[i] = b
 	return b, nil
 }
@@ -118,12 +126,15 @@ func (k *kdumpFile) rankOf(pfn uint64) (uint64, error) {
 	if err := k.countTo(int(i)); err != nil {
 		return 0, err
 	}
+	r := pfn % bitmapBlockPFNs
+	if r == 0 {
+		return k.below[i], nil // the block itself is not needed
+	}
 	b, err := k.block(&k.dumped, int(i))
 	if err != nil {
 		return 0, err
 	}
 	n := k.below[i]
-	r := pfn % bitmapBlockPFNs
 	for _, w := range b[:r/64] {
 		n += uint64(bits.OnesCount64(w))
 	}

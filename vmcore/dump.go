@@ -87,6 +87,12 @@ type OpenOptions struct {
 	// fixture tools (minimize, the fixture cutter) learn from it which
 	// pages a reader needs.
 	PageHook func(pfn uint64)
+	// BitmapCountsDir, when set, keeps there the count of dumped pages
+	// per block of each kdump file's bitmap (a few hundred bytes for a
+	// 16 GiB machine), under the file's device, inode, size, mtime and
+	// header: a rerun on the same file then reads only the bitmap blocks
+	// it needs. Empty: nothing is kept.
+	BitmapCountsDir string
 }
 
 // OpenWith is Open with options.
@@ -111,7 +117,8 @@ func OpenWith(opts OpenOptions, paths ...string) (*Dump, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := d.addFile(countedReader{f, &d.read}, st.Size(), p); err != nil {
+		keep := countsKeeping{dir: opts.BitmapCountsDir, id: fileIdentity(st)}
+		if err := d.addFile(countedReader{f, &d.read}, st.Size(), p, keep); err != nil {
 			return nil, err
 		}
 	}
@@ -123,7 +130,7 @@ func OpenWith(opts OpenOptions, paths ...string) (*Dump, error) {
 	return d, nil
 }
 
-func (d *Dump) addFile(r io.ReaderAt, size int64, path string) error {
+func (d *Dump) addFile(r io.ReaderAt, size int64, path string, keep countsKeeping) error {
 	head := make([]byte, 64)
 	n, _ := r.ReadAt(head, 0)
 	head = head[:n]
@@ -144,7 +151,7 @@ func (d *Dump) addFile(r io.ReaderAt, size int64, path string) error {
 	d.Flattened = d.Flattened || flat
 	switch {
 	case isKdump(head):
-		k, err := openKdump(r, size, path, d.budget)
+		k, err := openKdump(r, size, path, d.budget, keep)
 		if err != nil {
 			return err
 		}

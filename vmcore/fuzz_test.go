@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,7 @@ const fuzzPath = "fuzz.vmcore"
 // openKdumpBytes opens a kdump-compressed image held in memory, the way
 // Open does a file: header, sub-header, bitmaps, notes and VMCOREINFO.
 func openKdumpBytes(b []byte) (*Dump, error) {
-	k, err := openKdump(bytes.NewReader(b), int64(len(b)), fuzzPath, nil)
+	k, err := openKdump(bytes.NewReader(b), int64(len(b)), fuzzPath, nil, countsKeeping{})
 	if err != nil {
 		return nil, err
 	}
@@ -351,4 +352,57 @@ func TestCompactKdumpSeeds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzBitmapCounts: counts kept from an earlier run are input too (a
+// cache file damaged or written by another build). Whatever they hold,
+// the open and the reads must not panic, and their errors must name the
+// dump; counts that check out but lie fail the reads they would
+// misplace (TestBitmapCountsDamaged).
+func FuzzBitmapCounts(f *testing.F) {
+	raw, err := os.ReadFile(filepath.Join(fixtureDir, "sysrq-kdump-lzo.vmcore"))
+	if err != nil {
+		f.Skip(err)
+	}
+	dir := f.TempDir()
+	keep := countsKeeping{dir: dir, id: "fuzz"}
+	// The good counts as seed, with a few cut and bent.
+	k, err := openKdump(bytes.NewReader(raw), int64(len(raw)), fuzzPath, nil, keep)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(k.countsFile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	body := good[:len(good)-4]
+	f.Add(false, good)
+	f.Add(true, body) // the sum made afresh: a mutated body still checks out
+	f.Add(false, good[:len(good)-8])
+	f.Add(true, []byte(countsMagic))
+	f.Fuzz(func(t *testing.T, sum bool, counts []byte) {
+		if sum {
+			counts = binary.LittleEndian.AppendUint32(counts, crc32.ChecksumIEEE(counts))
+		}
+		if err := os.WriteFile(k.countsFile, counts, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		kf, err := openKdump(bytes.NewReader(raw), int64(len(raw)), fuzzPath, nil, keep)
+		if err != nil {
+			checkInputError(t, err)
+			return
+		}
+		d := &Dump{Paths: []string{fuzzPath}, cache: newPageCache(64), PanicCPU: -1, DumpLevel: -1, kdumps: []*kdumpFile{kf}}
+		if err := d.finish(); err != nil {
+			checkInputError(t, err)
+			return
+		}
+		_ = d.Pages()
+		page := make([]byte, d.PageSize)
+		for pfn := uint64(0); pfn < kf.maxMapnr; pfn += 997 {
+			if _, err := d.ReadPhys(page, pfn*uint64(d.PageSize)); err != nil {
+				checkInputError(t, err)
+			}
+		}
+	})
 }

@@ -84,6 +84,10 @@ type kdumpFile struct {
 	dumped  lazyBitmap // bitmap 2, bit set: the pfn was dumped
 	below   []uint64   // below[i]: set bits of bitmap 2 in blocks [0, i), for i <= counted
 	counted int
+	// countsFile keeps the counts between runs (bitmapcounts.go; "": not
+	// kept); those of blocks [0, keptCounted) were taken from it.
+	countsFile  string
+	keptCounted int
 
 	dataOff   int64  // page descriptors start here
 	descBase  uint64 // rank of startPFN: descriptor 0 of this file
@@ -102,7 +106,7 @@ func isKdump(head []byte) bool {
 	return len(head) >= 8 && (string(head[:8]) == kdumpSignature || string(head[:8]) == "DISKDUMP")
 }
 
-func openKdump(r io.ReaderAt, size int64, path string, budget *Budget) (*kdumpFile, error) {
+func openKdump(r io.ReaderAt, size int64, path string, budget *Budget, keep countsKeeping) (*kdumpFile, error) {
 	k := &kdumpFile{path: path, r: r, size: size, budget: budget}
 	hdr := make([]byte, diskDumpHeaderSize)
 	if n, err := r.ReadAt(hdr, 0); n < len(hdr) {
@@ -142,7 +146,8 @@ func openKdump(r io.ReaderAt, size int64, path string, budget *Budget) (*kdumpFi
 	k.currentCPU = le.Uint32(hdr[hdrOffCurrentCPU:])
 	k.nrCPUs = int32(le.Uint32(hdr[hdrOffNrCPUs:]))
 
-	if err := k.readSubHeader(); err != nil {
+	sh, err := k.readSubHeader()
+	if err != nil {
 		return nil, err
 	}
 
@@ -171,6 +176,9 @@ func openKdump(r io.ReaderAt, size int64, path string, budget *Budget) (*kdumpFi
 	k.dumped = newLazyBitmap("bitmap 2", bitmapOff+bitmapLen, bitmapLen)
 	k.below = make([]uint64, len(k.dumped.blocks)+1)
 	k.dataOff = bitmapOff + 2*bitmapLen
+	if k.countsFile = keep.countsPath(hdr, sh); k.countsFile != "" {
+		k.loadCounts()
+	}
 	if !k.split {
 		k.startPFN, k.endPFN = 0, k.maxMapnr
 	}
@@ -178,8 +186,8 @@ func openKdump(r io.ReaderAt, size int64, path string, budget *Budget) (*kdumpFi
 		return nil, formatErr(path, int64(k.blockSize), "split range [%d, %d) lies outside max_mapnr %d", k.startPFN, k.endPFN, k.maxMapnr)
 	}
 	// The count of dumped pages up to endPFN places the last descriptor,
-	// which tells a file cut short: bitmap 2 is counted that far now.
-	var err error
+	// which tells a file cut short: bitmap 2 is counted that far now,
+	// unless the counts were kept from an earlier run.
 	if k.descBase, err = k.rankOf(k.startPFN); err != nil {
 		return nil, err
 	}
@@ -189,6 +197,9 @@ func openKdump(r io.ReaderAt, size int64, path string, budget *Budget) (*kdumpFi
 	}
 	k.descCount = end - k.descBase
 	k.truncated = k.cutShort()
+	if k.countsFile != "" {
+		k.saveCounts()
+	}
 	return k, nil
 }
 
@@ -216,11 +227,12 @@ func (k *kdumpFile) cutShort() bool {
 	return off >= k.dataOff && off+size > k.size
 }
 
-func (k *kdumpFile) readSubHeader() error {
+// readSubHeader reads the sub-header, and returns its bytes.
+func (k *kdumpFile) readSubHeader() ([]byte, error) {
 	sh := make([]byte, kdumpSubHeaderSize)
 	n, _ := k.r.ReadAt(sh, k.blockSize)
 	if n < 16 {
-		return formatErr(k.path, k.blockSize, "kdump sub-header truncated")
+		return nil, formatErr(k.path, k.blockSize, "kdump sub-header truncated")
 	}
 	le := binary.LittleEndian
 	k.physBase = le.Uint64(sh[0:])
@@ -251,12 +263,12 @@ func (k *kdumpFile) readSubHeader() error {
 	var err error
 	if v >= 3 && n >= 48 {
 		if k.vmcoreinfo, err = readBlob(32, 40, "VMCOREINFO"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if v >= 4 && n >= 64 {
 		if k.notes, err = readBlob(48, 56, "ELF note area"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if v >= 5 && n >= 80 {
@@ -271,7 +283,7 @@ func (k *kdumpFile) readSubHeader() error {
 			k.maxMapnr = m
 		}
 	}
-	return nil
+	return sh[:n], nil
 }
 
 func (k *kdumpFile) holds(pfn uint64) bool { return pfn >= k.startPFN && pfn < k.endPFN }

@@ -11,7 +11,7 @@ func init() {
 		dumpGC()
 		o := triage.Options{Vmlinux: opts.Vmlinux, Discover: !opts.NoDebuginfo,
 			DebuginfoDir: opts.DebuginfoDir, WantDWARF: opts.Fetch.dwarf, Trace: runTrace,
-			Names: names(), MemoryLimit: memoryLimit}
+			Names: names(), MemoryLimit: memoryLimit, BitmapCountsDir: triage.DefaultBitmapCountsDir()}
 		if !opts.NoDebuginfo {
 			c, err := opts.Fetch.client(opts.Stderr)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ktriage/ktriage/crashdir"
 	"github.com/ktriage/ktriage/internal/unpack"
+	"github.com/ktriage/ktriage/triage"
 	"github.com/ktriage/ktriage/vmcore"
 )
 
@@ -328,7 +329,8 @@ func openDump(cmd *cobra.Command, args []string) (*vmcore.Dump, *resolvedInput, 
 		return nil, nil, err
 	}
 	r.printNotes(cmd)
-	d, err := vmcore.OpenWith(vmcore.OpenOptions{MemoryLimit: memoryLimit}, r.Dumps...)
+	d, err := vmcore.OpenWith(vmcore.OpenOptions{MemoryLimit: memoryLimit,
+		BitmapCountsDir: triage.DefaultBitmapCountsDir()}, r.Dumps...)
 	if err != nil {
 		return nil, nil, err
 	}

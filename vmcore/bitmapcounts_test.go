@@ -1,0 +1,208 @@
+package vmcore
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// copyFixtures copies fixtures into a folder of the test's: the counts
+// are keyed by inode and mtime, which the test then changes at will.
+func copyFixtures(t *testing.T, names ...string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var out []string
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(fixtureDir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// pageSums reads every pfn below the dump's end: a digest of each page
+// read, or the error's sentinel.
+func pageSums(t *testing.T, d *Dump) map[uint64]string {
+	t.Helper()
+	sums := map[uint64]string{}
+	page := make([]byte, d.PageSize)
+	for pfn := uint64(0); pfn < d.MaxPFN(); pfn++ {
+		_, err := d.ReadPhys(page, pfn*uint64(d.PageSize))
+		switch {
+		case errors.Is(err, ErrExcluded), errors.Is(err, ErrNotPresent):
+			// the common case: not worth a map entry
+		case err != nil:
+			sums[pfn] = err.Error()
+		default:
+			s := sha256.Sum256(page)
+			sums[pfn] = string(s[:])
+		}
+	}
+	return sums
+}
+
+func openCounted(t *testing.T, dir string, paths ...string) (*Dump, int64) {
+	t.Helper()
+	d, err := OpenWith(OpenOptions{BitmapCountsDir: dir}, paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, d.BytesRead()
+}
+
+func countsFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*.counts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestBitmapCountsKept: a rerun takes the counts kept by the first run,
+// reads less while opening, and serves every page as a run without them.
+func TestBitmapCountsKept(t *testing.T) {
+	for _, set := range [][]string{{"sysrq-kdump-lzo.vmcore"}, {"sysrq-flat-lzo.vmcore"}, {"sysrq-split-lzo.vmcore.1", "sysrq-split-lzo.vmcore.2"}} {
+		t.Run(set[0], func(t *testing.T) {
+			paths := copyFixtures(t, set...)
+			ref, refOpen := openCounted(t, "", paths...)
+			want, wantCounts := pageSums(t, ref), ref.Pages()
+
+			dir := t.TempDir()
+			first, firstOpen := openCounted(t, dir, paths...)
+			if firstOpen != refOpen {
+				t.Errorf("first run read %d bytes opening, %d without keeping counts", firstOpen, refOpen)
+			}
+			if n := len(countsFiles(t, dir)); n != len(paths) {
+				t.Fatalf("%d counts files kept for %d dump files", n, len(paths))
+			}
+			_ = first
+			again, againOpen := openCounted(t, dir, paths...)
+			// The kept counts spare reading bitmap 2 (32 KiB here) to count it.
+			if againOpen > refOpen-16<<10 {
+				t.Errorf("rerun read %d bytes opening, the first %d: the counts were not used", againOpen, refOpen)
+			}
+			if got := pageSums(t, again); len(got) != len(want) {
+				t.Errorf("rerun serves %d pages, want %d", len(got), len(want))
+			} else {
+				for pfn, s := range want {
+					if got[pfn] != s {
+						t.Fatalf("pfn %#x differs on the rerun: %q", pfn, got[pfn])
+					}
+				}
+			}
+			if c := again.Pages(); c != wantCounts {
+				t.Errorf("rerun counts %+v, want %+v", c, wantCounts)
+			}
+			if again.Incomplete != ref.Incomplete || strings.Join(again.Warnings, "\n") != strings.Join(ref.Warnings, "\n") {
+				t.Errorf("rerun: incomplete %v %q, want %v %q", again.Incomplete, again.Warnings, ref.Incomplete, ref.Warnings)
+			}
+		})
+	}
+}
+
+// TestBitmapCountsDamaged: a counts file that fails its checks is
+// ignored and replaced; one that checks out but disagrees with the
+// bitmap fails the reads it would misplace, naming it; a dump file
+// changed since gets counts of its own.
+func TestBitmapCountsDamaged(t *testing.T) {
+	paths := copyFixtures(t, "sysrq-kdump-lzo.vmcore")
+	ref, refOpen := openCounted(t, "", paths...)
+	want := pageSums(t, ref)
+	dir := t.TempDir()
+	openCounted(t, dir, paths...)
+	files := countsFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("counts files %v", files)
+	}
+	good, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for name, bad := range map[string][]byte{
+		"empty":     {},
+		"cut short": good[:len(good)-3],
+		"bad sum":   append(append([]byte(nil), good[:len(good)-1]...), good[len(good)-1]^1),
+		"longer":    append(append([]byte(nil), good...), 0),
+	} {
+		if err := os.WriteFile(files[0], bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d, n := openCounted(t, dir, paths...)
+		if n != refOpen {
+			t.Errorf("%s: read %d bytes opening, want %d (counted afresh)", name, n, refOpen)
+		}
+		if got := pageSums(t, d); len(got) != len(want) {
+			t.Errorf("%s: %d pages served, want %d", name, len(got), len(want))
+		}
+		if again, _ := os.ReadFile(files[0]); string(again) != string(good) {
+			t.Errorf("%s: the counts file was not replaced", name)
+		}
+	}
+
+	// Counts that check out but are wrong: move a page's count from one
+	// block to the next.
+	le := binary.LittleEndian
+	head := len(countsMagic) + 8
+	known := int(le.Uint32(good[len(countsMagic)+4:]))
+	lie := append([]byte(nil), good[:len(good)-4]...)
+	moved := -1
+	for i := 0; i+1 < known; i++ {
+		if c := le.Uint32(lie[head+4*i:]); c > 0 {
+			le.PutUint32(lie[head+4*i:], c-1)
+			le.PutUint32(lie[head+4*i+4:], le.Uint32(lie[head+4*i+4:])+1)
+			moved = i
+			break
+		}
+	}
+	if moved < 0 {
+		t.Fatal("no block with dumped pages")
+	}
+	lie = le.AppendUint32(lie, crc32.ChecksumIEEE(lie))
+	if err := os.WriteFile(files[0], lie, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Open reads a block to place the last descriptor: the lie may show there.
+	d, failed := OpenWith(OpenOptions{BitmapCountsDir: dir}, paths...)
+	if failed == nil {
+		defer d.Close()
+	}
+	page := make([]byte, ref.PageSize)
+	for pfn := uint64(moved) * bitmapBlockPFNs; pfn < uint64(moved+1)*bitmapBlockPFNs && failed == nil; pfn++ {
+		_, failed = d.ReadPhys(page, pfn*uint64(d.PageSize))
+		if errors.Is(failed, ErrExcluded) || errors.Is(failed, ErrNotPresent) {
+			failed = nil
+		}
+	}
+	var fe *FormatError
+	if !errors.As(failed, &fe) || fe.Path != paths[0] || !strings.Contains(failed.Error(), files[0]) || strings.Contains(failed.Error(), "\n") {
+		t.Errorf("a page of block %d with wrong kept counts: %v, want an error naming the dump and the counts file", moved, failed)
+	}
+
+	// The dump file changed: counts of its own, the lying ones untouched.
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(paths[0], future, future); err != nil {
+		t.Fatal(err)
+	}
+	d, n := openCounted(t, dir, paths...)
+	if n != refOpen || len(countsFiles(t, dir)) != 2 {
+		t.Errorf("after a change of mtime: read %d bytes opening (want %d), counts files %v", n, refOpen, countsFiles(t, dir))
+	}
+	if got := pageSums(t, d); len(got) != len(want) {
+		t.Errorf("after a change of mtime: %d pages served, want %d", len(got), len(want))
+	}
+}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package vmcore
+
+import "os"
+
+// fileIdentity is unknown here: no counts are kept.
+func fileIdentity(os.FileInfo) string { return "" }
