@@ -3,7 +3,9 @@
 # a 1 GB guest by testdata/gen/make-dumps.sh (KTRIAGE_GEN_GUEST=SIZE): an unfiltered QEMU ELF
 # (dump-guest-memory paging=false: the file is as large as the guest) and an in-guest kdump
 # (makedumpfile -l -d 31). For each pair it prints ktriage's --trace tables side by side (wall ms and
-# KiB read per phase, big against small, and the ratio of KiB), then bench/analyze.sh on each dump
+# KiB read per phase, big against small, and the ratio of KiB): without debuginfo on a first run
+# (nodebug-first: no bitmap counts kept from an earlier run) and a rerun, and with the vmlinux
+# indexed (warm); then bench/analyze.sh on each dump
 # (ktriage against crash 8.0.2/8.0.6 and drgn 0.0.22/0.0.31: medians, peak RSS, the goal ratios).
 #   bench/scale.sh          # measure the dumps already made
 #   SCALE_PEERS=0 bench/scale.sh   # the --trace tables only
@@ -40,8 +42,10 @@ for fmt in qemu-elf kdump-lzo; do
   # Fill the index (the build's names, the vmlinux's DWARF index): both guests run the same build.
   "$kt" analyze --format json --no-debuginfo "$s" </dev/null >/dev/null 2>&1 || true
   "$kt" analyze --format json --vmlinux "$vmlinux" "$s" </dev/null >/dev/null 2>&1 || true
-  for mode in nodebug warm; do
+  for mode in nodebug-first nodebug warm; do
     echo "== $fmt, $mode: $big guest ($(stat -c %s "$b") bytes) against $small guest ($(stat -c %s "$s") bytes), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    # A first run finds no counts of dumped pages kept (the bitmaps a rerun does not read whole).
+    [[ $mode == nodebug-first ]] && rm -rf "$KTRIAGE_CACHE/bitmaps"
     trace "$mode" "$b" > "$out/big.tsv"; trace "$mode" "$s" > "$out/small.tsv"
     printf '  %-26s %10s %10s %12s %12s %8s\n' phase "ms $big" "ms $small" "KiB $big" "KiB $small" "KiB x"
     awk -F'\t' 'NR == FNR { ms[$1] = $2; kib[$1] = $3; next }
