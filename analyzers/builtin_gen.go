@@ -7,7 +7,7 @@ package analyzers
 import "github.com/ktriage/ktriage/internal/lazyre"
 
 // builtinGenSum is the digest (rulesDigest) of the YAML builtinGen was made from.
-const builtinGenSum = "ecac47ace86c81bd87f585568c4a121f92b2d91c90d8448d89da48288fc68d85"
+const builtinGenSum = "2af35eb710d153632191f670036d2fa22dfed97e941cbb470c191b22edbb568f"
 
 // builtinGen returns the built-in rules as ParseRules reads and checks them.
 func builtinGen() []Rule {
@@ -966,6 +966,24 @@ func builtinGen() []Rule {
 				Kinds: []string{"null-deref"},
 			},
 			Examples: []string{"[ 1500.000000] BUG: kernel NULL pointer dereference, address: 0000000000000040"},
+			File:     "builtin:rules/oops.yaml",
+			compiled: &compiledMatch{
+				hardware: map[string]pattern{},
+			},
+		},
+		{
+			ID:         "kernel-oops",
+			Title:      "Kernel oops: the kernel took a fault it could not handle",
+			Severity:   "high",
+			Confidence: "medium",
+			Cause:      "The kernel took an exception in kernel mode that it could not handle and printed an oops (\"Internal error: Oops: ...\", \"Oops: ...\", \"Unhandled fault\", \"invalid opcode\") without a line this log keeps that says more: no \"Unable to handle kernel ...\" or \"kernel BUG at\" line precedes it here (cut from the paste, or a second oops, [#2], that printed none). The number after \"Oops:\" is the architecture's fault status (the ESR on arm64, the FSR on 32-bit ARM, the page-fault error code on x86); the pc/RIP names the function that faulted. The task was killed; with panic_on_oops the machine panicked.",
+			Fix:        "Read the pc/RIP function and the first reliable frames of the call trace; search for a known bug with that function and this kernel release, and upgrade. If this is oops [#2] or later, the first oops earlier in the log is the one to read; if a third-party module taints the kernel (O/E/P) or is in the trace, take it to its vendor.",
+			Commands:   []string{"crash> bt", "crash> dis -rl RIP"},
+			References: []string{"Documentation/admin-guide/bug-hunting.rst", "arch/arm64/mm/fault.c (ESR decoding), arch/arm/mm/fault.c"},
+			Match: Match{
+				Kinds: []string{"oops", "invalid-opcode"},
+			},
+			Examples: []string{"[    1.076797] Internal error: Oops: 96000004 [#1] PREEMPT SMP"},
 			File:     "builtin:rules/oops.yaml",
 			compiled: &compiledMatch{
 				hardware: map[string]pattern{},
