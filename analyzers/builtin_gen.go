@@ -7,7 +7,7 @@ package analyzers
 import "github.com/ktriage/ktriage/internal/lazyre"
 
 // builtinGenSum is the digest (rulesDigest) of the YAML builtinGen was made from.
-const builtinGenSum = "2af35eb710d153632191f670036d2fa22dfed97e941cbb470c191b22edbb568f"
+const builtinGenSum = "0ead8d09de6126a2b27d1966975a201ac76af8f5bd530c255cc20593a662a97b"
 
 // builtinGen returns the built-in rules as ParseRules reads and checks them.
 func builtinGen() []Rule {
@@ -451,7 +451,7 @@ func builtinGen() []Rule {
 			Confidence: "high",
 			Cause:      "A WARN()/WARN_ON() fired and, because kernel.panic_on_warn is set (the kernel printed \"panic_on_warn set\"), the kernel panicked instead of carrying on. The WARNING's file:line and function say what the kernel found wrong; that is the crash to diagnose.",
 			Fix:        "Search for the WARNING's file:line and function with this release and upgrade to a kernel with the fix; decide whether panic_on_warn is wanted on this fleet (it turns every warning, often benign, into an outage).",
-			Commands:   []string{"sysctl kernel.panic_on_warn", "grep -n 'WARNING: CPU' /var/log/messages"},
+			Commands:   []string{"sysctl kernel.panic_on_warn", `grep -nE 'WARNING: (CPU: |\S+:[0-9]+ at )' /var/log/messages`},
 			References: []string{"Documentation/admin-guide/sysctl/kernel.rst (panic_on_warn)", "kernel/panic.c (check_panic_on_warn)"},
 			Match: Match{
 				Panic: []string{"panic_on_warn set"},

@@ -319,3 +319,24 @@ func TestWorkqueueHint(t *testing.T) {
 		t.Errorf("culprit module %q, want mydrv", m)
 	}
 }
+
+// The WARNING banner since 6.19 puts the file first and the task last
+// ("WARNING: lib/refcount.c:28 at refcount_warn_saturate+0x5e/0x90,
+// CPU#5: swapper/5/0", from a public NFS report): the location, CPU and
+// task come from it as from the old "WARNING: CPU: 5 PID: 0 at ...".
+func TestWarningBanner619(t *testing.T) {
+	text := `[   42.165779] refcount_t: underflow; use-after-free.
+[   42.166596] WARNING: lib/refcount.c:28 at refcount_warn_saturate+0x5e/0x90, CPU#5: swapper/5/0
+`
+	in, err := Parse(strings.NewReader(text), "nfs.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Reports) != 1 {
+		t.Fatalf("%d reports", len(in.Reports))
+	}
+	r := in.Reports[0]
+	if r.Fields["location"] != "lib/refcount.c:28" || r.CPU == nil || *r.CPU != 5 || r.Comm != "swapper/5" || r.PID == nil || *r.PID != 0 {
+		t.Errorf("location %q cpu %v comm %q pid %v", r.Fields["location"], r.CPU, r.Comm, r.PID)
+	}
+}

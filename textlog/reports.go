@@ -180,6 +180,10 @@ var (
 	nonCanonRe    = lazyre.New(`(?:for|non-canonical) address (0x[0-9a-f]+)`)
 	bugAtRe       = lazyre.New(`kernel BUG at (\S+?)!?$`)
 	warnAtRe      = lazyre.New(`WARNING: CPU: (\d+) PID: (\d+) at (\S+)`)
+	// The banner since 6.19: "WARNING: lib/refcount.c:28 at
+	// refcount_warn_saturate+0xf4/0x144, CPU#0: kworker/u16:1/440" (without a
+	// file: "WARNING: at func+0x1/0x2, CPU#0: comm/pid").
+	warnAtNewRe = lazyre.New(`WARNING: (?:(\S+:\d+) )?at \S+, CPU#(\d+): (.+)/(\d+)\s*$`)
 	atomicRe      = lazyre.New(`scheduling while atomic: (.+)/(\d+)/0x[0-9a-f]+`)
 	eptGPARe      = lazyre.New(`EPT: GPA: (0x[0-9a-f]+)`)
 	eptSpteRe     = lazyre.New(`spte (0x[0-9a-f]+) level (\d)`)
@@ -491,6 +495,14 @@ var factRules = []factRule{
 			b.rep.CPU, b.rep.PID = intp(m[1]), intp(m[2])
 		}
 		b.addField("location", m[3])
+	}},
+	{", CPU#", warnAtNewRe, func(b *builder, m []string) {
+		if b.rep.CPU == nil {
+			b.rep.CPU, b.rep.Comm, b.rep.PID = intp(m[2]), m[3], intp(m[4])
+		}
+		if m[1] != "" {
+			b.addField("location", m[1])
+		}
 	}},
 	{"kernel BUG at", bugAtRe, func(b *builder, m []string) { b.addField("location", m[1]) }},
 	{"scheduling while atomic", atomicRe, func(b *builder, m []string) { b.rep.Comm, b.rep.PID = m[1], intp(m[2]) }},
