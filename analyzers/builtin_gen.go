@@ -7,7 +7,7 @@ package analyzers
 import "github.com/ktriage/ktriage/internal/lazyre"
 
 // builtinGenSum is the digest (rulesDigest) of the YAML builtinGen was made from.
-const builtinGenSum = "0ead8d09de6126a2b27d1966975a201ac76af8f5bd530c255cc20593a662a97b"
+const builtinGenSum = "0e36a099608938c4c45702c3b1a464f2b0f2ff6b9d783a3009379fb9a14441d0"
 
 // builtinGen returns the built-in rules as ParseRules reads and checks them.
 func builtinGen() []Rule {
@@ -1161,6 +1161,48 @@ func builtinGen() []Rule {
 			Examples: []string{"[ 2300.000000] divide error: 0000 [#1] SMP"},
 			File:     "builtin:rules/oops.yaml",
 			compiled: &compiledMatch{
+				hardware: map[string]pattern{},
+			},
+		},
+		{
+			ID:         "refcount-use-after-free",
+			Title:      "refcount_t underflow or addition on 0: a reference counted object used after free",
+			Severity:   "high",
+			Confidence: "high",
+			Cause:      "A refcount_t check found an object's reference count at zero when a reference was taken (\"addition on 0\", \"increment on 0\") or decremented past zero (\"underflow\"): the object was already released, or is released while still in use — a missing get, an extra put, or a release that races with a lookup. The first frame after the refcount functions in the call trace took or dropped that reference.",
+			Fix:        "Find the unbalanced get/put or the racing release in the subsystem that owns the object (the caller of the refcount function); search for a known fix with that function and this release and upgrade. CONFIG_KASAN or slub_debug=FZPU reproduces it with the object's allocation and free stacks.",
+			References: []string{"lib/refcount.c (refcount_warn_saturate)", "include/linux/refcount.h"},
+			Match: Match{
+				Log: []string{"refcount_t: (underflow|addition on 0|increment on 0); use-after-free"},
+			},
+			Examples: []string{"[  789.490559] refcount_t: underflow; use-after-free."},
+			Replaces: []string{"warn-on"},
+			File:     "builtin:rules/oops.yaml",
+			compiled: &compiledMatch{
+				log: []pattern{
+					{re: lazyre.New("refcount_t: (underflow|addition on 0|increment on 0); use-after-free"), lit: "; use-after-free"},
+				},
+				hardware: map[string]pattern{},
+			},
+		},
+		{
+			ID:         "refcount-leak",
+			Title:      "refcount_t saturated or decremented to 0: a reference leak",
+			Severity:   "medium",
+			Confidence: "high",
+			Cause:      "A refcount_t check found the count saturated (more gets than the counter holds) or brought to zero by a plain decrement that must never free (\"decrement hit 0\"): references are taken without being dropped, or dropped the wrong way; the object is pinned in memory and leaks. The first frame after the refcount functions in the call trace names the user.",
+			Fix:        "Find the get without a put (or the refcount_dec that should be a _and_test) in the caller of the refcount function; search for a known fix with that function and this release.",
+			References: []string{"lib/refcount.c (refcount_warn_saturate)", "include/linux/refcount.h"},
+			Match: Match{
+				Log: []string{"refcount_t: (saturated|decrement hit 0); leaking memory"},
+			},
+			Examples: []string{"[  103.000000] refcount_t: decrement hit 0; leaking memory."},
+			Replaces: []string{"warn-on"},
+			File:     "builtin:rules/oops.yaml",
+			compiled: &compiledMatch{
+				log: []pattern{
+					{re: lazyre.New("refcount_t: (saturated|decrement hit 0); leaking memory"), lit: "; leaking memory"},
+				},
 				hardware: map[string]pattern{},
 			},
 		},
