@@ -35,18 +35,15 @@ func newLazyBitmap(name string, off, n int64) lazyBitmap {
 }
 
 // block returns block i of bm, reading it on first use. The caller holds
-// k.mu. Open checked that the bitmaps lie inside the file: a short read
-// here is a file cut short since, or a failing disk.
+// k.mu.
 func (k *kdumpFile) block(bm *lazyBitmap, i int) (*bitmapBlock, error) {
 	if b := bm.blocks[i]; b != nil {
 		return b, nil
 	}
 	off := int64(i) * bitmapBlockBytes
-	n := min(bitmapBlockBytes, bm.n-off)
-	var raw [bitmapBlockBytes]byte // past n: zeros, no pfn
-	if got, err := k.r.ReadAt(raw[:n], bm.off+off); int64(got) < n {
-		return nil, formatErrWrap(k.path, bm.off+off+int64(got), err,
-			"kdump %s cut short: %d of the %d bytes of its block %d could be read: %v", bm.name, got, n, i, err)
+	var raw [bitmapBlockBytes]byte // past the bitmap's end: zeros, no pfn
+	if err := k.readBlocks(bm, i, raw[:min(bitmapBlockBytes, bm.n-off)]); err != nil {
+		return nil, err
 	}
 	b := new(bitmapBlock)
 	for w := range b {
@@ -62,6 +59,18 @@ func (k *kdumpFile) block(bm *lazyBitmap, i int) (*bitmapBlock, error) {
 	}
 	bm.blocks[i] = b
 	return b, nil
+}
+
+// readBlocks reads bm's bytes from the start of block i into raw. Open
+// checked that the bitmaps lie inside the file: a short read here is a
+// file cut short since, or a failing disk.
+func (k *kdumpFile) readBlocks(bm *lazyBitmap, i int, raw []byte) error {
+	off := int64(i) * bitmapBlockBytes
+	if got, err := k.r.ReadAt(raw, bm.off+off); got < len(raw) {
+		return formatErrWrap(k.path, bm.off+off+int64(got), err,
+			"kdump %s cut short: %d of the %d bytes from its block %d could be read: %v", bm.name, got, len(raw), i, err)
+	}
+	return nil
 }
 
 func blockCount(b *bitmapBlock) uint64 {
@@ -99,15 +108,52 @@ func (k *kdumpFile) isRAM(pfn uint64) (bool, error)    { return k.bit(&k.ram, pf
 
 // countTo counts bitmap 2's blocks [0, i), those not yet counted; the
 // caller holds k.mu.
+// Blocks read only to be counted are not kept: on a big machine they are
+// most of the bitmap (a triage asks about a few blocks), and one asked
+// about later is read again. They are read countRun at a time.
 func (k *kdumpFile) countTo(i int) error {
-	for ; k.counted < i; k.counted++ {
-		b, err := k.block(&k.dumped, k.counted)
-		if err != nil {
+	var buf []byte
+	for k.counted < i {
+		j := k.counted
+		if b := k.dumped.blocks[j]; b != nil {
+			k.below[j+1] = k.below[j] + blockCount(b)
+			k.counted++
+			continue
+		}
+		end := j + 1
+		for end < i && end-j < countRun && k.dumped.blocks[end] == nil {
+			end++
+		}
+		if buf == nil {
+			buf = make([]byte, countRun*bitmapBlockBytes)
+		}
+		off := int64(j) * bitmapBlockBytes
+		raw := buf[:min(int64(end-j)*bitmapBlockBytes, k.dumped.n-off)]
+		if err := k.readBlocks(&k.dumped, j, raw); err != nil {
 			return err
 		}
-		k.below[k.counted+1] = k.below[k.counted] + blockCount(b)
+		for ; j < end; j++ {
+			b := raw[:min(bitmapBlockBytes, len(raw))]
+			raw = raw[len(b):]
+			k.below[j+1] = k.below[j] + bytesCount(b)
+		}
+		k.counted = end
 	}
 	return nil
+}
+
+const countRun = 16 // blocks: 64 KiB a read
+
+// bytesCount counts the bits set in b.
+func bytesCount(b []byte) uint64 {
+	var n int
+	for ; len(b) >= 8; b = b[8:] {
+		n += bits.OnesCount64(binary.LittleEndian.Uint64(b))
+	}
+	for _, c := range b {
+		n += bits.OnesCount8(c)
+	}
+	return uint64(n)
 }
 
 // rankOf is the number of dumped pages below pfn: the index of pfn's page

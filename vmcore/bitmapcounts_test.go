@@ -206,3 +206,77 @@ func TestBitmapCountsDamaged(t *testing.T) {
 		t.Errorf("after a change of mtime: %d pages served, want %d", len(got), len(want))
 	}
 }
+
+// TestBitmapCutAfterOpen: the bitmaps are read when asked for, so a file
+// cut short after it was opened fails there; the error names the file and
+// says which bitmap is cut short, and nothing panics.
+func TestBitmapCutAfterOpen(t *testing.T) {
+	paths := copyFixtures(t, "sysrq-kdump-lzo.vmcore")
+	dir := t.TempDir()
+	openCounted(t, dir, paths...) // keeps the counts: a rerun reads no bitmap 2 block below the one asked
+	ref := openFixture(t, paths...)
+	k := ref.kdumps[0]
+	// A dumped pfn in a block open does not read (open reads the block
+	// where max_mapnr ends, to rank it), and a pfn not dumped beside it.
+	last := int(k.endPFN / bitmapBlockPFNs)
+	var dumped, hole uint64
+	for pfn := uint64(1); pfn < k.endPFN && hole == 0; pfn++ {
+		if int(pfn/bitmapBlockPFNs) == last || !dumpedBit(k, pfn) {
+			continue
+		}
+		dumped = pfn
+		for h := pfn &^ (bitmapBlockPFNs - 1); h < pfn; h++ {
+			if !dumpedBit(k, h) {
+				hole = h
+				break
+			}
+		}
+	}
+	if hole == 0 {
+		t.Fatal("no block with a pfn dumped and one not")
+	}
+	i := int64(dumped / bitmapBlockPFNs)
+	for _, c := range []struct {
+		bitmap string
+		cut    int64  // where the file is cut, after the open
+		first  uint64 // a pfn read before the cut (0: none)
+		pfn    uint64 // the pfn read after it
+	}{
+		// The dumped pfn's read brings its bitmap 2 block in, so the hole's
+		// read asks bitmap 1 only.
+		{"bitmap 1", k.ram.off + i*bitmapBlockBytes + 100, dumped, hole},
+		{"bitmap 2", k.dumped.off + i*bitmapBlockBytes + 100, 0, dumped},
+	} {
+		d, _ := openCounted(t, dir, paths...)
+		page := make([]byte, d.PageSize)
+		if c.first != 0 {
+			if _, err := d.ReadPhys(page, c.first*uint64(d.PageSize)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := os.ReadFile(paths[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(paths[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(paths[0], c.cut); err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.ReadPhys(page, c.pfn*uint64(d.PageSize))
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.Path != paths[0] || !strings.Contains(err.Error(), "kdump "+c.bitmap+" cut short") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s cut after the open, pfn %#x: %v, want an error naming the file and the bitmap cut short", c.bitmap, c.pfn, err)
+		}
+		_ = d.Pages()
+		// The file as it was, with its mtime: the kept counts are its own again.
+		if err := os.WriteFile(paths[0], b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(paths[0], st.ModTime(), st.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
