@@ -7,7 +7,7 @@ package analyzers
 import "github.com/ktriage/ktriage/internal/lazyre"
 
 // builtinGenSum is the digest (rulesDigest) of the YAML builtinGen was made from.
-const builtinGenSum = "0e36a099608938c4c45702c3b1a464f2b0f2ff6b9d783a3009379fb9a14441d0"
+const builtinGenSum = "72ce3d07fbd797355266e5c34058c3b662acca072d51f564e09954dbfb6dccbc"
 
 // builtinGen returns the built-in rules as ParseRules reads and checks them.
 func builtinGen() []Rule {
@@ -776,13 +776,14 @@ func builtinGen() []Rule {
 			Commands:   []string{"ethtool -i IFACE", "ethtool -S IFACE | grep -iE 'err|timeout|reset'", "grep -n 'NETDEV WATCHDOG' /var/log/messages"},
 			References: []string{"net/sched/sch_generic.c (dev_watchdog)"},
 			Match: Match{
-				Log: []string{`NETDEV WATCHDOG: \S+ \(\S+\): transmit (queue \d+ )?timed out`},
+				Log: []string{`NETDEV WATCHDOG: \S+ \(\S+\): transmit (queue \d+ )?timed out`, `NETDEV WATCHDOG: CPU: \d+: transmit queue \d+ timed out`},
 			},
-			Examples: []string{"[ 4200.000000] NETDEV WATCHDOG: eth0 (ixgbe): transmit queue 3 timed out"},
+			Examples: []string{"[ 4200.000000] NETDEV WATCHDOG: eth0 (ixgbe): transmit queue 3 timed out", "[1317557.006117] mtk_soc_eth 1e100000.ethernet eth0: NETDEV WATCHDOG: CPU: 1: transmit queue 3 timed out 3685740 ms"},
 			File:     "builtin:rules/network.yaml",
 			compiled: &compiledMatch{
 				log: []pattern{
 					{re: lazyre.New(`NETDEV WATCHDOG: \S+ \(\S+\): transmit (queue \d+ )?timed out`), lit: "NETDEV WATCHDOG: "},
+					{re: lazyre.New(`NETDEV WATCHDOG: CPU: \d+: transmit queue \d+ timed out`), lit: "NETDEV WATCHDOG: CPU: "},
 				},
 				hardware: map[string]pattern{},
 			},

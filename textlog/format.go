@@ -24,6 +24,7 @@ const (
 	FormatSyslogLevel   Format = "syslog-level"          // 2017-06-30 16:25:43.012 err kernel: msg
 	FormatJournalPrecis Format = "journal-short-precise" // Mon dd hh:mm:ss.uuuuuu host kernel: msg
 	FormatJournalJSON   Format = "journal-json"          // journalctl -o json
+	FormatLogread       Format = "logread"               // Tue Aug 12 16:40:43 2025 kern.crit kernel: msg (OpenWrt)
 	FormatConsole       Format = "console"               // dmesg lines among other serial output
 	FormatPlain         Format = "plain"                 // kernel messages without any prefix
 )
@@ -64,6 +65,9 @@ var (
 	// kernel: ..."), and some collectors print the facility.level between
 	// host and program ("fritz kern.warn kernel: ...").
 	bsdRe     = lazyre.New(`^(\pL{2,10}\.?) +(\d{1,2}),? (\d\d:\d\d:\d\d)(\.\d+)?\s+(?:(kernel|vmunix):|(\S+)\s+(?:([a-z]+)\.([a-z]+)\s+)?([^\s:\[]+)(?:\[\d+\])?:) ?(.*)$`)
+	// OpenWrt's logread: a ctime stamp with the year, facility.level, then
+	// the program ("Tue Aug 12 16:40:43 2025 kern.crit kernel: [ 1.0] msg").
+	logreadRe = lazyre.New(`^((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}) [a-z0-9]+\.([a-z]+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
 	isoRe     = lazyre.New(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)
 	isoBareRe = lazyre.New(`^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?\s+(.*)$`)
 	ansiRe    = lazyre.New(`\x1b\[[0-9;?]*[A-Za-z]`)
@@ -167,6 +171,9 @@ func decodeLineAs(s string) line {
 		if m := bsdRe.FindStringSubmatch(s); m != nil {
 			return decodeBSD(l, m)
 		}
+		if m := logreadRe.FindStringSubmatch(s); m != nil {
+			return decodeLogread(l, m)
+		}
 	}
 	if c0 >= '0' && c0 <= '9' {
 		if m := isoRe.FindStringSubmatch(s); m != nil {
@@ -212,6 +219,17 @@ func decodeBSD(l line, m []string) line {
 		return decodeSyslogBody(l, "", m[5], m[10])
 	}
 	return decodeSyslogBody(l, m[6], m[9], m[10])
+}
+
+func decodeLogread(l line, m []string) line {
+	l.format = FormatLogread
+	if t, err := time.Parse("Mon Jan _2 15:04:05 2006", m[1]); err == nil {
+		l.rec.WallTime = &t
+	}
+	if lvl, ok := syslogSeverity[m[2]]; ok {
+		l.rec.Level = lvl
+	}
+	return decodeSyslogBody(l, "", m[3], m[4])
 }
 
 func decodeISO(l line, m []string) line {

@@ -90,6 +90,13 @@ func TestFormats(t *testing.T) {
 		{"rfc3339", "syslog-rfc3339", rewrite(lines, func(i int, ts, msg string) string {
 			return fmt.Sprintf("2017-09-12T11:38:25.%06d+08:00 app-7 kernel: %s", i, msg)
 		}), "app-7"},
+		{"openwrt logread", "logread", rewrite(lines, func(i int, ts, msg string) string {
+			s := fmt.Sprintf("Tue Sep 12 11:38:25 2017 kern.warn kernel: [%s] %s", ts, msg)
+			if i%5 == 0 {
+				s = "Tue Sep 12 11:38:25 2017 daemon.info dnsmasq[1]: read /etc/hosts - 4 names\n" + s
+			}
+			return s
+		}), ""},
 		{"journal json", "journal-json", rewrite(lines, func(i int, ts, msg string) string { return json1("app-7", msg, 4, int64(i)) }), "app-7"},
 		{"console", "console", rewrite(lines, func(i int, ts, msg string) string {
 			s := fmt.Sprintf("[%s] %s", ts, msg)
@@ -334,7 +341,7 @@ func TestStampNote(t *testing.T) {
 		{"syslog", "Mar 12 13:22:14 egzos kernel: BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\nMar 12 13:22:14 egzos kernel: Oops: 0000 [#1] SMP\n",
 			"no year and no time zone: DATE's year (2017)"},
 		{"dmesg -T", "[Thu Mar 25 00:50:20 2021] BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\n[Thu Mar 25 00:50:20 2021] Oops: 0000 [#1] SMP\n",
-			"(dmesg -T) carry no time zone"},
+			"carry no time zone: DATE reads"},
 		{"iso", "2017-03-12T13:22:14.000000+01:00 egzos kernel: BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\n2017-03-12T13:22:14.000000+01:00 egzos kernel: Oops: 0000 [#1] SMP\n", ""},
 	} {
 		incs, err := ParseHostsWith(strings.NewReader(c.text), c.name, Options{Year: 2017})

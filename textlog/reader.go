@@ -163,7 +163,7 @@ type recordStream struct {
 	lastMon                 int
 	// yearless, zoneless: wall stamps completed with the guessed year (BSD
 	// syslog and journal short stamps), and those read without a zone
-	// (dmesg -T); timed: every wall stamp.
+	// (dmesg -T, logread); timed: every wall stamp.
 	yearless, zoneless, timed int
 }
 
@@ -276,7 +276,7 @@ func (rs *recordStream) finish(l line) line {
 	}
 	if l.rec.WallTime != nil {
 		rs.timed++
-		if l.format == FormatDmesgWall {
+		if l.format == FormatDmesgWall || l.format == FormatLogread {
 			rs.zoneless++
 		}
 	}
@@ -292,7 +292,7 @@ func (rs *recordStream) stampNote(crash time.Time) string {
 	case rs.yearless == rs.timed:
 		return fmt.Sprintf("the log's stamps carry no year and no time zone: DATE's year (%d) and its UTC zone are assumed, not read", crash.Year())
 	case rs.zoneless == rs.timed:
-		return "the log's stamps (dmesg -T) carry no time zone: DATE reads the clock as UTC"
+		return "the log's stamps carry no time zone: DATE reads the clock as UTC"
 	}
 	return ""
 }
