@@ -86,6 +86,16 @@ func newView(in *incident.Incident) *view {
 	if p := in.Panic; p != nil {
 		v.crashMessages = append(v.crashMessages, p.Message)
 		v.crashLines[p.Message] = true
+		// The lines of the report that stands as the crash are the crash's
+		// too: "NETDEV WATCHDOG: eth0 (igb): transmit queue 0 timed out" is
+		// the text of the WARNING it follows.
+		for _, r := range in.Reports {
+			if r.Message == p.Message {
+				for _, l := range r.Lines {
+					v.crashLines[l] = true
+				}
+			}
+		}
 		if p.Kind != "" {
 			v.crashKinds[p.Kind] = true
 		}
