@@ -15,7 +15,8 @@ var (
 	//    ? __percpu_rwsem_trylock.part.0+0x60/0x60
 	//    foo+0x12/0x40 [mod_name]   foo+0x12/0x40 [mod_name 1a2b3c...]
 	//   [c00000007a3efa20] [c00000000030a060] func+0x40/0x80 (powerpc)
-	frameRe = lazyre.New(`^\s*(?:(<[A-Z/]+>|<<EOE>>)\s*)?(?:\[<?(?:0x)?([0-9a-f]+)>?\]\s*){0,2}(\?\s+)?([A-Za-z_][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?:\s+\[([A-Za-z0-9_.-]+)(?:\s+[0-9a-f]+)?\])?`)
+	//   [<(ptrval)>] func+0x7c/0x94 (a hashed pointer not yet printable, early boot)
+	frameRe = lazyre.New(`^\s*(?:(<[A-Z/]+>|<<EOE>>)\s*)?(?:\[<?(?:0x)?([0-9a-f]+)>?\]\s*|\[<\(ptrval\)>\]\s*){0,2}(\?\s+)?([A-Za-z_][A-Za-z0-9_.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)(?:\s+\[([A-Za-z0-9_.-]+)(?:\s+[0-9a-f]+)?\])?`)
 	// 32-bit ARM: "[<8016fb5c>] (prepare_to_wait_event) from [<803b18e8>] (nfs_wait+0x4c/0x84)";
 	// the line names the function and its caller.
 	// A module's function carries its name: "(fuse_writepages [fuse]) from".

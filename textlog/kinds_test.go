@@ -71,6 +71,28 @@ var kindExcerpts = []struct {
 [  118.523307]  entry_SYSCALL_64_after_hwframe+0x6e/0xd8
 [  118.523340]  </TASK>
 `},
+	// Frames whose address printed as "(ptrval)" (openrisc/linux#9) are frames.
+	{name: "warning with ptrval frames", kind: incident.KindWarning, title: "WARNING in dev_watchdog", text: `
+[   47.120000] WARNING: CPU: 0 PID: 0 at net/sched/sch_generic.c:442 dev_watchdog+0x2dc/0x2e4
+[   47.120000] NETDEV WATCHDOG: eth0 (ethoc): transmit queue 0 timed out
+[   47.120000] CPU: 0 PID: 0 Comm: swapper Not tainted 5.5.0-simple-smp #95
+[   47.120000] Call trace:
+[   47.120000] [<(ptrval)>] show_stack+0x48/0x58
+[   47.120000] [<(ptrval)>] dump_stack+0x28/0x38
+[   47.120000] [<(ptrval)>] __warn+0xf0/0x120
+[   47.120000] [<(ptrval)>] ? dev_watchdog+0x2dc/0x2e4
+[   47.120000] [<(ptrval)>] warn_slowpath_fmt+0x7c/0x94
+[   47.120000] [<(ptrval)>] dev_watchdog+0x2dc/0x2e4
+[   47.120000] [<(ptrval)>] call_timer_fn.isra.0+0x24/0xa0
+`},
+	// A MIPS router kernel without kallsyms (openwrt/mt76#364): the header
+	// names the file and the caller's address alone; still a warning.
+	{name: "warning with an unsymbolized caller", kind: incident.KindWarning, title: "WARNING in corrupted", text: `
+[133025.942765] ------------[ cut here ]------------
+[133025.947490] WARNING: CPU: 0 PID: 0 at net/sched/sch_generic.c:320 0x8038b2f0
+[133025.954629] NETDEV WATCHDOG: eth0 (mtk_soc_eth): transmit queue 0 timed out
+[133026.032525] CPU: 0 PID: 0 Comm: swapper/0 Not tainted 4.14.167 #0
+`},
 	// powerpc's own watchdog names the stuck function on its header line.
 	{name: "powerpc self-detected hard lockup", kind: incident.KindHardLockup, title: "BUG: hard lockup in _raw_spin_lock_irq", text: `
 [10237.670313] watchdog: CPU 19 self-detected hard LOCKUP @ _raw_spin_lock_irq+0x60/0x100

@@ -715,7 +715,10 @@ var titleRules = sync.OnceValue(func() map[string][]titleRule {
 			{title: rx(`WARNING: .*mm/vmalloc.c.*__vmalloc_node`), format: "WARNING: zero-size vmalloc in %[1]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
 			{title: rx(`WARNING: .* usb_submit_urb`), format: "WARNING in %[1]v/usb_submit_urb",
 				culprit: warnRIPTrace("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg"), kind: incident.KindWarning},
-			{title: rx(`WARNING: {{SRC}} at 0x\d+, CPU#\d+`), format: "WARNING in %[2]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
+			// A kernel without kallsyms prints the caller's address alone:
+			// "WARNING: CPU: 0 PID: 0 at net/sched/sch_generic.c:320 0x8038b2f0".
+			{title: rx(`WARNING: {{SRC}} at 0x[0-9a-f]+, CPU#\d+`), format: "WARNING in %[2]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
+			{title: rx(`WARNING: .* at {{SRC}} 0x[0-9a-f]+\s*$`), format: "WARNING in %[2]v", culprit: warnRIPTrace(), kind: incident.KindWarning},
 			// Before 3.16: "WARNING: at net/ipv4/tcp_input.c:2776 tcp_fastretrans_alert+0xc7a/0xd10()".
 			// Its header is the caller's address printed by symbol, and the
 			// stacks of that time often went to the console alone: the
