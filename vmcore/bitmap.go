@@ -187,35 +187,50 @@ func (k *kdumpFile) rankOf(pfn uint64) (uint64, error) {
 	return n + uint64(bits.OnesCount64(b[r/64]&(1<<(r%64)-1))), nil
 }
 
+// eachWord calls fn with each word of both bitmaps over [startPFN,
+// endPFN), bits out of range cleared, until fn returns false. The caller
+// holds k.mu. A block that cannot be read reads as zeros: neither RAM nor
+// dumped (the pages there fail to read, with the error naming the file).
+func (k *kdumpFile) eachWord(fn func(ram, dumped uint64) bool) {
+	for pfn := k.startPFN; pfn < k.endPFN; {
+		w := pfn / 64
+		next := (w + 1) * 64
+		in := ^uint64(0) << (pfn % 64)
+		if k.endPFN < next {
+			in &= 1<<(k.endPFN%64) - 1
+		}
+		ram, _ := k.word(&k.ram, w)
+		dumped, _ := k.word(&k.dumped, w)
+		if !fn(ram&in, dumped&in) {
+			return
+		}
+		pfn = next
+	}
+}
+
 // pageCounts counts the RAM, dumped and excluded pages of [startPFN,
-// endPFN), reading both bitmaps whole. A block that cannot be read
-// counts as neither RAM nor dumped (the pages there fail to read, with
-// the error naming the file).
+// endPFN), reading both bitmaps whole.
 func (k *kdumpFile) pageCounts() (total, present, excluded uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for pfn := k.startPFN; pfn < k.endPFN; {
-		w := pfn / 64
-		ram, _ := k.word(&k.ram, w)
-		dumped, _ := k.word(&k.dumped, w)
-		if pfn%64 == 0 && pfn+64 <= k.endPFN {
-			total += uint64(bits.OnesCount64(ram))
-			present += uint64(bits.OnesCount64(dumped))
-			excluded += uint64(bits.OnesCount64(ram &^ dumped))
-			pfn += 64
-			continue
-		}
-		bit := uint64(1) << (pfn % 64)
-		if ram&bit != 0 {
-			total++
-			if dumped&bit == 0 {
-				excluded++
-			}
-		}
-		if dumped&bit != 0 {
-			present++
-		}
-		pfn++
-	}
+	k.eachWord(func(ram, dumped uint64) bool {
+		total += uint64(bits.OnesCount64(ram))
+		present += uint64(bits.OnesCount64(dumped))
+		excluded += uint64(bits.OnesCount64(ram &^ dumped))
+		return true
+	})
 	return total, present, excluded
+}
+
+// anyExcluded tells whether a RAM page of [startPFN, endPFN) was not
+// dumped, reading the bitmaps as far as the first.
+func (k *kdumpFile) anyExcluded() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	found := false
+	k.eachWord(func(ram, dumped uint64) bool {
+		found = ram&^dumped != 0
+		return !found
+	})
+	return found
 }

@@ -280,3 +280,29 @@ func TestBitmapCutAfterOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestHasExcluded: what sys asks (was anything filtered out) agrees with
+// the page counts on the kdump fixtures, while reading less of the bitmaps.
+func TestHasExcluded(t *testing.T) {
+	sets := [][]string{{"sysrq-split-lzo.vmcore.1", "sysrq-split-lzo.vmcore.2"}}
+	for _, n := range []string{"sysrq-kdump-lzo", "sysrq-flat-lzo", "sysrq-incomplete-lzo", "sysrq-kdump-zlib", "hung-qemu-kdump-zlib"} {
+		sets = append(sets, []string{n + ".vmcore"})
+	}
+	for _, set := range sets {
+		var paths []string
+		for _, p := range set {
+			paths = append(paths, filepath.Join(fixtureDir, p))
+		}
+		d := openFixture(t, paths...)
+		before := d.BytesRead()
+		has := d.HasExcluded()
+		asked := d.BytesRead() - before
+		c := d.Pages()
+		if has != (c.Excluded > 0) {
+			t.Errorf("%s: HasExcluded %v, page counts %+v", set[0], has, c)
+		}
+		if whole := d.BytesRead() - before; has && asked >= whole {
+			t.Errorf("%s: HasExcluded read %d bytes, counting every page %d", set[0], asked, whole)
+		}
+	}
+}

@@ -448,6 +448,21 @@ func (d *Dump) Pages() PageCounts {
 	return c
 }
 
+// HasExcluded tells whether the dump filtered out RAM pages
+// (Pages().Excluded > 0), reading a kdump file's bitmaps only as far as
+// the first such page.
+func (d *Dump) HasExcluded() bool {
+	if d.elf != nil {
+		return d.elf.pageCounts().Excluded > 0
+	}
+	for _, k := range d.kdumps {
+		if k.anyExcluded() {
+			return true
+		}
+	}
+	return false
+}
+
 // KdumpPart describes one kdump-compressed file of the dump, for tools
 // that copy pages verbatim (the fixture cutter).
 type KdumpPart struct {

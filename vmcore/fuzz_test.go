@@ -117,6 +117,9 @@ func FuzzKdump(f *testing.F) {
 		if c.Present > c.Total+c.Lost+uint64(len(b))*8 {
 			t.Fatalf("page counts %+v for a %d-byte file", c, len(b))
 		}
+		if d.HasExcluded() != (c.Excluded > 0) {
+			t.Fatalf("HasExcluded %v, but page counts %+v", d.HasExcluded(), c)
+		}
 		_ = d.Describe()
 		k := d.kdumps[0]
 		page := make([]byte, d.PageSize)

@@ -69,7 +69,7 @@ func newSysCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
 			case "text", "":
-				return writeSafe(cmd.OutOrStdout(), func(w io.Writer) { printSys(w, out, d.Pages().Excluded > 0, d.Paths) })
+				return writeSafe(cmd.OutOrStdout(), func(w io.Writer) { printSys(w, out, d.HasExcluded(), d.Paths) })
 			}
 			return fmt.Errorf("unknown --format %q (text or json)", fl.format)
 		},
