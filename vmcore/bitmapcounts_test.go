@@ -1,13 +1,16 @@
 package vmcore
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -303,6 +306,75 @@ func TestHasExcluded(t *testing.T) {
 		}
 		if whole := d.BytesRead() - before; has && asked >= whole {
 			t.Errorf("%s: HasExcluded read %d bytes, counting every page %d", set[0], asked, whole)
+		}
+	}
+}
+
+// TestBitmapBlocksConcurrent: readers on several goroutines bring the
+// same blocks in and count them at once (run with -race); each gets what
+// a lone reader does. They ask the kdump file itself: through a Dump, the
+// page cache's lock would order them.
+func TestBitmapBlocksConcurrent(t *testing.T) {
+	paths := copyFixtures(t, "sysrq-kdump-lzo.vmcore")
+	raw, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	openK := func(keep countsKeeping) *kdumpFile {
+		k, err := openKdump(bytes.NewReader(raw), int64(len(raw)), paths[0], nil, keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	// A lone reader's answers, at a sample of pfns.
+	type answer struct {
+		dumped, ram bool
+		rank        uint64
+	}
+	ref := openK(countsKeeping{})
+	const step = 61
+	var want []answer
+	for pfn := uint64(0); pfn < ref.maxMapnr; pfn += step {
+		d, _ := ref.isDumped(pfn)
+		r, _ := ref.isRAM(pfn)
+		n, _ := ref.rankOf(pfn)
+		want = append(want, answer{d, r, n})
+	}
+	keep := countsKeeping{dir: t.TempDir(), id: "concurrent"}
+	openK(keep)                                        // keeps the counts for the second round
+	for round, kc := range []countsKeeping{{}, keep} { // counted as asked, and kept
+		k := openK(kc)
+		var wg sync.WaitGroup
+		errs := make(chan string, 4)
+		start := make(chan struct{})
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				<-start
+				// Two walk memory up, two down: every block is asked for by
+				// two goroutines at about the same time.
+				for i := range want {
+					if g%2 == 1 {
+						i = len(want) - 1 - i
+					}
+					pfn := uint64(i) * step
+					d, err1 := k.isDumped(pfn)
+					r, err2 := k.isRAM(pfn)
+					n, err3 := k.rankOf(pfn)
+					if got := (answer{d, r, n}); got != want[i] || errors.Join(err1, err2, err3) != nil {
+						errs <- fmt.Sprintf("pfn %#x: %+v, want %+v (%v)", pfn, got, want[i], errors.Join(err1, err2, err3))
+						return
+					}
+				}
+			}(g)
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Errorf("round %d: %s", round, e)
 		}
 	}
 }
