@@ -107,10 +107,10 @@ func (k *kdumpFile) isDumped(pfn uint64) (bool, error) { return k.bit(&k.dumped,
 func (k *kdumpFile) isRAM(pfn uint64) (bool, error)    { return k.bit(&k.ram, pfn) }
 
 // countTo counts bitmap 2's blocks [0, i), those not yet counted; the
-// caller holds k.mu.
-// Blocks read only to be counted are not kept: on a big machine they are
-// most of the bitmap (a triage asks about a few blocks), and one asked
-// about later is read again. They are read countRun at a time.
+// caller holds k.mu. Blocks read only to be counted are read countRun at
+// a time and not kept: on a big machine they are most of the bitmap (a
+// triage asks about a few blocks), and one asked about later is read
+// again.
 func (k *kdumpFile) countTo(i int) error {
 	var buf []byte
 	for k.counted < i {
