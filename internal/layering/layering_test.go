@@ -43,6 +43,13 @@ var allowed = map[string][]string{
 	// A small copy of a dump: the pages the triage reads, learned by running it.
 	"minimize":                 {"triage", "kernel", "vmcore", "elfcore"},
 	"elfcore/internal/cutcore": {"elfcore"},
+	// bench/startup.sh's yardsticks: Go start-up alone, with a decompression
+	// library, and the dump reader with the log decoder and nothing else.
+	"bench/startup":         {},
+	"bench/startup/floor":   {},
+	"bench/startup/xz":      {},
+	"bench/startup/zstd":    {},
+	"bench/startup/logonly": {"kernel", "vmcore"},
 }
 
 // internalMay lists what internal helpers may import: test tooling that
