@@ -7,7 +7,7 @@ package analyzers
 import "github.com/ktriage/ktriage/internal/lazyre"
 
 // builtinGenSum is the digest (rulesDigest) of the YAML builtinGen was made from.
-const builtinGenSum = "72ce3d07fbd797355266e5c34058c3b662acca072d51f564e09954dbfb6dccbc"
+const builtinGenSum = "84c39ef7f728e300ac327d26583adfa2e217e2d1a0d3b363b7587c136a0fcaa1"
 
 // builtinGen returns the built-in rules as ParseRules reads and checks them.
 func builtinGen() []Rule {
@@ -959,7 +959,7 @@ func builtinGen() []Rule {
 			Title:      "NULL pointer dereference in the kernel",
 			Severity:   "high",
 			Confidence: "high",
-			Cause:      "Kernel code dereferenced a NULL (or near-NULL: NULL plus a small field offset) pointer. The faulting address minus zero is the offset of the field read; the RIP function is where.",
+			Cause:      "Kernel code dereferenced a NULL (or near-NULL: NULL plus a small field offset) pointer. The faulting address is then the offset of the field read (0x10: the field 16 bytes into the structure); the RIP function is the code that read it.",
 			Fix:        "Search the vendor's bug tracker and the upstream git log for the RIP function and the first reliable frames with this kernel release; upgrade to a kernel with the fix. If a third-party module is in the trace or taints the kernel (O/E/P), take it to its vendor.",
 			Commands:   []string{"crash> bt", "crash> dis -rl RIP", "crash> mod -t"},
 			References: []string{"Documentation/admin-guide/bug-hunting.rst", "Documentation/admin-guide/tainted-kernels.rst"},
