@@ -33,6 +33,7 @@ test:
 	$(GO) vet ./...
 	@$(GO) build -o .testsummary ./internal/cmd/testsummary
 	@$(GO) test -timeout 40m -json ./... | ./.testsummary; st=$$?; rm -f .testsummary; exit $$st
+	$(GO) test -tags man -run TestGenMan ./cmd/ktriage
 
 # The damage sweep at length (internal/damage: every truncation point, flip
 # and hostile value on every fixture; `go test` runs a sample), then every

@@ -29,7 +29,8 @@ func newGenManCmd() *cobra.Command {
 			if err := os.MkdirAll(args[0], 0o755); err != nil {
 				return err
 			}
-			root := cmd.Root()
+			// The whole tree: this run built only gen-man (newRootCmdFor).
+			root := newRootCmd()
 			root.DisableAutoGenTag = true // reproducible pages: no generation date
 			hdr := &doc.GenManHeader{Title: "KTRIAGE", Section: "1", Source: "ktriage", Manual: "ktriage manual"}
 			if err := doc.GenManTree(root, hdr, args[0]); err != nil {

@@ -35,7 +35,7 @@ func TestRootBuiltForOneCommand(t *testing.T) {
 	for _, c := range commands {
 		root := newRootCmdFor([]string{c.name, "--help"})
 		if subs := root.Commands(); len(subs) != 1 || subs[0].Name() != c.name {
-			t.Errorf("%s: built %d commands, the first %q", c.name, len(subs), subs[0].Name())
+			t.Errorf("%s: built %d commands, want that one alone", c.name, len(subs))
 			continue
 		}
 		var out strings.Builder
