@@ -50,6 +50,9 @@ type line struct {
 	// stamp is the raw wall-clock stamp when it lacks a year (BSD syslog).
 	month, day int
 	clock      string
+	// zoneless: a wall stamp with a date but no time zone (an ISO stamp
+	// without Z or an offset), read as UTC.
+	zoneless bool
 }
 
 var (
@@ -242,7 +245,7 @@ func decodeISO(l line, m []string) line {
 			host = ""
 		}
 		if t, ok := parseISO(m[1], m[2], m[3], m[4]); ok {
-			l.rec.WallTime = &t
+			l.rec.WallTime, l.zoneless = &t, m[4] == ""
 		}
 		out := decodeSyslogBody(l, host, m[6], m[7])
 		if out.foreign {
@@ -259,7 +262,7 @@ func decodeISO(l line, m []string) line {
 // text with no host or program.
 func decodeISOBare(l line, m []string) line {
 	if t, ok := parseISO(m[1], m[2], m[3], m[4]); ok {
-		l.rec.WallTime = &t
+		l.rec.WallTime, l.zoneless = &t, m[4] == ""
 	}
 	decodeKernelMessage(m[5], &l)
 	l.bare, l.format = false, FormatSyslogISO // the collector's stamp is the line's layout

@@ -334,13 +334,17 @@ func TestQuotedSentencePrefix(t *testing.T) {
 }
 
 // A crash time read from stamps without a year (BSD syslog) or without a
-// zone (dmesg -T) is said to rest on an assumption; ISO stamps with a zone
+// zone (dmesg -T, ISO stamps without one) is said to rest on an assumption; ISO stamps with a zone
 // need no such note.
 func TestStampNote(t *testing.T) {
 	for _, c := range []struct{ name, text, want string }{
 		{"syslog", "Mar 12 13:22:14 egzos kernel: BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\nMar 12 13:22:14 egzos kernel: Oops: 0000 [#1] SMP\n",
 			"no year and no time zone: DATE's year (2017)"},
 		{"dmesg -T", "[Thu Mar 25 00:50:20 2021] BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\n[Thu Mar 25 00:50:20 2021] Oops: 0000 [#1] SMP\n",
+			"carry no time zone: DATE reads"},
+		{"iso without a zone", "2017-03-12 13:22:14 egzos kernel: BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\n2017-03-12 13:22:14 egzos kernel: Oops: 0000 [#1] SMP\n",
+			"carry no time zone: DATE reads"},
+		{"syslog-level without a zone", "2017-03-12 13:22:14.012 err kernel: BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\n2017-03-12 13:22:14.013 warn kernel: Oops: 0000 [#1] SMP\n",
 			"carry no time zone: DATE reads"},
 		{"iso", "2017-03-12T13:22:14.000000+01:00 egzos kernel: BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\n2017-03-12T13:22:14.000000+01:00 egzos kernel: Oops: 0000 [#1] SMP\n", ""},
 	} {

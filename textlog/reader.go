@@ -276,7 +276,7 @@ func (rs *recordStream) finish(l line) line {
 	}
 	if l.rec.WallTime != nil {
 		rs.timed++
-		if l.format == FormatDmesgWall || l.format == FormatLogread {
+		if l.format == FormatDmesgWall || l.format == FormatLogread || l.zoneless {
 			rs.zoneless++
 		}
 	}
