@@ -67,7 +67,7 @@ var (
 	// "juil.", "июл", "heinä"); the host may be absent ("Jul 19 21:58:29
 	// kernel: ..."), and some collectors print the facility.level between
 	// host and program ("fritz kern.warn kernel: ...").
-	bsdRe     = lazyre.New(`^(\pL{2,10}\.?) +(\d{1,2}),? (\d\d:\d\d:\d\d)(\.\d+)?\s+(?:(kernel|vmunix):|(\S+)\s+(?:([a-z]+)\.([a-z]+)\s+)?([^\s:\[]+)(?:\[\d+\])?:) ?(.*)$`)
+	bsdRe = lazyre.New(`^(\pL{2,10}\.?) +(\d{1,2}),? (\d\d:\d\d:\d\d)(\.\d+)?\s+(?:(kernel|vmunix):|(\S+)\s+(?:([a-z]+)\.([a-z]+)\s+)?([^\s:\[]+)(?:\[\d+\])?:) ?(.*)$`)
 	// OpenWrt's logread: a ctime stamp with the year, facility.level, then
 	// the program ("Tue Aug 12 16:40:43 2025 kern.crit kernel: [ 1.0] msg").
 	logreadRe = lazyre.New(`^((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}) [a-z0-9]+\.([a-z]+) ([^\s:\[]+)(?:\[\d+\])?: ?(.*)$`)

@@ -172,25 +172,25 @@ var (
 	hardLockupHeaderRe = lazyre.New(`Watchdog detected hard LOCKUP|Watchdog CPU:\d+ (?:detected )?Hard LOCKUP|CPU \d+ (?:self-)?detected hard LOCKUP`)
 	// The stuck CPU: only the self-detected shapes name it (the others name
 	// the CPU that noticed).
-	hardLockupRe  = lazyre.New(`hard LOCKUP on cpu (\d+)|Watchdog CPU:(\d+) Hard LOCKUP|CPU (\d+) self-detected hard LOCKUP`)
-	panicMsgRe    = lazyre.New(`Kernel panic - not syncing: ?(.*)$`)
-	killedRe      = lazyre.New(`Kill(?:ed)? process (\d+) \((.*?)\)`)
-	oomInvokedRe  = lazyre.New(`^(.+?) invoked oom-killer:`)
-	faultAddrRe   = lazyre.New(`(?:dereference|paging request|fault for address|address)(?: at|:)? (?:0x)?([0-9a-f]{6,16})\b`)
-	nonCanonRe    = lazyre.New(`(?:for|non-canonical) address (0x[0-9a-f]+)`)
-	bugAtRe       = lazyre.New(`kernel BUG at (\S+?)!?$`)
-	warnAtRe      = lazyre.New(`WARNING: CPU: (\d+) PID: (\d+) at (\S+)`)
+	hardLockupRe = lazyre.New(`hard LOCKUP on cpu (\d+)|Watchdog CPU:(\d+) Hard LOCKUP|CPU (\d+) self-detected hard LOCKUP`)
+	panicMsgRe   = lazyre.New(`Kernel panic - not syncing: ?(.*)$`)
+	killedRe     = lazyre.New(`Kill(?:ed)? process (\d+) \((.*?)\)`)
+	oomInvokedRe = lazyre.New(`^(.+?) invoked oom-killer:`)
+	faultAddrRe  = lazyre.New(`(?:dereference|paging request|fault for address|address)(?: at|:)? (?:0x)?([0-9a-f]{6,16})\b`)
+	nonCanonRe   = lazyre.New(`(?:for|non-canonical) address (0x[0-9a-f]+)`)
+	bugAtRe      = lazyre.New(`kernel BUG at (\S+?)!?$`)
+	warnAtRe     = lazyre.New(`WARNING: CPU: (\d+) PID: (\d+) at (\S+)`)
 	// The banner since 6.19: "WARNING: lib/refcount.c:28 at
 	// refcount_warn_saturate+0xf4/0x144, CPU#0: kworker/u16:1/440" (without a
 	// file: "WARNING: at func+0x1/0x2, CPU#0: comm/pid").
 	warnAtNewRe = lazyre.New(`WARNING: (?:(\S+:\d+) )?at \S+, CPU#(\d+): (.+)/(\d+)\s*$`)
-	atomicRe      = lazyre.New(`scheduling while atomic: (.+)/(\d+)/0x[0-9a-f]+`)
-	eptGPARe      = lazyre.New(`EPT: GPA: (0x[0-9a-f]+)`)
-	eptSpteRe     = lazyre.New(`spte (0x[0-9a-f]+) level (\d)`)
-	cr2Re         = lazyre.New(`^\s*CR2: ([0-9a-f]+)`)
-	regLineRe     = lazyre.New(`^\s*(?:R(?:AX|BX|CX|DX|SI|DI|BP|SP|\d{1,2})|E(?:AX|BX|CX|DX|SI|DI|BP|SP|FLAGS)|[CDEFGS]S|CR[0-4]|DR[0-7]|ORIG_RAX)\s*:`)
-	endTraceRe    = lazyre.New(`---\[ end (?:trace|Kernel panic)`)
-	codeLineRe    = lazyre.New(`^\s*Code: `)
+	atomicRe    = lazyre.New(`scheduling while atomic: (.+)/(\d+)/0x[0-9a-f]+`)
+	eptGPARe    = lazyre.New(`EPT: GPA: (0x[0-9a-f]+)`)
+	eptSpteRe   = lazyre.New(`spte (0x[0-9a-f]+) level (\d)`)
+	cr2Re       = lazyre.New(`^\s*CR2: ([0-9a-f]+)`)
+	regLineRe   = lazyre.New(`^\s*(?:R(?:AX|BX|CX|DX|SI|DI|BP|SP|\d{1,2})|E(?:AX|BX|CX|DX|SI|DI|BP|SP|FLAGS)|[CDEFGS]S|CR[0-4]|DR[0-7]|ORIG_RAX)\s*:`)
+	endTraceRe  = lazyre.New(`---\[ end (?:trace|Kernel panic)`)
+	codeLineRe  = lazyre.New(`^\s*Code: `)
 	// "java: page allocation failure: order:0, mode:0x20" (warn_alloc).
 	allocFailureRe = lazyre.New(`^(.+?): page allocation failure: order:(\d+)`)
 	// "XFS: Internal error XFS_WANT_CORRUPTED_RETURN at line 342 of file
