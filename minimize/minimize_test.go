@@ -120,7 +120,7 @@ func checkSameTriage(t *testing.T, src []string, opts Options) *Result {
 			}
 		}
 	}
-	if pc := d.Pages(); pc.Present != inRanges || int(inRanges) != m.Pages {
+	if pc, err := d.Pages(); err != nil || pc.Present != inRanges || int(inRanges) != m.Pages {
 		t.Errorf("copy holds %d pages, manifest ranges %d, manifest count %d", pc.Present, inRanges, m.Pages)
 	}
 	return res

@@ -1,6 +1,7 @@
 package vmcore
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math/bits"
 )
@@ -189,9 +190,10 @@ func (k *kdumpFile) rankOf(pfn uint64) (uint64, error) {
 
 // eachWord calls fn with each word of both bitmaps over [startPFN,
 // endPFN), bits out of range cleared, until fn returns false. The caller
-// holds k.mu. A block that cannot be read reads as zeros: neither RAM nor
-// dumped (the pages there fail to read, with the error naming the file).
-func (k *kdumpFile) eachWord(fn func(ram, dumped uint64) bool) {
+// holds k.mu. A block of either bitmap that cannot be read is skipped
+// (tried once, not once a word): its pfns in range are added to unread,
+// and err is the first such failure.
+func (k *kdumpFile) eachWord(fn func(ram, dumped uint64) bool) (unread uint64, err error) {
 	for pfn := k.startPFN; pfn < k.endPFN; {
 		w := pfn / 64
 		next := (w + 1) * 64
@@ -199,38 +201,50 @@ func (k *kdumpFile) eachWord(fn func(ram, dumped uint64) bool) {
 		if k.endPFN < next {
 			in &= 1<<(k.endPFN%64) - 1
 		}
-		ram, _ := k.word(&k.ram, w)
-		dumped, _ := k.word(&k.dumped, w)
+		ram, rerr := k.word(&k.ram, w)
+		dumped, derr := k.word(&k.dumped, w)
+		if e := cmp.Or(rerr, derr); e != nil {
+			end := min((pfn/bitmapBlockPFNs+1)*bitmapBlockPFNs, k.endPFN)
+			unread += end - pfn
+			if err == nil {
+				err = e
+			}
+			pfn = end
+			continue
+		}
 		if !fn(ram&in, dumped&in) {
-			return
+			return unread, err
 		}
 		pfn = next
 	}
+	return unread, err
 }
 
 // pageCounts counts the RAM, dumped and excluded pages of [startPFN,
-// endPFN), reading both bitmaps whole.
-func (k *kdumpFile) pageCounts() (total, present, excluded uint64) {
+// endPFN), reading both bitmaps whole; those of blocks that cannot be
+// read are in none of them but in unread.
+func (k *kdumpFile) pageCounts() (total, present, excluded, unread uint64, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.eachWord(func(ram, dumped uint64) bool {
+	unread, err = k.eachWord(func(ram, dumped uint64) bool {
 		total += uint64(bits.OnesCount64(ram))
 		present += uint64(bits.OnesCount64(dumped))
 		excluded += uint64(bits.OnesCount64(ram &^ dumped))
 		return true
 	})
-	return total, present, excluded
+	return total, present, excluded, unread, err
 }
 
 // anyExcluded tells whether a RAM page of [startPFN, endPFN) was not
-// dumped, reading the bitmaps as far as the first.
-func (k *kdumpFile) anyExcluded() bool {
+// dumped, reading the bitmaps as far as the first; err: a block that
+// could not be read before it (or none found).
+func (k *kdumpFile) anyExcluded() (bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	found := false
-	k.eachWord(func(ram, dumped uint64) bool {
+	_, err := k.eachWord(func(ram, dumped uint64) bool {
 		found = ram&^dumped != 0
 		return !found
 	})
-	return found
+	return found, err
 }

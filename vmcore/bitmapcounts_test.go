@@ -82,7 +82,7 @@ func TestBitmapCountsKept(t *testing.T) {
 		t.Run(set[0], func(t *testing.T) {
 			paths := copyFixtures(t, set...)
 			ref, refOpen := openCounted(t, "", paths...)
-			want, wantCounts := pageSums(t, ref), ref.Pages()
+			want, wantCounts := pageSums(t, ref), pagesOf(t, ref)
 
 			dir := t.TempDir()
 			first, firstOpen := openCounted(t, dir, paths...)
@@ -107,7 +107,7 @@ func TestBitmapCountsKept(t *testing.T) {
 					}
 				}
 			}
-			if c := again.Pages(); c != wantCounts {
+			if c := pagesOf(t, again); c != wantCounts {
 				t.Errorf("rerun counts %+v, want %+v", c, wantCounts)
 			}
 			if again.Incomplete != ref.Incomplete || strings.Join(again.Warnings, "\n") != strings.Join(ref.Warnings, "\n") {
@@ -273,7 +273,7 @@ func TestBitmapCutAfterOpen(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Path != paths[0] || !strings.Contains(err.Error(), "kdump "+c.bitmap+" cut short") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s cut after the open, pfn %#x: %v, want an error naming the file and the bitmap cut short", c.bitmap, c.pfn, err)
 		}
-		_ = d.Pages()
+		_, _ = d.Pages()
 		// The file as it was, with its mtime: the kept counts are its own again.
 		if err := os.WriteFile(paths[0], b, 0o644); err != nil {
 			t.Fatal(err)
@@ -298,9 +298,12 @@ func TestHasExcluded(t *testing.T) {
 		}
 		d := openFixture(t, paths...)
 		before := d.BytesRead()
-		has := d.HasExcluded()
+		has, err := d.HasExcluded()
+		if err != nil {
+			t.Fatal(err)
+		}
 		asked := d.BytesRead() - before
-		c := d.Pages()
+		c := pagesOf(t, d)
 		if has != (c.Excluded > 0) {
 			t.Errorf("%s: HasExcluded %v, page counts %+v", set[0], has, c)
 		}

@@ -52,7 +52,7 @@ func TestCorpusOpen(t *testing.T) {
 			if got := d.VMCoreInfo.OSRelease(); got != "6.1.0-56-cloud-amd64" {
 				t.Errorf("OSRELEASE = %q", got)
 			}
-			pc := d.Pages()
+			pc := pagesOf(t, d)
 			t.Logf("%s: %s pages %+v phys_base %#x cpus %d panic cpu %d notes %d", e.Name(), d.Describe(), pc, d.PhysBase, d.NrCPUs, d.PanicCPU, len(d.Notes))
 			if pc.Present == 0 || pc.Total < pc.Present {
 				t.Errorf("page counts implausible: %+v", pc)

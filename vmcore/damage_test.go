@@ -70,14 +70,14 @@ func TestTruncatedKdumpNotComplete(t *testing.T) {
 			}
 			p := writeTemp(t, name+".vmcore", b[:len(b)*71/100])
 			d := openFixture(t, p)
-			c := d.Pages()
+			c := pagesOf(t, d)
 			if !d.Incomplete || c.Lost == 0 || !strings.Contains(d.Describe(), "INCOMPLETE") {
 				t.Fatalf("cut at 71%%: %s, pages %+v", d.Describe(), c)
 			}
 			if len(d.Warnings) == 0 || !strings.Contains(d.Warnings[0], p) {
 				t.Fatalf("no warning naming the file: %q", d.Warnings)
 			}
-			full := openFixture(t, filepath.Join(fixtureDir, name+".vmcore")).Pages()
+			full := pagesOf(t, openFixture(t, filepath.Join(fixtureDir, name+".vmcore")))
 			if c.Present+c.Lost != full.Present {
 				t.Errorf("present %d + lost %d != %d pages of the whole dump", c.Present, c.Lost, full.Present)
 			}
@@ -247,7 +247,7 @@ func TestTruncatedELFWarns(t *testing.T) {
 	}
 	p := writeTemp(t, "cut.elf", b[:len(b)-3000])
 	d := openFixture(t, p)
-	if !d.Incomplete || d.Pages().Lost == 0 || len(d.Warnings) == 0 || !strings.Contains(d.Warnings[0], p) {
-		t.Fatalf("cut ELF: incomplete %v, pages %+v, warnings %q", d.Incomplete, d.Pages(), d.Warnings)
+	if !d.Incomplete || pagesOf(t, d).Lost == 0 || len(d.Warnings) == 0 || !strings.Contains(d.Warnings[0], p) {
+		t.Fatalf("cut ELF: incomplete %v, pages %+v, warnings %q", d.Incomplete, pagesOf(t, d), d.Warnings)
 	}
 }

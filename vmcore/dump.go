@@ -425,42 +425,59 @@ type PageCounts struct {
 	Present  uint64 // pages whose contents are in the dump
 	Excluded uint64 // RAM pages filtered out (-d)
 	Lost     uint64 // pages an incomplete dump should hold but does not
+	// Unread: pfns whose bitmap blocks could not be read (Pages returns
+	// why); they are in none of the counts above.
+	Unread uint64 `json:",omitempty"`
 }
 
 // Pages counts present, excluded and lost pages. For an incomplete
-// kdump it reads every page descriptor, once.
-func (d *Dump) Pages() PageCounts {
+// kdump it reads every page descriptor, once. A bitmap block that cannot
+// be read leaves its pfns out of the counts (in Unread) and its error is
+// returned, with the counts of the rest.
+func (d *Dump) Pages() (PageCounts, error) {
 	if d.elf != nil {
-		return d.elf.pageCounts()
+		return d.elf.pageCounts(), nil
 	}
 	var c PageCounts
+	var errs []error
 	for _, k := range d.kdumps {
-		total, present, excluded := k.pageCounts()
+		total, present, excluded, unread, err := k.pageCounts()
+		if err != nil {
+			errs = append(errs, err)
+		}
 		c.Total += total
 		c.Present += present
 		c.Excluded += excluded
+		c.Unread += unread
 		if k.incomplete() {
-			lost := k.countLost()
+			// Lost pages of unread blocks were not counted present.
+			lost := min(k.countLost(), present)
 			c.Lost += lost
 			c.Present -= lost
 		}
 	}
-	return c
+	return c, errors.Join(errs...)
 }
 
 // HasExcluded tells whether the dump filtered out RAM pages
 // (Pages().Excluded > 0), reading a kdump file's bitmaps only as far as
-// the first such page.
-func (d *Dump) HasExcluded() bool {
+// the first such page. The error is a bitmap block that could not be
+// read before one was found.
+func (d *Dump) HasExcluded() (bool, error) {
 	if d.elf != nil {
-		return d.elf.pageCounts().Excluded > 0
+		return d.elf.pageCounts().Excluded > 0, nil
 	}
+	var errs []error
 	for _, k := range d.kdumps {
-		if k.anyExcluded() {
-			return true
+		found, err := k.anyExcluded()
+		if found {
+			return true, nil
+		}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return false
+	return false, errors.Join(errs...)
 }
 
 // KdumpPart describes one kdump-compressed file of the dump, for tools

@@ -106,7 +106,7 @@ func TestFixtures(t *testing.T) {
 			if d.PageSize != 4096 || len(d.PRStatus()) != 2 {
 				t.Errorf("page size %d, %d saved CPU states; want 4096 and 2", d.PageSize, len(d.PRStatus()))
 			}
-			c := d.Pages()
+			c := pagesOf(t, d)
 			// The RAM bitmap is copied whole (1 GiB guests; QEMU counts
 			// about half as RAM); only the pages read by ktriage are present.
 			if c.Total < 100000 || c.Total > 262144 || c.Present < 100 || c.Present > 4000 ||
@@ -240,7 +240,7 @@ func TestFixtureTruncated(t *testing.T) {
 				if !d.Incomplete || len(d.Warnings) == 0 || !strings.Contains(d.Warnings[0], p) {
 					t.Fatalf("cut at %d of %d bytes: incomplete %v, warnings %q", at, end, d.Incomplete, d.Warnings)
 				}
-				if c := d.Pages(); c.Lost == 0 && !(d.Flattened && at >= end-16) {
+				if c := pagesOf(t, d); c.Lost == 0 && !(d.Flattened && at >= end-16) {
 					t.Errorf("cut at %d of %d bytes: pages %+v count none lost", at, end, c)
 				}
 				err = readAllPages(d)
@@ -322,7 +322,7 @@ func TestFixtureIncomplete(t *testing.T) {
 		t.Errorf("%q: not reported incomplete", d.Describe())
 	}
 	const lost = 3 // testdata/dumps/make.sh: cut.go -lost 3
-	if c := d.Pages(); c.Lost != lost {
+	if c := pagesOf(t, d); c.Lost != lost {
 		t.Errorf("%d pages lost, want %d", c.Lost, lost)
 	}
 	k := d.kdumps[0]
@@ -349,7 +349,7 @@ func TestFixtureIncomplete(t *testing.T) {
 	binary.LittleEndian.PutUint32(b[hdrOffStatus:], st&^flagIncomplete)
 	p := writeTemp(t, "unflagged.vmcore", b)
 	u := openFixture(t, p)
-	if c := u.Pages(); c.Lost != 0 {
+	if c := pagesOf(t, u); c.Lost != 0 {
 		t.Errorf("unflagged dump: %d lost", c.Lost)
 	}
 	err = readAllPages(u)
@@ -361,4 +361,14 @@ func TestFixtureIncomplete(t *testing.T) {
 func dumpedBit(k *kdumpFile, pfn uint64) bool {
 	ok, _ := k.isDumped(pfn)
 	return ok
+}
+
+// pagesOf is d.Pages(), which must not fail.
+func pagesOf(t testing.TB, d *Dump) PageCounts {
+	t.Helper()
+	c, err := d.Pages()
+	if err != nil {
+		t.Fatalf("page counts: %v", err)
+	}
+	return c
 }

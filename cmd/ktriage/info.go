@@ -99,8 +99,12 @@ func newInfoCmd() *cobra.Command {
 func collectInfo(d *vmcore.Dump) dumpInfo {
 	info := dumpInfo{
 		Files: d.Paths, Format: d.Format.String(), Compression: d.Compression, Flattened: d.Flattened,
-		Split: d.Split, Incomplete: d.Incomplete, PageSize: d.PageSize, Pages: d.Pages(),
+		Split: d.Split, Incomplete: d.Incomplete, PageSize: d.PageSize,
 		HasVMCoreInfo: d.VMCoreInfo != nil, Notes: map[string]int{},
+	}
+	var err error
+	if info.Pages, err = d.Pages(); err != nil {
+		info.Warnings = append(info.Warnings, "page counts leave out the pages of unreadable bitmap blocks: "+err.Error())
 	}
 	if d.DumpLevel >= 0 {
 		lvl := d.DumpLevel
@@ -201,6 +205,9 @@ func printInfo(w io.Writer, in dumpInfo) {
 	p := in.Pages
 	row("PAGES", fmt.Sprintf("%d present, %d excluded by filtering, %d lost, of %d RAM pages (%s)",
 		p.Present, p.Excluded, p.Lost, p.Total, humanBytes(p.Total*uint64(in.PageSize))))
+	if p.Unread > 0 {
+		row("", fmt.Sprintf("(and %d pfns whose bitmap blocks could not be read: see WARNING)", p.Unread))
+	}
 	status := "complete"
 	if in.Incomplete {
 		status = "INCOMPLETE: the capture did not finish; pages it did not write are reported as lost"

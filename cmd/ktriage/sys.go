@@ -69,7 +69,12 @@ func newSysCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(out)
 			case "text", "":
-				return writeSafe(cmd.OutOrStdout(), func(w io.Writer) { printSys(w, out, d.HasExcluded(), d.Paths) })
+				partial, err := d.HasExcluded()
+				if err != nil {
+					// [PARTIAL DUMP] is then unknown past the block that failed.
+					out.Warnings = append(out.Warnings, "dump page counts: "+err.Error())
+				}
+				return writeSafe(cmd.OutOrStdout(), func(w io.Writer) { printSys(w, out, partial, d.Paths) })
 			}
 			return fmt.Errorf("unknown --format %q (text or json)", fl.format)
 		},

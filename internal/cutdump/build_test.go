@@ -2,6 +2,7 @@ package cutdump
 
 import (
 	"bytes"
+	"errors"
 	"path/filepath"
 	"testing"
 )
@@ -56,7 +57,12 @@ func TestBuildReadsBack(t *testing.T) {
 			if len(d.Notes) != len(src.Notes) || len(d.PRStatus()) != len(src.PRStatus()) {
 				t.Errorf("%d notes, source %d", len(d.Notes), len(src.Notes))
 			}
-			if pc, spc := d.Pages(), src.Pages(); pc.Present != uint64(len(pages)) || pc.Total != spc.Total {
+			pc, err1 := d.Pages()
+			spc, err2 := src.Pages()
+			if err := errors.Join(err1, err2); err != nil {
+				t.Fatal(err)
+			}
+			if pc.Present != uint64(len(pages)) || pc.Total != spc.Total {
 				t.Errorf("pages %+v, source %+v, built from %d", pc, spc, len(pages))
 			}
 			got := make([]byte, src.PageSize)

@@ -63,11 +63,14 @@ func TestCutReadsTheSame(t *testing.T) {
 				d.Incomplete != (c.opts.Lost > 0) || d.Compression != "zlib" {
 				t.Errorf("%s from %d files, want %+v", d.Describe(), len(res.Paths), c.opts)
 			}
-			pc := d.Pages()
+			pc, err := d.Pages()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if pc.Present != uint64(res.Kept) || pc.Lost != uint64(c.opts.Lost) || len(res.LostPFNs) != c.opts.Lost {
 				t.Errorf("pages %+v, kept %d, lost %v", pc, res.Kept, res.LostPFNs)
 			}
-			if srcPC := src.Pages(); pc.Total != srcPC.Total {
+			if srcPC, err := src.Pages(); err != nil || pc.Total != srcPC.Total {
 				t.Errorf("RAM pages %d, source %d: bitmap 1 not copied as is", pc.Total, srcPC.Total)
 			}
 			page := make([]byte, d.PageSize)
@@ -122,7 +125,11 @@ func TestCutDropsPagesTheSourceLacks(t *testing.T) {
 	if _, _, _, _, err := d.PageDescriptor(excluded); !errors.Is(err, vmcore.ErrExcluded) {
 		t.Errorf("excluded pfn %#x in the cut: %v", excluded, err)
 	}
-	if got := d.Pages().Present; got != uint64(len(w.PFNs)) || res.Kept != len(w.PFNs) {
+	pc, err := d.Pages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pc.Present; got != uint64(len(w.PFNs)) || res.Kept != len(w.PFNs) {
 		t.Errorf("%d pages present, %d kept; the workload read %d, all held by the source", got, res.Kept, len(w.PFNs))
 	}
 }
