@@ -21,12 +21,14 @@ import (
 // block; a CRC-32 (IEEE) of all that. A file that fails any check is
 // ignored (and replaced).
 
-const countsMagic = "ktriage bitmap counts 1\n"
+// 2: the file identity in the name has the inode change time (version 1
+// files, named without it, could outlive a rewrite in place).
+const countsMagic = "ktriage bitmap counts 2\n"
 
 // countsKeeping says where a file's counts are kept.
 type countsKeeping struct {
 	dir string // OpenOptions.BitmapCountsDir ("": not kept)
-	id  string // the file's device, inode, size and mtime ("": unknown, not kept)
+	id  string // the file's identity, fileIdentity ("": unknown, not kept)
 }
 
 // countsPath names the counts of the file with identity id and these
@@ -47,7 +49,7 @@ func (c countsKeeping) countsPath(header ...[]byte) string {
 // for a bitmap of this many blocks. Called while opening, before any
 // block is counted.
 func (k *kdumpFile) loadCounts() {
-	f, err := os.Open(k.countsFile)
+	f, err := openCounts(k.countsFile)
 	if err != nil {
 		return
 	}

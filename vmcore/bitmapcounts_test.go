@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -379,5 +380,107 @@ func TestBitmapBlocksConcurrent(t *testing.T) {
 		for e := range errs {
 			t.Errorf("round %d: %s", round, e)
 		}
+	}
+}
+
+// TestBitmapCountsRewrittenInPlace: a dump file rewritten in place, same
+// size, its mtime then set back (cp -p, rsync -t --inplace, tar) keeps
+// device, inode, size and mtime; its inode change time moved, so the
+// counts kept for it are not used.
+func TestBitmapCountsRewrittenInPlace(t *testing.T) {
+	paths := copyFixtures(t, "sysrq-kdump-lzo.vmcore")
+	_, refOpen := openCounted(t, "", paths...)
+	dir := t.TempDir()
+	_, kept := openCounted(t, dir, paths...)
+	if _, n := openCounted(t, dir, paths...); n >= kept {
+		t.Fatalf("a rerun read %d bytes opening, the first %d: counts not kept", n, kept)
+	}
+	b, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st0, err := os.Stat(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The ctime has the kernel's clock tick: rewrite until it moves.
+	ctime := func(st os.FileInfo) [2]int64 {
+		s, nsec, ok := changeTime(st.Sys().(*syscall.Stat_t))
+		if !ok {
+			t.Skip("no inode change time here: no counts are kept")
+		}
+		return [2]int64{s, nsec}
+	}
+	for i := 0; ctime(mustStat(t, paths[0])) == ctime(st0); i++ {
+		if i == 1000 {
+			t.Fatal("the inode change time does not move")
+		}
+		time.Sleep(time.Millisecond)
+		f, err := os.OpenFile(paths[0], os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, werr := f.WriteAt(b, 0)
+		if err := errors.Join(werr, f.Close(), os.Chtimes(paths[0], st0.ModTime(), st0.ModTime())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st1 := mustStat(t, paths[0])
+	if !os.SameFile(st0, st1) || st1.Size() != st0.Size() || !st1.ModTime().Equal(st0.ModTime()) {
+		t.Fatalf("not rewritten in place: %v %v", st0, st1)
+	}
+	if _, n := openCounted(t, dir, paths...); n != refOpen || len(countsFiles(t, dir)) != 2 {
+		t.Errorf("rewritten in place: read %d bytes opening (want %d, counted afresh), counts files %v", n, refOpen, countsFiles(t, dir))
+	}
+}
+
+func mustStat(t *testing.T, p string) os.FileInfo {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestBitmapCountsNotOurs: at the counts file's path, a FIFO (which
+// would block a plain open), a symbolic link to good counts, or good
+// counts others may write are not read: the run counts afresh and puts
+// a file of its own there.
+func TestBitmapCountsNotOurs(t *testing.T) {
+	paths := copyFixtures(t, "sysrq-kdump-lzo.vmcore")
+	_, refOpen := openCounted(t, "", paths...)
+	dir := t.TempDir()
+	openCounted(t, dir, paths...)
+	files := countsFiles(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("counts files %v", files)
+	}
+	good, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(t.TempDir(), "good.counts")
+	if err := os.WriteFile(elsewhere, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, plant := range map[string]func(string) error{
+		"fifo":     func(p string) error { return syscall.Mkfifo(p, 0o600) },
+		"symlink":  func(p string) error { return os.Symlink(elsewhere, p) },
+		"writable": func(p string) error { return errors.Join(os.WriteFile(p, good, 0o600), os.Chmod(p, 0o666)) },
+	} {
+		if err := errors.Join(os.Remove(files[0]), plant(files[0])); err != nil {
+			t.Fatal(err)
+		}
+		if _, n := openCounted(t, dir, paths...); n != refOpen {
+			t.Errorf("%s: read %d bytes opening, want %d (counted afresh)", name, n, refOpen)
+		}
+		st, err := os.Lstat(files[0])
+		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o022 != 0 {
+			t.Errorf("%s: not replaced by a counts file of ours: %v %v", name, st, err)
+		}
+	}
+	if b, _ := os.ReadFile(elsewhere); string(b) != string(good) {
+		t.Error("the symbolic link's target was changed")
 	}
 }

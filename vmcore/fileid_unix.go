@@ -8,12 +8,42 @@ import (
 	"syscall"
 )
 
-// fileIdentity names an opened file by device, inode, size and
-// modification time: what tells a dump file kept counts belong to.
+// fileIdentity names an opened file by device, inode, size, modification
+// and inode change time: what tells a dump file kept counts belong to.
+// The change time is what a rewrite in place cannot hide: every write
+// sets it and no utime call can (touch -d, cp -p, rsync -t, tar all set
+// the mtime back). Where it is not known, no counts are kept.
 func fileIdentity(st os.FileInfo) string {
 	s, ok := st.Sys().(*syscall.Stat_t)
 	if !ok {
 		return ""
 	}
-	return fmt.Sprintf("dev %d ino %d size %d mtime %d\n", uint64(s.Dev), uint64(s.Ino), st.Size(), st.ModTime().UnixNano())
+	csec, cnsec, ok := changeTime(s)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("dev %d ino %d size %d mtime %d ctime %d.%09d\n",
+		uint64(s.Dev), uint64(s.Ino), st.Size(), st.ModTime().UnixNano(), csec, cnsec)
+}
+
+// openCounts opens a counts file for reading: a regular file, not a
+// symbolic link (the cache directory is ours; a link there was not put by
+// us), owned by us and writable by no one else, whose counts could
+// otherwise be forged. The open does not block on a FIFO.
+func openCounts(path string) (*os.File, error) {
+	f, err := openRegular(path, syscall.O_NOFOLLOW)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || int(s.Uid) != os.Getuid() || st.Mode().Perm()&0o022 != 0 {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a file of ours", path)
+	}
+	return f, nil
 }

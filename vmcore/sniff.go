@@ -131,8 +131,11 @@ var ErrNotRegular = errors.New("not a regular file")
 // vmcore in a crash tree (or a link to one) would otherwise hang discovery
 // until a writer came, and a device such as /dev/zero would feed an endless
 // "file".
-func OpenRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+func OpenRegular(path string) (*os.File, error) { return openRegular(path, 0) }
+
+// openRegular is OpenRegular with more open flags.
+func openRegular(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|flag, 0)
 	if err != nil {
 		return nil, err
 	}
