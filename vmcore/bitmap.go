@@ -54,7 +54,8 @@ func (k *kdumpFile) block(bm *lazyBitmap, i int) (*bitmapBlock, error) {
 		// Counts kept from an earlier run rank the pages: a block that
 		// does not match its count would misplace them.
 		if got, want := blockCount(b), k.below[i+1]-k.below[i]; got != want {
-			return nil, formatErr(k.path, bm.off+off, "kdump bitmap 2 block %d marks %d pages dumped, but the counts kept for this file in %s say %d: remove that file",
+			k.dropCounts()
+			return nil, formatErr(k.path, bm.off+off, "kdump bitmap 2 block %d marks %d pages dumped, but the counts kept for this file in %s say %d, so pages read may be wrong: that counts file was removed; run again",
 				i, got, k.countsFile, want)
 		}
 	}

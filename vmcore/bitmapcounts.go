@@ -80,6 +80,32 @@ func (k *kdumpFile) loadCounts() {
 	k.counted, k.keptCounted = known, known
 }
 
+// dropCounts forgets the kept counts and removes their file: they did
+// not match the file (bitmap.go, checkCounts). The caller holds k.mu or
+// is opening.
+func (k *kdumpFile) dropCounts() {
+	clear(k.below)
+	k.counted, k.keptCounted = 0, 0
+	os.Remove(k.countsFile)
+}
+
+// checkCounts checks the total of counts taken from the kept file, once
+// at open, against the file: page data starts after the descriptor
+// table, so the first descriptor of a complete, unsplit file points at
+// or past the table's end. A total too high fails (the check cannot see
+// one too low). It reads one descriptor, only when counts were kept.
+func (k *kdumpFile) checkCounts() bool {
+	if k.keptCounted == 0 || k.split || k.incomplete() || k.descCount == 0 {
+		return true
+	}
+	var d [pageDescSize]byte
+	if n, _ := k.r.ReadAt(d[:], k.dataOff); n < pageDescSize {
+		return true // no descriptor to check against: cutShort tells
+	}
+	first := binary.LittleEndian.Uint64(d[:])
+	return first >= uint64(k.dataOff)+k.descCount*pageDescSize
+}
+
 // saveCounts keeps the counts made while opening, when there are more
 // than were kept. It is best effort: a run that cannot write them counts
 // again next time.

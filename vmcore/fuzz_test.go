@@ -363,8 +363,11 @@ func TestCompactKdumpSeeds(t *testing.T) {
 // FuzzBitmapCounts: counts kept from an earlier run are input too (a
 // cache file damaged or written by another build). Whatever they hold,
 // the open and the reads must not panic, and their errors must name the
-// dump; counts that check out but lie fail the reads they would
-// misplace (TestBitmapCountsDamaged).
+// dump. Counts that check out but lie are caught where a block read
+// disagrees (TestBitmapCountsDamaged) or the total runs past the first
+// page's data (TestBitmapCountsWrongUnread); a lie in blocks never read
+// that keeps the total is not caught, and can serve wrong pages: the
+// file identity, which a rewrite changes, keeps stale counts unused.
 func FuzzBitmapCounts(f *testing.F) {
 	raw, err := os.ReadFile(filepath.Join(fixtureDir, "sysrq-kdump-lzo.vmcore"))
 	if err != nil {

@@ -196,6 +196,18 @@ func openKdump(r io.ReaderAt, size int64, path string, budget *Budget, keep coun
 		return nil, err
 	}
 	k.descCount = end - k.descBase
+	if !k.checkCounts() {
+		// The kept counts are wrong (a file rewritten under its old
+		// identity, or a forged one): count afresh.
+		k.dropCounts()
+		if k.descBase, err = k.rankOf(k.startPFN); err != nil {
+			return nil, err
+		}
+		if end, err = k.rankOf(k.endPFN); err != nil {
+			return nil, err
+		}
+		k.descCount = end - k.descBase
+	}
 	k.truncated = k.cutShort()
 	if k.countsFile != "" {
 		k.saveCounts()
