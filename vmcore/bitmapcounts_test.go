@@ -68,6 +68,21 @@ func openCounted(t *testing.T, dir string, paths ...string) (*Dump, int64) {
 	return d, d.BytesRead()
 }
 
+// withKeptCounts copies fixture name, opens it without kept counts (ref,
+// and what its open read) and once keeping them in a new folder, dir,
+// whose one counts file is files[0].
+func withKeptCounts(t *testing.T, name string) (paths []string, ref *Dump, refOpen int64, dir string, files []string) {
+	t.Helper()
+	paths = copyFixtures(t, name)
+	ref, refOpen = openCounted(t, "", paths...)
+	dir = t.TempDir()
+	openCounted(t, dir, paths...)
+	if files = countsFiles(t, dir); len(files) != 1 {
+		t.Fatalf("counts files %v", files)
+	}
+	return paths, ref, refOpen, dir, files
+}
+
 func countsFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "*.counts"))
@@ -126,15 +141,8 @@ func TestBitmapCountsKept(t *testing.T) {
 // (A wrong count of a block never read is not seen here: see
 // TestBitmapCountsWrongUnread and TestBitmapCountsRewrittenInPlace.)
 func TestBitmapCountsDamaged(t *testing.T) {
-	paths := copyFixtures(t, "sysrq-kdump-lzo.vmcore")
-	ref, refOpen := openCounted(t, "", paths...)
+	paths, ref, refOpen, dir, files := withKeptCounts(t, "sysrq-kdump-lzo.vmcore")
 	want := pageSums(t, ref)
-	dir := t.TempDir()
-	openCounted(t, dir, paths...)
-	files := countsFiles(t, dir)
-	if len(files) != 1 {
-		t.Fatalf("counts files %v", files)
-	}
 	good, err := os.ReadFile(files[0])
 	if err != nil {
 		t.Fatal(err)
@@ -418,15 +426,8 @@ func lieCounts(t *testing.T, file string, i int) []byte {
 // the check at open sees the total past the first page's data, drops the
 // counts, counts afresh and keeps good ones.
 func TestBitmapCountsWrongUnread(t *testing.T) {
-	paths := copyFixtures(t, "sysrq-kdump-lzo.vmcore")
-	ref, refOpen := openCounted(t, "", paths...)
+	paths, ref, refOpen, dir, files := withKeptCounts(t, "sysrq-kdump-lzo.vmcore")
 	want := pageSums(t, ref)
-	dir := t.TempDir()
-	openCounted(t, dir, paths...)
-	files := countsFiles(t, dir)
-	if len(files) != 1 {
-		t.Fatalf("counts files %v", files)
-	}
 	good := lieCounts(t, files[0], 1)
 	d, n := openCounted(t, dir, paths...)
 	if n <= refOpen {
@@ -512,14 +513,7 @@ func mustStat(t *testing.T, p string) os.FileInfo {
 // counts others may write are not read: the run counts afresh and puts
 // a file of its own there.
 func TestBitmapCountsNotOurs(t *testing.T) {
-	paths := copyFixtures(t, "sysrq-kdump-lzo.vmcore")
-	_, refOpen := openCounted(t, "", paths...)
-	dir := t.TempDir()
-	openCounted(t, dir, paths...)
-	files := countsFiles(t, dir)
-	if len(files) != 1 {
-		t.Fatalf("counts files %v", files)
-	}
+	paths, _, refOpen, dir, files := withKeptCounts(t, "sysrq-kdump-lzo.vmcore")
 	good, err := os.ReadFile(files[0])
 	if err != nil {
 		t.Fatal(err)

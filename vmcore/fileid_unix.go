@@ -3,6 +3,7 @@
 package vmcore
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -31,19 +32,11 @@ func fileIdentity(st os.FileInfo) string {
 // us), owned by us and writable by no one else, whose counts could
 // otherwise be forged. The open does not block on a FIFO.
 func openCounts(path string) (*os.File, error) {
-	f, err := openRegular(path, syscall.O_NOFOLLOW)
-	if err != nil {
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	s, ok := st.Sys().(*syscall.Stat_t)
-	if !ok || int(s.Uid) != os.Getuid() || st.Mode().Perm()&0o022 != 0 {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a file of ours", path)
-	}
-	return f, nil
+	return openRegular(path, syscall.O_NOFOLLOW, func(st os.FileInfo) error {
+		s, ok := st.Sys().(*syscall.Stat_t)
+		if !ok || int(s.Uid) != os.Getuid() || st.Mode().Perm()&0o022 != 0 {
+			return errors.New("not a file of ours")
+		}
+		return nil
+	})
 }

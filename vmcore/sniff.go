@@ -131,10 +131,11 @@ var ErrNotRegular = errors.New("not a regular file")
 // vmcore in a crash tree (or a link to one) would otherwise hang discovery
 // until a writer came, and a device such as /dev/zero would feed an endless
 // "file".
-func OpenRegular(path string) (*os.File, error) { return openRegular(path, 0) }
+func OpenRegular(path string) (*os.File, error) { return openRegular(path, 0, nil) }
 
-// openRegular is OpenRegular with more open flags.
-func openRegular(path string, flag int) (*os.File, error) {
+// openRegular is OpenRegular with more open flags, and refusing also a
+// file for which refuse (when not nil) gives an error.
+func openRegular(path string, flag int, refuse func(os.FileInfo) error) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|flag, 0)
 	if err != nil {
 		return nil, err
@@ -147,6 +148,12 @@ func openRegular(path string, flag int) (*os.File, error) {
 	if !st.Mode().IsRegular() {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, describeMode(st.Mode()))
+	}
+	if refuse != nil {
+		if err := refuse(st); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	return f, nil
 }
