@@ -203,11 +203,12 @@ func printInfo(w io.Writer, in dumpInfo) {
 		row("DUMP LEVEL", fmt.Sprintf("%d (makedumpfile -d)", *in.DumpLevel))
 	}
 	p := in.Pages
-	row("PAGES", fmt.Sprintf("%d present, %d excluded by filtering, %d lost, of %d RAM pages (%s)",
-		p.Present, p.Excluded, p.Lost, p.Total, humanBytes(p.Total*uint64(in.PageSize))))
+	pages := fmt.Sprintf("%d present, %d excluded by filtering, %d lost, of %d RAM pages (%s)",
+		p.Present, p.Excluded, p.Lost, p.Total, humanBytes(p.Total*uint64(in.PageSize)))
 	if p.Unread > 0 {
-		row("", fmt.Sprintf("(and %d pfns whose bitmap blocks could not be read: see WARNING)", p.Unread))
+		pages += fmt.Sprintf("; %d pfns not counted: their bitmap blocks could not be read (WARNING below)", p.Unread)
 	}
+	row("PAGES", pages)
 	status := "complete"
 	if in.Incomplete {
 		status = "INCOMPLETE: the capture did not finish; pages it did not write are reported as lost"
